@@ -1,0 +1,29 @@
+/*
+ * wsv.h - the whole sans-I/O WebSocket core of wsv (RFC 6455).
+ *
+ * Bytes in, events out; calls in, bytes out.  Nothing here opens a socket,
+ * starts a thread, keeps global state or allocates except through the
+ * caller's allocator (struct wsv_mem).  The one OS call is the default
+ * random source (wsv_random_os), which the caller may replace.
+ *
+ * Parts (each header documents its functions):
+ *   wsv/common.h     byte views, allocator, random hook, version bits
+ *   wsv/error.h      the error table: WSV_ERR_*, wsv_strerror()
+ *   wsv/utf8.h       incremental UTF-8 validation
+ *   wsv/hs_server.h  server opening handshake + Sec-WebSocket-Version
+ *   wsv/hs_client.h  client opening handshake + version retry
+ *   wsv/frame.h      frame header codec, masking, close codes
+ *   wsv/conn.h       connection state machine (messages, ping, close)
+ */
+#ifndef WSV_H
+#define WSV_H
+
+#include "wsv/common.h"
+#include "wsv/error.h"
+#include "wsv/utf8.h"
+#include "wsv/hs_server.h"
+#include "wsv/hs_client.h"
+#include "wsv/frame.h"
+#include "wsv/conn.h"
+
+#endif /* WSV_H */

@@ -1,0 +1,50 @@
+/* error.c - wsv_strerror, wsv_err_name, wsv_is_fatal from WSV_ERR_MAP. */
+#include "int.h"
+
+const char *wsv_strerror(int err) {
+  switch (err) {
+  case WSV_OK:
+    return "success";
+#define WSV__ERR_TEXT(name, num, text)                                         \
+  case WSV_ERR_##name:                                                         \
+    return text;
+    WSV_ERR_MAP(WSV__ERR_TEXT)
+#undef WSV__ERR_TEXT
+  default:
+    return "unknown error";
+  }
+}
+
+const char *wsv_err_name(int err) {
+  switch (err) {
+  case WSV_OK:
+    return "WSV_OK";
+#define WSV__ERR_NAME(name, num, text)                                         \
+  case WSV_ERR_##name:                                                         \
+    return "WSV_ERR_" #name;
+    WSV_ERR_MAP(WSV__ERR_NAME)
+#undef WSV__ERR_NAME
+  default:
+    return "WSV_ERR_UNKNOWN";
+  }
+}
+
+int wsv_is_fatal(int err) { return err <= -100; }
+
+int wsv_err_close_code(int err) {
+  switch (err) {
+  case WSV_ERR_PROTOCOL:
+    return 1002;
+  case WSV_ERR_UTF8:
+    return 1007;
+  case WSV_ERR_POLICY:
+    return 1008;
+  case WSV_ERR_TOO_BIG:
+    return 1009;
+  case WSV_ERR_NOMEM:
+  case WSV_ERR_RANDOM:
+    return 1011;
+  default:
+    return 0;
+  }
+}

@@ -1,0 +1,78 @@
+/*
+ * http.h - internal incremental HTTP/1.1 message-head parser, shared by the
+ * server handshake (requests) and the client handshake (responses).
+ *
+ * Model (as picohttpparser): the caller keeps every byte received so far in
+ * one contiguous buffer and appends to it; each call passes the whole buffer
+ * again.  The parser remembers how far it has scanned (`_scanned`) so the
+ * total work stays linear however the bytes are split.  Nothing is
+ * allocated: header names and values are views into the caller's buffer and
+ * stay valid as long as that buffer does.
+ *
+ * Strictness (RFC 9112): CRLF line endings only (a bare LF or bare CR is an
+ * error, reported as soon as it is seen); no obs-fold (a line starting with
+ * SP/HTAB); no whitespace between a field name and the colon; field names
+ * are RFC 9110 tokens; values may hold HTAB, SP, VCHAR and obs-text but no
+ * other control byte (NUL, DEL, ...); leading and trailing SP/HTAB of a value
+ * are trimmed.
+ */
+#ifndef WSV_HTTP_H
+#define WSV_HTTP_H
+
+#include "int.h"
+
+struct wsv__http_head {
+  /* request line (requests only) */
+  struct wsv_str method;
+  struct wsv_str target;
+  /* status line (responses only) */
+  int status;
+  struct wsv_str reason;
+  /* both: HTTP/major.minor */
+  int major, minor;
+  /* header storage, supplied by the caller before the first call:
+   * `headers` points to `max_headers` entries; `nheaders` is set on success. */
+  struct wsv_header *headers;
+  size_t max_headers;
+  size_t nheaders;
+  /* limit on the head's size in bytes, request line and final CRLF included */
+  size_t max_bytes;
+  /* private: resume point of the scan for the end of the head */
+  size_t _scanned;
+};
+
+/* Parse a request head from buf[0..len).  Returns the head's length in
+ * bytes (> 0, the request line through the blank line) when complete;
+ * WSV_ERR_AGAIN when more bytes are needed (len < max_bytes);
+ * WSV_ERR_HTTP_TOO_LARGE when the head is not complete within max_bytes, or
+ * has more than max_headers fields; WSV_ERR_HTTP_SYNTAX otherwise.
+ * Bytes after the head are not looked at. */
+int wsv__http_parse_request(struct wsv__http_head *h, const char *buf,
+                            size_t len);
+
+/* Same for a response head ("HTTP/1.1 101 Switching Protocols"). */
+int wsv__http_parse_response(struct wsv__http_head *h, const char *buf,
+                             size_t len);
+
+/* Case-insensitive ASCII comparison of a view with a NUL-terminated name. */
+int wsv__str_ieq(struct wsv_str s, const char *name);
+
+/* Count the fields named `name` (case-insensitive); if `first` is not NULL
+ * it receives the value of the first one (or {NULL,0}). */
+size_t wsv__http_count(const struct wsv_header *hs, size_t n, const char *name,
+                       struct wsv_str *first);
+
+/* Iterate over the comma-separated elements of every field named `name`,
+ * in order, as one list (RFC 9110 §5.3): empty elements are skipped,
+ * surrounding SP/HTAB trimmed.  Start with *pos = 0; each call returns 1 and
+ * sets *elem, or returns 0 at the end.  `pos` encodes field index and
+ * offset; treat it as opaque. */
+int wsv__http_list_next(const struct wsv_header *hs, size_t n,
+                        const char *name, size_t *pos, struct wsv_str *elem);
+
+/* 1 if the comma list in the fields named `name` holds `token`
+ * (case-insensitive), else 0. */
+int wsv__http_list_has(const struct wsv_header *hs, size_t n, const char *name,
+                       const char *token);
+
+#endif /* WSV_HTTP_H */

@@ -1,0 +1,59 @@
+/*
+ * int.h - internal declarations shared by the core's source files.
+ * Nothing here is installed; symbols are wsv__-prefixed and hidden.
+ */
+#ifndef WSV_INT_H
+#define WSV_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wsv.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WSV__LIKELY(x) __builtin_expect(!!(x), 1)
+#define WSV__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define WSV__LIKELY(x) (x)
+#define WSV__UNLIKELY(x) (x)
+#endif
+
+/* ---- mem.c: the only place that calls the allocator ---------------------
+ * wsv__mem_init copies `user` (or the libc defaults when NULL) into `m`. */
+void wsv__mem_init(struct wsv_mem *m, const struct wsv_mem *user);
+void *wsv__malloc(const struct wsv_mem *m, size_t n);
+void *wsv__calloc(const struct wsv_mem *m, size_t n);
+void *wsv__realloc(const struct wsv_mem *m, void *p, size_t n);
+void wsv__free(const struct wsv_mem *m, void *p);
+
+/* ---- sha1.c ---------------------------------------------------------------
+ * SHA-1 of data[0..len) into out[20].  (Only used for Sec-WebSocket-Accept.) */
+void wsv__sha1(const void *data, size_t len, uint8_t out[20]);
+
+/* Incremental form, for hashing key + GUID without a copy. */
+struct wsv__sha1_ctx {
+  uint32_t h[5];
+  uint64_t total;
+  uint8_t buf[64];
+  size_t used;
+};
+void wsv__sha1_init(struct wsv__sha1_ctx *c);
+void wsv__sha1_update(struct wsv__sha1_ctx *c, const void *data, size_t len);
+void wsv__sha1_final(struct wsv__sha1_ctx *c, uint8_t out[20]);
+
+/* ---- base64.c (RFC 4648 §4 alphabet, with padding) -------------------------
+ * wsv__base64_encode writes 4*ceil(len/3) chars to out (no NUL) and returns
+ * that count.  wsv__base64_decode decodes exactly `len` chars of canonical
+ * padded base64 (length a multiple of 4, '=' only at the end, unused bits of
+ * the last char zero) into out (capacity `cap`); returns the decoded length,
+ * or -1 if the input is not canonical base64 or out is too small. */
+size_t wsv__base64_encode(const uint8_t *in, size_t len, char *out);
+long wsv__base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+
+/* ---- accept.c: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)) ----------
+ * `key` is the key header value exactly as sent (24 chars for a valid key);
+ * out receives 28 chars, no NUL. */
+#define WSV__GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+void wsv__accept_value(const char *key, size_t key_len, char out[28]);
+
+#endif /* WSV_INT_H */
