@@ -27,7 +27,7 @@ extern "C" {
 /* Validator state.  Treat the fields as private. */
 struct wsv_utf8 {
   uint32_t _state; /* 0 = between code points */
-  uint32_t _cp;    /* bits gathered so far (private) */
+  uint32_t _cp;    /* reserved; zero (private) */
 };
 
 /* wsv_utf8_init - reset `v` to "between code points". */
@@ -37,8 +37,11 @@ WSV_EXTERN void wsv_utf8_init(struct wsv_utf8 *v);
  * Returns WSV_OK if every byte so far can still begin a valid text, or
  * WSV_ERR_UTF8 as soon as a byte cannot; after an error `v` stays failed
  * (every later call returns WSV_ERR_UTF8) until wsv_utf8_init.  If `bad_at`
- * is not NULL, on error *bad_at is the offset in `p` of the first bad byte.
- * `p` may be NULL when len is 0. */
+ * is not NULL, on error *bad_at is the offset in `p` of the first bad byte
+ * (the first byte that no valid text could continue with: `ED A0` fails at
+ * A0, `E0 80` at 80, a lone 80 or a C0 at itself); on a later call to an
+ * already failed `v` it is 0; on success it is left untouched.
+ * No byte outside p[0..len) is read.  `p` may be NULL when len is 0. */
 WSV_EXTERN int wsv_utf8_feed(struct wsv_utf8 *v, const uint8_t *p, size_t len,
                              size_t *bad_at);
 
