@@ -37,16 +37,28 @@ struct wsv__http_head {
   size_t nheaders;
   /* limit on the head's size in bytes, request line and final CRLF included */
   size_t max_bytes;
-  /* private: resume point of the scan for the end of the head */
+  /* private: resume point of the scan for the end of the head.  Set it to 0
+   * before the first call (zeroing the whole struct is simplest); when it is
+   * 0 the parser resets the other private fields itself. */
   size_t _scanned;
+  size_t _line;   /* private: offset where the current line starts */
+  size_t _fields; /* private: header lines completed so far */
+  int _state;     /* private: scanner state */
 };
 
 /* Parse a request head from buf[0..len).  Returns the head's length in
  * bytes (> 0, the request line through the blank line) when complete;
  * WSV_ERR_AGAIN when more bytes are needed (len < max_bytes);
  * WSV_ERR_HTTP_TOO_LARGE when the head is not complete within max_bytes, or
- * has more than max_headers fields; WSV_ERR_HTTP_SYNTAX otherwise.
- * Bytes after the head are not looked at. */
+ * has more than max_headers fields; WSV_ERR_HTTP_SYNTAX otherwise;
+ * WSV_ERR_INVAL if `len` is smaller than on the previous call.
+ * Bytes after the head are not looked at, nor bytes at or beyond max_bytes
+ * (max_bytes is capped at INT_MAX).  Syntax errors in the bytes seen so far
+ * are reported at once, before the head is complete; the request line's
+ * shape (method SP origin SP "HTTP/" DIGIT "." DIGIT) is checked as soon as
+ * its CRLF arrives.  Errors are sticky: later calls return the same code.
+ * Views (method, target, headers) are (re)set from `buf` on completion, so
+ * the caller may move its buffer between calls. */
 int wsv__http_parse_request(struct wsv__http_head *h, const char *buf,
                             size_t len);
 
@@ -64,11 +76,13 @@ size_t wsv__http_count(const struct wsv_header *hs, size_t n, const char *name,
 
 /* Iterate over the comma-separated elements of every field named `name`,
  * in order, as one list (RFC 9110 §5.3): empty elements are skipped,
- * surrounding SP/HTAB trimmed.  Start with *pos = 0; each call returns 1 and
- * sets *elem, or returns 0 at the end.  `pos` encodes field index and
- * offset; treat it as opaque. */
-int wsv__http_list_next(const struct wsv_header *hs, size_t n,
-                        const char *name, size_t *pos, struct wsv_str *elem);
+ * surrounding SP/HTAB trimmed.  A comma inside a quoted-string ("a,b", with
+ * backslash escapes) does not split.  Start with *pos = 0; each call returns
+ * 1 and sets *elem, or returns 0 at the end.  `pos` encodes field index and
+ * offset (half of size_t's bits each; an offset or index too large for its
+ * half ends the list); treat it as opaque.  Linear over the whole list. */
+int wsv__http_list_next(const struct wsv_header *hs, size_t n, const char *name,
+                        size_t *pos, struct wsv_str *elem);
 
 /* 1 if the comma list in the fields named `name` holds `token`
  * (case-insensitive), else 0. */

@@ -1,6 +1,331 @@
-/* wsv/conn.h - placeholder, being written. */
+/*
+ * wsv/conn.h - the WebSocket connection state machine (RFC 6455 §5-§7)
+ * above the frame codec: messages, fragmentation, ping/pong, and the
+ * closing handshake, for either role.
+ *
+ * Sans-I/O, pull style (as nghttp2): the caller pushes received bytes in
+ * and pulls events out one at a time; calls that send queue frames, and the
+ * caller pulls the bytes to write as iovecs.  A typical loop:
+ *
+ *   n = read(fd, buf, sizeof buf);
+ *   wsv_conn_recv(conn, buf, n);
+ *   while (wsv_conn_next_event(conn, &ev) != WSV_EV_NONE) {
+ *     ... handle ev (its views point into buf or into conn) ...
+ *   }
+ *   // buf may now be reused.
+ *   while (wsv_conn_want_write(conn)) {
+ *     int k = wsv_conn_output(conn, iov, 64);
+ *     ssize_t w = writev(fd, (struct iovec *)iov, k);
+ *     if (w <= 0) break;               // EAGAIN: wait for POLLOUT
+ *     wsv_conn_consume_output(conn, (size_t)w);
+ *   }
+ *   if (wsv_conn_want_close_socket(conn)) close(fd);
+ *
+ * Input.  wsv_conn_recv() only records the buffer; wsv_conn_next_event()
+ * parses it lazily, one event per call, unmasking payloads IN PLACE in the
+ * caller's buffer (so the buffer must be writable).  Nothing is queued per
+ * event, so any number of frames in one buffer costs no memory.
+ *
+ * Messages are delivered in one of two modes (config `stream`):
+ *   - assemble (default): one WSV_EV_TEXT / WSV_EV_BINARY event per
+ *     message with first = last = 1.  A message that is one frame whose
+ *     payload is entirely in the current buffer is delivered as a view into
+ *     that buffer (zero copy).  Anything else (fragmented messages, and a
+ *     single frame whose payload is split across wsv_conn_recv calls) is
+ *     copied into a message buffer taken from the allocator, grown as bytes
+ *     arrive (never preallocated from the announced length) and bounded by
+ *     max_message; it is freed at the next call.
+ *   - stream: one event per piece of payload as it arrives, with `first`
+ *     set on a message's first event and `last` on its last.  Pieces are
+ *     views into the receive buffer; nothing is ever copied.  Empty pieces
+ *     are not reported, except that the last event of a message is always
+ *     reported (possibly empty).  The pieces of a text message may split a
+ *     UTF-8 sequence; the message as a whole is valid.
+ * Text is validated incrementally as bytes arrive, across frames and recv
+ * calls: the connection fails (close 1007) at the first byte that cannot
+ * be valid, and no piece containing it is delivered.
+ *
+ * Control frames are handled as soon as they are complete, also between
+ * the fragments of a message (which is then continued).  A ping is reported
+ * (WSV_EV_PING) and, if auto_pong is on, answered with a pong carrying the
+ * same payload; pending pongs are coalesced: while a pong is queued but not
+ * yet started on the wire, a new ping replaces its payload, so at most one
+ * unsent pong exists.  A pong is reported (WSV_EV_PONG) and otherwise
+ * ignored.  RSV bits: data frames may carry the bits allowed by
+ * `rsv_allowed` on a message's first frame only (continuation frames with
+ * RSV bits fail with 1002, as RFC 7692 §6.1); control frames never.
+ *
+ * Closing.  When the peer's Close arrives, WSV_EV_CLOSE reports its code
+ * (1005 if it had none) and reason, and, unless we already sent a Close, a
+ * Close echoing the code (no reason; empty if the peer's was empty) is
+ * queued.  wsv_conn_close() sends ours and waits for the peer's.  Once a
+ * Close was received, further input is discarded (no events, no pongs).
+ * After we sent a Close, frames from the peer are still parsed and
+ * delivered (the peer may have sent them before it saw our Close) but pings
+ * are not answered.  Per §7.1.1 the server closes TCP first:
+ * wsv_conn_want_close_socket() says when.  A client waits for the server to
+ * close TCP (with a timeout of the runtime's choosing) once the state is
+ * WSV_CONN_CLOSED.
+ *
+ * Failing.  A protocol violation fails the connection (§7.1.7): a Close
+ * with the error's close code (1002, 1007, 1008, 1009; 1011 for an
+ * allocation or random-source failure) is queued unless one was already
+ * sent, a WSV_EV_ERROR event reports it, and all further input is
+ * discarded.  The offending payload is never delivered.
+ *
+ * Output.  Sends copy the payload into the connection's output queue (a
+ * client must copy anyway to mask it), so the caller's data need not
+ * outlive the call.  Small frames are packed back to back into shared
+ * blocks, so many frames go out as a few iovecs in one writev.  The queued
+ * size is bounded by max_output.  A client draws a fresh masking key from
+ * the random hook for every frame it sends.
+ *
+ * Memory: an idle connection holds only its struct (a few hundred bytes);
+ * message and output buffers are taken when needed and freed when empty.
+ */
 #ifndef WSV_CONN_H
 #define WSV_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
 #include "wsv/common.h"
 #include "wsv/error.h"
+#include "wsv/frame.h"
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+/* Defaults of struct wsv_conn_config. */
+#define WSV_CONN_DEFAULT_MAX_MESSAGE (UINT64_C(16) << 20)
+#define WSV_CONN_DEFAULT_MAX_FRAGMENTS 65536u
+#define WSV_CONN_DEFAULT_MAX_OUTPUT ((size_t)16 << 20)
+
+/* Connection settings.  Fill with wsv_conn_config_init(), then change
+ * fields.  Copied by wsv_conn_new(). */
+struct wsv_conn_config {
+  /* Largest frame payload accepted (default 16 MiB).  A larger announced
+   * length fails the connection with 1009 at the frame header. */
+  uint64_t max_frame;
+  /* Largest message accepted: the sum of its frames' payloads (default
+   * 16 MiB).  Checked at each frame header against the announced length,
+   * before any of the payload is taken: over it fails with 1009. */
+  uint64_t max_message;
+  /* Most frames one message may span (default 65536).  More fails the
+   * connection with 1008 (bounds floods of tiny or empty fragments). */
+  uint32_t max_fragments;
+  /* Most bytes the output queue may hold (default 16 MiB); see
+   * wsv_conn_send for what happens when a send would pass it. */
+  size_t max_output;
+  /* Answer pings automatically (default 1).  When 0, pings are only
+   * reported and the caller may answer with wsv_conn_pong(). */
+  int auto_pong;
+  /* 0 (default): assemble messages; 1: stream them (see the top). */
+  int stream;
+  /* RSV bits an extension negotiated (WSV_RSV1...; default 0).  wsv does
+   * not interpret them; it reports them in wsv_event.rsv. */
+  unsigned rsv_allowed;
+  /* Source of client masking keys (default wsv_random_os).  A server never
+   * calls it. */
+  wsv_random_fn random;
+  void *random_user;
+};
+
+/* Protocol state, from wsv_conn_state(). */
+enum wsv_conn_state {
+  WSV_CONN_OPEN = 1,    /* messages flow both ways */
+  WSV_CONN_CLOSING = 2, /* we sent a Close and wait for the peer's */
+  WSV_CONN_CLOSED = 3,  /* the peer's Close arrived (ours is queued/sent) */
+  WSV_CONN_FAILED = 4   /* failed (§7.1.7) or closed for a slow consumer */
+};
+
+/* Event types.  WSV_EV_NONE (0) means no event: all input so far has been
+ * consumed. */
+enum wsv_event_type {
+  WSV_EV_NONE = 0,
+  WSV_EV_TEXT = 1,   /* text message or piece (valid UTF-8 as a whole) */
+  WSV_EV_BINARY = 2, /* binary message or piece */
+  WSV_EV_PING = 3,   /* a ping arrived (data = its payload) */
+  WSV_EV_PONG = 4,   /* a pong arrived (data = its payload) */
+  WSV_EV_CLOSE = 5,  /* the peer's Close: close_code, data = reason */
+  WSV_EV_ERROR = 6   /* the connection failed: err, close_code */
+};
+
+/* One event.  `data` points either into the buffer given to the latest
+ * wsv_conn_recv() or into memory owned by the connection; either way it is
+ * valid until the next call of wsv_conn_next_event(), wsv_conn_recv() or
+ * wsv_conn_free() on this connection, whichever comes first (other calls,
+ * such as wsv_conn_send() to echo the data, leave it valid).  `data` is
+ * never NULL, even when len is 0. */
+struct wsv_event {
+  int type;          /* enum wsv_event_type */
+  int opcode;        /* WSV_OP_TEXT/BINARY for data (never CONT), or the
+                        control opcode; 0 for WSV_EV_ERROR */
+  unsigned rsv;      /* data: RSV bits of the message's first frame */
+  int first;         /* data: 1 on a message's first event */
+  int last;          /* data: 1 on a message's last event */
+  const uint8_t *data;
+  size_t len;
+  int close_code;    /* CLOSE: the peer's code, 1005 if none.  ERROR: the
+                        code of the Close we queued (or would have, if one
+                        had already been sent) */
+  int err;           /* ERROR: the WSV_ERR_* that failed the connection */
+};
+
+/* A connection (opaque). */
+struct wsv_conn;
+
+/* wsv_conn_config_init - set every field of `cfg` to its default. */
+WSV_EXTERN void wsv_conn_config_init(struct wsv_conn_config *cfg);
+
+/* wsv_conn_new - create a connection in `role` (WSV_ROLE_SERVER or
+ * WSV_ROLE_CLIENT) right after the opening handshake.  `cfg` is copied
+ * (NULL for the defaults); `mem` is copied (NULL for malloc/free) and used
+ * for every allocation the connection makes.  Bytes that followed the
+ * handshake in the same read are the first input: pass them to
+ * wsv_conn_recv().
+ * Returns WSV_OK and sets *out, or
+ *   WSV_ERR_INVAL  out is NULL, role is unknown, a limit is 0, or
+ *                  rsv_allowed has bits outside WSV_RSV_ALL;
+ *   WSV_ERR_NOMEM  the allocator failed (*out is set to NULL). */
+WSV_EXTERN int wsv_conn_new(struct wsv_conn **out, int role,
+                            const struct wsv_conn_config *cfg,
+                            const struct wsv_mem *mem);
+
+/* wsv_conn_free - free the connection and everything it holds (queued
+ * output, message buffer).  Views from its events become invalid.  NULL is
+ * ignored. */
+WSV_EXTERN void wsv_conn_free(struct wsv_conn *conn);
+
+/* wsv_conn_recv - hand the connection the next `len` received bytes.
+ * The connection keeps a pointer to buf[0..len) and unmasks payloads in it
+ * in place: the buffer must stay valid and must not be changed by the
+ * caller until wsv_conn_next_event() has returned WSV_EV_NONE (the
+ * connection then holds no pointer into it).  After the peer's Close or a
+ * failure the bytes are discarded.
+ * Returns WSV_OK, or
+ *   WSV_ERR_STATE  the previous buffer was not fully consumed yet (call
+ *                  wsv_conn_next_event until it returns WSV_EV_NONE);
+ *   WSV_ERR_INVAL  conn is NULL, or buf is NULL with len > 0. */
+WSV_EXTERN int wsv_conn_recv(struct wsv_conn *conn, uint8_t *buf, size_t len);
+
+/* wsv_conn_next_event - parse input until the next event and describe it
+ * in *ev (see struct wsv_event for how long its views live).
+ * Returns ev->type: an enum wsv_event_type, WSV_EV_NONE when the current
+ * buffer is used up (then wait for more input); or WSV_ERR_INVAL if conn
+ * or ev is NULL.  Failures are reported as a WSV_EV_ERROR event, whose
+ * `err` is one of
+ *   WSV_ERR_PROTOCOL  a framing rule broke (close 1002);
+ *   WSV_ERR_UTF8      invalid UTF-8 in a text message or close reason
+ *                     (close 1007);
+ *   WSV_ERR_POLICY    more than max_fragments frames in a message (1008);
+ *   WSV_ERR_TOO_BIG   a frame over max_frame or a message over max_message
+ *                     (close 1009);
+ *   WSV_ERR_NOMEM     the message buffer or a pong could not be allocated
+ *                     (close 1011);
+ *   WSV_ERR_RANDOM    no masking key for a client's pong (close 1011).
+ * After WSV_EV_ERROR every call returns WSV_EV_NONE. */
+WSV_EXTERN int wsv_conn_next_event(struct wsv_conn *conn,
+                                   struct wsv_event *ev);
+
+/* wsv_conn_send - queue a whole message: `opcode` WSV_OP_TEXT or
+ * WSV_OP_BINARY, payload data[0..len) (copied; `data` may be NULL when len
+ * is 0).  Sent as one frame.
+ * Returns WSV_OK, or
+ *   WSV_ERR_INVAL   conn is NULL, data is NULL with len > 0, the opcode is
+ *                   not TEXT/BINARY, or a text payload is not valid UTF-8;
+ *   WSV_ERR_STATE   a fragmented send (wsv_conn_send_fragment) is open;
+ *   WSV_ERR_CLOSED  a Close was sent or received, or the connection failed;
+ *   WSV_ERR_NOMEM   the allocator failed (nothing was queued);
+ *   WSV_ERR_RANDOM  (client) no masking key (nothing was queued);
+ *   WSV_ERR_POLICY  the queue would pass max_output: the peer is not
+ *                   reading fast enough.  Nothing of the message is
+ *                   queued; instead the connection fails (state
+ *                   WSV_CONN_FAILED) and a Close 1008 is queued after what
+ *                   is already there.  The runtime may also drop the TCP
+ *                   connection at once. */
+WSV_EXTERN int wsv_conn_send(struct wsv_conn *conn, int opcode,
+                             const void *data, size_t len);
+
+/* wsv_conn_send_fragment - queue one frame of a message sent in pieces.
+ * The first call opens the message with `opcode` WSV_OP_TEXT or
+ * WSV_OP_BINARY; later calls pass the same opcode (or WSV_OP_CONT) and go
+ * out as continuation frames; the call with `fin` nonzero ends the
+ * message.  Control frames (ping, pong, close) may be sent in between.  A
+ * text message is validated across its pieces: a piece may end inside a
+ * UTF-8 sequence, but not the last one.  Payload copied, as wsv_conn_send.
+ * Returns WSV_OK, or the errors of wsv_conn_send, where WSV_ERR_INVAL also
+ * covers an opcode that does not match the open message, and the message
+ * stays open after any error. */
+WSV_EXTERN int wsv_conn_send_fragment(struct wsv_conn *conn, int opcode,
+                                      const void *data, size_t len, int fin);
+
+/* wsv_conn_ping - queue a ping with payload data[0..len) (copied).
+ * Returns WSV_OK, or WSV_ERR_INVAL (len > 125, conn NULL, data NULL with
+ * len > 0), WSV_ERR_CLOSED, WSV_ERR_NOMEM, WSV_ERR_RANDOM, WSV_ERR_POLICY
+ * (as wsv_conn_send). */
+WSV_EXTERN int wsv_conn_ping(struct wsv_conn *conn, const void *data,
+                             size_t len);
+
+/* wsv_conn_pong - queue a pong (a reply when auto_pong is off, or an
+ * unsolicited heartbeat).  Same arguments and errors as wsv_conn_ping. */
+WSV_EXTERN int wsv_conn_pong(struct wsv_conn *conn, const void *data,
+                             size_t len);
+
+/* wsv_conn_close - start the closing handshake: queue a Close with `code`
+ * and reason[0..reason_len) (copied), or an empty Close when code is 0 and
+ * there is no reason.  The state becomes WSV_CONN_CLOSING; no data can be
+ * sent afterwards.  The Close is queued even when the queue is at
+ * max_output.
+ * Returns WSV_OK, or
+ *   WSV_ERR_INVAL   conn NULL, or a code/reason wsv_close_payload_build()
+ *                   refuses (1005, 1006, 1015, other codes not valid on the
+ *                   wire, a reason over 123 bytes or not valid UTF-8);
+ *   WSV_ERR_CLOSED  a Close was already sent or received, or the
+ *                   connection failed;
+ *   WSV_ERR_NOMEM, WSV_ERR_RANDOM  nothing was queued; the call may be
+ *                   repeated. */
+WSV_EXTERN int wsv_conn_close(struct wsv_conn *conn, int code,
+                              const void *reason, size_t reason_len);
+
+/* wsv_conn_output - describe the bytes waiting to be written as up to
+ * `max` iovecs, in order (struct wsv_iovec is layout-compatible with
+ * struct iovec, so the array can go to writev).  The memory belongs to the
+ * connection and stays valid until the next call on the connection other
+ * than wsv_conn_output, wsv_conn_want_* and wsv_conn_state.
+ * Returns the number of iovecs filled (0 when nothing is queued), or
+ * WSV_ERR_INVAL (conn NULL, max < 0, iov NULL with max > 0). */
+WSV_EXTERN int wsv_conn_output(struct wsv_conn *conn, struct wsv_iovec *iov,
+                               int max);
+
+/* wsv_conn_consume_output - the runtime wrote the first `n` bytes of the
+ * output (partial writes are fine); drop them and free emptied blocks.
+ * Returns WSV_OK, or WSV_ERR_INVAL (conn NULL, or n more than is queued;
+ * nothing is dropped then). */
+WSV_EXTERN int wsv_conn_consume_output(struct wsv_conn *conn, size_t n);
+
+/* wsv_conn_output_size - bytes queued for writing (0 for NULL). */
+WSV_EXTERN size_t wsv_conn_output_size(const struct wsv_conn *conn);
+
+/* wsv_conn_want_read - nonzero while the connection expects frames from
+ * the peer (open, or closing and waiting for the peer's Close). */
+WSV_EXTERN int wsv_conn_want_read(const struct wsv_conn *conn);
+
+/* wsv_conn_want_write - nonzero while output is queued. */
+WSV_EXTERN int wsv_conn_want_write(const struct wsv_conn *conn);
+
+/* wsv_conn_want_close_socket - nonzero when the runtime should close the
+ * TCP connection now: all output is written and either the connection
+ * failed, or (server only, §7.1.1) both Close frames have been exchanged.
+ * A client returns 0 after a clean close handshake: it waits for the
+ * server to close TCP, closing itself only after a timeout. */
+WSV_EXTERN int wsv_conn_want_close_socket(const struct wsv_conn *conn);
+
+/* wsv_conn_state - the protocol state (enum wsv_conn_state). */
+WSV_EXTERN int wsv_conn_state(const struct wsv_conn *conn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WSV_CONN_H */

@@ -1,0 +1,829 @@
+/*
+ * conn.c - the connection state machine above the frame codec: bytes in ->
+ * events out (lazily, one event per call), sends -> queued frames -> iovecs
+ * out.  See include/wsv/conn.h for the contract.
+ *
+ * Input is parsed where it lies: headers go through the incremental frame
+ * parser, payloads are unmasked in place and handed out as views.  Only
+ * three things are ever copied: control payloads split across reads (into
+ * a fixed 125-byte buffer), messages in assemble mode that are fragmented or
+ * split across reads (into a message buffer), and everything we send (into
+ * the output queue).
+ *
+ * The output queue is a list of blocks.  Frames up to CONN_BLOCK_MAX bytes
+ * are packed back to back into shared blocks (each new block twice the size
+ * of the last, from CONN_BLOCK_MIN), larger ones get a block of their own,
+ * so a burst of small frames becomes a few iovecs.  The automatic pong
+ * lives in a block of its own ("sealed": nothing is appended to it) so its
+ * payload can be replaced by a newer ping's until its first byte is
+ * written.
+ */
+#include <string.h>
+
+#include "int.h"
+
+#define CONN_BLOCK_MIN 256
+#define CONN_BLOCK_MAX 4096
+#define CONN_PONG_CAP (6 + WSV_MAX_CONTROL_PAYLOAD)
+#define CONN_ASM_MIN 256
+
+/* One block of the output queue. */
+struct conn_block {
+  struct conn_block *next;
+  size_t len;    /* bytes of data[] in use */
+  size_t cap;    /* bytes of data[] allocated */
+  int sealed;    /* 1: holds the pending pong; nothing is appended */
+  uint8_t data[]; /* frames, back to back */
+};
+
+struct wsv_conn {
+  struct wsv_mem mem;
+  struct wsv_conn_config cfg;
+  int role;
+
+  /* The buffer of the latest wsv_conn_recv() and how far it is parsed. */
+  uint8_t *in;
+  size_t in_len;
+  size_t in_off;
+
+  /* The frame being received. */
+  struct wsv_frame_parser fp;
+  struct wsv_frame_header fh;
+  int in_payload;    /* 1 between a header and the end of its payload */
+  uint64_t rx_left;  /* payload bytes of fh still due */
+  unsigned rx_phase; /* masking key phase for the next payload byte */
+
+  /* The message being received (msg_opcode 0: none). */
+  int msg_opcode;
+  unsigned msg_rsv;
+  uint64_t msg_len;     /* payload bytes received so far */
+  uint32_t msg_frames;  /* frames so far, the first included */
+  int msg_reported;     /* stream mode: an event of it was delivered */
+  struct wsv_utf8 rx_utf8;
+  uint8_t *asm_buf; /* assemble mode: the message so far */
+  size_t asm_len;
+  size_t asm_cap;
+  int asm_release; /* free asm_buf at the next call (it was delivered) */
+
+  /* A control frame's payload split across reads. */
+  uint8_t ctrl[WSV_MAX_CONTROL_PAYLOAD];
+  size_t ctrl_len;
+
+  /* The closing handshake. */
+  int close_sent;     /* our Close is queued */
+  int close_received; /* the peer's Close arrived */
+  int failed;         /* failed: no more input, no more sends */
+
+  /* The output queue. */
+  struct conn_block *head;
+  struct conn_block *tail;
+  struct conn_block *pong; /* the pending pong block, not yet started */
+  size_t head_off;         /* bytes of head already written */
+  size_t out_bytes;        /* bytes queued and not yet written */
+
+  /* A message being sent in fragments (tx_opcode 0: none). */
+  int tx_opcode;
+  struct wsv_utf8 tx_utf8;
+};
+
+/* What an empty view points at (never written). */
+static const uint8_t conn_empty[1] = {0};
+
+/* ---- configuration and lifetime ------------------------------------------- */
+
+void wsv_conn_config_init(struct wsv_conn_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->max_frame = WSV_DEFAULT_MAX_FRAME;
+  cfg->max_message = WSV_CONN_DEFAULT_MAX_MESSAGE;
+  cfg->max_fragments = WSV_CONN_DEFAULT_MAX_FRAGMENTS;
+  cfg->max_output = WSV_CONN_DEFAULT_MAX_OUTPUT;
+  cfg->auto_pong = 1;
+  cfg->stream = 0;
+  cfg->rsv_allowed = 0;
+  cfg->random = wsv_random_os;
+  cfg->random_user = NULL;
+}
+
+static int conn_config_valid(const struct wsv_conn_config *cfg) {
+  return cfg->max_frame > 0 && cfg->max_message > 0 &&
+         cfg->max_fragments > 0 && cfg->max_output > 0 &&
+         (cfg->rsv_allowed & ~WSV_RSV_ALL) == 0;
+}
+
+int wsv_conn_new(struct wsv_conn **out, int role,
+                 const struct wsv_conn_config *cfg,
+                 const struct wsv_mem *mem) {
+  struct wsv_conn_config defaults;
+  struct wsv_mem m;
+  struct wsv_conn *c;
+
+  if (out == NULL)
+    return WSV_ERR_INVAL;
+  *out = NULL;
+  if (role != WSV_ROLE_SERVER && role != WSV_ROLE_CLIENT)
+    return WSV_ERR_INVAL;
+  if (cfg == NULL) {
+    wsv_conn_config_init(&defaults);
+    cfg = &defaults;
+  }
+  if (!conn_config_valid(cfg))
+    return WSV_ERR_INVAL;
+  wsv__mem_init(&m, mem);
+  c = wsv__calloc(&m, sizeof *c);
+  if (c == NULL)
+    return WSV_ERR_NOMEM;
+  c->mem = m;
+  c->cfg = *cfg;
+  if (c->cfg.random == NULL)
+    c->cfg.random = wsv_random_os;
+  c->role = role;
+  wsv_frame_parser_init(&c->fp, role, cfg->rsv_allowed, cfg->max_frame);
+  wsv_utf8_init(&c->rx_utf8);
+  wsv_utf8_init(&c->tx_utf8);
+  *out = c;
+  return WSV_OK;
+}
+
+static void conn_asm_free(struct wsv_conn *c) {
+  wsv__free(&c->mem, c->asm_buf);
+  c->asm_buf = NULL;
+  c->asm_len = 0;
+  c->asm_cap = 0;
+  c->asm_release = 0;
+}
+
+void wsv_conn_free(struct wsv_conn *c) {
+  struct conn_block *b, *next;
+
+  if (c == NULL)
+    return;
+  for (b = c->head; b != NULL; b = next) {
+    next = b->next;
+    wsv__free(&c->mem, b);
+  }
+  conn_asm_free(c);
+  wsv__free(&c->mem, c);
+}
+
+/* ---- the output queue ----------------------------------------------------- */
+
+static void conn_out_link(struct wsv_conn *c, struct conn_block *b) {
+  if (c->tail != NULL)
+    c->tail->next = b;
+  else
+    c->head = b;
+  c->tail = b;
+}
+
+static struct conn_block *conn_block_new(struct wsv_conn *c, size_t cap,
+                                         int sealed) {
+  struct conn_block *b;
+
+  if (cap > SIZE_MAX - sizeof *b)
+    return NULL;
+  b = wsv__malloc(&c->mem, sizeof *b + cap);
+  if (b == NULL)
+    return NULL;
+  b->next = NULL;
+  b->len = 0;
+  b->cap = cap;
+  b->sealed = sealed;
+  return b;
+}
+
+/* The capacity of a new shared block: double the last one, within
+ * CONN_BLOCK_MIN..CONN_BLOCK_MAX, and at least `need`. */
+static size_t conn_block_cap(const struct wsv_conn *c, size_t need) {
+  size_t cap = CONN_BLOCK_MIN;
+
+  if (c->tail != NULL && !c->tail->sealed)
+    cap = c->tail->cap >= CONN_BLOCK_MAX / 2 ? CONN_BLOCK_MAX
+                                              : c->tail->cap * 2;
+  return need > cap ? need : cap;
+}
+
+/* The block to write `need` more bytes into at the end of the queue: the
+ * tail if they fit, else a new block (linked in, still empty).  NULL when
+ * the allocator fails. */
+static struct conn_block *conn_out_reserve(struct wsv_conn *c, size_t need) {
+  struct conn_block *t = c->tail, *b;
+
+  if (t != NULL && !t->sealed && t->cap - t->len >= need)
+    return t;
+  b = conn_block_new(c, conn_block_cap(c, need), 0);
+  if (b != NULL)
+    conn_out_link(c, b);
+  return b;
+}
+
+/* Fill in a header for a frame we send, with a fresh masking key if we are
+ * a client. */
+static int conn_make_header(struct wsv_conn *c, struct wsv_frame_header *h,
+                            int fin, int opcode, size_t len) {
+  memset(h, 0, sizeof *h);
+  h->fin = fin;
+  h->opcode = opcode;
+  h->len = (uint64_t)len;
+  h->masked = c->role == WSV_ROLE_CLIENT;
+  if (h->masked && c->cfg.random(c->cfg.random_user, h->mask, 4) != 0)
+    return WSV_ERR_RANDOM;
+  return WSV_OK;
+}
+
+/* Encode header + payload at dst (masking the payload as the header says);
+ * returns the frame's size. */
+static size_t conn_write_frame(uint8_t *dst, const struct wsv_frame_header *h,
+                               const uint8_t *data, size_t len) {
+  size_t hlen = (size_t)wsv_frame_header_encode(dst, h);
+
+  if (len > 0) {
+    memcpy(dst + hlen, data, len);
+    if (h->masked)
+      (void)wsv_frame_mask(dst + hlen, len, h->mask, 0);
+  }
+  return hlen + len;
+}
+
+/* Queue one frame.  `limited`: subject to max_output (WSV_ERR_POLICY).
+ * On any error nothing is queued. */
+static int conn_put_frame(struct wsv_conn *c, int fin, int opcode,
+                          const uint8_t *data, size_t len, int limited) {
+  struct wsv_frame_header h;
+  struct conn_block *b;
+  size_t need;
+  int rc;
+
+  if (len > SIZE_MAX - WSV_FRAME_MAX_HEADER)
+    return limited ? WSV_ERR_POLICY : WSV_ERR_NOMEM;
+  need = wsv_frame_header_size((uint64_t)len, c->role == WSV_ROLE_CLIENT) +
+         len;
+  if (limited && (c->out_bytes > c->cfg.max_output ||
+                  need > c->cfg.max_output - c->out_bytes))
+    return WSV_ERR_POLICY;
+  rc = conn_make_header(c, &h, fin, opcode, len);
+  if (rc != WSV_OK)
+    return rc;
+  b = conn_out_reserve(c, need);
+  if (b == NULL)
+    return WSV_ERR_NOMEM;
+  b->len += conn_write_frame(b->data + b->len, &h, data, len);
+  c->out_bytes += need;
+  return WSV_OK;
+}
+
+/* Queue the automatic pong, or replace the payload of the one still
+ * waiting (coalescing: at most one unsent automatic pong). */
+static int conn_queue_pong(struct wsv_conn *c, const uint8_t *data,
+                           size_t len) {
+  struct wsv_frame_header h;
+  struct conn_block *b = c->pong;
+  int rc;
+
+  rc = conn_make_header(c, &h, 1, WSV_OP_PONG, len);
+  if (rc != WSV_OK)
+    return rc;
+  if (b == NULL) {
+    b = conn_block_new(c, CONN_PONG_CAP, 1);
+    if (b == NULL)
+      return WSV_ERR_NOMEM;
+    conn_out_link(c, b);
+    c->pong = b;
+  }
+  c->out_bytes -= b->len;
+  b->len = conn_write_frame(b->data, &h, data, len);
+  c->out_bytes += b->len;
+  return WSV_OK;
+}
+
+/* Queue our Close (code 0: empty payload).  Not subject to max_output. */
+static int conn_queue_close(struct wsv_conn *c, int code, const void *reason,
+                            size_t reason_len) {
+  uint8_t payload[WSV_MAX_CONTROL_PAYLOAD];
+  int n, rc;
+
+  n = wsv_close_payload_build(payload, sizeof payload, code, reason,
+                              reason_len);
+  if (n < 0)
+    return n;
+  rc = conn_put_frame(c, 1, WSV_OP_CLOSE, payload, (size_t)n, 0);
+  if (rc == WSV_OK)
+    c->close_sent = 1;
+  return rc;
+}
+
+int wsv_conn_output(struct wsv_conn *c, struct wsv_iovec *iov, int max) {
+  const struct conn_block *b;
+  size_t off;
+  int i = 0;
+
+  if (c == NULL || max < 0 || (iov == NULL && max > 0))
+    return WSV_ERR_INVAL;
+  for (b = c->head; b != NULL && i < max; b = b->next) {
+    off = b == c->head ? c->head_off : 0;
+    iov[i].base = b->data + off;
+    iov[i].len = b->len - off;
+    i++;
+  }
+  return i;
+}
+
+int wsv_conn_consume_output(struct wsv_conn *c, size_t n) {
+  struct conn_block *b;
+  size_t rest;
+
+  if (c == NULL || n > c->out_bytes)
+    return WSV_ERR_INVAL;
+  while (n > 0) {
+    b = c->head;
+    rest = b->len - c->head_off;
+    if (b == c->pong)
+      c->pong = NULL; /* started on the wire: no longer replaceable */
+    if (n < rest) {
+      c->head_off += n;
+      c->out_bytes -= n;
+      break;
+    }
+    n -= rest;
+    c->out_bytes -= rest;
+    c->head = b->next;
+    if (c->head == NULL)
+      c->tail = NULL;
+    c->head_off = 0;
+    wsv__free(&c->mem, b);
+  }
+  return WSV_OK;
+}
+
+size_t wsv_conn_output_size(const struct wsv_conn *c) {
+  return c != NULL ? c->out_bytes : 0;
+}
+
+/* ---- failing --------------------------------------------------------------- */
+
+/* Fail the connection (§7.1.7) from inside wsv_conn_next_event: queue a
+ * Close with the error's code unless one was sent, drop the rest of the
+ * input and any partial message, and describe it in *ev. */
+static int conn_fail(struct wsv_conn *c, int err, struct wsv_event *ev) {
+  int code = wsv_err_close_code(err);
+
+  c->failed = 1;
+  c->in_off = c->in_len;
+  c->in_payload = 0;
+  c->msg_opcode = 0;
+  conn_asm_free(c);
+  if (!c->close_sent && code != 0)
+    (void)conn_queue_close(c, code, NULL, 0);
+  ev->type = WSV_EV_ERROR;
+  ev->err = err;
+  ev->close_code = code;
+  return WSV_EV_ERROR;
+}
+
+/* A send found the output queue full: the peer is too slow.  Fail with
+ * 1008.  Event views stay valid (the message buffer is freed at the next
+ * wsv_conn_next_event or wsv_conn_recv). */
+static void conn_overflow(struct wsv_conn *c) {
+  c->failed = 1;
+  c->in_off = c->in_len;
+  if (c->asm_buf != NULL)
+    c->asm_release = 1;
+  if (!c->close_sent)
+    (void)conn_queue_close(c, 1008, NULL, 0);
+}
+
+/* ---- receiving: frame starts ----------------------------------------------- */
+
+/* Message-level checks on a frame header that just arrived. */
+static int conn_begin_frame(struct wsv_conn *c) {
+  const struct wsv_frame_header *h = &c->fh;
+
+  c->in_payload = 1;
+  c->rx_left = h->len;
+  c->rx_phase = 0;
+  if (WSV_OP_IS_CONTROL(h->opcode)) {
+    c->ctrl_len = 0;
+    return WSV_OK;
+  }
+  if (h->opcode == WSV_OP_CONT) {
+    if (c->msg_opcode == 0 || h->rsv != 0)
+      return WSV_ERR_PROTOCOL;
+    if (c->msg_frames >= c->cfg.max_fragments)
+      return WSV_ERR_POLICY;
+    c->msg_frames++;
+  } else {
+    if (c->msg_opcode != 0)
+      return WSV_ERR_PROTOCOL;
+    c->msg_opcode = h->opcode;
+    c->msg_rsv = h->rsv;
+    c->msg_len = 0;
+    c->msg_frames = 1;
+    c->msg_reported = 0;
+    wsv_utf8_init(&c->rx_utf8);
+  }
+  /* msg_len <= max_message always holds, so this cannot wrap. */
+  if (h->len > c->cfg.max_message - c->msg_len)
+    return WSV_ERR_TOO_BIG;
+  return WSV_OK;
+}
+
+/* Take the payload bytes of the current frame that are in the buffer:
+ * unmask them in place and advance.  Returns their count; *p points at
+ * them (NULL only when there are none). */
+static size_t conn_take(struct wsv_conn *c, uint8_t **p) {
+  size_t avail = c->in_len - c->in_off;
+
+  if ((uint64_t)avail > c->rx_left)
+    avail = (size_t)c->rx_left;
+  *p = c->in != NULL ? c->in + c->in_off : NULL;
+  if (c->fh.masked)
+    c->rx_phase = wsv_frame_mask(*p, avail, c->fh.mask, c->rx_phase);
+  c->in_off += avail;
+  c->rx_left -= avail;
+  if (c->rx_left == 0)
+    c->in_payload = 0;
+  return avail;
+}
+
+/* ---- receiving: data frames -------------------------------------------------- */
+
+static int conn_data_event(struct wsv_conn *c, struct wsv_event *ev,
+                           const uint8_t *data, size_t len, int first,
+                           int last) {
+  ev->type = c->msg_opcode == WSV_OP_TEXT ? WSV_EV_TEXT : WSV_EV_BINARY;
+  ev->opcode = c->msg_opcode;
+  ev->rsv = c->msg_rsv;
+  ev->first = first;
+  ev->last = last;
+  ev->data = len > 0 ? data : conn_empty;
+  ev->len = len;
+  if (last)
+    c->msg_opcode = 0;
+  return ev->type;
+}
+
+static int conn_asm_grow(struct wsv_conn *c, size_t need) {
+  size_t cap = c->asm_cap != 0 ? c->asm_cap : CONN_ASM_MIN;
+  uint8_t *nb;
+
+  while (cap < need)
+    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  /* Never beyond the message limit (need itself is within it). */
+  if ((uint64_t)cap > c->cfg.max_message)
+    cap = (size_t)c->cfg.max_message;
+  if (cap < need)
+    cap = need;
+  if (c->asm_buf == NULL)
+    nb = wsv__malloc(&c->mem, cap);
+  else
+    nb = wsv__realloc(&c->mem, c->asm_buf, cap);
+  if (nb == NULL)
+    return WSV_ERR_NOMEM;
+  c->asm_buf = nb;
+  c->asm_cap = cap;
+  return WSV_OK;
+}
+
+static int conn_asm_append(struct wsv_conn *c, const uint8_t *p, size_t n) {
+  int rc;
+
+  if (n == 0)
+    return WSV_OK;
+  if (n > SIZE_MAX - c->asm_len)
+    return WSV_ERR_NOMEM;
+  if (n > c->asm_cap - c->asm_len) {
+    rc = conn_asm_grow(c, c->asm_len + n);
+    if (rc != WSV_OK)
+      return rc;
+  }
+  memcpy(c->asm_buf + c->asm_len, p, n);
+  c->asm_len += n;
+  return WSV_OK;
+}
+
+static int conn_stream_piece(struct wsv_conn *c, const uint8_t *p, size_t n,
+                             int done, struct wsv_event *ev) {
+  int first;
+
+  if (n == 0 && !done)
+    return 0;
+  first = !c->msg_reported;
+  c->msg_reported = 1;
+  return conn_data_event(c, ev, p, n, first, done);
+}
+
+static int conn_assemble(struct wsv_conn *c, const uint8_t *p, size_t n,
+                         int done, struct wsv_event *ev) {
+  int rc;
+
+  /* One frame, all of it in this buffer: a view, no copy. */
+  if (done && c->msg_frames == 1 && c->asm_len == 0 &&
+      (uint64_t)n == c->fh.len)
+    return conn_data_event(c, ev, p, n, 1, 1);
+  rc = conn_asm_append(c, p, n);
+  if (rc != WSV_OK)
+    return rc;
+  if (!done)
+    return 0;
+  c->asm_release = 1;
+  return conn_data_event(c, ev, c->asm_buf, c->asm_len, 1, 1);
+}
+
+/* Payload bytes of a data frame.  Returns an event type, 0 for no event,
+ * or an error. */
+static int conn_data(struct wsv_conn *c, struct wsv_event *ev) {
+  uint8_t *p;
+  size_t n = conn_take(c, &p);
+  int done = !c->in_payload && c->fh.fin;
+
+  c->msg_len += n;
+  if (c->msg_opcode == WSV_OP_TEXT) {
+    if (wsv_utf8_feed(&c->rx_utf8, p, n, NULL) != WSV_OK)
+      return WSV_ERR_UTF8;
+    if (done && !wsv_utf8_is_complete(&c->rx_utf8))
+      return WSV_ERR_UTF8;
+  }
+  if (c->cfg.stream)
+    return conn_stream_piece(c, p, n, done, ev);
+  return conn_assemble(c, p, n, done, ev);
+}
+
+/* ---- receiving: control frames ------------------------------------------------ */
+
+static int conn_control_event(struct wsv_event *ev, int type, int opcode,
+                              const uint8_t *data, size_t len) {
+  ev->type = type;
+  ev->opcode = opcode;
+  ev->data = len > 0 ? data : conn_empty;
+  ev->len = len;
+  return type;
+}
+
+static int conn_on_ping(struct wsv_conn *c, const uint8_t *data, size_t len,
+                        struct wsv_event *ev) {
+  int rc;
+
+  if (c->cfg.auto_pong && !c->close_sent) {
+    rc = conn_queue_pong(c, data, len);
+    if (rc != WSV_OK)
+      return rc;
+  }
+  return conn_control_event(ev, WSV_EV_PING, WSV_OP_PING, data, len);
+}
+
+static int conn_on_close(struct wsv_conn *c, const uint8_t *data, size_t len,
+                         struct wsv_event *ev) {
+  const uint8_t *reason;
+  size_t reason_len;
+  int code, rc;
+
+  rc = wsv_close_payload_parse(data, len, &code, &reason, &reason_len);
+  if (rc != WSV_OK)
+    return rc;
+  c->close_received = 1;
+  c->in_off = c->in_len; /* anything after the Close is ignored */
+  c->msg_opcode = 0;
+  conn_asm_free(c);
+  /* Echo the code (or an empty Close).  If even that cannot be queued,
+   * the peer's Close still ends the connection. */
+  if (!c->close_sent)
+    (void)conn_queue_close(c, len == 0 ? 0 : code, NULL, 0);
+  conn_control_event(ev, WSV_EV_CLOSE, WSV_OP_CLOSE, reason, reason_len);
+  ev->close_code = code;
+  return WSV_EV_CLOSE;
+}
+
+/* Payload bytes of a control frame: complete ones are handled from the
+ * buffer itself, split ones are gathered in c->ctrl first. */
+static int conn_control(struct wsv_conn *c, struct wsv_event *ev) {
+  uint8_t *p;
+  size_t n = conn_take(c, &p);
+  const uint8_t *data = p;
+
+  if (c->in_payload || c->ctrl_len > 0) {
+    if (n > 0)
+      memcpy(c->ctrl + c->ctrl_len, p, n);
+    c->ctrl_len += n;
+    if (c->in_payload)
+      return 0;
+    data = c->ctrl;
+    n = c->ctrl_len;
+  }
+  switch (c->fh.opcode) {
+  case WSV_OP_PING:
+    return conn_on_ping(c, data, n, ev);
+  case WSV_OP_PONG:
+    return conn_control_event(ev, WSV_EV_PONG, WSV_OP_PONG, data, n);
+  default:
+    return conn_on_close(c, data, n, ev);
+  }
+}
+
+/* ---- receiving: the driver ----------------------------------------------------- */
+
+/* Free a message buffer whose event has been superseded. */
+static void conn_release(struct wsv_conn *c) {
+  if (c->asm_release)
+    conn_asm_free(c);
+}
+
+int wsv_conn_recv(struct wsv_conn *c, uint8_t *buf, size_t len) {
+  if (c == NULL || (buf == NULL && len > 0))
+    return WSV_ERR_INVAL;
+  if (c->in_off < c->in_len)
+    return WSV_ERR_STATE;
+  conn_release(c);
+  if (c->failed || c->close_received) {
+    c->in = NULL;
+    c->in_len = 0;
+    c->in_off = 0;
+    return WSV_OK;
+  }
+  c->in = buf;
+  c->in_len = len;
+  c->in_off = 0;
+  return WSV_OK;
+}
+
+/* Parse the next frame header from the buffer.  Returns 1 when a frame
+ * has begun, 0 when the buffer ran out first, or an error. */
+static int conn_header(struct wsv_conn *c) {
+  int rc;
+
+  if (c->in_off == c->in_len)
+    return 0;
+  rc = wsv_frame_parse(&c->fp, c->in + c->in_off, c->in_len - c->in_off,
+                       &c->fh);
+  if (rc == WSV_ERR_AGAIN) {
+    c->in_off = c->in_len;
+    return 0;
+  }
+  if (rc < 0)
+    return rc;
+  c->in_off += (size_t)rc;
+  rc = conn_begin_frame(c);
+  return rc < 0 ? rc : 1;
+}
+
+int wsv_conn_next_event(struct wsv_conn *c, struct wsv_event *ev) {
+  int rc;
+
+  if (c == NULL || ev == NULL)
+    return WSV_ERR_INVAL;
+  memset(ev, 0, sizeof *ev);
+  ev->data = conn_empty;
+  conn_release(c);
+  while (!c->failed && !c->close_received) {
+    if (!c->in_payload) {
+      rc = conn_header(c);
+      if (rc < 0)
+        return conn_fail(c, rc, ev);
+      if (rc == 0)
+        break;
+    }
+    if (c->rx_left > 0 && c->in_off == c->in_len)
+      break;
+    if (WSV_OP_IS_CONTROL(c->fh.opcode))
+      rc = conn_control(c, ev);
+    else
+      rc = conn_data(c, ev);
+    if (rc < 0)
+      return conn_fail(c, rc, ev);
+    if (rc > 0)
+      return rc;
+  }
+  /* The buffer is used up: hold no pointer into it. */
+  c->in = NULL;
+  c->in_len = 0;
+  c->in_off = 0;
+  return WSV_EV_NONE;
+}
+
+/* ---- sending --------------------------------------------------------------------- */
+
+static int conn_can_send(const struct wsv_conn *c) {
+  if (c->failed || c->close_sent || c->close_received)
+    return WSV_ERR_CLOSED;
+  return WSV_OK;
+}
+
+/* Queue a frame that counts against max_output; a full queue fails the
+ * connection (slow consumer). */
+static int conn_send_limited(struct wsv_conn *c, int fin, int opcode,
+                             const void *data, size_t len) {
+  int rc = conn_put_frame(c, fin, opcode, data, len, 1);
+
+  if (rc == WSV_ERR_POLICY)
+    conn_overflow(c);
+  return rc;
+}
+
+int wsv_conn_send_fragment(struct wsv_conn *c, int opcode, const void *data,
+                           size_t len, int fin) {
+  struct wsv_utf8 u;
+  int msg_op, frame_op, rc;
+
+  if (c == NULL || (data == NULL && len > 0))
+    return WSV_ERR_INVAL;
+  rc = conn_can_send(c);
+  if (rc != WSV_OK)
+    return rc;
+  if (c->tx_opcode == 0) {
+    if (opcode != WSV_OP_TEXT && opcode != WSV_OP_BINARY)
+      return WSV_ERR_INVAL;
+    msg_op = frame_op = opcode;
+    wsv_utf8_init(&u);
+  } else {
+    if (opcode != c->tx_opcode && opcode != WSV_OP_CONT)
+      return WSV_ERR_INVAL;
+    msg_op = c->tx_opcode;
+    frame_op = WSV_OP_CONT;
+    u = c->tx_utf8;
+  }
+  if (msg_op == WSV_OP_TEXT &&
+      (wsv_utf8_feed(&u, data, len, NULL) != WSV_OK ||
+       (fin && !wsv_utf8_is_complete(&u))))
+    return WSV_ERR_INVAL;
+  rc = conn_send_limited(c, fin ? 1 : 0, frame_op, data, len);
+  if (rc != WSV_OK)
+    return rc;
+  c->tx_utf8 = u;
+  c->tx_opcode = fin ? 0 : msg_op;
+  return WSV_OK;
+}
+
+int wsv_conn_send(struct wsv_conn *c, int opcode, const void *data,
+                  size_t len) {
+  if (c == NULL || (data == NULL && len > 0))
+    return WSV_ERR_INVAL;
+  if (conn_can_send(c) == WSV_OK && c->tx_opcode != 0)
+    return WSV_ERR_STATE;
+  return wsv_conn_send_fragment(c, opcode, data, len, 1);
+}
+
+static int conn_send_control(struct wsv_conn *c, int opcode,
+                             const void *data, size_t len) {
+  int rc;
+
+  if (c == NULL || (data == NULL && len > 0) ||
+      len > WSV_MAX_CONTROL_PAYLOAD)
+    return WSV_ERR_INVAL;
+  rc = conn_can_send(c);
+  if (rc != WSV_OK)
+    return rc;
+  return conn_send_limited(c, 1, opcode, data, len);
+}
+
+int wsv_conn_ping(struct wsv_conn *c, const void *data, size_t len) {
+  return conn_send_control(c, WSV_OP_PING, data, len);
+}
+
+int wsv_conn_pong(struct wsv_conn *c, const void *data, size_t len) {
+  return conn_send_control(c, WSV_OP_PONG, data, len);
+}
+
+int wsv_conn_close(struct wsv_conn *c, int code, const void *reason,
+                   size_t reason_len) {
+  uint8_t payload[WSV_MAX_CONTROL_PAYLOAD];
+  int n, rc;
+
+  if (c == NULL)
+    return WSV_ERR_INVAL;
+  n = wsv_close_payload_build(payload, sizeof payload, code, reason,
+                              reason_len);
+  if (n < 0)
+    return n;
+  rc = conn_can_send(c);
+  if (rc != WSV_OK)
+    return rc;
+  return conn_queue_close(c, code, reason, reason_len);
+}
+
+/* ---- state ------------------------------------------------------------------------- */
+
+int wsv_conn_state(const struct wsv_conn *c) {
+  if (c == NULL)
+    return WSV_ERR_INVAL;
+  if (c->failed)
+    return WSV_CONN_FAILED;
+  if (c->close_received)
+    return WSV_CONN_CLOSED;
+  if (c->close_sent)
+    return WSV_CONN_CLOSING;
+  return WSV_CONN_OPEN;
+}
+
+int wsv_conn_want_read(const struct wsv_conn *c) {
+  return c != NULL && !c->failed && !c->close_received;
+}
+
+int wsv_conn_want_write(const struct wsv_conn *c) {
+  return c != NULL && c->out_bytes > 0;
+}
+
+int wsv_conn_want_close_socket(const struct wsv_conn *c) {
+  if (c == NULL || c->out_bytes > 0)
+    return 0;
+  if (c->failed)
+    return 1;
+  return c->role == WSV_ROLE_SERVER && c->close_received;
+}

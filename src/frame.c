@@ -1,0 +1,355 @@
+/*
+ * frame.c - the RFC 6455 §5 frame codec: incremental header parsing,
+ * header encoding, masking, and close payloads.
+ *
+ * The parser takes the header in three stages (first byte, second byte,
+ * then extended length and masking key) and checks each stage as soon as
+ * its bytes are in, so a bad frame fails at the first byte that breaks a
+ * rule.  No payload byte is ever read here.
+ */
+#include <string.h>
+
+#include "int.h"
+#include "frame_int.h"
+
+/* Parser stages: which part of the header the buffered bytes complete. */
+enum {
+  FRAME_STAGE_BYTE0 = 0, /* waiting for FIN/RSV/opcode */
+  FRAME_STAGE_BYTE1 = 1, /* waiting for MASK/7-bit length */
+  FRAME_STAGE_EXT = 2,   /* waiting for the 16- or 64-bit length */
+  FRAME_STAGE_KEY = 3    /* waiting for the masking key (or done) */
+};
+
+/* ---- masking ------------------------------------------------------------ */
+
+unsigned wsv__mask_scalar(uint8_t *p, size_t len, const uint8_t key[4],
+                          unsigned phase) {
+  size_t i;
+
+  phase &= 3u;
+  for (i = 0; i < len; i++)
+    p[i] ^= key[(phase + i) & 3u];
+  return (unsigned)((phase + len) & 3u);
+}
+
+unsigned wsv__mask_fast(uint8_t *p, size_t len, const uint8_t key[4],
+                        unsigned phase) {
+  uint8_t k8[8];
+  uint64_t k, w0, w1, w2, w3;
+  size_t i = 0;
+  unsigned j;
+
+  phase &= 3u;
+  /* The key rotated to the current phase, repeated to 8 bytes.  Since 8 is
+   * a multiple of 4, the phase is the same at the start of every word. */
+  for (j = 0; j < 8; j++)
+    k8[j] = key[(phase + j) & 3u];
+  memcpy(&k, k8, sizeof k);
+  while (len - i >= 32) {
+    memcpy(&w0, p + i, 8);
+    memcpy(&w1, p + i + 8, 8);
+    memcpy(&w2, p + i + 16, 8);
+    memcpy(&w3, p + i + 24, 8);
+    w0 ^= k;
+    w1 ^= k;
+    w2 ^= k;
+    w3 ^= k;
+    memcpy(p + i, &w0, 8);
+    memcpy(p + i + 8, &w1, 8);
+    memcpy(p + i + 16, &w2, 8);
+    memcpy(p + i + 24, &w3, 8);
+    i += 32;
+  }
+  while (len - i >= 8) {
+    memcpy(&w0, p + i, 8);
+    w0 ^= k;
+    memcpy(p + i, &w0, 8);
+    i += 8;
+  }
+  for (; i < len; i++)
+    p[i] ^= k8[i & 7u];
+  return (unsigned)((phase + len) & 3u);
+}
+
+unsigned wsv_frame_mask(uint8_t *p, size_t len, const uint8_t key[4],
+                        unsigned phase) {
+  return wsv__mask_fast(p, len, key, phase);
+}
+
+/* ---- header parsing -------------------------------------------------------- */
+
+static int frame_opcode_valid(int op) {
+  return op == WSV_OP_CONT || op == WSV_OP_TEXT || op == WSV_OP_BINARY ||
+         op == WSV_OP_CLOSE || op == WSV_OP_PING || op == WSV_OP_PONG;
+}
+
+void wsv_frame_parser_init(struct wsv_frame_parser *p, int role,
+                           unsigned rsv_allowed, uint64_t max_frame) {
+  memset(p, 0, sizeof *p);
+  p->_role = (uint8_t)(role == WSV_ROLE_CLIENT ? WSV_ROLE_CLIENT
+                                               : WSV_ROLE_SERVER);
+  p->_rsv_allowed = (uint8_t)(rsv_allowed & WSV_RSV_ALL);
+  p->_max_frame = max_frame != 0 ? max_frame : WSV_DEFAULT_MAX_FRAME;
+  p->_stage = FRAME_STAGE_BYTE0;
+  p->_need = 1;
+}
+
+/* The number of extended length bytes the second header byte announces. */
+static uint8_t frame_ext_len(uint8_t b1) {
+  uint8_t len7 = (uint8_t)(b1 & 0x7f);
+
+  if (len7 == 126)
+    return 2;
+  if (len7 == 127)
+    return 8;
+  return 0;
+}
+
+static uint8_t frame_key_len(uint8_t b1) { return (b1 & 0x80) ? 4 : 0; }
+
+/* Checks on FIN, RSV and the opcode. */
+static int frame_check_byte0(const struct wsv_frame_parser *p, uint8_t b0) {
+  unsigned rsv = b0 & WSV_RSV_ALL;
+  int op = b0 & 0x0f;
+
+  if ((rsv & ~(unsigned)p->_rsv_allowed) != 0)
+    return WSV_ERR_PROTOCOL;
+  if (!frame_opcode_valid(op))
+    return WSV_ERR_PROTOCOL;
+  if (WSV_OP_IS_CONTROL(op) && ((b0 & 0x80) == 0 || rsv != 0))
+    return WSV_ERR_PROTOCOL;
+  return WSV_OK;
+}
+
+/* Checks on the MASK bit and the 7-bit length. */
+static int frame_check_byte1(const struct wsv_frame_parser *p, uint8_t b0,
+                             uint8_t b1) {
+  int masked = (b1 & 0x80) != 0;
+  uint8_t len7 = (uint8_t)(b1 & 0x7f);
+
+  /* A server receives masked frames only, a client unmasked ones only. */
+  if (masked != (p->_role == WSV_ROLE_SERVER))
+    return WSV_ERR_PROTOCOL;
+  if (WSV_OP_IS_CONTROL(b0 & 0x0f) && len7 > WSV_MAX_CONTROL_PAYLOAD)
+    return WSV_ERR_PROTOCOL;
+  if (len7 < 126 && len7 > p->_max_frame)
+    return WSV_ERR_TOO_BIG;
+  return WSV_OK;
+}
+
+/* The extended length, big-endian, from the buffered header. */
+static uint64_t frame_read_ext(const uint8_t *ext, uint8_t n) {
+  uint64_t v = 0;
+  uint8_t i;
+
+  for (i = 0; i < n; i++)
+    v = (v << 8) | ext[i];
+  return v;
+}
+
+/* Checks on the 16- or 64-bit length: top bit, minimal form, the limit.
+ * The limit is compared with the length alone, never with a sum. */
+static int frame_check_ext(const struct wsv_frame_parser *p) {
+  uint8_t n = frame_ext_len(p->_buf[1]);
+  uint64_t v = frame_read_ext(p->_buf + 2, n);
+
+  if (n == 8 && (v >> 63) != 0)
+    return WSV_ERR_PROTOCOL;
+  if (n == 2 && v < 126)
+    return WSV_ERR_PROTOCOL;
+  if (n == 8 && v < 65536)
+    return WSV_ERR_PROTOCOL;
+  if (v > p->_max_frame)
+    return WSV_ERR_TOO_BIG;
+  return WSV_OK;
+}
+
+/* Check the stage the buffered bytes just completed and set up the next.
+ * Returns 1 when the header is complete, 0 to go on, or an error. */
+static int frame_advance(struct wsv_frame_parser *p) {
+  int rc;
+
+  switch (p->_stage) {
+  case FRAME_STAGE_BYTE0:
+    rc = frame_check_byte0(p, p->_buf[0]);
+    p->_stage = FRAME_STAGE_BYTE1;
+    p->_need = 2;
+    return rc;
+  case FRAME_STAGE_BYTE1:
+    rc = frame_check_byte1(p, p->_buf[0], p->_buf[1]);
+    if (frame_ext_len(p->_buf[1]) != 0) {
+      p->_stage = FRAME_STAGE_EXT;
+      p->_need = (uint8_t)(2 + frame_ext_len(p->_buf[1]));
+    } else {
+      p->_stage = FRAME_STAGE_KEY;
+      p->_need = (uint8_t)(2 + frame_key_len(p->_buf[1]));
+    }
+    return rc;
+  case FRAME_STAGE_EXT:
+    rc = frame_check_ext(p);
+    p->_stage = FRAME_STAGE_KEY;
+    p->_need = (uint8_t)(p->_need + frame_key_len(p->_buf[1]));
+    return rc;
+  default:
+    return 1;
+  }
+}
+
+static void frame_fill(const struct wsv_frame_parser *p,
+                       struct wsv_frame_header *h) {
+  uint8_t b0 = p->_buf[0], b1 = p->_buf[1];
+  uint8_t ext = frame_ext_len(b1);
+
+  h->fin = (b0 & 0x80) != 0;
+  h->rsv = b0 & WSV_RSV_ALL;
+  h->opcode = b0 & 0x0f;
+  h->masked = (b1 & 0x80) != 0;
+  if (ext != 0)
+    h->len = frame_read_ext(p->_buf + 2, ext);
+  else
+    h->len = (uint64_t)(b1 & 0x7f);
+  if (h->masked)
+    memcpy(h->mask, p->_buf + 2 + ext, 4);
+  else
+    memset(h->mask, 0, 4);
+}
+
+int wsv_frame_parse(struct wsv_frame_parser *p, const uint8_t *in, size_t len,
+                    struct wsv_frame_header *h) {
+  size_t used = 0, n;
+  int rc;
+
+  if (p == NULL || h == NULL || (in == NULL && len > 0))
+    return WSV_ERR_INVAL;
+  if (p->_err != 0)
+    return p->_err;
+  for (;;) {
+    if (p->_have < p->_need) {
+      n = (size_t)(p->_need - p->_have);
+      if (n > len - used)
+        n = len - used;
+      if (n > 0)
+        memcpy(p->_buf + p->_have, in + used, n);
+      p->_have = (uint8_t)(p->_have + n);
+      used += n;
+      if (p->_have < p->_need)
+        return WSV_ERR_AGAIN;
+    }
+    rc = frame_advance(p);
+    if (rc < 0) {
+      p->_err = rc;
+      return rc;
+    }
+    if (rc == 1)
+      break;
+  }
+  frame_fill(p, h);
+  p->_have = 0;
+  p->_need = 1;
+  p->_stage = FRAME_STAGE_BYTE0;
+  return (int)used;
+}
+
+/* ---- header encoding ------------------------------------------------------- */
+
+size_t wsv_frame_header_size(uint64_t len, int masked) {
+  size_t n = 2;
+
+  if (len > 0xffff)
+    n = 10;
+  else if (len >= 126)
+    n = 4;
+  return masked ? n + 4 : n;
+}
+
+static int frame_header_valid(const struct wsv_frame_header *h) {
+  if (h->opcode < 0 || h->opcode > 0x0f || !frame_opcode_valid(h->opcode))
+    return 0;
+  if ((h->rsv & ~WSV_RSV_ALL) != 0 || (h->len >> 63) != 0)
+    return 0;
+  if (WSV_OP_IS_CONTROL(h->opcode) &&
+      (!h->fin || h->rsv != 0 || h->len > WSV_MAX_CONTROL_PAYLOAD))
+    return 0;
+  return 1;
+}
+
+int wsv_frame_header_encode(uint8_t *out, const struct wsv_frame_header *h) {
+  unsigned m;
+  size_t n = 2;
+  int i;
+
+  if (out == NULL || h == NULL || !frame_header_valid(h))
+    return WSV_ERR_INVAL;
+  m = h->masked ? 0x80u : 0u;
+  out[0] = (uint8_t)((h->fin ? 0x80u : 0u) | h->rsv | (unsigned)h->opcode);
+  if (h->len < 126) {
+    out[1] = (uint8_t)(m | (unsigned)h->len);
+  } else if (h->len <= 0xffff) {
+    out[1] = (uint8_t)(m | 126u);
+    out[2] = (uint8_t)(h->len >> 8);
+    out[3] = (uint8_t)h->len;
+    n = 4;
+  } else {
+    out[1] = (uint8_t)(m | 127u);
+    for (i = 0; i < 8; i++)
+      out[2 + i] = (uint8_t)(h->len >> (56 - 8 * i));
+    n = 10;
+  }
+  if (h->masked) {
+    memcpy(out + n, h->mask, 4);
+    n += 4;
+  }
+  return (int)n;
+}
+
+/* ---- close payloads ------------------------------------------------------- */
+
+int wsv_close_code_valid(int code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
+}
+
+int wsv_close_payload_build(uint8_t *out, size_t cap, int code,
+                            const void *reason, size_t reason_len) {
+  if ((out == NULL && cap > 0) || (reason == NULL && reason_len > 0))
+    return WSV_ERR_INVAL;
+  if (code == 0)
+    return reason_len == 0 ? 0 : WSV_ERR_INVAL;
+  if (!wsv_close_code_valid(code) || reason_len > WSV_MAX_CLOSE_REASON)
+    return WSV_ERR_INVAL;
+  if (wsv_utf8_valid(reason, reason_len) != WSV_OK)
+    return WSV_ERR_INVAL;
+  if (cap < 2 + reason_len)
+    return WSV_ERR_NOBUF;
+  out[0] = (uint8_t)((unsigned)code >> 8);
+  out[1] = (uint8_t)code;
+  if (reason_len > 0)
+    memcpy(out + 2, reason, reason_len);
+  return (int)(2 + reason_len);
+}
+
+int wsv_close_payload_parse(const uint8_t *p, size_t len, int *code,
+                            const uint8_t **reason, size_t *reason_len) {
+  int c;
+
+  if (code == NULL || reason == NULL || reason_len == NULL ||
+      (p == NULL && len > 0))
+    return WSV_ERR_INVAL;
+  if (len == 0) {
+    *code = 1005;
+    *reason = p;
+    *reason_len = 0;
+    return WSV_OK;
+  }
+  if (len == 1 || len > WSV_MAX_CONTROL_PAYLOAD)
+    return WSV_ERR_PROTOCOL;
+  c = (p[0] << 8) | p[1];
+  if (!wsv_close_code_valid(c))
+    return WSV_ERR_PROTOCOL;
+  if (wsv_utf8_valid(p + 2, len - 2) != WSV_OK)
+    return WSV_ERR_UTF8;
+  *code = c;
+  *reason = p + 2;
+  *reason_len = len - 2;
+  return WSV_OK;
+}

@@ -1,0 +1,897 @@
+/*
+ * hs_server.c - the server opening handshake (see wsv/hs_server.h).
+ *
+ * The request head is parsed by http.c; this file applies RFC 6455 §4.2.1
+ * to it, one small check function per rule, in the order documented in the
+ * header, and writes the answer of §4.2.2 / §4.4.  The object is one
+ * allocation: the struct followed by its header slots.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "http.h"
+
+#define HSS_REASON_MAX 256 /* the one-line reason, NUL included */
+#define HSS_HOOK_REASON_MAX 200
+#define HSS_QUOTE_MAX 64 /* request bytes quoted in a reason */
+#define HSS_MAX_SUBPROTOCOLS 128
+
+struct wsv_hs_server {
+  struct wsv_mem mem;
+  struct wsv_hs_server_config cfg;
+  struct wsv__http_head head;
+  int result;      /* enum wsv_hs_result */
+  int err;         /* WSV_ERR_* of a rejection */
+  int status;      /* HTTP status of the answer */
+  int version;     /* the client's version if well-formed, else -1 */
+  int in_hook;     /* inside the accept hook */
+  int accepting;   /* every check passed */
+  size_t head_len; /* the head's length once complete */
+  size_t seen;     /* the length last passed to parse */
+  struct wsv_str path, query, subprotocol, extensions;
+  char accept[28];
+  char reason[HSS_REASON_MAX];
+  struct wsv_header headers[]; /* cfg.max_headers slots */
+};
+
+/* ---- a bounded string builder (snprintf-style) --------------------------
+ * Writes what fits in p[0..cap), counts everything. */
+struct hss_buf {
+  char *p;
+  size_t cap, len;
+};
+
+static void hss_put_n(struct hss_buf *b, const char *s, size_t n) {
+  if (b->len < b->cap) {
+    size_t room = b->cap - b->len;
+    memcpy(b->p + b->len, s, n < room ? n : room);
+  }
+  b->len += n;
+}
+
+static void hss_put(struct hss_buf *b, const char *s) {
+  hss_put_n(b, s, strlen(s));
+}
+
+static void hss_put_uint(struct hss_buf *b, size_t v) {
+  char tmp[24];
+  size_t i = sizeof tmp;
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  hss_put_n(b, tmp + i, sizeof tmp - i);
+}
+
+/* One byte for a reason line: printable ASCII as itself (with \ and "
+ * escaped), anything else as \xNN. */
+static void hss_put_escaped(struct hss_buf *b, unsigned char c) {
+  static const char hex[] = "0123456789ABCDEF";
+  char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+  if (c == '"' || c == '\\') {
+    esc[1] = (char)c;
+    hss_put_n(b, esc, 2);
+  } else if (c >= 0x20 && c < 0x7f) {
+    hss_put_n(b, (const char *)&c, 1);
+  } else {
+    hss_put_n(b, esc, 4);
+  }
+}
+
+/* "value" with at most HSS_QUOTE_MAX bytes of it, escaped. */
+static void hss_put_quoted(struct hss_buf *b, struct wsv_str v) {
+  size_t i, n = v.len < HSS_QUOTE_MAX ? v.len : HSS_QUOTE_MAX;
+  hss_put(b, "\"");
+  for (i = 0; i < n; i++)
+    hss_put_escaped(b, (unsigned char)v.ptr[i]);
+  hss_put(b, n < v.len ? "...\"" : "\"");
+}
+
+/* "13, 8, 7": the supported versions, highest first. */
+static void hss_put_versions(struct hss_buf *b, uint32_t versions) {
+  static const int all[] = {13, 8, 7};
+  size_t i;
+  int first = 1;
+  for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+    if ((versions & WSV_VERSION_BIT(all[i])) == 0)
+      continue;
+    if (!first)
+      hss_put(b, ", ");
+    hss_put_uint(b, (size_t)all[i]);
+    first = 0;
+  }
+}
+
+/* ---- rejection ---------------------------------------------------------- */
+
+/* Start the reason text of a rejection; finish with hss_reject_end. */
+static struct hss_buf hss_reason_begin(struct wsv_hs_server *hs) {
+  struct hss_buf b;
+  b.p = hs->reason;
+  b.cap = sizeof hs->reason - 1;
+  b.len = 0;
+  return b;
+}
+
+/* Record the rejection whose reason is in `b`.  Returns 1 (rejected). */
+static int hss_reject_end(struct wsv_hs_server *hs, struct hss_buf *b, int err,
+                          int status) {
+  hs->reason[b->len < b->cap ? b->len : b->cap] = '\0';
+  hs->err = err;
+  hs->status = status;
+  hs->result = WSV_HS_REJECT;
+  return 1;
+}
+
+/* A rejection whose reason is one fixed string. */
+static int hss_reject(struct wsv_hs_server *hs, int err, int status,
+                      const char *text) {
+  struct hss_buf b = hss_reason_begin(hs);
+  hss_put(&b, text);
+  return hss_reject_end(hs, &b, err, status);
+}
+
+/* A rejection: `before` "quoted value" `after`. */
+static int hss_reject_q(struct wsv_hs_server *hs, int err, int status,
+                        const char *before, struct wsv_str v,
+                        const char *after) {
+  struct hss_buf b = hss_reason_begin(hs);
+  hss_put(&b, before);
+  hss_put_quoted(&b, v);
+  hss_put(&b, after);
+  return hss_reject_end(hs, &b, err, status);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const struct wsv_header *hss_hdrs(const struct wsv_hs_server *hs) {
+  return hs->head.headers;
+}
+
+static size_t hss_count(const struct wsv_hs_server *hs, const char *name,
+                        struct wsv_str *first) {
+  return wsv__http_count(hss_hdrs(hs), hs->head.nheaders, name, first);
+}
+
+static int hss_is_tchar(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9'))
+    return 1;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int hss_is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
+
+static struct wsv_str hss_str(const char *p, size_t n) {
+  struct wsv_str s;
+  s.ptr = p;
+  s.len = n;
+  return s;
+}
+
+/* ---- the checks, in order; each returns 1 when it rejected -------------- */
+
+static int hss_check_method(struct wsv_hs_server *hs) {
+  struct wsv_str m = hs->head.method;
+  if (m.len == 3 && memcmp(m.ptr, "GET", 3) == 0)
+    return 0;
+  return hss_reject_q(hs, WSV_ERR_HS_METHOD, 405, "method ", hs->head.method,
+                      " is not GET");
+}
+
+static int hss_check_http_version(struct wsv_hs_server *hs) {
+  struct hss_buf b;
+  if (hs->head.major > 1 || (hs->head.major == 1 && hs->head.minor >= 1))
+    return 0;
+  b = hss_reason_begin(hs);
+  hss_put(&b, "HTTP/");
+  hss_put_uint(&b, (size_t)hs->head.major);
+  hss_put(&b, ".");
+  hss_put_uint(&b, (size_t)hs->head.minor);
+  hss_put(&b, " is below HTTP/1.1");
+  return hss_reject_end(hs, &b, WSV_ERR_HS_HTTP_VERSION, 400);
+}
+
+/* Split "path?query" into the views. */
+static void hss_split_path(struct wsv_hs_server *hs, struct wsv_str pq) {
+  const char *q = memchr(pq.ptr, '?', pq.len);
+  size_t plen = q != NULL ? (size_t)(q - pq.ptr) : pq.len;
+  hs->path = hss_str(pq.ptr, plen);
+  hs->query = q != NULL ? hss_str(q + 1, pq.len - plen - 1) : hss_str(q, 0);
+  if (plen == 0)
+    hs->path = hss_str("/", 1);
+}
+
+/* The length of an http/https/ws/wss scheme followed by "://", else 0. */
+static size_t hss_scheme_len(struct wsv_str t) {
+  static const char *schemes[] = {"http://", "https://", "ws://", "wss://"};
+  size_t i;
+  for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+    size_t n = strlen(schemes[i]);
+    if (t.len >= n && wsv__str_ieq(hss_str(t.ptr, n), schemes[i]))
+      return n;
+  }
+  return 0;
+}
+
+/* origin-form, or absolute-form with an http(s)/ws(s) scheme, a non-empty
+ * authority without userinfo, and no fragment. */
+static int hss_target_ok(struct wsv_hs_server *hs, struct wsv_str t) {
+  size_t s, a;
+  if (memchr(t.ptr, '#', t.len) != NULL)
+    return 0;
+  if (t.ptr[0] == '/') {
+    hss_split_path(hs, t);
+    return 1;
+  }
+  s = hss_scheme_len(t);
+  if (s == 0)
+    return 0;
+  for (a = s; a < t.len && t.ptr[a] != '/' && t.ptr[a] != '?'; a++)
+    if (t.ptr[a] == '@')
+      return 0;
+  if (a == s)
+    return 0;
+  hss_split_path(hs, hss_str(t.ptr + a, t.len - a));
+  return 1;
+}
+
+static int hss_check_target(struct wsv_hs_server *hs) {
+  if (hss_target_ok(hs, hs->head.target))
+    return 0;
+  return hss_reject_q(hs, WSV_ERR_HS_TARGET, 400, "request target ",
+                      hs->head.target,
+                      " is not a path or an http/https/ws/wss URI");
+}
+
+/* host[:port] of RFC 3986: reg-name, IPv4 or an IP literal in brackets. */
+static int hss_host_ok(struct wsv_str v) {
+  size_t i;
+  if (v.len == 0)
+    return 0;
+  for (i = 0; i < v.len; i++) {
+    unsigned char c = (unsigned char)v.ptr[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=:%[]", c)))
+      return 0;
+  }
+  return 1;
+}
+
+static int hss_check_host(struct wsv_hs_server *hs) {
+  struct wsv_str v;
+  size_t n = hss_count(hs, "Host", &v);
+  if (n == 0)
+    return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is missing");
+  if (n > 1)
+    return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is repeated");
+  if (!hss_host_ok(v))
+    return hss_reject_q(hs, WSV_ERR_HS_HOST, 400, "Host ", v,
+                        " is not host[:port]");
+  return 0;
+}
+
+static int hss_all_zeros(struct wsv_str v) {
+  size_t i;
+  for (i = 0; i < v.len; i++)
+    if (v.ptr[i] != '0')
+      return 0;
+  return v.len > 0;
+}
+
+static int hss_check_body(struct wsv_hs_server *hs) {
+  size_t i;
+  for (i = 0; i < hs->head.nheaders; i++) {
+    const struct wsv_header *f = &hss_hdrs(hs)[i];
+    if (wsv__str_ieq(f->name, "Transfer-Encoding"))
+      return hss_reject_q(hs, WSV_ERR_HS_BODY, 400,
+                          "upgrade request carries a body (Transfer-Encoding ",
+                          f->value, ")");
+    if (wsv__str_ieq(f->name, "Content-Length") && !hss_all_zeros(f->value))
+      return hss_reject_q(hs, WSV_ERR_HS_BODY, 400,
+                          "upgrade request carries a body (Content-Length ",
+                          f->value, ")");
+  }
+  return 0;
+}
+
+/* The Upgrade list must be exactly one element, "websocket". */
+static int hss_check_upgrade(struct wsv_hs_server *hs) {
+  size_t pos = 0, n = 0;
+  int ok = 1;
+  struct wsv_str e, first;
+  while (wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders, "Upgrade", &pos,
+                             &e)) {
+    ok = ok && wsv__str_ieq(e, "websocket");
+    n++;
+  }
+  if (ok && n == 1)
+    return 0;
+  (void)hss_count(hs, "Upgrade", &first);
+  return hss_reject_q(hs, WSV_ERR_HS_UPGRADE, 400, "Upgrade ", first,
+                      " is not exactly websocket");
+}
+
+static int hss_check_connection(struct wsv_hs_server *hs) {
+  struct wsv_str v;
+  if (wsv__http_list_has(hss_hdrs(hs), hs->head.nheaders, "Connection",
+                         "Upgrade"))
+    return 0;
+  if (hss_count(hs, "Connection", &v) == 0)
+    return hss_reject(hs, WSV_ERR_HS_CONNECTION, 400,
+                      "Connection header is missing (needs Upgrade)");
+  return hss_reject_q(hs, WSV_ERR_HS_CONNECTION, 400, "Connection ", v,
+                      " lacks the Upgrade token");
+}
+
+/* ABNF version = DIGIT / (NZDIGIT DIGIT) / ("1" DIGIT DIGIT) /
+ * ("2" DIGIT2 DIGIT) ...: 0..255, no leading zero.  Returns the value, or
+ * -1 with *why naming the fault. */
+static int hss_parse_version(struct wsv_str v, const char **why) {
+  size_t i;
+  int n = 0;
+  if (v.len == 0) {
+    *why = "is empty";
+    return -1;
+  }
+  if (memchr(v.ptr, ',', v.len) != NULL) {
+    *why = "is a list; send exactly one version";
+    return -1;
+  }
+  for (i = 0; i < v.len; i++) {
+    char c = v.ptr[i];
+    if (c >= '0' && c <= '9')
+      continue;
+    *why = (i == 0 && (c == '+' || c == '-')) ? "has a sign"
+           : hss_is_ows(c)                    ? "holds a space"
+                                              : "is not a decimal number";
+    return -1;
+  }
+  if (v.len > 1 && v.ptr[0] == '0') {
+    *why = "is malformed: leading zero";
+    return -1;
+  }
+  for (i = 0; i < v.len && n <= 255; i++)
+    n = n * 10 + (v.ptr[i] - '0');
+  if (n > 255) {
+    *why = "is above 255";
+    return -1;
+  }
+  return n;
+}
+
+static int hss_reject_unsupported(struct wsv_hs_server *hs, int v) {
+  struct hss_buf b = hss_reason_begin(hs);
+  if (v < 0) {
+    hss_put(&b, "draft-hixie-76 handshake (Sec-WebSocket-Key1) is not "
+                "supported");
+  } else {
+    hss_put(&b, "unsupported WebSocket version ");
+    hss_put_uint(&b, (size_t)v);
+  }
+  hss_put(&b, "; this server speaks ");
+  hss_put_versions(&b, hs->cfg.versions);
+  return hss_reject_end(hs, &b, WSV_ERR_HS_VERSION_UNSUPPORTED,
+                        hs->cfg.unsupported_status);
+}
+
+static int hss_check_version(struct wsv_hs_server *hs) {
+  struct wsv_str v;
+  const char *why = "";
+  size_t n = hss_count(hs, "Sec-WebSocket-Version", &v);
+  int ver;
+  struct hss_buf b;
+  if (n == 0 && hss_count(hs, "Sec-WebSocket-Key1", NULL) > 0)
+    return hss_reject_unsupported(hs, -1);
+  b = hss_reason_begin(hs);
+  if (n != 1) {
+    hss_put(&b, n == 0 ? "Sec-WebSocket-Version is missing"
+                       : "Sec-WebSocket-Version is repeated");
+    hss_put(&b, "; this server speaks ");
+    hss_put_versions(&b, hs->cfg.versions);
+    return hss_reject_end(hs, &b, WSV_ERR_HS_VERSION, 400);
+  }
+  ver = hss_parse_version(v, &why);
+  if (ver < 0) {
+    hss_put(&b, "Sec-WebSocket-Version ");
+    hss_put_quoted(&b, v);
+    hss_put(&b, " ");
+    hss_put(&b, why);
+    return hss_reject_end(hs, &b, WSV_ERR_HS_VERSION, 400);
+  }
+  hs->version = ver;
+  if (ver < 32 && (hs->cfg.versions & WSV_VERSION_BIT(ver)) != 0)
+    return 0;
+  return hss_reject_unsupported(hs, ver);
+}
+
+static int hss_check_key(struct wsv_hs_server *hs) {
+  struct wsv_str v;
+  uint8_t raw[18];
+  size_t n = hss_count(hs, "Sec-WebSocket-Key", &v);
+  if (n == 0)
+    return hss_reject(hs, WSV_ERR_HS_KEY, 400, "Sec-WebSocket-Key is missing");
+  if (n > 1)
+    return hss_reject(hs, WSV_ERR_HS_KEY, 400, "Sec-WebSocket-Key is repeated");
+  if (v.len != 24 || wsv__base64_decode(v.ptr, v.len, raw, sizeof raw) != 16)
+    return hss_reject_q(hs, WSV_ERR_HS_KEY, 400, "Sec-WebSocket-Key ", v,
+                        " is not base64 of 16 bytes");
+  wsv__accept_value(v.ptr, v.len, hs->accept);
+  return 0;
+}
+
+/* The name of the field carrying the Origin for the client's version. */
+static const char *hss_origin_name(const struct wsv_hs_server *hs) {
+  return (hs->version == 8 || hs->version == 7) ? "Sec-WebSocket-Origin"
+                                                : "Origin";
+}
+
+/* Check one raw Sec-WebSocket-Protocol field: non-empty token elements.
+ * Adds the element count to *count.  Returns the fault, or NULL. */
+static const char *hss_protocol_field(struct wsv_str v, size_t *count) {
+  size_t i = 0;
+  for (;;) {
+    size_t start, end;
+    while (i < v.len && hss_is_ows(v.ptr[i]))
+      i++;
+    start = i;
+    while (i < v.len && hss_is_tchar((unsigned char)v.ptr[i]))
+      i++;
+    end = i;
+    while (i < v.len && hss_is_ows(v.ptr[i]))
+      i++;
+    if (i < v.len && v.ptr[i] != ',')
+      return " holds a character not allowed in a token";
+    if (end == start)
+      return " has an empty element";
+    (*count)++;
+    if (i == v.len)
+      return NULL;
+    i++; /* the comma */
+  }
+}
+
+/* 1 if `e` (the idx-th offered subprotocol) equals an earlier one. */
+static int hss_protocol_dup(const struct wsv_hs_server *hs, struct wsv_str e,
+                            size_t idx) {
+  size_t pos = 0, k;
+  struct wsv_str o;
+  for (k = 0; k < idx; k++) {
+    (void)wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+                              "Sec-WebSocket-Protocol", &pos, &o);
+    if (o.len == e.len && memcmp(o.ptr, e.ptr, e.len) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static int hss_check_protocols(struct wsv_hs_server *hs) {
+  size_t i, count = 0, pos = 0;
+  struct wsv_str e;
+  for (i = 0; i < hs->head.nheaders; i++) {
+    const struct wsv_header *f = &hss_hdrs(hs)[i];
+    const char *why;
+    if (!wsv__str_ieq(f->name, "Sec-WebSocket-Protocol"))
+      continue;
+    why = hss_protocol_field(f->value, &count);
+    if (why != NULL)
+      return hss_reject_q(hs, WSV_ERR_HS_HEADER, 400, "Sec-WebSocket-Protocol ",
+                          f->value, why);
+    if (count > HSS_MAX_SUBPROTOCOLS)
+      return hss_reject(hs, WSV_ERR_HS_HEADER, 400,
+                        "more than 128 subprotocols offered");
+  }
+  for (i = 0; i < count; i++) {
+    (void)wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+                              "Sec-WebSocket-Protocol", &pos, &e);
+    if (hss_protocol_dup(hs, e, i))
+      return hss_reject_q(hs, WSV_ERR_HS_HEADER, 400,
+                          "Sec-WebSocket-Protocol offers ", e, " twice");
+  }
+  return 0;
+}
+
+static int hss_check_fields(struct wsv_hs_server *hs) {
+  const char *origin = hss_origin_name(hs);
+  if (hss_count(hs, origin, NULL) > 1) {
+    struct hss_buf b = hss_reason_begin(hs);
+    hss_put(&b, origin);
+    hss_put(&b, " header is repeated");
+    return hss_reject_end(hs, &b, WSV_ERR_HS_HEADER, 400);
+  }
+  return hss_check_protocols(hs);
+}
+
+/* ---- verdicts ----------------------------------------------------------- */
+
+static int hss_run_hook(struct wsv_hs_server *hs) {
+  int r;
+  hs->accepting = 1;
+  if (hs->cfg.accept == NULL) {
+    hs->result = WSV_HS_ACCEPT;
+    hs->status = 101;
+    return hs->result;
+  }
+  hs->reason[0] = '\0';
+  hs->in_hook = 1;
+  r = hs->cfg.accept(hs, hs->cfg.accept_user);
+  hs->in_hook = 0;
+  if (r == 0) {
+    hs->reason[0] = '\0';
+    hs->result = WSV_HS_ACCEPT;
+    hs->status = 101;
+    return hs->result;
+  }
+  hs->accepting = 0;
+  hs->subprotocol = hss_str(NULL, 0);
+  hs->extensions = hss_str(NULL, 0);
+  if (hs->reason[0] == '\0')
+    strcpy(hs->reason, "the server refused this WebSocket request");
+  hs->err = WSV_ERR_HS_REFUSED;
+  hs->status = (r >= 400 && r <= 599) ? r : 403;
+  hs->result = WSV_HS_REJECT;
+  return hs->result;
+}
+
+static int hss_plain(struct wsv_hs_server *hs) {
+  (void)hss_target_ok(hs, hs->head.target); /* path and query, if any */
+  if (hs->cfg.plain_http == WSV_HS_PLAIN_426) {
+    (void)hss_reject(hs, WSV_ERR_HS_NOT_UPGRADE, 426,
+                     "this endpoint speaks WebSocket (RFC 6455); send a "
+                     "GET with Upgrade: websocket");
+    return hs->result;
+  }
+  hs->err = WSV_ERR_HS_NOT_UPGRADE;
+  hs->result = WSV_HS_PLAIN_HTTP;
+  return hs->result;
+}
+
+/* Judge a complete, well-formed head. */
+static int hss_judge(struct wsv_hs_server *hs) {
+  if (hss_count(hs, "Upgrade", NULL) == 0)
+    return hss_plain(hs);
+  if (hss_check_method(hs) || hss_check_http_version(hs) ||
+      hss_check_target(hs) || hss_check_host(hs) || hss_check_body(hs) ||
+      hss_check_upgrade(hs) || hss_check_connection(hs) ||
+      hss_check_version(hs) || hss_check_key(hs) || hss_check_fields(hs))
+    return hs->result;
+  return hss_run_hook(hs);
+}
+
+static int hss_syntax(struct wsv_hs_server *hs) {
+  struct hss_buf b = hss_reason_begin(hs);
+  hss_put(&b, "malformed HTTP request head (RFC 9112) at byte ");
+  hss_put_uint(&b, hs->head._scanned - 1);
+  return hss_reject_end(hs, &b, WSV_ERR_HTTP_SYNTAX, 400);
+}
+
+static int hss_too_large(struct wsv_hs_server *hs, const char *buf,
+                         size_t len) {
+  struct hss_buf b = hss_reason_begin(hs);
+  size_t max = hs->cfg.max_head_bytes;
+  int status = 431;
+  if (hs->head._fields > hs->cfg.max_headers) {
+    hss_put(&b, "request has more than ");
+    hss_put_uint(&b, hs->cfg.max_headers);
+    hss_put(&b, " header fields");
+  } else if (memchr(buf, '\n', len < max ? len : max) == NULL) {
+    status = 414;
+    hss_put(&b, "request line is longer than ");
+    hss_put_uint(&b, max);
+    hss_put(&b, " bytes");
+  } else {
+    hss_put(&b, "request head is longer than ");
+    hss_put_uint(&b, max);
+    hss_put(&b, " bytes");
+  }
+  return hss_reject_end(hs, &b, WSV_ERR_HTTP_TOO_LARGE, status);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+void wsv_hs_server_config_init(struct wsv_hs_server_config *cfg) {
+  if (cfg == NULL)
+    return;
+  memset(cfg, 0, sizeof *cfg);
+  cfg->versions = WSV_VERSIONS_DEFAULT;
+  cfg->unsupported_status = 426;
+  cfg->plain_http = WSV_HS_PLAIN_REPORT;
+  cfg->max_head_bytes = 8192;
+  cfg->max_headers = 100;
+}
+
+static int hss_config_ok(const struct wsv_hs_server_config *c) {
+  return c->versions != 0 && (c->versions & ~WSV_VERSIONS_ALL) == 0 &&
+         (c->unsupported_status == 426 || c->unsupported_status == 400) &&
+         (c->plain_http == WSV_HS_PLAIN_REPORT ||
+          c->plain_http == WSV_HS_PLAIN_426) &&
+         c->max_head_bytes >= 1 && c->max_head_bytes <= (size_t)INT_MAX &&
+         c->max_headers >= 1 &&
+         c->max_headers <= (SIZE_MAX - sizeof(struct wsv_hs_server)) /
+                               sizeof(struct wsv_header);
+}
+
+int wsv_hs_server_new(struct wsv_hs_server **out,
+                      const struct wsv_hs_server_config *cfg,
+                      const struct wsv_mem *mem) {
+  struct wsv_hs_server_config c;
+  struct wsv_mem m;
+  struct wsv_hs_server *hs;
+  if (out == NULL)
+    return WSV_ERR_INVAL;
+  *out = NULL;
+  if (cfg != NULL)
+    c = *cfg;
+  else
+    wsv_hs_server_config_init(&c);
+  if (!hss_config_ok(&c))
+    return WSV_ERR_INVAL;
+  wsv__mem_init(&m, mem);
+  hs = wsv__calloc(&m, sizeof *hs + c.max_headers * sizeof(struct wsv_header));
+  if (hs == NULL)
+    return WSV_ERR_NOMEM;
+  hs->mem = m;
+  hs->cfg = c;
+  hs->version = -1;
+  hs->head.headers = hs->headers;
+  hs->head.max_headers = c.max_headers;
+  hs->head.max_bytes = c.max_head_bytes;
+  *out = hs;
+  return 0;
+}
+
+void wsv_hs_server_free(struct wsv_hs_server *hs) {
+  if (hs != NULL) {
+    struct wsv_mem m = hs->mem;
+    wsv__free(&m, hs);
+  }
+}
+
+int wsv_hs_server_parse(struct wsv_hs_server *hs, const char *buf, size_t len) {
+  int rc;
+  if (hs == NULL || (buf == NULL && len > 0) || hs->in_hook)
+    return WSV_ERR_INVAL;
+  if (hs->result != WSV_HS_INCOMPLETE)
+    return hs->result;
+  if (len < hs->seen)
+    return WSV_ERR_INVAL;
+  hs->seen = len;
+  rc = wsv__http_parse_request(&hs->head, buf, len);
+  if (rc == WSV_ERR_AGAIN)
+    return WSV_HS_INCOMPLETE;
+  if (rc == WSV_ERR_HTTP_TOO_LARGE) {
+    (void)hss_too_large(hs, buf, len);
+    return hs->result;
+  }
+  if (rc < 0) {
+    (void)hss_syntax(hs);
+    return hs->result;
+  }
+  hs->head_len = (size_t)rc;
+  return hss_judge(hs);
+}
+
+size_t wsv_hs_server_want(const struct wsv_hs_server *hs) {
+  if (hs == NULL || hs->result != WSV_HS_INCOMPLETE)
+    return 0;
+  return hs->cfg.max_head_bytes - hs->seen;
+}
+
+static const char *hss_status_text(int status) {
+  static const struct {
+    int status;
+    const char *text;
+  } t[] = {{101, "Switching Protocols"},
+           {400, "Bad Request"},
+           {401, "Unauthorized"},
+           {403, "Forbidden"},
+           {404, "Not Found"},
+           {405, "Method Not Allowed"},
+           {408, "Request Timeout"},
+           {409, "Conflict"},
+           {410, "Gone"},
+           {414, "URI Too Long"},
+           {421, "Misdirected Request"},
+           {426, "Upgrade Required"},
+           {429, "Too Many Requests"},
+           {431, "Request Header Fields Too Large"},
+           {500, "Internal Server Error"},
+           {501, "Not Implemented"},
+           {502, "Bad Gateway"},
+           {503, "Service Unavailable"},
+           {504, "Gateway Timeout"}};
+  size_t i;
+  for (i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (t[i].status == status)
+      return t[i].text;
+  return status < 500 ? "Client Error" : "Server Error";
+}
+
+static void hss_build_101(const struct wsv_hs_server *hs, struct hss_buf *b) {
+  hss_put(b, "HTTP/1.1 101 Switching Protocols\r\n"
+             "Upgrade: websocket\r\n"
+             "Connection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: ");
+  hss_put_n(b, hs->accept, sizeof hs->accept);
+  hss_put(b, "\r\n");
+  if (hs->subprotocol.len > 0) {
+    hss_put(b, "Sec-WebSocket-Protocol: ");
+    hss_put_n(b, hs->subprotocol.ptr, hs->subprotocol.len);
+    hss_put(b, "\r\n");
+  }
+  if (hs->extensions.len > 0) {
+    hss_put(b, "Sec-WebSocket-Extensions: ");
+    hss_put_n(b, hs->extensions.ptr, hs->extensions.len);
+    hss_put(b, "\r\n");
+  }
+  hss_put(b, "\r\n");
+}
+
+static void hss_build_error(const struct wsv_hs_server *hs, struct hss_buf *b) {
+  hss_put(b, "HTTP/1.1 ");
+  hss_put_uint(b, (size_t)hs->status);
+  hss_put(b, " ");
+  hss_put(b, hss_status_text(hs->status));
+  hss_put(b, "\r\n");
+  if (hs->status == 426)
+    hss_put(b, "Upgrade: websocket\r\n");
+  if (hs->status == 405)
+    hss_put(b, "Allow: GET\r\n");
+  hss_put(b, "Sec-WebSocket-Version: ");
+  hss_put_versions(b, hs->cfg.versions);
+  hss_put(b, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Length: ");
+  hss_put_uint(b, strlen(hs->reason) + 1);
+  hss_put(b, hs->status == 426 ? "\r\nConnection: Upgrade, close\r\n\r\n"
+                               : "\r\nConnection: close\r\n\r\n");
+  hss_put(b, hs->reason);
+  hss_put(b, "\n");
+}
+
+size_t wsv_hs_server_response(const struct wsv_hs_server *hs, char *out,
+                              size_t cap) {
+  struct hss_buf b;
+  if (hs == NULL || (out == NULL && cap > 0))
+    return 0;
+  b.p = out;
+  b.cap = cap;
+  b.len = 0;
+  if (hs->result == WSV_HS_ACCEPT)
+    hss_build_101(hs, &b);
+  else if (hs->result == WSV_HS_REJECT)
+    hss_build_error(hs, &b);
+  return b.len;
+}
+
+int wsv_hs_server_close_after(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->result == WSV_HS_REJECT;
+}
+
+int wsv_hs_server_error(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->result != WSV_HS_ACCEPT ? hs->err : 0;
+}
+
+const char *wsv_hs_server_reason(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->result == WSV_HS_REJECT ? hs->reason : "";
+}
+
+int wsv_hs_server_status(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->result != WSV_HS_PLAIN_HTTP ? hs->status : 0;
+}
+
+size_t wsv_hs_server_head_len(const struct wsv_hs_server *hs) {
+  return hs != NULL ? hs->head_len : 0;
+}
+
+int wsv_hs_server_version(const struct wsv_hs_server *hs) {
+  return hs != NULL ? hs->version : -1;
+}
+
+struct wsv_str wsv_hs_server_method(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->head_len > 0 ? hs->head.method : hss_str(NULL, 0);
+}
+
+struct wsv_str wsv_hs_server_target(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->head_len > 0 ? hs->head.target : hss_str(NULL, 0);
+}
+
+struct wsv_str wsv_hs_server_path(const struct wsv_hs_server *hs) {
+  return hs != NULL ? hs->path : hss_str(NULL, 0);
+}
+
+struct wsv_str wsv_hs_server_query(const struct wsv_hs_server *hs) {
+  return hs != NULL ? hs->query : hss_str(NULL, 0);
+}
+
+struct wsv_str wsv_hs_server_origin(const struct wsv_hs_server *hs) {
+  struct wsv_str v = hss_str(NULL, 0);
+  if (hs != NULL && hs->head_len > 0)
+    (void)hss_count(hs, hss_origin_name(hs), &v);
+  return v;
+}
+
+size_t wsv_hs_server_header(const struct wsv_hs_server *hs, const char *name,
+                            struct wsv_str *value) {
+  if (value != NULL)
+    *value = hss_str(NULL, 0);
+  if (hs == NULL || name == NULL || hs->head_len == 0)
+    return 0;
+  return hss_count(hs, name, value);
+}
+
+const struct wsv_header *wsv_hs_server_headers(const struct wsv_hs_server *hs,
+                                               size_t *n) {
+  size_t count = hs != NULL && hs->head_len > 0 ? hs->head.nheaders : 0;
+  if (n != NULL)
+    *n = count;
+  return hs != NULL ? hs->headers : NULL;
+}
+
+int wsv_hs_server_list_next(const struct wsv_hs_server *hs, const char *name,
+                            size_t *pos, struct wsv_str *elem) {
+  if (hs == NULL || name == NULL || pos == NULL || elem == NULL ||
+      hs->head_len == 0)
+    return 0;
+  return wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders, name, pos, elem);
+}
+
+/* Setters are valid from the hook, or after acceptance. */
+static int hss_can_set(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->accepting;
+}
+
+int wsv_hs_server_select_subprotocol(struct wsv_hs_server *hs,
+                                     const char *name) {
+  size_t pos = 0, n;
+  struct wsv_str e;
+  if (!hss_can_set(hs))
+    return WSV_ERR_STATE;
+  hs->subprotocol = hss_str(NULL, 0);
+  if (name == NULL)
+    return 0;
+  n = strlen(name);
+  while (wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+                             "Sec-WebSocket-Protocol", &pos, &e)) {
+    if (e.len == n && memcmp(e.ptr, name, n) == 0) {
+      hs->subprotocol = e;
+      return 0;
+    }
+  }
+  return WSV_ERR_INVAL;
+}
+
+struct wsv_str wsv_hs_server_subprotocol(const struct wsv_hs_server *hs) {
+  return hs != NULL ? hs->subprotocol : hss_str(NULL, 0);
+}
+
+int wsv_hs_server_set_extensions(struct wsv_hs_server *hs,
+                                 struct wsv_str value) {
+  size_t i;
+  if (!hss_can_set(hs))
+    return WSV_ERR_STATE;
+  if (value.ptr == NULL && value.len > 0)
+    return WSV_ERR_INVAL;
+  for (i = 0; i < value.len; i++) {
+    unsigned char c = (unsigned char)value.ptr[i];
+    if (!(c == '\t' || (c >= 0x20 && c < 0x7f)))
+      return WSV_ERR_INVAL;
+  }
+  hs->extensions = value;
+  return 0;
+}
+
+int wsv_hs_server_set_reason(struct wsv_hs_server *hs, const char *text) {
+  struct hss_buf b;
+  size_t i;
+  if (hs == NULL || !hs->in_hook)
+    return WSV_ERR_STATE;
+  b.p = hs->reason;
+  b.cap = HSS_HOOK_REASON_MAX;
+  b.len = 0;
+  for (i = 0; text != NULL && text[i] != '\0' && b.len < b.cap; i++)
+    hss_put_escaped(&b, (unsigned char)text[i]);
+  hs->reason[b.len < b.cap ? b.len : b.cap] = '\0';
+  return 0;
+}

@@ -1,0 +1,349 @@
+/*
+ * http.c - incremental, strict HTTP/1.1 message-head parser (see http.h).
+ *
+ * The scan is a byte-at-a-time state machine whose state lives in the
+ * caller's struct wsv__http_head, so every byte is examined once however
+ * the input is split.  Errors are reported at the first byte that makes
+ * the head invalid.  When the blank line arrives, a second linear pass over
+ * the (already validated) head sets the views into the current buffer.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "http.h"
+
+/* Scanner states.  Negative states are sticky errors. */
+enum {
+  HTTP_ST_START = 0,  /* in the start line */
+  HTTP_ST_START_CR,   /* start line, after CR */
+  HTTP_ST_LINE_BEGIN, /* at the first byte of a header line */
+  HTTP_ST_NAME,       /* inside a field name */
+  HTTP_ST_VALUE,      /* after the colon */
+  HTTP_ST_VALUE_CR,   /* field line, after CR */
+  HTTP_ST_END_CR,     /* empty line, after CR */
+  HTTP_ST_DONE,       /* the head is complete */
+  HTTP_ST_ERR_SYNTAX = -1,
+  HTTP_ST_ERR_LARGE = -2
+};
+
+/* RFC 9110 tchar: "!#$%&'*+-.^_`|~", DIGIT, ALPHA. */
+static int http_is_tchar(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9'))
+    return 1;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* A field-value byte (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text. */
+static int http_is_value_byte(unsigned char c) {
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static int http_is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
+
+static int http_is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/* "HTTP/" DIGIT "." DIGIT at p[0..8); sets major and minor. */
+static int http_parse_version(struct wsv__http_head *h, const char *p,
+                              size_t len) {
+  if (len != 8 || memcmp(p, "HTTP/", 5) != 0 || !http_is_digit(p[5]) ||
+      p[6] != '.' || !http_is_digit(p[7]))
+    return -1;
+  h->major = p[5] - '0';
+  h->minor = p[7] - '0';
+  return 0;
+}
+
+/* request-line = method SP request-target SP HTTP-version, in p[0..len). */
+static int http_parse_request_line(struct wsv__http_head *h, const char *p,
+                                   size_t len) {
+  size_t i = 0, t;
+  while (i < len && http_is_tchar((unsigned char)p[i]))
+    i++;
+  if (i == 0 || i >= len || p[i] != ' ')
+    return -1;
+  h->method.ptr = p;
+  h->method.len = i;
+  t = ++i;
+  while (i < len && p[i] > 0x20 && p[i] < 0x7f)
+    i++;
+  if (i == t || i >= len || p[i] != ' ')
+    return -1;
+  h->target.ptr = p + t;
+  h->target.len = i - t;
+  i++;
+  return http_parse_version(h, p + i, len - i);
+}
+
+/* status-line = HTTP-version SP 3DIGIT [SP reason-phrase]; the SP before
+ * an empty reason may be missing (seen in the wild). */
+static int http_parse_status_line(struct wsv__http_head *h, const char *p,
+                                  size_t len) {
+  if (len < 12 || http_parse_version(h, p, 8) != 0 || p[8] != ' ' ||
+      !http_is_digit(p[9]) || !http_is_digit(p[10]) || !http_is_digit(p[11]))
+    return -1;
+  h->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+  if (len == 12) {
+    h->reason.ptr = p + 12;
+    h->reason.len = 0;
+    return 0;
+  }
+  if (p[12] != ' ')
+    return -1;
+  h->reason.ptr = p + 13;
+  h->reason.len = len - 13;
+  return 0;
+}
+
+static int http_parse_start(struct wsv__http_head *h, const char *p, size_t len,
+                            int is_request) {
+  return is_request ? http_parse_request_line(h, p, len)
+                    : http_parse_status_line(h, p, len);
+}
+
+/* One byte of a start line (before its CR). */
+static int http_start_byte(unsigned char c) {
+  if (c == '\r')
+    return HTTP_ST_START_CR;
+  if (c == '\t' || (c >= 0x20 && c != 0x7f))
+    return HTTP_ST_START;
+  return HTTP_ST_ERR_SYNTAX; /* bare LF, NUL, other CTL, DEL */
+}
+
+/* The first byte of a field line: a name byte, or CR of the blank line.
+ * SP/HTAB here is obs-fold (or whitespace after the start line). */
+static int http_line_begin_byte(unsigned char c) {
+  if (c == '\r')
+    return HTTP_ST_END_CR;
+  return http_is_tchar(c) ? HTTP_ST_NAME : HTTP_ST_ERR_SYNTAX;
+}
+
+/* A byte inside a field name: more tchar, or the colon.  Whitespace before
+ * the colon is an error (RFC 9112 §5.1). */
+static int http_name_byte(unsigned char c) {
+  if (c == ':')
+    return HTTP_ST_VALUE;
+  return http_is_tchar(c) ? HTTP_ST_NAME : HTTP_ST_ERR_SYNTAX;
+}
+
+static int http_value_byte(unsigned char c) {
+  if (c == '\r')
+    return HTTP_ST_VALUE_CR;
+  return http_is_value_byte(c) ? HTTP_ST_VALUE : HTTP_ST_ERR_SYNTAX;
+}
+
+/* Advance the scanner over buf[h->_scanned .. end).  Returns the new state;
+ * on HTTP_ST_DONE, h->_scanned is the head's length. */
+static int http_scan(struct wsv__http_head *h, const char *buf, size_t end,
+                     int is_request) {
+  int st = h->_state;
+  size_t i = h->_scanned;
+  for (; i < end && st >= 0 && st != HTTP_ST_DONE; i++) {
+    unsigned char c = (unsigned char)buf[i];
+    switch (st) {
+    case HTTP_ST_START:
+      st = http_start_byte(c);
+      break;
+    case HTTP_ST_START_CR:
+      st = HTTP_ST_ERR_SYNTAX;
+      if (c == '\n' && http_parse_start(h, buf, i - 1, is_request) == 0) {
+        st = HTTP_ST_LINE_BEGIN;
+        h->_line = i + 1;
+      }
+      break;
+    case HTTP_ST_LINE_BEGIN:
+      st = http_line_begin_byte(c);
+      break;
+    case HTTP_ST_NAME:
+      st = http_name_byte(c);
+      break;
+    case HTTP_ST_VALUE:
+      st = http_value_byte(c);
+      break;
+    case HTTP_ST_VALUE_CR:
+      st = HTTP_ST_ERR_SYNTAX;
+      if (c == '\n') {
+        h->_fields++;
+        h->_line = i + 1;
+        st = h->_fields > h->max_headers ? HTTP_ST_ERR_LARGE
+                                         : HTTP_ST_LINE_BEGIN;
+      }
+      break;
+    default: /* HTTP_ST_END_CR */
+      st = c == '\n' ? HTTP_ST_DONE : HTTP_ST_ERR_SYNTAX;
+      break;
+    }
+  }
+  h->_scanned = i; /* > 0 after an error, so the error stays sticky */
+  h->_state = st;
+  return st;
+}
+
+/* Second pass over a complete, validated head buf[0..len): set the start
+ * line's and every field's views. */
+static void http_fill(struct wsv__http_head *h, const char *buf, size_t len,
+                      int is_request) {
+  const char *eol = memchr(buf, '\r', len);
+  size_t i = (size_t)(eol - buf) + 2, n = 0;
+  (void)http_parse_start(h, buf, (size_t)(eol - buf), is_request);
+  while (i + 2 < len) {
+    struct wsv_header *f = &h->headers[n++];
+    const char *line = buf + i;
+    const char *colon = memchr(line, ':', len - i);
+    const char *v = colon + 1;
+    const char *e = memchr(v, '\r', (size_t)(buf + len - v));
+    f->name.ptr = line;
+    f->name.len = (size_t)(colon - line);
+    i = (size_t)(e - buf) + 2;
+    while (v < e && http_is_ows(*v))
+      v++;
+    while (e > v && http_is_ows(e[-1]))
+      e--;
+    f->value.ptr = v;
+    f->value.len = (size_t)(e - v);
+  }
+  h->nheaders = n;
+}
+
+static int http_parse(struct wsv__http_head *h, const char *buf, size_t len,
+                      int is_request) {
+  size_t max = h->max_bytes < (size_t)INT_MAX ? h->max_bytes : (size_t)INT_MAX;
+  size_t end = len < max ? len : max;
+  int st;
+  if (h->_scanned == 0) {
+    h->_line = 0;
+    h->_fields = 0;
+    h->_state = HTTP_ST_START;
+    h->nheaders = 0;
+  }
+  if (h->_state == HTTP_ST_ERR_SYNTAX)
+    return WSV_ERR_HTTP_SYNTAX;
+  if (h->_state == HTTP_ST_ERR_LARGE)
+    return WSV_ERR_HTTP_TOO_LARGE;
+  if (len < h->_scanned)
+    return WSV_ERR_INVAL;
+  st = http_scan(h, buf, end, is_request);
+  if (st == HTTP_ST_DONE) {
+    http_fill(h, buf, h->_scanned, is_request);
+    return (int)h->_scanned;
+  }
+  if (st == HTTP_ST_ERR_SYNTAX)
+    return WSV_ERR_HTTP_SYNTAX;
+  if (st == HTTP_ST_ERR_LARGE || len >= max) {
+    h->_state = HTTP_ST_ERR_LARGE;
+    return WSV_ERR_HTTP_TOO_LARGE;
+  }
+  return WSV_ERR_AGAIN;
+}
+
+int wsv__http_parse_request(struct wsv__http_head *h, const char *buf,
+                            size_t len) {
+  return http_parse(h, buf, len, 1);
+}
+
+int wsv__http_parse_response(struct wsv__http_head *h, const char *buf,
+                             size_t len) {
+  return http_parse(h, buf, len, 0);
+}
+
+static char http_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+int wsv__str_ieq(struct wsv_str s, const char *name) {
+  size_t i;
+  if (s.len != strlen(name))
+    return 0;
+  for (i = 0; i < s.len; i++)
+    if (http_lower(s.ptr[i]) != http_lower(name[i]))
+      return 0;
+  return 1;
+}
+
+size_t wsv__http_count(const struct wsv_header *hs, size_t n, const char *name,
+                       struct wsv_str *first) {
+  size_t i, count = 0;
+  if (first != NULL) {
+    first->ptr = NULL;
+    first->len = 0;
+  }
+  for (i = 0; i < n; i++) {
+    if (!wsv__str_ieq(hs[i].name, name))
+      continue;
+    if (count++ == 0 && first != NULL)
+      *first = hs[i].value;
+  }
+  return count;
+}
+
+#define HTTP_POS_HALF (sizeof(size_t) * CHAR_BIT / 2)
+#define HTTP_POS_MASK (((size_t)1 << HTTP_POS_HALF) - 1)
+
+/* The end of the list element starting at v[off]: the next comma outside
+ * a quoted-string, or len. */
+static size_t http_elem_end(struct wsv_str v, size_t off) {
+  int quoted = 0;
+  for (; off < v.len; off++) {
+    char c = v.ptr[off];
+    if (quoted && c == '\\' && off + 1 < v.len)
+      off++;
+    else if (c == '"')
+      quoted = !quoted;
+    else if (c == ',' && !quoted)
+      break;
+  }
+  return off;
+}
+
+/* The trimmed element v[off..end) into *elem; 1 if it is not empty. */
+static int http_trim(struct wsv_str v, size_t off, size_t end,
+                     struct wsv_str *elem) {
+  while (off < end && http_is_ows(v.ptr[off]))
+    off++;
+  while (end > off && http_is_ows(v.ptr[end - 1]))
+    end--;
+  elem->ptr = v.ptr + off;
+  elem->len = end - off;
+  return end > off;
+}
+
+int wsv__http_list_next(const struct wsv_header *hs, size_t n, const char *name,
+                        size_t *pos, struct wsv_str *elem) {
+  size_t i = *pos >> HTTP_POS_HALF, off = *pos & HTTP_POS_MASK;
+  for (; i < n && i < HTTP_POS_MASK; i++, off = 0) {
+    struct wsv_str v = hs[i].value;
+    if (!wsv__str_ieq(hs[i].name, name))
+      continue;
+    while (off < v.len) {
+      size_t end = http_elem_end(v, off);
+      size_t next = end < v.len ? end + 1 : end;
+      int got = http_trim(v, off, end, elem);
+      off = next;
+      if (!got)
+        continue;
+      if (off == v.len) /* resume at the next field */
+        *pos = (i + 1) << HTTP_POS_HALF;
+      else if (off <= HTTP_POS_MASK)
+        *pos = (i << HTTP_POS_HALF) | off;
+      else
+        return 0;
+      return 1;
+    }
+  }
+  *pos = n < HTTP_POS_MASK ? n << HTTP_POS_HALF : *pos;
+  return 0;
+}
+
+int wsv__http_list_has(const struct wsv_header *hs, size_t n, const char *name,
+                       const char *token) {
+  size_t pos = 0;
+  struct wsv_str e;
+  while (wsv__http_list_next(hs, n, name, &pos, &e))
+    if (wsv__str_ieq(e, token))
+      return 1;
+  return 0;
+}
