@@ -247,6 +247,15 @@ def parse_response(raw):
         return stop.value, bytes(reader.buffer)
 
 
+def parse_response_head(raw):
+    """Parse a 101 (which has no body) and return it with the bytes after
+    its head."""
+    end = raw.index(b"\r\n\r\n") + 4
+    response, rest = parse_response(raw[:end])
+    assert rest == b""
+    return response, raw[end:]
+
+
 def tokens(headers, name):
     """The comma-list elements of every `name` field, lowercased."""
     out = []
@@ -572,6 +581,41 @@ class RawRequestWsvServer(unittest.TestCase):
         rc, err = peer.finish()
         self.assertEqual(rc, 0, err)
 
+    def test_request_and_frames_in_one_write(self):
+        # The frames after the head arrive in the same read as the head.
+        peer = Peer("server")
+        peer.write(REQUEST.format(
+            version="Sec-WebSocket-Version: 13\r\n").encode() +
+            frame(0x1, b"pipelined") + frame(0x9, b"p") +
+            frame(0x8, b"\x03\xe8"))
+        response, rest = parse_response_head(peer.read_all())
+        rc, err = peer.finish()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(response.status_code, 101)
+        self.assertEqual(rest, b"\x81\x09pipelined" + b"\x8a\x01p" +
+                         b"\x88\x02\x03\xe8")
+
+    def test_everything_one_byte_at_a_time(self):
+        peer = Peer("server")
+        text = sized_text(300)
+        data = (REQUEST.format(version="Sec-WebSocket-Version: 13\r\n")
+                .encode() + frame(0x1, text[:100], fin=False) +
+                frame(0x9, b"ping") + frame(0x0, text[100:]) +
+                frame(0x2, b"\x00" * 70000) + frame(0x8, b"\x03\xe8bye"))
+        for i in range(len(data) - 70000 - 7):
+            peer.write(data[i:i + 1])
+        # The 70000-byte payload in pieces of 997 bytes.
+        for i in range(len(data) - 70000 - 7, len(data), 997):
+            peer.write(data[i:i + 997])
+        response, rest = parse_response_head(peer.read_all())
+        rc, err = peer.finish()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(response.status_code, 101)
+        expect = (b"\x8a\x04ping" + b"\x81\x7e\x01\x2c" + text +
+                  b"\x82\x7f" + struct.pack("!Q", 70000) + b"\x00" * 70000 +
+                  b"\x88\x02\x03\xe8")
+        self.assertEqual(rest, expect)
+
     def test_version_013_leading_zero_400(self):
         r, rc, err = self.answer("Sec-WebSocket-Version: 013\r\n")
         self.check_rejection(r, rc, err, 400, "13")
@@ -712,6 +756,23 @@ class WsvClientPythonServer(unittest.TestCase):
                          [(kinds[op], d) for op, d in sent])
         self.assertIn("PONG 13 " + b"are you there".hex() + "\n", err)
         self.assertIn("\nCLOSE 1000 client done\n", err)
+
+    def test_101_and_frames_in_one_write(self):
+        peer, server, request = self.start("--expect", "2",
+                                           "--close", "1000")
+        server.send_response(server.accept(request))
+        server.send_text("with the 101".encode())
+        server.send_binary(b"\x00" * 70000)
+        data = b"".join(server.data_to_send())
+        peer.write(data)
+        pump(peer, server)
+        self.assertIs(server.state, State.CLOSED)
+        self.assertEqual(server.close_rcvd.code, 1000)
+        rc, err = peer.finish()
+        self.assertEqual(rc, 0, err[-2000:])
+        self.assertEqual(stderr_messages(err),
+                         [("TEXT", b"with the 101"),
+                          ("BINARY", b"\x00" * 70000)])
 
     def test_server_closes_first(self):
         peer, server, _ = self.accept("--send-text", "hi")
