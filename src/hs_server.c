@@ -177,7 +177,7 @@ static int hss_check_method(struct wsv_hs_server *hs) {
   struct wsv_str m = hs->head.method;
   if (m.len == 3 && memcmp(m.ptr, "GET", 3) == 0)
     return 0;
-  return hss_reject_q(hs, WSV_ERR_HS_METHOD, 405, "method ", hs->head.method,
+  return hss_reject_q(hs, WSV_ERR_HS_METHOD, 400, "method ", hs->head.method,
                       " is not GET");
 }
 
@@ -737,7 +737,7 @@ static void hss_build_error(const struct wsv_hs_server *hs, struct hss_buf *b) {
   hss_put(b, "\r\n");
   if (hs->status == 426)
     hss_put(b, "Upgrade: websocket\r\n");
-  if (hs->status == 405)
+  if (hs->status == 405 || hs->err == WSV_ERR_HS_METHOD)
     hss_put(b, "Allow: GET\r\n");
   hss_put(b, "Sec-WebSocket-Version: ");
   hss_put_versions(b, hs->cfg.versions);

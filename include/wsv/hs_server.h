@@ -35,7 +35,7 @@
  *     (414 URI Too Long when the limit is hit inside the request line)
  *   no Upgrade field at all              WSV_HS_PLAIN_HTTP, or with
  *     plain_http = WSV_HS_PLAIN_426:     426  WSV_ERR_HS_NOT_UPGRADE
- *   method is not GET                    405 + "Allow: GET"  WSV_ERR_HS_METHOD
+ *   method is not GET                    400 + "Allow: GET"  WSV_ERR_HS_METHOD
  *   HTTP version below 1.1               400  WSV_ERR_HS_HTTP_VERSION
  *   target neither origin-form ("/p?q") nor an absolute http, https, ws or
  *     wss URI; or holding '#'            400  WSV_ERR_HS_TARGET

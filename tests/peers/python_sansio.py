@@ -411,7 +411,7 @@ class PythonClientWsvServer(unittest.TestCase):
         client.send_text(b"last words")
         flush(peer, client)
         self.wait_messages(peer, client, asm, 1)
-        err = self.close_cleanly(peer, client, 1000, "normal closure, bye")
+        self.close_cleanly(peer, client, 1000, "normal closure, bye")
         # wsv echoes the code; its reply carries no reason (conn.h).
         self.assertEqual(client.close_rcvd.reason, "")
 
