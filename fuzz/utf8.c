@@ -3,8 +3,8 @@
  *
  * Input layout: the first two bytes choose a split point, the rest is the
  * text.  The validator's verdict, first-bad offset and completeness are
- * compared with a reference decoder (tests/support/utf8_ref.h), both one-shot and with
- * the text fed in two chunks.  Any disagreement aborts.
+ * compared with a reference decoder (tests/support/utf8_ref.h), both one-shot
+ * and with the text fed in two chunks.  Any disagreement aborts.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -30,9 +30,9 @@
 /* One block of the output queue. */
 struct conn_block {
   struct conn_block *next;
-  size_t len;    /* bytes of data[] in use */
-  size_t cap;    /* bytes of data[] allocated */
-  int sealed;    /* 1: holds the pending pong; nothing is appended */
+  size_t len;     /* bytes of data[] in use */
+  size_t cap;     /* bytes of data[] allocated */
+  int sealed;     /* 1: holds the pending pong; nothing is appended */
   uint8_t data[]; /* frames, back to back */
 };
 
@@ -56,9 +56,9 @@ struct wsv_conn {
   /* The message being received (msg_opcode 0: none). */
   int msg_opcode;
   unsigned msg_rsv;
-  uint64_t msg_len;     /* payload bytes received so far */
-  uint32_t msg_frames;  /* frames so far, the first included */
-  int msg_reported;     /* stream mode: an event of it was delivered */
+  uint64_t msg_len;    /* payload bytes received so far */
+  uint32_t msg_frames; /* frames so far, the first included */
+  int msg_reported;    /* stream mode: an event of it was delivered */
   struct wsv_utf8 rx_utf8;
   uint8_t *asm_buf; /* assemble mode: the message so far */
   size_t asm_len;
@@ -89,7 +89,7 @@ struct wsv_conn {
 /* What an empty view points at (never written). */
 static const uint8_t conn_empty[1] = {0};
 
-/* ---- configuration and lifetime ------------------------------------------- */
+/* ---- configuration and lifetime ------------------------------------------ */
 
 void wsv_conn_config_init(struct wsv_conn_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -105,14 +105,12 @@ void wsv_conn_config_init(struct wsv_conn_config *cfg) {
 }
 
 static int conn_config_valid(const struct wsv_conn_config *cfg) {
-  return cfg->max_frame > 0 && cfg->max_message > 0 &&
-         cfg->max_fragments > 0 && cfg->max_output > 0 &&
-         (cfg->rsv_allowed & ~WSV_RSV_ALL) == 0;
+  return cfg->max_frame > 0 && cfg->max_message > 0 && cfg->max_fragments > 0 &&
+         cfg->max_output > 0 && (cfg->rsv_allowed & ~WSV_RSV_ALL) == 0;
 }
 
 int wsv_conn_new(struct wsv_conn **out, int role,
-                 const struct wsv_conn_config *cfg,
-                 const struct wsv_mem *mem) {
+                 const struct wsv_conn_config *cfg, const struct wsv_mem *mem) {
   struct wsv_conn_config defaults;
   struct wsv_mem m;
   struct wsv_conn *c;
@@ -165,7 +163,7 @@ void wsv_conn_free(struct wsv_conn *c) {
   wsv__free(&c->mem, c);
 }
 
-/* ---- the output queue ----------------------------------------------------- */
+/* ---- the output queue ---------------------------------------------------- */
 
 static void conn_out_link(struct wsv_conn *c, struct conn_block *b) {
   if (c->tail != NULL)
@@ -197,8 +195,8 @@ static size_t conn_block_cap(const struct wsv_conn *c, size_t need) {
   size_t cap = CONN_BLOCK_MIN;
 
   if (c->tail != NULL && !c->tail->sealed)
-    cap = c->tail->cap >= CONN_BLOCK_MAX / 2 ? CONN_BLOCK_MAX
-                                              : c->tail->cap * 2;
+    cap =
+        c->tail->cap >= CONN_BLOCK_MAX / 2 ? CONN_BLOCK_MAX : c->tail->cap * 2;
   return need > cap ? need : cap;
 }
 
@@ -255,8 +253,7 @@ static int conn_put_frame(struct wsv_conn *c, int fin, int opcode,
 
   if (len > SIZE_MAX - WSV_FRAME_MAX_HEADER)
     return limited ? WSV_ERR_POLICY : WSV_ERR_NOMEM;
-  need = wsv_frame_header_size((uint64_t)len, c->role == WSV_ROLE_CLIENT) +
-         len;
+  need = wsv_frame_header_size((uint64_t)len, c->role == WSV_ROLE_CLIENT) + len;
   if (limited && (c->out_bytes > c->cfg.max_output ||
                   need > c->cfg.max_output - c->out_bytes))
     return WSV_ERR_POLICY;
@@ -358,7 +355,7 @@ size_t wsv_conn_output_size(const struct wsv_conn *c) {
   return c != NULL ? c->out_bytes : 0;
 }
 
-/* ---- failing --------------------------------------------------------------- */
+/* ---- failing ------------------------------------------------------------- */
 
 /* Fail the connection (§7.1.7) from inside wsv_conn_next_event: queue a
  * Close with the error's code unless one was sent, drop the rest of the
@@ -391,7 +388,7 @@ static void conn_overflow(struct wsv_conn *c) {
     (void)conn_queue_close(c, 1008, NULL, 0);
 }
 
-/* ---- receiving: frame starts ----------------------------------------------- */
+/* ---- receiving: frame starts --------------------------------------------- */
 
 /* Message-level checks on a frame header that just arrived. */
 static int conn_begin_frame(struct wsv_conn *c) {
@@ -444,7 +441,7 @@ static size_t conn_take(struct wsv_conn *c, uint8_t **p) {
   return avail;
 }
 
-/* ---- receiving: data frames -------------------------------------------------- */
+/* ---- receiving: data frames ---------------------------------------------- */
 
 static int conn_data_event(struct wsv_conn *c, struct wsv_event *ev,
                            const uint8_t *data, size_t len, int first,
@@ -516,8 +513,7 @@ static int conn_assemble(struct wsv_conn *c, const uint8_t *p, size_t n,
   int rc;
 
   /* One frame, all of it in this buffer: a view, no copy. */
-  if (done && c->msg_frames == 1 && c->asm_len == 0 &&
-      (uint64_t)n == c->fh.len)
+  if (done && c->msg_frames == 1 && c->asm_len == 0 && (uint64_t)n == c->fh.len)
     return conn_data_event(c, ev, p, n, 1, 1);
   rc = conn_asm_append(c, p, n);
   if (rc != WSV_OK)
@@ -547,7 +543,7 @@ static int conn_data(struct wsv_conn *c, struct wsv_event *ev) {
   return conn_assemble(c, p, n, done, ev);
 }
 
-/* ---- receiving: control frames ------------------------------------------------ */
+/* ---- receiving: control frames ------------------------------------------- */
 
 static int conn_control_event(struct wsv_event *ev, int type, int opcode,
                               const uint8_t *data, size_t len) {
@@ -579,8 +575,7 @@ static int conn_on_close(struct wsv_conn *c, const uint8_t *data, size_t len,
   rc = wsv_close_payload_parse(data, len, &code, &reason, &reason_len);
   if (rc != WSV_OK)
     return rc;
-  c->close_received = 1;
-  c->in_off = c->in_len; /* anything after the Close is ignored */
+  c->close_received = 1; /* the rest of the input is discarded */
   c->msg_opcode = 0;
   conn_asm_free(c);
   /* Echo the code (or an empty Close).  If even that cannot be queued,
@@ -618,7 +613,7 @@ static int conn_control(struct wsv_conn *c, struct wsv_event *ev) {
   }
 }
 
-/* ---- receiving: the driver ----------------------------------------------------- */
+/* ---- receiving: the driver ----------------------------------------------- */
 
 /* Free a message buffer whose event has been superseded. */
 static void conn_release(struct wsv_conn *c) {
@@ -651,8 +646,8 @@ static int conn_header(struct wsv_conn *c) {
 
   if (c->in_off == c->in_len)
     return 0;
-  rc = wsv_frame_parse(&c->fp, c->in + c->in_off, c->in_len - c->in_off,
-                       &c->fh);
+  rc =
+      wsv_frame_parse(&c->fp, c->in + c->in_off, c->in_len - c->in_off, &c->fh);
   if (rc == WSV_ERR_AGAIN) {
     c->in_off = c->in_len;
     return 0;
@@ -698,7 +693,7 @@ int wsv_conn_next_event(struct wsv_conn *c, struct wsv_event *ev) {
   return WSV_EV_NONE;
 }
 
-/* ---- sending --------------------------------------------------------------------- */
+/* ---- sending ------------------------------------------------------------- */
 
 static int conn_can_send(const struct wsv_conn *c) {
   if (c->failed || c->close_sent || c->close_received)
@@ -739,9 +734,8 @@ int wsv_conn_send_fragment(struct wsv_conn *c, int opcode, const void *data,
     frame_op = WSV_OP_CONT;
     u = c->tx_utf8;
   }
-  if (msg_op == WSV_OP_TEXT &&
-      (wsv_utf8_feed(&u, data, len, NULL) != WSV_OK ||
-       (fin && !wsv_utf8_is_complete(&u))))
+  if (msg_op == WSV_OP_TEXT && (wsv_utf8_feed(&u, data, len, NULL) != WSV_OK ||
+                                (fin && !wsv_utf8_is_complete(&u))))
     return WSV_ERR_INVAL;
   rc = conn_send_limited(c, fin ? 1 : 0, frame_op, data, len);
   if (rc != WSV_OK)
@@ -760,12 +754,11 @@ int wsv_conn_send(struct wsv_conn *c, int opcode, const void *data,
   return wsv_conn_send_fragment(c, opcode, data, len, 1);
 }
 
-static int conn_send_control(struct wsv_conn *c, int opcode,
-                             const void *data, size_t len) {
+static int conn_send_control(struct wsv_conn *c, int opcode, const void *data,
+                             size_t len) {
   int rc;
 
-  if (c == NULL || (data == NULL && len > 0) ||
-      len > WSV_MAX_CONTROL_PAYLOAD)
+  if (c == NULL || (data == NULL && len > 0) || len > WSV_MAX_CONTROL_PAYLOAD)
     return WSV_ERR_INVAL;
   rc = conn_can_send(c);
   if (rc != WSV_OK)
@@ -798,7 +791,7 @@ int wsv_conn_close(struct wsv_conn *c, int code, const void *reason,
   return conn_queue_close(c, code, reason, reason_len);
 }
 
-/* ---- state ------------------------------------------------------------------------- */
+/* ---- state --------------------------------------------------------------- */
 
 int wsv_conn_state(const struct wsv_conn *c) {
   if (c == NULL)

@@ -29,7 +29,9 @@ const char *wsv_err_name(int err) {
   }
 }
 
-int wsv_is_fatal(int err) { return err <= -100; }
+int wsv_is_fatal(int err) {
+  return err <= -100;
+}
 
 int wsv_err_close_code(int err) {
   switch (err) {

@@ -20,7 +20,7 @@ enum {
   FRAME_STAGE_KEY = 3    /* waiting for the masking key (or done) */
 };
 
-/* ---- masking ------------------------------------------------------------ */
+/* ---- masking ------------------------------------------------------------- */
 
 unsigned wsv__mask_scalar(uint8_t *p, size_t len, const uint8_t key[4],
                           unsigned phase) {
@@ -76,7 +76,7 @@ unsigned wsv_frame_mask(uint8_t *p, size_t len, const uint8_t key[4],
   return wsv__mask_fast(p, len, key, phase);
 }
 
-/* ---- header parsing -------------------------------------------------------- */
+/* ---- header parsing ------------------------------------------------------ */
 
 static int frame_opcode_valid(int op) {
   return op == WSV_OP_CONT || op == WSV_OP_TEXT || op == WSV_OP_BINARY ||
@@ -86,8 +86,8 @@ static int frame_opcode_valid(int op) {
 void wsv_frame_parser_init(struct wsv_frame_parser *p, int role,
                            unsigned rsv_allowed, uint64_t max_frame) {
   memset(p, 0, sizeof *p);
-  p->_role = (uint8_t)(role == WSV_ROLE_CLIENT ? WSV_ROLE_CLIENT
-                                               : WSV_ROLE_SERVER);
+  p->_role =
+      (uint8_t)(role == WSV_ROLE_CLIENT ? WSV_ROLE_CLIENT : WSV_ROLE_SERVER);
   p->_rsv_allowed = (uint8_t)(rsv_allowed & WSV_RSV_ALL);
   p->_max_frame = max_frame != 0 ? max_frame : WSV_DEFAULT_MAX_FRAME;
   p->_stage = FRAME_STAGE_BYTE0;
@@ -105,7 +105,9 @@ static uint8_t frame_ext_len(uint8_t b1) {
   return 0;
 }
 
-static uint8_t frame_key_len(uint8_t b1) { return (b1 & 0x80) ? 4 : 0; }
+static uint8_t frame_key_len(uint8_t b1) {
+  return (b1 & 0x80) ? 4 : 0;
+}
 
 /* Checks on FIN, RSV and the opcode. */
 static int frame_check_byte0(const struct wsv_frame_parser *p, uint8_t b0) {
@@ -250,7 +252,7 @@ int wsv_frame_parse(struct wsv_frame_parser *p, const uint8_t *in, size_t len,
   return (int)used;
 }
 
-/* ---- header encoding ------------------------------------------------------- */
+/* ---- header encoding ----------------------------------------------------- */
 
 size_t wsv_frame_header_size(uint64_t len, int masked) {
   size_t n = 2;
@@ -302,7 +304,7 @@ int wsv_frame_header_encode(uint8_t *out, const struct wsv_frame_header *h) {
   return (int)n;
 }
 
-/* ---- close payloads ------------------------------------------------------- */
+/* ---- close payloads ------------------------------------------------------ */
 
 int wsv_close_code_valid(int code) {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||

@@ -20,7 +20,7 @@
 #define S WSV_ROLE_SERVER
 #define C WSV_ROLE_CLIENT
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------- */
 
 static const uint8_t key0[4] = {0x37, 0xfa, 0x21, 0x3d};
 
@@ -33,7 +33,6 @@ static void assert_hdr_equal(const struct wsv_frame_header *a,
   assert_memory_equal(a->mask, b->mask, 4);
   assert_true(a->len == b->len);
 }
-
 
 /* Feed in[0..len) to a fresh parser in chunks of `chunk` bytes, each chunk
  * copied right before a guard page.  Returns what the parser finally said:
@@ -118,7 +117,6 @@ static size_t mkhdr(uint8_t *out, unsigned b0, int masked, int form,
   return n;
 }
 
-
 /* ---- RFC 6455 §5.7 examples --------------------------------------------- */
 
 struct rfc_example {
@@ -131,21 +129,47 @@ struct rfc_example {
 };
 
 static const struct rfc_example rfc_examples[] = {
-    {"unmasked Hello", C,
-     {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}, 7, 1, WSV_OP_TEXT, 0,
+    {"unmasked Hello",
+     C,
+     {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f},
+     7,
+     1,
+     WSV_OP_TEXT,
+     0,
      "Hello"},
-    {"masked Hello", S,
-     {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}, 11,
-     1, WSV_OP_TEXT, 1, "Hello"},
-    {"fragment 1", C, {0x01, 0x03, 0x48, 0x65, 0x6c}, 5, 0, WSV_OP_TEXT, 0,
+    {"masked Hello",
+     S,
+     {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58},
+     11,
+     1,
+     WSV_OP_TEXT,
+     1,
+     "Hello"},
+    {"fragment 1",
+     C,
+     {0x01, 0x03, 0x48, 0x65, 0x6c},
+     5,
+     0,
+     WSV_OP_TEXT,
+     0,
      "Hel"},
     {"fragment 2", C, {0x80, 0x02, 0x6c, 0x6f}, 4, 1, WSV_OP_CONT, 0, "lo"},
-    {"unmasked ping", C,
-     {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}, 7, 1, WSV_OP_PING, 0,
+    {"unmasked ping",
+     C,
+     {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f},
+     7,
+     1,
+     WSV_OP_PING,
+     0,
      "Hello"},
-    {"masked pong", S,
-     {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}, 11,
-     1, WSV_OP_PONG, 1, "Hello"},
+    {"masked pong",
+     S,
+     {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58},
+     11,
+     1,
+     WSV_OP_PONG,
+     1,
+     "Hello"},
 };
 
 static void test_rfc_examples_decode(void **state) {
@@ -223,12 +247,12 @@ static void test_rfc_256_and_64k(void **state) {
   assert_true(h.len == 65536 && h.opcode == WSV_OP_BINARY && h.fin);
 }
 
-/* ---- lengths (C12) -------------------------------------------------------- */
+/* ---- lengths (C12) ------------------------------------------------------- */
 
 static void test_lengths_roundtrip(void **state) {
-  static const uint64_t lens[] = {0,     1,     125,   126,   127,
-                                  65535, 65536, 65537, 1u << 24,
-                                  (UINT64_C(1) << 63) - 1};
+  static const uint64_t lens[] = {
+      0,     1,     125,   126,      127,
+      65535, 65536, 65537, 1u << 24, (UINT64_C(1) << 63) - 1};
   static const size_t want[] = {2, 2, 2, 4, 4, 4, 10, 10, 10, 10};
   struct wsv_frame_header h, d;
   uint8_t out[WSV_FRAME_MAX_HEADER];
@@ -253,7 +277,7 @@ static void test_lengths_roundtrip(void **state) {
   }
 }
 
-/* ---- rules: accepted and rejected ------------------------------------------ */
+/* ---- rules: accepted and rejected ---------------------------------------- */
 
 static void test_opcodes(void **state) {
   uint8_t b[6];
@@ -469,7 +493,7 @@ static void test_encode_invalid(void **state) {
   assert_int_equal(wsv_frame_header_encode(out, NULL), WSV_ERR_INVAL);
 }
 
-/* ---- masking (C13) -------------------------------------------------------- */
+/* ---- masking (C13) ------------------------------------------------------- */
 
 static void test_mask_twins(void **state) {
   static const uint8_t key[4] = {0x01, 0x80, 0xfe, 0x5a};
@@ -536,12 +560,12 @@ static void test_mask_chunked(void **state) {
   assert_int_equal(wsv_frame_mask(NULL, 0, key0, 3), 3);
 }
 
-/* ---- close codes and payloads (G4-G7, F6) ----------------------------------- */
+/* ---- close codes and payloads (G4-G7, F6) -------------------------------- */
 
 static void test_close_code_valid(void **state) {
   static const int ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
                            1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
-  static const int bad[] = {-1,   0,    999,  1004, 1005, 1006, 1015,
+  static const int bad[] = {-1,   0,    999,  1004, 1005, 1006,  1015,
                             1016, 1100, 2000, 2999, 5000, 65535, 65536};
   size_t i;
 
@@ -555,27 +579,25 @@ static void test_close_code_valid(void **state) {
 static void test_close_build(void **state) {
   uint8_t out[WSV_MAX_CONTROL_PAYLOAD];
   char reason[130];
-  static const int refused[] = {0, 999, 1004, 1005, 1006, 1015, 1016,
-                                2999, 5000, 65535, -1000};
+  static const int refused[] = {0,    999,  1004, 1005,  1006, 1015,
+                                1016, 2999, 5000, 65535, -1000};
 
   (void)state;
   memset(reason, 'r', sizeof reason);
-  assert_int_equal(wsv_close_payload_build(out, sizeof out, 1000, "bye", 3),
-                   5);
-  assert_memory_equal(out, "\x03\xe8"
-                           "bye",
+  assert_int_equal(wsv_close_payload_build(out, sizeof out, 1000, "bye", 3), 5);
+  assert_memory_equal(out,
+                      "\x03\xe8"
+                      "bye",
                       5);
-  assert_int_equal(wsv_close_payload_build(out, sizeof out, 4999, NULL, 0),
-                   2);
+  assert_int_equal(wsv_close_payload_build(out, sizeof out, 4999, NULL, 0), 2);
   assert_memory_equal(out, "\x13\x87", 2);
   assert_int_equal(wsv_close_payload_build(out, sizeof out, 0, NULL, 0), 0);
   assert_int_equal(wsv_close_payload_build(NULL, 0, 0, NULL, 0), 0);
   /* Reason at the limit, and one over. */
-  assert_int_equal(
-      wsv_close_payload_build(out, sizeof out, 1000, reason, 123), 125);
-  assert_int_equal(
-      wsv_close_payload_build(out, sizeof out, 1000, reason, 124),
-      WSV_ERR_INVAL);
+  assert_int_equal(wsv_close_payload_build(out, sizeof out, 1000, reason, 123),
+                   125);
+  assert_int_equal(wsv_close_payload_build(out, sizeof out, 1000, reason, 124),
+                   WSV_ERR_INVAL);
   /* Codes that must never be sent, a reason without a code, bad UTF-8. */
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
     assert_int_equal(
@@ -584,9 +606,9 @@ static void test_close_build(void **state) {
   assert_int_equal(
       wsv_close_payload_build(out, sizeof out, 1000, "\xc0\xaf", 2),
       WSV_ERR_INVAL);
-  assert_int_equal(wsv_close_payload_build(out, sizeof out, 1000, "\xe2\x82",
-                                           2),
-                   WSV_ERR_INVAL);
+  assert_int_equal(
+      wsv_close_payload_build(out, sizeof out, 1000, "\xe2\x82", 2),
+      WSV_ERR_INVAL);
   assert_int_equal(wsv_close_payload_build(out, 4, 1000, "bye", 3),
                    WSV_ERR_NOBUF);
   assert_int_equal(wsv_close_payload_build(NULL, 4, 1000, "bye", 3),
@@ -608,8 +630,8 @@ static int close_parse(const void *p, size_t len, int *code) {
 }
 
 static void test_close_parse(void **state) {
-  static const int g4g5[] = {0,    999,  1004, 1005, 1006, 1016, 1100,
-                             2000, 2999, 1015, 5000, 65535};
+  static const int g4g5[] = {0,    999,  1004, 1005, 1006, 1016,
+                             1100, 2000, 2999, 1015, 5000, 65535};
   static const int g6[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
                            1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
   uint8_t b[130];
@@ -619,7 +641,7 @@ static void test_close_parse(void **state) {
 
   (void)state;
   assert_int_equal(close_parse("", 0, &code), WSV_OK);
-  assert_int_equal(code, 1005);                                   /* G1 */
+  assert_int_equal(code, 1005);                                      /* G1 */
   assert_int_equal(close_parse("\x03", 1, &code), WSV_ERR_PROTOCOL); /* G2 */
   memset(b, 'a', sizeof b);
   b[0] = 0x03;
@@ -643,8 +665,7 @@ static void test_close_parse(void **state) {
   assert_int_equal(close_parse(b, 6, &code), WSV_ERR_UTF8);
   memcpy(b, "\x03\xe8\xed\xa0\x80", 5);
   assert_int_equal(close_parse(b, 5, &code), WSV_ERR_UTF8);
-  assert_int_equal(wsv_close_payload_parse(b, 7, NULL, &r, &rl),
-                   WSV_ERR_INVAL);
+  assert_int_equal(wsv_close_payload_parse(b, 7, NULL, &r, &rl), WSV_ERR_INVAL);
   assert_int_equal(wsv_close_payload_parse(NULL, 2, &code, &r, &rl),
                    WSV_ERR_INVAL);
   /* The reason is a view into the payload. */
@@ -677,5 +698,8 @@ int main(void) {
       cmocka_unit_test(test_close_build),
       cmocka_unit_test(test_close_parse),
   };
+  /* WSV_TEST_FILTER=test_name (wildcards allowed) runs a subset. */
+  if (getenv("WSV_TEST_FILTER") != NULL)
+    cmocka_set_test_filter(getenv("WSV_TEST_FILTER"));
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

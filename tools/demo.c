@@ -143,8 +143,7 @@ static void demo_deliver(struct wsv_conn *to, const char *name,
     else if (ev.type == WSV_EV_BINARY)
       printf(" of %zu bytes", ev.len);
     else if (ev.type == WSV_EV_CLOSE)
-      printf(" %d \"%.*s\"", ev.close_code, (int)ev.len,
-             (const char *)ev.data);
+      printf(" %d \"%.*s\"", ev.close_code, (int)ev.len, (const char *)ev.data);
     else if (ev.type == WSV_EV_ERROR)
       printf(" %s (close %d)", wsv_strerror(ev.err), ev.close_code);
     printf("\n");
@@ -264,8 +263,7 @@ static int demo_messages(void) {
   demo_round(client, server);
   int ok = wsv_conn_state(client) == WSV_CONN_CLOSED &&
            wsv_conn_want_close_socket(server);
-  printf("  server closes the TCP connection first: %s\n",
-         ok ? "yes" : "no");
+  printf("  server closes the TCP connection first: %s\n", ok ? "yes" : "no");
   wsv_conn_free(client);
   wsv_conn_free(server);
   return ok ? 0 : -1;

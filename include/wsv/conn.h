@@ -80,8 +80,9 @@
  * size is bounded by max_output.  A client draws a fresh masking key from
  * the random hook for every frame it sends.
  *
- * Memory: an idle connection holds only its struct (a few hundred bytes);
- * message and output buffers are taken when needed and freed when empty.
+ * Memory: an idle connection holds only its struct (under 500 bytes on
+ * LP64); message and output buffers are taken when needed and freed when
+ * empty.
  */
 #ifndef WSV_CONN_H
 #define WSV_CONN_H
@@ -159,18 +160,18 @@ enum wsv_event_type {
  * such as wsv_conn_send() to echo the data, leave it valid).  `data` is
  * never NULL, even when len is 0. */
 struct wsv_event {
-  int type;          /* enum wsv_event_type */
-  int opcode;        /* WSV_OP_TEXT/BINARY for data (never CONT), or the
-                        control opcode; 0 for WSV_EV_ERROR */
-  unsigned rsv;      /* data: RSV bits of the message's first frame */
-  int first;         /* data: 1 on a message's first event */
-  int last;          /* data: 1 on a message's last event */
+  int type;     /* enum wsv_event_type */
+  int opcode;   /* WSV_OP_TEXT/BINARY for data (never CONT), or the
+                   control opcode; 0 for WSV_EV_ERROR */
+  unsigned rsv; /* data: RSV bits of the message's first frame */
+  int first;    /* data: 1 on a message's first event */
+  int last;     /* data: 1 on a message's last event */
   const uint8_t *data;
   size_t len;
-  int close_code;    /* CLOSE: the peer's code, 1005 if none.  ERROR: the
-                        code of the Close we queued (or would have, if one
-                        had already been sent) */
-  int err;           /* ERROR: the WSV_ERR_* that failed the connection */
+  int close_code; /* CLOSE: the peer's code, 1005 if none.  ERROR: the
+                     code of the Close we queued (or would have, if one
+                     had already been sent) */
+  int err;        /* ERROR: the WSV_ERR_* that failed the connection */
 };
 
 /* A connection (opaque). */
@@ -226,8 +227,7 @@ WSV_EXTERN int wsv_conn_recv(struct wsv_conn *conn, uint8_t *buf, size_t len);
  *                     (close 1011);
  *   WSV_ERR_RANDOM    no masking key for a client's pong (close 1011).
  * After WSV_EV_ERROR every call returns WSV_EV_NONE. */
-WSV_EXTERN int wsv_conn_next_event(struct wsv_conn *conn,
-                                   struct wsv_event *ev);
+WSV_EXTERN int wsv_conn_next_event(struct wsv_conn *conn, struct wsv_event *ev);
 
 /* wsv_conn_send - queue a whole message: `opcode` WSV_OP_TEXT or
  * WSV_OP_BINARY, payload data[0..len) (copied; `data` may be NULL when len
@@ -309,7 +309,8 @@ WSV_EXTERN int wsv_conn_consume_output(struct wsv_conn *conn, size_t n);
 WSV_EXTERN size_t wsv_conn_output_size(const struct wsv_conn *conn);
 
 /* wsv_conn_want_read - nonzero while the connection expects frames from
- * the peer (open, or closing and waiting for the peer's Close). */
+ * the peer (open, or closing and waiting for the peer's Close).  The
+ * wsv_conn_want_* functions return 0 for NULL. */
 WSV_EXTERN int wsv_conn_want_read(const struct wsv_conn *conn);
 
 /* wsv_conn_want_write - nonzero while output is queued. */
@@ -322,7 +323,8 @@ WSV_EXTERN int wsv_conn_want_write(const struct wsv_conn *conn);
  * server to close TCP, closing itself only after a timeout. */
 WSV_EXTERN int wsv_conn_want_close_socket(const struct wsv_conn *conn);
 
-/* wsv_conn_state - the protocol state (enum wsv_conn_state). */
+/* wsv_conn_state - the protocol state (enum wsv_conn_state), or
+ * WSV_ERR_INVAL if conn is NULL. */
 WSV_EXTERN int wsv_conn_state(const struct wsv_conn *conn);
 
 #ifdef __cplusplus

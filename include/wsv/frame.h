@@ -54,7 +54,7 @@ enum wsv_opcode {
 };
 
 /* Nonzero for the control opcodes (0x8-0xF, reserved ones included). */
-#define WSV_OP_IS_CONTROL(op) (((op) & 0x8) != 0)
+#define WSV_OP_IS_CONTROL(op) (((op)&0x8) != 0)
 
 /* Which end of the connection we are.  Neither is 0, so a zeroed variable
  * is never a valid role. */
@@ -107,8 +107,7 @@ struct wsv_frame_parser {
  * accepted; 0 means WSV_DEFAULT_MAX_FRAME.  An unknown role is treated as
  * WSV_ROLE_SERVER. */
 WSV_EXTERN void wsv_frame_parser_init(struct wsv_frame_parser *p, int role,
-                                      unsigned rsv_allowed,
-                                      uint64_t max_frame);
+                                      unsigned rsv_allowed, uint64_t max_frame);
 
 /* wsv_frame_parse - feed header bytes.  Reads from in[0..len) no more
  * bytes than the current header needs (never any payload byte) and never
@@ -152,8 +151,8 @@ WSV_EXTERN int wsv_frame_header_encode(uint8_t *out,
  * in pieces is unmasked piece by piece by passing the returned phase to the
  * next call.  Works 8 bytes at a time; `p` needs no alignment and may be
  * NULL when len is 0. */
-WSV_EXTERN unsigned wsv_frame_mask(uint8_t *p, size_t len,
-                                   const uint8_t key[4], unsigned phase);
+WSV_EXTERN unsigned wsv_frame_mask(uint8_t *p, size_t len, const uint8_t key[4],
+                                   unsigned phase);
 
 /* wsv_close_code_valid - nonzero when `code` may appear in a Close frame
  * on the wire (§7.4): 1000-1003, 1007-1014 and 3000-4999.  Zero for
