@@ -37,6 +37,12 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "demo") == 0)
     return wsv_cmd_demo(argc - 1, argv + 1);
+  if (strcmp(cmd, "serve") == 0)
+    return wsv_cmd_serve(argc - 1, argv + 1);
+  if (strcmp(cmd, "connect") == 0)
+    return wsv_cmd_connect(argc - 1, argv + 1);
+  if (strcmp(cmd, "probe") == 0)
+    return wsv_cmd_probe(argc - 1, argv + 1);
   fprintf(stderr, "wsv: unknown command '%s'\n\n%s", cmd, main_usage);
   return 2;
 }

@@ -5,5 +5,8 @@
 /* Each subcommand takes argv after the subcommand's name (argv[0] is the
  * subcommand) and returns the process exit status. */
 int wsv_cmd_demo(int argc, char **argv);
+int wsv_cmd_serve(int argc, char **argv);
+int wsv_cmd_connect(int argc, char **argv);
+int wsv_cmd_probe(int argc, char **argv);
 
 #endif
