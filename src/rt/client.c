@@ -1,0 +1,452 @@
+/*
+ * client.c - the WebSocket client: ws:// URLs, resolution (getaddrinfo,
+ * blocking, in wsv_client_connect), a non-blocking connect tried on each
+ * resolved address in turn, the opening handshake through wsv_hs_client,
+ * and the version retry on a new TCP connection (WSV_HSC_RETRY).  Once
+ * open, the connection is driven by ws.c like a server's.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rt_int.h"
+
+#define CLI_MAX_ADDRS 8
+
+struct cli_state {
+  struct wsv_hs_client *hs;
+  char *buf; /* the response so far */
+  size_t len;
+  size_t cap;
+  struct sockaddr_storage addrs[CLI_MAX_ADDRS];
+  socklen_t alen[CLI_MAX_ADDRS];
+  int naddrs;
+  int cur;
+  char addr[80];    /* the address being tried, as text */
+  char errbuf[320]; /* the fail callback's text */
+};
+
+/* A parsed ws:// URL (views into the URL string). */
+struct cli_url {
+  const char *host;
+  size_t host_len;
+  uint16_t port;
+  const char *path; /* "" means "/" */
+};
+
+static void cli_on_event(struct wsv__rt_watch *w, uint32_t events);
+
+void wsv_client_config_init(struct wsv_client_config *cfg) {
+  if (cfg == NULL)
+    return;
+  memset(cfg, 0, sizeof *cfg);
+  wsv_hs_client_config_init(&cfg->handshake);
+  wsv_conn_config_init(&cfg->conn);
+  wsv__rt_limits_init(&cfg->limits);
+  cfg->read_buffer_size = 65536;
+}
+
+/* ---- the URL ------------------------------------------------------------- */
+
+static const char *cli_url_parse(const char *url, struct cli_url *u) {
+  if (strncasecmp(url, "wss://", 6) == 0)
+    return "wss:// is not supported yet (TLS is not built): use ws://";
+  if (strncasecmp(url, "ws://", 5) != 0)
+    return "the URL must start with ws://";
+  const char *p = url + 5;
+  const char *end = p + strcspn(p, "/?#");
+  if (memchr(p, '@', (size_t)(end - p)) != NULL)
+    return "user information in the URL is not supported";
+  if (strchr(url, '#') != NULL)
+    return "a WebSocket URL must not have a fragment (#)";
+  const char *colon = NULL;
+  if (*p == '[') {
+    const char *rb = memchr(p, ']', (size_t)(end - p));
+    if (rb == NULL || rb == p + 1)
+      return "bad IPv6 literal in the URL";
+    u->host = p + 1;
+    u->host_len = (size_t)(rb - p - 1);
+    if (rb + 1 < end && rb[1] != ':')
+      return "bad character after the IPv6 literal";
+    colon = rb + 1 < end ? rb + 1 : NULL;
+  } else {
+    colon = memchr(p, ':', (size_t)(end - p));
+    u->host = p;
+    u->host_len = (size_t)((colon != NULL ? colon : end) - p);
+  }
+  if (u->host_len == 0)
+    return "the URL has no host";
+  u->port = 80;
+  if (colon != NULL) {
+    unsigned long v = 0;
+    const char *d = colon + 1;
+    if (d == end)
+      return "empty port in the URL";
+    for (; d < end; d++) {
+      if (*d < '0' || *d > '9' ||
+          (v = v * 10 + (unsigned long)(*d - '0')) > 65535)
+        return "bad port in the URL";
+    }
+    if (v == 0)
+      return "bad port in the URL";
+    u->port = (uint16_t)v;
+  }
+  u->path = end;
+  return NULL;
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+/* Fail with "a" followed by "b" as the text. */
+static void cli_fail(struct wsv_ws *ws, int err, const char *a, const char *b) {
+  struct cli_state *c = ws->cli;
+  snprintf(c->errbuf, sizeof c->errbuf, "%s%s", a, b);
+  wsv__rt_ws_terminate(ws, err, c->errbuf);
+}
+
+static void cli_drop_socket(struct wsv_ws *ws) {
+  if (ws->w.fd < 0)
+    return;
+  wsv__rt_watch_del(ws->loop, &ws->w);
+  close(ws->w.fd);
+  ws->w.fd = -1;
+}
+
+/* Connect to the next address; on running out, fail with the last
+ * error (already in errbuf). */
+static void cli_attempt(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  while (c->cur < c->naddrs) {
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[c->cur];
+    wsv__rt_addr_text(sa, c->alen[c->cur], c->addr, sizeof c->addr);
+    int fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      cli_fail(ws, WSV_ERR_NOMEM, "socket: ", strerror(errno));
+      return;
+    }
+    wsv__rt_nodelay(fd);
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "connecting to %s", c->addr);
+    int r;
+    do
+      r = connect(fd, sa, c->alen[c->cur]);
+    while (r < 0 && errno == EINTR);
+    if (r == 0 || errno == EINPROGRESS) {
+      ws->w.fd = fd;
+      ws->w.fn = cli_on_event;
+      ws->phase = WS_CONNECTING;
+      if (wsv__rt_watch_add(ws->loop, &ws->w, EPOLLOUT) == 0)
+        return;
+      ws->w.fd = -1;
+    }
+    snprintf(c->errbuf, sizeof c->errbuf, "connect to %s: %s", c->addr,
+             strerror(errno));
+    close(fd);
+    c->cur++;
+  }
+  wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, c->errbuf);
+}
+
+/* Queue the current attempt's request. */
+static int cli_queue_request(struct wsv_ws *ws) {
+  size_t n = 0;
+  if (wsv_hs_client_request(ws->cli->hs, NULL, 0, &n) != WSV_ERR_NOBUF)
+    return WSV_ERR_STATE;
+  char *p = malloc(n + 1);
+  if (p == NULL)
+    return WSV_ERR_NOMEM;
+  if (wsv_hs_client_request(ws->cli->hs, p, n + 1, &n) != WSV_OK) {
+    free(p);
+    return WSV_ERR_STATE;
+  }
+  free(ws->pre);
+  ws->pre = p;
+  ws->pre_len = n;
+  ws->pre_off = 0;
+  return 0;
+}
+
+static void cli_connected(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  int err = 0;
+  socklen_t el = sizeof err;
+  if (getsockopt(ws->w.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+    err = errno;
+  if (err != 0) {
+    snprintf(c->errbuf, sizeof c->errbuf, "connect to %s: %s", c->addr,
+             strerror(err));
+    cli_drop_socket(ws);
+    c->cur++;
+    cli_attempt(ws);
+    return;
+  }
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "connected to %s", c->addr);
+  int rc = cli_queue_request(ws);
+  if (rc != 0) {
+    wsv__rt_ws_terminate(ws, rc, NULL);
+    return;
+  }
+  ws->phase = WS_CLIENT_HS;
+  c->len = 0;
+  (void)wsv__rt_watch_mod(ws->loop, &ws->w, EPOLLIN);
+  (void)wsv__rt_ws_flush(ws);
+}
+
+/* ---- the handshake ------------------------------------------------------- */
+
+static void cli_retry(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  wsv__rt_log(ws->ctx, WSV_LOG_INFO, "%s (on a new connection)",
+              wsv_hs_client_reason(c->hs));
+  cli_drop_socket(ws);
+  free(ws->pre);
+  ws->pre = NULL;
+  ws->pre_len = ws->pre_off = 0;
+  int rc = wsv_hs_client_retry(c->hs);
+  if (rc != 0) {
+    wsv__rt_ws_terminate(ws, rc, NULL);
+    return;
+  }
+  c->len = 0;
+  cli_attempt(ws);
+}
+
+static void cli_open(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  const char *sp = wsv_hs_client_subprotocol(c->hs);
+  if (sp != NULL &&
+      (ws->subprotocol = wsv__rt_strndup(sp, strlen(sp))) == NULL) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  ws->version = wsv_hs_client_version(c->hs);
+  size_t head = wsv_hs_client_head_len(c->hs);
+  (void)wsv__rt_ws_opened(ws, WSV_ROLE_CLIENT, (uint8_t *)c->buf + head,
+                          c->len - head);
+  if (ws->phase != WS_DEAD)
+    wsv__rt_cli_free(ws);
+}
+
+static int cli_keep(struct cli_state *c, const uint8_t *p, size_t n) {
+  if (c->len + n > c->cap) {
+    size_t cap = c->cap ? c->cap : 1024;
+    while (cap < c->len + n)
+      cap *= 2;
+    char *q = realloc(c->buf, cap);
+    if (q == NULL)
+      return -1;
+    c->buf = q;
+    c->cap = cap;
+  }
+  memcpy(c->buf + c->len, p, n);
+  c->len += n;
+  return 0;
+}
+
+static void cli_read(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  struct wsv_loop *loop = ws->loop;
+  ssize_t n;
+  do
+    n = recv(ws->w.fd, loop->rbuf, loop->rbuf_cap, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return;
+  if (n <= 0) {
+    if (n == 0)
+      cli_fail(ws, WSV_ERR_CLOSED,
+               "the server closed the connection during the handshake", "");
+    else
+      cli_fail(ws, WSV_ERR_CLOSED, "handshake read: ", strerror(errno));
+    return;
+  }
+  if (cli_keep(c, loop->rbuf, (size_t)n) != 0) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  int r = wsv_hs_client_parse(c->hs, c->buf, c->len);
+  if (r == WSV_HSC_INCOMPLETE)
+    return;
+  if (r == WSV_HSC_OPEN) {
+    cli_open(ws);
+  } else if (r == WSV_HSC_RETRY) {
+    cli_retry(ws);
+  } else {
+    cli_fail(ws, r < 0 ? r : WSV_ERR_STATE, wsv_hs_client_reason(c->hs), "");
+  }
+}
+
+static void cli_on_event(struct wsv__rt_watch *w, uint32_t events) {
+  struct wsv_ws *ws = (struct wsv_ws *)w;
+  if (ws->phase == WS_CONNECTING) {
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+      cli_connected(ws);
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+    cli_read(ws);
+  if (ws->phase == WS_CLIENT_HS && (events & EPOLLOUT))
+    (void)wsv__rt_ws_flush(ws);
+}
+
+void wsv__rt_cli_link(struct wsv_ws *ws) {
+  struct wsv_loop *loop = ws->loop;
+  ws->prev = NULL;
+  ws->next = loop->clients;
+  if (loop->clients != NULL)
+    loop->clients->prev = ws;
+  loop->clients = ws;
+}
+
+void wsv__rt_cli_unlink(struct wsv_ws *ws) {
+  if (ws->prev != NULL)
+    ws->prev->next = ws->next;
+  else if (ws->loop->clients == ws)
+    ws->loop->clients = ws->next;
+  if (ws->next != NULL)
+    ws->next->prev = ws->prev;
+  ws->prev = ws->next = NULL;
+}
+
+void wsv__rt_cli_free(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  if (c == NULL)
+    return;
+  /* The fail callback's text lives in c->errbuf: keep it readable. */
+  if (ws->err_text == c->errbuf)
+    ws->err_text = wsv_strerror(ws->err);
+  wsv_hs_client_free(c->hs);
+  free(c->buf);
+  free(c);
+  ws->cli = NULL;
+}
+
+/* ---- wsv_client_connect -----------------------------------------------------
+ */
+
+static int cli_resolve(struct cli_state *c, const struct wsv__rt_ctx *ctx,
+                       const char *host, uint16_t port) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  char ps[8];
+  snprintf(ps, sizeof ps, "%u", (unsigned)port);
+  int g = getaddrinfo(host, ps, &hints, &res);
+  if (g != 0) {
+    wsv__rt_log(ctx, WSV_LOG_ERROR, "cannot resolve %s: %s", host,
+                gai_strerror(g));
+    return g == EAI_MEMORY ? WSV_ERR_NOMEM : WSV_ERR_INVAL;
+  }
+  for (struct addrinfo *ai = res; ai != NULL && c->naddrs < CLI_MAX_ADDRS;
+       ai = ai->ai_next) {
+    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+        ai->ai_addrlen > sizeof c->addrs[0])
+      continue;
+    memcpy(&c->addrs[c->naddrs], ai->ai_addr, ai->ai_addrlen);
+    c->alen[c->naddrs++] = (socklen_t)ai->ai_addrlen;
+  }
+  freeaddrinfo(res);
+  if (c->naddrs == 0) {
+    wsv__rt_log(ctx, WSV_LOG_ERROR, "cannot resolve %s: no address", host);
+    return WSV_ERR_INVAL;
+  }
+  return 0;
+}
+
+/* Create the ws (with its own copy of the settings) and its handshake. */
+static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
+                   const struct cli_url *u, const char *host,
+                   struct wsv_ws **out) {
+  struct wsv_ws *ws =
+      wsv__rt_ws_new(loop, NULL, -1, sizeof(struct wsv__rt_ctx));
+  if (ws == NULL)
+    return WSV_ERR_NOMEM;
+  struct wsv__rt_ctx *ctx = (struct wsv__rt_ctx *)(void *)(ws + 1);
+  ctx->cb = cfg->callbacks;
+  ctx->user = cfg->user;
+  ctx->limits = cfg->limits;
+  ctx->conn = cfg->conn;
+  ctx->log = cfg->log;
+  ctx->log_user = cfg->log_user;
+  ws->ctx = ctx;
+  ws->cli = calloc(1, sizeof *ws->cli);
+  const char *path = u->path[0] != '\0' ? u->path : "/";
+  char *pathq = NULL;
+  if (path[0] == '?') { /* "ws://h?q": the resource name is "/?q" */
+    size_t n = strlen(path);
+    pathq = malloc(n + 2);
+    if (pathq != NULL) {
+      pathq[0] = '/';
+      memcpy(pathq + 1, path, n + 1);
+    }
+    path = pathq;
+  }
+  ws->path = path != NULL ? wsv__rt_strndup(path, strcspn(path, "?")) : NULL;
+  int rc = ws->cli == NULL || ws->path == NULL ? WSV_ERR_NOMEM : 0;
+  if (rc == 0) {
+    struct wsv_hs_client_config hc = cfg->handshake;
+    hc.host = host;
+    hc.port = u->port;
+    hc.secure = 0;
+    hc.path = path;
+    rc = wsv_hs_client_new(&ws->cli->hs, &hc, NULL);
+  }
+  free(pathq);
+  if (rc == 0)
+    rc = cli_resolve(ws->cli, ctx, host, u->port);
+  if (rc != 0) {
+    if (ws->cli != NULL)
+      wsv_hs_client_free(ws->cli->hs);
+    free(ws->cli);
+    free(ws->path);
+    free(ws);
+    return rc;
+  }
+  *out = ws;
+  return 0;
+}
+
+int wsv_client_connect(struct wsv_loop *loop,
+                       const struct wsv_client_config *cfg,
+                       struct wsv_ws **out) {
+  if (out != NULL)
+    *out = NULL;
+  if (loop == NULL || cfg == NULL || cfg->url == NULL || cfg->conn.stream != 0)
+    return WSV_ERR_INVAL;
+  struct wsv__rt_ctx logctx;
+  memset(&logctx, 0, sizeof logctx);
+  logctx.log = cfg->log;
+  logctx.log_user = cfg->log_user;
+  struct cli_url u;
+  const char *why = cli_url_parse(cfg->url, &u);
+  if (why != NULL) {
+    wsv__rt_log(&logctx, WSV_LOG_ERROR, "%s: %s", cfg->url, why);
+    return WSV_ERR_INVAL;
+  }
+  char *host = wsv__rt_strndup(u.host, u.host_len);
+  if (host == NULL)
+    return WSV_ERR_NOMEM;
+  size_t rbuf = cfg->read_buffer_size < 4096 ? 4096 : cfg->read_buffer_size;
+  struct wsv_ws *ws = NULL;
+  int rc = wsv__rt_loop_rbuf(loop, rbuf) != 0 ? WSV_ERR_NOMEM : 0;
+  if (rc == 0)
+    rc = cli_new(loop, cfg, &u, host, &ws);
+  if (rc != 0 && rc != WSV_ERR_NOMEM)
+    wsv__rt_log(&logctx, WSV_LOG_ERROR, "%s: cannot connect: %s", cfg->url,
+                wsv_strerror(rc));
+  free(host);
+  if (rc != 0)
+    return rc;
+  wsv__rt_cli_link(ws);
+  wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, ws->ctx->limits.handshake_timeout_ms);
+  cli_attempt(ws);
+  if (out != NULL)
+    *out = ws;
+  return 0;
+}

@@ -1,0 +1,249 @@
+/*
+ * pubsub.c - topics: a per-thread hash table (chained, FNV-1a, doubling)
+ * from topic name to its subscribers.  A subscription is one node linked
+ * both into its topic's list (doubly, for O(1) removal) and into its
+ * connection's list (so a closing connection drops all of its
+ * subscriptions).  Nothing here is shared between threads: publishes to
+ * other threads travel through their loops' post queues (server.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_int.h"
+
+#define PS_MAX_TOPIC 1024
+
+struct ps_sub {
+  struct ps_topic *topic;
+  struct wsv_ws *ws;
+  struct ps_sub *tprev;
+  struct ps_sub *tnext;
+  struct ps_sub *wnext;
+};
+
+struct ps_topic {
+  struct ps_topic *next;
+  uint64_t hash;
+  size_t len;
+  struct ps_sub *subs;
+  char name[];
+};
+
+static uint64_t ps_hash(const char *s, size_t n) {
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= UINT64_C(1099511628211);
+  }
+  return h;
+}
+
+static struct ps_topic **ps_slot(struct wsv__rt_topics *t, uint64_t h,
+                                 const char *name, size_t n) {
+  struct ps_topic **pp = &t->buckets[h & (t->nbuckets - 1)];
+  while (*pp != NULL && !((*pp)->hash == h && (*pp)->len == n &&
+                          memcmp((*pp)->name, name, n) == 0))
+    pp = &(*pp)->next;
+  return pp;
+}
+
+static struct ps_topic *ps_find(struct wsv__rt_topics *t, const char *name,
+                                size_t n) {
+  if (t->nbuckets == 0)
+    return NULL;
+  return *ps_slot(t, ps_hash(name, n), name, n);
+}
+
+static int ps_grow(struct wsv__rt_topics *t) {
+  size_t nb = t->nbuckets ? t->nbuckets * 2 : 16;
+  struct ps_topic **b = calloc(nb, sizeof *b);
+  if (b == NULL)
+    return -1;
+  for (size_t i = 0; i < t->nbuckets; i++) {
+    struct ps_topic *p = t->buckets[i];
+    while (p != NULL) {
+      struct ps_topic *next = p->next;
+      p->next = b[p->hash & (nb - 1)];
+      b[p->hash & (nb - 1)] = p;
+      p = next;
+    }
+  }
+  free(t->buckets);
+  t->buckets = b;
+  t->nbuckets = nb;
+  return 0;
+}
+
+static struct ps_topic *ps_get(struct wsv__rt_topics *t, const char *name,
+                               size_t n) {
+  struct ps_topic *p = ps_find(t, name, n);
+  if (p != NULL)
+    return p;
+  if (t->ntopics >= t->nbuckets && ps_grow(t) != 0)
+    return NULL;
+  p = malloc(sizeof *p + n + 1);
+  if (p == NULL)
+    return NULL;
+  p->hash = ps_hash(name, n);
+  p->len = n;
+  p->subs = NULL;
+  memcpy(p->name, name, n);
+  p->name[n] = '\0';
+  struct ps_topic **slot = &t->buckets[p->hash & (t->nbuckets - 1)];
+  p->next = *slot;
+  *slot = p;
+  t->ntopics++;
+  return p;
+}
+
+static void ps_topic_drop(struct wsv__rt_topics *t, struct ps_topic *p) {
+  struct ps_topic **pp = ps_slot(t, p->hash, p->name, p->len);
+  *pp = p->next;
+  t->ntopics--;
+  free(p);
+}
+
+void wsv__rt_topics_free(struct wsv__rt_topics *t) {
+  for (size_t i = 0; i < t->nbuckets; i++) {
+    struct ps_topic *p = t->buckets[i];
+    while (p != NULL) {
+      struct ps_topic *next = p->next;
+      free(p);
+      p = next;
+    }
+  }
+  free(t->buckets);
+  t->buckets = NULL;
+  t->nbuckets = t->ntopics = 0;
+}
+
+/* Unlink one subscription from its topic (dropping an empty topic). */
+static void ps_sub_unlink(struct wsv__rt_topics *t, struct ps_sub *s) {
+  struct ps_topic *p = s->topic;
+  if (s->tprev != NULL)
+    s->tprev->tnext = s->tnext;
+  else
+    p->subs = s->tnext;
+  if (s->tnext != NULL)
+    s->tnext->tprev = s->tprev;
+  if (p->subs == NULL)
+    ps_topic_drop(t, p);
+  free(s);
+}
+
+void wsv__rt_ps_unsubscribe_all(struct wsv_ws *ws) {
+  if (ws->subs == NULL)
+    return;
+  struct wsv__rt_topics *t = wsv__rt_srv_topics(ws->worker);
+  struct ps_sub *s = ws->subs;
+  ws->subs = NULL;
+  while (s != NULL) {
+    struct ps_sub *next = s->wnext;
+    ps_sub_unlink(t, s);
+    s = next;
+  }
+}
+
+static int ps_check(const struct wsv_ws *ws, const char *topic, size_t *len) {
+  if (ws == NULL || ws->worker == NULL || topic == NULL)
+    return WSV_ERR_INVAL;
+  *len = strlen(topic);
+  if (*len == 0 || *len > PS_MAX_TOPIC)
+    return WSV_ERR_INVAL;
+  return 0;
+}
+
+/* The connection's subscription to `topic`, and the link pointing to it. */
+static struct ps_sub **ps_ws_find(const struct wsv_ws *ws, const char *topic,
+                                  size_t n) {
+  struct ps_sub **pp = (struct ps_sub **)(uintptr_t)&ws->subs;
+  while (*pp != NULL &&
+         !((*pp)->topic->len == n && memcmp((*pp)->topic->name, topic, n) == 0))
+    pp = &(*pp)->wnext;
+  return pp;
+}
+
+int wsv_ws_subscribe(struct wsv_ws *ws, const char *topic) {
+  size_t n;
+  int rc = ps_check(ws, topic, &n);
+  if (rc != 0)
+    return rc;
+  if (ws->phase != WS_OPEN || wsv_conn_state(ws->conn) != WSV_CONN_OPEN)
+    return WSV_ERR_CLOSED;
+  if (*ps_ws_find(ws, topic, n) != NULL)
+    return 1;
+  struct wsv__rt_topics *t = wsv__rt_srv_topics(ws->worker);
+  struct ps_sub *s = malloc(sizeof *s);
+  if (s == NULL)
+    return WSV_ERR_NOMEM;
+  struct ps_topic *p = ps_get(t, topic, n);
+  if (p == NULL) {
+    free(s);
+    return WSV_ERR_NOMEM;
+  }
+  s->topic = p;
+  s->ws = ws;
+  s->tprev = NULL;
+  s->tnext = p->subs;
+  if (p->subs != NULL)
+    p->subs->tprev = s;
+  p->subs = s;
+  s->wnext = ws->subs;
+  ws->subs = s;
+  return 0;
+}
+
+int wsv_ws_unsubscribe(struct wsv_ws *ws, const char *topic) {
+  size_t n;
+  int rc = ps_check(ws, topic, &n);
+  if (rc != 0)
+    return rc;
+  struct ps_sub **pp = ps_ws_find(ws, topic, n);
+  if (*pp == NULL)
+    return 0;
+  struct ps_sub *s = *pp;
+  *pp = s->wnext;
+  ps_sub_unlink(wsv__rt_srv_topics(ws->worker), s);
+  return 1;
+}
+
+int wsv_ws_is_subscribed(const struct wsv_ws *ws, const char *topic) {
+  size_t n;
+  if (ps_check(ws, topic, &n) != 0)
+    return 0;
+  return *ps_ws_find(ws, topic, n) != NULL;
+}
+
+int wsv__rt_ps_deliver(struct wsv__rt_topics *t, const char *topic,
+                       size_t topic_len, int opcode, const void *data,
+                       size_t len, const struct wsv_ws *skip) {
+  struct ps_topic *p = ps_find(t, topic, topic_len);
+  int n = 0;
+  for (struct ps_sub *s = p != NULL ? p->subs : NULL; s != NULL; s = s->tnext) {
+    if (s->ws == skip)
+      continue;
+    if (wsv_ws_send(s->ws, opcode, data, len) >= 0)
+      n++;
+  }
+  return n;
+}
+
+int wsv_ws_publish(struct wsv_ws *ws, const char *topic, int opcode,
+                   const void *data, size_t len, unsigned flags) {
+  size_t n;
+  int rc = ps_check(ws, topic, &n);
+  if (rc != 0)
+    return rc;
+  if ((opcode != WSV_OP_TEXT && opcode != WSV_OP_BINARY) ||
+      (data == NULL && len > 0))
+    return WSV_ERR_INVAL;
+  if (opcode == WSV_OP_TEXT && wsv_utf8_valid(data, len) != WSV_OK)
+    return WSV_ERR_INVAL;
+  rc = wsv__rt_srv_post_publish(wsv_ws_server(ws), ws->worker, topic, n, opcode,
+                                data, len);
+  if (rc != 0)
+    return rc;
+  const struct wsv_ws *skip = (flags & WSV_PUBLISH_SELF) ? NULL : ws;
+  return wsv__rt_ps_deliver(wsv__rt_srv_topics(ws->worker), topic, n, opcode,
+                            data, len, skip);
+}

@@ -1,0 +1,287 @@
+/*
+ * rt_int.h - internal declarations shared by the runtime's source files
+ * (src/rt/).  Nothing here is installed; symbols are wsv__rt_-prefixed
+ * and hidden.
+ */
+#ifndef WSV_RT_INT_H
+#define WSV_RT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "wsv.h"
+#include "wsv/rt.h"
+
+/* ---- loop.c: watches ------------------------------------------------------
+ * Every object registered with epoll starts with a struct wsv__rt_watch;
+ * epoll's data.ptr points at it and `fn` handles its events. */
+struct wsv__rt_watch;
+typedef void (*wsv__rt_watch_fn)(struct wsv__rt_watch *w, uint32_t events);
+
+struct wsv__rt_watch {
+  wsv__rt_watch_fn fn;
+  int fd;
+  uint32_t events; /* the epoll events registered (0: not registered) */
+};
+
+/* Register `w` (fd and fn set) for `events`, change its events, or
+ * unregister it.  wsv__rt_watch_del also forgets any event for `w` still
+ * waiting in the current batch, so `w` may be freed right after.  Return 0
+ * or -1 with errno set. */
+int wsv__rt_watch_add(struct wsv_loop *loop, struct wsv__rt_watch *w,
+                      uint32_t events);
+int wsv__rt_watch_mod(struct wsv_loop *loop, struct wsv__rt_watch *w,
+                      uint32_t events);
+void wsv__rt_watch_del(struct wsv_loop *loop, struct wsv__rt_watch *w);
+
+/* ---- timer.c --------------------------------------------------------------
+ * The timer (public type; embedded in connections and workers, so those
+ * need no separate allocation).  heap_idx is SIZE_MAX when not armed. */
+struct wsv_timer {
+  struct wsv_loop *loop;
+  uint64_t deadline;
+  uint64_t repeat;
+  uint64_t seq;
+  size_t heap_idx;
+  wsv_timer_fn cb;
+  void *user;
+};
+
+#define WSV__RT_TIMER_OFF SIZE_MAX
+
+/* Set up an embedded timer (stopped). */
+void wsv__rt_timer_init(struct wsv_timer *t, struct wsv_loop *loop,
+                        wsv_timer_fn cb, void *user);
+/* Fire the due timers; returns how many fired. */
+int wsv__rt_timers_run(struct wsv_loop *loop);
+/* Milliseconds until the first deadline (capped at INT_MAX), or -1. */
+int wsv__rt_timers_timeout(const struct wsv_loop *loop);
+
+/* ---- the loop itself ------------------------------------------------------
+ */
+struct loop_post; /* a queued wsv_loop_post call (loop.c) */
+struct wsv_ws;
+
+/* A hook run on the loop's thread whenever the loop is woken through its
+ * eventfd (wsv_loop_stop, wsv_loop_post, wsv__rt_loop_wake). */
+typedef void (*wsv__rt_wake_fn)(struct wsv_loop *loop, void *user);
+
+struct wsv_loop {
+  int epfd;
+  struct wsv__rt_watch wake; /* the eventfd */
+  atomic_int stop;
+  atomic_int running;
+  pthread_t owner;
+  uint64_t now;
+  /* The current epoll batch (so a watch deleted mid-batch is forgotten). */
+  struct epoll_event *batch;
+  int batch_cap;
+  int batch_len;
+  /* The timer heap. */
+  struct wsv_timer **heap;
+  size_t heap_len;
+  size_t heap_cap;
+  uint64_t timer_seq;
+  /* Cross-thread posts. */
+  pthread_mutex_t post_mu;
+  struct loop_post *post_head;
+  struct loop_post *post_tail;
+  /* Connections with output to write at the end of the iteration, and
+   * connections to finish (close callback, free) after that. */
+  struct wsv_ws *pending;
+  struct wsv_ws *dead;
+  /* The read buffer shared by the loop's connections. */
+  uint8_t *rbuf;
+  size_t rbuf_cap;
+  wsv__rt_wake_fn wake_hook;
+  void *wake_user;
+  /* Client connections on this loop (dropped by wsv_loop_free). */
+  struct wsv_ws *clients;
+};
+
+/* Wake the loop (async-signal-safe): the wake hook runs on its thread. */
+void wsv__rt_loop_wake(struct wsv_loop *loop);
+/* Make sure the read buffer holds at least `size` bytes; 0 or -1. */
+int wsv__rt_loop_rbuf(struct wsv_loop *loop, size_t size);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t wsv__rt_now_ms(void);
+
+/* ---- ws.c: one WebSocket connection, both roles ---------------------------
+ * Settings shared by the connections of a server (read-only once running)
+ * or owned by one client connection. */
+struct wsv__rt_ctx {
+  struct wsv_ws_callbacks cb;
+  void *user;
+  struct wsv_ws_limits limits;
+  struct wsv_conn_config conn;
+  wsv_log_fn log;
+  void *log_user;
+};
+
+/* Connection phases. */
+enum ws_phase {
+  WS_HANDSHAKE = 1, /* server: reading the request */
+  WS_CONNECTING,    /* client: TCP connect in progress */
+  WS_CLIENT_HS,     /* client: request sent, reading the response */
+  WS_OPEN,          /* WebSocket (includes the closing handshake) */
+  WS_LINGER,        /* server: HTTP answer, then graceful close */
+  WS_DEAD           /* socket closed; waiting for the end of iteration */
+};
+
+/* What the connection's one timer is counting. */
+enum ws_tmode {
+  WS_T_NONE = 0,
+  WS_T_HANDSHAKE,
+  WS_T_IDLE,
+  WS_T_PONG,
+  WS_T_CLOSE,
+  WS_T_LINGER
+};
+
+struct srv_worker;
+struct srv_hs;
+struct cli_state;
+struct ps_sub;
+
+struct wsv_ws {
+  struct wsv__rt_watch w;
+  struct wsv_loop *loop;
+  const struct wsv__rt_ctx *ctx;
+  struct srv_worker *worker; /* NULL for a client */
+  struct wsv_conn *conn;     /* from the 101 on */
+  struct srv_hs *hs;         /* server, during the handshake */
+  struct cli_state *cli;     /* client, until the 101 */
+  /* Bytes to write before the conn's output (101, HTTP answer, client
+   * request), malloc'd; freed once written. */
+  char *pre;
+  size_t pre_len;
+  size_t pre_off;
+  struct wsv_timer timer;
+  uint64_t last_recv;
+  uint64_t ping_sent;
+  char *path;
+  char *subprotocol;
+  char *close_reason;
+  void *user;
+  const char *err_text;
+  int err;
+  int peer_code; /* the peer's Close code (1005 if none), 0 before */
+  int fail_code; /* the code of the Close we sent on a failure, or 0 */
+  int version;
+  uint8_t phase;
+  uint8_t tmode;
+  uint8_t opened;  /* the open callback ran */
+  uint8_t high;    /* above the high-water mark since a send */
+  uint8_t pending; /* on loop->pending */
+  uint8_t in_open; /* during the open callback (wsv_ws_request) */
+  uint8_t shut;    /* linger: shutdown(SHUT_WR) done */
+  uint8_t eof;     /* linger: the peer's EOF was seen */
+  uint8_t counted; /* counted in the server's connections */
+  size_t lingered; /* bytes discarded while lingering */
+  struct ps_sub *subs;
+  struct wsv_ws *prev; /* the worker's list of connections */
+  struct wsv_ws *next;
+  struct wsv_ws *pending_next;
+  struct wsv_ws *dead_next;
+};
+
+/* The default timeouts and marks of struct wsv_ws_limits. */
+void wsv__rt_limits_init(struct wsv_ws_limits *l);
+/* Allocate a connection on `loop` with socket `fd` (-1 for none yet). */
+struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
+                              const struct wsv__rt_ctx *ctx, int fd,
+                              size_t extra);
+/* Create the core conn once the handshake succeeded, arm the idle timer,
+ * call the open callback, then feed `rest[0..n)` (the bytes after the
+ * head, writable) to the conn.  Returns 0 or a WSV_ERR_* (the connection
+ * has then been terminated). */
+int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n);
+/* The socket is readable / writable (open phase). */
+void wsv__rt_ws_on_event(struct wsv__rt_watch *w, uint32_t events);
+/* Queue the connection for a write at the end of the iteration. */
+void wsv__rt_ws_want_flush(struct wsv_ws *ws);
+/* Write pre + conn output now; handles EAGAIN (EPOLLOUT), errors and the
+ * socket close the conn asks for.  Returns 0, or -1 if the connection
+ * was terminated. */
+int wsv__rt_ws_flush(struct wsv_ws *ws);
+/* Close the socket at once and schedule the callbacks and the free for
+ * the end of the iteration.  `err`/`text` say why (0/"" when clean). */
+void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text);
+/* Arm the connection's timer in `mode` for `ms` milliseconds (0: off). */
+void wsv__rt_ws_timer(struct wsv_ws *ws, int mode, uint32_t ms);
+/* Run the end-of-iteration work: flush pending, finish dead. */
+void wsv__rt_ws_flush_pending(struct wsv_loop *loop);
+void wsv__rt_ws_reap(struct wsv_loop *loop);
+/* Log through the context's callback, printf-style. */
+void wsv__rt_log(const struct wsv__rt_ctx *ctx, int level, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Text for an errno value of a failed read/write/connect (static). */
+const char *wsv__rt_errno_text(int e);
+
+/* ---- server.c hooks used by ws.c ------------------------------------------
+ */
+/* The server connection's socket is readable/writable before the 101 or
+ * while lingering. */
+void wsv__rt_srv_on_event(struct wsv__rt_watch *w, uint32_t events);
+/* A server connection is gone: unlink it from its worker (and stop the
+ * worker's loop when it was the last one during a shutdown). */
+void wsv__rt_srv_unlink(struct wsv_ws *ws);
+/* Free the handshake state (at the very end: views may still be used). */
+void wsv__rt_srv_free_hs(struct wsv_ws *ws);
+/* Timer expiry in the handshake or linger phases. */
+void wsv__rt_srv_timeout(struct wsv_ws *ws);
+/* Start the graceful close after an HTTP answer put in ws->pre. */
+void wsv__rt_srv_linger(struct wsv_ws *ws);
+
+/* ---- client.c hooks used by ws.c ------------------------------------------
+ */
+void wsv__rt_cli_on_event(struct wsv__rt_watch *w, uint32_t events);
+void wsv__rt_cli_free(struct wsv_ws *ws);
+/* Link / unlink a client connection in its loop's list. */
+void wsv__rt_cli_link(struct wsv_ws *ws);
+void wsv__rt_cli_unlink(struct wsv_ws *ws);
+
+/* ---- pubsub.c --------------------------------------------------------------
+ * A per-thread topic table. */
+struct ps_topic;
+struct wsv__rt_topics {
+  struct ps_topic **buckets;
+  size_t nbuckets;
+  size_t ntopics;
+};
+void wsv__rt_topics_free(struct wsv__rt_topics *t);
+/* Drop every subscription of `ws` (on close). */
+void wsv__rt_ps_unsubscribe_all(struct wsv_ws *ws);
+/* Deliver to the local subscribers, except `skip`; returns the count. */
+int wsv__rt_ps_deliver(struct wsv__rt_topics *t, const char *topic,
+                       size_t topic_len, int opcode, const void *data,
+                       size_t len, const struct wsv_ws *skip);
+/* The topic table of the worker a server connection belongs to. */
+struct wsv__rt_topics *wsv__rt_srv_topics(struct srv_worker *wk);
+/* Post a publish to every worker's loop except `except` (may be NULL). */
+int wsv__rt_srv_post_publish(struct wsv_server *srv,
+                             const struct srv_worker *except, const char *topic,
+                             size_t topic_len, int opcode, const void *data,
+                             size_t len);
+
+/* ---- net.c ----------------------------------------------------------------
+ */
+/* Set TCP_NODELAY (ignoring failures on non-TCP sockets). */
+void wsv__rt_nodelay(int fd);
+/* Format an address as "1.2.3.4:5" or "[::1]:5" into buf[0..cap);
+ * returns the length or -1. */
+int wsv__rt_addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
+                      size_t cap);
+/* A malloc'd copy of s[0..n) with a NUL, or NULL. */
+char *wsv__rt_strndup(const char *s, size_t n);
+/* The reason phrase for an HTTP status. */
+const char *wsv__rt_status_text(int status);
+
+#endif /* WSV_RT_INT_H */

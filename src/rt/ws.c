@@ -1,0 +1,588 @@
+/*
+ * ws.c - one WebSocket connection on a loop, for both roles: the glue
+ * between the core's struct wsv_conn and the socket (h2o's "proceed"
+ * idea).  Input: one recv into the loop's shared buffer, every event of it
+ * handled before the next read.  Output: sends only queue; at the end of
+ * the loop iteration each connection with output writes it with one
+ * sendmsg (MSG_NOSIGNAL, many frames as iovecs), and EPOLLOUT is armed
+ * only when the socket would block.  Closed connections are finished
+ * (close callback, free) at the very end of the iteration, so no callback
+ * ever runs on freed memory.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "rt_int.h"
+
+#define WS_IOV 128
+
+static void ws_on_timer(struct wsv_timer *t, void *user);
+
+void wsv__rt_limits_init(struct wsv_ws_limits *l) {
+  l->handshake_timeout_ms = 10000;
+  l->ping_interval_ms = 30000;
+  l->pong_timeout_ms = 10000;
+  l->close_timeout_ms = 5000;
+  l->send_high_water = (size_t)1 << 20;
+  l->send_low_water = (size_t)256 << 10;
+}
+
+struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
+                              const struct wsv__rt_ctx *ctx, int fd,
+                              size_t extra) {
+  struct wsv_ws *ws = calloc(1, sizeof *ws + extra);
+  if (ws == NULL)
+    return NULL;
+  ws->w.fd = fd;
+  ws->loop = loop;
+  ws->ctx = ctx;
+  ws->last_recv = loop->now;
+  ws->err_text = "";
+  wsv__rt_timer_init(&ws->timer, loop, ws_on_timer, ws);
+  return ws;
+}
+
+void wsv__rt_ws_timer(struct wsv_ws *ws, int mode, uint32_t ms) {
+  ws->tmode = (uint8_t)mode;
+  if (ms == 0 || mode == WS_T_NONE) {
+    wsv_timer_stop(&ws->timer);
+    return;
+  }
+  if (wsv_timer_start(&ws->timer, ms, 0) != 0)
+    ws->tmode = WS_T_NONE; /* no memory for the heap: no timeout */
+}
+
+void wsv__rt_ws_want_flush(struct wsv_ws *ws) {
+  if (ws->pending || ws->phase == WS_DEAD)
+    return;
+  ws->pending = 1;
+  ws->pending_next = ws->loop->pending;
+  ws->loop->pending = ws;
+}
+
+/* ---- ending a connection --------------------------------------------------
+ */
+
+void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text) {
+  if (ws->phase == WS_DEAD)
+    return;
+  if (ws->err == 0 && err != 0) {
+    ws->err = err;
+    ws->err_text = text != NULL ? text : wsv_strerror(err);
+  }
+  ws->phase = WS_DEAD;
+  wsv_timer_stop(&ws->timer);
+  if (ws->w.fd >= 0) {
+    wsv__rt_watch_del(ws->loop, &ws->w);
+    close(ws->w.fd);
+    ws->w.fd = -1;
+  }
+  wsv__rt_ps_unsubscribe_all(ws);
+  if (ws->worker != NULL)
+    wsv__rt_srv_unlink(ws);
+  else
+    wsv__rt_cli_unlink(ws);
+  ws->dead_next = ws->loop->dead;
+  ws->loop->dead = ws;
+}
+
+static void ws_finish(struct wsv_ws *ws) {
+  const struct wsv__rt_ctx *ctx = ws->ctx;
+  if (ws->opened) {
+    int code = ws->peer_code   ? ws->peer_code
+               : ws->fail_code ? ws->fail_code
+                               : 1006;
+    if (code == 1006 && ws->err == 0) {
+      ws->err = WSV_ERR_CLOSED;
+      ws->err_text = "connection closed without a Close frame";
+    }
+    const char *reason = ws->close_reason != NULL ? ws->close_reason : "";
+    if (ctx->cb.close != NULL)
+      ctx->cb.close(ws, code, reason, strlen(reason), ctx->user);
+  } else if (ws->worker == NULL && ctx->cb.fail != NULL) {
+    ctx->cb.fail(ws, ws->err != 0 ? ws->err : WSV_ERR_CLOSED,
+                 ws->err_text[0] != '\0' ? ws->err_text : "connection closed",
+                 ctx->user);
+  }
+  wsv_conn_free(ws->conn);
+  if (ws->worker == NULL)
+    wsv__rt_cli_free(ws);
+  else
+    wsv__rt_srv_free_hs(ws);
+  free(ws->pre);
+  free(ws->path);
+  free(ws->subprotocol);
+  free(ws->close_reason);
+  free(ws);
+}
+
+void wsv__rt_ws_reap(struct wsv_loop *loop) {
+  while (loop->dead != NULL) {
+    struct wsv_ws *list = loop->dead;
+    struct wsv_ws *later = NULL;
+    loop->dead = NULL;
+    while (list != NULL) {
+      struct wsv_ws *next = list->dead_next;
+      if (list->pending) { /* still on the pending list: next round */
+        list->dead_next = later;
+        later = list;
+      } else {
+        ws_finish(list);
+      }
+      list = next;
+    }
+    if (later != NULL) {
+      while (later != NULL) {
+        struct wsv_ws *next = later->dead_next;
+        later->dead_next = loop->dead;
+        loop->dead = later;
+        later = next;
+      }
+      return;
+    }
+  }
+}
+
+/* ---- output ----------------------------------------------------------------
+ */
+
+static void ws_set_out(struct wsv_ws *ws, int want_out) {
+  uint32_t ev = ws->w.events & ~(uint32_t)EPOLLOUT;
+  if (want_out)
+    ev |= EPOLLOUT;
+  if (ws->w.fd >= 0 && ws->w.events != 0)
+    (void)wsv__rt_watch_mod(ws->loop, &ws->w, ev);
+}
+
+/* Drop `n` written bytes: first from `pre`, the rest from the conn. */
+static void ws_consume(struct wsv_ws *ws, size_t n) {
+  if (ws->pre != NULL) {
+    size_t left = ws->pre_len - ws->pre_off;
+    size_t take = n < left ? n : left;
+    ws->pre_off += take;
+    n -= take;
+    if (ws->pre_off == ws->pre_len) {
+      free(ws->pre);
+      ws->pre = NULL;
+      ws->pre_len = ws->pre_off = 0;
+    }
+  }
+  if (n > 0)
+    (void)wsv_conn_consume_output(ws->conn, n);
+}
+
+/* One gather write.  Returns 1 if everything described was written, 0 if
+ * the socket is full (EPOLLOUT armed), -1 on an error (terminated), 2 if
+ * there was nothing to write. */
+static int ws_write_once(struct wsv_ws *ws) {
+  struct iovec iov[WS_IOV];
+  int k = 0;
+  if (ws->pre != NULL) {
+    iov[0].iov_base = ws->pre + ws->pre_off;
+    iov[0].iov_len = ws->pre_len - ws->pre_off;
+    k = 1;
+  }
+  if (ws->conn != NULL) {
+    int m = wsv_conn_output(ws->conn, (struct wsv_iovec *)(void *)(iov + k),
+                            WS_IOV - k);
+    if (m > 0)
+      k += m;
+  }
+  if (k == 0)
+    return 2;
+  size_t total = 0;
+  for (int i = 0; i < k; i++)
+    total += iov[i].iov_len;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = iov;
+  msg.msg_iovlen = (size_t)k;
+  ssize_t w;
+  do
+    w = sendmsg(ws->w.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      ws_set_out(ws, 1);
+      return 0;
+    }
+    wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
+    return -1;
+  }
+  ws_consume(ws, (size_t)w);
+  if ((size_t)w < total) {
+    ws_set_out(ws, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* After output progress: drain callback, closing, linger shutdown. */
+static int ws_after_write(struct wsv_ws *ws) {
+  const struct wsv__rt_ctx *ctx = ws->ctx;
+  if (ws->high && wsv_conn_output_size(ws->conn) < ctx->limits.send_low_water) {
+    ws->high = 0;
+    if (ctx->cb.drain != NULL && ws->phase == WS_OPEN &&
+        wsv_conn_state(ws->conn) == WSV_CONN_OPEN)
+      ctx->cb.drain(ws, ctx->user);
+    if (ws->phase == WS_DEAD)
+      return -1;
+  }
+  if (ws->conn != NULL && ws->pre == NULL &&
+      wsv_conn_want_close_socket(ws->conn)) {
+    wsv__rt_ws_terminate(ws, ws->err, ws->err_text);
+    return -1;
+  }
+  if (ws->phase == WS_LINGER && ws->pre == NULL && !ws->shut) {
+    ws->shut = 1;
+    (void)shutdown(ws->w.fd, SHUT_WR);
+  }
+  return 0;
+}
+
+int wsv__rt_ws_flush(struct wsv_ws *ws) {
+  if (ws->phase == WS_DEAD)
+    return -1;
+  if (ws->phase == WS_CONNECTING)
+    return 0;
+  int r;
+  while ((r = ws_write_once(ws)) == 1)
+    ;
+  if (r < 0)
+    return -1;
+  if (r == 2 && (ws->w.events & EPOLLOUT))
+    ws_set_out(ws, 0);
+  return ws_after_write(ws);
+}
+
+void wsv__rt_ws_flush_pending(struct wsv_loop *loop) {
+  while (loop->pending != NULL) {
+    struct wsv_ws *ws = loop->pending;
+    loop->pending = ws->pending_next;
+    ws->pending = 0;
+    ws->pending_next = NULL;
+    if (ws->phase != WS_DEAD)
+      (void)wsv__rt_ws_flush(ws);
+  }
+}
+
+/* ---- input ------------------------------------------------------------------
+ */
+
+/* Arm the close timer once the closing handshake has begun. */
+static void ws_check_closing(struct wsv_ws *ws) {
+  if (ws->phase != WS_OPEN || ws->tmode == WS_T_CLOSE)
+    return;
+  if (wsv_conn_state(ws->conn) != WSV_CONN_OPEN)
+    wsv__rt_ws_timer(ws, WS_T_CLOSE, ws->ctx->limits.close_timeout_ms);
+}
+
+static void ws_event(struct wsv_ws *ws, const struct wsv_event *ev) {
+  const struct wsv__rt_ctx *ctx = ws->ctx;
+  switch (ev->type) {
+  case WSV_EV_TEXT:
+  case WSV_EV_BINARY:
+    if (ctx->cb.message != NULL)
+      ctx->cb.message(ws, ev->opcode, ev->data, ev->len, ctx->user);
+    break;
+  case WSV_EV_PING:
+  case WSV_EV_PONG:
+    if (ctx->cb.control != NULL)
+      ctx->cb.control(ws, ev->opcode, ev->data, ev->len, ctx->user);
+    break;
+  case WSV_EV_CLOSE:
+    ws->peer_code = ev->close_code;
+    if (ev->len > 0 && ws->close_reason == NULL)
+      ws->close_reason = wsv__rt_strndup((const char *)ev->data, ev->len);
+    break;
+  case WSV_EV_ERROR:
+    ws->fail_code = ev->close_code;
+    if (ws->err == 0) {
+      ws->err = ev->err;
+      ws->err_text = wsv_strerror(ev->err);
+    }
+    wsv__rt_log(ctx, WSV_LOG_DEBUG, "connection failed: %s (close %d)",
+                wsv_strerror(ev->err), ev->close_code);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Hand buf[0..n) to the conn and handle every event in it. */
+static void ws_feed(struct wsv_ws *ws, uint8_t *buf, size_t n) {
+  if (wsv_conn_recv(ws->conn, buf, n) != WSV_OK) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_STATE, "internal: input not consumed");
+    return;
+  }
+  struct wsv_event ev;
+  while (ws->phase != WS_DEAD && wsv_conn_next_event(ws->conn, &ev) > 0)
+    ws_event(ws, &ev);
+  if (ws->phase == WS_DEAD)
+    return;
+  ws_check_closing(ws);
+  wsv__rt_ws_want_flush(ws);
+}
+
+static void ws_read(struct wsv_ws *ws) {
+  struct wsv_loop *loop = ws->loop;
+  ssize_t n;
+  do
+    n = recv(ws->w.fd, loop->rbuf, loop->rbuf_cap, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
+    return;
+  }
+  if (n == 0) {
+    /* EOF: clean after the closing handshake, abnormal (1006) before. */
+    if (ws->peer_code != 0 && wsv_conn_state(ws->conn) == WSV_CONN_CLOSED)
+      wsv__rt_ws_terminate(ws, 0, "");
+    else
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED,
+                           "connection closed by peer without a Close frame");
+    return;
+  }
+  ws->last_recv = loop->now;
+  ws_feed(ws, loop->rbuf, (size_t)n);
+}
+
+void wsv__rt_ws_on_event(struct wsv__rt_watch *w, uint32_t events) {
+  struct wsv_ws *ws = (struct wsv_ws *)w;
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+    ws_read(ws);
+  if (ws->phase != WS_DEAD && (events & EPOLLOUT))
+    (void)wsv__rt_ws_flush(ws);
+}
+
+int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n) {
+  const struct wsv__rt_ctx *ctx = ws->ctx;
+  int rc = wsv_conn_new(&ws->conn, role, &ctx->conn, NULL);
+  if (rc != 0) {
+    wsv__rt_ws_terminate(ws, rc, NULL);
+    return rc;
+  }
+  ws->phase = WS_OPEN;
+  ws->w.fn = wsv__rt_ws_on_event;
+  ws->last_recv = ws->loop->now;
+  wsv__rt_ws_timer(ws, WS_T_IDLE, ctx->limits.ping_interval_ms);
+  ws->opened = 1;
+  ws->in_open = 1;
+  if (ctx->cb.open != NULL)
+    ctx->cb.open(ws, ctx->user);
+  ws->in_open = 0;
+  if (ws->phase == WS_DEAD)
+    return 0;
+  if (n > 0)
+    ws_feed(ws, rest, n);
+  else
+    wsv__rt_ws_want_flush(ws);
+  return 0;
+}
+
+/* ---- the timer
+ * ---------------------------------------------------------------- */
+
+static void ws_idle_check(struct wsv_ws *ws) {
+  const struct wsv_ws_limits *lim = &ws->ctx->limits;
+  uint64_t now = ws->loop->now;
+  uint64_t quiet = now - ws->last_recv;
+  if (quiet < lim->ping_interval_ms) {
+    wsv__rt_ws_timer(ws, WS_T_IDLE, (uint32_t)(lim->ping_interval_ms - quiet));
+    return;
+  }
+  if (wsv_conn_state(ws->conn) != WSV_CONN_OPEN ||
+      wsv_conn_ping(ws->conn, NULL, 0) != WSV_OK) {
+    ws_check_closing(ws);
+    return;
+  }
+  ws->ping_sent = now;
+  wsv__rt_ws_timer(ws, WS_T_PONG,
+                   lim->pong_timeout_ms ? lim->pong_timeout_ms
+                                        : lim->ping_interval_ms);
+  wsv__rt_ws_want_flush(ws);
+}
+
+static void ws_on_timer(struct wsv_timer *t, void *user) {
+  struct wsv_ws *ws = user;
+  (void)t;
+  switch (ws->tmode) {
+  case WS_T_HANDSHAKE:
+  case WS_T_LINGER:
+    if (ws->worker != NULL)
+      wsv__rt_srv_timeout(ws);
+    else
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "handshake timeout");
+    break;
+  case WS_T_IDLE:
+    ws_idle_check(ws);
+    break;
+  case WS_T_PONG:
+    if (ws->last_recv >= ws->ping_sent) {
+      ws->tmode = WS_T_IDLE;
+      ws_idle_check(ws);
+    } else {
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "ping timeout");
+    }
+    break;
+  case WS_T_CLOSE:
+    wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "close timeout");
+    break;
+  default:
+    break;
+  }
+}
+
+/* ---- public API
+ * ---------------------------------------------------------------- */
+
+static int ws_check_sendable(const struct wsv_ws *ws) {
+  if (ws == NULL)
+    return WSV_ERR_INVAL;
+  if (ws->phase == WS_DEAD)
+    return WSV_ERR_CLOSED;
+  if (ws->phase != WS_OPEN)
+    return WSV_ERR_STATE;
+  return 0;
+}
+
+/* After a queueing call: slow-consumer handling, flush, back-pressure. */
+static int ws_after_queue(struct wsv_ws *ws, int rc) {
+  if (rc == WSV_ERR_POLICY) {
+    if (ws->err == 0) {
+      ws->err = WSV_ERR_POLICY;
+      ws->err_text = "slow consumer: send buffer over its limit";
+    }
+    ws->fail_code = 1008;
+    wsv__rt_log(ws->ctx, WSV_LOG_WARN,
+                "closing a slow consumer (1008): %zu bytes queued",
+                wsv_conn_output_size(ws->conn));
+    ws_check_closing(ws);
+    wsv__rt_ws_want_flush(ws);
+    return rc;
+  }
+  if (rc < 0)
+    return rc;
+  wsv__rt_ws_want_flush(ws);
+  if (wsv_conn_output_size(ws->conn) > ws->ctx->limits.send_high_water) {
+    ws->high = 1;
+    return 1;
+  }
+  return 0;
+}
+
+int wsv_ws_send(struct wsv_ws *ws, int opcode, const void *data, size_t len) {
+  int rc = ws_check_sendable(ws);
+  if (rc != 0)
+    return rc;
+  if (opcode != WSV_OP_TEXT && opcode != WSV_OP_BINARY)
+    return WSV_ERR_INVAL;
+  return ws_after_queue(ws, wsv_conn_send(ws->conn, opcode, data, len));
+}
+
+int wsv_ws_send_text(struct wsv_ws *ws, const char *text, size_t len) {
+  return wsv_ws_send(ws, WSV_OP_TEXT, text, len);
+}
+
+int wsv_ws_send_binary(struct wsv_ws *ws, const void *data, size_t len) {
+  return wsv_ws_send(ws, WSV_OP_BINARY, data, len);
+}
+
+int wsv_ws_ping(struct wsv_ws *ws, const void *data, size_t len) {
+  int rc = ws_check_sendable(ws);
+  if (rc != 0)
+    return rc;
+  return ws_after_queue(ws, wsv_conn_ping(ws->conn, data, len));
+}
+
+int wsv_ws_close(struct wsv_ws *ws, int code, const char *reason, size_t len) {
+  int rc = ws_check_sendable(ws);
+  if (rc != 0)
+    return rc;
+  rc = wsv_conn_close(ws->conn, code, reason, len);
+  if (rc != 0)
+    return rc;
+  ws_check_closing(ws);
+  wsv__rt_ws_want_flush(ws);
+  return 0;
+}
+
+void wsv_ws_abort(struct wsv_ws *ws) {
+  if (ws != NULL)
+    wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "aborted");
+}
+
+int wsv_ws_flush(struct wsv_ws *ws) {
+  if (ws == NULL)
+    return WSV_ERR_INVAL;
+  return wsv__rt_ws_flush(ws) == 0 ? 0 : WSV_ERR_CLOSED;
+}
+
+void *wsv_ws_user(const struct wsv_ws *ws) {
+  return ws == NULL ? NULL : ws->user;
+}
+
+void wsv_ws_set_user(struct wsv_ws *ws, void *user) {
+  if (ws != NULL)
+    ws->user = user;
+}
+
+struct wsv_loop *wsv_ws_loop(const struct wsv_ws *ws) {
+  return ws == NULL ? NULL : ws->loop;
+}
+
+const char *wsv_ws_path(const struct wsv_ws *ws) {
+  return ws == NULL || ws->path == NULL ? "/" : ws->path;
+}
+
+const char *wsv_ws_subprotocol(const struct wsv_ws *ws) {
+  return ws == NULL ? NULL : ws->subprotocol;
+}
+
+int wsv_ws_version(const struct wsv_ws *ws) {
+  return ws == NULL ? 0 : ws->version;
+}
+
+size_t wsv_ws_buffered(const struct wsv_ws *ws) {
+  if (ws == NULL)
+    return 0;
+  return (ws->pre_len - ws->pre_off) + wsv_conn_output_size(ws->conn);
+}
+
+int wsv_ws_is_open(const struct wsv_ws *ws) {
+  return ws != NULL && ws->phase == WS_OPEN &&
+         wsv_conn_state(ws->conn) == WSV_CONN_OPEN;
+}
+
+int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap) {
+  if (ws == NULL || buf == NULL || ws->w.fd < 0)
+    return WSV_ERR_INVAL;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char tmp[80];
+  if (getpeername(ws->w.fd, (struct sockaddr *)&ss, &len) != 0)
+    return WSV_ERR_INVAL;
+  int n = wsv__rt_addr_text((struct sockaddr *)&ss, len, tmp, sizeof tmp);
+  if (n < 0)
+    return WSV_ERR_INVAL;
+  if ((size_t)n >= cap)
+    return WSV_ERR_NOBUF;
+  memcpy(buf, tmp, (size_t)n + 1);
+  return n;
+}
+
+int wsv_ws_fd(const struct wsv_ws *ws) {
+  return ws == NULL ? -1 : ws->w.fd;
+}
+
+int wsv_ws_error(const struct wsv_ws *ws) {
+  return ws == NULL ? WSV_ERR_INVAL : ws->err;
+}
+
+const char *wsv_ws_error_text(const struct wsv_ws *ws) {
+  return ws == NULL || ws->err_text == NULL ? "" : ws->err_text;
+}
