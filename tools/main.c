@@ -12,13 +12,17 @@ static const char main_usage[] =
     "tool.\n"
     "\n"
     "commands:\n"
+    "  serve    WebSocket server: echo, chat (--chat) or a program per\n"
+    "           connection (--exec), and a demo page for browsers\n"
+    "  connect  WebSocket client: stdin lines become messages, messages are\n"
+    "           printed; negotiates the version with the server\n"
     "  demo     show the protocol core at work: a client and a server talk\n"
     "           through memory (version negotiation, 101, messages, ping,\n"
     "           close), byte for byte\n"
+    "  probe    audit a server's opening handshake and its\n"
+    "           Sec-WebSocket-Version negotiation\n"
     "\n"
-    "Run 'wsv <command> --help' for a command's options.\n"
-    "The runtime commands (serve, connect, probe, bench) are not built "
-    "yet.\n";
+    "Run 'wsv <command> --help' for a command's options.\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {

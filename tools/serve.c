@@ -1,11 +1,1053 @@
-/* serve.c - `wsv serve` (being written). */
+/*
+ * serve.c - `wsv serve`: a WebSocket server for people and test drivers.
+ *
+ * Every path echoes by default; --chat makes each path a publish/subscribe
+ * topic; --exec runs a program per connection and bridges its standard
+ * input and output to the socket, one line per message.  A browser's
+ * plain GET / gets a small page (page.html) that talks to the server.
+ *
+ * The runtime (wsv/rt.h) does the sockets, threads and signals; this file
+ * adds the command line, the log, the page and the child processes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "wsv.h"
+#include "wsv/rt.h"
+#include "wsv/utf8.h"
+
+#include "cli.h"
 #include "wsv_tool.h"
 
-int wsv_cmd_serve(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fputs("wsv serve: not built yet\n", stderr);
+static const char serve_usage[] =
+    "usage: wsv serve [--host H] [--port P] [--versions LIST] [--threads N]\n"
+    "                 [--chat | --exec CMD] [--max-message BYTES]\n"
+    "                 [--max-connections N] [--quiet] [-v]\n"
+    "\n"
+    "Serve WebSocket connections: echo every message back (the default),\n"
+    "relay it to every connection on the same path (--chat), or bridge it\n"
+    "to a program (--exec).  A browser opening http://HOST:PORT/ gets a\n"
+    "page that talks to the server.\n"
+    "\n"
+    "  --host H             address to listen on (default 127.0.0.1; 0.0.0.0\n"
+    "                       or :: for every address)\n"
+    "  --port P             port (default 8080; 0 picks a free one)\n"
+    "  --versions LIST      WebSocket versions to accept, from 13, 8, 7\n"
+    "                       (default 13)\n"
+    "  --threads N          worker threads (default 1; 0: one per CPU)\n"
+    "  --chat               send every message to every connection on the\n"
+    "                       same path, the sender included\n"
+    "  --exec CMD           run CMD (/bin/sh -c) per connection: each\n"
+    "                       message becomes a line on its standard input,\n"
+    "                       each line it prints a text message; its exit\n"
+    "                       closes the connection (1000)\n"
+    "  --max-message BYTES  largest message accepted (default 16M; K, M, G\n"
+    "                       suffixes)\n"
+    "  --max-connections N  most connections at once (default: no limit)\n"
+    "  --quiet              no line per connection\n"
+    "  -v, --verbose        also log rejected handshakes and other details\n"
+    "\n"
+    "SIGINT or SIGTERM closes every connection with 1001 and exits 0.\n";
+
+/* How messages are handled. */
+enum serve_mode { SERVE_ECHO, SERVE_CHAT, SERVE_EXEC };
+
+/* After the connection is gone, a program gets this long to exit once its
+ * input is closed before SIGTERM, and as long again before SIGKILL. */
+#define SERVE_REAP_TERM_MS 2000
+#define SERVE_REAP_KILL_MS 4000
+#define SERVE_REAP_POLL_MS 20
+/* Bytes read from a program's output at a time. */
+#define SERVE_READ_CHUNK 16384
+
+struct serve_opts {
+  const char *host;
+  uint16_t port;
+  uint32_t versions;
+  int threads;
+  int mode;
+  const char *exec;
+  int quiet;
+  int verbose;
+  uint64_t max_message; /* 0: the core's default */
+  size_t max_connections;
+};
+
+struct serve_child;
+
+/* The whole server: shared by every thread, read-only once running except
+ * for the atomic counter and the child registry (under its mutex). */
+struct serve {
+  struct serve_opts opt;
+  struct wsv_server *srv;
+  atomic_ulong next_id;
+  /* The argv of each program: [stdbuf -oL] /bin/sh -c CMD. */
+  char *exec_argv[6];
+  char stdbuf[256];
+  size_t max_input; /* bytes queued for a program's stdin at most */
+  size_t max_line;  /* longest line read from a program */
+  int starting;     /* during wsv_server_new: keep errors, print none */
+  char start_err[320];
+  pthread_mutex_t mu; /* guards `children` */
+  struct serve_child *children;
+};
+
+/* One WebSocket connection. */
+struct serve_conn {
+  struct serve *st;
+  unsigned long id;
+  uint64_t opened_ms;
+  uint64_t in;  /* messages received */
+  uint64_t out; /* messages sent (echo, exec) */
+  struct serve_child *child;
+};
+
+/* The program run for one connection (--exec).  It outlives the
+ * connection until it has been reaped. */
+struct serve_child {
+  struct serve *st;
+  struct wsv_ws *ws; /* NULL once the connection is gone */
+  struct serve_conn *conn;
+  unsigned long id;
+  pid_t pid;
+  int in_fd;  /* our end of its stdin, -1 once closed */
+  int out_fd; /* our end of its stdout, -1 once closed */
+  struct wsv_io *in_io;
+  struct wsv_io *out_io;
+  struct wsv_timer *timer; /* reaping */
+  uint64_t reap_start;
+  int signalled; /* 0, then SIGTERM (1), then SIGKILL (2) sent */
+  int paused;    /* stdout not read until the drain callback */
+  char *inq;     /* bytes for its stdin: inq[in_off..in_len) */
+  size_t in_off, in_len, in_cap;
+  char *line; /* a partial line of its stdout */
+  size_t line_len, line_cap;
+  struct serve_child *prev, *next;
+};
+
+/* ---- logging ------------------------------------------------------------ */
+
+/* Print one log line on stderr in a single write, so that lines from
+ * several threads never mix. */
+static void serve_log(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static void serve_log(const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+  line[len++] = '\n';
+  (void)!write(STDERR_FILENO, line, len);
+}
+
+/* The runtime's log: errors and warnings always, notices unless --quiet,
+ * details with -v.  While the server is being set up, errors are kept for
+ * the startup message instead. */
+static void serve_on_log(void *user, int level, const char *text) {
+  struct serve *st = user;
+  if (st->starting && level == WSV_LOG_ERROR) {
+    snprintf(st->start_err, sizeof st->start_err, "%s", text);
+    return;
+  }
+  if (level <= WSV_LOG_WARN || (level == WSV_LOG_INFO && !st->opt.quiet) ||
+      st->opt.verbose)
+    serve_log("wsv: %s", text);
+}
+
+static const char *serve_mode_name(int mode) {
+  return mode == SERVE_CHAT ? "chat" : mode == SERVE_EXEC ? "exec" : "echo";
+}
+
+/* ---- the child registry ------------------------------------------------- */
+
+static void serve_child_link(struct serve_child *ch) {
+  struct serve *st = ch->st;
+  pthread_mutex_lock(&st->mu);
+  ch->next = st->children;
+  if (st->children != NULL)
+    st->children->prev = ch;
+  st->children = ch;
+  pthread_mutex_unlock(&st->mu);
+}
+
+static void serve_child_unlink(struct serve_child *ch) {
+  struct serve *st = ch->st;
+  pthread_mutex_lock(&st->mu);
+  if (ch->prev != NULL)
+    ch->prev->next = ch->next;
+  else
+    st->children = ch->next;
+  if (ch->next != NULL)
+    ch->next->prev = ch->prev;
+  ch->prev = ch->next = NULL;
+  pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- a program per connection (--exec) ---------------------------------- */
+
+static void serve_child_close_in(struct serve_child *ch) {
+  wsv_io_stop(ch->in_io);
+  ch->in_io = NULL;
+  if (ch->in_fd >= 0)
+    close(ch->in_fd);
+  ch->in_fd = -1;
+  free(ch->inq);
+  ch->inq = NULL;
+  ch->in_off = ch->in_len = ch->in_cap = 0;
+}
+
+static void serve_child_close_out(struct serve_child *ch) {
+  wsv_io_stop(ch->out_io);
+  ch->out_io = NULL;
+  if (ch->out_fd >= 0)
+    close(ch->out_fd);
+  ch->out_fd = -1;
+  free(ch->line);
+  ch->line = NULL;
+  ch->line_len = ch->line_cap = 0;
+}
+
+/* Log how a program ended, unless it exited 0 or died of the SIGPIPE that
+ * closing its output after the connection ended may cause. */
+static void serve_child_report(const struct serve_child *ch, int status) {
+  if (ch->st->opt.quiet)
+    return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+      WEXITSTATUS(status) != 128 + SIGPIPE)
+    serve_log("wsv: #%lu program exited with status %d", ch->id,
+              WEXITSTATUS(status));
+  else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGPIPE)
+    serve_log("wsv: #%lu program killed by signal %d (%s)%s", ch->id,
+              WTERMSIG(status), strsignal(WTERMSIG(status)),
+              ch->signalled ? ": it outlived its connection" : "");
+}
+
+static void serve_child_free(struct serve_child *ch) {
+  serve_child_close_in(ch);
+  serve_child_close_out(ch);
+  wsv_timer_free(ch->timer);
+  free(ch);
+}
+
+/* Try to reap the program; 1 when it is gone. */
+static int serve_child_try_reap(struct serve_child *ch) {
+  int status = 0;
+  pid_t r;
+  do
+    r = waitpid(ch->pid, &status, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0)
+    return 0;
+  if (r == ch->pid)
+    serve_child_report(ch, status);
+  return 1;
+}
+
+/* The reaping timer: poll waitpid (no SIGCHLD handler is needed), and
+ * signal the program's process group if it outstays its welcome. */
+static void serve_child_on_timer(struct wsv_timer *t, void *user) {
+  struct serve_child *ch = user;
+  (void)t;
+  if (serve_child_try_reap(ch)) {
+    serve_child_unlink(ch);
+    serve_child_free(ch);
+    return;
+  }
+  uint64_t waited = wsv_loop_now(wsv_timer_loop(ch->timer)) - ch->reap_start;
+  if (ch->signalled == 0 && waited >= SERVE_REAP_TERM_MS) {
+    (void)kill(-ch->pid, SIGTERM);
+    ch->signalled = 1;
+  } else if (ch->signalled == 1 && waited >= SERVE_REAP_KILL_MS) {
+    (void)kill(-ch->pid, SIGKILL);
+    ch->signalled = 2;
+  }
+}
+
+/* The connection is gone: close the program's input and output (so it
+ * sees EOF, and SIGPIPE if it still writes) and reap it. */
+static void serve_child_detach(struct serve_child *ch) {
+  ch->ws = NULL;
+  ch->conn = NULL;
+  serve_child_close_in(ch);
+  serve_child_close_out(ch);
+  if (serve_child_try_reap(ch)) {
+    serve_child_unlink(ch);
+    serve_child_free(ch);
+    return;
+  }
+  ch->reap_start = wsv_loop_now(wsv_timer_loop(ch->timer));
+  if (wsv_timer_start(ch->timer, SERVE_REAP_POLL_MS, SERVE_REAP_POLL_MS) != 0) {
+    /* Left to the sweep after the server stops. */
+    serve_log("wsv: #%lu cannot start the reaping timer", ch->id);
+  }
+}
+
+/* Send one line of the program's output as a message: text when it is
+ * valid UTF-8, binary otherwise. */
+static int serve_child_emit(struct serve_child *ch, const char *p, size_t n) {
+  int op = wsv_utf8_valid((const uint8_t *)p, n) == WSV_OK ? WSV_OP_TEXT
+                                                           : WSV_OP_BINARY;
+  int rc = wsv_ws_send(ch->ws, op, p, n);
+  if (rc < 0)
+    return rc;
+  ch->conn->out++;
+  if (rc == 1 && !ch->paused) {
+    ch->paused = 1;
+    (void)wsv_io_set(ch->out_io, 0);
+  }
+  return 0;
+}
+
+/* The program closed its output (it exited, normally): send what is left
+ * and close the connection normally. */
+static void serve_child_eof(struct serve_child *ch) {
+  if (ch->line_len > 0)
+    (void)serve_child_emit(ch, ch->line, ch->line_len);
+  serve_child_close_out(ch);
+  (void)wsv_ws_close(ch->ws, 1000, NULL, 0);
+}
+
+static void serve_child_on_out(struct wsv_io *io, int fd, unsigned events,
+                               void *user) {
+  struct serve_child *ch = user;
+  (void)io;
+  (void)events;
+  if (ch->line_cap - ch->line_len < SERVE_READ_CHUNK) {
+    size_t cap = ch->line_cap ? ch->line_cap * 2 : 2 * SERVE_READ_CHUNK;
+    while (cap - ch->line_len < SERVE_READ_CHUNK)
+      cap *= 2;
+    char *q = realloc(ch->line, cap);
+    if (q == NULL) {
+      (void)wsv_ws_close(ch->ws, 1011, "out of memory", 13);
+      serve_child_close_out(ch);
+      return;
+    }
+    ch->line = q;
+    ch->line_cap = cap;
+  }
+  ssize_t n = read(fd, ch->line + ch->line_len, SERVE_READ_CHUNK);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (n <= 0) {
+    serve_child_eof(ch);
+    return;
+  }
+  size_t start = 0, scan = ch->line_len;
+  ch->line_len += (size_t)n;
+  for (;;) {
+    char *nl = memchr(ch->line + scan, '\n', ch->line_len - scan);
+    size_t end;
+    if (nl != NULL)
+      end = (size_t)(nl - ch->line);
+    else if (ch->line_len - start >= ch->st->max_line)
+      end = start + ch->st->max_line; /* too long: send it in pieces */
+    else
+      break;
+    if (serve_child_emit(ch, ch->line + start, end - start) < 0) {
+      serve_child_close_out(ch); /* the connection is closing */
+      return;
+    }
+    start = nl != NULL ? end + 1 : end;
+    scan = start;
+  }
+  if (start > 0) {
+    memmove(ch->line, ch->line + start, ch->line_len - start);
+    ch->line_len -= start;
+  }
+}
+
+/* Write what is queued for the program's stdin; 0, or -1 when its input
+ * is gone (it closed stdin or exited). */
+static int serve_child_write(struct serve_child *ch) {
+  while (ch->in_off < ch->in_len) {
+    ssize_t n = write(ch->in_fd, ch->inq + ch->in_off, ch->in_len - ch->in_off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      break;
+    if (n < 0)
+      return -1;
+    ch->in_off += (size_t)n;
+  }
+  if (ch->in_off == ch->in_len)
+    ch->in_off = ch->in_len = 0;
+  (void)wsv_io_set(ch->in_io, ch->in_len > 0 ? WSV_IO_WRITE : 0);
+  return 0;
+}
+
+static void serve_child_on_in(struct wsv_io *io, int fd, unsigned events,
+                              void *user) {
+  struct serve_child *ch = user;
+  (void)io;
+  (void)fd;
+  (void)events;
+  if (serve_child_write(ch) != 0)
+    serve_child_close_in(ch);
+}
+
+/* A message from the peer: one line on the program's stdin. */
+static void serve_child_input(struct serve_child *ch, const void *data,
+                              size_t len) {
+  if (ch->in_fd < 0)
+    return; /* the program closed its input: drop the message */
+  size_t queued = ch->in_len - ch->in_off;
+  if (queued + len + 1 > ch->st->max_input) {
+    (void)wsv_ws_close(ch->ws, 1008, "the program is not reading its input",
+                       36);
+    serve_child_close_in(ch);
+    return;
+  }
+  if (ch->in_off > 0 && ch->in_len + len + 1 > ch->in_cap) {
+    memmove(ch->inq, ch->inq + ch->in_off, queued);
+    ch->in_off = 0;
+    ch->in_len = queued;
+  }
+  if (ch->in_len + len + 1 > ch->in_cap) {
+    size_t cap = ch->in_cap ? ch->in_cap : 4096;
+    while (cap < ch->in_len + len + 1)
+      cap *= 2;
+    char *q = realloc(ch->inq, cap);
+    if (q == NULL) {
+      (void)wsv_ws_close(ch->ws, 1011, "out of memory", 13);
+      return;
+    }
+    ch->inq = q;
+    ch->in_cap = cap;
+  }
+  if (len > 0)
+    memcpy(ch->inq + ch->in_len, data, len);
+  ch->inq[ch->in_len + len] = '\n';
+  ch->in_len += len + 1;
+  if (serve_child_write(ch) != 0)
+    serve_child_close_in(ch);
+}
+
+/* Build the program's environment: ours plus WSV_PATH, WSV_QUERY,
+ * WSV_PEER and WSV_VERSION.  Returns a malloc'd array whose first `nadd`
+ * entries are malloc'd strings, or NULL. */
+static char **serve_child_env(struct wsv_ws *ws, size_t *nadd) {
+  size_t n = 0;
+  while (environ[n] != NULL)
+    n++;
+  char **env = calloc(n + 5, sizeof *env);
+  if (env == NULL)
+    return NULL;
+  char peer[64] = "";
+  (void)wsv_ws_peer(ws, peer, sizeof peer);
+  struct wsv_str q = {NULL, 0};
+  const struct wsv_hs_server *hs = wsv_ws_request(ws);
+  if (hs != NULL)
+    q = wsv_hs_server_query(hs);
+  int ok = asprintf(&env[0], "WSV_PATH=%s", wsv_ws_path(ws)) >= 0;
+  ok = ok && asprintf(&env[1], "WSV_QUERY=%.*s", (int)q.len,
+                      q.ptr != NULL ? q.ptr : "") >= 0;
+  ok = ok && asprintf(&env[2], "WSV_PEER=%s", peer) >= 0;
+  ok = ok && asprintf(&env[3], "WSV_VERSION=%d", wsv_ws_version(ws)) >= 0;
+  *nadd = 4;
+  if (!ok) {
+    for (size_t k = 0; k < 4; k++)
+      if (env[k] != NULL)
+        free(env[k]);
+    free(env);
+    return NULL;
+  }
+  size_t o = 4;
+  for (size_t k = 0; k < n; k++) {
+    if (strncmp(environ[k], "WSV_", 4) == 0)
+      continue; /* ours win */
+    env[o++] = environ[k];
+  }
+  env[o] = NULL;
+  return env;
+}
+
+static void serve_child_env_free(char **env, size_t nadd) {
+  if (env == NULL)
+    return;
+  for (size_t k = 0; k < nadd; k++)
+    free(env[k]);
+  free(env);
+}
+
+/* Start the program for a new connection.  Returns 0 or an errno value. */
+static int serve_child_spawn(struct serve *st, char **env, pid_t *pid,
+                             int in[2], int out[2]) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  int rc = posix_spawn_file_actions_init(&fa);
+  if (rc != 0)
+    return rc;
+  rc = posix_spawnattr_init(&attr);
+  if (rc != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+  }
+  sigset_t none, dflt;
+  sigemptyset(&none);
+  sigemptyset(&dflt);
+  sigaddset(&dflt, SIGPIPE);
+  /* Its own process group (so a terminal's Ctrl-C reaches only wsv, which
+   * then closes the program's input; and so the whole group can be
+   * signalled), no blocked signals, SIGPIPE back to the default. */
+  rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+                                           POSIX_SPAWN_SETSIGMASK |
+                                           POSIX_SPAWN_SETSIGDEF);
+  if (rc == 0)
+    rc = posix_spawnattr_setpgroup(&attr, 0);
+  if (rc == 0)
+    rc = posix_spawnattr_setsigmask(&attr, &none);
+  if (rc == 0)
+    rc = posix_spawnattr_setsigdefault(&attr, &dflt);
+  if (rc == 0)
+    rc = posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+  if (rc == 0)
+    rc = posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  if (rc == 0)
+    rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  if (rc == 0)
+    rc = posix_spawn(pid, st->exec_argv[0], &fa, &attr, st->exec_argv, env);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc;
+}
+
+static int serve_set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Run the program for `ws`.  Returns 0, or -1 after logging why. */
+static int serve_child_start(struct serve *st, struct serve_conn *c,
+                             struct wsv_ws *ws) {
+  struct serve_child *ch = calloc(1, sizeof *ch);
+  int in[2] = {-1, -1}, out[2] = {-1, -1};
+  size_t nadd = 0;
+  char **env = NULL;
+  int err = ENOMEM;
+  if (ch == NULL)
+    goto fail;
+  ch->st = st;
+  ch->ws = ws;
+  ch->conn = c;
+  ch->id = c->id;
+  ch->in_fd = ch->out_fd = -1;
+  if (wsv_timer_new(wsv_ws_loop(ws), &ch->timer, serve_child_on_timer, ch) != 0)
+    goto fail;
+  env = serve_child_env(ws, &nadd);
+  if (env == NULL)
+    goto fail;
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+    err = errno;
+    goto fail;
+  }
+  if (serve_set_nonblock(in[1]) != 0 || serve_set_nonblock(out[0]) != 0) {
+    err = errno;
+    goto fail;
+  }
+  err = serve_child_spawn(st, env, &ch->pid, in, out);
+  if (err != 0)
+    goto fail;
+  serve_child_env_free(env, nadd);
+  env = NULL;
+  close(in[0]);
+  close(out[1]);
+  ch->in_fd = in[1];
+  ch->out_fd = out[0];
+  in[0] = in[1] = out[0] = out[1] = -1;
+  serve_child_link(ch);
+  c->child = ch;
+  if (wsv_io_start(wsv_ws_loop(ws), &ch->out_io, ch->out_fd, WSV_IO_READ,
+                   serve_child_on_out, ch) != 0 ||
+      wsv_io_start(wsv_ws_loop(ws), &ch->in_io, ch->in_fd, 0, serve_child_on_in,
+                   ch) != 0) {
+    serve_log("wsv: #%lu cannot watch the program's pipes", c->id);
+    return -1; /* the close callback detaches and reaps it */
+  }
+  return 0;
+fail:
+  serve_log("wsv: #%lu cannot run the program: %s", c->id, strerror(err));
+  serve_child_env_free(env, nadd);
+  for (int k = 0; k < 2; k++) {
+    if (in[k] >= 0)
+      close(in[k]);
+    if (out[k] >= 0)
+      close(out[k]);
+  }
+  if (ch != NULL) {
+    wsv_timer_free(ch->timer);
+    free(ch);
+  }
+  return -1;
+}
+
+/* After the server stopped: the loops no longer run, so wait for the
+ * programs still alive here (SIGTERM after a while, then SIGKILL). */
+static void serve_sweep_children(struct serve *st) {
+  for (int ms = 0; st->children != NULL; ms += 10) {
+    struct serve_child *next;
+    for (struct serve_child *ch = st->children; ch != NULL; ch = next) {
+      next = ch->next;
+      serve_child_close_in(ch);
+      serve_child_close_out(ch);
+      if (serve_child_try_reap(ch)) {
+        serve_child_unlink(ch);
+        serve_child_free(ch);
+      } else if (ms == SERVE_REAP_TERM_MS / 2) {
+        (void)kill(-ch->pid, SIGTERM);
+      } else if (ms >= SERVE_REAP_TERM_MS) {
+        (void)kill(-ch->pid, SIGKILL);
+      }
+    }
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    (void)nanosleep(&ts, NULL);
+  }
+}
+
+/* ---- WebSocket callbacks ------------------------------------------------- */
+
+static void serve_on_open(struct wsv_ws *ws, void *user) {
+  struct serve *st = user;
+  struct serve_conn *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    (void)wsv_ws_close(ws, 1011, "out of memory", 13);
+    return;
+  }
+  c->st = st;
+  c->id = atomic_fetch_add(&st->next_id, 1) + 1;
+  c->opened_ms = wsv_loop_now(wsv_ws_loop(ws));
+  wsv_ws_set_user(ws, c);
+  if (!st->opt.quiet) {
+    char peer[64] = "?", path[256];
+    (void)wsv_ws_peer(ws, peer, sizeof peer);
+    const char *p = wsv_ws_path(ws);
+    wsv_cli_printable(p, strlen(p), path, sizeof path);
+    serve_log("wsv: #%lu open %s %s version %d", c->id, peer, path,
+              wsv_ws_version(ws));
+  }
+  if (st->opt.mode == SERVE_CHAT) {
+    int rc = wsv_ws_subscribe(ws, wsv_ws_path(ws));
+    if (rc < 0) {
+      serve_log("wsv: #%lu cannot subscribe to the path: %s", c->id,
+                wsv_strerror(rc));
+      (void)wsv_ws_close(ws, rc == WSV_ERR_INVAL ? 1008 : 1011,
+                         "cannot join this path", 21);
+    }
+  } else if (st->opt.mode == SERVE_EXEC) {
+    if (serve_child_start(st, c, ws) != 0)
+      (void)wsv_ws_close(ws, 1011, "cannot run the program", 22);
+  }
+}
+
+static void serve_on_message(struct wsv_ws *ws, int opcode, const void *data,
+                             size_t len, void *user) {
+  struct serve *st = user;
+  struct serve_conn *c = wsv_ws_user(ws);
+  if (c == NULL)
+    return;
+  c->in++;
+  switch (st->opt.mode) {
+  case SERVE_CHAT:
+    (void)wsv_ws_publish(ws, wsv_ws_path(ws), opcode, data, len,
+                         WSV_PUBLISH_SELF);
+    break;
+  case SERVE_EXEC:
+    if (c->child != NULL)
+      serve_child_input(c->child, data, len);
+    break;
+  default:
+    if (wsv_ws_send(ws, opcode, data, len) >= 0)
+      c->out++;
+    break;
+  }
+}
+
+static void serve_on_drain(struct wsv_ws *ws, void *user) {
+  struct serve_conn *c = wsv_ws_user(ws);
+  (void)user;
+  if (c != NULL && c->child != NULL && c->child->paused) {
+    c->child->paused = 0;
+    if (c->child->out_io != NULL)
+      (void)wsv_io_set(c->child->out_io, WSV_IO_READ);
+  }
+}
+
+static void serve_on_close(struct wsv_ws *ws, int code, const char *reason,
+                           size_t len, void *user) {
+  struct serve *st = user;
+  struct serve_conn *c = wsv_ws_user(ws);
+  if (c == NULL)
+    return;
+  if (!st->opt.quiet) {
+    char why[160], extra[160] = "", counts[64];
+    wsv_cli_printable(reason, len, why, sizeof why);
+    if (wsv_ws_error(ws) != 0)
+      snprintf(extra, sizeof extra, " (%s)", wsv_ws_error_text(ws));
+    uint64_t ms = wsv_loop_now(wsv_ws_loop(ws)) - c->opened_ms;
+    if (st->opt.mode == SERVE_CHAT)
+      snprintf(counts, sizeof counts, "%llu messages in",
+               (unsigned long long)c->in);
+    else
+      snprintf(counts, sizeof counts, "%llu messages in, %llu out",
+               (unsigned long long)c->in, (unsigned long long)c->out);
+    serve_log("wsv: #%lu close %d \"%s\"%s after %llu.%03llus, %s", c->id, code,
+              why, extra, (unsigned long long)(ms / 1000),
+              (unsigned long long)(ms % 1000), counts);
+  }
+  if (c->child != NULL)
+    serve_child_detach(c->child);
+  free(c);
+  wsv_ws_set_user(ws, NULL);
+}
+
+/* ---- plain HTTP: the page ----------------------------------------------- */
+
+static int serve_str_is(struct wsv_str s, const char *lit) {
+  size_t n = strlen(lit);
+  return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static void serve_on_http(const struct wsv_hs_server *hs,
+                          struct wsv_http_response *res, void *user) {
+  static const char not_found[] = "not found; the demo page is at /\n";
+  static const char bad_method[] = "method not allowed; use GET\n";
+  struct serve *st = user;
+  struct wsv_str method = wsv_hs_server_method(hs);
+  struct wsv_str path = wsv_hs_server_path(hs);
+  if (!serve_str_is(path, "/")) {
+    res->status = 404;
+    res->body = not_found;
+    res->body_len = sizeof not_found - 1;
+  } else if (serve_str_is(method, "GET") || serve_str_is(method, "HEAD")) {
+    res->status = 200;
+    res->content_type = "text/html; charset=utf-8";
+    res->body = wsv_page_html;
+    res->body_len = wsv_page_html_len;
+    res->headers = "Cache-Control: no-store\r\n"
+                   "X-Content-Type-Options: nosniff\r\n";
+  } else {
+    res->status = 405;
+    res->body = bad_method;
+    res->body_len = sizeof bad_method - 1;
+    res->headers = "Allow: GET, HEAD\r\n";
+  }
+  if (!st->opt.quiet) {
+    char m[32], p[256];
+    wsv_cli_printable(method.ptr, method.len, m, sizeof m);
+    wsv_cli_printable(path.ptr, path.len, p, sizeof p);
+    serve_log("wsv: http %s %s %d", m, p, res->status);
+  }
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int serve_usage_error(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static int serve_usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("wsv serve: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputs("\nRun 'wsv serve --help' for the options.\n", stderr);
   return 2;
+}
+
+/* Parse the command line.  Returns -1 to go on, or an exit status. */
+static int serve_parse(int argc, char **argv, struct serve_opts *o) {
+  o->host = "127.0.0.1";
+  o->port = 8080;
+  o->versions = WSV_VERSIONS_DEFAULT;
+  o->threads = 1;
+  o->mode = SERVE_ECHO;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    uint64_t n;
+    int m;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(serve_usage, stdout);
+      return 0;
+    } else if (strcmp(a, "--chat") == 0) {
+      if (o->mode == SERVE_EXEC)
+        return serve_usage_error("%s: --chat and --exec exclude each other", a);
+      o->mode = SERVE_CHAT;
+    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+      o->quiet = 1;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+      o->verbose = 1;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--host", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return serve_usage_error("%s needs an address", a);
+      o->host = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--port", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 0, 65535, &n) != 0)
+        return serve_usage_error("--port needs a number from 0 to 65535");
+      o->port = (uint16_t)n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--versions", &v)) != 0) {
+      char err[160];
+      if (m < 0)
+        return serve_usage_error("%s needs a list such as 13,8,7", a);
+      if (wsv_cli_versions(v, &o->versions, err, sizeof err) != 0)
+        return serve_usage_error("--versions: %s", err);
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 0, 256, &n) != 0)
+        return serve_usage_error("--threads needs a number from 0 to 256");
+      o->threads = (int)n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--exec", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return serve_usage_error("%s needs a command", a);
+      if (o->mode == SERVE_CHAT)
+        return serve_usage_error("%s: --chat and --exec exclude each other",
+                                 "--exec");
+      o->mode = SERVE_EXEC;
+      o->exec = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-message", &v)) != 0) {
+      if (m < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 40, &n) != 0)
+        return serve_usage_error(
+            "--max-message needs a size in bytes, e.g. 65536 or 16M");
+      o->max_message = n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-connections", &v)) !=
+               0) {
+      if (m < 0 || wsv_cli_uint(v, 1, SIZE_MAX, &n) != 0)
+        return serve_usage_error("--max-connections needs a positive number");
+      o->max_connections = (size_t)n;
+    } else {
+      return serve_usage_error("unknown argument '%s'", a);
+    }
+  }
+  if (o->threads == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
+  }
+  return -1;
+}
+
+/* Find an executable `name` on PATH; 0 and its path in buf, or -1. */
+static int serve_which(const char *name, char *buf, size_t cap) {
+  const char *path = getenv("PATH");
+  if (path == NULL || *path == '\0')
+    path = "/usr/bin:/bin";
+  while (*path != '\0') {
+    size_t n = strcspn(path, ":");
+    int w = snprintf(buf, cap, "%.*s/%s", (int)n, n > 0 ? path : ".", name);
+    if (w > 0 && (size_t)w < cap && access(buf, X_OK) == 0)
+      return 0;
+    path += n;
+    if (*path == ':')
+      path++;
+  }
+  return -1;
+}
+
+/* Make sure descriptors 0, 1 and 2 are open, so that pipes never take
+ * their numbers (the programs' stdin and stdout are set up by number). */
+static void serve_fix_std_fds(void) {
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    int n = open("/dev/null", O_RDWR);
+    if (n >= 0 && n != fd) {
+      (void)dup2(n, fd);
+      close(n);
+    }
+  }
+}
+
+/* Is host:port already taken by a listener?  The runtime's listeners use
+ * SO_REUSEPORT, so a second `wsv serve` by the same user would otherwise
+ * silently share the port with the first: try a bind without it. */
+static int serve_port_taken(const char *host, uint16_t port) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  char ps[8];
+  snprintf(ps, sizeof ps, "%u", (unsigned)port);
+  if (getaddrinfo(host, ps, &hints, &res) != 0)
+    return 0; /* the runtime reports it */
+  int taken = 0;
+  for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      continue;
+    int one = 1, zero = 0;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6)
+      (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    int r = bind(fd, ai->ai_addr, ai->ai_addrlen);
+    int e = errno;
+    close(fd);
+    if (r == 0) {
+      taken = 0;
+      break;
+    }
+    if (e == EADDRINUSE)
+      taken = 1;
+  }
+  freeaddrinfo(res);
+  return taken;
+}
+
+static int serve_port_in_use(uint16_t port) {
+  fprintf(stderr, "wsv serve: port %u is in use; try --port %u\n",
+          (unsigned)port, port < 65535 ? (unsigned)port + 1 : 0u);
+  return 1;
+}
+
+static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
+  wsv_server_config_init(cfg);
+  cfg->host = st->opt.host;
+  cfg->port = st->opt.port;
+  cfg->threads = st->opt.threads;
+  cfg->max_connections = st->opt.max_connections;
+  cfg->handshake.versions = st->opt.versions;
+  if (st->opt.max_message != 0) {
+    cfg->conn.max_message = st->opt.max_message;
+    cfg->conn.max_frame = st->opt.max_message;
+  }
+  cfg->http = serve_on_http;
+  cfg->http_user = st;
+  cfg->handle_signals = 1;
+  cfg->callbacks.open = serve_on_open;
+  cfg->callbacks.message = serve_on_message;
+  cfg->callbacks.drain = serve_on_drain;
+  cfg->callbacks.close = serve_on_close;
+  cfg->user = st;
+  cfg->log = serve_on_log;
+  cfg->log_user = st;
+}
+
+/* Set up the program's argv: under stdbuf -oL when it is installed, so
+ * that programs using C stdio send each line at once, not at exit. */
+static void serve_exec_argv(struct serve *st) {
+  char **a = st->exec_argv;
+  size_t k = 0;
+  if (serve_which("stdbuf", st->stdbuf, sizeof st->stdbuf) == 0) {
+    a[k++] = st->stdbuf;
+    a[k++] = (char *)(uintptr_t) "-oL";
+  }
+  a[k++] = (char *)(uintptr_t) "/bin/sh";
+  a[k++] = (char *)(uintptr_t) "-c";
+  a[k++] = (char *)(uintptr_t)st->opt.exec;
+  a[k] = NULL;
+}
+
+/* The URL line, printed once the server listens. */
+static void serve_print_url(const struct serve *st, uint16_t port) {
+  const char *h = st->opt.host;
+  int any = strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+  const char *shown = any ? "127.0.0.1" : h;
+  const char *lb = strchr(shown, ':') != NULL ? "[" : "";
+  const char *rb = *lb != '\0' ? "]" : "";
+  printf("wsv: serving on http://%s%s%s:%u/ (WebSocket: ws://%s%s%s:%u/)%s\n",
+         lb, shown, rb, (unsigned)port, lb, shown, rb, (unsigned)port,
+         any ? " on every address" : "");
+  fflush(stdout);
+}
+
+int wsv_cmd_serve(int argc, char **argv) {
+  struct serve st;
+  memset(&st, 0, sizeof st);
+  int rc = serve_parse(argc, argv, &st.opt);
+  if (rc >= 0)
+    return rc;
+  atomic_init(&st.next_id, 0);
+  st.max_line = st.opt.max_message != 0 && st.opt.max_message < (1u << 24)
+                    ? (size_t)st.opt.max_message
+                    : (size_t)1 << 24;
+  st.max_input = (size_t)16 << 20;
+  if (pthread_mutex_init(&st.mu, NULL) != 0)
+    return 1;
+  serve_fix_std_fds();
+  /* Writes to a program whose input is closed must fail with EPIPE, not
+   * kill wsv (the programs get the default SIGPIPE back). */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  (void)sigaction(SIGPIPE, &sa, NULL);
+  /* Block SIGINT and SIGTERM now, so one arriving between the URL line
+   * and wsv_server_run still shuts down gracefully (through the
+   * runtime's signalfd) instead of killing the process. */
+  sigset_t stop_sigs;
+  sigemptyset(&stop_sigs);
+  sigaddset(&stop_sigs, SIGINT);
+  sigaddset(&stop_sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
+  if (st.opt.mode == SERVE_EXEC)
+    serve_exec_argv(&st);
+
+  if (st.opt.port != 0 && serve_port_taken(st.opt.host, st.opt.port)) {
+    pthread_mutex_destroy(&st.mu);
+    return serve_port_in_use(st.opt.port);
+  }
+  struct wsv_server_config cfg;
+  serve_config(&st, &cfg);
+  st.starting = 1;
+  errno = 0;
+  rc = wsv_server_new(&st.srv, &cfg);
+  if (rc != 0) {
+    int e = errno;
+    if (e == EADDRINUSE)
+      rc = serve_port_in_use(st.opt.port);
+    else if (e == EACCES && st.opt.port < 1024)
+      fprintf(stderr, "wsv serve: port %u needs privileges; try --port 8080\n",
+              (unsigned)st.opt.port);
+    else if (st.start_err[0] != '\0')
+      fprintf(stderr, "wsv serve: cannot listen: %s\n", st.start_err);
+    else
+      fprintf(stderr, "wsv serve: cannot listen on %s port %u: %s\n",
+              st.opt.host, (unsigned)st.opt.port, wsv_strerror(rc));
+    pthread_mutex_destroy(&st.mu);
+    return 1;
+  }
+  st.starting = 0;
+  uint16_t port = wsv_server_port(st.srv);
+  serve_print_url(&st, port);
+  if (!st.opt.quiet) {
+    char vl[32];
+    wsv_cli_version_list(st.opt.versions, vl, sizeof vl);
+    serve_log("wsv: %s%s%s, versions %s, %d thread%s; Ctrl-C stops",
+              serve_mode_name(st.opt.mode), st.opt.exec ? " " : "",
+              st.opt.exec ? st.opt.exec : "", vl, st.opt.threads,
+              st.opt.threads == 1 ? "" : "s");
+  }
+  rc = wsv_server_run(st.srv);
+  serve_sweep_children(&st);
+  wsv_server_free(st.srv);
+  pthread_mutex_destroy(&st.mu);
+  if (rc != 0) {
+    fprintf(stderr, "wsv serve: %s\n", wsv_strerror(rc));
+    return 1;
+  }
+  if (!st.opt.quiet)
+    serve_log("wsv: stopped");
+  return 0;
 }

@@ -1,0 +1,515 @@
+#!/usr/bin/python3
+"""serve_test.py WSV SRCDIR - `wsv serve` and `wsv connect` against each
+other over loopback: echo, chat, exec, the demo page, port in use, SIGTERM,
+version negotiation, exit codes.
+
+Run with Debian's /usr/bin/python3 (standard library only).  Every process
+is started with a deadline and killed by its PID at the end."""
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+WSV = os.path.abspath(sys.argv[1])
+SRC = os.path.abspath(sys.argv[2])
+PORT_RE = re.compile(rb"wsv: serving on http://127\.0\.0\.1:(\d+)/ \(WebSocket: ws://127\.0\.0\.1:(\d+)/\)")
+
+fails = 0
+procs = []
+
+
+def check(desc, ok, detail=""):
+    global fails
+    if ok:
+        print(f"ok   {desc}")
+    else:
+        fails += 1
+        print(f"FAIL {desc}" + (f"\n     {detail}" if detail else ""))
+
+
+class Proc:
+    """A child whose stdout and stderr are collected by threads."""
+
+    def __init__(self, argv, stdin=subprocess.PIPE):
+        self.p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        procs.append(self.p)
+        self.out = bytearray()
+        self.err = bytearray()
+        self.cv = threading.Condition()
+        self.threads = [threading.Thread(target=self._drain, args=(f, b), daemon=True)
+                        for f, b in ((self.p.stdout, self.out), (self.p.stderr, self.err))]
+        for t in self.threads:
+            t.start()
+
+    def _drain(self, f, buf):
+        while True:
+            try:
+                chunk = os.read(f.fileno(), 65536)
+            except OSError:
+                chunk = b""
+            with self.cv:
+                if chunk:
+                    buf.extend(chunk)
+                self.cv.notify_all()
+            if not chunk:
+                return
+
+    def wait_for(self, pred, timeout=5):
+        """Wait until pred(out, err) is true; return its value or None."""
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                v = pred(bytes(self.out), bytes(self.err))
+                if v or time.monotonic() >= end:
+                    return v or None
+                if self.p.poll() is not None and not any(t.is_alive() for t in self.threads):
+                    return pred(bytes(self.out), bytes(self.err)) or None
+                self.cv.wait(0.05)
+
+    def send(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def close_stdin(self):
+        try:
+            self.p.stdin.close()
+        except (OSError, AttributeError):
+            pass
+
+    def wait(self, timeout=5):
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for t in self.threads:
+            t.join(2)
+        return rc
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(5)
+
+    def text(self):
+        return f"stdout={bytes(self.out)[:300]!r} stderr={bytes(self.err)[:500]!r}"
+
+
+def serve(*args):
+    """Start `wsv serve --port 0 ARGS`; returns (proc, port) once listening."""
+    s = Proc([WSV, "serve", "--host", "127.0.0.1", "--port", "0", *args],
+             stdin=subprocess.DEVNULL)
+    m = s.wait_for(lambda o, e: PORT_RE.search(o), 10)
+    if not m:
+        s.kill()
+        raise RuntimeError(f"wsv serve {' '.join(args)} did not start: {s.text()}")
+    return s, int(m.group(1))
+
+
+def stop(s, sig=signal.SIGTERM, timeout=6):
+    s.p.send_signal(sig)
+    rc = s.wait(timeout)
+    if rc is None:
+        s.kill()
+    return rc
+
+
+def connect(port, *args, path="/", stdin=subprocess.PIPE):
+    return Proc([WSV, "connect", *args, f"ws://127.0.0.1:{port}{path}"], stdin=stdin)
+
+
+def run(argv, input_=b"", timeout=10):
+    r = subprocess.run(argv, input=input_, capture_output=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def lines_of(b):
+    return b.decode("utf-8", "replace").splitlines()
+
+
+def http_get(port, path, method="GET"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request(method, path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, r.getheader("Content-Type") or "", body
+
+
+def children_of(pid):
+    """PIDs whose parent is pid (zombies included)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append((int(d), fields[0]))
+    return out
+
+
+# ---------------------------------------------------------------- cases
+
+
+def case_help():
+    for cmd in ("serve", "connect"):
+        rc, out, _ = run([WSV, cmd, "--help"])
+        check(f"{cmd} --help exits 0 with a usage line",
+              rc == 0 and out.startswith(f"usage: wsv {cmd}".encode()), out[:80])
+    rc, _, err = run([WSV, "serve", "--versions", "13,9"])
+    check("serve --versions 13,9: exit 2 naming 9",
+          rc == 2 and b'"9" is not a WebSocket version' in err, err)
+    rc, _, err = run([WSV, "connect", "--versions", "14", "ws://127.0.0.1:1/"])
+    check("connect --versions 14: exit 2", rc == 2 and b"14" in err, err)
+    rc, _, err = run([WSV, "serve", "--chat", "--exec", "cat"])
+    check("serve --chat --exec: exit 2", rc == 2, err)
+    rc, _, err = run([WSV, "connect"])
+    check("connect without URL: exit 2", rc == 2, err)
+    rc, _, err = run([WSV, "connect", "http://127.0.0.1/"])
+    check("connect http:// URL: exit 2", rc == 2, err)
+    rc, _, err = run([WSV, "connect", "wss://127.0.0.1/"], timeout=5)
+    check("connect wss://: exit 1, one line", rc == 1 and err.count(b"\n") == 1, err)
+
+
+def case_echo():
+    s, port = serve()
+    try:
+        # Lines, then EOF at once: every echo comes back before the Close.
+        lines = ["hello", "", "ünïcødé €", "x" * 70000, "last without newline"]
+        data = ("\n".join(lines)).encode()
+        rc, out, err = run([WSV, "connect", f"ws://127.0.0.1:{port}/echo"], data)
+        check("echo: stdin lines come back, one per line", lines_of(out) == lines,
+              f"{out[:200]!r} {err!r}")
+        check("echo: connect exits 0 after its close 1000", rc == 0, f"rc={rc} {err!r}")
+        check("echo: nothing on connect's stderr", err == b"", err)
+        # The same interactively: one line at a time.
+        c = connect(port, path="/a/b?x=1")
+        ok = True
+        for i in range(5):
+            c.send(f"line {i}\n".encode())
+            if not c.wait_for(lambda o, e, i=i: o.count(b"\n") > i, 5):
+                ok = False
+                break
+        check("echo: interactive lines answered one by one", ok and lines_of(c.out) ==
+              [f"line {i}" for i in range(5)], c.text())
+        c.close_stdin()
+        check("echo: interactive connect exits 0 at EOF", c.wait(5) == 0, c.text())
+        # Binary lines.
+        rc, out, err = run([WSV, "connect", "--binary", "--hex",
+                            f"ws://127.0.0.1:{port}/"], b"AB\n\x00\xff\n")
+        check("echo --binary --hex: bytes back as hex", rc == 0 and lines_of(out) == ["4142", "00ff"],
+              f"{out!r} {err!r}")
+        rc, out, err = run([WSV, "connect", "--binary", f"ws://127.0.0.1:{port}/"], b"raw\n")
+        check("echo --binary: raw bytes printed", rc == 0 and out == b"raw\n", f"{out!r} {err!r}")
+        rc, out, err = run([WSV, "connect", f"ws://127.0.0.1:{port}/"], b"ok\n\xff\xfe\n")
+        check("connect: a non-UTF-8 line is an error (exit 1, names the line)",
+              rc == 1 and b"line 2 is not valid UTF-8" in err and out == b"ok\n", f"{out!r} {err!r}")
+        # stdin from a regular file (epoll cannot watch it).
+        with tempfile.TemporaryFile() as f:
+            f.write(b"from\na file\n")
+            f.seek(0)
+            r = subprocess.run([WSV, "connect", f"ws://127.0.0.1:{port}/"], stdin=f,
+                               capture_output=True, timeout=10)
+        check("connect: stdin from a regular file", r.returncode == 0 and
+              lines_of(r.stdout) == ["from", "a file"], f"{r.stdout!r} {r.stderr!r}")
+        rc, out, err = run([WSV, "connect", f"ws://127.0.0.1:{port}/"], b"", 5)
+        check("connect: empty stdin -> close 1000, exit 0", rc == 0 and out == b"", err)
+    finally:
+        rc = stop(s)
+    log = bytes(s.err)
+    check("echo: server logs open with peer, path and version",
+          re.search(rb"#\d+ open 127\.0\.0\.1:\d+ /a/b version 13", log) is not None, log[:600])
+    check("echo: server logs close with code, duration and counts",
+          re.search(rb'#\d+ close 1000 "" after \d+\.\d{3}s, 5 messages in, 5 out', log) is not None,
+          log[:800])
+    check("echo: SIGTERM -> exit 0", rc == 0, f"rc={rc}")
+
+
+def case_quiet_and_threads():
+    s, port = serve("--quiet", "--threads", "4")
+    try:
+        cs = [connect(port) for _ in range(8)]
+        for i, c in enumerate(cs):
+            c.send(f"c{i}\n".encode())
+        ok = all(c.wait_for(lambda o, e, i=i: o == f"c{i}\n".encode(), 5) for i, c in enumerate(cs))
+        check("--threads 4: eight clients each get their echo", ok,
+              " | ".join(c.text() for c in cs if c.out != b""))
+        for c in cs:
+            c.close_stdin()
+        check("--threads 4: every client exits 0", all(c.wait(5) == 0 for c in cs))
+    finally:
+        rc = stop(s)
+    check("--quiet: no per-connection lines", b"open" not in s.err and b"close" not in s.err,
+          bytes(s.err))
+    check("--quiet --threads 4: SIGTERM -> exit 0", rc == 0, f"rc={rc}")
+
+
+def case_chat():
+    s, port = serve("--chat", "--threads", "2")
+    try:
+        a = connect(port, path="/room")
+        b = connect(port, path="/room")
+        other = connect(port, path="/other")
+        time.sleep(0.3)  # let all three open
+        a.send(b"from a\n")
+        b.wait_for(lambda o, e: b"from a\n" in o, 5)
+        b.send(b"from b\n")
+        want = b"from a\nfrom b\n"
+        ga = a.wait_for(lambda o, e: o == want, 5)
+        gb = b.wait_for(lambda o, e: o == want, 5)
+        check("chat: both clients on /room see both messages, in order", ga and gb,
+              f"a: {a.text()} b: {b.text()}")
+        time.sleep(0.2)
+        check("chat: a client on /other sees nothing", other.out == b"", other.text())
+        for c in (a, b, other):
+            c.close_stdin()
+        check("chat: clients exit 0", all(c.wait(5) == 0 for c in (a, b, other)))
+    finally:
+        rc = stop(s)
+    check("chat: SIGTERM -> exit 0", rc == 0, f"rc={rc}")
+
+
+def case_exec():
+    s, port = serve("--exec", "cat")
+    try:
+        c = connect(port)
+        c.send(b"one\ntwo\n")
+        got = c.wait_for(lambda o, e: o == b"one\ntwo\n", 5)
+        check("exec cat: lines come back", got, c.text())
+        c.close_stdin()
+        check("exec cat: connect exits 0", c.wait(5) == 0, c.text())
+        time.sleep(0.5)
+        kids = children_of(s.p.pid)
+        check("exec cat: the program is reaped after the close (no child left)", kids == [],
+              repr(kids))
+    finally:
+        stop(s)
+
+    s, port = serve("--exec", "tr a-z A-Z")
+    try:
+        c = connect(port)
+        c.send(b"hello\n")
+        got1 = c.wait_for(lambda o, e: o == b"HELLO\n", 5)
+        c.send(b"world\n")
+        got2 = c.wait_for(lambda o, e: o == b"HELLO\nWORLD\n", 5)
+        check("exec 'tr a-z A-Z': each line answered at once (line-buffered)", got1 and got2, c.text())
+        c.close_stdin()
+        c.wait(5)
+    finally:
+        stop(s)
+
+    s, port = serve("--exec", "echo first; echo second; exit 3")
+    try:
+        c = connect(port)  # stdin stays open: the program's exit closes
+        rc = c.wait(5)
+        check("exec: program output then exit -> close 1000, connect exits 0",
+              rc == 0 and c.out == b"first\nsecond\n", f"rc={rc} {c.text()}")
+        c.close_stdin()
+        ok = s.wait_for(lambda o, e: b"program exited with status 3" in e, 5)
+        check("exec: the server logs the program's non-zero status", ok, bytes(s.err))
+    finally:
+        stop(s)
+
+    s, port = serve("--exec", 'echo "$WSV_PATH|$WSV_QUERY|$WSV_VERSION"')
+    try:
+        c = connect(port, path="/p/q?a=1")
+        rc = c.wait(5)
+        check("exec: WSV_PATH, WSV_QUERY, WSV_VERSION in the environment",
+              rc == 0 and c.out == b"/p/q|a=1|13\n", c.text())
+    finally:
+        stop(s)
+
+    s, port = serve("--exec", "sleep 30")
+    try:
+        c = connect(port)
+        time.sleep(0.3)
+        c.close_stdin()
+        c.wait(5)
+        t0 = time.monotonic()
+        gone = False
+        while time.monotonic() - t0 < 8:
+            if children_of(s.p.pid) == []:
+                gone = True
+                break
+            time.sleep(0.1)
+        check("exec 'sleep 30': stopped and reaped within 8 s of the close", gone,
+              repr(children_of(s.p.pid)))
+    finally:
+        stop(s)
+
+    # SIGTERM with programs running: the server still exits 0, no orphans.
+    s, port = serve("--exec", "cat")
+    cs = [connect(port) for _ in range(3)]
+    for c in cs:
+        c.send(b"x\n")
+    ok = all(c.wait_for(lambda o, e: o == b"x\n", 5) for c in cs)
+    kids = [k for k, _ in children_of(s.p.pid)]
+    rc = stop(s)
+    check("exec: three programs run, SIGTERM -> exit 0", ok and len(kids) >= 3 and rc == 0,
+          f"rc={rc} kids={kids} {s.text()}")
+    alive = [k for k in kids if os.path.exists(f"/proc/{k}")]
+    check("exec: no program outlives the server", alive == [], repr(alive))
+    for c in cs:
+        c.close_stdin()
+        c.wait(5)
+
+
+def case_page():
+    s, port = serve()
+    try:
+        st, ct, body = http_get(port, "/")
+        with open(os.path.join(SRC, "tools", "page.html"), "rb") as f:
+            page = f.read()
+        check("GET /: 200 text/html", st == 200 and ct.startswith("text/html"), f"{st} {ct}")
+        check("GET /: the body is tools/page.html (page.c is up to date)", body == page,
+              "run tools/page_gen.sh")
+        ids = [b'id="status"', b'id="input"', b'id="send"', b'id="log"', b'id="reconnect"']
+        check("page: has #status #input #send #log #reconnect", all(i in body for i in ids))
+        check("page: no external resources", re.search(rb'(src|href)="(https?:)?//', body) is None)
+        st, ct, body = http_get(port, "/?x=1")
+        check("GET /?x=1: the page too", st == 200)
+        st, ct, body = http_get(port, "/nope")
+        check("GET /nope: 404 with a short body", st == 404 and 0 < len(body) < 200, f"{st} {body!r}")
+        st, ct, body = http_get(port, "/", "HEAD")
+        check("HEAD /: 200, no body", st == 200 and body == b"", f"{st}")
+        st, ct, body = http_get(port, "/", "POST")
+        check("POST /: 405", st == 405, f"{st}")
+    finally:
+        stop(s)
+    log = bytes(s.err)
+    check("page: requests logged", b"http GET / 200" in log and b"http GET /nope 404" in log, log)
+    # page.c regenerated from page.html is identical to the one in the tree.
+    with tempfile.TemporaryDirectory() as d:
+        gen = os.path.join(d, "page.c")
+        subprocess.run(["sh", os.path.join(SRC, "tools", "page_gen.sh"),
+                        os.path.join(SRC, "tools", "page.html"), gen], check=True, timeout=20)
+        with open(gen, "rb") as f1, open(os.path.join(SRC, "tools", "page.c"), "rb") as f2:
+            check("tools/page.c matches tools/page_gen.sh output", f1.read() == f2.read(),
+                  "run tools/page_gen.sh")
+
+
+def case_port_in_use():
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    port = ls.getsockname()[1]
+    try:
+        rc, out, err = run([WSV, "serve", "--port", str(port)])
+        check("port in use (another program): exit 1 with the hint",
+              rc == 1 and err == f"wsv serve: port {port} is in use; try --port {port + 1}\n".encode()
+              and out == b"", f"rc={rc} {err!r} {out!r}")
+    finally:
+        ls.close()
+    s, port = serve()
+    try:
+        rc, out, err = run([WSV, "serve", "--host", "127.0.0.1", "--port", str(port)])
+        check("port in use (another wsv serve, SO_REUSEPORT): exit 1",
+              rc == 1 and b"is in use" in err, f"rc={rc} {err!r}")
+    finally:
+        stop(s)
+
+
+def case_signals():
+    s, port = serve()
+    c = connect(port)
+    c.send(b"hi\n")
+    c.wait_for(lambda o, e: o == b"hi\n", 5)
+    rc = stop(s, signal.SIGTERM)
+    crc = c.wait(5)
+    check("SIGTERM: server exits 0", rc == 0, f"rc={rc} {s.text()}")
+    check("SIGTERM: the client sees 1001 and exits 1 with one line",
+          crc == 1 and b"1001" in c.err and c.err.count(b"\n") == 1, f"rc={crc} {c.text()}")
+    c.close_stdin()
+    s, port = serve()
+    c = connect(port)
+    c.send(b"hi\n")
+    c.wait_for(lambda o, e: o == b"hi\n", 5)
+    rc = stop(s, signal.SIGINT)
+    check("SIGINT: server exits 0", rc == 0, f"rc={rc}")
+    c.close_stdin()
+    c.wait(5)
+    # The client side: SIGINT sends 1001, exit 130.
+    s, port = serve()
+    try:
+        c = connect(port)
+        c.send(b"hi\n")
+        c.wait_for(lambda o, e: o == b"hi\n", 5)
+        c.p.send_signal(signal.SIGINT)
+        crc = c.wait(5)
+        check("connect: SIGINT -> exit 130", crc == 130, f"rc={crc} {c.text()}")
+        ok = s.wait_for(lambda o, e: b'close 1001 "going away"' in e, 5)
+        check("connect: SIGINT -> the server sees 1001", ok, bytes(s.err))
+        c.close_stdin()
+    finally:
+        stop(s)
+
+
+def case_versions():
+    s, port = serve("--versions", "8")
+    try:
+        rc, out, err = run([WSV, "connect", "-v", f"ws://127.0.0.1:{port}/"], b"v8\n")
+        check("connect to --versions 8: retries and succeeds", rc == 0 and out == b"v8\n",
+              f"rc={rc} {out!r} {err!r}")
+        check("connect -v: shows the retry", b"server speaks 8; retry with version 8" in err, err)
+        check("connect -v: shows the version in use", b"version 8" in err, err)
+        rc, out, err = run([WSV, "connect", "--versions", "13", f"ws://127.0.0.1:{port}/"], b"x\n")
+        check("no common version: exit 1, both lists named",
+              rc == 1 and err == b"wsv connect: no common WebSocket version: "
+              b"server speaks 8; we speak 13\n", f"rc={rc} {err!r}")
+        rc, out, err = run([WSV, "connect", "--versions", "8,7", f"ws://127.0.0.1:{port}/"], b"y\n")
+        check("connect --versions 8,7 to 8: no retry needed", rc == 0 and out == b"y\n", err)
+    finally:
+        stop(s)
+    log = bytes(s.err)
+    check("server logs version 8", b"version 8" in log, log)
+    s, port = serve("--versions", "13,8,7", "--max-message", "16")
+    try:
+        rc, out, err = run([WSV, "connect", "--versions", "7", f"ws://127.0.0.1:{port}/"], b"seven\n")
+        check("--versions 13,8,7 serves version 7", rc == 0 and out == b"seven\n", err)
+        rc, out, err = run([WSV, "connect", f"ws://127.0.0.1:{port}/"], b"this line is too long\n")
+        check("--max-message 16: a longer message -> 1009, connect exits 1 naming it",
+              rc == 1 and b"1009" in err and err.count(b"\n") == 1, f"rc={rc} {err!r}")
+    finally:
+        stop(s)
+
+
+def case_refused():
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    port = ls.getsockname()[1]
+    ls.close()
+    rc, out, err = run([WSV, "connect", f"ws://127.0.0.1:{port}/"], b"", 10)
+    check("connection refused: exit 1, one line", rc == 1 and err.count(b"\n") == 1
+          and b"refused" in err, err)
+
+
+def main():
+    for case in (case_help, case_echo, case_quiet_and_threads, case_chat, case_exec,
+                 case_page, case_port_in_use, case_signals, case_versions, case_refused):
+        try:
+            case()
+        except Exception as e:  # a broken case must not hide the others
+            check(f"{case.__name__}: no exception", False, repr(e))
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+    print(f"{fails} failed")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    signal.alarm(240)  # the whole run is bounded
+    sys.exit(main())
