@@ -807,7 +807,7 @@ static int hsc_negotiate(struct wsv_hs_client *hs, const char *buf,
   for (size_t i = 0; i < HSC_NKNOWN; i++) {
     if (common & WSV_VERSION_BIT(hsc_known_versions[i])) {
       hs->retry_version = hsc_known_versions[i];
-      hsc_say(hs, "server speaks %s; retry with version %d", srv,
+      hsc_say(hs, "server speaks %s; retrying with %d", srv,
               hs->retry_version);
       return hsc_final(hs, WSV_HSC_RETRY);
     }

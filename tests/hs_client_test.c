@@ -1066,7 +1066,7 @@ static void test_negotiation_retry_8(void **state) {
   cfg.origin = "http://example.com";
   struct wsv_hs_client *hs =
       expect_retry(&cfg, R426 "Sec-WebSocket-Version: 8, 7\r\n\r\n", 8,
-                   "server speaks 8, 7; retry with version 8");
+                   "server speaks 8, 7; retrying with 8");
   /* The second attempt: a new key, version 8, hybi Origin header. */
   assert_string_equal(wsv_hs_client_key(hs), KEY2);
   char *req = request_of(hs);
@@ -1105,27 +1105,27 @@ static void test_negotiation_lists(void **state) {
                                   R400 "Sec-WebSocket-Version: 7\r\n"
                                        "Sec-WebSocket-Version: 8\r\n\r\n",
                                   8,
-                                  "server speaks 7, 8; retry with version 8"));
+                                  "server speaks 7, 8; retrying with 8"));
   /* Odd spacing and empty elements. */
   wsv_hs_client_free(expect_retry(&cfg,
                                   R426 "Sec-WebSocket-Version:   7\r\n\r\n", 7,
-                                  "server speaks 7; retry with version 7"));
+                                  "server speaks 7; retrying with 7"));
   wsv_hs_client_free(expect_retry(
       &cfg, R426 "Sec-WebSocket-Version: ,7 ,, 8 ,\t\r\n\r\n", 8, NULL));
   /* Junk elements are skipped. */
   wsv_hs_client_free(expect_retry(
       &cfg,
       R426 "Sec-WebSocket-Version: abc, 8x, 08, 256, -7, 7.0, \"8\", 7\r\n\r\n",
-      7, "server speaks 7; retry with version 7"));
+      7, "server speaks 7; retrying with 7"));
   /* Versions we do not speak are listed but not chosen. */
   wsv_hs_client_free(expect_retry(
       &cfg, R426 "Sec-WebSocket-Version: 25, 0, 255, 7, 9, 7\r\n\r\n", 7,
-      "server speaks 25, 0, 255, 7, 9; retry with version 7"));
+      "server speaks 25, 0, 255, 7, 9; retrying with 7"));
   /* From 7, with spacing as "13 ,8". */
   cfg.first_version = 7;
   wsv_hs_client_free(
       expect_retry(&cfg, R400 "Sec-WebSocket-Version: 13 ,8\r\n\r\n", 13,
-                   "server speaks 13, 8; retry with version 13"));
+                   "server speaks 13, 8; retrying with 13"));
   /* The retry ignores versions outside our set. */
   cfg.versions = WSV_VERSION_BIT(13) | WSV_VERSION_BIT(7);
   wsv_hs_client_free(expect_retry(
@@ -1137,7 +1137,7 @@ static void test_negotiation_lists(void **state) {
       expect_retry(&cfg,
                    R426 "Sec-WebSocket-Version: 8\r\nContent-Length: 9\r\n"
                         "\r\nuse 8 pls",
-                   8, "server speaks 8; retry with version 8"));
+                   8, "server speaks 8; retrying with 8"));
 }
 
 static void test_negotiation_seed_example(void **state) {
@@ -1149,7 +1149,7 @@ static void test_negotiation_seed_example(void **state) {
   cfg.first_version = 8;
   struct wsv_hs_client *hs =
       expect_retry(&cfg, R426 "Sec-WebSocket-Version: 13\r\n\r\n", 13,
-                   "server speaks 13; retry with version 13");
+                   "server speaks 13; retrying with 13");
   char *req = request_of(hs);
   assert_non_null(strstr(req, "GET /realtime HTTP/1.1\r\n"));
   assert_non_null(strstr(req, "\r\nSec-WebSocket-Version: 13\r\n"));
@@ -1168,7 +1168,7 @@ static void test_negotiation_seed_example(void **state) {
                         "Content-Type: text/plain\r\n\r\n"
                         "WebSocket version 7 not supported. "
                         "Please use version 13.",
-                   13, "server speaks 13, 8; retry with version 13"));
+                   13, "server speaks 13, 8; retrying with 13"));
 }
 
 static void test_negotiation_failures(void **state) {

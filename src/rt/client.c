@@ -151,6 +151,34 @@ static void cli_attempt(struct wsv_ws *ws) {
   wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, c->errbuf);
 }
 
+/* Log an HTTP head line by line at WSV_LOG_DEBUG behind `prefix` ("> "
+ * for the request, "< " for the response), for `wsv connect -v`.  Bytes
+ * from the server are shown as printable ASCII only. */
+static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
+                         size_t n) {
+  char line[256];
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i, k = 0;
+    while (j < n && p[j] != '\r' && p[j] != '\n') {
+      if (k < sizeof line - 1) {
+        unsigned char ch = (unsigned char)p[j];
+        line[k++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+      }
+      j++;
+    }
+    line[k] = '\0';
+    if (j == i)
+      break; /* the blank line that ends the head */
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s%s", prefix, line);
+    i = j;
+    if (i < n && p[i] == '\r')
+      i++;
+    if (i < n && p[i] == '\n')
+      i++;
+  }
+}
+
 /* Queue the current attempt's request. */
 static int cli_queue_request(struct wsv_ws *ws) {
   size_t n = 0;
@@ -167,6 +195,7 @@ static int cli_queue_request(struct wsv_ws *ws) {
   ws->pre = p;
   ws->pre_len = n;
   ws->pre_off = 0;
+  cli_log_head(ws, "> ", p, n);
   return 0;
 }
 
@@ -200,7 +229,7 @@ static void cli_connected(struct wsv_ws *ws) {
 
 static void cli_retry(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
-  wsv__rt_log(ws->ctx, WSV_LOG_INFO, "%s (on a new connection)",
+  wsv__rt_log(ws->ctx, WSV_LOG_INFO, "%s on a new connection",
               wsv_hs_client_reason(c->hs));
   cli_drop_socket(ws);
   free(ws->pre);
@@ -271,6 +300,8 @@ static void cli_read(struct wsv_ws *ws) {
   int r = wsv_hs_client_parse(c->hs, c->buf, c->len);
   if (r == WSV_HSC_INCOMPLETE)
     return;
+  size_t head = wsv_hs_client_head_len(c->hs);
+  cli_log_head(ws, "< ", c->buf, head > 0 && head <= c->len ? head : c->len);
   if (r == WSV_HSC_OPEN) {
     cli_open(ws);
   } else if (r == WSV_HSC_RETRY) {

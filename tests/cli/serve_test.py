@@ -462,7 +462,7 @@ def case_versions():
         rc, out, err = run([WSV, "connect", "-v", f"ws://127.0.0.1:{port}/"], b"v8\n")
         check("connect to --versions 8: retries and succeeds", rc == 0 and out == b"v8\n",
               f"rc={rc} {out!r} {err!r}")
-        check("connect -v: shows the retry", b"server speaks 8; retry with version 8" in err, err)
+        check("connect -v: shows the retry", b"server speaks 8; retrying with 8" in err, err)
         check("connect -v: shows the version in use", b"version 8" in err, err)
         rc, out, err = run([WSV, "connect", "--versions", "13", f"ws://127.0.0.1:{port}/"], b"x\n")
         check("no common version: exit 1, both lists named",
