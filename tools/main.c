@@ -47,6 +47,8 @@ int main(int argc, char **argv) {
     return wsv_cmd_connect(argc - 1, argv + 1);
   if (strcmp(cmd, "probe") == 0)
     return wsv_cmd_probe(argc - 1, argv + 1);
+  if (strcmp(cmd, "bench") == 0)
+    return wsv_cmd_bench(argc - 1, argv + 1);
   fprintf(stderr, "wsv: unknown command '%s'\n\n%s", cmd, main_usage);
   return 2;
 }

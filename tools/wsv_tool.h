@@ -8,5 +8,6 @@ int wsv_cmd_demo(int argc, char **argv);
 int wsv_cmd_serve(int argc, char **argv);
 int wsv_cmd_connect(int argc, char **argv);
 int wsv_cmd_probe(int argc, char **argv);
+int wsv_cmd_bench(int argc, char **argv);
 
 #endif
