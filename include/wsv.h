@@ -14,6 +14,7 @@
  *   wsv/hs_client.h  client opening handshake + version retry
  *   wsv/frame.h      frame header codec, masking, close codes
  *   wsv/conn.h       connection state machine (messages, ping, close)
+ *   wsv/deflate.h    permessage-deflate (RFC 7692) negotiation helpers
  */
 #ifndef WSV_H
 #define WSV_H
@@ -25,5 +26,6 @@
 #include "wsv/hs_client.h"
 #include "wsv/frame.h"
 #include "wsv/conn.h"
+#include "wsv/deflate.h"
 
 #endif /* WSV_H */

@@ -26,6 +26,23 @@
 #define CONN_BLOCK_MAX 4096
 #define CONN_PONG_CAP (6 + WSV_MAX_CONTROL_PAYLOAD)
 #define CONN_ASM_MIN 256
+/* Most bytes inflated per step (stream mode delivers pieces of this size;
+ * assemble mode grows its buffer by at most this much beyond what has
+ * arrived). */
+#define CONN_Z_CHUNK 16384
+
+/* Where a compressed message being received stands (z_stage). */
+enum {
+  CONN_Z_FRAMES = 0, /* frames still to come (or this one's payload) */
+  CONN_Z_TAIL = 1,   /* the last frame is in: 00 00 ff ff is due */
+  CONN_Z_LAST = 2    /* the tail was fed (or nothing needs feeding) */
+};
+
+/* The tail a sender strips and a receiver appends (RFC 7692 §7.2.1). */
+static const uint8_t conn_z_tail[4] = {0x00, 0x00, 0xff, 0xff};
+/* The payload of an empty compressed message: an empty stored block
+ * without its tail (§7.2.3.6). */
+static const uint8_t conn_z_empty[1] = {0x00};
 
 /* One block of the output queue. */
 struct conn_block {
@@ -74,6 +91,21 @@ struct wsv_conn {
   int close_received; /* the peer's Close arrived */
   int failed;         /* failed: no more input, no more sends */
 
+  /* permessage-deflate (cfg.pmd): zlib streams, created on first use. */
+  struct wsv__z *zin;  /* inflates the peer's messages */
+  struct wsv__z *zout; /* deflates ours */
+  int msg_z;           /* the message being received is compressed */
+  int z_more;          /* call conn_z_pump before reading more frames */
+  int z_stage;         /* CONN_Z_* */
+  int z_full;          /* the last inflate filled its output */
+  int z_ended;         /* the peer's deflate stream ended (BFINAL) */
+  int z_chunk_release; /* free z_chunk at the next call */
+  const uint8_t *z_in; /* compressed bytes not yet inflated */
+  size_t z_in_len;
+  uint64_t z_total;  /* inflated bytes of the message so far */
+  uint8_t *z_chunk;  /* stream mode: the piece being delivered */
+  uint8_t z_spill[1]; /* catches the byte past max_message */
+
   /* The output queue. */
   struct conn_block *head;
   struct conn_block *tail;
@@ -83,6 +115,7 @@ struct wsv_conn {
 
   /* A message being sent in fragments (tx_opcode 0: none). */
   int tx_opcode;
+  int tx_z; /* it is compressed */
   struct wsv_utf8 tx_utf8;
 };
 
@@ -100,13 +133,45 @@ void wsv_conn_config_init(struct wsv_conn_config *cfg) {
   cfg->auto_pong = 1;
   cfg->stream = 0;
   cfg->rsv_allowed = 0;
+  cfg->pmd.enabled = 0;
+  cfg->pmd_min_size = WSV_CONN_DEFAULT_PMD_MIN_SIZE;
   cfg->random = wsv_random_os;
   cfg->random_user = NULL;
 }
 
+/* Window bits of a pmd config: 0 means 15; else 8..15. */
+static int conn_bits_ok(int b) {
+  return b == 0 || (b >= 8 && b <= 15);
+}
+
 static int conn_config_valid(const struct wsv_conn_config *cfg) {
+  if (cfg->pmd.enabled &&
+      (!conn_bits_ok(cfg->pmd.server_max_window_bits) ||
+       !conn_bits_ok(cfg->pmd.client_max_window_bits)))
+    return 0;
   return cfg->max_frame > 0 && cfg->max_message > 0 && cfg->max_fragments > 0 &&
          cfg->max_output > 0 && (cfg->rsv_allowed & ~WSV_RSV_ALL) == 0;
+}
+
+/* Our side's and the peer's compression parameters. */
+static int conn_own_bits(const struct wsv_conn *c) {
+  return c->role == WSV_ROLE_SERVER ? c->cfg.pmd.server_max_window_bits
+                                    : c->cfg.pmd.client_max_window_bits;
+}
+
+static int conn_peer_bits(const struct wsv_conn *c) {
+  return c->role == WSV_ROLE_SERVER ? c->cfg.pmd.client_max_window_bits
+                                    : c->cfg.pmd.server_max_window_bits;
+}
+
+static int conn_own_reset(const struct wsv_conn *c) {
+  return c->role == WSV_ROLE_SERVER ? c->cfg.pmd.server_no_context_takeover
+                                    : c->cfg.pmd.client_no_context_takeover;
+}
+
+static int conn_peer_reset(const struct wsv_conn *c) {
+  return c->role == WSV_ROLE_SERVER ? c->cfg.pmd.client_no_context_takeover
+                                    : c->cfg.pmd.server_no_context_takeover;
 }
 
 int wsv_conn_new(struct wsv_conn **out, int role,
@@ -135,7 +200,20 @@ int wsv_conn_new(struct wsv_conn **out, int role,
   if (c->cfg.random == NULL)
     c->cfg.random = wsv_random_os;
   c->role = role;
-  wsv_frame_parser_init(&c->fp, role, cfg->rsv_allowed, cfg->max_frame);
+  if (c->cfg.pmd.enabled) {
+    struct wsv_pmd_params *p = &c->cfg.pmd;
+    p->enabled = 1;
+    p->server_no_context_takeover = p->server_no_context_takeover != 0;
+    p->client_no_context_takeover = p->client_no_context_takeover != 0;
+    if (p->server_max_window_bits == 0)
+      p->server_max_window_bits = 15;
+    if (p->client_max_window_bits == 0)
+      p->client_max_window_bits = 15;
+    c->cfg.rsv_allowed |= WSV_RSV1;
+  } else {
+    memset(&c->cfg.pmd, 0, sizeof c->cfg.pmd);
+  }
+  wsv_frame_parser_init(&c->fp, role, c->cfg.rsv_allowed, cfg->max_frame);
   wsv_utf8_init(&c->rx_utf8);
   wsv_utf8_init(&c->tx_utf8);
   *out = c;
@@ -160,6 +238,9 @@ void wsv_conn_free(struct wsv_conn *c) {
     wsv__free(&c->mem, b);
   }
   conn_asm_free(c);
+  wsv__z_free(c->zin);
+  wsv__z_free(c->zout);
+  wsv__free(&c->mem, c->z_chunk);
   wsv__free(&c->mem, c);
 }
 
@@ -217,9 +298,10 @@ static struct conn_block *conn_out_reserve(struct wsv_conn *c, size_t need) {
 /* Fill in a header for a frame we send, with a fresh masking key if we are
  * a client. */
 static int conn_make_header(struct wsv_conn *c, struct wsv_frame_header *h,
-                            int fin, int opcode, size_t len) {
+                            int fin, int opcode, unsigned rsv, size_t len) {
   memset(h, 0, sizeof *h);
   h->fin = fin;
+  h->rsv = rsv;
   h->opcode = opcode;
   h->len = (uint64_t)len;
   h->masked = c->role == WSV_ROLE_CLIENT;
@@ -245,7 +327,8 @@ static size_t conn_write_frame(uint8_t *dst, const struct wsv_frame_header *h,
 /* Queue one frame.  `limited`: subject to max_output (WSV_ERR_POLICY).
  * On any error nothing is queued. */
 static int conn_put_frame(struct wsv_conn *c, int fin, int opcode,
-                          const uint8_t *data, size_t len, int limited) {
+                          unsigned rsv, const uint8_t *data, size_t len,
+                          int limited) {
   struct wsv_frame_header h;
   struct conn_block *b;
   size_t need;
@@ -257,7 +340,7 @@ static int conn_put_frame(struct wsv_conn *c, int fin, int opcode,
   if (limited && (c->out_bytes > c->cfg.max_output ||
                   need > c->cfg.max_output - c->out_bytes))
     return WSV_ERR_POLICY;
-  rc = conn_make_header(c, &h, fin, opcode, len);
+  rc = conn_make_header(c, &h, fin, opcode, rsv, len);
   if (rc != WSV_OK)
     return rc;
   b = conn_out_reserve(c, need);
@@ -276,7 +359,7 @@ static int conn_queue_pong(struct wsv_conn *c, const uint8_t *data,
   struct conn_block *b = c->pong;
   int rc;
 
-  rc = conn_make_header(c, &h, 1, WSV_OP_PONG, len);
+  rc = conn_make_header(c, &h, 1, WSV_OP_PONG, 0, len);
   if (rc != WSV_OK)
     return rc;
   if (b == NULL) {
@@ -302,7 +385,7 @@ static int conn_queue_close(struct wsv_conn *c, int code, const void *reason,
                               reason_len);
   if (n < 0)
     return n;
-  rc = conn_put_frame(c, 1, WSV_OP_CLOSE, payload, (size_t)n, 0);
+  rc = conn_put_frame(c, 1, WSV_OP_CLOSE, 0, payload, (size_t)n, 0);
   if (rc == WSV_OK)
     c->close_sent = 1;
   return rc;
@@ -357,6 +440,22 @@ size_t wsv_conn_output_size(const struct wsv_conn *c) {
 
 /* ---- failing ------------------------------------------------------------- */
 
+/* Forget a compressed message being received and give the zlib streams
+ * back: no more messages will flow on this connection. */
+static void conn_z_drop(struct wsv_conn *c) {
+  c->msg_z = 0;
+  c->z_more = 0;
+  c->z_in = NULL;
+  c->z_in_len = 0;
+  wsv__z_free(c->zin);
+  c->zin = NULL;
+  wsv__z_free(c->zout);
+  c->zout = NULL;
+  wsv__free(&c->mem, c->z_chunk);
+  c->z_chunk = NULL;
+  c->z_chunk_release = 0;
+}
+
 /* Fail the connection (§7.1.7) from inside wsv_conn_next_event: queue a
  * Close with the error's code unless one was sent, drop the rest of the
  * input and any partial message, and describe it in *ev. */
@@ -368,6 +467,7 @@ static int conn_fail(struct wsv_conn *c, int err, struct wsv_event *ev) {
   c->in_payload = 0;
   c->msg_opcode = 0;
   conn_asm_free(c);
+  conn_z_drop(c);
   if (!c->close_sent && code != 0)
     (void)conn_queue_close(c, code, NULL, 0);
   ev->type = WSV_EV_ERROR;
@@ -389,6 +489,17 @@ static void conn_overflow(struct wsv_conn *c) {
 }
 
 /* ---- receiving: frame starts --------------------------------------------- */
+
+/* The most bytes a message may take on the wire: max_message, and for a
+ * compressed message 1/8 more plus 1 KiB (incompressible data grows a
+ * little when deflated); its inflated size is held to max_message. */
+static uint64_t conn_wire_limit(const struct wsv_conn *c) {
+  uint64_t m = c->cfg.max_message, extra = m / 8 + 1024;
+
+  if (!c->msg_z)
+    return m;
+  return m > UINT64_MAX - extra ? UINT64_MAX : m + extra;
+}
 
 /* Message-level checks on a frame header that just arrived. */
 static int conn_begin_frame(struct wsv_conn *c) {
@@ -416,9 +527,14 @@ static int conn_begin_frame(struct wsv_conn *c) {
     c->msg_frames = 1;
     c->msg_reported = 0;
     wsv_utf8_init(&c->rx_utf8);
+    c->msg_z = c->cfg.pmd.enabled && (h->rsv & WSV_RSV1) != 0;
+    c->z_stage = CONN_Z_FRAMES;
+    c->z_total = 0;
+    c->z_full = 0;
+    c->z_ended = 0;
   }
-  /* msg_len <= max_message always holds, so this cannot wrap. */
-  if (h->len > c->cfg.max_message - c->msg_len)
+  /* msg_len <= the limit always holds, so this cannot wrap. */
+  if (h->len > conn_wire_limit(c) - c->msg_len)
     return WSV_ERR_TOO_BIG;
   return WSV_OK;
 }
@@ -524,11 +640,176 @@ static int conn_assemble(struct wsv_conn *c, const uint8_t *p, size_t n,
   return conn_data_event(c, ev, c->asm_buf, c->asm_len, 1, 1);
 }
 
+/* ---- receiving: compressed messages (RFC 7692 §7.2.2) --------------------
+ * The payload of each frame is inflated as it arrives, in steps of at most
+ * CONN_Z_CHUNK output bytes; after the last frame the tail 00 00 ff ff is
+ * inflated too.  Every step's output is counted against max_message before
+ * anything else happens to it (a bomb fails with 1009 after at most
+ * max_message + 1 inflated bytes), then validated as UTF-8 for text, then
+ * delivered as a piece (stream mode) or appended to the message buffer
+ * (assemble mode, inflated straight into it).  z_in points into the
+ * caller's buffer, so wsv_conn_next_event never returns WSV_EV_NONE while
+ * compressed bytes are pending (z_more). */
+
+/* The message is complete: check it, reset the inflater if the peer does
+ * not keep its context, and deliver data[0..len) as its last event. */
+static int conn_z_finish(struct wsv_conn *c, struct wsv_event *ev,
+                         const uint8_t *data, size_t len) {
+  int first = !c->msg_reported;
+
+  if (c->msg_opcode == WSV_OP_TEXT && !wsv_utf8_is_complete(&c->rx_utf8))
+    return WSV_ERR_UTF8;
+  c->z_more = 0;
+  c->z_in = NULL;
+  c->z_in_len = 0;
+  c->msg_z = 0;
+  if (conn_peer_reset(c)) {
+    wsv__z_free(c->zin);
+    c->zin = NULL;
+  }
+  if (c->z_chunk != NULL)
+    c->z_chunk_release = 1;
+  if (c->cfg.stream) {
+    c->msg_reported = 1;
+    return conn_data_event(c, ev, data, len, first, 1);
+  }
+  c->asm_release = 1;
+  return conn_data_event(c, ev, c->asm_buf, c->asm_len, 1, 1);
+}
+
+/* Where the next inflate step writes, and how much. */
+static int conn_z_target(struct wsv_conn *c, uint8_t **out, size_t *cap) {
+  uint64_t allow = c->cfg.max_message - c->z_total;
+  size_t step = allow < CONN_Z_CHUNK ? (size_t)allow : CONN_Z_CHUNK;
+  int rc;
+
+  if (step == 0) {
+    *out = c->z_spill; /* any byte landing here is one too many */
+    *cap = 1;
+    return WSV_OK;
+  }
+  if (c->cfg.stream) {
+    if (c->z_chunk == NULL) {
+      c->z_chunk = wsv__malloc(&c->mem, CONN_Z_CHUNK);
+      if (c->z_chunk == NULL)
+        return WSV_ERR_NOMEM;
+    }
+    c->z_chunk_release = 0;
+    *out = c->z_chunk;
+    *cap = step;
+    return WSV_OK;
+  }
+  if (c->asm_cap - c->asm_len < step) {
+    rc = conn_asm_grow(c, c->asm_len + step);
+    if (rc != WSV_OK)
+      return rc;
+  }
+  *out = c->asm_buf + c->asm_len;
+  *cap = c->asm_cap - c->asm_len;
+  if ((uint64_t)*cap > allow)
+    *cap = (size_t)allow;
+  return WSV_OK;
+}
+
+/* New inflated bytes out[0..n): count, validate, deliver or keep. */
+static int conn_z_output(struct wsv_conn *c, struct wsv_event *ev,
+                         const uint8_t *out, size_t n) {
+  int last;
+
+  if (out == c->z_spill || (uint64_t)n > c->cfg.max_message - c->z_total)
+    return WSV_ERR_TOO_BIG;
+  c->z_total += n;
+  if (c->msg_opcode == WSV_OP_TEXT &&
+      wsv_utf8_feed(&c->rx_utf8, out, n, NULL) != WSV_OK)
+    return WSV_ERR_UTF8;
+  if (!c->cfg.stream) {
+    c->asm_len += n;
+    return 0;
+  }
+  last = c->z_stage == CONN_Z_LAST && c->z_in_len == 0 && !c->z_full;
+  if (last)
+    return conn_z_finish(c, ev, out, n);
+  return conn_stream_piece(c, out, n, 0, ev);
+}
+
+/* Inflate what is pending.  Returns an event type, 0 when more frame
+ * payload is needed, or an error. */
+static int conn_z_pump(struct wsv_conn *c, struct wsv_event *ev) {
+  uint8_t *out;
+  size_t cap, got;
+  int rc;
+
+  for (;;) {
+    if (c->z_in_len == 0 && !c->z_full) {
+      if (c->z_stage == CONN_Z_LAST)
+        return conn_z_finish(c, ev, conn_empty, 0);
+      if (c->z_stage != CONN_Z_TAIL) {
+        c->z_more = 0;
+        return 0;
+      }
+      c->z_stage = CONN_Z_LAST;
+      if (c->z_ended)
+        continue; /* the stream ended with BFINAL: no tail needed */
+      c->z_in = conn_z_tail;
+      c->z_in_len = sizeof conn_z_tail;
+    }
+    if (c->z_ended) { /* bytes after a final block are ignored */
+      c->z_in_len = 0;
+      c->z_full = 0;
+      continue;
+    }
+    if (c->zin == NULL) {
+      rc = wsv__z_inflater_new(&c->zin, &c->mem, conn_peer_bits(c));
+      if (rc != WSV_OK)
+        return rc;
+    }
+    rc = conn_z_target(c, &out, &cap);
+    if (rc != WSV_OK)
+      return rc;
+    rc = wsv__z_inflate(c->zin, &c->z_in, &c->z_in_len, out, cap, &got);
+    if (rc < 0)
+      return rc;
+    c->z_full = got == cap && rc != 1;
+    if (rc == 1) {
+      c->z_ended = 1;
+      c->z_in_len = 0;
+      rc = wsv__z_inflate_restart(c->zin, !conn_peer_reset(c));
+      if (rc != WSV_OK)
+        return rc;
+    }
+    if (got > 0) {
+      rc = conn_z_output(c, ev, out, got);
+      if (rc != 0)
+        return rc;
+    }
+  }
+}
+
+/* Payload bytes of a frame of a compressed message. */
+static int conn_z_data(struct wsv_conn *c, struct wsv_event *ev) {
+  uint8_t *p;
+  size_t n = conn_take(c, &p);
+
+  c->msg_len += n;
+  c->z_in = p;
+  c->z_in_len = n;
+  if (!c->in_payload && c->fh.fin)
+    /* A message with no compressed bytes at all is empty: the inflater
+     * is not touched (an empty payload is not a valid deflate block). */
+    c->z_stage = c->msg_len == 0 ? CONN_Z_LAST : CONN_Z_TAIL;
+  c->z_more = 1;
+  return conn_z_pump(c, ev);
+}
+
 /* Payload bytes of a data frame.  Returns an event type, 0 for no event,
  * or an error. */
 static int conn_data(struct wsv_conn *c, struct wsv_event *ev) {
   uint8_t *p;
-  size_t n = conn_take(c, &p);
+  size_t n;
+
+  if (c->msg_z)
+    return conn_z_data(c, ev);
+  n = conn_take(c, &p);
   int done = !c->in_payload && c->fh.fin;
 
   c->msg_len += n;
@@ -578,6 +859,7 @@ static int conn_on_close(struct wsv_conn *c, const uint8_t *data, size_t len,
   c->close_received = 1; /* the rest of the input is discarded */
   c->msg_opcode = 0;
   conn_asm_free(c);
+  conn_z_drop(c);
   /* Echo the code (or an empty Close).  If even that cannot be queued,
    * the peer's Close still ends the connection. */
   if (!c->close_sent)
@@ -619,6 +901,11 @@ static int conn_control(struct wsv_conn *c, struct wsv_event *ev) {
 static void conn_release(struct wsv_conn *c) {
   if (c->asm_release)
     conn_asm_free(c);
+  if (c->z_chunk_release) {
+    wsv__free(&c->mem, c->z_chunk);
+    c->z_chunk = NULL;
+    c->z_chunk_release = 0;
+  }
 }
 
 int wsv_conn_recv(struct wsv_conn *c, uint8_t *buf, size_t len) {
@@ -668,6 +955,14 @@ int wsv_conn_next_event(struct wsv_conn *c, struct wsv_event *ev) {
   ev->data = conn_empty;
   conn_release(c);
   while (!c->failed && !c->close_received) {
+    if (c->z_more) {
+      rc = conn_z_pump(c, ev);
+      if (rc < 0)
+        return conn_fail(c, rc, ev);
+      if (rc > 0)
+        return rc;
+      continue;
+    }
     if (!c->in_payload) {
       rc = conn_header(c);
       if (rc < 0)
@@ -704,11 +999,63 @@ static int conn_can_send(const struct wsv_conn *c) {
 /* Queue a frame that counts against max_output; a full queue fails the
  * connection (slow consumer). */
 static int conn_send_limited(struct wsv_conn *c, int fin, int opcode,
-                             const void *data, size_t len) {
-  int rc = conn_put_frame(c, fin, opcode, data, len, 1);
+                             unsigned rsv, const void *data, size_t len) {
+  int rc = conn_put_frame(c, fin, opcode, rsv, data, len, 1);
 
   if (rc == WSV_ERR_POLICY)
     conn_overflow(c);
+  return rc;
+}
+
+/* ---- sending: compressed messages (RFC 7692 §7.2.1) ---------------------
+ * Each frame's payload is deflated with a sync flush, so every frame can
+ * be inflated as soon as it arrives; the message's last frame drops the
+ * flush's 00 00 ff ff.  An empty last frame is the single byte 00 (an
+ * empty stored block without its tail), which needs no deflater. */
+
+/* Should a message opened with this frame be compressed? */
+static int conn_z_wanted(const struct wsv_conn *c, size_t len, int fin) {
+  if (!c->cfg.pmd.enabled || conn_own_bits(c) < 9)
+    return 0; /* zlib cannot keep to an 8-bit window: send plain */
+  return !fin || len >= c->cfg.pmd_min_size;
+}
+
+/* Compress and queue one frame.  On failure nothing is queued and the
+ * deflater is dropped: the peer saw the stream up to the last flush, so a
+ * fresh one (which refers to nothing older) continues it validly. */
+static int conn_z_send(struct wsv_conn *c, int fin, int frame_op,
+                       const void *data, size_t len) {
+  uint8_t *buf = NULL;
+  size_t blen = 0, bcap = 0;
+  const uint8_t *payload = NULL;
+  unsigned rsv = frame_op == WSV_OP_CONT ? 0 : WSV_RSV1;
+  int rc = WSV_OK;
+
+  if (len == 0) {
+    if (fin) {
+      payload = conn_z_empty;
+      blen = sizeof conn_z_empty;
+    }
+  } else {
+    if (c->zout == NULL)
+      rc = wsv__z_deflater_new(&c->zout, &c->mem, conn_own_bits(c));
+    if (rc == WSV_OK)
+      rc = wsv__z_deflate(c->zout, data, len, &buf, &blen, &bcap);
+    if (rc == WSV_OK && fin) {
+      if (blen < 4 || memcmp(buf + blen - 4, conn_z_tail, 4) != 0)
+        rc = WSV_ERR_NOMEM; /* cannot happen with zlib's sync flush */
+      else
+        blen -= 4;
+    }
+    payload = buf;
+  }
+  if (rc == WSV_OK)
+    rc = conn_send_limited(c, fin ? 1 : 0, frame_op, rsv, payload, blen);
+  wsv__free(&c->mem, buf);
+  if (rc != WSV_OK || (fin && conn_own_reset(c))) {
+    wsv__z_free(c->zout);
+    c->zout = NULL;
+  }
   return rc;
 }
 
@@ -737,10 +1084,14 @@ int wsv_conn_send_fragment(struct wsv_conn *c, int opcode, const void *data,
   if (msg_op == WSV_OP_TEXT && (wsv_utf8_feed(&u, data, len, NULL) != WSV_OK ||
                                 (fin && !wsv_utf8_is_complete(&u))))
     return WSV_ERR_INVAL;
-  rc = conn_send_limited(c, fin ? 1 : 0, frame_op, data, len);
+  if (c->tx_opcode == 0 ? conn_z_wanted(c, len, fin) : c->tx_z)
+    rc = conn_z_send(c, fin, frame_op, data, len);
+  else
+    rc = conn_send_limited(c, fin ? 1 : 0, frame_op, 0, data, len);
   if (rc != WSV_OK)
     return rc;
   c->tx_utf8 = u;
+  c->tx_z = fin ? 0 : c->tx_opcode == 0 ? conn_z_wanted(c, len, fin) : c->tx_z;
   c->tx_opcode = fin ? 0 : msg_op;
   return WSV_OK;
 }
@@ -763,7 +1114,7 @@ static int conn_send_control(struct wsv_conn *c, int opcode, const void *data,
   rc = conn_can_send(c);
   if (rc != WSV_OK)
     return rc;
-  return conn_send_limited(c, 1, opcode, data, len);
+  return conn_send_limited(c, 1, opcode, 0, data, len);
 }
 
 int wsv_conn_ping(struct wsv_conn *c, const void *data, size_t len) {

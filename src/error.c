@@ -38,6 +38,7 @@ int wsv_err_close_code(int err) {
   case WSV_ERR_PROTOCOL:
     return 1002;
   case WSV_ERR_UTF8:
+  case WSV_ERR_INFLATE:
     return 1007;
   case WSV_ERR_POLICY:
     return 1008;

@@ -55,6 +55,8 @@ struct wsv_hs_client {
   char accept[HSC_ACCEPT_LEN + 1];
   const char *subprotocol; /* one of subs[], or NULL */
   char *extensions;        /* own allocation, or NULL */
+  struct wsv_pmd_params pmd; /* agreed permessage-deflate, if pmd_ok */
+  int pmd_ok;
   char reason[HSC_REASON_CAP];
 };
 
@@ -268,6 +270,33 @@ static int hsc_ext_next(const char *s, size_t len, size_t *pos,
   return 1;
 }
 
+/* The whole element whose name hsc_ext_next just returned, given the
+ * position it returned (the trailing comma dropped). */
+static struct wsv_str hsc_ext_elem(const char *s, size_t pos,
+                                   struct wsv_str name) {
+  struct wsv_str e;
+  const char *end = s + pos;
+  if (end > name.ptr && end[-1] == ',')
+    end--;
+  e.ptr = name.ptr;
+  e.len = (size_t)(end - name.ptr);
+  return e;
+}
+
+static int hsc_is_pmd(struct wsv_str name) {
+  return name.len == 18 && memcmp(name.ptr, "permessage-deflate", 18) == 0;
+}
+
+/* 1 if the list names permessage-deflate (the list is well-formed). */
+static int hsc_ext_has_pmd(const char *s, size_t len) {
+  size_t pos = 0;
+  struct wsv_str name;
+  while (hsc_ext_next(s, len, &pos, &name) == 1)
+    if (hsc_is_pmd(name))
+      return 1;
+  return 0;
+}
+
 /* Number of extensions in a list, or -1 if it is malformed. */
 static long hsc_ext_count(const char *s, size_t len) {
   size_t pos = 0;
@@ -395,10 +424,27 @@ static int hsc_config_check(const struct wsv_hs_client_config *cfg,
         return WSV_ERR_INVAL;
     bad |= hsc_size_add(&need, strlen(s) + 1);
   }
+  if (cfg->pmd_offer != 0 && cfg->pmd_offer != 1)
+    return WSV_ERR_INVAL;
+  if (cfg->pmd_offer) {
+    const struct wsv_pmd_params *r = &cfg->pmd_request;
+    if ((r->server_max_window_bits != 0 &&
+         (r->server_max_window_bits < 8 || r->server_max_window_bits > 15)) ||
+        (r->client_max_window_bits != 0 &&
+         (r->client_max_window_bits < 8 || r->client_max_window_bits > 15)))
+      return WSV_ERR_INVAL;
+    /* The offer: the caller's extensions again, ", ", ours, NUL. */
+    bad |= hsc_size_add(&need, WSV_PMD_FORMAT_MAX + 3);
+    if (cfg->extensions != NULL)
+      bad |= hsc_size_add(&need, strlen(cfg->extensions));
+  }
   if (cfg->extensions != NULL && cfg->extensions[0] != '\0') {
     size_t n = strlen(cfg->extensions);
     if (!hsc_value_ok(cfg->extensions, n) ||
         hsc_ext_count(cfg->extensions, n) <= 0)
+      return WSV_ERR_INVAL;
+    /* Offering permessage-deflate twice, raw and built, is a mistake. */
+    if (cfg->pmd_offer && hsc_ext_has_pmd(cfg->extensions, n))
       return WSV_ERR_INVAL;
     bad |= hsc_size_add(&need, n + 1);
   }
@@ -459,6 +505,21 @@ static void hsc_copy_config(struct wsv_hs_client *hs,
         hsc_copy(&cursor, cfg->subprotocols[i], strlen(cfg->subprotocols[i]));
   if (cfg->extensions != NULL && cfg->extensions[0] != '\0')
     hs->ext_offer = hsc_copy(&cursor, cfg->extensions, strlen(cfg->extensions));
+  if (cfg->pmd_offer) {
+    /* Our permessage-deflate offer goes after the caller's extensions. */
+    char *o = cursor;
+    size_t oat = 0;
+    if (hs->ext_offer != NULL) {
+      oat = strlen(hs->ext_offer);
+      memcpy(o, hs->ext_offer, oat);
+      memcpy(o + oat, ", ", 2);
+      oat += 2;
+    }
+    oat += wsv_pmd_format_offer(&cfg->pmd_request, o + oat,
+                                WSV_PMD_FORMAT_MAX + 1);
+    hs->ext_offer = o;
+    cursor = o + oat + 1;
+  }
   for (size_t i = 0; i < hs->nextra; i++) {
     struct wsv_str nm = cfg->headers[i].name, v = cfg->headers[i].value;
     hs->extra[i].name.ptr = hsc_copy(&cursor, nm.ptr, nm.len);
@@ -495,6 +556,7 @@ static void hsc_reset_attempt(struct wsv_hs_client *hs) {
   hs->subprotocol = NULL;
   wsv__free(&hs->mem, hs->extensions);
   hs->extensions = NULL;
+  hs->pmd_ok = 0;
   hs->reason[0] = '\0';
 }
 
@@ -965,6 +1027,63 @@ static int hsc_check_extensions(struct wsv_hs_client *hs) {
   return WSV_OK;
 }
 
+/* Check a permessage-deflate answer against the offers it may answer
+ * (RFC 7692 §5.1, §7): the first offer it is a valid answer to wins.
+ * Returns 0 or -1 with *why set. */
+static int hsc_pmd_match(struct wsv_hs_client *hs, struct wsv_str e,
+                         const char **why) {
+  struct wsv_pmd_offer resp, mine;
+  size_t pos = 0, olen = strlen(hs->ext_offer);
+  struct wsv_str name;
+  const char *first = NULL;
+  if (wsv_pmd_parse(e.ptr, e.len, &resp, why) != 1)
+    return -1;
+  while (hsc_ext_next(hs->ext_offer, olen, &pos, &name) == 1) {
+    struct wsv_str o = hsc_ext_elem(hs->ext_offer, pos, name);
+    if (!hsc_is_pmd(name) || wsv_pmd_parse(o.ptr, o.len, &mine, NULL) != 1)
+      continue;
+    if (wsv_pmd_check_response(&mine, &resp, &hs->pmd, why) == 0) {
+      hs->pmd_ok = 1;
+      return 0;
+    }
+    if (first == NULL)
+      first = *why;
+  }
+  *why = first != NULL ? first : "permessage-deflate was not offered";
+  return -1;
+}
+
+/* permessage-deflate in a 101 whose extension names were all offered. */
+static int hsc_check_pmd(struct wsv_hs_client *hs) {
+  const char *hn = "Sec-WebSocket-Extensions";
+  size_t count = 0;
+  for (size_t i = 0; i < hs->head.nheaders; i++) {
+    const struct wsv_header *h = &hs->hdrs[i];
+    size_t pos = 0;
+    struct wsv_str name;
+    if (!wsv__str_ieq(h->name, hn))
+      continue;
+    while (hsc_ext_next(h->value.ptr, h->value.len, &pos, &name) == 1) {
+      struct wsv_str e = hsc_ext_elem(h->value.ptr, pos, name);
+      const char *why = "";
+      char q[HSC_QUOTE_CAP];
+      if (!hsc_is_pmd(name))
+        continue;
+      hsc_quote(q, e.ptr, e.len);
+      if (++count > 1) {
+        hsc_say(hs, "server agreed to permessage-deflate twice (\"%s\")", q);
+        return hsc_final(hs, WSV_ERR_HS_EXTENSION);
+      }
+      if (hsc_pmd_match(hs, e, &why) != 0) {
+        hs->pmd_ok = 0;
+        hsc_say(hs, "%s: \"%s\"", why, q);
+        return hsc_final(hs, WSV_ERR_HS_EXTENSION);
+      }
+    }
+  }
+  return WSV_OK;
+}
+
 static int hsc_check_101(struct wsv_hs_client *hs) {
   if (hs->head.major != 1 || hs->head.minor < 1) {
     hsc_say(hs, "server answered 101 on HTTP/%d.%d, not HTTP/1.1",
@@ -978,6 +1097,8 @@ static int hsc_check_101(struct wsv_hs_client *hs) {
     rc = hsc_check_subprotocol(hs);
   if (rc == WSV_OK)
     rc = hsc_check_extensions(hs);
+  if (rc == WSV_OK)
+    rc = hsc_check_pmd(hs);
   if (rc != WSV_OK)
     return rc;
   return hsc_final(hs, WSV_HSC_OPEN);
@@ -1070,4 +1191,16 @@ const char *wsv_hs_client_subprotocol(const struct wsv_hs_client *hs) {
 
 const char *wsv_hs_client_extensions(const struct wsv_hs_client *hs) {
   return hs == NULL || hs->result != WSV_HSC_OPEN ? NULL : hs->extensions;
+}
+
+int wsv_hs_client_pmd(const struct wsv_hs_client *hs,
+                      struct wsv_pmd_params *out) {
+  if (out == NULL)
+    return 0;
+  if (hs == NULL || hs->result != WSV_HSC_OPEN || !hs->pmd_ok) {
+    memset(out, 0, sizeof *out);
+    return 0;
+  }
+  *out = hs->pmd;
+  return 1;
 }

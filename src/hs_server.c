@@ -29,6 +29,8 @@ struct wsv_hs_server {
   size_t head_len; /* the head's length once complete */
   size_t seen;     /* the length last passed to parse */
   struct wsv_str path, query, subprotocol, extensions;
+  struct wsv_pmd_params pmd; /* what pmd_answer says */
+  char pmd_answer[WSV_PMD_FORMAT_MAX + 1];
   char accept[28];
   char reason[HSS_REASON_MAX];
   struct wsv_header headers[]; /* cfg.max_headers slots */
@@ -504,11 +506,37 @@ static int hss_check_fields(struct wsv_hs_server *hs) {
   return hss_check_protocols(hs);
 }
 
+/* ---- permessage-deflate ------------------------------------------------- */
+
+/* Take the first acceptable permessage-deflate offer (RFC 7692 §5): offers
+ * that are invalid or declined are skipped, never answered with 400. */
+static void hss_negotiate_pmd(struct wsv_hs_server *hs) {
+  struct wsv_pmd_offer o;
+  struct wsv_pmd_params p;
+  struct wsv_str e;
+  size_t pos = 0;
+
+  if (hs->cfg.pmd_policy == WSV_PMD_OFF)
+    return;
+  while (wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+                             "Sec-WebSocket-Extensions", &pos, &e)) {
+    if (wsv_pmd_parse(e.ptr, e.len, &o, NULL) != 1 ||
+        wsv_pmd_negotiate(&o, hs->cfg.pmd_policy, &p) != 1)
+      continue;
+    hs->pmd = p;
+    (void)wsv_pmd_format_response(&p, &o, hs->pmd_answer,
+                                  sizeof hs->pmd_answer);
+    hs->extensions = hss_str(hs->pmd_answer, strlen(hs->pmd_answer));
+    return;
+  }
+}
+
 /* ---- verdicts ----------------------------------------------------------- */
 
 static int hss_run_hook(struct wsv_hs_server *hs) {
   int r;
   hs->accepting = 1;
+  hss_negotiate_pmd(hs);
   if (hs->cfg.accept == NULL) {
     hs->result = WSV_HS_ACCEPT;
     hs->status = 101;
@@ -608,7 +636,8 @@ static int hss_config_ok(const struct wsv_hs_server_config *c) {
          (c->plain_http == WSV_HS_PLAIN_REPORT ||
           c->plain_http == WSV_HS_PLAIN_426) &&
          c->max_head_bytes >= 1 && c->max_head_bytes <= (size_t)INT_MAX &&
-         c->max_headers >= 1 &&
+         c->max_headers >= 1 && c->pmd_policy >= WSV_PMD_OFF &&
+         c->pmd_policy <= WSV_PMD_LEAN &&
          c->max_headers <= (SIZE_MAX - sizeof(struct wsv_hs_server)) /
                                sizeof(struct wsv_header);
 }
@@ -893,5 +922,43 @@ int wsv_hs_server_set_reason(struct wsv_hs_server *hs, const char *text) {
   for (i = 0; text != NULL && text[i] != '\0' && b.len < b.cap; i++)
     hss_put_escaped(&b, (unsigned char)text[i]);
   hs->reason[b.len < b.cap ? b.len : b.cap] = '\0';
+  return 0;
+}
+
+int wsv_hs_server_pmd(const struct wsv_hs_server *hs,
+                      struct wsv_pmd_params *out) {
+  struct wsv_header field;
+  struct wsv_pmd_offer o;
+  struct wsv_str e;
+  size_t pos = 0;
+
+  if (out == NULL)
+    return 0;
+  if (hs == NULL || !hs->accepting || hs->extensions.len == 0) {
+    memset(out, 0, sizeof *out);
+    return 0;
+  }
+  if (hs->extensions.ptr == hs->pmd_answer) {
+    *out = hs->pmd;
+    return 1;
+  }
+  /* The accept hook set the value: read what it agreed to. */
+  field.name = hss_str("x", 1);
+  field.value = hs->extensions;
+  while (wsv__http_list_next(&field, 1, "x", &pos, &e)) {
+    if (wsv_pmd_parse(e.ptr, e.len, &o, NULL) != 1 ||
+        o.client_max_window_bits < 0)
+      continue;
+    memset(out, 0, sizeof *out);
+    out->enabled = 1;
+    out->server_no_context_takeover = o.server_no_context_takeover;
+    out->client_no_context_takeover = o.client_no_context_takeover;
+    out->server_max_window_bits =
+        o.server_max_window_bits > 0 ? o.server_max_window_bits : 15;
+    out->client_max_window_bits =
+        o.client_max_window_bits > 0 ? o.client_max_window_bits : 15;
+    return 1;
+  }
+  memset(out, 0, sizeof *out);
   return 0;
 }

@@ -56,4 +56,30 @@ long wsv__base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 #define WSV__GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 void wsv__accept_value(const char *key, size_t key_len, char out[28]);
 
+/* ---- deflate.c: raw zlib streams for permessage-deflate ------------------
+ * A stream allocates through a copy of `m` (zlib's state included).
+ * Inflaters take the peer's window bits (raised to 9); deflaters 9..15. */
+#define WSV__Z_MEM_LEVEL 8
+struct wsv__z;
+int wsv__z_inflater_new(struct wsv__z **out, const struct wsv_mem *m,
+                        int bits);
+int wsv__z_deflater_new(struct wsv__z **out, const struct wsv_mem *m,
+                        int bits);
+void wsv__z_free(struct wsv__z *z); /* NULL is fine */
+/* Inflate from *in (advanced past what was used) into out[0..cap);
+ * *produced gets the bytes written.  Returns WSV_OK (call again while
+ * output fills up; no output and input left means more input is needed),
+ * 1 when the deflate stream ended (a block with BFINAL: the rest of *in
+ * is not part of it), WSV_ERR_INFLATE or WSV_ERR_NOMEM. */
+int wsv__z_inflate(struct wsv__z *z, const uint8_t **in, size_t *in_len,
+                   uint8_t *out, size_t cap, size_t *produced);
+/* Start a new stream after one ended, keeping the window when asked. */
+int wsv__z_inflate_restart(struct wsv__z *z, int keep_window);
+/* Compress in[0..len) with a sync flush, appending to *buf (grown through
+ * the allocator; *blen bytes used of *bcap).  The output ends with the
+ * empty stored block 00 00 ff ff when len > 0.  WSV_OK or WSV_ERR_NOMEM. */
+int wsv__z_deflate(struct wsv__z *z, const uint8_t *in, size_t len,
+                   uint8_t **buf, size_t *blen, size_t *bcap);
+int wsv__z_deflate_reset(struct wsv__z *z);
+
 #endif /* WSV_INT_H */

@@ -431,7 +431,7 @@ static void test_client_errors(void **state) {
   struct wsv_client_config cc;
   char url[64];
   cli_config(&cc, &c, url, sizeof url, 1, "/");
-  cc.url = "wss://127.0.0.1/";
+  cc.url = "ftp://127.0.0.1/";
   assert_int_equal(wsv_client_connect(loop, &cc, NULL), WSV_ERR_INVAL);
   assert_non_null(strstr(c.log, "wss://"));
   cc.url = "http://x/";

@@ -1,11 +1,719 @@
-/* bench.c - `wsv bench` (being written). */
+/*
+ * bench.c - `wsv bench`: a WebSocket load generator that verifies every
+ * echo.  Three measurements:
+ *   echo     N connections x D messages in flight x S bytes: messages/s,
+ *            MB/s and round-trip latency percentiles;
+ *   connect  full open -> handshake -> close cycles, C in flight:
+ *            handshakes/s;
+ *   idle     open N connections and hold them: the server's resident
+ *            memory per connection (given its PID).
+ * The options, the threads, the progress line and the summary live here;
+ * the load engine is bench_run.c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "wsv.h"
+
+#include "bench.h"
+#include "cli.h"
 #include "wsv_tool.h"
 
-int wsv_cmd_bench(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fputs("wsv bench: not built yet\n", stderr);
+static const char bench_usage[] =
+    "usage: wsv bench echo    [options] [URL]\n"
+    "       wsv bench connect [options] [URL]\n"
+    "       wsv bench idle    [options] [--pid PID] [URL]\n"
+    "\n"
+    "Load a WebSocket server over loopback or a LAN, verifying every byte.\n"
+    "URL is ws://HOST:PORT/PATH (default ws://127.0.0.1:8080/), or\n"
+    "tcp://HOST:PORT for echo against a plain TCP echo server (the same\n"
+    "messages without WebSocket framing, for a baseline).  HOST must be a\n"
+    "numeric IPv4 or IPv6 address.\n"
+    "\n"
+    "  echo     --conns N connections each keep --inflight D messages of\n"
+    "           --size S bytes in flight (masked, as a client must); every\n"
+    "           echo is checked byte for byte.  Reports messages/s, MB/s\n"
+    "           (payload, 10^6 bytes, one direction) and the round-trip\n"
+    "           latency p50/p99/p99.9.\n"
+    "  connect  --conns C cycles in flight, each a new TCP connection,\n"
+    "           the opening handshake, a Close 1000 and the server's TCP\n"
+    "           close.  Reports handshakes/s and connect-to-101 latency.\n"
+    "  idle     open --conns N connections (--inflight handshakes at a\n"
+    "           time) and hold them; with --pid, reports the server's\n"
+    "           resident memory (VmRSS) per connection beyond its\n"
+    "           baseline.\n"
+    "\n"
+    "  --conns N          connections (echo 100, connect 64, idle 1000)\n"
+    "  --inflight D       echo: messages in flight per connection (8);\n"
+    "                     idle: handshakes in flight (256)\n"
+    "  --size S           echo: bytes per message (32; K, M suffixes)\n"
+    "  --binary           echo: binary messages (default text)\n"
+    "  --duration S       seconds to measure (10; decimals allowed)\n"
+    "  --warmup S         seconds of load before measuring (0)\n"
+    "  --messages N       echo: stop after N verified echoes instead\n"
+    "  --threads T        generator threads, each with its own epoll\n"
+    "                     loop and a share of the connections (1)\n"
+    "  --pid PID          idle: the server process to measure\n"
+    "  --hold S           idle: seconds to hold after measuring (0)\n"
+    "  --sources K        idle: connect from 127.0.0.1..127.0.0.K (default:\n"
+    "                     one per 25,000 connections)\n"
+    "  --host H, --port P instead of a URL\n"
+    "  --json             print the summary as one JSON object\n"
+    "  -q, --quiet        no progress line on standard error\n"
+    "\n"
+    "Exit status: 0 when every echo matched and no connection failed; 1\n"
+    "otherwise (or when nothing was measured); 2 on a usage error.\n";
+
+static volatile sig_atomic_t bench_signalled;
+
+static void bench_on_signal(int signo) {
+  (void)signo;
+  bench_signalled = 1;
+}
+
+static int bench_usage_error(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static int bench_usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("wsv bench: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputs("\nRun 'wsv bench --help' for the options.\n", stderr);
   return 2;
+}
+
+/* Parse "ws://host[:port][/path]" or "tcp://host:port".  Returns 0. */
+static int bench_parse_url(const char *url, struct bench_opts *o) {
+  const char *p;
+  if (strncasecmp(url, "ws://", 5) == 0) {
+    p = url + 5;
+    o->raw = 0;
+    o->port = 80;
+  } else if (strncasecmp(url, "tcp://", 6) == 0) {
+    p = url + 6;
+    o->raw = 1;
+    o->port = 0;
+  } else {
+    return -1;
+  }
+  const char *host = p, *end;
+  if (*p == '[') {
+    end = strchr(p, ']');
+    if (end == NULL)
+      return -1;
+    host = p + 1;
+    p = end + 1;
+  } else {
+    end = p + strcspn(p, ":/?");
+    p = end;
+  }
+  size_t hl = (size_t)(end - host);
+  if (hl == 0 || hl >= sizeof o->host)
+    return -1;
+  memcpy(o->host, host, hl);
+  o->host[hl] = '\0';
+  if (*p == ':') {
+    uint64_t port;
+    char num[8];
+    size_t nl = strcspn(p + 1, "/?");
+    if (nl == 0 || nl >= sizeof num)
+      return -1;
+    memcpy(num, p + 1, nl);
+    num[nl] = '\0';
+    if (wsv_cli_uint(num, 1, 65535, &port) != 0)
+      return -1;
+    o->port = (uint16_t)port;
+    p += 1 + nl;
+  }
+  if (*p == '\0') {
+    strcpy(o->path, "/");
+  } else if (*p == '/' && strlen(p) < sizeof o->path) {
+    strcpy(o->path, p);
+  } else if (*p == '?' && strlen(p) + 1 < sizeof o->path) {
+    snprintf(o->path, sizeof o->path, "/%s", p);
+  } else {
+    return -1;
+  }
+  return o->port == 0 ? -1 : 0;
+}
+
+static int bench_seconds(const char *v, double max, double *out) {
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (errno != 0 || end == v || *end != '\0' || !(d >= 0) || d > max)
+    return -1;
+  *out = d;
+  return 0;
+}
+
+/* Parse the command line.  Returns -1 to go on, or an exit status. */
+static int bench_parse(int argc, char **argv, struct bench_opts *o) {
+  if (argc < 2)
+    return bench_usage_error("which measurement: echo, connect or idle?");
+  const char *m = argv[1];
+  if (strcmp(m, "--help") == 0 || strcmp(m, "-h") == 0) {
+    fputs(bench_usage, stdout);
+    return 0;
+  }
+  if (strcmp(m, "echo") == 0)
+    o->mode = BENCH_ECHO;
+  else if (strcmp(m, "connect") == 0)
+    o->mode = BENCH_CONNECT;
+  else if (strcmp(m, "idle") == 0)
+    o->mode = BENCH_IDLE;
+  else
+    return bench_usage_error("unknown measurement '%s'", m);
+  strcpy(o->host, "127.0.0.1");
+  strcpy(o->path, "/");
+  o->port = 8080;
+  o->size = 32;
+  o->duration = 10;
+  o->threads = 1;
+  uint64_t conns = 0, inflight = 0;
+  int raw_flag = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    uint64_t n;
+    int r;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(bench_usage, stdout);
+      return 0;
+    } else if (strcmp(a, "--binary") == 0) {
+      o->binary = 1;
+    } else if (strcmp(a, "--json") == 0) {
+      o->json = 1;
+    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+      o->quiet = 1;
+    } else if (strcmp(a, "--raw") == 0) {
+      raw_flag = 1;
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--conns", &v)) != 0) {
+      if (r < 0 || wsv_cli_uint(v, 1, 10000000, &conns) != 0)
+        return bench_usage_error("--conns needs a number from 1");
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--inflight", &v)) != 0) {
+      if (r < 0 || wsv_cli_uint(v, 1, 65536, &inflight) != 0)
+        return bench_usage_error("--inflight needs a number, 1 to 65536");
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--size", &v)) != 0) {
+      if (r < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 30, &o->size) != 0)
+        return bench_usage_error("--size needs a size, 1 byte to 1G");
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--duration", &v)) != 0) {
+      if (r < 0 || bench_seconds(v, 86400, &o->duration) != 0 ||
+          o->duration <= 0)
+        return bench_usage_error("--duration needs seconds, e.g. 10 or 0.5");
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--warmup", &v)) != 0) {
+      if (r < 0 || bench_seconds(v, 86400, &o->warmup) != 0)
+        return bench_usage_error("--warmup needs seconds");
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--hold", &v)) != 0) {
+      if (r < 0 || bench_seconds(v, 86400, &o->hold) != 0)
+        return bench_usage_error("--hold needs seconds");
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--messages", &v)) != 0) {
+      if (r < 0 || wsv_cli_uint(v, 1, UINT64_MAX / 2, &o->messages) != 0)
+        return bench_usage_error("--messages needs a number from 1");
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+      if (r < 0 || wsv_cli_uint(v, 1, 64, &n) != 0)
+        return bench_usage_error("--threads needs a number, 1 to 64");
+      o->threads = (int)n;
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--pid", &v)) != 0) {
+      if (r < 0 || wsv_cli_uint(v, 1, 0x7fffffff, &n) != 0)
+        return bench_usage_error("--pid needs a process id");
+      o->pid = (long)n;
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--sources", &v)) != 0) {
+      if (r < 0 || wsv_cli_uint(v, 1, 254, &n) != 0)
+        return bench_usage_error("--sources needs a number, 1 to 254");
+      o->sources = (unsigned)n;
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--host", &v)) != 0) {
+      if (r < 0 || strlen(v) >= sizeof o->host)
+        return bench_usage_error("--host needs an address");
+      strcpy(o->host, v);
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--port", &v)) != 0) {
+      if (r < 0 || wsv_cli_uint(v, 1, 65535, &n) != 0)
+        return bench_usage_error("--port needs a port, 1 to 65535");
+      o->port = (uint16_t)n;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return bench_usage_error("unknown option '%s'", a);
+    } else if (bench_parse_url(a, o) != 0) {
+      return bench_usage_error("'%s' is not a ws://HOST:PORT/ or "
+                               "tcp://HOST:PORT URL",
+                               a);
+    }
+  }
+  if (raw_flag)
+    o->raw = 1;
+  if (o->raw && o->mode != BENCH_ECHO)
+    return bench_usage_error("tcp:// (raw TCP) works with echo only");
+  if (o->raw && o->binary)
+    o->binary = 0;
+  o->conns = conns != 0                   ? conns
+             : o->mode == BENCH_ECHO      ? 100
+             : o->mode == BENCH_CONNECT ? 64
+                                          : 1000;
+  o->inflight = inflight != 0 ? inflight : o->mode == BENCH_IDLE ? 256 : 8;
+  if (o->mode == BENCH_ECHO && o->raw && o->inflight > 512)
+    return bench_usage_error("tcp:// allows at most 512 messages in flight");
+  if (o->mode == BENCH_ECHO &&
+      o->size * o->inflight > (UINT64_C(1) << 32))
+    return bench_usage_error("--size x --inflight is over 4 GiB");
+  if ((uint64_t)o->threads > o->conns)
+    o->threads = (int)o->conns;
+  if (o->mode == BENCH_IDLE && o->sources == 0)
+    o->sources = (unsigned)((o->conns + 24999) / 25000);
+  return -1;
+}
+
+/* The server's address from the options.  Returns 0. */
+static int bench_resolve(struct bench *b) {
+  memset(&b->addr, 0, sizeof b->addr);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&b->addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&b->addr;
+  if (inet_pton(AF_INET, b->opt.host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(b->opt.port);
+    b->addrlen = sizeof *a4;
+  } else if (inet_pton(AF_INET6, b->opt.host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(b->opt.port);
+    b->addrlen = sizeof *a6;
+    b->opt.sources = 1;
+  } else {
+    return -1;
+  }
+  if (b->addr.ss_family == AF_INET &&
+      (ntohl(a4->sin_addr.s_addr) >> 24) != 127)
+    b->opt.sources = 1; /* extra source addresses only on loopback */
+  return 0;
+}
+
+/* Printable filler: a non-periodic sequence over a 64-letter alphabet,
+ * valid UTF-8 (ASCII) for text messages. */
+static uint8_t *bench_pattern(size_t size) {
+  static const char alpha[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t n = size + BENCH_PATTERN_SPAN;
+  uint8_t *p = malloc(n);
+  if (p == NULL)
+    return NULL;
+  uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    p[i] = (uint8_t)alpha[(x >> 20) & 63u];
+  }
+  return p;
+}
+
+/* VmRSS of a process in bytes, or -1. */
+static long long bench_rss(long pid) {
+  char path[64], line[256];
+  if (pid > 0)
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+  else
+    snprintf(path, sizeof path, "/proc/self/status");
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  long long kb = -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (strncmp(line, "VmRSS:", 6) == 0) {
+      kb = strtoll(line + 6, NULL, 10);
+      break;
+    }
+  fclose(f);
+  return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Raise the soft descriptor limit to what the connections need (at most
+ * the hard limit).  Returns 0, or -1 with a message. */
+static int bench_fd_limit(const struct bench_opts *o) {
+  uint64_t need = o->conns + 64;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 0;
+  if (rl.rlim_cur >= need)
+    return 0;
+  rlim_t want = need < rl.rlim_max ? (rlim_t)need : rl.rlim_max;
+  rl.rlim_cur = want;
+  (void)setrlimit(RLIMIT_NOFILE, &rl);
+  if (want < need) {
+    fprintf(stderr,
+            "wsv bench: %llu connections need %llu descriptors; the limit "
+            "is %llu (raise the hard limit: ulimit -Hn)\n",
+            (unsigned long long)o->conns, (unsigned long long)need,
+            (unsigned long long)rl.rlim_max);
+    return -1;
+  }
+  return 0;
+}
+
+static void bench_describe(const struct bench *b, char *buf, size_t cap) {
+  const struct bench_opts *o = &b->opt;
+  const char *lb = strchr(o->host, ':') != NULL ? "[" : "";
+  const char *rb = lb[0] != '\0' ? "]" : "";
+  if (o->raw)
+    snprintf(buf, cap, "tcp://%s%s%s:%u", lb, o->host, rb,
+             (unsigned)o->port);
+  else
+    snprintf(buf, cap, "ws://%s%s%s:%u%s", lb, o->host, rb,
+             (unsigned)o->port, o->path);
+}
+
+static uint64_t bench_progress(const struct bench *b) {
+  uint64_t sum = 0;
+  for (int i = 0; i < b->opt.threads; i++)
+    sum += atomic_load_explicit(&b->th[i].prog, memory_order_relaxed);
+  return sum;
+}
+
+/* The progress line, once a second on stderr. */
+static void bench_print_progress(const struct bench *b, double secs,
+                                 uint64_t total, uint64_t delta, int tty) {
+  const char *unit = b->opt.mode == BENCH_ECHO      ? "msg/s"
+                     : b->opt.mode == BENCH_CONNECT ? "handshakes/s"
+                                                    : "open";
+  if (b->opt.mode == BENCH_IDLE)
+    fprintf(stderr, "%s%6.1f s  %llu connections open%s", tty ? "\r" : "",
+            secs, (unsigned long long)total, tty ? "  " : "\n");
+  else
+    fprintf(stderr, "%s%6.1f s  %12llu %s  (%llu so far)%s",
+            tty ? "\r" : "", secs, (unsigned long long)delta, unit,
+            (unsigned long long)total, tty ? "  " : "\n");
+}
+
+/* Run the measured phase's clock on the main thread: set the times, then
+ * print progress until the threads are done. */
+static void bench_clock(struct bench *b, uint64_t start) {
+  int tty = isatty(STDERR_FILENO) && !b->opt.quiet;
+  uint64_t last = 0, next = start + 1000000000u;
+  for (;;) {
+    int done = 1;
+    for (int i = 0; i < b->opt.threads && done; i++)
+      if (!atomic_load(&b->th[i].ready))
+        done = 0;
+    if (done)
+      break;
+    if (bench_signalled)
+      atomic_store(&b->abort_all, 1);
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    uint64_t now = bench_now_ns();
+    if (now >= next) {
+      uint64_t cur = bench_progress(b);
+      if (!b->opt.quiet)
+        bench_print_progress(b, (double)(now - start) / 1e9, cur, cur - last,
+                             tty);
+      last = cur;
+      next += 1000000000u;
+    }
+  }
+  if (tty)
+    fputc('\n', stderr);
+}
+
+static void *bench_thread_entry(void *arg) {
+  struct bench_thread *t = arg;
+  bench_thread_main(t);
+  atomic_store(&t->ready, 1);
+  return NULL;
+}
+
+/* The idle measurement's middle: wait until every connection is open,
+ * read the memory, hold, release. */
+static void bench_idle_wait(struct bench *b, uint64_t start) {
+  int tty = isatty(STDERR_FILENO) && !b->opt.quiet;
+  uint64_t next = start + 1000000000u;
+  for (;;) {
+    int done = 1;
+    for (int i = 0; i < b->opt.threads && done; i++)
+      if (!atomic_load(&b->th[i].ready))
+        done = 0;
+    if (done || bench_signalled)
+      break;
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    uint64_t now = bench_now_ns();
+    if (now >= next && !b->opt.quiet) {
+      bench_print_progress(b, (double)(now - start) / 1e9, bench_progress(b),
+                           0, tty);
+      next += 1000000000u;
+    }
+  }
+  if (tty)
+    fputc('\n', stderr);
+}
+
+struct bench_result {
+  double window; /* seconds measured */
+  uint64_t msgs, hs, opened, verify_errors, conn_errors, unanswered;
+  struct bench_hist lat;
+  long long rss_before, rss_after, self_before, self_after;
+  char err[256];
+};
+
+static void bench_collect(struct bench *b, struct bench_result *r) {
+  uint64_t t_stop = 0;
+  for (int i = 0; i < b->opt.threads; i++) {
+    struct bench_thread *t = &b->th[i];
+    r->msgs += t->msgs;
+    r->hs += t->hs;
+    r->opened += t->opened;
+    r->verify_errors += t->verify_errors;
+    r->conn_errors += t->conn_errors;
+    r->unanswered += t->unanswered;
+    bench_hist_merge(&r->lat, &t->lat);
+    if (t->t_stop > t_stop)
+      t_stop = t->t_stop;
+    if (r->err[0] == '\0' && t->err[0] != '\0')
+      snprintf(r->err, sizeof r->err, "%s", t->err);
+  }
+  r->window =
+      t_stop > b->t_measure ? (double)(t_stop - b->t_measure) / 1e9 : 0.0;
+}
+
+static double us(uint64_t ns) { return (double)ns / 1000.0; }
+
+static void bench_report_json(const struct bench *b,
+                              const struct bench_result *r) {
+  const struct bench_opts *o = &b->opt;
+  char url[1024];
+  bench_describe(b, url, sizeof url);
+  static const char *const names[] = {"", "echo", "connect", "idle"};
+  printf("{\"mode\":\"%s\",\"url\":\"%s\",\"threads\":%d,\"conns\":%llu",
+         names[o->mode], url, o->threads, (unsigned long long)o->conns);
+  if (o->mode == BENCH_ECHO) {
+    double rate = r->window > 0 ? (double)r->msgs / r->window : 0;
+    printf(",\"inflight\":%llu,\"size\":%llu,\"binary\":%s,\"raw\":%s,"
+           "\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.0f,"
+           "\"mb_per_s\":%.1f",
+           (unsigned long long)o->inflight, (unsigned long long)o->size,
+           o->binary ? "true" : "false", o->raw ? "true" : "false",
+           r->window, (unsigned long long)r->msgs, rate,
+           rate * (double)o->size / 1e6);
+  } else if (o->mode == BENCH_CONNECT) {
+    double rate = r->window > 0 ? (double)r->hs / r->window : 0;
+    printf(",\"seconds\":%.3f,\"handshakes\":%llu,\"handshakes_per_s\":%.0f",
+           r->window, (unsigned long long)r->hs, rate);
+  } else {
+    printf(",\"opened\":%llu,\"pid\":%ld", (unsigned long long)r->opened,
+           o->pid);
+    if (r->rss_before >= 0 && r->rss_after >= 0 && r->opened > 0)
+      printf(",\"server_rss_before\":%lld,\"server_rss_after\":%lld,"
+             "\"server_bytes_per_conn\":%.1f",
+             r->rss_before, r->rss_after,
+             (double)(r->rss_after - r->rss_before) / (double)r->opened);
+    if (r->self_before >= 0 && r->self_after >= 0 && r->opened > 0)
+      printf(",\"bench_bytes_per_conn\":%.1f",
+             (double)(r->self_after - r->self_before) / (double)r->opened);
+  }
+  if (o->mode != BENCH_IDLE)
+    printf(",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
+           "\"max\":%.1f}",
+           us(bench_hist_quantile(&r->lat, 0.5)),
+           us(bench_hist_quantile(&r->lat, 0.99)),
+           us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
+  printf(",\"verify_errors\":%llu,\"conn_errors\":%llu,\"unanswered\":%llu",
+         (unsigned long long)r->verify_errors,
+         (unsigned long long)r->conn_errors,
+         (unsigned long long)r->unanswered);
+  printf(",\"error\":\"");
+  for (const char *p = r->err; *p; p++)
+    if (*p == '"' || *p == '\\')
+      printf("\\%c", *p);
+    else if ((unsigned char)*p >= 0x20)
+      putchar(*p);
+  printf("\"}\n");
+}
+
+static void bench_report_text(const struct bench *b,
+                              const struct bench_result *r) {
+  const struct bench_opts *o = &b->opt;
+  char url[1024];
+  bench_describe(b, url, sizeof url);
+  if (o->mode == BENCH_ECHO) {
+    double rate = r->window > 0 ? (double)r->msgs / r->window : 0;
+    printf("wsv bench echo %s: %llu connections x %llu in flight x %llu B "
+           "%s, %d thread%s\n",
+           url, (unsigned long long)o->conns, (unsigned long long)o->inflight,
+           (unsigned long long)o->size,
+           o->raw ? "raw" : o->binary ? "binary" : "text", o->threads,
+           o->threads == 1 ? "" : "s");
+    printf("  messages    %llu in %.2f s: %.0f msg/s, %.1f MB/s\n",
+           (unsigned long long)r->msgs, r->window, rate,
+           rate * (double)o->size / 1e6);
+  } else if (o->mode == BENCH_CONNECT) {
+    double rate = r->window > 0 ? (double)r->hs / r->window : 0;
+    printf("wsv bench connect %s: %llu in flight, %d thread%s\n", url,
+           (unsigned long long)o->conns, o->threads,
+           o->threads == 1 ? "" : "s");
+    printf("  handshakes  %llu in %.2f s: %.0f handshakes/s (open, 101, "
+           "close)\n",
+           (unsigned long long)r->hs, r->window, rate);
+  } else {
+    printf("wsv bench idle %s: %llu connections\n", url,
+           (unsigned long long)o->conns);
+    printf("  opened      %llu\n", (unsigned long long)r->opened);
+    if (r->rss_before >= 0 && r->rss_after >= 0 && r->opened > 0)
+      printf("  server RSS  %.1f MiB -> %.1f MiB: %.0f B per connection\n",
+             (double)r->rss_before / 1048576.0,
+             (double)r->rss_after / 1048576.0,
+             (double)(r->rss_after - r->rss_before) / (double)r->opened);
+    else if (o->pid == 0)
+      printf("  server RSS  not measured (give --pid PID)\n");
+    if (r->self_before >= 0 && r->self_after >= 0 && r->opened > 0)
+      printf("  bench RSS   %.0f B per connection\n",
+             (double)(r->self_after - r->self_before) / (double)r->opened);
+  }
+  if (o->mode != BENCH_IDLE)
+    printf("  latency     p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max "
+           "%.1f us\n",
+           us(bench_hist_quantile(&r->lat, 0.5)),
+           us(bench_hist_quantile(&r->lat, 0.99)),
+           us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
+  printf("  errors      %llu verification, %llu connection, %llu unanswered\n",
+         (unsigned long long)r->verify_errors,
+         (unsigned long long)r->conn_errors,
+         (unsigned long long)r->unanswered);
+  if (r->err[0] != '\0')
+    printf("  first error %s\n", r->err);
+}
+
+static int bench_start_threads(struct bench *b) {
+  struct bench_opts *o = &b->opt;
+  uint64_t seed[64];
+  if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+    seed[0] = bench_now_ns();
+  for (int i = 0; i < o->threads; i++) {
+    struct bench_thread *t = &b->th[i];
+    t->b = b;
+    t->id = i;
+    t->rng = seed[i % 64] ^ (uint64_t)i;
+    t->nconns = o->conns / (uint64_t)o->threads +
+                ((uint64_t)i < o->conns % (uint64_t)o->threads ? 1u : 0u);
+    if (o->messages != 0)
+      t->messages = o->messages * t->nconns / o->conns;
+    if (o->messages != 0 && t->messages == 0)
+      t->messages = 1;
+    atomic_init(&t->prog, 0);
+    atomic_init(&t->ready, 0);
+    if (pthread_create(&t->tid, NULL, bench_thread_entry, t) != 0) {
+      fprintf(stderr, "wsv bench: cannot create a thread\n");
+      atomic_store(&b->abort_all, 1);
+      for (int j = 0; j < i; j++)
+        pthread_join(b->th[j].tid, NULL);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int wsv_cmd_bench(int argc, char **argv) {
+  struct bench *b = calloc(1, sizeof *b);
+  if (b == NULL)
+    return 1;
+  int rc = bench_parse(argc, argv, &b->opt);
+  if (rc >= 0) {
+    free(b);
+    return rc;
+  }
+  struct bench_opts *o = &b->opt;
+  if (bench_resolve(b) != 0) {
+    free(b);
+    return bench_usage_error("'%s' is not a numeric IPv4 or IPv6 address",
+                             o->host);
+  }
+  struct bench_result *r = calloc(1, sizeof *r);
+  b->th = calloc((size_t)o->threads, sizeof *b->th);
+  b->pattern = bench_pattern(o->mode == BENCH_ECHO ? (size_t)o->size : 16u);
+  if (r == NULL || b->th == NULL || b->pattern == NULL ||
+      bench_fd_limit(o) != 0) {
+    free(r);
+    free(b->th);
+    free(b->pattern);
+    free(b);
+    return 1;
+  }
+  atomic_init(&b->release, 0);
+  atomic_init(&b->abort_all, 0);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = bench_on_signal;
+  sigemptyset(&sa.sa_mask);
+  (void)sigaction(SIGINT, &sa, NULL);
+  (void)sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = SIG_IGN;
+  (void)sigaction(SIGPIPE, &sa, NULL);
+  /* The workers leave signals to this thread. */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  pthread_barrier_init(&b->barrier, NULL, (unsigned)o->threads + 1u);
+  r->rss_before = o->pid > 0 ? bench_rss(o->pid) : -1;
+  r->self_before = bench_rss(0);
+  int started = bench_start_threads(b) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (started && o->mode != BENCH_IDLE) {
+    pthread_barrier_wait(&b->barrier); /* connections open */
+    uint64_t now = bench_now_ns();
+    b->t_begin = now;
+    b->t_measure = now + (uint64_t)(o->warmup * 1e9);
+    b->t_end = b->t_measure + (uint64_t)(o->duration * 1e9);
+    pthread_barrier_wait(&b->barrier);
+    bench_clock(b, now);
+  } else if (started) {
+    uint64_t now = bench_now_ns();
+    b->t_begin = b->t_measure = now;
+    bench_idle_wait(b, now);
+    /* Let the server finish its side of the last handshakes. */
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    r->rss_after = o->pid > 0 ? bench_rss(o->pid) : -1;
+    r->self_after = bench_rss(0);
+    uint64_t hold_end = bench_now_ns() + (uint64_t)(o->hold * 1e9);
+    while (!bench_signalled && bench_now_ns() < hold_end) {
+      struct timespec hs = {0, 50000000};
+      nanosleep(&hs, NULL);
+    }
+    atomic_store(&b->release, 1);
+  }
+  if (started)
+    for (int i = 0; i < o->threads; i++)
+      pthread_join(b->th[i].tid, NULL);
+  pthread_barrier_destroy(&b->barrier);
+  bench_collect(b, r);
+  if (o->json)
+    bench_report_json(b, r);
+  else
+    bench_report_text(b, r);
+  fflush(stdout);
+  int bad = !started || r->verify_errors > 0 || r->conn_errors > 0 ||
+            r->unanswered > 0 || bench_signalled;
+  if (o->mode == BENCH_ECHO && r->msgs == 0)
+    bad = 1;
+  if (o->mode == BENCH_CONNECT && r->hs == 0)
+    bad = 1;
+  if (o->mode == BENCH_IDLE && r->opened < o->conns)
+    bad = 1;
+  free(r);
+  free(b->th);
+  free(b->pattern);
+  free(b);
+  return bad ? 1 : 0;
 }

@@ -137,3 +137,27 @@ void wsv_cli_printable(const char *s, size_t n, char *buf, size_t cap) {
   }
   buf[o] = '\0';
 }
+
+int wsv_cli_deflate_mode(const char *s, int *mode) {
+  if (strcmp(s, "on") == 0)
+    *mode = WSV_CLI_DEFLATE_ON;
+  else if (strcmp(s, "lean") == 0)
+    *mode = WSV_CLI_DEFLATE_LEAN;
+  else if (strcmp(s, "off") == 0)
+    *mode = WSV_CLI_DEFLATE_OFF;
+  else
+    return -1;
+  return 0;
+}
+
+const char *wsv_cli_deflate_name(int mode) {
+  return mode == WSV_CLI_DEFLATE_ON     ? "on"
+         : mode == WSV_CLI_DEFLATE_LEAN ? "lean"
+                                        : "off";
+}
+
+/* The --deflate modes are the core's policy values. */
+_Static_assert(WSV_CLI_DEFLATE_OFF == WSV_PMD_OFF &&
+                   WSV_CLI_DEFLATE_ON == WSV_PMD_ON &&
+                   WSV_CLI_DEFLATE_LEAN == WSV_PMD_LEAN,
+               "deflate modes");

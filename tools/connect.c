@@ -26,9 +26,11 @@
 
 static const char connect_usage[] =
     "usage: wsv connect [--versions LIST] [--binary] [--echo] [--hex]\n"
-    "                   [--max-message BYTES] [-v] URL\n"
+    "                   [--max-message BYTES] [--no-deflate]\n"
+    "                   [--cacert FILE | --insecure] [-v] URL\n"
     "\n"
-    "Connect to a WebSocket server (URL: ws://host[:port][/path][?query]).\n"
+    "Connect to a WebSocket server (URL: ws://host[:port][/path][?query],\n"
+    "or wss://... for TLS).\n"
     "Each line of standard input is sent as a text message (without its\n"
     "newline); each message received is printed on its own line.  At the\n"
     "end of input the connection is closed with 1000, and messages still\n"
@@ -44,8 +46,15 @@ static const char connect_usage[] =
     "  --hex                print binary messages as hexadecimal (default:\n"
     "                       their raw bytes)\n"
     "  --max-message BYTES  largest message accepted (default 16M)\n"
-    "  -v, --verbose        show the connection, the version negotiation\n"
-    "                       and the close on standard error\n"
+    "  --no-deflate         do not offer permessage-deflate (RFC 7692;\n"
+    "                       offered by default)\n"
+    "  --cacert FILE        wss://: trust the CAs in FILE (PEM) instead of\n"
+    "                       the system's store (e.g. a private CA)\n"
+    "  --insecure           wss://: accept any certificate and host name\n"
+    "                       (testing only)\n"
+    "  -v, --verbose        show the connection, the TLS version and\n"
+    "                       cipher, the version negotiation, the agreed\n"
+    "                       extensions and the close on standard error\n"
     "\n"
     "Exit status: 0 after a normal close (1000, or a Close without a code);\n"
     "1 if connecting or the handshake failed, the connection broke, or the\n"
@@ -59,6 +68,9 @@ struct connect_opts {
   int echo;
   int hex;
   int verbose;
+  int no_deflate;
+  int insecure;
+  const char *cacert;
   uint64_t max_message;
 };
 
@@ -259,6 +271,11 @@ static void connect_on_open(struct wsv_ws *ws, void *user) {
     char peer[64] = "?";
     (void)wsv_ws_peer(ws, peer, sizeof peer);
     fprintf(stderr, "* open: %s, version %d\n", peer, wsv_ws_version(ws));
+    const char *ext = wsv_ws_extensions(ws);
+    char shown[256];
+    if (ext != NULL)
+      wsv_cli_printable(ext, strlen(ext), shown, sizeof shown);
+    fprintf(stderr, "* extensions: %s\n", ext != NULL ? shown : "none");
   }
   connect_start_input(c);
 }
@@ -394,6 +411,14 @@ static int connect_parse(int argc, char **argv, struct connect_opts *o) {
       o->hex = 1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
       o->verbose = 1;
+    } else if (strcmp(a, "--no-deflate") == 0) {
+      o->no_deflate = 1;
+    } else if (strcmp(a, "--insecure") == 0 || strcmp(a, "-k") == 0) {
+      o->insecure = 1;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--cacert", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return connect_usage_error("--cacert needs a PEM file");
+      o->cacert = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--versions", &v)) != 0) {
       char err[160];
       if (m < 0)
@@ -420,6 +445,8 @@ static int connect_parse(int argc, char **argv, struct connect_opts *o) {
       strncasecmp(o->url, "wss://", 6) != 0)
     return connect_usage_error("'%s' is not a WebSocket URL (ws://...)",
                                o->url);
+  if (o->insecure && o->cacert != NULL)
+    return connect_usage_error("--cacert and --insecure exclude each other");
   return -1;
 }
 
@@ -428,6 +455,9 @@ static void connect_config(struct connect *c, struct wsv_client_config *cfg) {
   cfg->url = c->opt.url;
   cfg->handshake.versions = c->opt.versions;
   cfg->conn.max_message = c->opt.max_message;
+  cfg->tls_insecure = c->opt.insecure;
+  cfg->tls_cafile = c->opt.cacert;
+  cfg->handshake.pmd_offer = !c->opt.no_deflate;
   if (cfg->conn.max_frame > c->opt.max_message)
     cfg->conn.max_frame = c->opt.max_message;
   cfg->callbacks.open = connect_on_open;

@@ -21,6 +21,9 @@ static const char main_usage[] =
     "           close), byte for byte\n"
     "  probe    audit a server's opening handshake and its\n"
     "           Sec-WebSocket-Version negotiation\n"
+    "  bench    load generator that verifies every echo: messages/s and\n"
+    "           latency (echo), handshakes/s (connect), memory per idle\n"
+    "           connection (idle)\n"
     "\n"
     "Run 'wsv <command> --help' for a command's options.\n";
 

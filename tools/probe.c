@@ -50,9 +50,11 @@
 #define PROBE_DEFAULT_TIMEOUT_MS 3000
 /* How long to wait for a body that has no Content-Length (read to EOF). */
 #define PROBE_BODY_GRACE_MS 300
+/* The extension offer of the version-13 probe (what browsers send). */
+#define PROBE_EXT_OFFER "permessage-deflate; client_max_window_bits"
 
 static const char probe_usage[] =
-    "usage: wsv probe [--json] [--timeout MS] [-v] URL\n"
+    "usage: wsv probe [--json] [--timeout MS] [--no-deflate] [-v] URL\n"
     "\n"
     "Audit a WebSocket server's opening handshake and its\n"
     "Sec-WebSocket-Version negotiation (RFC 6455 sections 4.2.2 and 4.4).\n"
@@ -60,11 +62,14 @@ static const char probe_usage[] =
     "an unsupported version (99), no version, malformed versions (013,\n"
     "the list \"13, 8\", the field twice), and a plain GET without Upgrade.\n"
     "Each answer is graded PASS, WARN (against a SHOULD) or FAIL (against\n"
-    "a MUST), with the section that says so.\n"
+    "a MUST), with the section that says so.  The version-13 handshake\n"
+    "also offers permessage-deflate, and the extensions the server agrees\n"
+    "to are reported (not graded).\n"
     "\n"
     "  URL            ws://host[:port][/path][?query]; IPv6 as [::1]\n"
     "  --json         print one JSON object instead of the table\n"
     "  --timeout MS   time allowed per handshake (default 3000)\n"
+    "  --no-deflate   offer no extension\n"
     "  -v, --verbose  print each request and response head to stderr\n"
     "  -h, --help     print this help\n"
     "\n"
@@ -157,6 +162,9 @@ struct probe_result {
   int has_connection;
   char connection[96];
   int accept_state; /* 0 absent, 1 right, 2 wrong, 3 repeated */
+  int offer_ext;    /* this probe offers PROBE_EXT_OFFER */
+  int has_ext;      /* the answer has Sec-WebSocket-Extensions */
+  char ext[160];    /* its fields joined with ", " (cleaned) */
   char body[128];   /* the body's first line, if it is text */
   /* The grade. */
   enum probe_verdict verdict;
@@ -191,6 +199,7 @@ struct probe_target {
 struct probe_opts {
   int json;
   int verbose;
+  int no_deflate;
   int timeout_ms;
   const char *url;
 };
@@ -328,6 +337,25 @@ static void probe_pass(struct probe_result *r, const char *text) {
 
 /* The checks of a 101 answer a client makes (RFC 6455 §4.1, steps 2-6),
  * and §11.3.5: Sec-WebSocket-Version belongs to error answers only. */
+/* Does every extension of the 101 name one we offered (at most one
+ * permessage-deflate, when this probe offered it)?  Its parameters are
+ * not graded. */
+static int probe_ext_offered(const struct probe_result *r) {
+  size_t pos = 0, count = 0;
+  struct wsv_str e;
+  while (wsv__http_list_next(r->headers, r->nheaders,
+                             "Sec-WebSocket-Extensions", &pos, &e)) {
+    size_t n = 0;
+    while (n < e.len && e.ptr[n] != ';' && e.ptr[n] != ' ' && e.ptr[n] != '\t')
+      n++;
+    struct wsv_str name = {e.ptr, n};
+    if (!r->offer_ext || !wsv__str_ieq(name, "permessage-deflate") ||
+        ++count > 1)
+      return 0;
+  }
+  return 1;
+}
+
 static void probe_grade_101(struct probe_result *r) {
   if (!r->has_upgrade)
     probe_flag(r, PROBE_FAIL, "101 without Upgrade (§4.1 step 2, §4.2.2)");
@@ -343,8 +371,7 @@ static void probe_grade_101(struct probe_result *r) {
     probe_flag(r, PROBE_FAIL, "wrong Sec-WebSocket-Accept (§4.1 step 4)");
   else if (r->accept_state == 3)
     probe_flag(r, PROBE_FAIL, "Sec-WebSocket-Accept repeated (§4.1 step 4)");
-  if (wsv__http_count(r->headers, r->nheaders, "Sec-WebSocket-Extensions",
-                      NULL) > 0)
+  if (!probe_ext_offered(r))
     probe_flag(r, PROBE_FAIL,
                "101 names an extension not offered (§4.1 step 5)");
   if (wsv__http_count(r->headers, r->nheaders, "Sec-WebSocket-Protocol", NULL) >
@@ -832,6 +859,9 @@ static void probe_build_request(struct probe_result *r,
                   wsv_version_string(), r->key);
     for (size_t i = 0; i < 3 && d->values[i] != NULL; i++)
       probe_appendf(out, cap, "Sec-WebSocket-Version: %s\r\n", d->values[i]);
+    if (r->offer_ext)
+      probe_appendf(out, cap, "Sec-WebSocket-Extensions: %s\r\n",
+                    PROBE_EXT_OFFER);
     probe_appendf(out, cap, "\r\n");
   }
   r->request_len = strlen(out);
@@ -905,6 +935,15 @@ static void probe_extract(struct probe_result *r) {
   if (wsv__http_count(h, n, "Connection", &v) > 0) {
     r->has_connection = 1;
     probe_clean(r->connection, sizeof r->connection, v.ptr, v.len);
+  }
+  r->ext[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    if (!wsv__str_ieq(h[i].name, "Sec-WebSocket-Extensions"))
+      continue;
+    char c[160];
+    probe_clean(c, sizeof c, h[i].value.ptr, h[i].value.len);
+    probe_appendf(r->ext, sizeof r->ext, "%s%s", r->has_ext ? ", " : "", c);
+    r->has_ext = 1;
   }
   size_t na = wsv__http_count(h, n, "Sec-WebSocket-Accept", &v);
   if (na == 0)
@@ -1111,6 +1150,23 @@ static size_t probe_width(const char *s) {
   return strlen(s);
 }
 
+/* The extension line: what the version-13 probe offered and got. */
+static void probe_print_extensions(const struct probe_opts *o,
+                                   const struct probe_result *rs, size_t n) {
+  const struct probe_result *r = NULL;
+  for (size_t i = 0; i < n && r == NULL; i++)
+    if (rs[i].offer_ext)
+      r = &rs[i];
+  if (o->no_deflate || r == NULL)
+    printf("extensions: none offered (--no-deflate)\n");
+  else if (!r->answered || r->status != 101)
+    printf("extensions: offered %s; no 101 to tell\n", PROBE_EXT_OFFER);
+  else if (r->has_ext)
+    printf("extensions: agreed %s (offered %s)\n", r->ext, PROBE_EXT_OFFER);
+  else
+    printf("extensions: none agreed (offered %s)\n", PROBE_EXT_OFFER);
+}
+
 static void probe_print_table(const struct probe_opts *o,
                               const struct probe_target *t,
                               struct probe_result *rs, size_t n,
@@ -1167,6 +1223,7 @@ static void probe_print_table(const struct probe_opts *o,
     }
   }
   printf("\n");
+  probe_print_extensions(o, rs, n);
   if (sum->inconclusive)
     printf("conformant: unknown \xe2\x80\x94 %s\n", sum->inconclusive_why);
   else
@@ -1256,6 +1313,8 @@ static void probe_print_json(const struct probe_opts *o,
       probe_json_opt("accept", r->status == 101, accept_names[r->accept_state]);
       printf(", ");
       probe_json_opt("body", r->body[0] != '\0', r->body);
+      printf(", ");
+      probe_json_opt("sec_websocket_extensions", r->has_ext, r->ext);
     } else {
       printf(", \"status\": null");
     }
@@ -1279,6 +1338,17 @@ static void probe_print_json(const struct probe_opts *o,
     fputs("null", stdout);
   printf(", \"verdict\": \"%s\", \"why\": ", probe_verdict_names[sum->verdict]);
   probe_json_str(sum->why);
+  printf("},\n  \"extensions\": {");
+  const struct probe_result *xr = NULL;
+  for (size_t i = 0; i < n && xr == NULL; i++)
+    if (rs[i].offer_ext)
+      xr = &rs[i];
+  probe_json_opt("offered", xr != NULL, PROBE_EXT_OFFER);
+  printf(", ");
+  probe_json_opt("agreed", xr != NULL && xr->answered && xr->has_ext,
+                 xr != NULL ? xr->ext : "");
+  printf(", \"answered_101\": %s",
+         xr != NULL && xr->answered && xr->status == 101 ? "true" : "false");
   printf("},\n  \"summary\": {\"conformant\": %s, \"pass\": %u, "
          "\"warn\": %u, \"fail\": %u",
          sum->inconclusive ? "null" : (sum->fail ? "false" : "true"), sum->pass,
@@ -1315,7 +1385,7 @@ static int probe_parse_timeout(const char *s, int *out) {
 }
 
 int wsv_cmd_probe(int argc, char **argv) {
-  struct probe_opts o = {0, 0, PROBE_DEFAULT_TIMEOUT_MS, NULL};
+  struct probe_opts o = {0, 0, 0, PROBE_DEFAULT_TIMEOUT_MS, NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -1325,6 +1395,8 @@ int wsv_cmd_probe(int argc, char **argv) {
       o.json = 1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
       o.verbose = 1;
+    } else if (strcmp(a, "--no-deflate") == 0) {
+      o.no_deflate = 1;
     } else if (strcmp(a, "--timeout") == 0 ||
                strncmp(a, "--timeout=", 10) == 0) {
       const char *val =
@@ -1380,6 +1452,7 @@ int wsv_cmd_probe(int argc, char **argv) {
   memset(&sum, 0, sizeof sum);
   for (size_t i = 0; i < PROBE_COUNT; i++) {
     rs[i].def = &probe_defs[i];
+    rs[i].offer_ext = !o.no_deflate && probe_defs[i].version == 13;
     if (probe_run(&rs[i], &t, &o) != 0 && i == 0) {
       /* The server cannot be reached at all: nothing to judge. */
       probe_fatal(&o, rs[i].error);

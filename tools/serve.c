@@ -38,7 +38,10 @@
 static const char serve_usage[] =
     "usage: wsv serve [--host H] [--port P] [--versions LIST] [--threads N]\n"
     "                 [--chat | --exec CMD] [--max-message BYTES]\n"
-    "                 [--max-connections N] [--quiet] [-v]\n"
+    "                 [--max-connections N] [--handshake-timeout MS]\n"
+    "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
+    "MODE]\n"
+    "                 [--quiet] [-v]\n"
     "\n"
     "Serve WebSocket connections: echo every message back (the default),\n"
     "relay it to every connection on the same path (--chat), or bridge it\n"
@@ -60,6 +63,18 @@ static const char serve_usage[] =
     "  --max-message BYTES  largest message accepted (default 16M; K, M, G\n"
     "                       suffixes)\n"
     "  --max-connections N  most connections at once (default: no limit)\n"
+    "  --handshake-timeout MS\n"
+    "                       time allowed from accept to the end of the\n"
+    "                       opening handshake, TLS included (default 10000)\n"
+    "  --cert FILE          TLS: serve https:// and wss:// with this\n"
+    "                       certificate (PEM; the chain may follow it)\n"
+    "  --key FILE           TLS: the certificate's private key (PEM); --cert\n"
+    "                       and --key go together\n"
+    "  --deflate MODE       permessage-deflate (RFC 7692) when a client\n"
+    "                       offers it: on (the default), lean (no context\n"
+    "                       kept between messages: less memory per\n"
+    "                       connection) or off\n"
+    "  --no-deflate         the same as --deflate off\n"
     "  --quiet              no line per connection\n"
     "  -v, --verbose        also log rejected handshakes and other details\n"
     "\n"
@@ -87,6 +102,10 @@ struct serve_opts {
   int verbose;
   uint64_t max_message; /* 0: the core's default */
   size_t max_connections;
+  uint32_t handshake_timeout_ms; /* 0: the runtime's default */
+  const char *cert;              /* TLS, with key */
+  const char *key;
+  int deflate; /* enum wsv_pmd_policy: WSV_PMD_ON unless told */
 };
 
 struct serve_child;
@@ -787,6 +806,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
   o->versions = WSV_VERSIONS_DEFAULT;
   o->threads = 1;
   o->mode = SERVE_ECHO;
+  o->deflate = WSV_CLI_DEFLATE_ON;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
     uint64_t n;
@@ -802,6 +822,25 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
       o->quiet = 1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
       o->verbose = 1;
+    } else if (strcmp(a, "--no-deflate") == 0) {
+      o->deflate = WSV_CLI_DEFLATE_OFF;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--deflate", &v)) != 0) {
+      if (m < 0 || wsv_cli_deflate_mode(v, &o->deflate) != 0)
+        return serve_usage_error("--deflate needs on, lean or off");
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--cert", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return serve_usage_error("--cert needs a PEM file");
+      o->cert = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--key", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return serve_usage_error("--key needs a PEM file");
+      o->key = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--handshake-timeout", &v)) !=
+               0) {
+      if (m < 0 || wsv_cli_uint(v, 1, 3600000, &n) != 0)
+        return serve_usage_error(
+            "--handshake-timeout needs milliseconds from 1 to 3600000");
+      o->handshake_timeout_ms = (uint32_t)n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--host", &v)) != 0) {
       if (m < 0 || *v == '\0')
         return serve_usage_error("%s needs an address", a);
@@ -842,6 +881,8 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
       return serve_usage_error("unknown argument '%s'", a);
     }
   }
+  if ((o->cert == NULL) != (o->key == NULL))
+    return serve_usage_error("--cert and --key go together");
   if (o->threads == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
@@ -921,6 +962,12 @@ static int serve_port_in_use(uint16_t port) {
   return 1;
 }
 
+/* permessage-deflate: the policy the server answers offers with. */
+static void serve_config_deflate(const struct serve *st,
+                                 struct wsv_server_config *cfg) {
+  cfg->handshake.pmd_policy = st->opt.deflate;
+}
+
 static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   wsv_server_config_init(cfg);
   cfg->host = st->opt.host;
@@ -928,6 +975,11 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   cfg->threads = st->opt.threads;
   cfg->max_connections = st->opt.max_connections;
   cfg->handshake.versions = st->opt.versions;
+  serve_config_deflate(st, cfg);
+  if (st->opt.handshake_timeout_ms != 0)
+    cfg->limits.handshake_timeout_ms = st->opt.handshake_timeout_ms;
+  cfg->tls_cert_file = st->opt.cert;
+  cfg->tls_key_file = st->opt.key;
   if (st->opt.max_message != 0) {
     cfg->conn.max_message = st->opt.max_message;
     cfg->conn.max_frame = st->opt.max_message;
@@ -942,6 +994,12 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   cfg->user = st;
   cfg->log = serve_on_log;
   cfg->log_user = st;
+}
+
+/* Is a startup error about the certificate or key (not the address)? */
+static int serve_is_tls_error(const char *e) {
+  return strstr(e, "certificate") != NULL || strstr(e, "key") != NULL ||
+         strncmp(e, "TLS", 3) == 0;
 }
 
 /* Set up the program's argv: under stdbuf -oL when it is installed, so
@@ -966,8 +1024,10 @@ static void serve_print_url(const struct serve *st, uint16_t port) {
   const char *shown = any ? "127.0.0.1" : h;
   const char *lb = strchr(shown, ':') != NULL ? "[" : "";
   const char *rb = *lb != '\0' ? "]" : "";
-  printf("wsv: serving on http://%s%s%s:%u/ (WebSocket: ws://%s%s%s:%u/)%s\n",
-         lb, shown, rb, (unsigned)port, lb, shown, rb, (unsigned)port,
+  const char *s = st->opt.cert != NULL ? "s" : "";
+  printf("wsv: serving on http%s://%s%s%s:%u/ (WebSocket: ws%s://%s%s%s:%u/)"
+         "%s\n",
+         s, lb, shown, rb, (unsigned)port, s, lb, shown, rb, (unsigned)port,
          any ? " on every address" : "");
   fflush(stdout);
 }
@@ -1020,6 +1080,9 @@ int wsv_cmd_serve(int argc, char **argv) {
     else if (e == EACCES && st.opt.port < 1024)
       fprintf(stderr, "wsv serve: port %u needs privileges; try --port 8080\n",
               (unsigned)st.opt.port);
+    else if (st.start_err[0] != '\0' && st.opt.cert != NULL &&
+             serve_is_tls_error(st.start_err))
+      fprintf(stderr, "wsv serve: %s\n", st.start_err);
     else if (st.start_err[0] != '\0')
       fprintf(stderr, "wsv serve: cannot listen: %s\n", st.start_err);
     else
@@ -1034,10 +1097,12 @@ int wsv_cmd_serve(int argc, char **argv) {
   if (!st.opt.quiet) {
     char vl[32];
     wsv_cli_version_list(st.opt.versions, vl, sizeof vl);
-    serve_log("wsv: %s%s%s, versions %s, %d thread%s; Ctrl-C stops",
+    serve_log("wsv: %s%s%s, versions %s, %d thread%s%s, deflate %s; Ctrl-C "
+              "stops",
               serve_mode_name(st.opt.mode), st.opt.exec ? " " : "",
               st.opt.exec ? st.opt.exec : "", vl, st.opt.threads,
-              st.opt.threads == 1 ? "" : "s");
+              st.opt.threads == 1 ? "" : "s", st.opt.cert ? ", TLS" : "",
+              wsv_cli_deflate_name(st.opt.deflate));
   }
   rc = wsv_server_run(st.srv);
   serve_sweep_children(&st);

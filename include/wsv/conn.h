@@ -80,7 +80,47 @@
  * size is bounded by max_output.  A client draws a fresh masking key from
  * the random hook for every frame it sends.
  *
- * Memory: an idle connection holds only its struct (under 500 bytes on
+ * permessage-deflate (RFC 7692), when config `pmd` is enabled (fill it
+ * from wsv_hs_server_pmd / wsv_hs_client_pmd after the handshake):
+ *   - RSV1 is allowed on a data message's first frame and means the
+ *     message is compressed; RSV1 on a continuation frame or a control
+ *     frame still fails with 1002, as RSV1 without pmd does.
+ *   - Receiving: the payload is inflated as it arrives (the receiver
+ *     appends 00 00 ff ff after the last frame).  max_message applies to
+ *     the INFLATED size and is checked while inflating, in steps of at
+ *     most 16 KiB: a message that inflates past it fails with 1009 after
+ *     at most max_message + 1 inflated bytes, so a decompression bomb
+ *     costs at most max_message of memory and the CPU to inflate that
+ *     much.  On the wire a compressed message may take max_message + 1/8
+ *     + 1 KiB.  Text is validated on the inflated bytes, incrementally.
+ *     Assemble mode delivers the inflated message whole (never a view
+ *     into the receive buffer); stream mode delivers pieces of at most
+ *     16 KiB as they are inflated.  `rsv` still reports RSV1.
+ *   - Corrupt compressed data (zlib reports a bad block type, Huffman
+ *     table, distance beyond the agreed window, stored length, ...) fails
+ *     the connection with WSV_ERR_INFLATE and close code 1007: the payload
+ *     is not valid for the encoding both sides agreed on, which is what
+ *     1007 "invalid frame payload data" means (RFC 6455 §7.4.1); 1002 would
+ *     blame the framing, which was fine.  Node's ws does the same.
+ *     Data after a deflate block with BFINAL set is ignored; the next
+ *     message starts a new stream (keeping the window unless the peer
+ *     agreed to no context takeover).
+ *   - Sending: data messages of at least `pmd_min_size` bytes are
+ *     compressed (deflate with a sync flush, the 00 00 ff ff tail
+ *     stripped, RSV1 on the first frame only); smaller ones go out plain.
+ *     A message sent with wsv_conn_send_fragment is compressed whenever
+ *     its first piece is not also its last; each piece is flushed, so the
+ *     peer can inflate every frame on arrival.  An empty compressed
+ *     message is the single byte 00.  If our agreed window is 8 bits
+ *     (zlib cannot compress within 256 bytes) nothing is compressed.
+ *   - Memory: zlib state is created on first use (the inflater on the
+ *     first compressed message received, the deflater on the first one
+ *     sent) through the connection's allocator.  With no context takeover
+ *     on a side, that side's state is freed after every message, so an
+ *     idle connection holds none; with context takeover it is kept (about
+ *     45 KiB to inflate and 270 KiB to deflate with 15-bit windows).
+ *
+ * Memory: an idle connection holds only its struct (under 600 bytes on
  * LP64); message and output buffers are taken when needed and freed when
  * empty.
  */
@@ -91,6 +131,7 @@
 #include <stdint.h>
 
 #include "wsv/common.h"
+#include "wsv/deflate.h"
 #include "wsv/error.h"
 #include "wsv/frame.h"
 
@@ -102,6 +143,7 @@ extern "C" {
 #define WSV_CONN_DEFAULT_MAX_MESSAGE (UINT64_C(16) << 20)
 #define WSV_CONN_DEFAULT_MAX_FRAGMENTS 65536u
 #define WSV_CONN_DEFAULT_MAX_OUTPUT ((size_t)16 << 20)
+#define WSV_CONN_DEFAULT_PMD_MIN_SIZE 32u
 
 /* Connection settings.  Fill with wsv_conn_config_init(), then change
  * fields.  Copied by wsv_conn_new(). */
@@ -125,8 +167,17 @@ struct wsv_conn_config {
   /* 0 (default): assemble messages; 1: stream them (see the top). */
   int stream;
   /* RSV bits an extension negotiated (WSV_RSV1...; default 0).  wsv does
-   * not interpret them; it reports them in wsv_event.rsv. */
+   * not interpret them (except RSV1 when `pmd` is enabled); it reports
+   * them in wsv_event.rsv. */
   unsigned rsv_allowed;
+  /* permessage-deflate as agreed in the handshake (default: enabled 0).
+   * Window bits 8..15, 0 meaning 15; see the top of this file. */
+  struct wsv_pmd_params pmd;
+  /* With pmd: whole messages shorter than this are sent uncompressed
+   * (default 32 bytes: deflating them saves next to nothing and would
+   * create the 270 KiB deflater for chatty connections of tiny messages).
+   * 0 compresses everything. */
+  size_t pmd_min_size;
   /* Source of client masking keys (default wsv_random_os).  A server never
    * calls it. */
   wsv_random_fn random;
@@ -187,8 +238,9 @@ WSV_EXTERN void wsv_conn_config_init(struct wsv_conn_config *cfg);
  * handshake in the same read are the first input: pass them to
  * wsv_conn_recv().
  * Returns WSV_OK and sets *out, or
- *   WSV_ERR_INVAL  out is NULL, role is unknown, a limit is 0, or
- *                  rsv_allowed has bits outside WSV_RSV_ALL;
+ *   WSV_ERR_INVAL  out is NULL, role is unknown, a limit is 0,
+ *                  rsv_allowed has bits outside WSV_RSV_ALL, or pmd is
+ *                  enabled with window bits other than 0 or 8..15;
  *   WSV_ERR_NOMEM  the allocator failed (*out is set to NULL). */
 WSV_EXTERN int wsv_conn_new(struct wsv_conn **out, int role,
                             const struct wsv_conn_config *cfg,
@@ -222,9 +274,10 @@ WSV_EXTERN int wsv_conn_recv(struct wsv_conn *conn, uint8_t *buf, size_t len);
  *                     (close 1007);
  *   WSV_ERR_POLICY    more than max_fragments frames in a message (1008);
  *   WSV_ERR_TOO_BIG   a frame over max_frame or a message over max_message
- *                     (close 1009);
- *   WSV_ERR_NOMEM     the message buffer or a pong could not be allocated
- *                     (close 1011);
+ *                     (close 1009; with pmd, its inflated size);
+ *   WSV_ERR_INFLATE   corrupt compressed data (close 1007);
+ *   WSV_ERR_NOMEM     the message buffer, a pong or zlib state could not
+ *                     be allocated (close 1011);
  *   WSV_ERR_RANDOM    no masking key for a client's pong (close 1011).
  * After WSV_EV_ERROR every call returns WSV_EV_NONE. */
 WSV_EXTERN int wsv_conn_next_event(struct wsv_conn *conn, struct wsv_event *ev);

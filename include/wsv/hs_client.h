@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "wsv/common.h"
+#include "wsv/deflate.h"
 #include "wsv/error.h"
 
 #ifdef __cplusplus
@@ -97,6 +98,18 @@ struct wsv_hs_client_config {
    * "permessage-deflate; client_max_window_bits"), or NULL / "" for none.
    * Must be a valid extension-list (RFC 6455 §9.1). */
   const char *extensions;
+  /* permessage-deflate (RFC 7692): 0 (default) offers nothing; 1 offers
+   * "permessage-deflate; client_max_window_bits" plus what pmd_request
+   * asks for (wsv_pmd_format_offer), after `extensions` in the same field.
+   * With 1, `extensions` must not name permessage-deflate itself.
+   * pmd_request (all 0 by default: ask for nothing) may ask for
+   * server_no_context_takeover, client_no_context_takeover (a promise
+   * that we will not use context takeover), server_max_window_bits 8..14,
+   * and client_max_window_bits 8..14 (a hint that we will not use a larger
+   * window); window bits 0 or 15 ask for nothing, others are refused.
+   * Its `enabled` field is ignored. */
+  int pmd_offer;
+  struct wsv_pmd_params pmd_request;
   /* Extra request header fields, sent in order after the handshake's own.
    * Names must be HTTP tokens; values must not hold CR, LF, NUL or other
    * control bytes except HTAB, nor begin or end with a space.  Refused
@@ -127,7 +140,10 @@ WSV_EXTERN void wsv_hs_client_config_init(struct wsv_hs_client_config *cfg);
  * free it with wsv_hs_client_free().  On failure *out is NULL.
  * Returns WSV_OK, or
  *   WSV_ERR_INVAL  a NULL argument, no host, a bad host, path, origin,
- *                  subprotocol, extension offer or extra header, a version
+ *                  subprotocol, extension offer or extra header, pmd_offer
+ *                  not 0/1, pmd_request window bits not 0 or 8..15,
+ *                  pmd_offer with `extensions` naming permessage-deflate,
+ *                  a version
  *                  set that is empty of 13/8/7 or holds other versions, a
  *                  first_version outside the set, or limits too large;
  *   WSV_ERR_NOMEM  the allocator failed;
@@ -178,8 +194,15 @@ WSV_EXTERN int wsv_hs_client_request(const struct wsv_hs_client *hs, char *out,
  *                             not the expected value;
  *   WSV_ERR_HS_SUBPROTOCOL    a subprotocol we did not offer, none offered,
  *                             several chosen, or repeated;
- *   WSV_ERR_HS_EXTENSION      an extension we did not offer, or a malformed
- *                             Sec-WebSocket-Extensions;
+ *   WSV_ERR_HS_EXTENSION      an extension we did not offer, a malformed
+ *                             Sec-WebSocket-Extensions, or a
+ *                             permessage-deflate answer that is not valid
+ *                             for any permessage-deflate offer we sent
+ *                             (whether from pmd_offer or `extensions`):
+ *                             an unknown, repeated or invalid parameter,
+ *                             permessage-deflate twice, or a rule of
+ *                             wsv_pmd_check_response broken; the reason
+ *                             names it;
  *   WSV_ERR_HS_NO_COMMON_VERSION  a 400/426 version list with nothing we can
  *                             retry with (nothing in common, only junk, or
  *                             this attempt already is the retry);
@@ -245,6 +268,14 @@ wsv_hs_client_subprotocol(const struct wsv_hs_client *hs);
  * response had none.  Every extension named in it was offered; parameters
  * are not checked here (that belongs to the extension's own code). */
 WSV_EXTERN const char *wsv_hs_client_extensions(const struct wsv_hs_client *hs);
+
+/* wsv_hs_client_pmd - after WSV_HSC_OPEN, the permessage-deflate
+ * parameters agreed (checked against our offer).  Returns 1 and fills
+ * *out when the server agreed to permessage-deflate; 0 otherwise, with
+ * *out zeroed (enabled 0) unless out is NULL.  Typical use:
+ * wsv_hs_client_pmd(hs, &conn_cfg.pmd). */
+WSV_EXTERN int wsv_hs_client_pmd(const struct wsv_hs_client *hs,
+                                 struct wsv_pmd_params *out);
 
 #ifdef __cplusplus
 }

@@ -65,6 +65,22 @@
  *
  * A 426 also carries "Upgrade: websocket" (RFC 9110 §15.5.22) and therefore
  * "Connection: Upgrade, close" (RFC 9110 §7.8).
+ * permessage-deflate (RFC 7692; see wsv/deflate.h for the syntax and the
+ * window-bits rules).  With pmd_policy ON or LEAN, once every check has
+ * passed and before the accept hook runs, the server walks the
+ * Sec-WebSocket-Extensions offers in order (one or several header lines,
+ * comma lists) and takes the first permessage-deflate offer that is valid
+ * and acceptable; an offer with an unknown, repeated or invalid parameter,
+ * or with server_max_window_bits=8, is declined and the next one is
+ * tried.  A bad offer never causes a 400: without an acceptable offer the
+ * answer is a 101 without the extension.  The agreed answer becomes the
+ * 101's Sec-WebSocket-Extensions value; wsv_hs_server_pmd() gives the
+ * parameters for the connection.  The accept hook sees that result and
+ * may replace it with wsv_hs_server_set_extensions() (an empty value
+ * declines everything); the hook's value then wins, and
+ * wsv_hs_server_pmd() reads the permessage-deflate element of the hook's
+ * value.
+ *
  * Accepted: "HTTP/1.1 101 Switching Protocols", "Upgrade: websocket",
  * "Connection: Upgrade", "Sec-WebSocket-Accept", the chosen
  * Sec-WebSocket-Protocol and Sec-WebSocket-Extensions if any, and never
@@ -82,6 +98,7 @@
 #include <stdint.h>
 
 #include "wsv/common.h"
+#include "wsv/deflate.h"
 #include "wsv/error.h"
 
 #ifdef __cplusplus
@@ -136,6 +153,9 @@ struct wsv_hs_server_config {
    * passes the checks, with no subprotocol. */
   wsv_hs_accept_fn accept;
   void *accept_user;
+  /* permessage-deflate: an enum wsv_pmd_policy, WSV_PMD_OFF (default),
+   * WSV_PMD_ON or WSV_PMD_LEAN (see the top of this file and deflate.h). */
+  int pmd_policy;
 };
 
 /* wsv_hs_server_config_init - fill `cfg` with the defaults above. */
@@ -146,7 +166,8 @@ WSV_EXTERN void wsv_hs_server_config_init(struct wsv_hs_server_config *cfg);
  * it is copied.  One allocation, holding max_headers header slots.
  * Returns 0 and sets *out; WSV_ERR_INVAL for a NULL `out` or a bad config
  * (a version bit other than 13, 8, 7 or no version at all;
- * unsupported_status not 400/426; plain_http unknown; a zero limit);
+ * unsupported_status not 400/426; plain_http unknown; a zero limit; an
+ * unknown pmd_policy);
  * WSV_ERR_NOMEM. */
 WSV_EXTERN int wsv_hs_server_new(struct wsv_hs_server **out,
                                  const struct wsv_hs_server_config *cfg,
@@ -266,6 +287,14 @@ wsv_hs_server_subprotocol(const struct wsv_hs_server *hs);
  * sends no header. */
 WSV_EXTERN int wsv_hs_server_set_extensions(struct wsv_hs_server *hs,
                                             struct wsv_str value);
+
+/* wsv_hs_server_pmd - the permessage-deflate parameters agreed in the
+ * 101 (from the built-in negotiation, or read from the value the accept
+ * hook set).  Valid from the accept hook on.  Returns 1 and fills *out
+ * when permessage-deflate is agreed; 0 otherwise (also before acceptance
+ * and after a refusal) with *out zeroed (enabled 0) unless out is NULL.  Typical use: wsv_hs_server_pmd(hs, &conn_cfg.pmd). */
+WSV_EXTERN int wsv_hs_server_pmd(const struct wsv_hs_server *hs,
+                                 struct wsv_pmd_params *out);
 
 /* wsv_hs_server_set_reason - the one-line reason a refusing accept hook
  * wants in the body (copied; non-printable bytes escaped; truncated to fit

@@ -2,9 +2,9 @@
  * wsv/rt.h - the wsv runtime (Linux): an epoll event loop per thread with
  * timers, fd watches, signals and cross-thread posts; a WebSocket server
  * (threads with SO_REUSEPORT listeners, plain-HTTP hook, publish/subscribe,
- * back-pressure, graceful shutdown) and a WebSocket client (ws:// URLs,
- * version negotiation).  It drives the sans-I/O core (wsv.h) and adds
- * nothing to the protocol.
+ * back-pressure, graceful shutdown, TLS) and a WebSocket client (ws://
+ * and wss:// URLs, version negotiation).  It drives the sans-I/O core (wsv.h)
+ * and adds nothing to the protocol.
  *
  * A chat server in a few lines:
  *
@@ -48,10 +48,23 @@
  * (struct wsv_conn, the handshakes) use malloc too.  Nothing is global:
  * every allocation belongs to a loop, a server or a connection.
  *
- * SIGPIPE.  Sockets are written with MSG_NOSIGNAL, so a peer that reset
- * its connection never raises SIGPIPE; the process-wide disposition is
- * not touched.  (fds the application watches are the application's to
- * write.)
+ * SIGPIPE.  Sockets are written with MSG_NOSIGNAL (TLS too: OpenSSL writes
+ * through a socket BIO of ours), so a peer that reset its connection never
+ * raises SIGPIPE; the process-wide disposition is not touched.  (fds the
+ * application watches are the application's to write.)
+ *
+ * TLS (OpenSSL 3).  A server with tls_cert_file and tls_key_file speaks
+ * only TLS 1.2 and 1.3 (1.2 with ECDHE and AEAD ciphers only), agrees to
+ * ALPN "http/1.1" when offered, refuses renegotiation, and answers a
+ * plaintext request on its port with "400 Bad Request" ("this port speaks
+ * TLS") and a graceful close.  A wss:// client verifies the certificate
+ * (the system's CA store, or tls_cafile) and the host name or IP address,
+ * sends SNI for names and ALPN "http/1.1".  Handshakes never block the
+ * loop and count against handshake_timeout_ms.  A graceful close sends
+ * close_notify.  A TLS failure is reported in English through the fail
+ * callback (client, before the 101: WSV_ERR_CLOSED and e.g. "TLS:
+ * certificate verify failed: hostname mismatch") or, once open, as close
+ * code 1015 in the close callback (1015 is never sent on the wire).
  */
 #ifndef WSV_RT_H
 #define WSV_RT_H
@@ -298,8 +311,9 @@ struct wsv_ws_callbacks {
    * freed when it returns.  `code` is the status code of the peer's Close
    * frame (1005 if it had none); if no Close came from the peer: the code
    * of the Close we sent when the connection failed (1002, 1007, 1008
-   * slow consumer, 1009, 1011), or 1006 for anything else (reset, EOF,
-   * ping timeout, close timeout, shutdown timeout).  reason[0..len) is the
+   * slow consumer, 1009, 1011), 1015 when TLS failed (a bad record; never
+   * sent on the wire), or 1006 for anything else (reset, EOF, ping
+   * timeout, close timeout, shutdown timeout).  reason[0..len) is the
    * peer's reason (UTF-8, not NUL-terminated, valid during the call;
    * empty unless the peer sent one).  wsv_ws_error / wsv_ws_error_text
    * say why an abnormal close happened. */
@@ -310,8 +324,10 @@ struct wsv_ws_callbacks {
    * handshake error from wsv_hs_client_parse (e.g.
    * WSV_ERR_HS_NO_COMMON_VERSION); WSV_ERR_CLOSED when the transport
    * failed: connection refused, reset or closed by the server, or the
-   * handshake timed out (the text says which, e.g. "connect to
-   * 127.0.0.1:9: Connection refused", "handshake timeout");
+   * handshake timed out, or the TLS handshake failed (the text says
+   * which, e.g. "connect to 127.0.0.1:9: Connection refused", "handshake
+   * timeout", "TLS: certificate verify failed: certificate has
+   * expired");
    * WSV_ERR_NOMEM; WSV_ERR_RANDOM.  `text` is one line,
    * for a handshake error the core's reason, e.g. "server speaks 13; we
    * speak 8, 7"; valid during the call.  `ws` is freed when it returns. */
@@ -442,6 +458,25 @@ WSV_EXTERN int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap);
 /* wsv_ws_fd - the socket, or -1 once closed (for getsockopt and the like;
  * do not read, write or close it). */
 WSV_EXTERN int wsv_ws_fd(const struct wsv_ws *ws);
+
+/* TLS details of a connection (see wsv_ws_tls).  The strings are static
+ * or owned by the connection: valid as long as it. */
+struct wsv_tls_info {
+  const char *version; /* "TLSv1.3" or "TLSv1.2" */
+  const char *cipher;  /* OpenSSL's name, e.g. "TLS_AES_256_GCM_SHA384" */
+  const char *alpn;    /* the agreed ALPN protocol ("http/1.1") or NULL */
+};
+
+/* wsv_ws_tls - 1 and *info filled when the connection runs over TLS and
+ * its TLS handshake is done; 0 for plain TCP (or before); WSV_ERR_INVAL
+ * for NULL arguments. */
+WSV_EXTERN int wsv_ws_tls(const struct wsv_ws *ws, struct wsv_tls_info *info);
+
+/* wsv_ws_extensions - the extensions agreed in the opening handshake: the
+ * Sec-WebSocket-Extensions value of the 101 (e.g. "permessage-deflate;
+ * server_no_context_takeover"), NUL-terminated, owned by ws; NULL when
+ * none (or before the 101). */
+WSV_EXTERN const char *wsv_ws_extensions(const struct wsv_ws *ws);
 
 /* wsv_ws_error - why the connection ended abnormally: the WSV_ERR_* code
  * (e.g. WSV_ERR_UTF8 when the peer sent bad text, WSV_ERR_POLICY for a
@@ -577,6 +612,13 @@ struct wsv_server_config {
   void *user;
   wsv_log_fn log;
   void *log_user;
+  /* TLS (wss:// and https://): the certificate (PEM; the chain may follow
+   * the server's own certificate in the same file) and its private key
+   * (PEM).  Both or neither (NULL, the default: plain TCP).  Loaded once
+   * by wsv_server_new and shared by every thread.  Over the connection
+   * limit, a TLS connection is closed at once instead of answered 503. */
+  const char *tls_cert_file;
+  const char *tls_key_file;
 };
 
 /* wsv_server_config_init - the defaults above (and the core's defaults in
@@ -588,9 +630,12 @@ WSV_EXTERN void wsv_server_config_init(struct wsv_server_config *cfg);
  * and taken when this returns).  Nothing is accepted before run/start.
  * Returns 0 and sets *out;
  *   WSV_ERR_INVAL  NULL argument, a bad setting (threads, stream,
- *                  a handshake or conn config the core refuses), a host
- *                  that does not resolve, or bind/listen failed (errno
- *                  kept, details logged);
+ *                  a handshake or conn config the core refuses, only one
+ *                  of tls_cert_file and tls_key_file), a host that does
+ *                  not resolve, bind/listen failed (errno kept, details
+ *                  logged), or the certificate or key cannot be loaded
+ *                  (the reason logged at WSV_LOG_ERROR, e.g. "cannot load
+ *                  the private key k.pem: bad decrypt");
  *   WSV_ERR_NOMEM  memory or file descriptors ran out. */
 WSV_EXTERN int wsv_server_new(struct wsv_server **out,
                               const struct wsv_server_config *cfg);
@@ -656,10 +701,10 @@ WSV_EXTERN int wsv_server_publish(struct wsv_server *srv, const char *topic,
 /* Client settings.  Fill with wsv_client_config_init; wsv_client_connect
  * copies what it needs. */
 struct wsv_client_config {
-  /* "ws://host[:port][/path][?query]"; host a name, an IPv4 literal or
-   * an IPv6 literal in brackets ("ws://[::1]:8080/"); port default 80;
-   * path default "/".  "wss://" is refused (WSV_ERR_INVAL: TLS is not
-   * built yet). */
+  /* "ws://host[:port][/path][?query]" or "wss://..." (TLS); host a
+   * name, an IPv4 literal or an IPv6 literal in brackets
+   * ("ws://[::1]:8080/"); port default 80 (ws) or 443 (wss); path default
+   * "/". */
   const char *url;
   /* The handshake: versions (default 13, 8, 7: 13 is tried first and the
    * others only when the server asks), first_version, origin,
@@ -680,6 +725,13 @@ struct wsv_client_config {
    * connect attempt at WSV_LOG_DEBUG. */
   wsv_log_fn log;
   void *log_user;
+  /* wss:// only.  tls_insecure nonzero: accept any certificate and name
+   * (testing only).  tls_cafile: a PEM file of trusted CAs used instead
+   * of the system's store (e.g. a private CA); NULL (default): the
+   * system's store.  The handshake's outcome is logged at WSV_LOG_DEBUG
+   * ("TLS: TLSv1.3, TLS_AES_256_GCM_SHA384, ALPN http/1.1"). */
+  int tls_insecure;
+  const char *tls_cafile;
 };
 
 /* wsv_client_config_init - the defaults above (and the core's). */
@@ -694,9 +746,10 @@ WSV_EXTERN void wsv_client_config_init(struct wsv_client_config *cfg);
  * connection, with the highest common version (logged at WSV_LOG_INFO).
  * Returns 0 and sets *out (may be NULL) to the connection, valid until
  * `close` or `fail` returns; or
- *   WSV_ERR_INVAL  NULL loop/cfg/url, a malformed URL, "wss://", a
- *                  handshake config the core refuses, a host that does
- *                  not resolve (the reason is logged at WSV_LOG_ERROR);
+ *   WSV_ERR_INVAL  NULL loop/cfg/url, a malformed URL, a handshake
+ *                  config the core refuses, a host that does not
+ *                  resolve, a tls_cafile that cannot be loaded (the
+ *                  reason is logged at WSV_LOG_ERROR);
  *   WSV_ERR_NOMEM  memory or file descriptors ran out;
  *   WSV_ERR_RANDOM the random source failed. */
 WSV_EXTERN int wsv_client_connect(struct wsv_loop *loop,

@@ -1,8 +1,10 @@
 /*
- * client.c - the WebSocket client: ws:// URLs, resolution (getaddrinfo,
- * blocking, in wsv_client_connect), a non-blocking connect tried on each
- * resolved address in turn, the opening handshake through wsv_hs_client,
- * and the version retry on a new TCP connection (WSV_HSC_RETRY).  Once
+ * client.c - the WebSocket client: ws:// and wss:// URLs, resolution
+ * (getaddrinfo, blocking, in wsv_client_connect), a non-blocking connect tried
+ * on each resolved address in turn, the opening handshake through
+ * wsv_hs_client, and the version retry on a new TCP connection (WSV_HSC_RETRY).
+ * For wss://, the TLS handshake (tls.c) runs after each TCP connect and before
+ * the request is sent.  Once
  * open, the connection is driven by ws.c like a server's.
  */
 #include <errno.h>
@@ -26,6 +28,7 @@ struct cli_state {
   socklen_t alen[CLI_MAX_ADDRS];
   int naddrs;
   int cur;
+  char *host;       /* the URL's host (TLS: SNI and verification) */
   char addr[80];    /* the address being tried, as text */
   char errbuf[320]; /* the fail callback's text */
 };
@@ -35,10 +38,13 @@ struct cli_url {
   const char *host;
   size_t host_len;
   uint16_t port;
+  int secure;       /* wss:// */
   const char *path; /* "" means "/" */
 };
 
 static void cli_on_event(struct wsv__rt_watch *w, uint32_t events);
+static void cli_tls_step(struct wsv_ws *ws);
+static void cli_send_request(struct wsv_ws *ws);
 
 void wsv_client_config_init(struct wsv_client_config *cfg) {
   if (cfg == NULL)
@@ -53,11 +59,10 @@ void wsv_client_config_init(struct wsv_client_config *cfg) {
 /* ---- the URL ------------------------------------------------------------- */
 
 static const char *cli_url_parse(const char *url, struct cli_url *u) {
-  if (strncasecmp(url, "wss://", 6) == 0)
-    return "wss:// is not supported yet (TLS is not built): use ws://";
-  if (strncasecmp(url, "ws://", 5) != 0)
-    return "the URL must start with ws://";
-  const char *p = url + 5;
+  u->secure = strncasecmp(url, "wss://", 6) == 0;
+  if (!u->secure && strncasecmp(url, "ws://", 5) != 0)
+    return "the URL must start with ws:// or wss://";
+  const char *p = url + (u->secure ? 6 : 5);
   const char *end = p + strcspn(p, "/?#");
   if (memchr(p, '@', (size_t)(end - p)) != NULL)
     return "user information in the URL is not supported";
@@ -80,7 +85,7 @@ static const char *cli_url_parse(const char *url, struct cli_url *u) {
   }
   if (u->host_len == 0)
     return "the URL has no host";
-  u->port = 80;
+  u->port = u->secure ? 443 : 80;
   if (colon != NULL) {
     unsigned long v = 0;
     const char *d = colon + 1;
@@ -109,6 +114,7 @@ static void cli_fail(struct wsv_ws *ws, int err, const char *a, const char *b) {
 }
 
 static void cli_drop_socket(struct wsv_ws *ws) {
+  wsv__rt_tls_free(ws);
   if (ws->w.fd < 0)
     return;
   wsv__rt_watch_del(ws->loop, &ws->w);
@@ -199,6 +205,33 @@ static int cli_queue_request(struct wsv_ws *ws) {
   return 0;
 }
 
+/* Queue the request and write it (TCP connected, TLS done if any). */
+static void cli_send_request(struct wsv_ws *ws) {
+  int rc = cli_queue_request(ws);
+  if (rc != 0) {
+    wsv__rt_ws_terminate(ws, rc, NULL);
+    return;
+  }
+  (void)wsv__rt_watch_mod(ws->loop, &ws->w, EPOLLIN);
+  (void)wsv__rt_ws_flush(ws);
+}
+
+/* Drive the TLS handshake; send the request once it is done. */
+static void cli_tls_step(struct wsv_ws *ws) {
+  int r = wsv__rt_tls_handshake(ws);
+  if (r == 0)
+    return;
+  if (r < 0) {
+    cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws), "");
+    return;
+  }
+  struct wsv_tls_info ti;
+  if (wsv__rt_tls_info(ws, &ti) == 1)
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "TLS: %s, %s, ALPN %s", ti.version,
+                ti.cipher, ti.alpn != NULL ? ti.alpn : "none");
+  cli_send_request(ws);
+}
+
 static void cli_connected(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   int err = 0;
@@ -214,15 +247,18 @@ static void cli_connected(struct wsv_ws *ws) {
     return;
   }
   wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "connected to %s", c->addr);
-  int rc = cli_queue_request(ws);
-  if (rc != 0) {
-    wsv__rt_ws_terminate(ws, rc, NULL);
-    return;
-  }
   ws->phase = WS_CLIENT_HS;
   c->len = 0;
-  (void)wsv__rt_watch_mod(ws->loop, &ws->w, EPOLLIN);
-  (void)wsv__rt_ws_flush(ws);
+  if (ws->ctx->tls != NULL) {
+    int rc = wsv__rt_tls_start(ws, ws->ctx->tls, c->host);
+    if (rc != 0) {
+      cli_fail(ws, rc, "TLS: cannot set up the connection to ", c->host);
+      return;
+    }
+    cli_tls_step(ws);
+    return;
+  }
+  cli_send_request(ws);
 }
 
 /* ---- the handshake ------------------------------------------------------- */
@@ -253,6 +289,13 @@ static void cli_open(struct wsv_ws *ws) {
     return;
   }
   ws->version = wsv_hs_client_version(c->hs);
+  const char *ext = wsv_hs_client_extensions(c->hs);
+  if (ext != NULL && ext[0] != '\0' &&
+      (ws->extensions = wsv__rt_strndup(ext, strlen(ext))) == NULL) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  (void)wsv_hs_client_pmd(c->hs, &ws->pmd);
   size_t head = wsv_hs_client_head_len(c->hs);
   (void)wsv__rt_ws_opened(ws, WSV_ROLE_CLIENT, (uint8_t *)c->buf + head,
                           c->len - head);
@@ -279,16 +322,15 @@ static int cli_keep(struct cli_state *c, const uint8_t *p, size_t n) {
 static void cli_read(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   struct wsv_loop *loop = ws->loop;
-  ssize_t n;
-  do
-    n = recv(ws->w.fd, loop->rbuf, loop->rbuf_cap, 0);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = wsv__rt_io_read(ws, loop->rbuf, loop->rbuf_cap);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return;
   if (n <= 0) {
     if (n == 0)
       cli_fail(ws, WSV_ERR_CLOSED,
                "the server closed the connection during the handshake", "");
+    else if (errno == EPROTO && ws->tls != NULL)
+      cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws), "");
     else
       cli_fail(ws, WSV_ERR_CLOSED, "handshake read: ", strerror(errno));
     return;
@@ -318,7 +360,12 @@ static void cli_on_event(struct wsv__rt_watch *w, uint32_t events) {
       cli_connected(ws);
     return;
   }
-  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+  if (!wsv__rt_tls_ready(ws)) {
+    cli_tls_step(ws);
+    return;
+  }
+  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ||
+      ((events & EPOLLOUT) && wsv__rt_tls_want_out(ws)))
     cli_read(ws);
   if (ws->phase == WS_CLIENT_HS && (events & EPOLLOUT))
     (void)wsv__rt_ws_flush(ws);
@@ -352,6 +399,7 @@ void wsv__rt_cli_free(struct wsv_ws *ws) {
     ws->err_text = wsv_strerror(ws->err);
   wsv_hs_client_free(c->hs);
   free(c->buf);
+  free(c->host);
   free(c);
   ws->cli = NULL;
 }
@@ -407,6 +455,8 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
   ctx->log_user = cfg->log_user;
   ws->ctx = ctx;
   ws->cli = calloc(1, sizeof *ws->cli);
+  if (ws->cli != NULL)
+    ws->cli->host = wsv__rt_strndup(host, strlen(host));
   const char *path = u->path[0] != '\0' ? u->path : "/";
   char *pathq = NULL;
   if (path[0] == '?') { /* "ws://h?q": the resource name is "/?q" */
@@ -419,12 +469,23 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     path = pathq;
   }
   ws->path = path != NULL ? wsv__rt_strndup(path, strcspn(path, "?")) : NULL;
-  int rc = ws->cli == NULL || ws->path == NULL ? WSV_ERR_NOMEM : 0;
+  int rc = ws->cli == NULL || ws->cli->host == NULL || ws->path == NULL
+               ? WSV_ERR_NOMEM
+               : 0;
+  if (rc == 0 && u->secure) {
+    char err[400];
+    ctx->tls = wsv__rt_tls_client_ctx(cfg->tls_insecure, cfg->tls_cafile, err,
+                                      sizeof err);
+    if (ctx->tls == NULL) {
+      wsv__rt_log(ctx, WSV_LOG_ERROR, "%s", err);
+      rc = WSV_ERR_INVAL;
+    }
+  }
   if (rc == 0) {
     struct wsv_hs_client_config hc = cfg->handshake;
     hc.host = host;
     hc.port = u->port;
-    hc.secure = 0;
+    hc.secure = u->secure;
     hc.path = path;
     rc = wsv_hs_client_new(&ws->cli->hs, &hc, NULL);
   }
@@ -432,8 +493,11 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
   if (rc == 0)
     rc = cli_resolve(ws->cli, ctx, host, u->port);
   if (rc != 0) {
-    if (ws->cli != NULL)
+    if (ws->cli != NULL) {
       wsv_hs_client_free(ws->cli->hs);
+      free(ws->cli->host);
+    }
+    wsv__rt_tls_ctx_free(ctx->tls);
     free(ws->cli);
     free(ws->path);
     free(ws);

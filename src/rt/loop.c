@@ -2,6 +2,7 @@
  * loop.c - the event loop: epoll (level-triggered), an eventfd for
  * wake-ups and cross-thread posts, fd watches and signalfd handles.  One
  * iteration: wait (until the first timer at most), dispatch fd events,
+ * read again the TLS connections with input left in OpenSSL's buffer,
  * fire due timers, run posts, then write every connection's pending output
  * (one writev each) and finish the connections that closed.
  */
@@ -218,7 +219,8 @@ void wsv_loop_free(struct wsv_loop *loop) {
    * watches the application left are its memory: free the heap only. */
   while (loop->clients != NULL)
     wsv__rt_ws_terminate(loop->clients, WSV_ERR_CLOSED, "loop freed");
-  while (loop->pending != NULL || loop->dead != NULL) {
+  while (loop->pending != NULL || loop->dead != NULL || loop->again != NULL) {
+    wsv__rt_ws_run_again(loop);
     wsv__rt_ws_flush_pending(loop);
     wsv__rt_ws_reap(loop);
   }
@@ -230,6 +232,7 @@ void wsv_loop_free(struct wsv_loop *loop) {
   close(loop->epfd);
   free(loop->batch);
   free(loop->rbuf);
+  free(loop->tls_buf);
   free(loop);
 }
 
@@ -247,7 +250,7 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   if (loop == NULL)
     return WSV_ERR_INVAL;
   int t = wsv__rt_timers_timeout(loop);
-  if (loop->pending != NULL || loop->dead != NULL)
+  if (loop->pending != NULL || loop->dead != NULL || loop->again != NULL)
     t = 0;
   if (t < 0 || (timeout_ms >= 0 && timeout_ms < t))
     t = timeout_ms;
@@ -260,6 +263,7 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   loop->now = wsv__rt_now_ms();
   loop->batch_len = n;
   loop_dispatch(loop);
+  wsv__rt_ws_run_again(loop);
   int fired = wsv__rt_timers_run(loop);
   loop_run_posts(loop);
   wsv__rt_ws_flush_pending(loop);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "wsv.h"
 #include "wsv/rt.h"
@@ -101,6 +103,11 @@ struct wsv_loop {
   void *wake_user;
   /* Client connections on this loop (dropped by wsv_loop_free). */
   struct wsv_ws *clients;
+  /* TLS connections with input buffered inside OpenSSL, which epoll does
+   * not see: read again in the next iteration, without waiting. */
+  struct wsv_ws *again;
+  /* The TLS write gather buffer shared by the loop's connections. */
+  uint8_t *tls_buf;
 };
 
 /* Wake the loop (async-signal-safe): the wake hook runs on its thread. */
@@ -113,6 +120,9 @@ uint64_t wsv__rt_now_ms(void);
 /* ---- ws.c: one WebSocket connection, both roles ---------------------------
  * Settings shared by the connections of a server (read-only once running)
  * or owned by one client connection. */
+struct wsv__rt_tls_ctx;
+struct wsv__rt_tls;
+
 struct wsv__rt_ctx {
   struct wsv_ws_callbacks cb;
   void *user;
@@ -120,6 +130,9 @@ struct wsv__rt_ctx {
   struct wsv_conn_config conn;
   wsv_log_fn log;
   void *log_user;
+  /* TLS: the server's context (shared by its threads) or a client
+   * connection's own; NULL for plain TCP. */
+  struct wsv__rt_tls_ctx *tls;
 };
 
 /* Connection phases. */
@@ -155,6 +168,8 @@ struct wsv_ws {
   struct wsv_conn *conn;     /* from the 101 on */
   struct srv_hs *hs;         /* server, during the handshake */
   struct cli_state *cli;     /* client, until the 101 */
+  struct wsv__rt_tls *tls;   /* TLS, or NULL for plain TCP */
+  char *extensions;          /* the agreed Sec-WebSocket-Extensions */
   /* Bytes to write before the conn's output (101, HTTP answer, client
    * request), malloc'd; freed once written. */
   char *pre;
@@ -181,12 +196,15 @@ struct wsv_ws {
   uint8_t shut;    /* linger: shutdown(SHUT_WR) done */
   uint8_t eof;     /* linger: the peer's EOF was seen */
   uint8_t counted; /* counted in the server's connections */
+  struct wsv_pmd_params pmd; /* permessage-deflate agreed in the handshake */
+  uint8_t again;   /* on loop->again */
   size_t lingered; /* bytes discarded while lingering */
   struct ps_sub *subs;
   struct wsv_ws *prev; /* the worker's list of connections */
   struct wsv_ws *next;
   struct wsv_ws *pending_next;
   struct wsv_ws *dead_next;
+  struct wsv_ws *again_next;
 };
 
 /* The default timeouts and marks of struct wsv_ws_limits. */
@@ -213,6 +231,12 @@ int wsv__rt_ws_flush(struct wsv_ws *ws);
 void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text);
 /* Arm the connection's timer in `mode` for `ms` milliseconds (0: off). */
 void wsv__rt_ws_timer(struct wsv_ws *ws, int mode, uint32_t ms);
+/* Read the connections of loop->again once more (their input sits in
+ * OpenSSL's buffer); those added meanwhile wait for the next iteration. */
+void wsv__rt_ws_run_again(struct wsv_loop *loop);
+/* Read from the connection's socket, through TLS when there is some:
+ * recv(2)'s contract (n > 0, 0 at EOF, -1 with errno; EAGAIN to wait). */
+ssize_t wsv__rt_io_read(struct wsv_ws *ws, void *buf, size_t cap);
 /* Run the end-of-iteration work: flush pending, finish dead. */
 void wsv__rt_ws_flush_pending(struct wsv_loop *loop);
 void wsv__rt_ws_reap(struct wsv_loop *loop);
@@ -283,5 +307,46 @@ int wsv__rt_addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
 char *wsv__rt_strndup(const char *s, size_t n);
 /* The reason phrase for an HTTP status. */
 const char *wsv__rt_status_text(int status);
+
+/* ---- tls.c (the only file that includes OpenSSL) --------------------------
+ * A context: an SSL_CTX and our socket BIO's method.  Server: one per
+ * server, shared by its threads.  Client: one per wsv_client_connect. */
+/* A server context from PEM files (the certificate file may hold the
+ * chain); NULL with a one-line reason in err[0..cap). */
+struct wsv__rt_tls_ctx *wsv__rt_tls_server_ctx(const char *cert,
+                                               const char *key, char *err,
+                                               size_t cap);
+/* A client context: the system's CA store, or only `cafile` when given;
+ * no verification at all when `insecure`.  NULL with a reason in err. */
+struct wsv__rt_tls_ctx *wsv__rt_tls_client_ctx(int insecure, const char *cafile,
+                                               char *err, size_t cap);
+void wsv__rt_tls_ctx_free(struct wsv__rt_tls_ctx *c);
+/* Put TLS on ws's socket (ws->w.fd set): accept state for a server
+ * context; for a client, `host` is sent as SNI (names only) and checked
+ * against the certificate.  0, WSV_ERR_NOMEM or WSV_ERR_INVAL. */
+int wsv__rt_tls_start(struct wsv_ws *ws, struct wsv__rt_tls_ctx *c,
+                      const char *host);
+/* Free ws->tls (NULL is fine). */
+void wsv__rt_tls_free(struct wsv_ws *ws);
+/* Nonzero when there is no TLS or its handshake is done. */
+int wsv__rt_tls_ready(const struct wsv_ws *ws);
+/* Drive the handshake; sets the watch's epoll interest.  Returns 1 when
+ * done, 0 to wait, -1 on failure (wsv__rt_tls_error says why), and, for
+ * a server, 2 when the client's first byte is not TLS (plaintext). */
+int wsv__rt_tls_handshake(struct wsv_ws *ws);
+/* The last error as one line, e.g. "TLS: certificate verify failed:
+ * hostname mismatch" (owned by ws->tls). */
+const char *wsv__rt_tls_error(const struct wsv_ws *ws);
+/* recv(2) and sendmsg(2) through TLS (same contracts; EPROTO for a TLS
+ * error).  A read that leaves input in OpenSSL's buffer puts ws on
+ * loop->again. */
+ssize_t wsv__rt_tls_read(struct wsv_ws *ws, void *buf, size_t cap);
+ssize_t wsv__rt_tls_writev(struct wsv_ws *ws, const struct iovec *iov, int k);
+/* Nonzero when a read waits for the socket to be writable. */
+int wsv__rt_tls_want_out(const struct wsv_ws *ws);
+/* Send close_notify once (best effort, never waits). */
+void wsv__rt_tls_close_notify(struct wsv_ws *ws);
+/* Fill *info; 1 for an established TLS connection, else 0. */
+int wsv__rt_tls_info(const struct wsv_ws *ws, struct wsv_tls_info *info);
 
 #endif /* WSV_RT_INT_H */

@@ -5,7 +5,9 @@
  * Accepting (EMFILE shed with a reserve fd), the opening handshake through
  * wsv_hs_server, plain-HTTP answers, the graceful close after an HTTP
  * answer (shutdown(SHUT_WR), read and discard, close), and the graceful
- * shutdown (1001 to everyone, wait, drop the rest).
+ * shutdown (1001 to everyone, wait, drop the rest).  With TLS, each
+ * connection first runs its TLS handshake (tls.c); a client that speaks
+ * plaintext to the TLS port gets a plaintext 400 and a graceful close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "rt_int.h"
@@ -76,6 +79,13 @@ static const char srv_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
                               "Retry-After: 1\r\n"
                               "Connection: close\r\n\r\n"
                               "too many connections\n";
+
+static const char srv_400_tls[] =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 45\r\n"
+    "Connection: close\r\n\r\n"
+    "this port speaks TLS: use https:// or wss://\n";
 
 static const char srv_408[] = "HTTP/1.1 408 Request Timeout\r\n"
                               "Content-Type: text/plain; charset=utf-8\r\n"
@@ -263,6 +273,32 @@ static int srv_take_strings(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
   return 0;
 }
 
+/* Keep the Sec-WebSocket-Extensions value of the 101 in ws->pre (the
+ * core writes at most one such line).  0 or -1 (no memory). */
+static int srv_take_extensions(struct wsv_ws *ws) {
+  static const char name[] = "\r\nsec-websocket-extensions:";
+  size_t nl = sizeof name - 1;
+  const char *p = ws->pre;
+  size_t n = ws->pre_len;
+  for (size_t i = 0; i + nl <= n; i++) {
+    if (strncasecmp(p + i, name, nl) != 0)
+      continue;
+    size_t a = i + nl;
+    while (a < n && (p[a] == ' ' || p[a] == '\t'))
+      a++;
+    size_t b = a;
+    while (b < n && p[b] != '\r')
+      b++;
+    while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+      b--;
+    if (b == a)
+      return 0;
+    ws->extensions = wsv__rt_strndup(p + a, b - a);
+    return ws->extensions == NULL ? -1 : 0;
+  }
+  return 0;
+}
+
 static void srv_accepted(struct wsv_ws *ws, char *p, size_t plen) {
   const struct wsv_hs_server *hs = ws->hs->hs;
   size_t rlen = wsv_hs_server_response(hs, NULL, 0);
@@ -273,6 +309,11 @@ static void srv_accepted(struct wsv_ws *ws, char *p, size_t plen) {
   }
   ws->pre_len = wsv_hs_server_response(hs, ws->pre, rlen);
   ws->pre_off = 0;
+  if (srv_take_extensions(ws) != 0) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  (void)wsv_hs_server_pmd(hs, &ws->pmd);
   size_t head = wsv_hs_server_head_len(hs);
   (void)wsv__rt_ws_opened(ws, WSV_ROLE_SERVER, (uint8_t *)p + head,
                           plen - head);
@@ -343,13 +384,12 @@ static void srv_hs_read(struct wsv_ws *ws) {
   struct srv_hs *h = ws->hs;
   size_t want = wsv_hs_server_want(h->hs);
   size_t cap = want < loop->rbuf_cap ? want : loop->rbuf_cap;
-  ssize_t n;
-  do
-    n = recv(ws->w.fd, loop->rbuf, cap > 0 ? cap : 1, 0);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = wsv__rt_io_read(ws, loop->rbuf, cap > 0 ? cap : 1);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return;
   if (n <= 0) { /* EOF or reset before the request was complete */
+    if (n < 0 && errno == EPROTO)
+      wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s", wsv__rt_tls_error(ws));
     wsv__rt_ws_terminate(ws, 0, "");
     return;
   }
@@ -409,8 +449,40 @@ static void srv_linger_read(struct wsv_ws *ws) {
     wsv__rt_ws_terminate(ws, 0, "");
 }
 
+/* The TLS handshake of a new connection: on to the request once done;
+ * a plaintext client gets a 400 in plaintext. */
+static void srv_tls_step(struct wsv_ws *ws) {
+  int r = wsv__rt_tls_handshake(ws);
+  if (r == 0)
+    return;
+  if (r == 1) {
+    srv_hs_read(ws); /* the request may be in OpenSSL's buffer already */
+    return;
+  }
+  char peer[80] = "?";
+  (void)wsv_ws_peer(ws, peer, sizeof peer);
+  if (r == 2) {
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s: plaintext on the TLS port: 400",
+                peer);
+    wsv__rt_tls_free(ws);
+    (void)wsv__rt_watch_mod(ws->loop, &ws->w, EPOLLIN);
+    if (srv_set_pre(ws, srv_400_tls, sizeof srv_400_tls - 1) != 0) {
+      wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+      return;
+    }
+    wsv__rt_srv_linger(ws);
+    return;
+  }
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s: %s", peer, wsv__rt_tls_error(ws));
+  wsv__rt_ws_terminate(ws, 0, "");
+}
+
 void wsv__rt_srv_on_event(struct wsv__rt_watch *w, uint32_t events) {
   struct wsv_ws *ws = (struct wsv_ws *)w;
+  if (ws->phase == WS_HANDSHAKE && !wsv__rt_tls_ready(ws)) {
+    srv_tls_step(ws);
+    return;
+  }
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
     if (ws->phase == WS_HANDSHAKE)
       srv_hs_read(ws);
@@ -451,6 +523,18 @@ static void srv_new_conn(struct srv_worker *wk, int fd) {
     return;
   }
   wsv__rt_nodelay(fd);
+  if (full && srv->ctx.tls != NULL) {
+    /* A 503 would need a TLS handshake first: shed at once instead. */
+    wsv__rt_ws_terminate(ws, 0, "");
+    return;
+  }
+  if (srv->ctx.tls != NULL) {
+    int rc = wsv__rt_tls_start(ws, srv->ctx.tls, NULL);
+    if (rc != 0) {
+      wsv__rt_ws_terminate(ws, rc, NULL);
+      return;
+    }
+  }
   if (full) {
     if (srv_set_pre(ws, srv_503, sizeof srv_503 - 1) != 0) {
       wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
@@ -703,7 +787,8 @@ static int srv_listen(struct wsv_server *srv, const char *host, uint16_t port,
 static int srv_check(const struct wsv_server_config *cfg) {
   if (cfg->threads < 1 || cfg->threads > SRV_MAX_THREADS || cfg->backlog < 1 ||
       cfg->conn.stream != 0 || cfg->host == NULL ||
-      cfg->limits.send_low_water > cfg->limits.send_high_water)
+      cfg->limits.send_low_water > cfg->limits.send_high_water ||
+      (cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
     return WSV_ERR_INVAL;
   struct wsv_hs_server *hs;
   int rc = wsv_hs_server_new(&hs, &cfg->handshake, NULL);
@@ -764,6 +849,21 @@ static int srv_workers_new(struct wsv_server *srv, size_t rbuf) {
   return 0;
 }
 
+/* Load the certificate and key (TLS servers); 0 or WSV_ERR_INVAL. */
+static int srv_tls_load(struct wsv_server *srv,
+                        const struct wsv_server_config *cfg) {
+  if (cfg->tls_cert_file == NULL)
+    return 0;
+  char err[400];
+  srv->ctx.tls = wsv__rt_tls_server_ctx(cfg->tls_cert_file, cfg->tls_key_file,
+                                        err, sizeof err);
+  if (srv->ctx.tls != NULL)
+    return 0;
+  wsv__rt_log(&srv->ctx, WSV_LOG_ERROR, "%s", err);
+  errno = EINVAL;
+  return WSV_ERR_INVAL;
+}
+
 void wsv_server_free(struct wsv_server *srv) {
   if (srv == NULL)
     return;
@@ -782,6 +882,7 @@ void wsv_server_free(struct wsv_server *srv) {
     if (wk->reserve_fd >= 0)
       close(wk->reserve_fd);
   }
+  wsv__rt_tls_ctx_free(srv->ctx.tls);
   free(srv->workers);
   free(srv);
 }
@@ -802,7 +903,9 @@ int wsv_server_new(struct wsv_server **out,
   atomic_init(&srv->stops, 0);
   atomic_init(&srv->state, 0);
   size_t rbuf = cfg->read_buffer_size < 4096 ? 4096 : cfg->read_buffer_size;
-  rc = srv_workers_new(srv, rbuf);
+  rc = srv_tls_load(srv, cfg);
+  if (rc == 0)
+    rc = srv_workers_new(srv, rbuf);
   if (rc == 0)
     rc = srv_listen(srv, cfg->host, cfg->port, cfg->backlog);
   for (int i = 0; rc == 0 && i < srv->nthreads; i++)

@@ -7,7 +7,8 @@
  * sendmsg (MSG_NOSIGNAL, many frames as iovecs), and EPOLLOUT is armed
  * only when the socket would block.  Closed connections are finished
  * (close callback, free) at the very end of the iteration, so no callback
- * ever runs on freed memory.
+ * ever runs on freed memory.  Over TLS the same bytes go through
+ * SSL_read/SSL_write (tls.c) instead of recv/sendmsg.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text) {
   wsv_timer_stop(&ws->timer);
   if (ws->w.fd >= 0) {
     wsv__rt_watch_del(ws->loop, &ws->w);
+    wsv__rt_tls_close_notify(ws);
     close(ws->w.fd);
     ws->w.fd = -1;
   }
@@ -108,10 +110,14 @@ static void ws_finish(struct wsv_ws *ws) {
                  ctx->user);
   }
   wsv_conn_free(ws->conn);
-  if (ws->worker == NULL)
+  wsv__rt_tls_free(ws);
+  if (ws->worker == NULL) {
     wsv__rt_cli_free(ws);
-  else
+    wsv__rt_tls_ctx_free(ctx->tls); /* a client's own context */
+  } else {
     wsv__rt_srv_free_hs(ws);
+  }
+  free(ws->extensions);
   free(ws->pre);
   free(ws->path);
   free(ws->subprotocol);
@@ -126,7 +132,7 @@ void wsv__rt_ws_reap(struct wsv_loop *loop) {
     loop->dead = NULL;
     while (list != NULL) {
       struct wsv_ws *next = list->dead_next;
-      if (list->pending) { /* still on the pending list: next round */
+      if (list->pending || list->again) { /* still listed: next round */
         list->dead_next = later;
         later = list;
       } else {
@@ -151,7 +157,7 @@ void wsv__rt_ws_reap(struct wsv_loop *loop) {
 
 static void ws_set_out(struct wsv_ws *ws, int want_out) {
   uint32_t ev = ws->w.events & ~(uint32_t)EPOLLOUT;
-  if (want_out)
+  if (want_out || wsv__rt_tls_want_out(ws))
     ev |= EPOLLOUT;
   if (ws->w.fd >= 0 && ws->w.events != 0)
     (void)wsv__rt_watch_mod(ws->loop, &ws->w, ev);
@@ -196,20 +202,29 @@ static int ws_write_once(struct wsv_ws *ws) {
   size_t total = 0;
   for (int i = 0; i < k; i++)
     total += iov[i].iov_len;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = iov;
-  msg.msg_iovlen = (size_t)k;
   ssize_t w;
-  do
-    w = sendmsg(ws->w.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  while (w < 0 && errno == EINTR);
+  if (ws->tls != NULL) {
+    w = wsv__rt_tls_writev(ws, iov, k);
+  } else {
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)k;
+    do
+      w = sendmsg(ws->w.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (w < 0 && errno == EINTR);
+  }
   if (w < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ws_set_out(ws, 1);
       return 0;
     }
-    wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
+    if (errno == EPROTO && ws->tls != NULL) {
+      ws->fail_code = ws->fail_code ? ws->fail_code : 1015;
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws));
+    } else {
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
+    }
     return -1;
   }
   ws_consume(ws, (size_t)w);
@@ -238,6 +253,7 @@ static int ws_after_write(struct wsv_ws *ws) {
   }
   if (ws->phase == WS_LINGER && ws->pre == NULL && !ws->shut) {
     ws->shut = 1;
+    wsv__rt_tls_close_notify(ws);
     (void)shutdown(ws->w.fd, SHUT_WR);
   }
   return 0;
@@ -246,7 +262,7 @@ static int ws_after_write(struct wsv_ws *ws) {
 int wsv__rt_ws_flush(struct wsv_ws *ws) {
   if (ws->phase == WS_DEAD)
     return -1;
-  if (ws->phase == WS_CONNECTING)
+  if (ws->phase == WS_CONNECTING || !wsv__rt_tls_ready(ws))
     return 0;
   int r;
   while ((r = ws_write_once(ws)) == 1)
@@ -327,15 +343,40 @@ static void ws_feed(struct wsv_ws *ws, uint8_t *buf, size_t n) {
   wsv__rt_ws_want_flush(ws);
 }
 
-static void ws_read(struct wsv_ws *ws) {
-  struct wsv_loop *loop = ws->loop;
+ssize_t wsv__rt_io_read(struct wsv_ws *ws, void *buf, size_t cap) {
+  if (ws->tls != NULL)
+    return wsv__rt_tls_read(ws, buf, cap);
   ssize_t n;
   do
-    n = recv(ws->w.fd, loop->rbuf, loop->rbuf_cap, 0);
+    n = recv(ws->w.fd, buf, cap, 0);
   while (n < 0 && errno == EINTR);
+  return n;
+}
+
+void wsv__rt_ws_run_again(struct wsv_loop *loop) {
+  struct wsv_ws *list = loop->again;
+  loop->again = NULL;
+  while (list != NULL) {
+    struct wsv_ws *ws = list;
+    list = ws->again_next;
+    ws->again = 0;
+    ws->again_next = NULL;
+    if (ws->phase != WS_DEAD && ws->w.fd >= 0)
+      ws->w.fn(&ws->w, EPOLLIN);
+  }
+}
+
+static void ws_read(struct wsv_ws *ws) {
+  struct wsv_loop *loop = ws->loop;
+  ssize_t n = wsv__rt_io_read(ws, loop->rbuf, loop->rbuf_cap);
   if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
+    if (errno == EPROTO && ws->tls != NULL) {
+      /* The local-only code for a TLS failure (RFC 6455 7.4.1). */
+      ws->fail_code = ws->fail_code ? ws->fail_code : 1015;
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws));
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
+    }
     return;
   }
   if (n == 0) {
@@ -353,7 +394,8 @@ static void ws_read(struct wsv_ws *ws) {
 
 void wsv__rt_ws_on_event(struct wsv__rt_watch *w, uint32_t events) {
   struct wsv_ws *ws = (struct wsv_ws *)w;
-  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ||
+      ((events & EPOLLOUT) && wsv__rt_tls_want_out(ws)))
     ws_read(ws);
   if (ws->phase != WS_DEAD && (events & EPOLLOUT))
     (void)wsv__rt_ws_flush(ws);
@@ -361,7 +403,9 @@ void wsv__rt_ws_on_event(struct wsv__rt_watch *w, uint32_t events) {
 
 int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n) {
   const struct wsv__rt_ctx *ctx = ws->ctx;
-  int rc = wsv_conn_new(&ws->conn, role, &ctx->conn, NULL);
+  struct wsv_conn_config conn_cfg = ctx->conn;
+  conn_cfg.pmd = ws->pmd; /* from wsv_hs_server_pmd / wsv_hs_client_pmd */
+  int rc = wsv_conn_new(&ws->conn, role, &conn_cfg, NULL);
   if (rc != 0) {
     wsv__rt_ws_terminate(ws, rc, NULL);
     return rc;
@@ -577,6 +621,17 @@ int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap) {
 
 int wsv_ws_fd(const struct wsv_ws *ws) {
   return ws == NULL ? -1 : ws->w.fd;
+}
+
+int wsv_ws_tls(const struct wsv_ws *ws, struct wsv_tls_info *info) {
+  if (ws == NULL || info == NULL)
+    return WSV_ERR_INVAL;
+  memset(info, 0, sizeof *info);
+  return wsv__rt_tls_info(ws, info);
+}
+
+const char *wsv_ws_extensions(const struct wsv_ws *ws) {
+  return ws == NULL ? NULL : ws->extensions;
 }
 
 int wsv_ws_error(const struct wsv_ws *ws) {

@@ -495,9 +495,74 @@ def case_refused():
           and b"refused" in err, err)
 
 
+TLS_RE = re.compile(rb"wsv: serving on https://127\.0\.0\.1:(\d+)/ \(WebSocket: wss://127\.0\.0\.1:(\d+)/\)")
+
+
+def make_certs(d):
+    """A CA, a certificate for localhost and 127.0.0.1 signed by it, and a
+    second, unrelated CA; made with the openssl command."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    def ossl(*a):
+        subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True, timeout=30)
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=test-ca", "-days", "2")
+    ossl("req", "-x509", *ec, "-keyout", "other.key", "-out", "other.pem", "-subj", "/CN=other", "-days", "2")
+    ossl("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "2",
+         "-days", "2", "-extfile", "ext", "-out", "srv.pem")
+
+
+def case_tls():
+    with tempfile.TemporaryDirectory() as d:
+        make_certs(d)
+        cert, key, ca, other = (os.path.join(d, n) for n in ("srv.pem", "srv.key", "ca.pem", "other.pem"))
+        rc, _, err = run([WSV, "serve", "--cert", cert])
+        check("serve --cert without --key: exit 2", rc == 2 and b"--key" in err, err)
+        rc, _, err = run([WSV, "serve", "--port", "0", "--cert", cert, "--key", os.path.join(d, "other.key")])
+        check("serve with a key that does not match: exit 1, says so",
+              rc == 1 and b"mismatch" in err, err)
+        s = Proc([WSV, "serve", "--host", "127.0.0.1", "--port", "0", "--cert", cert, "--key", key,
+                  "--handshake-timeout", "500"], stdin=subprocess.DEVNULL)
+        m = s.wait_for(lambda o, e: TLS_RE.search(o), 10)
+        check("serve --cert --key: the URL line says https:// and wss://", m is not None, s.text())
+        if not m:
+            s.kill()
+            return
+        port = int(m.group(1))
+        try:
+            lines = ["hello", "x" * 100000, "ünï"]
+            rc, out, err = run([WSV, "connect", "--cacert", ca, f"wss://localhost:{port}/tls"],
+                               "\n".join(lines).encode())
+            check("wss echo with --cacert", rc == 0 and lines_of(out) == lines, f"rc={rc} {err!r}")
+            rc, out, err = run([WSV, "connect", "-v", "--cacert", ca, f"wss://127.0.0.1:{port}/"], b"ip\n")
+            check("wss by IP address; -v shows TLS and extensions",
+                  rc == 0 and out == b"ip\n" and b"* TLS: TLSv1.3" in err and
+                  b"ALPN http/1.1" in err and b"* extensions: " in err, err)
+            rc, out, err = run([WSV, "connect", "--insecure", f"wss://127.0.0.1:{port}/"], b"k\n")
+            check("wss --insecure", rc == 0 and out == b"k\n", err)
+            rc, out, err = run([WSV, "connect", "--cacert", other, f"wss://localhost:{port}/"], b"k\n")
+            check("wss with the wrong CA: exit 1 with the reason",
+                  rc == 1 and err.count(b"\n") == 1 and
+                  b"TLS: certificate verify failed: unable to get local issuer certificate" in err, err)
+            st, _, body = http_get(port, "/")
+            check("plain HTTP on the TLS port: 400 naming TLS",
+                  st == 400 and b"this port speaks TLS" in body, f"{st} {body!r}")
+            t0 = time.monotonic()
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sk:
+                sk.sendall(b"\x16\x03\x01")
+                got = sk.recv(100)
+            check("a stalled TLS handshake is dropped at --handshake-timeout",
+                  got == b"" and time.monotonic() - t0 < 3, f"{got!r} {time.monotonic() - t0:.2f}s")
+        finally:
+            rc = stop(s)
+        check("TLS serve: SIGTERM -> exit 0", rc == 0, f"rc={rc} {s.text()}")
+
+
 def main():
     for case in (case_help, case_echo, case_quiet_and_threads, case_chat, case_exec,
-                 case_page, case_port_in_use, case_signals, case_versions, case_refused):
+                 case_page, case_port_in_use, case_signals, case_versions, case_refused,
+                 case_tls):
         try:
             case()
         except Exception as e:  # a broken case must not hide the others

@@ -1,0 +1,110 @@
+/* bench.h - the parts of `wsv bench` shared by its source files: the
+ * options, the per-thread state and the load engine (bench_run.c) that
+ * the command (bench.c) starts on each thread. */
+#ifndef WSV_BENCH_H
+#define WSV_BENCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* What to measure. */
+enum bench_mode { BENCH_ECHO = 1, BENCH_CONNECT = 2, BENCH_IDLE = 3 };
+
+/* Latency histogram: log-linear buckets (32 per power of two, so every
+ * bucket is within about 3% of its values), in nanoseconds.  Recording
+ * is an index computation and an increment; percentiles walk the counts.
+ */
+#define BENCH_HIST_SUB_BITS 5u
+#define BENCH_HIST_SUB (1u << BENCH_HIST_SUB_BITS)
+#define BENCH_HIST_BUCKETS ((64u - BENCH_HIST_SUB_BITS + 1u) * BENCH_HIST_SUB)
+
+struct bench_hist {
+  uint64_t count;
+  uint64_t max;
+  uint64_t n[BENCH_HIST_BUCKETS];
+};
+
+void bench_hist_add(struct bench_hist *h, uint64_t v);
+void bench_hist_merge(struct bench_hist *into, const struct bench_hist *h);
+/* The value at quantile q (0..1): the middle of its bucket; 0 if empty. */
+uint64_t bench_hist_quantile(const struct bench_hist *h, double q);
+
+/* The command line, parsed. */
+struct bench_opts {
+  int mode;
+  int raw;        /* echo over plain TCP (a raw echo server), no WebSocket */
+  char host[256]; /* numeric address */
+  uint16_t port;
+  char path[512];
+  uint64_t conns;      /* echo: connections; connect: cycles in flight;
+                          idle: connections to hold */
+  uint64_t inflight;   /* echo: messages in flight per connection; idle:
+                          handshakes in flight */
+  uint64_t size;       /* echo: payload bytes per message */
+  int binary;          /* echo: binary messages instead of text */
+  double duration;     /* seconds of measurement (echo, connect) */
+  double warmup;       /* seconds before measuring starts */
+  uint64_t messages;   /* echo: stop after this many (0: use duration) */
+  double hold;         /* idle: seconds to hold after measuring */
+  long pid;            /* idle: the server's process (0: unknown) */
+  unsigned sources;    /* idle: source addresses 127.0.0.1.. (0: auto) */
+  int threads;         /* generator threads */
+  int json;            /* print the summary as JSON */
+  int quiet;           /* no progress line */
+};
+
+struct bench;
+
+/* One generator thread. */
+struct bench_thread {
+  struct bench *b;
+  int id;
+  pthread_t tid;
+  uint64_t nconns;   /* connections this thread runs (or holds) */
+  uint64_t messages; /* echo: this thread's share of --messages (0: none) */
+  uint64_t rng;      /* xorshift state for keys and masks */
+  /* Results, read by the main thread after the join. */
+  uint64_t msgs;         /* echoes verified inside the measured window */
+  uint64_t hs;           /* connect: cycles completed in the window */
+  uint64_t opened;       /* connections that reached OPEN */
+  uint64_t verify_errors;
+  uint64_t conn_errors;
+  uint64_t unanswered;   /* messages still in flight when we gave up */
+  uint64_t t_stop;       /* when this thread stopped counting (ns) */
+  struct bench_hist lat; /* echo: round trip; connect: connect to 101 */
+  char err[256];         /* the first error, one line */
+  /* Progress, read by the main thread while running (relaxed). */
+  _Atomic uint64_t prog;
+  _Atomic int ready; /* idle: every connection opened or failed */
+};
+
+/* The whole run, shared by the threads. */
+struct bench {
+  struct bench_opts opt;
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  uint8_t *pattern; /* the message filler, size + BENCH_PATTERN_SPAN */
+  pthread_barrier_t barrier;
+  uint64_t t_begin;   /* load starts (ns, CLOCK_MONOTONIC) */
+  uint64_t t_measure; /* counting starts (after the warm-up) */
+  uint64_t t_end;     /* counting ends (duration mode) */
+  _Atomic int release; /* idle: close the connections now */
+  _Atomic int abort_all; /* a signal: stop everything now */
+  struct bench_thread *th;
+};
+
+/* Distinct message offsets into the pattern (a prime, so that offsets of
+ * nearby sequence numbers differ). */
+#define BENCH_PATTERN_SPAN 251u
+
+uint64_t bench_now_ns(void);
+
+/* bench_thread_main - the engine: pthread entry point, arg a struct
+ * bench_thread.  Runs the thread's part of the mode and fills its
+ * results. */
+void *bench_thread_main(void *arg);
+
+#endif
