@@ -260,15 +260,14 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
     return bench_usage_error("tcp:// (raw TCP) works with echo only");
   if (o->raw && o->binary)
     o->binary = 0;
-  o->conns = conns != 0                   ? conns
-             : o->mode == BENCH_ECHO      ? 100
+  o->conns = conns != 0                 ? conns
+             : o->mode == BENCH_ECHO    ? 100
              : o->mode == BENCH_CONNECT ? 64
-                                          : 1000;
+                                        : 1000;
   o->inflight = inflight != 0 ? inflight : o->mode == BENCH_IDLE ? 256 : 8;
   if (o->mode == BENCH_ECHO && o->raw && o->inflight > 512)
     return bench_usage_error("tcp:// allows at most 512 messages in flight");
-  if (o->mode == BENCH_ECHO &&
-      o->size * o->inflight > (UINT64_C(1) << 32))
+  if (o->mode == BENCH_ECHO && o->size * o->inflight > (UINT64_C(1) << 32))
     return bench_usage_error("--size x --inflight is over 4 GiB");
   if ((uint64_t)o->threads > o->conns)
     o->threads = (int)o->conns;
@@ -294,8 +293,7 @@ static int bench_resolve(struct bench *b) {
   } else {
     return -1;
   }
-  if (b->addr.ss_family == AF_INET &&
-      (ntohl(a4->sin_addr.s_addr) >> 24) != 127)
+  if (b->addr.ss_family == AF_INET && (ntohl(a4->sin_addr.s_addr) >> 24) != 127)
     b->opt.sources = 1; /* extra source addresses only on loopback */
   return 0;
 }
@@ -367,11 +365,10 @@ static void bench_describe(const struct bench *b, char *buf, size_t cap) {
   const char *lb = strchr(o->host, ':') != NULL ? "[" : "";
   const char *rb = lb[0] != '\0' ? "]" : "";
   if (o->raw)
-    snprintf(buf, cap, "tcp://%s%s%s:%u", lb, o->host, rb,
-             (unsigned)o->port);
+    snprintf(buf, cap, "tcp://%s%s%s:%u", lb, o->host, rb, (unsigned)o->port);
   else
-    snprintf(buf, cap, "ws://%s%s%s:%u%s", lb, o->host, rb,
-             (unsigned)o->port, o->path);
+    snprintf(buf, cap, "ws://%s%s%s:%u%s", lb, o->host, rb, (unsigned)o->port,
+             o->path);
 }
 
 static uint64_t bench_progress(const struct bench *b) {
@@ -388,12 +385,12 @@ static void bench_print_progress(const struct bench *b, double secs,
                      : b->opt.mode == BENCH_CONNECT ? "handshakes/s"
                                                     : "open";
   if (b->opt.mode == BENCH_IDLE)
-    fprintf(stderr, "%s%6.1f s  %llu connections open%s", tty ? "\r" : "",
-            secs, (unsigned long long)total, tty ? "  " : "\n");
-  else
-    fprintf(stderr, "%s%6.1f s  %12llu %s  (%llu so far)%s",
-            tty ? "\r" : "", secs, (unsigned long long)delta, unit,
+    fprintf(stderr, "%s%6.1f s  %llu connections open%s", tty ? "\r" : "", secs,
             (unsigned long long)total, tty ? "  " : "\n");
+  else
+    fprintf(stderr, "%s%6.1f s  %12llu %s  (%llu so far)%s", tty ? "\r" : "",
+            secs, (unsigned long long)delta, unit, (unsigned long long)total,
+            tty ? "  " : "\n");
 }
 
 /* Run the measured phase's clock on the main thread: set the times, then
@@ -449,8 +446,8 @@ static void bench_idle_wait(struct bench *b, uint64_t start) {
     nanosleep(&ts, NULL);
     uint64_t now = bench_now_ns();
     if (now >= next && !b->opt.quiet) {
-      bench_print_progress(b, (double)(now - start) / 1e9, bench_progress(b),
-                           0, tty);
+      bench_print_progress(b, (double)(now - start) / 1e9, bench_progress(b), 0,
+                           tty);
       next += 1000000000u;
     }
   }
@@ -486,7 +483,9 @@ static void bench_collect(struct bench *b, struct bench_result *r) {
       t_stop > b->t_measure ? (double)(t_stop - b->t_measure) / 1e9 : 0.0;
 }
 
-static double us(uint64_t ns) { return (double)ns / 1000.0; }
+static double us(uint64_t ns) {
+  return (double)ns / 1000.0;
+}
 
 static void bench_report_json(const struct bench *b,
                               const struct bench_result *r) {
@@ -502,9 +501,8 @@ static void bench_report_json(const struct bench *b,
            "\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.0f,"
            "\"mb_per_s\":%.1f",
            (unsigned long long)o->inflight, (unsigned long long)o->size,
-           o->binary ? "true" : "false", o->raw ? "true" : "false",
-           r->window, (unsigned long long)r->msgs, rate,
-           rate * (double)o->size / 1e6);
+           o->binary ? "true" : "false", o->raw ? "true" : "false", r->window,
+           (unsigned long long)r->msgs, rate, rate * (double)o->size / 1e6);
   } else if (o->mode == BENCH_CONNECT) {
     double rate = r->window > 0 ? (double)r->hs / r->window : 0;
     printf(",\"seconds\":%.3f,\"handshakes\":%llu,\"handshakes_per_s\":%.0f",
@@ -529,8 +527,7 @@ static void bench_report_json(const struct bench *b,
            us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
   printf(",\"verify_errors\":%llu,\"conn_errors\":%llu,\"unanswered\":%llu",
          (unsigned long long)r->verify_errors,
-         (unsigned long long)r->conn_errors,
-         (unsigned long long)r->unanswered);
+         (unsigned long long)r->conn_errors, (unsigned long long)r->unanswered);
   printf(",\"error\":\"");
   for (const char *p = r->err; *p; p++)
     if (*p == '"' || *p == '\\')
@@ -551,8 +548,10 @@ static void bench_report_text(const struct bench *b,
            "%s, %d thread%s\n",
            url, (unsigned long long)o->conns, (unsigned long long)o->inflight,
            (unsigned long long)o->size,
-           o->raw ? "raw" : o->binary ? "binary" : "text", o->threads,
-           o->threads == 1 ? "" : "s");
+           o->raw      ? "raw"
+           : o->binary ? "binary"
+                       : "text",
+           o->threads, o->threads == 1 ? "" : "s");
     printf("  messages    %llu in %.2f s: %.0f msg/s, %.1f MB/s\n",
            (unsigned long long)r->msgs, r->window, rate,
            rate * (double)o->size / 1e6);
@@ -587,8 +586,7 @@ static void bench_report_text(const struct bench *b,
            us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
   printf("  errors      %llu verification, %llu connection, %llu unanswered\n",
          (unsigned long long)r->verify_errors,
-         (unsigned long long)r->conn_errors,
-         (unsigned long long)r->unanswered);
+         (unsigned long long)r->conn_errors, (unsigned long long)r->unanswered);
   if (r->err[0] != '\0')
     printf("  first error %s\n", r->err);
 }

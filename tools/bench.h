@@ -39,21 +39,21 @@ struct bench_opts {
   char host[256]; /* numeric address */
   uint16_t port;
   char path[512];
-  uint64_t conns;      /* echo: connections; connect: cycles in flight;
-                          idle: connections to hold */
-  uint64_t inflight;   /* echo: messages in flight per connection; idle:
-                          handshakes in flight */
-  uint64_t size;       /* echo: payload bytes per message */
-  int binary;          /* echo: binary messages instead of text */
-  double duration;     /* seconds of measurement (echo, connect) */
-  double warmup;       /* seconds before measuring starts */
-  uint64_t messages;   /* echo: stop after this many (0: use duration) */
-  double hold;         /* idle: seconds to hold after measuring */
-  long pid;            /* idle: the server's process (0: unknown) */
-  unsigned sources;    /* idle: source addresses 127.0.0.1.. (0: auto) */
-  int threads;         /* generator threads */
-  int json;            /* print the summary as JSON */
-  int quiet;           /* no progress line */
+  uint64_t conns;    /* echo: connections; connect: cycles in flight;
+                        idle: connections to hold */
+  uint64_t inflight; /* echo: messages in flight per connection; idle:
+                        handshakes in flight */
+  uint64_t size;     /* echo: payload bytes per message */
+  int binary;        /* echo: binary messages instead of text */
+  double duration;   /* seconds of measurement (echo, connect) */
+  double warmup;     /* seconds before measuring starts */
+  uint64_t messages; /* echo: stop after this many (0: use duration) */
+  double hold;       /* idle: seconds to hold after measuring */
+  long pid;          /* idle: the server's process (0: unknown) */
+  unsigned sources;  /* idle: source addresses 127.0.0.1.. (0: auto) */
+  int threads;       /* generator threads */
+  int json;          /* print the summary as JSON */
+  int quiet;         /* no progress line */
 };
 
 struct bench;
@@ -67,9 +67,9 @@ struct bench_thread {
   uint64_t messages; /* echo: this thread's share of --messages (0: none) */
   uint64_t rng;      /* xorshift state for keys and masks */
   /* Results, read by the main thread after the join. */
-  uint64_t msgs;         /* echoes verified inside the measured window */
-  uint64_t hs;           /* connect: cycles completed in the window */
-  uint64_t opened;       /* connections that reached OPEN */
+  uint64_t msgs;   /* echoes verified inside the measured window */
+  uint64_t hs;     /* connect: cycles completed in the window */
+  uint64_t opened; /* connections that reached OPEN */
   uint64_t verify_errors;
   uint64_t conn_errors;
   uint64_t unanswered;   /* messages still in flight when we gave up */
@@ -88,10 +88,10 @@ struct bench {
   socklen_t addrlen;
   uint8_t *pattern; /* the message filler, size + BENCH_PATTERN_SPAN */
   pthread_barrier_t barrier;
-  uint64_t t_begin;   /* load starts (ns, CLOCK_MONOTONIC) */
-  uint64_t t_measure; /* counting starts (after the warm-up) */
-  uint64_t t_end;     /* counting ends (duration mode) */
-  _Atomic int release; /* idle: close the connections now */
+  uint64_t t_begin;      /* load starts (ns, CLOCK_MONOTONIC) */
+  uint64_t t_measure;    /* counting starts (after the warm-up) */
+  uint64_t t_end;        /* counting ends (duration mode) */
+  _Atomic int release;   /* idle: close the connections now */
   _Atomic int abort_all; /* a signal: stop everything now */
   struct bench_thread *th;
 };

@@ -585,8 +585,8 @@ static void eng_start(struct bconn *c) {
   c->t0 = e->now;
   e->opening++;
   e->active++;
-  int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  0);
+  int fd =
+      socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     eng_fail(c, "socket: %s", strerror(errno));
     return;
@@ -769,10 +769,10 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
     struct bconn *c = &e->c[i];
     c->e = e;
     c->fd = -1;
-    c->src = e->o->sources > 1 ? (uint32_t)((i * (size_t)e->o->threads +
-                                              (size_t)t->id) %
-                                             e->o->sources)
-                               : 0;
+    c->src = e->o->sources > 1
+                 ? (uint32_t)((i * (size_t)e->o->threads + (size_t)t->id) %
+                              e->o->sources)
+                 : 0;
     if (e->o->mode == BENCH_ECHO) {
       c->stamps = malloc(d * sizeof *c->stamps);
       c->hdrs = e->o->raw ? malloc(d * 16u) : NULL;

@@ -1,0 +1,95 @@
+"""corrupt_echo.py PORTFILE - a WebSocket echo server that corrupts echoes.
+
+Standard library only.  Listens on a free loopback port (written to
+PORTFILE), answers the opening handshake, and echoes every data frame with
+one payload byte changed from the third message of each connection on, so
+that `wsv bench echo` must report verification errors.  Exits after 20
+seconds at the latest.
+"""
+import base64
+import hashlib
+import socket
+import sys
+import threading
+import time
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def serve(sock):
+    try:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        key = b""
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"sec-websocket-key":
+                key = value.strip()
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
+                     b"\r\n\r\n")
+        count = 0
+        while True:
+            b0, b1 = recv_exact(sock, 2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(recv_exact(sock, 2), "big")
+            elif n == 127:
+                n = int.from_bytes(recv_exact(sock, 8), "big")
+            mask = recv_exact(sock, 4) if b1 & 0x80 else b"\0\0\0\0"
+            data = bytearray(recv_exact(sock, n))
+            for i in range(n):
+                data[i] ^= mask[i % 4]
+            op = b0 & 0x0F
+            if op in (1, 2):
+                count += 1
+                if count >= 3 and n > 0:
+                    data[n - 1] = ord("A") if data[n - 1] != ord("A") else ord("B")
+            if n < 126:
+                hdr = bytes([b0, n])
+            elif n < 65536:
+                hdr = bytes([b0, 126]) + n.to_bytes(2, "big")
+            else:
+                hdr = bytes([b0, 127]) + n.to_bytes(8, "big")
+            sock.sendall(hdr + bytes(data))
+            if op == 8:
+                return
+    except (EOFError, OSError):
+        pass
+    finally:
+        sock.close()
+
+
+def main():
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+    with open(sys.argv[1], "w") as f:
+        f.write(str(ls.getsockname()[1]))
+    ls.settimeout(0.5)
+    end = time.time() + 20
+    while time.time() < end:
+        try:
+            sock, _ = ls.accept()
+        except socket.timeout:
+            continue
+        sock.settimeout(10)
+        threading.Thread(target=serve, args=(sock,), daemon=True).start()
+
+
+main()

@@ -1,0 +1,94 @@
+#!/bin/sh
+# bench_smoke.sh WSV - `wsv bench` end to end over loopback: echo (text and
+# binary), connect and idle against `wsv serve`, each with sane non-zero
+# figures and no verification or connection errors; and against a server
+# that corrupts its echoes, where bench must exit 1 and count the
+# mismatches.  Small numbers, no timing thresholds (benchmarks live in
+# bench/, not in tests).
+set -u
+wsv=$1
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+fails=0
+tmp=$(mktemp -d)
+srv_pid=
+bad_pid=
+cleanup() {
+  [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
+  [ -n "$bad_pid" ] && kill "$bad_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+check() { # check DESCRIPTION COMMAND...
+  desc=$1
+  shift
+  if "$@"; then echo "ok   $desc"; else echo "FAIL $desc"; fails=$((fails + 1)); fi
+}
+# json_ok FILE EXPR: the JSON object in FILE satisfies the Python EXPR (j).
+json_ok() {
+  "$py" -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
+}
+
+"$wsv" serve --port 0 --quiet >"$tmp/serve.out" 2>"$tmp/serve.err" &
+srv_pid=$!
+port=
+for _ in $(seq 1 50); do
+  port=$(sed -n 's|.*ws://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$tmp/serve.out")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+check "wsv serve printed its port" test -n "$port"
+url="ws://127.0.0.1:$port/"
+
+"$wsv" bench --help >"$tmp/help" 2>&1
+check "bench --help exits 0" test $? -eq 0
+"$wsv" bench frobnicate >"$tmp/help" 2>&1
+check "bench with an unknown measurement exits 2" test $? -eq 2
+
+"$wsv" bench echo "$url" --conns 4 --inflight 4 --size 100 --duration 2 \
+  --json -q >"$tmp/echo.json" 2>"$tmp/echo.err"
+check "echo text exits 0" test $? -eq 0
+check "echo text: messages, rates, latency, no errors" json_ok "$tmp/echo.json" \
+  'j["messages"] > 0 and j["msgs_per_s"] > 0 and j["mb_per_s"] > 0 and j["latency_us"]["p50"] > 0 and j["latency_us"]["p99"] >= j["latency_us"]["p50"] and j["verify_errors"] == 0 and j["conn_errors"] == 0 and j["unanswered"] == 0'
+
+"$wsv" bench echo "$url" --conns 2 --inflight 2 --size 200K --binary \
+  --messages 40 --threads 2 --json -q >"$tmp/bin.json" 2>"$tmp/bin.err"
+check "echo binary 200K, 2 threads, --messages exits 0" test $? -eq 0
+check "echo binary: at least 40 verified, no errors" json_ok "$tmp/bin.json" \
+  'j["messages"] >= 40 and j["binary"] and j["verify_errors"] == 0 and j["conn_errors"] == 0'
+
+"$wsv" bench echo "$url" --conns 3 --duration 1 >"$tmp/echo.txt" 2>"$tmp/prog.txt"
+check "echo prints a summary" grep -q "msg/s" "$tmp/echo.txt"
+check "echo prints progress on stderr" grep -q "msg/s" "$tmp/prog.txt"
+
+"$wsv" bench connect "$url" --conns 4 --duration 1 --json -q \
+  >"$tmp/conn.json" 2>"$tmp/conn.err"
+check "connect exits 0" test $? -eq 0
+check "connect: handshakes/s > 0, no errors" json_ok "$tmp/conn.json" \
+  'j["handshakes"] > 0 and j["handshakes_per_s"] > 0 and j["conn_errors"] == 0'
+
+"$wsv" bench idle "$url" --conns 200 --pid "$srv_pid" --json -q \
+  >"$tmp/idle.json" 2>"$tmp/idle.err"
+check "idle exits 0" test $? -eq 0
+check "idle: 200 opened, server RSS read" json_ok "$tmp/idle.json" \
+  'j["opened"] == 200 and j["server_rss_after"] > 0 and j["conn_errors"] == 0'
+
+# Nothing listening: a clear failure, not a hang.
+"$wsv" bench echo ws://127.0.0.1:1/ --conns 1 --duration 1 -q >"$tmp/refused" 2>&1
+check "echo against a closed port exits 1" test $? -eq 1
+
+# A server that corrupts echoes: verification must fail.
+"$py" "$here/bench/corrupt_echo.py" "$tmp/bad.port" &
+bad_pid=$!
+for _ in $(seq 1 50); do
+  [ -s "$tmp/bad.port" ] && break
+  sleep 0.1
+done
+"$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/bad.port")/" --conns 2 \
+  --inflight 2 --size 64 --duration 1 --json -q >"$tmp/bad.json" 2>&1
+check "echo against a corrupting server exits 1" test $? -eq 1
+check "echo against a corrupting server counts verification errors" \
+  json_ok "$tmp/bad.json" 'j["verify_errors"] > 0'
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]
