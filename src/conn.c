@@ -102,8 +102,8 @@ struct wsv_conn {
   int z_chunk_release; /* free z_chunk at the next call */
   const uint8_t *z_in; /* compressed bytes not yet inflated */
   size_t z_in_len;
-  uint64_t z_total;  /* inflated bytes of the message so far */
-  uint8_t *z_chunk;  /* stream mode: the piece being delivered */
+  uint64_t z_total;   /* inflated bytes of the message so far */
+  uint8_t *z_chunk;   /* stream mode: the piece being delivered */
   uint8_t z_spill[1]; /* catches the byte past max_message */
 
   /* The output queue. */
@@ -145,9 +145,8 @@ static int conn_bits_ok(int b) {
 }
 
 static int conn_config_valid(const struct wsv_conn_config *cfg) {
-  if (cfg->pmd.enabled &&
-      (!conn_bits_ok(cfg->pmd.server_max_window_bits) ||
-       !conn_bits_ok(cfg->pmd.client_max_window_bits)))
+  if (cfg->pmd.enabled && (!conn_bits_ok(cfg->pmd.server_max_window_bits) ||
+                           !conn_bits_ok(cfg->pmd.client_max_window_bits)))
     return 0;
   return cfg->max_frame > 0 && cfg->max_message > 0 && cfg->max_fragments > 0 &&
          cfg->max_output > 0 && (cfg->rsv_allowed & ~WSV_RSV_ALL) == 0;
@@ -326,9 +325,8 @@ static size_t conn_write_frame(uint8_t *dst, const struct wsv_frame_header *h,
 
 /* Queue one frame.  `limited`: subject to max_output (WSV_ERR_POLICY).
  * On any error nothing is queued. */
-static int conn_put_frame(struct wsv_conn *c, int fin, int opcode,
-                          unsigned rsv, const uint8_t *data, size_t len,
-                          int limited) {
+static int conn_put_frame(struct wsv_conn *c, int fin, int opcode, unsigned rsv,
+                          const uint8_t *data, size_t len, int limited) {
   struct wsv_frame_header h;
   struct conn_block *b;
   size_t need;

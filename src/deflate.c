@@ -204,8 +204,7 @@ int wsv_pmd_parse(const char *s, size_t len, struct wsv_pmd_offer *out,
       if (i == 0)
         return WSV_ERR_HS_EXTENSION;
     }
-    if (is_pmd &&
-        pmd_param(&o, s + p0, plen, has_value, val, vlen, why) != 0)
+    if (is_pmd && pmd_param(&o, s + p0, plen, has_value, val, vlen, why) != 0)
       return WSV_ERR_HS_EXTENSION;
   }
   if (!is_pmd)
@@ -240,8 +239,8 @@ int wsv_pmd_negotiate(const struct wsv_pmd_offer *offer, int policy,
 /* The next element of the comma list s[0..len) from *pos (commas inside
  * quoted strings do not split; empty elements are returned too).  Returns
  * 1 and the element, or 0 at the end. */
-static int pmd_list_next(const char *s, size_t len, size_t *pos,
-                         const char **e, size_t *elen) {
+static int pmd_list_next(const char *s, size_t len, size_t *pos, const char **e,
+                         size_t *elen) {
   size_t i = *pos, start;
   int quoted = 0;
 
@@ -445,7 +444,8 @@ int wsv_pmd_check_response(const struct wsv_pmd_offer *offered,
   a->server_max_window_bits =
       r->server_max_window_bits > 0 ? r->server_max_window_bits : 15;
   cb = r->client_max_window_bits > 0 ? r->client_max_window_bits : 15;
-  if (offered->client_max_window_bits > 0 && offered->client_max_window_bits < cb)
+  if (offered->client_max_window_bits > 0 &&
+      offered->client_max_window_bits < cb)
     cb = offered->client_max_window_bits;
   a->client_max_window_bits = cb;
   return 0;

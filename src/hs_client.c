@@ -53,8 +53,8 @@ struct wsv_hs_client {
   size_t fed;
   char key[HSC_KEY_LEN + 1];
   char accept[HSC_ACCEPT_LEN + 1];
-  const char *subprotocol; /* one of subs[], or NULL */
-  char *extensions;        /* own allocation, or NULL */
+  const char *subprotocol;   /* one of subs[], or NULL */
+  char *extensions;          /* own allocation, or NULL */
   struct wsv_pmd_params pmd; /* agreed permessage-deflate, if pmd_ok */
   int pmd_ok;
   char reason[HSC_REASON_CAP];
@@ -869,8 +869,7 @@ static int hsc_negotiate(struct wsv_hs_client *hs, const char *buf,
   for (size_t i = 0; i < HSC_NKNOWN; i++) {
     if (common & WSV_VERSION_BIT(hsc_known_versions[i])) {
       hs->retry_version = hsc_known_versions[i];
-      hsc_say(hs, "server speaks %s; retrying with %d", srv,
-              hs->retry_version);
+      hsc_say(hs, "server speaks %s; retrying with %d", srv, hs->retry_version);
       return hsc_final(hs, WSV_HSC_RETRY);
     }
   }

@@ -61,10 +61,8 @@ void wsv__accept_value(const char *key, size_t key_len, char out[28]);
  * Inflaters take the peer's window bits (raised to 9); deflaters 9..15. */
 #define WSV__Z_MEM_LEVEL 8
 struct wsv__z;
-int wsv__z_inflater_new(struct wsv__z **out, const struct wsv_mem *m,
-                        int bits);
-int wsv__z_deflater_new(struct wsv__z **out, const struct wsv_mem *m,
-                        int bits);
+int wsv__z_inflater_new(struct wsv__z **out, const struct wsv_mem *m, int bits);
+int wsv__z_deflater_new(struct wsv__z **out, const struct wsv_mem *m, int bits);
 void wsv__z_free(struct wsv__z *z); /* NULL is fine */
 /* Inflate from *in (advanced past what was used) into out[0..cap);
  * *produced gets the bytes written.  Returns WSV_OK (call again while

@@ -84,8 +84,9 @@ WSV_EXTERN int wsv_is_fatal(int err);
 
 /* wsv_err_close_code - the RFC 6455 close code to send for an error that
  * fails a WebSocket connection: 1002 for WSV_ERR_PROTOCOL, 1007 for
- * WSV_ERR_UTF8 and WSV_ERR_INFLATE, 1008 for WSV_ERR_POLICY, 1009 for WSV_ERR_TOO_BIG, 1011 for
- * WSV_ERR_NOMEM and WSV_ERR_RANDOM; 0 for anything else. */
+ * WSV_ERR_UTF8 and WSV_ERR_INFLATE, 1008 for WSV_ERR_POLICY, 1009 for
+ * WSV_ERR_TOO_BIG, 1011 for WSV_ERR_NOMEM and WSV_ERR_RANDOM; 0 for anything
+ * else. */
 WSV_EXTERN int wsv_err_close_code(int err);
 
 #ifdef __cplusplus

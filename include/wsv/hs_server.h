@@ -292,7 +292,8 @@ WSV_EXTERN int wsv_hs_server_set_extensions(struct wsv_hs_server *hs,
  * 101 (from the built-in negotiation, or read from the value the accept
  * hook set).  Valid from the accept hook on.  Returns 1 and fills *out
  * when permessage-deflate is agreed; 0 otherwise (also before acceptance
- * and after a refusal) with *out zeroed (enabled 0) unless out is NULL.  Typical use: wsv_hs_server_pmd(hs, &conn_cfg.pmd). */
+ * and after a refusal) with *out zeroed (enabled 0) unless out is NULL. Typical
+ * use: wsv_hs_server_pmd(hs, &conn_cfg.pmd). */
 WSV_EXTERN int wsv_hs_server_pmd(const struct wsv_hs_server *hs,
                                  struct wsv_pmd_params *out);
 
