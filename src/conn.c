@@ -82,6 +82,12 @@ struct wsv_conn {
   size_t asm_cap;
   int asm_release; /* free asm_buf at the next call (it was delivered) */
 
+  /* The view of the latest event if it was a whole text message (checked
+   * valid UTF-8), until the next wsv_conn_next_event/wsv_conn_recv: a send
+   * of exactly these bytes (an echo) need not check them again. */
+  const uint8_t *txt_ok;
+  size_t txt_ok_len;
+
   /* A control frame's payload split across reads. */
   uint8_t ctrl[WSV_MAX_CONTROL_PAYLOAD];
   size_t ctrl_len;
@@ -569,6 +575,12 @@ static int conn_data_event(struct wsv_conn *c, struct wsv_event *ev,
   ev->len = len;
   if (last)
     c->msg_opcode = 0;
+  /* Every caller has validated the whole message when it is text and
+   * both first and last (conn_data, conn_z_output/conn_z_finish). */
+  if (ev->type == WSV_EV_TEXT && first && last && len > 0) {
+    c->txt_ok = data;
+    c->txt_ok_len = len;
+  }
   return ev->type;
 }
 
@@ -897,6 +909,8 @@ static int conn_control(struct wsv_conn *c, struct wsv_event *ev) {
 
 /* Free a message buffer whose event has been superseded. */
 static void conn_release(struct wsv_conn *c) {
+  c->txt_ok = NULL;
+  c->txt_ok_len = 0;
   if (c->asm_release)
     conn_asm_free(c);
   if (c->z_chunk_release) {
@@ -1079,8 +1093,15 @@ int wsv_conn_send_fragment(struct wsv_conn *c, int opcode, const void *data,
     frame_op = WSV_OP_CONT;
     u = c->tx_utf8;
   }
-  if (msg_op == WSV_OP_TEXT && (wsv_utf8_feed(&u, data, len, NULL) != WSV_OK ||
-                                (fin && !wsv_utf8_is_complete(&u))))
+  /* Text is checked, unless it is exactly the whole text message the
+   * latest event delivered (an echo: checked on receipt, still unchanged
+   * under the wsv_conn_recv/wsv_event rules) and the message being sent
+   * stands between code points, where valid text keeps it. */
+  if (msg_op == WSV_OP_TEXT &&
+      !(len > 0 && (const uint8_t *)data == c->txt_ok && len == c->txt_ok_len &&
+        wsv_utf8_is_complete(&u)) &&
+      (wsv_utf8_feed(&u, data, len, NULL) != WSV_OK ||
+       (fin && !wsv_utf8_is_complete(&u))))
     return WSV_ERR_INVAL;
   if (c->tx_opcode == 0 ? conn_z_wanted(c, len, fin) : c->tx_z)
     rc = conn_z_send(c, fin, frame_op, data, len);

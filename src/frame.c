@@ -5,7 +5,10 @@
  * The parser takes the header in three stages (first byte, second byte,
  * then extended length and masking key) and checks each stage as soon as
  * its bytes are in, so a bad frame fails at the first byte that breaks a
- * rule.  No payload byte is ever read here.
+ * rule.  When nothing is buffered and the whole header is in the input (the
+ * common case), it is checked and decoded where it lies instead, with the
+ * same checks in the same order (tests/frame_test.c compares both paths on
+ * every header at every split).  No payload byte is ever read here.
  */
 #include <string.h>
 
@@ -150,10 +153,12 @@ static uint64_t frame_read_ext(const uint8_t *ext, uint8_t n) {
 }
 
 /* Checks on the 16- or 64-bit length: top bit, minimal form, the limit.
- * The limit is compared with the length alone, never with a sum. */
-static int frame_check_ext(const struct wsv_frame_parser *p) {
-  uint8_t n = frame_ext_len(p->_buf[1]);
-  uint64_t v = frame_read_ext(p->_buf + 2, n);
+ * The limit is compared with the length alone, never with a sum.  `hdr`
+ * holds the header from its first byte, the extended length included. */
+static int frame_check_ext(const struct wsv_frame_parser *p,
+                           const uint8_t *hdr) {
+  uint8_t n = frame_ext_len(hdr[1]);
+  uint64_t v = frame_read_ext(hdr + 2, n);
 
   if (n == 8 && (v >> 63) != 0)
     return WSV_ERR_PROTOCOL;
@@ -188,7 +193,7 @@ static int frame_advance(struct wsv_frame_parser *p) {
     }
     return rc;
   case FRAME_STAGE_EXT:
-    rc = frame_check_ext(p);
+    rc = frame_check_ext(p, p->_buf);
     p->_stage = FRAME_STAGE_KEY;
     p->_need = (uint8_t)(p->_need + frame_key_len(p->_buf[1]));
     return rc;
@@ -197,9 +202,9 @@ static int frame_advance(struct wsv_frame_parser *p) {
   }
 }
 
-static void frame_fill(const struct wsv_frame_parser *p,
-                       struct wsv_frame_header *h) {
-  uint8_t b0 = p->_buf[0], b1 = p->_buf[1];
+/* Decode the complete, checked header hdr[0..) into *h. */
+static void frame_fill(const uint8_t *hdr, struct wsv_frame_header *h) {
+  uint8_t b0 = hdr[0], b1 = hdr[1];
   uint8_t ext = frame_ext_len(b1);
 
   h->fin = (b0 & 0x80) != 0;
@@ -207,13 +212,45 @@ static void frame_fill(const struct wsv_frame_parser *p,
   h->opcode = b0 & 0x0f;
   h->masked = (b1 & 0x80) != 0;
   if (ext != 0)
-    h->len = frame_read_ext(p->_buf + 2, ext);
+    h->len = frame_read_ext(hdr + 2, ext);
   else
     h->len = (uint64_t)(b1 & 0x7f);
   if (h->masked)
-    memcpy(h->mask, p->_buf + 2 + ext, 4);
+    memcpy(h->mask, hdr + 2 + ext, 4);
   else
     memset(h->mask, 0, 4);
+}
+
+/* The fast path: no header bytes are buffered and the whole header is in
+ * in[0..len).  Decodes it where it lies, with the same checks in the same
+ * order as the staged path (so the same first error), and never reads past
+ * the header.  Returns the header length, an error (made sticky), or 0
+ * when the header is not all there (the staged path takes over). */
+static int frame_parse_whole(struct wsv_frame_parser *p, const uint8_t *in,
+                             size_t len, struct wsv_frame_header *h) {
+  uint8_t b0, b1, ext;
+  size_t hlen;
+  int rc;
+
+  if (len < 2)
+    return 0;
+  b0 = in[0];
+  b1 = in[1];
+  ext = frame_ext_len(b1);
+  hlen = (size_t)2 + ext + frame_key_len(b1);
+  if (len < hlen)
+    return 0;
+  rc = frame_check_byte0(p, b0);
+  if (rc == WSV_OK)
+    rc = frame_check_byte1(p, b0, b1);
+  if (rc == WSV_OK && ext != 0)
+    rc = frame_check_ext(p, in);
+  if (rc < 0) {
+    p->_err = rc;
+    return rc;
+  }
+  frame_fill(in, h);
+  return (int)hlen;
 }
 
 int wsv_frame_parse(struct wsv_frame_parser *p, const uint8_t *in, size_t len,
@@ -225,6 +262,11 @@ int wsv_frame_parse(struct wsv_frame_parser *p, const uint8_t *in, size_t len,
     return WSV_ERR_INVAL;
   if (p->_err != 0)
     return p->_err;
+  if (p->_have == 0) {
+    rc = frame_parse_whole(p, in, len, h);
+    if (rc != 0)
+      return rc;
+  }
   for (;;) {
     if (p->_have < p->_need) {
       n = (size_t)(p->_need - p->_have);
@@ -245,7 +287,7 @@ int wsv_frame_parse(struct wsv_frame_parser *p, const uint8_t *in, size_t len,
     if (rc == 1)
       break;
   }
-  frame_fill(p, h);
+  frame_fill(p->_buf, h);
   p->_have = 0;
   p->_need = 1;
   p->_stage = FRAME_STAGE_BYTE0;

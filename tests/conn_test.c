@@ -1178,6 +1178,107 @@ static void test_idle_memory(void **state) {
   b_free(&out);
 }
 
+/* An echo of the whole text message just delivered skips the second UTF-8
+ * check; anything else is still checked. */
+static int next_ev(struct wsv_conn *c, struct wsv_event *ev) {
+  return wsv_conn_next_event(c, ev);
+}
+
+static void test_echo_trusted_text(void **state) {
+  struct rnd r = {0, 0, 0};
+  struct wsv_conn *c = mkconn(S, 0, &r, NULL);
+  struct wsv_conn *st = mkconn(S, 1, &r, NULL);
+  struct wsv_event ev;
+  struct bytes in = {0};
+  uint8_t *buf;
+  const uint8_t *saved;
+  size_t saved_len;
+
+  (void)state;
+  /* Accepted: a whole text message in the buffer, echoed as is. */
+  put_frame(&in, 0x81, "\xce\xba\xe1\xbd\xb9", 5, 1);
+  /* A binary message with bytes that are not UTF-8. */
+  put_frame(&in, 0x82, "\xc0\xaf", 2, 1);
+  /* A fragmented text message (assemble mode: the conn's own buffer). */
+  put_frame(&in, 0x01, "\xce", 1, 1);
+  put_frame(&in, 0x80, "\xba", 1, 1);
+  put_frame(&in, 0x81, "A", 1, 1);
+  buf = malloc(in.len);
+  assert_non_null(buf);
+  memcpy(buf, in.p, in.len);
+  assert_int_equal(wsv_conn_recv(c, buf, in.len), WSV_OK);
+
+  assert_int_equal(next_ev(c, &ev), WSV_EV_TEXT);
+  /* Rejected: part of it (ends or starts inside a code point). */
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, ev.data, 1), WSV_ERR_INVAL);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, ev.data + 1, ev.len - 1),
+                   WSV_ERR_INVAL);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, ev.data, ev.len), WSV_OK);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, ev.data, ev.len), WSV_OK);
+  assert_string_equal(output_str(c, S), "TEXT:\\xce\\xba\\xe1\\xbd\\xb9;"
+                                        "TEXT:\\xce\\xba\\xe1\\xbd\\xb9;");
+  saved = ev.data;
+  saved_len = ev.len;
+
+  /* Rejected: a binary message's bytes sent as text. */
+  assert_int_equal(next_ev(c, &ev), WSV_EV_BINARY);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, ev.data, ev.len),
+                   WSV_ERR_INVAL);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_BINARY, ev.data, ev.len), WSV_OK);
+  assert_string_equal(output_str(c, S), "BINARY:\\xc0\\xaf;");
+
+  /* Accepted: the assembled message. */
+  assert_int_equal(next_ev(c, &ev), WSV_EV_TEXT);
+  assert_int_equal(ev.len, 2);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, ev.data, ev.len), WSV_OK);
+  assert_string_equal(output_str(c, S), "TEXT:\\xce\\xba;");
+
+  /* Rejected: valid text after an open fragment that ends inside a code
+   * point. */
+  assert_int_equal(next_ev(c, &ev), WSV_EV_TEXT);
+  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_TEXT, "\xce", 1, 0),
+                   WSV_OK);
+  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, ev.data, ev.len, 1),
+                   WSV_ERR_INVAL);
+  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, "\xba", 1, 0),
+                   WSV_OK);
+  /* Accepted: the same text after a code point boundary. */
+  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, ev.data, ev.len, 1),
+                   WSV_OK);
+  assert_string_equal(output_str(c, S), "TEXT:\\xce\\xbaA;");
+  assert_int_equal(next_ev(c, &ev), WSV_EV_NONE);
+
+  /* Rejected: the first message's view after the buffer was used up and
+   * changed (the conn holds nothing then). */
+  memset((uint8_t *)(uintptr_t)saved, 0xff, saved_len);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, saved, saved_len),
+                   WSV_ERR_INVAL);
+  free(buf);
+  b_free(&in);
+
+  /* Rejected: a piece (stream mode) is not a whole message. */
+  put_frame(&in, 0x01, "\xce", 1, 1);
+  put_frame(&in, 0x80, "\xba", 1, 1);
+  buf = malloc(in.len);
+  assert_non_null(buf);
+  memcpy(buf, in.p, in.len);
+  assert_int_equal(wsv_conn_recv(st, buf, in.len), WSV_OK);
+  assert_int_equal(next_ev(st, &ev), WSV_EV_TEXT);
+  assert_true(ev.first && !ev.last);
+  assert_int_equal(wsv_conn_send(st, WSV_OP_TEXT, ev.data, ev.len),
+                   WSV_ERR_INVAL);
+  assert_int_equal(next_ev(st, &ev), WSV_EV_TEXT);
+  assert_true(!ev.first && ev.last);
+  assert_int_equal(wsv_conn_send(st, WSV_OP_TEXT, ev.data, ev.len),
+                   WSV_ERR_INVAL);
+  assert_int_equal(next_ev(st, &ev), WSV_EV_NONE);
+  assert_string_equal(output_str(st, S), "");
+  free(buf);
+  b_free(&in);
+  wsv_conn_free(c);
+  wsv_conn_free(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),
@@ -1210,6 +1311,7 @@ int main(void) {
       cmocka_unit_test(test_max_output),
       cmocka_unit_test(test_alloc_failure_every_n),
       cmocka_unit_test(test_idle_memory),
+      cmocka_unit_test(test_echo_trusted_text),
   };
   /* WSV_TEST_FILTER=test_name (wildcards allowed) runs a subset. */
   if (getenv("WSV_TEST_FILTER") != NULL)

@@ -117,6 +117,142 @@ static size_t mkhdr(uint8_t *out, unsigned b0, int masked, int form,
   return n;
 }
 
+/* ---- fast path vs staged path -------------------------------------------- */
+
+/* Feed in[0..len) as two calls, split after `k` bytes (k == len: one call,
+ * which takes the whole-header fast path; k == 1 starts on the staged
+ * path).  Returns the final result, as parse_chunked. */
+static int parse_split(struct wsv_frame_parser *p, const uint8_t *in,
+                       size_t len, size_t k, struct wsv_frame_header *h) {
+  int rc = wsv_frame_parse(p, in, k, h);
+
+  if (rc != WSV_ERR_AGAIN)
+    return rc;
+  rc = wsv_frame_parse(p, in + k, len - k, h);
+  return rc > 0 ? (int)k + rc : rc;
+}
+
+/* Every first and second header byte, with extended lengths around every
+ * limit, for both roles and several RSV/limit settings: the fast path (the
+ * whole header in one call) and the staged path (byte by byte, and every
+ * two-piece split) give the same result, the same header, the same sticky
+ * error, and the fast path never takes a payload byte. */
+static void test_fast_path_equals_staged(void **state) {
+  static const uint64_t ext16[] = {0, 1, 125, 126, 127, 1000, 0xffff};
+  static const uint64_t ext64[] = {0,
+                                   125,
+                                   126,
+                                   0xffff,
+                                   0x10000,
+                                   0x10001,
+                                   UINT64_C(1) << 32,
+                                   (UINT64_C(1) << 63) - 1,
+                                   UINT64_C(1) << 63,
+                                   UINT64_MAX};
+  static const struct {
+    unsigned rsv;
+    uint64_t max;
+  } cfgs[] = {{0, 0}, {WSV_RSV1, 100}, {WSV_RSV_ALL, 70000}};
+  const uint8_t key[4] = {0xde, 0xad, 0xbe, 0xef};
+  struct wsv_frame_parser fast, slow;
+  struct wsv_frame_header hf, hs;
+  uint8_t buf[WSV_FRAME_MAX_HEADER + 3];
+  size_t ci, vi, nv, hlen, len, k;
+  unsigned b0, b1;
+  int role, rf, rs, i;
+  long accepted = 0, rejected = 0;
+
+  (void)state;
+  for (role = S; role <= C; role++) {
+    for (ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
+      for (b0 = 0; b0 < 256; b0++) {
+        for (b1 = 0; b1 < 256; b1++) {
+          unsigned len7 = b1 & 0x7fu;
+          nv = len7 == 126   ? sizeof ext16 / sizeof ext16[0]
+               : len7 == 127 ? sizeof ext64 / sizeof ext64[0]
+                             : 1;
+          for (vi = 0; vi < nv; vi++) {
+            buf[0] = (uint8_t)b0;
+            buf[1] = (uint8_t)b1;
+            hlen = 2;
+            if (len7 == 126) {
+              buf[2] = (uint8_t)(ext16[vi] >> 8);
+              buf[3] = (uint8_t)ext16[vi];
+              hlen = 4;
+            } else if (len7 == 127) {
+              for (i = 0; i < 8; i++)
+                buf[2 + i] = (uint8_t)(ext64[vi] >> (56 - 8 * i));
+              hlen = 10;
+            }
+            if (b1 & 0x80u) {
+              memcpy(buf + hlen, key, 4);
+              hlen += 4;
+            }
+            /* Three payload bytes follow: never part of the header. */
+            memset(buf + hlen, 0xa5, 3);
+            len = hlen + 3;
+            wsv_frame_parser_init(&fast, role, cfgs[ci].rsv, cfgs[ci].max);
+            memset(&hf, 0x5a, sizeof hf);
+            rf = wsv_frame_parse(&fast, buf, len, &hf);
+            /* Byte by byte: the staged path alone. */
+            wsv_frame_parser_init(&slow, role, cfgs[ci].rsv, cfgs[ci].max);
+            memset(&hs, 0x5a, sizeof hs);
+            rs = WSV_ERR_AGAIN;
+            for (k = 0; k < len && rs == WSV_ERR_AGAIN; k++) {
+              rs = wsv_frame_parse(&slow, buf + k, 1, &hs);
+              if (rs > 0)
+                rs = (int)k + rs;
+            }
+            assert_int_equal(rf, rs);
+            if (rf > 0) {
+              accepted++;
+              assert_int_equal(rf, (int)hlen);
+              assert_hdr_equal(&hf, &hs);
+              /* Ready for the next header: the same one again. */
+              assert_int_equal(wsv_frame_parse(&fast, buf, len, &hf), rf);
+              assert_hdr_equal(&hf, &hs);
+            } else {
+              rejected++;
+              assert_true(rf == WSV_ERR_PROTOCOL || rf == WSV_ERR_TOO_BIG);
+              assert_int_equal(wsv_frame_parse(&fast, buf, len, &hf), rf);
+              assert_int_equal(wsv_frame_parse(&slow, buf, len, &hs), rf);
+            }
+            /* Every two-piece split. */
+            for (k = 1; k < hlen; k++) {
+              wsv_frame_parser_init(&slow, role, cfgs[ci].rsv, cfgs[ci].max);
+              memset(&hs, 0x5a, sizeof hs);
+              rs = parse_split(&slow, buf, len, k, &hs);
+              assert_int_equal(rs, rf);
+              if (rf > 0)
+                assert_hdr_equal(&hs, &hf);
+            }
+          }
+        }
+      }
+    }
+  }
+  assert_true(accepted > 0 && rejected > 0);
+}
+
+/* The fast path with a header that is only partly in the buffer falls
+ * back to the staged path and takes every byte. */
+static void test_fast_path_partial(void **state) {
+  struct wsv_frame_parser p;
+  struct wsv_frame_header h;
+  uint8_t buf[WSV_FRAME_MAX_HEADER];
+  size_t n = mkhdr(buf, 0x82, 1, 64, 70000, key0), k;
+
+  (void)state;
+  for (k = 0; k < n; k++) {
+    wsv_frame_parser_init(&p, S, 0, 0);
+    assert_int_equal(wsv_frame_parse(&p, buf, k, &h), WSV_ERR_AGAIN);
+    assert_int_equal(wsv_frame_parse(&p, buf + k, n - k, &h), (int)(n - k));
+    assert_true(h.len == 70000);
+    assert_int_equal(h.opcode, WSV_OP_BINARY);
+    assert_memory_equal(h.mask, key0, 4);
+  }
+}
+
 /* ---- RFC 6455 §5.7 examples --------------------------------------------- */
 
 struct rfc_example {
@@ -691,6 +827,8 @@ int main(void) {
       cmocka_unit_test(test_nonminimal),
       cmocka_unit_test(test_parser_sticky_and_args),
       cmocka_unit_test(test_back_to_back),
+      cmocka_unit_test(test_fast_path_equals_staged),
+      cmocka_unit_test(test_fast_path_partial),
       cmocka_unit_test(test_encode_invalid),
       cmocka_unit_test(test_mask_twins),
       cmocka_unit_test(test_mask_chunked),

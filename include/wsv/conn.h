@@ -285,6 +285,16 @@ WSV_EXTERN int wsv_conn_next_event(struct wsv_conn *conn, struct wsv_event *ev);
 /* wsv_conn_send - queue a whole message: `opcode` WSV_OP_TEXT or
  * WSV_OP_BINARY, payload data[0..len) (copied; `data` may be NULL when len
  * is 0).  Sent as one frame.
+ * A text payload is checked to be valid UTF-8, except when data[0..len)
+ * is exactly (same pointer, same length) the view of the latest event of
+ * this connection and that event was a whole text message (first and last
+ * set): it was checked on receipt, so an echo is not checked twice.  This
+ * relies on the rules above: the view must still be valid (no
+ * wsv_conn_next_event, wsv_conn_recv or wsv_conn_free since) and its bytes
+ * unchanged.  Any other pointer or length, a piece of a message (stream
+ * mode), a binary message's bytes, or another connection's view is
+ * checked as usual.  The same holds for wsv_conn_send_fragment when the
+ * message being sent stands between code points.
  * Returns WSV_OK, or
  *   WSV_ERR_INVAL   conn is NULL, data is NULL with len > 0, the opcode is
  *                   not TEXT/BINARY, or a text payload is not valid UTF-8;
