@@ -4,7 +4,7 @@
 
 const { spawn } = require('child_process');
 
-const PORT_RE = /ws:\/\/(?:\[[0-9a-fA-F:.]+\]|[^:/\s[]+):(\d+)\//;
+const PORT_RE = /(wss?):\/\/(?:\[[0-9a-fA-F:.]+\]|[^:/\s[]+):(\d+)\//;
 const children = new Set();
 
 function reapAll() {
@@ -84,8 +84,10 @@ async function startServer(rep, wsv, args, label) {
       'a startup line containing ws://127.0.0.1:<port>/ within 10 s', `exit=${JSON.stringify(ex)} ${c.text()}`);
     return null;
   }
-  c.port = Number(m[1]);
-  c.url = `ws://127.0.0.1:${c.port}/`;
+  c.port = Number(m[2]);
+  c.scheme = m[1];
+  c.url = `${m[1]}://127.0.0.1:${c.port}/`;
+  c.hostUrl = `${m[1]}://localhost:${c.port}/`;
   return c;
 }
 
@@ -125,4 +127,53 @@ function requireModule(rep, name) {
   }
 }
 
-module.exports = { run, waitOutput, waitExit, sleep, withTimeout, startServer, stop, Report, requireModule, PORT_RE };
+// A CA and a server certificate for localhost and 127.0.0.1, made with the
+// openssl command in a fresh temporary directory (removed at exit).
+// Returns {dir, ca, cert, key} (paths) or null after reporting the failure.
+function makePki(rep) {
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+  const { execFileSync } = require('child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsv-interop-pki-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const ossl = (...a) => execFileSync('openssl', a, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
+  try {
+    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+      '-subj', '/CN=wsv interop test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    fs.writeFileSync(path.join(dir, 'srv.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n'
+      + 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
+    ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
+    ossl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-out', 'srv.pem', '-days', '2', '-extfile', 'srv.ext');
+  } catch (e) {
+    rep.fail('make a CA and a server certificate with openssl', 'openssl req/x509 succeed',
+      `${e.message.split('\n')[0]} ${e.stderr ? e.stderr.toString().slice(-300) : ''}`);
+    return null;
+  }
+  return { dir, ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'srv.pem'), key: path.join(dir, 'srv.key') };
+}
+
+// A loopback TCP relay counting bytes each way ({up, down}); .port, .close().
+function countingProxy(targetPort) {
+  const net = require('net');
+  return new Promise((resolve) => {
+    const socks = new Set();
+    const srv = net.createServer((c) => {
+      const u = net.connect(targetPort, '127.0.0.1');
+      socks.add(c); socks.add(u);
+      c.on('data', (d) => { srv.up += d.length; });
+      u.on('data', (d) => { srv.down += d.length; });
+      c.pipe(u); u.pipe(c);
+      const end = () => { c.destroy(); u.destroy(); };
+      c.on('error', end); u.on('error', end); c.on('close', end); u.on('close', end);
+    });
+    srv.up = 0;
+    srv.down = 0;
+    srv.shut = () => { for (const s of socks) s.destroy(); return new Promise((r) => srv.close(() => r())); };
+    srv.listen(0, '127.0.0.1', () => { srv.port = srv.address().port; resolve(srv); });
+  });
+}
+
+module.exports = { makePki, countingProxy, run, waitOutput, waitExit, sleep, withTimeout, startServer, stop, Report, requireModule, PORT_RE };

@@ -178,8 +178,35 @@ if srv:
     rep.check("probe --json x wsv serve: exit 0 and stdout is one JSON document", rc == 0 and js,
               "exit 0, JSON object", f"exit={rc} {pr.text()}")
     pr.kill()
+    ext = doc.get("extensions") if isinstance(doc, dict) else None
+    rep.check("probe --json x wsv serve: extensions offered and agreed",
+              isinstance(ext, dict) and ext.get("agreed") == "permessage-deflate"
+              and ext.get("offered") == "permessage-deflate; client_max_window_bits",
+              "extensions {offered: 'permessage-deflate; client_max_window_bits', agreed: 'permessage-deflate'}",
+              ext)
+    pr = T.Proc([WSV, "probe", srv.url], env=T.child_env())
+    pr.wait(20)
+    rep.check("probe x wsv serve: table has 'extensions: agreed permessage-deflate'",
+              re.search(rb"extensions:\s*agreed permessage-deflate\b", bytes(pr.out)) is not None,
+              "an extensions: line", pr.text())
+    pr.kill()
     rep.check("serve survived the probes", srv.alive(), "running", srv.text())
     T.stop_server(rep, srv, "serve (default versions)")
+
+srv = T.start_server(rep, WSV, ["--no-deflate"], "serve --no-deflate")
+if srv:
+    pr = T.Proc([WSV, "probe", "--json", srv.url], env=T.child_env())
+    rc = pr.wait(20)
+    try:
+        ext = json.loads(bytes(pr.out).decode()).get("extensions")
+    except (ValueError, AttributeError) as e:
+        ext = repr(e)
+    rep.check("probe --json x serve --no-deflate: exit 0, offered, nothing agreed",
+              rc == 0 and isinstance(ext, dict) and ext.get("agreed") in (None, "")
+              and ext.get("offered") == "permessage-deflate; client_max_window_bits",
+              "exit 0, extensions.agreed null", f"exit={rc} {ext}")
+    pr.kill()
+    T.stop_server(rep, srv, "serve --no-deflate")
 
 # ---------------------------------------------------------------- raw servers
 
@@ -224,7 +251,7 @@ m = py.wait_output(lambda o, e: T.PORT_RE.search(o), 10)
 if not m:
     rep.fail("python websockets echo server starts", "ws://127.0.0.1:<port>/ on stdout", py.text())
 else:
-    url = f"ws://127.0.0.1:{int(m.group(1))}/"
+    url = f"ws://127.0.0.1:{int(m.group(2))}/"
     pr = T.Proc([WSV, "probe", url], env=T.child_env())
     rc = pr.wait(20)
     rep.check("probe x python websockets 10.4: not conformant, exit 1", rc == 1,

@@ -3,7 +3,8 @@
 //
 //   client role: new WebSocket(url) against `wsv serve` (echo): text and
 //                binary 0 B .. 1 MiB, ping/pong, close codes echoed,
-//                permessage-deflate offered (ws's default) and declined,
+//                permessage-deflate offered (ws's default) and agreed
+//                (declined under serve --no-deflate),
 //                50 concurrent clients.
 //   server role: new WebSocketServer({port: 0}) driving `wsv connect`:
 //                stdin lines -> text messages, printed replies, stdin EOF
@@ -61,8 +62,8 @@ async function clientCases(srv) {
     rep.fail('node client: connect to wsv serve', 'open', String(e));
     return;
   }
-  rep.check('node client: permessage-deflate offered, not agreed', ws.extensions === '',
-    "extensions ''", JSON.stringify(ws.extensions));
+  rep.check('node client: permessage-deflate offered and agreed (serve\'s default)',
+    ws.extensions === 'permessage-deflate', "extensions 'permessage-deflate'", JSON.stringify(ws.extensions));
   for (const kind of ['text', 'binary']) {
     for (const n of SIZES) {
       const name = `node client: echo ${kind} ${n}`;
@@ -202,7 +203,26 @@ async function serverCases() {
     await L.sleep(100);
     rep.check('node server: stdin EOF -> close 1000', closeCode === 1000, 1000, `${closeCode} ${p.text()}`);
     rep.check('node server: connect exit 0', ex && ex.code === 0, 'exit 0', `${JSON.stringify(ex)} ${p.text()}`);
-    rep.check('node server: connect offers no extension', offered === '', "''", JSON.stringify(offered));
+    rep.check('node server: connect offers permessage-deflate by default',
+      offered === 'permessage-deflate; client_max_window_bits',
+      "'permessage-deflate; client_max_window_bits'", JSON.stringify(offered));
+    await closeServer(wss);
+  }
+  // --no-deflate: no extension offered
+  {
+    let offered = null;
+    const wss = await pyServer((ws, req) => {
+      offered = req.headers['sec-websocket-extensions'] || '';
+      ws.on('message', (d) => ws.send(`re:${d}`));
+    });
+    const p = L.run([WSV, 'connect', '--no-deflate', wss.url]);
+    p.stdin.write('nd\n');
+    await L.waitOutput(p, (o) => o.includes('\n'), 10000);
+    p.stdin.end();
+    const ex = await L.waitExit(p, 8000);
+    rep.check('node server: connect --no-deflate offers no extension, echo works',
+      offered === '' && ex && ex.code === 0 && p.out === 're:nd\n', "'' offered, 're:nd', exit 0",
+      `${JSON.stringify(offered)} ${JSON.stringify(ex)} ${p.text()}`);
     await closeServer(wss);
   }
   // --echo: every type back unchanged, then the server closes 1000
@@ -276,6 +296,22 @@ async function serverCases() {
     rep.check('node client: wsv serve still running', srv.exitCode === null, 'running', srv.text());
     const ex = await L.stop(srv);
     rep.check('node client: wsv serve SIGTERM -> exit 0', ex && ex.code === 0, 'exit 0', `${JSON.stringify(ex)} ${srv.text()}`);
+  }
+  const nd = await L.startServer(rep, WSV, ['--no-deflate'], 'node client');
+  if (nd) {
+    try {
+      const ws = await L.withTimeout(client(nd.url), 6000, 'open');
+      rep.check('node client: serve --no-deflate: deflate offered, not agreed', ws.extensions === '',
+        "extensions ''", JSON.stringify(ws.extensions));
+      ws.send('plain');
+      const got = await ws.next();
+      rep.check('node client: serve --no-deflate: echo', got.data.toString() === 'plain', 'plain', got.data.toString());
+      ws.close(1000);
+      await L.withTimeout(ws.closed, 6000, 'close');
+    } catch (e) {
+      rep.fail('node client: serve --no-deflate', 'open, echo, close', String(e));
+    }
+    await L.stop(nd);
   }
   try {
     await L.withTimeout(serverCases(), 120000, 'server cases');

@@ -4,7 +4,8 @@
   client role: websockets.connect() against `wsv serve` (echo): text and
                binary 0 B .. 1 MiB, ping/pong, close codes both ways (the
                client's code echoed; SIGTERM -> 1001 to every client), 50
-               concurrent clients, permessage-deflate offered and declined.
+               concurrent clients, permessage-deflate offered and agreed (declined
+               under --no-deflate / --deflate off).
   server role: websockets.serve() driving `wsv connect`: stdin lines ->
                text messages, --binary, received messages on stdout, --echo
                (every type echoed unchanged), close handling, exit codes.
@@ -53,8 +54,10 @@ async def client_cases(srv):
         rep.fail("py client: connect to wsv serve", "101 Switching Protocols", repr(e))
         return
     ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
-    rep.check("py client: permessage-deflate offered, not agreed", ext == [] and ws.extensions == [],
-              "no Sec-WebSocket-Extensions in the 101", f"{ext} extensions={ws.extensions}")
+    rep.check("py client: permessage-deflate offered and agreed (serve's default)",
+              ext == ["permessage-deflate"] and [e.name for e in ws.extensions] == ["permessage-deflate"],
+              "Sec-WebSocket-Extensions: permessage-deflate in the 101, ws.extensions [PerMessageDeflate]",
+              f"{ext} extensions={ws.extensions}")
     rep.check("py client: 101 carries no Sec-WebSocket-Version",
               ws.response_headers.get_all("Sec-WebSocket-Version") == [],
               "no Sec-WebSocket-Version header", ws.response_headers.get_all("Sec-WebSocket-Version"))
@@ -158,6 +161,26 @@ async def client_cases(srv):
     rep.check("py client: 50 concurrent clients x 20 echoes", not bad, "all echoed",
               f"{len(bad)} failed, first: {bad[:1]!r}")
     print(f"     (50 clients in {time.monotonic() - t0:.2f} s)")
+
+
+async def no_deflate_case():
+    """serve --no-deflate: the client's offer is declined, echo still works."""
+    for args in (["--no-deflate"], ["--deflate", "off"]):
+        srv = T.start_server(rep, WSV, args, f"py client: serve {' '.join(args)}")
+        if not srv:
+            continue
+        case = f"py client: serve {' '.join(args)}: permessage-deflate offered, not agreed"
+        try:
+            async with websockets.connect(srv.url, open_timeout=5) as ws:
+                ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
+                rep.check(case, ext == [] and ws.extensions == [], "no Sec-WebSocket-Extensions in the 101",
+                          f"{ext} extensions={ws.extensions}")
+                await ws.send("plain")
+                got = await within(ws.recv(), 5)
+                rep.check(f"py client: serve {' '.join(args)}: echo", got == "plain", "plain", repr(got))
+        except Exception as e:
+            rep.fail(case, "101 without extensions", repr(e))
+        T.stop_server(rep, srv, f"py client: serve {' '.join(args)}")
 
 
 async def signal_case(sig):
@@ -381,8 +404,23 @@ async def server_cases():
                   "server sees close code 1000", f"{got_close} {p.text()}")
         rep.check("py server: connect exits 0 after normal close", rc == 0, "exit 0",
                   f"exit={rc} {p.text()}")
-        rep.check("py server: connect offers no permessage-deflate",
-                  extensions_offered[:1] == [[]], "no Sec-WebSocket-Extensions", extensions_offered)
+        rep.check("py server: connect offers permessage-deflate by default",
+                  extensions_offered[:1] == [["permessage-deflate; client_max_window_bits"]],
+                  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits", extensions_offered)
+
+    # -- --no-deflate: nothing offered
+    got_msgs.clear()
+    got_close.clear()
+    extensions_offered.clear()
+    async with PyServer(h_lines) as s:
+        p = start_connect(["--no-deflate"], s.url)
+        p.write(b"nd\n")
+        await wait_out(p, lambda o, e: b"\n" in o, 10)
+        p.close_stdin()
+        rc = await wait_exit(p, 8)
+        rep.check("py server: connect --no-deflate offers no extension, echo works",
+                  extensions_offered[:1] == [[]] and rc == 0 and bytes(p.out) == b"re:nd\n",
+                  "no Sec-WebSocket-Extensions, 're:nd', exit 0", f"{extensions_offered} exit={rc} {p.text()}")
 
     # -- --binary: lines become binary messages
     got_msgs.clear()
@@ -525,6 +563,7 @@ async def main():
         rep.check("py client: wsv serve still running after the client cases", srv.alive(),
                   "running", srv.text())
         T.stop_server(rep, srv, "py client")
+    await no_deflate_case()
     for sig in (signal.SIGTERM, signal.SIGINT):
         await signal_case(sig)
     await threads_chat_case()

@@ -27,6 +27,7 @@ check() { # check PKG TEST-COMMAND...
 }
 check chromium test -x /usr/bin/chromium
 check python3-websockets /usr/bin/python3 -c 'import websockets'
+check openssl command -v openssl   # test certificates are made at run time
 if ! command -v node >/dev/null 2>&1; then want_pkgs+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then want_pkgs+=(npm); fi
 

@@ -20,13 +20,17 @@ import sys
 import threading
 import time
 
-PORT_RE = re.compile(rb"ws://(?:\[[0-9a-fA-F:.]+\]|[^:/\s\[]+):(\d+)/")
+PORT_RE = re.compile(rb"(wss?)://(?:\[[0-9a-fA-F:.]+\]|[^:/\s\[]+):(\d+)/")
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 _children = []
+_tmpdirs = []  # removed by _reap_all (finish() leaves through os._exit)
 
 
 def _reap_all():
+    import shutil
+    while _tmpdirs:
+        shutil.rmtree(_tmpdirs.pop(), True)
     for p in _children:
         if p.poll() is None:
             try:
@@ -258,9 +262,12 @@ class Server(Proc):
         super().__init__([wsv, "serve", "--host", host, "--port", "0", *args],
                          env=child_env())
         m = self.wait_output(lambda o, e: PORT_RE.search(o) or PORT_RE.search(e), startup)
-        self.port = int(m.group(1)) if m else None
+        self.port = int(m.group(2)) if m else None
         h = f"[{host}]" if ":" in host else host
-        self.url = f"ws://{h}:{self.port}/" if self.port else None
+        self.scheme = m.group(1).decode() if m else "ws"
+        self.url = f"{self.scheme}://{h}:{self.port}/" if self.port else None
+        # the URL a client checking the certificate uses (its name is in it)
+        self.host_url = f"{self.scheme}://localhost:{self.port}/" if self.port else None
 
     def ok(self):
         return self.port is not None
@@ -271,7 +278,7 @@ def start_server(rep, wsv, args=(), case="wsv serve starts", host="127.0.0.1"):
     if not srv.ok():
         rc = srv.stop()
         rep.fail(f"{case} ({' '.join(args) or 'defaults'})",
-                 "a startup line containing ws://127.0.0.1:<port>/ within 10 s",
+                 "a startup line containing ws:// or wss://127.0.0.1:<port>/ within 10 s",
                  f"exit={rc} {srv.text()}")
         return None
     return srv
@@ -516,3 +523,202 @@ def close_code(payload):
     if len(payload) >= 2:
         return struct.unpack("!H", payload[:2])[0], payload[2:]
     return None, payload
+
+
+# ---------------------------------------------------------------- TLS and deflate
+
+
+def make_pki(rep):
+    """A CA and a server certificate for localhost and 127.0.0.1 made with the
+    openssl command in a fresh temporary directory (removed at exit); also a
+    certificate from the same CA for another name only.  Returns a dict of
+    paths (ca, cert, key, other_cert, other_key, dir) or None (a failure is
+    reported)."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="wsv-interop-pki-")
+    _tmpdirs.append(d)
+    P = lambda n: os.path.join(d, n)  # noqa: E731
+
+    def run(*argv):
+        r = subprocess.run(["openssl", *argv], cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"openssl {' '.join(argv[:2])}: {r.stdout.decode(errors='replace')[-300:]}")
+    try:
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=wsv interop test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        for name, san in (("srv", "DNS:localhost,IP:127.0.0.1"), ("other", "DNS:other.invalid")):
+            with open(P(f"{name}.ext"), "w") as f:
+                f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+            run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={san.split(',')[0].split(':')[1]}")
+            run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+        rep.fail("make a CA and a server certificate with openssl", "openssl req/x509 succeed", repr(e))
+        return None
+    return {"dir": d, "ca": P("ca.pem"), "cert": P("srv.pem"), "key": P("srv.key"),
+            "other_cert": P("other.pem"), "other_key": P("other.key")}
+
+
+def client_ssl(ca):
+    import ssl
+    return ssl.create_default_context(cafile=ca)
+
+
+def server_ssl(cert, key):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class CountingProxy:
+    """A loopback TCP relay 127.0.0.1:port -> 127.0.0.1:target that counts
+    the bytes going each way (`up`: client -> server, `down`: server ->
+    client).  Bytes on the wire, so TLS records are counted as they are."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.up = 0
+        self.down = 0
+        self.lock = threading.Lock()
+        self.ls = free_port_listener()
+        self.port = self.ls.getsockname()[1]
+        self.stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.ls.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            for a, b, attr in ((c, u, "up"), (u, c, "down")):
+                threading.Thread(target=self._pipe, args=(a, b, attr), daemon=True).start()
+
+    def _pipe(self, a, b, attr):
+        a.settimeout(None)
+        try:
+            while True:
+                d = a.recv(262144)
+                if not d:
+                    break
+                with self.lock:
+                    setattr(self, attr, getattr(self, attr) + len(d))
+                b.sendall(d)
+        except OSError:
+            pass
+        for s, how in ((b, socket.SHUT_WR), (a, socket.SHUT_RD)):
+            try:
+                s.shutdown(how)
+            except OSError:
+                pass
+
+    def counts(self):
+        with self.lock:
+            return self.up, self.down
+
+    def close(self):
+        self.stop = True
+        try:
+            self.ls.close()
+        except OSError:
+            pass
+
+
+class BlockingFrameReader(FrameReader):
+    """FrameReader for sockets select() cannot see into (TLS)."""
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timeout")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(262144)
+        except socket.timeout:
+            raise TimeoutError("timeout")
+        if not chunk:
+            raise EOFError("eof")
+        self.buf += chunk
+
+
+PMD_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+
+
+def ws_open_ext(port, extra=PMD_OFFER, ssl_ctx=None, timeout=5, host="127.0.0.1"):
+    """Raw client handshake offering `extra` headers (by default
+    permessage-deflate), over TLS when ssl_ctx is given.  Returns (sock,
+    reader, response headers)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if ssl_ctx is not None:
+        s = ssl_ctx.wrap_socket(s, server_hostname="localhost")
+    req, key = upgrade_request(port, extra=extra)
+    s.sendall(req)
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    while b"\r\n\r\n" not in data:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = s.recv(4096)
+        if not chunk:
+            raise EOFError(f"eof during handshake: {short(bytes(data))}")
+        data += chunk
+    st, _, hdrs, rest = parse_http_head(bytes(data))
+    if st != 101:
+        raise ValueError(f"handshake status {st}: {short(bytes(data))}")
+    if hdrs.get("sec-websocket-accept", [""])[0] != accept_for(key):
+        raise ValueError("bad Sec-WebSocket-Accept")
+    rd = BlockingFrameReader(s, rest) if ssl_ctx is not None else FrameReader(s, rest)
+    return s, rd, hdrs
+
+
+def deflate_raw(data, wbits=15):
+    """permessage-deflate payload of one message: raw deflate, sync flush,
+    the trailing 00 00 ff ff removed (RFC 7692 §7.2.1)."""
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, -wbits)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def inflate_raw(payload):
+    import zlib
+    d = zlib.decompressobj(-15)
+    return d.decompress(payload + b"\x00\x00\xff\xff") + d.flush()
+
+
+def next_frame_full(rd, timeout=5):
+    """(fin, rsv, opcode, payload) of the next frame (unmasked)."""
+    deadline = time.monotonic() + timeout
+    while len(rd.buf) < 1:
+        rd._fill(deadline)
+    rsv = (rd.buf[0] >> 4) & 7
+    fin, op, p, _ = rd.next(max(0.01, deadline - time.monotonic()))
+    return fin, rsv, op, p
+
+
+class Inflater:
+    """The receiving side of one permessage-deflate direction with context
+    takeover: one zlib stream across messages."""
+
+    def __init__(self, wbits=15):
+        import zlib
+        self.d = zlib.decompressobj(-wbits)
+
+    def message(self, payload):
+        return self.d.decompress(payload + b"\x00\x00\xff\xff")
