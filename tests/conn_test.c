@@ -449,7 +449,7 @@ static void test_config(void **state) {
   assert_true(cfg.max_frame == (UINT64_C(16) << 20));
   assert_true(cfg.max_message == (UINT64_C(16) << 20));
   assert_int_equal(cfg.max_fragments, 65536);
-  assert_int_equal(cfg.max_output, (size_t)16 << 20);
+  assert_int_equal(cfg.max_output, ((size_t)16 << 20) + 65536);
   assert_int_equal(cfg.auto_pong, 1);
   assert_int_equal(cfg.stream, 0);
   assert_int_equal(cfg.rsv_allowed, 0);

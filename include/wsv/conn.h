@@ -142,7 +142,7 @@ extern "C" {
 /* Defaults of struct wsv_conn_config. */
 #define WSV_CONN_DEFAULT_MAX_MESSAGE (UINT64_C(16) << 20)
 #define WSV_CONN_DEFAULT_MAX_FRAGMENTS 65536u
-#define WSV_CONN_DEFAULT_MAX_OUTPUT ((size_t)16 << 20)
+#define WSV_CONN_DEFAULT_MAX_OUTPUT (((size_t)16 << 20) + 65536)
 #define WSV_CONN_DEFAULT_PMD_MIN_SIZE 32u
 
 /* Connection settings.  Fill with wsv_conn_config_init(), then change
@@ -158,7 +158,9 @@ struct wsv_conn_config {
   /* Most frames one message may span (default 65536).  More fails the
    * connection with 1008 (bounds floods of tiny or empty fragments). */
   uint32_t max_fragments;
-  /* Most bytes the output queue may hold (default 16 MiB); see
+  /* Most bytes the output queue may hold (default 16 MiB + 64 KiB, so
+   * that a message of the default maximum size, with its frame headers
+   * and a few control frames, can always be echoed); see
    * wsv_conn_send for what happens when a send would pass it. */
   size_t max_output;
   /* Answer pings automatically (default 1).  When 0, pings are only

@@ -356,8 +356,8 @@ struct wsv_ws_limits {
   /* Back-pressure: wsv_ws_send returns 1 once the send buffer is above
    * send_high_water (default 1 MiB); the drain callback fires when it
    * falls below send_low_water (default 256 KiB).  The hard limit is the
-   * conn config's max_output (default 16 MiB): a send past it closes the
-   * connection with 1008 (slow consumer) instead of growing memory. */
+   * conn config's max_output (default 16 MiB + 64 KiB): a send past it closes
+   * the connection with 1008 (slow consumer) instead of growing memory. */
   size_t send_high_water;
   size_t send_low_water;
 };
