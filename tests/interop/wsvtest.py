@@ -498,11 +498,10 @@ class FrameReader:
                 return op0, b"".join(parts)
 
 
-def ws_open(port, path="/", version="13", timeout=5):
-    """Raw client handshake; returns (sock, FrameReader) or raises."""
-    s = connect_raw(port, timeout)
-    req, key = upgrade_request(port, path, version)
-    s.sendall(req)
+def read_101(s, key, timeout):
+    """Read a handshake answer from `s` until the end of its head; it must
+    be a 101 with the right Sec-WebSocket-Accept for `key`.  Returns
+    (headers, bytes after the head)."""
     data = bytearray()
     deadline = time.monotonic() + timeout
     while b"\r\n\r\n" not in data:
@@ -516,6 +515,15 @@ def ws_open(port, path="/", version="13", timeout=5):
         raise ValueError(f"handshake status {st}: {short(bytes(data))}")
     if hdrs.get("sec-websocket-accept", [""])[0] != accept_for(key):
         raise ValueError("bad Sec-WebSocket-Accept")
+    return hdrs, rest
+
+
+def ws_open(port, path="/", version="13", timeout=5):
+    """Raw client handshake; returns (sock, FrameReader) or raises."""
+    s = connect_raw(port, timeout)
+    req, key = upgrade_request(port, path, version)
+    s.sendall(req)
+    hdrs, rest = read_101(s, key, timeout)
     return s, FrameReader(s, rest)
 
 
@@ -669,19 +677,7 @@ def ws_open_ext(port, extra=PMD_OFFER, ssl_ctx=None, timeout=5, host="127.0.0.1"
         s = ssl_ctx.wrap_socket(s, server_hostname="localhost")
     req, key = upgrade_request(port, extra=extra)
     s.sendall(req)
-    data = bytearray()
-    deadline = time.monotonic() + timeout
-    while b"\r\n\r\n" not in data:
-        s.settimeout(max(0.01, deadline - time.monotonic()))
-        chunk = s.recv(4096)
-        if not chunk:
-            raise EOFError(f"eof during handshake: {short(bytes(data))}")
-        data += chunk
-    st, _, hdrs, rest = parse_http_head(bytes(data))
-    if st != 101:
-        raise ValueError(f"handshake status {st}: {short(bytes(data))}")
-    if hdrs.get("sec-websocket-accept", [""])[0] != accept_for(key):
-        raise ValueError("bad Sec-WebSocket-Accept")
+    hdrs, rest = read_101(s, key, timeout)
     rd = BlockingFrameReader(s, rest) if ssl_ctx is not None else FrameReader(s, rest)
     return s, rd, hdrs
 
