@@ -448,7 +448,7 @@ static void test_config(void **state) {
   wsv_conn_config_init(&cfg);
   assert_true(cfg.max_frame == (UINT64_C(16) << 20));
   assert_true(cfg.max_message == (UINT64_C(16) << 20));
-  assert_int_equal(cfg.max_fragments, 65536);
+  assert_int_equal(cfg.max_fragments, 1u << 20);
   assert_int_equal(cfg.max_output, ((size_t)16 << 20) + 65536);
   assert_int_equal(cfg.auto_pong, 1);
   assert_int_equal(cfg.stream, 0);
@@ -501,13 +501,14 @@ static void test_fragment_bomb(void **state) {
       struct bytes b = {0};
       struct log l = {0};
 
-      fragment_bomb(&b, 70000, each);
+      fragment_bomb(&b, WSV_CONN_DEFAULT_MAX_FRAGMENTS + 100, each);
       feed(c, b.p, b.len, 0, &l);
-      /* 65536 frames are allowed, the 65537th fails with 1008. */
+      /* 2^20 frames are allowed, the next one fails with 1008. */
       assert_string_equal(log_str(&l), "ERROR POLICY 1008;");
-      assert_int_equal(l.pieces, stream && each ? 65536 : 0);
-      /* Bound: the message buffer never passed 64 KiB of payload. */
-      assert_true(t.peak < 2 * 65536 + 4096);
+      assert_int_equal(l.pieces,
+                       stream && each ? (int)WSV_CONN_DEFAULT_MAX_FRAGMENTS : 0);
+      /* Bound: the message buffer never passed 1 MiB of payload. */
+      assert_true(t.peak < 2 * WSV_CONN_DEFAULT_MAX_FRAGMENTS + 4096);
       assert_string_equal(output_str(c, S), "CLOSE 1008:;");
       wsv_conn_free(c);
       assert_int_equal(t.live, 0);
@@ -539,6 +540,29 @@ static void test_fragment_cap_exact(void **state) {
   put_frame(&b, 0x80, "d", 1, 1);
   feed(c, b.p, b.len, 0, &l);
   assert_string_equal(log_str(&l), "TEXT:abc;ERROR POLICY 1008;");
+  log_free(&l);
+  b_free(&b);
+  wsv_conn_free(c);
+}
+
+static void test_fragments_default(void **state) {
+  /* Autobahn 9.3.1/9.4.1: 4 MiB in 64-byte fragments is 65,536 frames,
+   * well inside the default cap; here 70,000 one-byte fragments. */
+  struct rnd r = {0, 0, 0};
+  struct wsv_conn *c = mkconn(S, 0, &r, NULL);
+  struct bytes b = {0};
+  struct log l = {0};
+  int i;
+
+  (void)state;
+  put_frame(&b, 0x01, "x", 1, 1);
+  for (i = 1; i < 69999; i++)
+    put_frame(&b, 0x00, "x", 1, 1);
+  put_frame(&b, 0x80, "x", 1, 1);
+  feed(c, b.p, b.len, 0, &l);
+  assert_int_equal(l.events, 1);
+  /* (the log abbreviates long messages: count*byte) */
+  assert_string_equal(log_str(&l), "TEXT:<70000*78>;");
   log_free(&l);
   b_free(&b);
   wsv_conn_free(c);
@@ -1293,6 +1317,7 @@ int main(void) {
       cmocka_unit_test(test_config),
       cmocka_unit_test(test_fragment_bomb),
       cmocka_unit_test(test_fragment_cap_exact),
+      cmocka_unit_test(test_fragments_default),
       cmocka_unit_test(test_message_limit),
       cmocka_unit_test(test_frame_limit),
       cmocka_unit_test(test_no_prealloc),

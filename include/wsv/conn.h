@@ -141,7 +141,7 @@ extern "C" {
 
 /* Defaults of struct wsv_conn_config. */
 #define WSV_CONN_DEFAULT_MAX_MESSAGE (UINT64_C(16) << 20)
-#define WSV_CONN_DEFAULT_MAX_FRAGMENTS 65536u
+#define WSV_CONN_DEFAULT_MAX_FRAGMENTS (1u << 20)
 #define WSV_CONN_DEFAULT_MAX_OUTPUT (((size_t)16 << 20) + 65536)
 #define WSV_CONN_DEFAULT_PMD_MIN_SIZE 32u
 
@@ -155,7 +155,8 @@ struct wsv_conn_config {
    * 16 MiB).  Checked at each frame header against the announced length,
    * before any of the payload is taken: over it fails with 1009. */
   uint64_t max_message;
-  /* Most frames one message may span (default 65536).  More fails the
+  /* Most frames one message may span (default 1,048,576: a 4 MiB message
+   * in 4-byte fragments).  More fails the
    * connection with 1008 (bounds floods of tiny or empty fragments). */
   uint32_t max_fragments;
   /* Most bytes the output queue may hold (default 16 MiB + 64 KiB, so
