@@ -1175,6 +1175,22 @@ int wsv_conn_state(const struct wsv_conn *c) {
   return WSV_CONN_OPEN;
 }
 
+int wsv_conn_idle(const struct wsv_conn *c) {
+  if (c == NULL)
+    return 0;
+  /* Input: everything parsed, between frames, no partial header. */
+  if (c->in_off != c->in_len || c->in_payload || c->fp._have != 0 ||
+      c->fp._err != 0 || c->msg_opcode != 0 || c->z_more)
+    return 0;
+  /* Output and the closing handshake. */
+  if (c->head != NULL || c->tx_opcode != 0 || c->close_sent ||
+      c->close_received || c->failed)
+    return 0;
+  /* Memory: nothing held (a delivered buffer not yet released counts). */
+  return c->asm_buf == NULL && c->z_chunk == NULL && c->zin == NULL &&
+         c->zout == NULL;
+}
+
 int wsv_conn_want_read(const struct wsv_conn *c) {
   return c != NULL && !c->failed && !c->close_received;
 }

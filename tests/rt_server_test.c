@@ -22,6 +22,20 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <malloc.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define RT_ASAN 1
+#endif
+#ifdef RT_ASAN
+/* From the sanitizer runtime (its header is not installed with gcc). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 
 #include "wsv.h"
 #include "wsv/rt.h"
@@ -688,6 +702,122 @@ static void test_max_connections(void **state) {
   srv_finish(srv);
 }
 
+/* ---- parking (limits.park_after_ms) ---------------------------------------
+ */
+
+/* Heap bytes in use by the whole process, every thread's arena. */
+static size_t heap_in_use(void) {
+#ifdef RT_ASAN
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+/* Send one masked frame with first byte b0 (in `parts` writes, `gap_ms`
+ * apart: a frame split across the park delay). */
+static void raw_frame(int fd, unsigned b0, const void *p, size_t n, int parts,
+                      int gap_ms) {
+  uint8_t f[256];
+  assert_true(n <= 125);
+  f[0] = (uint8_t)b0;
+  f[1] = (uint8_t)(0x80 | n);
+  memcpy(f + 2, "\x11\x22\x33\x44", 4);
+  memcpy(f + 6, p, n);
+  wsv_frame_mask(f + 6, n, f + 2, 0);
+  size_t total = 6 + n, off = 0;
+  for (int i = 0; i < parts; i++) {
+    size_t end = i == parts - 1 ? total : total * (size_t)(i + 1) / (size_t)parts;
+    raw_send(fd, f + off, end - off);
+    off = end;
+    if (i < parts - 1)
+      usleep((useconds_t)gap_ms * 1000);
+  }
+}
+
+/* Read one unmasked server frame; returns its payload length. */
+static size_t raw_read_frame(int fd, unsigned *b0, char *out, size_t cap) {
+  uint8_t h[2];
+  int err;
+  assert_int_equal(raw_read_all(fd, (char *)h, 2, 2000, &err), 2);
+  size_t n = h[1] & 0x7f;
+  assert_true(n <= 125 && n <= cap);
+  if (n > 0)
+    assert_int_equal(raw_read_all(fd, out, n, 2000, &err), n);
+  *b0 = h[0];
+  return n;
+}
+
+static void expect_echo(int fd, const char *want) {
+  char buf[128];
+  unsigned b0;
+  size_t n = raw_read_frame(fd, &b0, buf, sizeof buf);
+  assert_int_equal(b0, 0x81);
+  assert_int_equal(n, strlen(want));
+  assert_memory_equal(buf, want, n);
+}
+
+/* Quiet connections give their protocol state back after park_after_ms,
+ * and nothing part-way (a split frame, a fragmented message, unsent
+ * output) is lost across the delay.  With park_after_ms 0 nothing is
+ * given back. */
+static void test_park(void **state) {
+  (void)state;
+  enum { N = 40 };
+  for (int on = 1; on >= 0; on--) {
+    struct wsv_server_config scfg;
+    srv_config(&scfg);
+    scfg.limits.ping_interval_ms = 0;
+    scfg.limits.park_after_ms = on ? 50 : 0;
+    struct wsv_server *srv = srv_start(&scfg);
+    int fd[N];
+    for (int i = 0; i < N; i++)
+      fd[i] = raw_ws(wsv_server_port(srv));
+    usleep(100 * 1000);
+    size_t quiet = heap_in_use();
+    for (int i = 0; i < N; i++)
+      raw_frame(fd[i], 0x81, "hello", 5, 1, 0);
+    for (int i = 0; i < N; i++)
+      expect_echo(fd[i], "hello");
+    size_t busy = heap_in_use();
+    /* Each echo made a conn (about 600 B) on the server. */
+    assert_true(busy > quiet + N * 400);
+    usleep(300 * 1000);
+    size_t later = heap_in_use();
+    if (on)
+      assert_true(later + N * 400 < busy);
+    else
+      assert_true(later + N * 100 > busy);
+    /* A frame split across the delay, a fragmented message with a ping
+     * between its fragments, and a message after a park: all whole. */
+    raw_frame(fd[0], 0x81, "split frame", 11, 3, 120);
+    expect_echo(fd[0], "split frame");
+    raw_frame(fd[1], 0x01, "frag", 4, 1, 0);
+    usleep(150 * 1000);
+    raw_frame(fd[1], 0x89, "p", 1, 2, 100);
+    usleep(150 * 1000);
+    raw_frame(fd[1], 0x80, "mented", 6, 1, 0);
+    char buf[16];
+    unsigned b0;
+    assert_int_equal(raw_read_frame(fd[1], &b0, buf, sizeof buf), 1);
+    assert_int_equal(b0, 0x8a); /* the pong */
+    expect_echo(fd[1], "fragmented");
+    usleep(150 * 1000);
+    raw_frame(fd[2], 0x81, "after", 5, 1, 0);
+    expect_echo(fd[2], "after");
+    /* A Close sent before a park: the closing handshake completes. */
+    raw_frame(fd[3], 0x88, "\x03\xe8", 2, 1, 0);
+    assert_int_equal(raw_read_frame(fd[3], &b0, buf, sizeof buf), 2);
+    assert_int_equal(b0, 0x88);
+    for (int i = 0; i < N; i++)
+      close(fd[i]);
+    wait_atomic(&g_srv.closes, N, 3000);
+    assert_int_equal(atomic_load(&g_srv.closes), N);
+    srv_finish(srv);
+  }
+}
+
 /* ---- pub/sub
  * ---------------------------------------------------------------------- */
 
@@ -810,6 +940,7 @@ int main(void) {
       cmocka_unit_test(test_slow_consumer),
       cmocka_unit_test(test_reset_mid_frame),
       cmocka_unit_test(test_max_connections),
+      cmocka_unit_test(test_park),
       cmocka_unit_test(test_pubsub_threads),
       cmocka_unit_test(test_graceful_stop),
   };

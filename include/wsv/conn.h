@@ -389,6 +389,19 @@ WSV_EXTERN int wsv_conn_want_write(const struct wsv_conn *conn);
  * server to close TCP, closing itself only after a timeout. */
 WSV_EXTERN int wsv_conn_want_close_socket(const struct wsv_conn *conn);
 
+/* wsv_conn_idle - 1 if `conn` holds nothing beyond its role and
+ * configuration: all input handed to it was parsed, no frame or message is
+ * part-way in either direction, no output is queued, no Close was sent or
+ * received, it has not failed, and it keeps no buffer or zlib stream (a
+ * permessage-deflate context that is taken over between messages counts as
+ * state, so such a connection is idle only before its first compressed
+ * message).  An idle connection behaves exactly like a new one made by
+ * wsv_conn_new with the same role and config, so a server holding many
+ * quiet connections may free it and make a new one when bytes arrive or a
+ * message is to be sent (the runtime does so: see park_after_ms in
+ * wsv/rt.h).  0 otherwise, and for NULL. */
+WSV_EXTERN int wsv_conn_idle(const struct wsv_conn *conn);
+
 /* wsv_conn_state - the protocol state (enum wsv_conn_state), or
  * WSV_ERR_INVAL if conn is NULL. */
 WSV_EXTERN int wsv_conn_state(const struct wsv_conn *conn);

@@ -360,6 +360,12 @@ struct wsv_ws_limits {
    * the connection with 1008 (slow consumer) instead of growing memory. */
   size_t send_high_water;
   size_t send_low_water;
+  /* Give back a quiet connection's protocol state (the core wsv_conn:
+   * about 600 bytes, more with buffers) once it has been idle, in the
+   * sense of wsv_conn_idle, for this long (default 2000 ms; 0: never).
+   * It is made again, at no cost to the peer, when bytes arrive or a
+   * message is sent.  A new connection has none until then. */
+  uint32_t park_after_ms;
 };
 
 /* wsv_ws_send - queue a whole message (one frame): `opcode` WSV_OP_TEXT

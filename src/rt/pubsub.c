@@ -168,7 +168,7 @@ int wsv_ws_subscribe(struct wsv_ws *ws, const char *topic) {
   int rc = ps_check(ws, topic, &n);
   if (rc != 0)
     return rc;
-  if (ws->phase != WS_OPEN || wsv_conn_state(ws->conn) != WSV_CONN_OPEN)
+  if (ws->phase != WS_OPEN || wsv__rt_ws_state(ws) != WSV_CONN_OPEN)
     return WSV_ERR_CLOSED;
   if (*ps_ws_find(ws, topic, n) != NULL)
     return 1;

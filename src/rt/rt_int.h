@@ -220,6 +220,9 @@ struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
 int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n);
 /* The socket is readable / writable (open phase). */
 void wsv__rt_ws_on_event(struct wsv__rt_watch *w, uint32_t events);
+/* The core conn's protocol state (enum wsv_conn_state); a parked
+ * connection (conn NULL, see ws.c) is WSV_CONN_OPEN. */
+int wsv__rt_ws_state(const struct wsv_ws *ws);
 /* Queue the connection for a write at the end of the iteration. */
 void wsv__rt_ws_want_flush(struct wsv_ws *ws);
 /* Write pre + conn output now; handles EAGAIN (EPOLLOUT), errors and the

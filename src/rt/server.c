@@ -642,7 +642,7 @@ static void srv_begin_shutdown(struct srv_worker *wk) {
     if (ws->phase == WS_HANDSHAKE) {
       wsv__rt_ws_terminate(ws, 0, "");
     } else if (ws->phase == WS_OPEN &&
-               wsv_conn_state(ws->conn) == WSV_CONN_OPEN) {
+               wsv__rt_ws_state(ws) == WSV_CONN_OPEN) {
       (void)wsv_ws_close(ws, 1001, going, sizeof going - 1);
     }
     ws = next;

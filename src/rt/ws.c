@@ -29,6 +29,7 @@ void wsv__rt_limits_init(struct wsv_ws_limits *l) {
   l->close_timeout_ms = 5000;
   l->send_high_water = (size_t)1 << 20;
   l->send_low_water = (size_t)256 << 10;
+  l->park_after_ms = 2000;
 }
 
 struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
@@ -62,6 +63,49 @@ void wsv__rt_ws_want_flush(struct wsv_ws *ws) {
   ws->pending = 1;
   ws->pending_next = ws->loop->pending;
   ws->loop->pending = ws;
+}
+
+/* ---- parking ----------------------------------------------------------------
+ * An open connection's core conn is made on first use and freed again
+ * ("parked") by the idle timer once wsv_conn_idle says it holds nothing;
+ * ws->conn is NULL meanwhile, which reads as: open, nothing queued. */
+
+static int ws_role(const struct wsv_ws *ws) {
+  return ws->worker != NULL ? WSV_ROLE_SERVER : WSV_ROLE_CLIENT;
+}
+
+/* Make the conn of an open connection if it is parked.  Returns 0, or a
+ * WSV_ERR_* (no memory: the connection has been terminated). */
+static int ws_unpark(struct wsv_ws *ws) {
+  if (ws->conn != NULL)
+    return 0;
+  struct wsv_conn_config cfg = ws->ctx->conn;
+  cfg.pmd = ws->pmd; /* from wsv_hs_server_pmd / wsv_hs_client_pmd */
+  int rc = wsv_conn_new(&ws->conn, ws_role(ws), &cfg, NULL);
+  if (rc != 0) {
+    wsv__rt_ws_terminate(ws, rc, NULL);
+    return rc;
+  }
+  /* Come back to park it: the idle timer may be set far later. */
+  uint32_t park = ws->ctx->limits.park_after_ms;
+  if (park > 0 && ws->tmode == WS_T_IDLE &&
+      (!wsv_timer_active(&ws->timer) ||
+       ws->timer.deadline - ws->loop->now > park))
+    wsv__rt_ws_timer(ws, WS_T_IDLE, park);
+  return 0;
+}
+
+/* Free the conn if it holds nothing (see wsv_conn_idle). */
+static void ws_park(struct wsv_ws *ws) {
+  if (ws->conn != NULL && ws->phase == WS_OPEN && ws->pre == NULL &&
+      !ws->high && wsv_conn_idle(ws->conn)) {
+    wsv_conn_free(ws->conn);
+    ws->conn = NULL;
+  }
+}
+
+int wsv__rt_ws_state(const struct wsv_ws *ws) {
+  return ws->conn != NULL ? wsv_conn_state(ws->conn) : WSV_CONN_OPEN;
 }
 
 /* ---- ending a connection --------------------------------------------------
@@ -292,7 +336,7 @@ void wsv__rt_ws_flush_pending(struct wsv_loop *loop) {
 static void ws_check_closing(struct wsv_ws *ws) {
   if (ws->phase != WS_OPEN || ws->tmode == WS_T_CLOSE)
     return;
-  if (wsv_conn_state(ws->conn) != WSV_CONN_OPEN)
+  if (wsv__rt_ws_state(ws) != WSV_CONN_OPEN)
     wsv__rt_ws_timer(ws, WS_T_CLOSE, ws->ctx->limits.close_timeout_ms);
 }
 
@@ -330,6 +374,8 @@ static void ws_event(struct wsv_ws *ws, const struct wsv_event *ev) {
 
 /* Hand buf[0..n) to the conn and handle every event in it. */
 static void ws_feed(struct wsv_ws *ws, uint8_t *buf, size_t n) {
+  if (ws_unpark(ws) != 0)
+    return;
   if (wsv_conn_recv(ws->conn, buf, n) != WSV_OK) {
     wsv__rt_ws_terminate(ws, WSV_ERR_STATE, "internal: input not consumed");
     return;
@@ -381,7 +427,7 @@ static void ws_read(struct wsv_ws *ws) {
   }
   if (n == 0) {
     /* EOF: clean after the closing handshake, abnormal (1006) before. */
-    if (ws->peer_code != 0 && wsv_conn_state(ws->conn) == WSV_CONN_CLOSED)
+    if (ws->peer_code != 0 && wsv__rt_ws_state(ws) == WSV_CONN_CLOSED)
       wsv__rt_ws_terminate(ws, 0, "");
     else
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED,
@@ -403,13 +449,8 @@ void wsv__rt_ws_on_event(struct wsv__rt_watch *w, uint32_t events) {
 
 int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n) {
   const struct wsv__rt_ctx *ctx = ws->ctx;
-  struct wsv_conn_config conn_cfg = ctx->conn;
-  conn_cfg.pmd = ws->pmd; /* from wsv_hs_server_pmd / wsv_hs_client_pmd */
-  int rc = wsv_conn_new(&ws->conn, role, &conn_cfg, NULL);
-  if (rc != 0) {
-    wsv__rt_ws_terminate(ws, rc, NULL);
-    return rc;
-  }
+  (void)role; /* ws_role(ws) says the same */
+  /* The conn is made on first use (ws_unpark): most connections wait. */
   ws->phase = WS_OPEN;
   ws->w.fn = wsv__rt_ws_on_event;
   ws->last_recv = ws->loop->now;
@@ -435,10 +476,22 @@ static void ws_idle_check(struct wsv_ws *ws) {
   const struct wsv_ws_limits *lim = &ws->ctx->limits;
   uint64_t now = ws->loop->now;
   uint64_t quiet = now - ws->last_recv;
-  if (quiet < lim->ping_interval_ms) {
-    wsv__rt_ws_timer(ws, WS_T_IDLE, (uint32_t)(lim->ping_interval_ms - quiet));
+  uint64_t next = UINT64_MAX; /* ms until the next check */
+  if (ws->conn != NULL && lim->park_after_ms > 0) {
+    if (quiet >= lim->park_after_ms)
+      ws_park(ws);
+    if (ws->conn != NULL) /* not yet, or not idle: look again later */
+      next = quiet < lim->park_after_ms ? lim->park_after_ms - quiet
+                                        : lim->park_after_ms;
+  }
+  if (lim->ping_interval_ms == 0 || quiet < lim->ping_interval_ms) {
+    if (lim->ping_interval_ms > 0 && lim->ping_interval_ms - quiet < next)
+      next = lim->ping_interval_ms - quiet;
+    wsv__rt_ws_timer(ws, WS_T_IDLE, next == UINT64_MAX ? 0 : (uint32_t)next);
     return;
   }
+  if (ws_unpark(ws) != 0)
+    return;
   if (wsv_conn_state(ws->conn) != WSV_CONN_OPEN ||
       wsv_conn_ping(ws->conn, NULL, 0) != WSV_OK) {
     ws_check_closing(ws);
@@ -525,6 +578,8 @@ int wsv_ws_send(struct wsv_ws *ws, int opcode, const void *data, size_t len) {
     return rc;
   if (opcode != WSV_OP_TEXT && opcode != WSV_OP_BINARY)
     return WSV_ERR_INVAL;
+  if ((rc = ws_unpark(ws)) != 0)
+    return rc;
   return ws_after_queue(ws, wsv_conn_send(ws->conn, opcode, data, len));
 }
 
@@ -540,12 +595,16 @@ int wsv_ws_ping(struct wsv_ws *ws, const void *data, size_t len) {
   int rc = ws_check_sendable(ws);
   if (rc != 0)
     return rc;
+  if ((rc = ws_unpark(ws)) != 0)
+    return rc;
   return ws_after_queue(ws, wsv_conn_ping(ws->conn, data, len));
 }
 
 int wsv_ws_close(struct wsv_ws *ws, int code, const char *reason, size_t len) {
   int rc = ws_check_sendable(ws);
   if (rc != 0)
+    return rc;
+  if ((rc = ws_unpark(ws)) != 0)
     return rc;
   rc = wsv_conn_close(ws->conn, code, reason, len);
   if (rc != 0)
@@ -599,7 +658,7 @@ size_t wsv_ws_buffered(const struct wsv_ws *ws) {
 
 int wsv_ws_is_open(const struct wsv_ws *ws) {
   return ws != NULL && ws->phase == WS_OPEN &&
-         wsv_conn_state(ws->conn) == WSV_CONN_OPEN;
+         wsv__rt_ws_state(ws) == WSV_CONN_OPEN;
 }
 
 int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap) {
