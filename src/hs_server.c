@@ -642,6 +642,14 @@ static int hss_config_ok(const struct wsv_hs_server_config *c) {
                                sizeof(struct wsv_header);
 }
 
+/* The fields of a new object beyond its zeroed memory, mem and cfg. */
+static void hss_init(struct wsv_hs_server *hs) {
+  hs->version = -1;
+  hs->head.headers = hs->headers;
+  hs->head.max_headers = hs->cfg.max_headers;
+  hs->head.max_bytes = hs->cfg.max_head_bytes;
+}
+
 int wsv_hs_server_new(struct wsv_hs_server **out,
                       const struct wsv_hs_server_config *cfg,
                       const struct wsv_mem *mem) {
@@ -663,12 +671,22 @@ int wsv_hs_server_new(struct wsv_hs_server **out,
     return WSV_ERR_NOMEM;
   hs->mem = m;
   hs->cfg = c;
-  hs->version = -1;
-  hs->head.headers = hs->headers;
-  hs->head.max_headers = c.max_headers;
-  hs->head.max_bytes = c.max_head_bytes;
+  hss_init(hs);
   *out = hs;
   return 0;
+}
+
+void wsv_hs_server_reset(struct wsv_hs_server *hs) {
+  struct wsv_hs_server_config c;
+  struct wsv_mem m;
+  if (hs == NULL)
+    return;
+  m = hs->mem;
+  c = hs->cfg;
+  memset(hs, 0, sizeof *hs + c.max_headers * sizeof(struct wsv_header));
+  hs->mem = m;
+  hs->cfg = c;
+  hss_init(hs);
 }
 
 void wsv_hs_server_free(struct wsv_hs_server *hs) {

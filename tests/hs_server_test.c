@@ -223,6 +223,56 @@ static void test_rfc_example(void **state) {
   free(r);
 }
 
+/* wsv_hs_server_reset: one object judges request after request exactly as
+ * new ones do, whatever the previous outcome (accepted, rejected, or cut
+ * off half-way). */
+static void test_reset(void **state) {
+  static const char *const reqs[] = {
+      BASE END,
+      RL HOST UPG CONN KEY "Sec-WebSocket-Version: 7\r\n" END,
+      BASE_NO_VER "Sec-WebSocket-Version: 013\r\n" END,
+      BASE, /* incomplete: no blank line */
+      "POST / HTTP/1.1\r\n" HOST UPG CONN KEY "Sec-WebSocket-Version: 13\r\n" END,
+      BASE END,
+  };
+  struct wsv_hs_server *reused = NULL, *fresh;
+  size_t i, n1, n2;
+  (void)state;
+  assert_int_equal(wsv_hs_server_new(&reused, NULL, NULL), 0);
+  for (i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+    int r1, r2;
+    char *a, *b;
+    if (i > 0)
+      wsv_hs_server_reset(reused);
+    assert_int_equal(wsv_hs_server_new(&fresh, NULL, NULL), 0);
+    r1 = hst_feed(reused, reqs[i], strlen(reqs[i]));
+    r2 = hst_feed(fresh, reqs[i], strlen(reqs[i]));
+    assert_int_equal(r1, r2);
+    assert_int_equal(wsv_hs_server_status(reused), wsv_hs_server_status(fresh));
+    assert_int_equal(wsv_hs_server_error(reused), wsv_hs_server_error(fresh));
+    assert_int_equal(wsv_hs_server_want(reused), wsv_hs_server_want(fresh));
+    assert_int_equal(wsv_hs_server_version(reused),
+                     wsv_hs_server_version(fresh));
+    a = hst_response(reused, &n1);
+    b = hst_response(fresh, &n2);
+    assert_int_equal(n1, n2);
+    if (n1 > 0)
+      assert_memory_equal(a, b, n1);
+    free(a);
+    free(b);
+    wsv_hs_server_free(fresh);
+  }
+  /* Without a reset a finished object keeps its verdict; with one, a
+   * rejected object accepts the next good request. */
+  wsv_hs_server_reset(reused);
+  assert_int_equal(hst_feed(reused, reqs[2], strlen(reqs[2])), WSV_HS_REJECT);
+  assert_int_equal(hst_feed(reused, BASE END, strlen(BASE END)), WSV_HS_REJECT);
+  wsv_hs_server_reset(reused);
+  assert_int_equal(hst_feed(reused, BASE END, strlen(BASE END)), WSV_HS_ACCEPT);
+  wsv_hs_server_reset(NULL);
+  wsv_hs_server_free(reused);
+}
+
 static void test_seed_examples(void **state) {
   static const struct hst_case cs[] = {
       /* version 7 on a server speaking 13 and 8: 426 listing both */
@@ -1241,6 +1291,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfc_example),
       cmocka_unit_test(test_seed_examples),
+      cmocka_unit_test(test_reset),
       cmocka_unit_test(test_exact_426),
       cmocka_unit_test(test_version_malformed),
       cmocka_unit_test(test_version_unsupported),

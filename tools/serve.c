@@ -648,8 +648,26 @@ static void serve_sweep_children(struct serve *st) {
 
 /* ---- WebSocket callbacks ------------------------------------------------- */
 
+/* --chat: subscribe the connection to its path, or close it. */
+static void serve_chat_join(struct wsv_ws *ws, unsigned long id) {
+  int rc = wsv_ws_subscribe(ws, wsv_ws_path(ws));
+  if (rc < 0) {
+    serve_log("wsv: #%lu cannot subscribe to the path: %s", id,
+              wsv_strerror(rc));
+    (void)wsv_ws_close(ws, rc == WSV_ERR_INVAL ? 1008 : 1011,
+                       "cannot join this path", 21);
+  }
+}
+
 static void serve_on_open(struct wsv_ws *ws, void *user) {
   struct serve *st = user;
+  /* Quiet echo and chat keep nothing per connection: the record only
+   * feeds the open/close log lines (and --exec's child). */
+  if (st->opt.quiet && st->opt.mode != SERVE_EXEC) {
+    if (st->opt.mode == SERVE_CHAT)
+      serve_chat_join(ws, 0);
+    return;
+  }
   struct serve_conn *c = calloc(1, sizeof *c);
   if (c == NULL) {
     (void)wsv_ws_close(ws, 1011, "out of memory", 13);
@@ -668,13 +686,7 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
               wsv_ws_version(ws));
   }
   if (st->opt.mode == SERVE_CHAT) {
-    int rc = wsv_ws_subscribe(ws, wsv_ws_path(ws));
-    if (rc < 0) {
-      serve_log("wsv: #%lu cannot subscribe to the path: %s", c->id,
-                wsv_strerror(rc));
-      (void)wsv_ws_close(ws, rc == WSV_ERR_INVAL ? 1008 : 1011,
-                         "cannot join this path", 21);
-    }
+    serve_chat_join(ws, c->id);
   } else if (st->opt.mode == SERVE_EXEC) {
     if (serve_child_start(st, c, ws) != 0)
       (void)wsv_ws_close(ws, 1011, "cannot run the program", 22);
@@ -684,21 +696,20 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
 static void serve_on_message(struct wsv_ws *ws, int opcode, const void *data,
                              size_t len, void *user) {
   struct serve *st = user;
-  struct serve_conn *c = wsv_ws_user(ws);
-  if (c == NULL)
-    return;
-  c->in++;
+  struct serve_conn *c = wsv_ws_user(ws); /* NULL when quiet */
+  if (c != NULL)
+    c->in++;
   switch (st->opt.mode) {
   case SERVE_CHAT:
     (void)wsv_ws_publish(ws, wsv_ws_path(ws), opcode, data, len,
                          WSV_PUBLISH_SELF);
     break;
   case SERVE_EXEC:
-    if (c->child != NULL)
+    if (c != NULL && c->child != NULL)
       serve_child_input(c->child, data, len);
     break;
   default:
-    if (wsv_ws_send(ws, opcode, data, len) >= 0)
+    if (wsv_ws_send(ws, opcode, data, len) >= 0 && c != NULL)
       c->out++;
     break;
   }

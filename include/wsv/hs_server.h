@@ -173,6 +173,12 @@ WSV_EXTERN int wsv_hs_server_new(struct wsv_hs_server **out,
                                  const struct wsv_hs_server_config *cfg,
                                  const struct wsv_mem *mem);
 
+/* wsv_hs_server_reset - make `hs` as it was when new (same config and
+ * allocator), keeping its memory, so that one object can judge one
+ * request after another (a server reuses it when a handshake is done).
+ * Views from the previous request are invalid afterwards.  NULL is fine. */
+WSV_EXTERN void wsv_hs_server_reset(struct wsv_hs_server *hs);
+
 /* wsv_hs_server_free - free the object (NULL is fine). */
 WSV_EXTERN void wsv_hs_server_free(struct wsv_hs_server *hs);
 

@@ -190,17 +190,14 @@ static int cli_queue_request(struct wsv_ws *ws) {
   size_t n = 0;
   if (wsv_hs_client_request(ws->cli->hs, NULL, 0, &n) != WSV_ERR_NOBUF)
     return WSV_ERR_STATE;
-  char *p = malloc(n + 1);
+  char *p = wsv__rt_pre_new(ws, n + 1);
   if (p == NULL)
     return WSV_ERR_NOMEM;
   if (wsv_hs_client_request(ws->cli->hs, p, n + 1, &n) != WSV_OK) {
-    free(p);
+    wsv__rt_pre_free(ws);
     return WSV_ERR_STATE;
   }
-  free(ws->pre);
-  ws->pre = p;
-  ws->pre_len = n;
-  ws->pre_off = 0;
+  ws->pre->len = n; /* without the NUL */
   cli_log_head(ws, "> ", p, n);
   return 0;
 }
@@ -268,9 +265,7 @@ static void cli_retry(struct wsv_ws *ws) {
   wsv__rt_log(ws->ctx, WSV_LOG_INFO, "%s on a new connection",
               wsv_hs_client_reason(c->hs));
   cli_drop_socket(ws);
-  free(ws->pre);
-  ws->pre = NULL;
-  ws->pre_len = ws->pre_off = 0;
+  wsv__rt_pre_free(ws);
   int rc = wsv_hs_client_retry(c->hs);
   if (rc != 0) {
     wsv__rt_ws_terminate(ws, rc, NULL);
@@ -284,18 +279,23 @@ static void cli_open(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   const char *sp = wsv_hs_client_subprotocol(c->hs);
   if (sp != NULL &&
-      (ws->subprotocol = wsv__rt_strndup(sp, strlen(sp))) == NULL) {
+      (wsv__rt_names(ws) == NULL ||
+       (ws->names->subprotocol = wsv__rt_strndup(sp, strlen(sp))) == NULL)) {
     wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
     return;
   }
-  ws->version = wsv_hs_client_version(c->hs);
+  ws->version = (uint8_t)wsv_hs_client_version(c->hs);
   const char *ext = wsv_hs_client_extensions(c->hs);
   if (ext != NULL && ext[0] != '\0' &&
-      (ws->extensions = wsv__rt_strndup(ext, strlen(ext))) == NULL) {
+      (wsv__rt_names(ws) == NULL ||
+       (ws->names->extensions = wsv__rt_strndup(ext, strlen(ext))) == NULL)) {
     wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
     return;
   }
-  (void)wsv_hs_client_pmd(c->hs, &ws->pmd);
+  struct wsv_pmd_params pmd;
+  memset(&pmd, 0, sizeof pmd);
+  (void)wsv_hs_client_pmd(c->hs, &pmd);
+  wsv__rt_pmd_pack(&ws->pmd, &pmd);
   size_t head = wsv_hs_client_head_len(c->hs);
   (void)wsv__rt_ws_opened(ws, WSV_ROLE_CLIENT, (uint8_t *)c->buf + head,
                           c->len - head);

@@ -42,18 +42,19 @@ void wsv__rt_watch_del(struct wsv_loop *loop, struct wsv__rt_watch *w);
 
 /* ---- timer.c --------------------------------------------------------------
  * The timer (public type; embedded in connections and workers, so those
- * need no separate allocation).  heap_idx is SIZE_MAX when not armed. */
+ * need no separate allocation).  heap_idx is WSV__RT_TIMER_OFF when not
+ * armed.  seq orders timers with equal deadlines (compared modulo 2^32). */
 struct wsv_timer {
   struct wsv_loop *loop;
   uint64_t deadline;
   uint64_t repeat;
-  uint64_t seq;
-  size_t heap_idx;
+  uint32_t seq;
+  uint32_t heap_idx;
   wsv_timer_fn cb;
   void *user;
 };
 
-#define WSV__RT_TIMER_OFF SIZE_MAX
+#define WSV__RT_TIMER_OFF UINT32_MAX
 
 /* Set up an embedded timer (stopped). */
 void wsv__rt_timer_init(struct wsv_timer *t, struct wsv_loop *loop,
@@ -87,7 +88,7 @@ struct wsv_loop {
   struct wsv_timer **heap;
   size_t heap_len;
   size_t heap_cap;
-  uint64_t timer_seq;
+  uint32_t timer_seq;
   /* Cross-thread posts. */
   pthread_mutex_t post_mu;
   struct loop_post *post_head;
@@ -160,33 +161,44 @@ struct srv_hs;
 struct cli_state;
 struct ps_sub;
 
+/* The permessage-deflate parameters of a connection, packed (a struct
+ * wsv_pmd_params takes 20 bytes; this is kept by every connection). */
+struct wsv__rt_pmd {
+  uint8_t enabled, server_nct, client_nct, server_bits, client_bits;
+};
+void wsv__rt_pmd_pack(struct wsv__rt_pmd *to, const struct wsv_pmd_params *p);
+void wsv__rt_pmd_unpack(struct wsv_pmd_params *to, const struct wsv__rt_pmd *p);
+
 struct wsv_ws {
   struct wsv__rt_watch w;
   struct wsv_loop *loop;
   const struct wsv__rt_ctx *ctx;
   struct srv_worker *worker; /* NULL for a client */
-  struct wsv_conn *conn;     /* from the 101 on */
-  struct srv_hs *hs;         /* server, during the handshake */
-  struct cli_state *cli;     /* client, until the 101 */
-  struct wsv__rt_tls *tls;   /* TLS, or NULL for plain TCP */
-  char *extensions;          /* the agreed Sec-WebSocket-Extensions */
+  struct wsv_conn *conn;     /* open: made on first use, NULL when parked */
+  union {
+    struct srv_hs *hs;     /* server, during the handshake */
+    struct cli_state *cli; /* client, until the 101 */
+  };
+  struct wsv__rt_tls *tls; /* TLS, or NULL for plain TCP */
+  /* The rarely set strings (NULL until one is). */
+  struct wsv__rt_names *names;
   /* Bytes to write before the conn's output (101, HTTP answer, client
-   * request), malloc'd; freed once written. */
-  char *pre;
-  size_t pre_len;
-  size_t pre_off;
+   * request); freed once written. */
+  struct wsv__rt_pre *pre;
   struct wsv_timer timer;
-  uint64_t last_recv;
-  uint64_t ping_sent;
-  char *path;
-  char *subprotocol;
-  char *close_reason;
+  /* Loop times in ms modulo 2^32 (compare by difference). */
+  uint32_t last_recv;
+  union {
+    uint32_t ping_sent; /* open: when our keep-alive ping left */
+    uint32_t lingered;  /* linger: bytes discarded so far */
+  };
+  char *path; /* NULL for "/" */
   void *user;
   const char *err_text;
   int err;
-  int peer_code; /* the peer's Close code (1005 if none), 0 before */
-  int fail_code; /* the code of the Close we sent on a failure, or 0 */
-  int version;
+  uint16_t peer_code; /* the peer's Close code (1005 if none), 0 before */
+  uint16_t fail_code; /* the code of the Close we sent on a failure, or 0 */
+  uint8_t version;
   uint8_t phase;
   uint8_t tmode;
   uint8_t opened;  /* the open callback ran */
@@ -196,16 +208,39 @@ struct wsv_ws {
   uint8_t shut;    /* linger: shutdown(SHUT_WR) done */
   uint8_t eof;     /* linger: the peer's EOF was seen */
   uint8_t counted; /* counted in the server's connections */
-  struct wsv_pmd_params pmd; /* permessage-deflate agreed in the handshake */
+  struct wsv__rt_pmd pmd;  /* permessage-deflate agreed in the handshake */
   uint8_t again;   /* on loop->again */
-  size_t lingered; /* bytes discarded while lingering */
   struct ps_sub *subs;
-  struct wsv_ws *prev; /* the worker's list of connections */
+  union {
+    struct wsv_ws *prev;      /* the worker's (client: loop's) list */
+    struct wsv_ws *dead_next; /* once unlinked: loop->dead */
+  };
   struct wsv_ws *next;
   struct wsv_ws *pending_next;
-  struct wsv_ws *dead_next;
   struct wsv_ws *again_next;
 };
+
+/* The strings few connections have. */
+struct wsv__rt_names {
+  char *subprotocol;  /* the agreed subprotocol */
+  char *extensions;   /* the agreed Sec-WebSocket-Extensions */
+  char *close_reason; /* the reason of the peer's Close */
+};
+/* ws->names, made if needed (NULL: no memory). */
+struct wsv__rt_names *wsv__rt_names(struct wsv_ws *ws);
+
+/* The bytes of ws->pre: len of them, off already written. */
+struct wsv__rt_pre {
+  size_t len;
+  size_t off;
+  char data[];
+};
+/* Replace ws->pre with room for `cap` bytes (len set to cap, for the
+ * caller to fill and shorten); returns its data, or NULL (no memory:
+ * ws->pre is NULL then). */
+char *wsv__rt_pre_new(struct wsv_ws *ws, size_t cap);
+/* Free ws->pre (NULL is fine). */
+void wsv__rt_pre_free(struct wsv_ws *ws);
 
 /* The default timeouts and marks of struct wsv_ws_limits. */
 void wsv__rt_limits_init(struct wsv_ws_limits *l);

@@ -48,6 +48,9 @@ struct srv_worker {
   struct wsv_ws *conns;
   size_t nconns;
   struct wsv__rt_topics topics;
+  /* A finished handshake's state, kept for the next one (one calloc of a
+   * few KB less per handshake, and no holes between connections). */
+  struct srv_hs *spare_hs;
   pthread_t thread;
   int has_thread;
   uint64_t last_shed_log;
@@ -143,32 +146,44 @@ void wsv__rt_srv_unlink(struct wsv_ws *ws) {
     wsv_loop_stop(wk->loop);
 }
 
+static void srv_hs_destroy(struct srv_hs *h) {
+  if (h != NULL) {
+    wsv_hs_server_free(h->hs);
+    free(h->buf);
+    free(h);
+  }
+}
+
 void wsv__rt_srv_free_hs(struct wsv_ws *ws) {
-  if (ws->hs == NULL)
+  struct srv_hs *h = ws->hs;
+  if (h == NULL)
     return;
-  wsv_hs_server_free(ws->hs->hs);
-  free(ws->hs->buf);
-  free(ws->hs);
   ws->hs = NULL;
+  struct srv_worker *wk = ws->worker;
+  if (wk->spare_hs != NULL || wk->shutting) {
+    srv_hs_destroy(h);
+    return;
+  }
+  wsv_hs_server_reset(h->hs);
+  free(h->buf); /* only a request split across reads needed it */
+  h->buf = NULL;
+  h->len = h->cap = 0;
+  wk->spare_hs = h;
 }
 
 /* Put a copy of an HTTP answer in ws->pre; 0 or -1. */
 static int srv_set_pre(struct wsv_ws *ws, const char *p, size_t n) {
-  free(ws->pre);
-  ws->pre = malloc(n);
-  if (ws->pre == NULL) {
-    ws->pre_len = ws->pre_off = 0;
+  char *q = wsv__rt_pre_new(ws, n);
+  if (q == NULL)
     return -1;
-  }
-  memcpy(ws->pre, p, n);
-  ws->pre_len = n;
-  ws->pre_off = 0;
+  memcpy(q, p, n);
   return 0;
 }
 
 void wsv__rt_srv_linger(struct wsv_ws *ws) {
   const struct wsv_server *srv = ws->worker->srv;
   ws->phase = WS_LINGER;
+  ws->lingered = 0; /* shares its place with ping_sent */
   ws->w.fn = wsv__rt_srv_on_event;
   wsv__rt_ws_timer(ws, WS_T_LINGER, srv->linger_ms ? srv->linger_ms : 1);
   wsv__rt_ws_want_flush(ws);
@@ -240,7 +255,7 @@ static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
   size_t xl = strlen(extra);
   size_t body = head ? 0 : res.body_len;
   size_t total = (size_t)n + xl + 2 + body;
-  char *p = malloc(total);
+  char *p = wsv__rt_pre_new(ws, total);
   if (p == NULL)
     return -1;
   memcpy(p, line, (size_t)n);
@@ -248,10 +263,6 @@ static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
   memcpy(p + (size_t)n + xl, "\r\n", 2);
   if (body > 0)
     memcpy(p + (size_t)n + xl + 2, res.body, body);
-  free(ws->pre);
-  ws->pre = p;
-  ws->pre_len = total;
-  ws->pre_off = 0;
   return 0;
 }
 
@@ -260,16 +271,19 @@ static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
 
 static int srv_take_strings(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
   struct wsv_str path = wsv_hs_server_path(hs);
-  ws->path = wsv__rt_strndup(path.ptr, path.len);
-  if (ws->path == NULL)
-    return -1;
-  struct wsv_str sp = wsv_hs_server_subprotocol(hs);
-  if (sp.len > 0) {
-    ws->subprotocol = wsv__rt_strndup(sp.ptr, sp.len);
-    if (ws->subprotocol == NULL)
+  /* "/" needs no copy: wsv_ws_path gives it for NULL. */
+  if (!(path.len == 1 && path.ptr[0] == '/')) {
+    ws->path = wsv__rt_strndup(path.ptr, path.len);
+    if (ws->path == NULL)
       return -1;
   }
-  ws->version = wsv_hs_server_version(hs);
+  struct wsv_str sp = wsv_hs_server_subprotocol(hs);
+  if (sp.len > 0) {
+    if (wsv__rt_names(ws) == NULL ||
+        (ws->names->subprotocol = wsv__rt_strndup(sp.ptr, sp.len)) == NULL)
+      return -1;
+  }
+  ws->version = (uint8_t)wsv_hs_server_version(hs);
   return 0;
 }
 
@@ -278,8 +292,8 @@ static int srv_take_strings(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
 static int srv_take_extensions(struct wsv_ws *ws) {
   static const char name[] = "\r\nsec-websocket-extensions:";
   size_t nl = sizeof name - 1;
-  const char *p = ws->pre;
-  size_t n = ws->pre_len;
+  const char *p = ws->pre->data;
+  size_t n = ws->pre->len;
   for (size_t i = 0; i + nl <= n; i++) {
     if (strncasecmp(p + i, name, nl) != 0)
       continue;
@@ -293,8 +307,10 @@ static int srv_take_extensions(struct wsv_ws *ws) {
       b--;
     if (b == a)
       return 0;
-    ws->extensions = wsv__rt_strndup(p + a, b - a);
-    return ws->extensions == NULL ? -1 : 0;
+    if (wsv__rt_names(ws) == NULL)
+      return -1;
+    ws->names->extensions = wsv__rt_strndup(p + a, b - a);
+    return ws->names->extensions == NULL ? -1 : 0;
   }
   return 0;
 }
@@ -302,18 +318,20 @@ static int srv_take_extensions(struct wsv_ws *ws) {
 static void srv_accepted(struct wsv_ws *ws, char *p, size_t plen) {
   const struct wsv_hs_server *hs = ws->hs->hs;
   size_t rlen = wsv_hs_server_response(hs, NULL, 0);
-  ws->pre = malloc(rlen);
-  if (ws->pre == NULL || srv_take_strings(ws, hs) != 0) {
+  char *pre = wsv__rt_pre_new(ws, rlen);
+  if (pre == NULL || srv_take_strings(ws, hs) != 0) {
     wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
     return;
   }
-  ws->pre_len = wsv_hs_server_response(hs, ws->pre, rlen);
-  ws->pre_off = 0;
+  ws->pre->len = wsv_hs_server_response(hs, pre, rlen);
   if (srv_take_extensions(ws) != 0) {
     wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
     return;
   }
-  (void)wsv_hs_server_pmd(hs, &ws->pmd);
+  struct wsv_pmd_params pmd;
+  memset(&pmd, 0, sizeof pmd);
+  (void)wsv_hs_server_pmd(hs, &pmd);
+  wsv__rt_pmd_pack(&ws->pmd, &pmd);
   size_t head = wsv_hs_server_head_len(hs);
   (void)wsv__rt_ws_opened(ws, WSV_ROLE_SERVER, (uint8_t *)p + head,
                           plen - head);
@@ -331,9 +349,9 @@ static void srv_hs_result(struct wsv_ws *ws, int r, char *p, size_t plen) {
   } else {
     size_t n = wsv_hs_server_response(hs, NULL, 0);
     rc = -1;
-    if (n > 0 && (ws->pre = malloc(n)) != NULL) {
-      ws->pre_len = wsv_hs_server_response(hs, ws->pre, n);
-      ws->pre_off = 0;
+    char *pre = n > 0 ? wsv__rt_pre_new(ws, n) : NULL;
+    if (pre != NULL) {
+      ws->pre->len = wsv_hs_server_response(hs, pre, n);
       rc = 0;
     }
     wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "handshake rejected: %d %s",
@@ -364,6 +382,12 @@ static int srv_hs_keep(struct srv_hs *h, const char *p, size_t n) {
 }
 
 static int srv_hs_alloc(struct wsv_ws *ws) {
+  struct srv_worker *wk = ws->worker;
+  if (wk->spare_hs != NULL) {
+    ws->hs = wk->spare_hs;
+    wk->spare_hs = NULL;
+    return 0;
+  }
   struct srv_hs *h = calloc(1, sizeof *h);
   if (h == NULL)
     return -1;
@@ -444,7 +468,7 @@ static void srv_linger_read(struct wsv_ws *ws) {
     (void)wsv__rt_watch_mod(loop, &ws->w, EPOLLOUT);
     return;
   }
-  ws->lingered += (size_t)n;
+  ws->lingered += (uint32_t)n;
   if (ws->lingered >= srv->linger_bytes)
     wsv__rt_ws_terminate(ws, 0, "");
 }
@@ -879,6 +903,8 @@ void wsv_server_free(struct wsv_server *srv) {
     wsv_timer_stop(&wk->shutdown_timer);
     wsv_loop_free(wk->loop); /* runs queued posts (publishes) */
     wsv__rt_topics_free(&wk->topics);
+    srv_hs_destroy(wk->spare_hs);
+    wk->spare_hs = NULL;
     if (wk->reserve_fd >= 0)
       close(wk->reserve_fd);
   }

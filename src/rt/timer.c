@@ -10,12 +10,12 @@
 
 static int timer_less(const struct wsv_timer *a, const struct wsv_timer *b) {
   return a->deadline < b->deadline ||
-         (a->deadline == b->deadline && a->seq < b->seq);
+         (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
 }
 
 static void timer_place(struct wsv_loop *loop, size_t i, struct wsv_timer *t) {
   loop->heap[i] = t;
-  t->heap_idx = i;
+  t->heap_idx = (uint32_t)i;
 }
 
 static void timer_sift_up(struct wsv_loop *loop, size_t i) {
@@ -64,6 +64,8 @@ static void timer_remove(struct wsv_timer *t) {
 static int timer_push(struct wsv_timer *t) {
   struct wsv_loop *loop = t->loop;
   if (loop->heap_len == loop->heap_cap) {
+    if (loop->heap_cap >= WSV__RT_TIMER_OFF / 2)
+      return WSV_ERR_NOMEM;
     size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
     struct wsv_timer **h = realloc(loop->heap, cap * sizeof *h);
     if (h == NULL)
@@ -73,7 +75,7 @@ static int timer_push(struct wsv_timer *t) {
   }
   t->seq = loop->timer_seq++;
   loop->heap[loop->heap_len] = t;
-  t->heap_idx = loop->heap_len++;
+  t->heap_idx = (uint32_t)loop->heap_len++;
   timer_sift_up(loop, t->heap_idx);
   return 0;
 }
@@ -146,11 +148,11 @@ int wsv__rt_timers_timeout(const struct wsv_loop *loop) {
 /* Fire every timer due now that was armed before this pass began (so a
  * callback that rearms with delay 0 waits for the next iteration). */
 int wsv__rt_timers_run(struct wsv_loop *loop) {
-  uint64_t limit = loop->timer_seq;
+  uint32_t limit = loop->timer_seq;
   int fired = 0;
   while (loop->heap_len > 0) {
     struct wsv_timer *t = loop->heap[0];
-    if (t->deadline > loop->now || t->seq >= limit)
+    if (t->deadline > loop->now || (int32_t)(t->seq - limit) >= 0)
       break;
     timer_remove(t);
     if (t->repeat > 0) {

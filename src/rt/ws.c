@@ -41,7 +41,7 @@ struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
   ws->w.fd = fd;
   ws->loop = loop;
   ws->ctx = ctx;
-  ws->last_recv = loop->now;
+  ws->last_recv = (uint32_t)loop->now;
   ws->err_text = "";
   wsv__rt_timer_init(&ws->timer, loop, ws_on_timer, ws);
   return ws;
@@ -65,10 +65,49 @@ void wsv__rt_ws_want_flush(struct wsv_ws *ws) {
   ws->loop->pending = ws;
 }
 
+char *wsv__rt_pre_new(struct wsv_ws *ws, size_t cap) {
+  wsv__rt_pre_free(ws);
+  if (cap > SIZE_MAX - sizeof *ws->pre)
+    return NULL;
+  ws->pre = malloc(sizeof *ws->pre + cap);
+  if (ws->pre == NULL)
+    return NULL;
+  ws->pre->len = cap;
+  ws->pre->off = 0;
+  return ws->pre->data;
+}
+
+struct wsv__rt_names *wsv__rt_names(struct wsv_ws *ws) {
+  if (ws->names == NULL)
+    ws->names = calloc(1, sizeof *ws->names);
+  return ws->names;
+}
+
+void wsv__rt_pre_free(struct wsv_ws *ws) {
+  free(ws->pre);
+  ws->pre = NULL;
+}
+
 /* ---- parking ----------------------------------------------------------------
  * An open connection's core conn is made on first use and freed again
  * ("parked") by the idle timer once wsv_conn_idle says it holds nothing;
  * ws->conn is NULL meanwhile, which reads as: open, nothing queued. */
+
+void wsv__rt_pmd_pack(struct wsv__rt_pmd *to, const struct wsv_pmd_params *p) {
+  to->enabled = p->enabled != 0;
+  to->server_nct = p->server_no_context_takeover != 0;
+  to->client_nct = p->client_no_context_takeover != 0;
+  to->server_bits = (uint8_t)(p->server_max_window_bits & 0xff);
+  to->client_bits = (uint8_t)(p->client_max_window_bits & 0xff);
+}
+
+void wsv__rt_pmd_unpack(struct wsv_pmd_params *to, const struct wsv__rt_pmd *p) {
+  to->enabled = p->enabled;
+  to->server_no_context_takeover = p->server_nct;
+  to->client_no_context_takeover = p->client_nct;
+  to->server_max_window_bits = p->server_bits;
+  to->client_max_window_bits = p->client_bits;
+}
 
 static int ws_role(const struct wsv_ws *ws) {
   return ws->worker != NULL ? WSV_ROLE_SERVER : WSV_ROLE_CLIENT;
@@ -80,7 +119,7 @@ static int ws_unpark(struct wsv_ws *ws) {
   if (ws->conn != NULL)
     return 0;
   struct wsv_conn_config cfg = ws->ctx->conn;
-  cfg.pmd = ws->pmd; /* from wsv_hs_server_pmd / wsv_hs_client_pmd */
+  wsv__rt_pmd_unpack(&cfg.pmd, &ws->pmd); /* agreed in the handshake */
   int rc = wsv_conn_new(&ws->conn, ws_role(ws), &cfg, NULL);
   if (rc != 0) {
     wsv__rt_ws_terminate(ws, rc, NULL);
@@ -145,7 +184,9 @@ static void ws_finish(struct wsv_ws *ws) {
       ws->err = WSV_ERR_CLOSED;
       ws->err_text = "connection closed without a Close frame";
     }
-    const char *reason = ws->close_reason != NULL ? ws->close_reason : "";
+    const char *reason = ws->names != NULL && ws->names->close_reason != NULL
+                             ? ws->names->close_reason
+                             : "";
     if (ctx->cb.close != NULL)
       ctx->cb.close(ws, code, reason, strlen(reason), ctx->user);
   } else if (ws->worker == NULL && ctx->cb.fail != NULL) {
@@ -161,11 +202,14 @@ static void ws_finish(struct wsv_ws *ws) {
   } else {
     wsv__rt_srv_free_hs(ws);
   }
-  free(ws->extensions);
-  free(ws->pre);
+  wsv__rt_pre_free(ws);
   free(ws->path);
-  free(ws->subprotocol);
-  free(ws->close_reason);
+  if (ws->names != NULL) {
+    free(ws->names->subprotocol);
+    free(ws->names->extensions);
+    free(ws->names->close_reason);
+    free(ws->names);
+  }
   free(ws);
 }
 
@@ -210,15 +254,12 @@ static void ws_set_out(struct wsv_ws *ws, int want_out) {
 /* Drop `n` written bytes: first from `pre`, the rest from the conn. */
 static void ws_consume(struct wsv_ws *ws, size_t n) {
   if (ws->pre != NULL) {
-    size_t left = ws->pre_len - ws->pre_off;
+    size_t left = ws->pre->len - ws->pre->off;
     size_t take = n < left ? n : left;
-    ws->pre_off += take;
+    ws->pre->off += take;
     n -= take;
-    if (ws->pre_off == ws->pre_len) {
-      free(ws->pre);
-      ws->pre = NULL;
-      ws->pre_len = ws->pre_off = 0;
-    }
+    if (ws->pre->off == ws->pre->len)
+      wsv__rt_pre_free(ws);
   }
   if (n > 0)
     (void)wsv_conn_consume_output(ws->conn, n);
@@ -231,8 +272,8 @@ static int ws_write_once(struct wsv_ws *ws) {
   struct iovec iov[WS_IOV];
   int k = 0;
   if (ws->pre != NULL) {
-    iov[0].iov_base = ws->pre + ws->pre_off;
-    iov[0].iov_len = ws->pre_len - ws->pre_off;
+    iov[0].iov_base = ws->pre->data + ws->pre->off;
+    iov[0].iov_len = ws->pre->len - ws->pre->off;
     k = 1;
   }
   if (ws->conn != NULL) {
@@ -264,7 +305,7 @@ static int ws_write_once(struct wsv_ws *ws) {
       return 0;
     }
     if (errno == EPROTO && ws->tls != NULL) {
-      ws->fail_code = ws->fail_code ? ws->fail_code : 1015;
+      ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws));
     } else {
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
@@ -354,12 +395,14 @@ static void ws_event(struct wsv_ws *ws, const struct wsv_event *ev) {
       ctx->cb.control(ws, ev->opcode, ev->data, ev->len, ctx->user);
     break;
   case WSV_EV_CLOSE:
-    ws->peer_code = ev->close_code;
-    if (ev->len > 0 && ws->close_reason == NULL)
-      ws->close_reason = wsv__rt_strndup((const char *)ev->data, ev->len);
+    ws->peer_code = (uint16_t)ev->close_code;
+    if (ev->len > 0 && wsv__rt_names(ws) != NULL &&
+        ws->names->close_reason == NULL)
+      ws->names->close_reason =
+          wsv__rt_strndup((const char *)ev->data, ev->len);
     break;
   case WSV_EV_ERROR:
-    ws->fail_code = ev->close_code;
+    ws->fail_code = (uint16_t)ev->close_code;
     if (ws->err == 0) {
       ws->err = ev->err;
       ws->err_text = wsv_strerror(ev->err);
@@ -418,7 +461,7 @@ static void ws_read(struct wsv_ws *ws) {
   if (n < 0) {
     if (errno == EPROTO && ws->tls != NULL) {
       /* The local-only code for a TLS failure (RFC 6455 7.4.1). */
-      ws->fail_code = ws->fail_code ? ws->fail_code : 1015;
+      ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws));
     } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
@@ -434,7 +477,7 @@ static void ws_read(struct wsv_ws *ws) {
                            "connection closed by peer without a Close frame");
     return;
   }
-  ws->last_recv = loop->now;
+  ws->last_recv = (uint32_t)loop->now;
   ws_feed(ws, loop->rbuf, (size_t)n);
 }
 
@@ -453,7 +496,7 @@ int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n) {
   /* The conn is made on first use (ws_unpark): most connections wait. */
   ws->phase = WS_OPEN;
   ws->w.fn = wsv__rt_ws_on_event;
-  ws->last_recv = ws->loop->now;
+  ws->last_recv = (uint32_t)ws->loop->now;
   wsv__rt_ws_timer(ws, WS_T_IDLE, ctx->limits.ping_interval_ms);
   ws->opened = 1;
   ws->in_open = 1;
@@ -475,7 +518,7 @@ int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n) {
 static void ws_idle_check(struct wsv_ws *ws) {
   const struct wsv_ws_limits *lim = &ws->ctx->limits;
   uint64_t now = ws->loop->now;
-  uint64_t quiet = now - ws->last_recv;
+  uint64_t quiet = (uint32_t)now - ws->last_recv; /* modulo 2^32 */
   uint64_t next = UINT64_MAX; /* ms until the next check */
   if (ws->conn != NULL && lim->park_after_ms > 0) {
     if (quiet >= lim->park_after_ms)
@@ -497,7 +540,7 @@ static void ws_idle_check(struct wsv_ws *ws) {
     ws_check_closing(ws);
     return;
   }
-  ws->ping_sent = now;
+  ws->ping_sent = (uint32_t)now;
   wsv__rt_ws_timer(ws, WS_T_PONG,
                    lim->pong_timeout_ms ? lim->pong_timeout_ms
                                         : lim->ping_interval_ms);
@@ -519,7 +562,7 @@ static void ws_on_timer(struct wsv_timer *t, void *user) {
     ws_idle_check(ws);
     break;
   case WS_T_PONG:
-    if (ws->last_recv >= ws->ping_sent) {
+    if ((int32_t)(ws->last_recv - ws->ping_sent) >= 0) {
       ws->tmode = WS_T_IDLE;
       ws_idle_check(ws);
     } else {
@@ -643,7 +686,7 @@ const char *wsv_ws_path(const struct wsv_ws *ws) {
 }
 
 const char *wsv_ws_subprotocol(const struct wsv_ws *ws) {
-  return ws == NULL ? NULL : ws->subprotocol;
+  return ws == NULL || ws->names == NULL ? NULL : ws->names->subprotocol;
 }
 
 int wsv_ws_version(const struct wsv_ws *ws) {
@@ -653,7 +696,8 @@ int wsv_ws_version(const struct wsv_ws *ws) {
 size_t wsv_ws_buffered(const struct wsv_ws *ws) {
   if (ws == NULL)
     return 0;
-  return (ws->pre_len - ws->pre_off) + wsv_conn_output_size(ws->conn);
+  return (ws->pre != NULL ? ws->pre->len - ws->pre->off : 0) +
+         wsv_conn_output_size(ws->conn);
 }
 
 int wsv_ws_is_open(const struct wsv_ws *ws) {
@@ -690,7 +734,7 @@ int wsv_ws_tls(const struct wsv_ws *ws, struct wsv_tls_info *info) {
 }
 
 const char *wsv_ws_extensions(const struct wsv_ws *ws) {
-  return ws == NULL ? NULL : ws->extensions;
+  return ws == NULL || ws->names == NULL ? NULL : ws->names->extensions;
 }
 
 int wsv_ws_error(const struct wsv_ws *ws) {
