@@ -15,6 +15,26 @@
 #include "int.h"
 #include "frame_int.h"
 
+/* Masking works in 16-byte blocks with SSE2 on x86-64 (always there) and
+ * with NEON on little-endian AArch64, and in 8-byte words elsewhere.  On
+ * x86-64 with GCC or clang, payloads of FRAME_MASK_AVX2_MIN bytes and up go
+ * through 32-byte AVX2 blocks when the CPU has AVX2 (checked per call, or
+ * not at all when the build already targets AVX2).  Below that size AVX2
+ * gained nothing in measurements; above it, 1.4-2x. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define FRAME_MASK_SSE2 1
+#elif defined(__ARM_NEON) && defined(__BYTE_ORDER__) &&                        \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#include <arm_neon.h>
+#define FRAME_MASK_NEON 1
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define FRAME_MASK_AVX2 1
+#define FRAME_MASK_AVX2_MIN 256
+#endif
+
 /* Parser stages: which part of the header the buffered bytes complete. */
 enum {
   FRAME_STAGE_BYTE0 = 0, /* waiting for FIN/RSV/opcode */
@@ -35,42 +55,182 @@ unsigned wsv__mask_scalar(uint8_t *p, size_t len, const uint8_t key[4],
   return (unsigned)((phase + len) & 3u);
 }
 
-unsigned wsv__mask_fast(uint8_t *p, size_t len, const uint8_t key[4],
-                        unsigned phase) {
-  uint8_t k8[8];
-  uint64_t k, w0, w1, w2, w3;
-  size_t i = 0;
-  unsigned j;
+/* frame_key_word - the key rotated to `phase` (0..3): a word whose bytes in
+ * memory are key[phase], key[phase+1], ... (mod 4), ready to XOR over 4
+ * payload bytes that start at that phase, or to be repeated across a wider
+ * word or vector.  Loaded as one word and rotated: memory byte 0 is the low
+ * byte of a little-endian word and the high byte of a big-endian one, so
+ * the rotation goes right on one and left on the other. */
+static uint32_t frame_key_word(const uint8_t key[4], unsigned phase) {
+  unsigned s = 8u * phase;
+  uint32_t k;
 
-  phase &= 3u;
-  /* The key rotated to the current phase, repeated to 8 bytes.  Since 8 is
-   * a multiple of 4, the phase is the same at the start of every word. */
-  for (j = 0; j < 8; j++)
-    k8[j] = key[(phase + j) & 3u];
-  memcpy(&k, k8, sizeof k);
-  while (len - i >= 32) {
-    memcpy(&w0, p + i, 8);
-    memcpy(&w1, p + i + 8, 8);
-    memcpy(&w2, p + i + 16, 8);
-    memcpy(&w3, p + i + 24, 8);
-    w0 ^= k;
-    w1 ^= k;
-    w2 ^= k;
-    w3 ^= k;
-    memcpy(p + i, &w0, 8);
-    memcpy(p + i + 8, &w1, 8);
-    memcpy(p + i + 16, &w2, 8);
-    memcpy(p + i + 24, &w3, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(&k, key, 4);
+  return (k >> s) | (k << ((32u - s) & 31u));
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  memcpy(&k, key, 4);
+  return (k << s) | (k >> ((32u - s) & 31u));
+#else
+  uint8_t b[4];
+
+  (void)s;
+  b[0] = key[phase];
+  b[1] = key[(phase + 1u) & 3u];
+  b[2] = key[(phase + 2u) & 3u];
+  b[3] = key[(phase + 3u) & 3u];
+  memcpy(&k, b, 4);
+  return k;
+#endif
+}
+
+/* frame_mask_blocks - XOR p[i..len) with the key word k (frame_key_word,
+ * for the phase at p[i]) in 16-byte blocks: 64 bytes at a time while they
+ * last, then 32 and 16 without a loop, since short payloads are the common
+ * case (SSE2, NEON; pairs of 8-byte words elsewhere).  Returns the index
+ * after the last whole block, fewer than 16 bytes before len.  Touches p
+ * only when there is a block to do, so p may be NULL when len - i is 0. */
+static inline size_t frame_mask_blocks(uint8_t *p, size_t i, size_t len,
+                                       uint32_t k) {
+#if defined(FRAME_MASK_SSE2)
+  __m128i kv = _mm_set1_epi32((int)k), a, b, c, d;
+
+  for (; len - i >= 64; i += 64) {
+    a = _mm_loadu_si128((const __m128i *)(p + i));
+    b = _mm_loadu_si128((const __m128i *)(p + i + 16));
+    c = _mm_loadu_si128((const __m128i *)(p + i + 32));
+    d = _mm_loadu_si128((const __m128i *)(p + i + 48));
+    _mm_storeu_si128((__m128i *)(p + i), _mm_xor_si128(a, kv));
+    _mm_storeu_si128((__m128i *)(p + i + 16), _mm_xor_si128(b, kv));
+    _mm_storeu_si128((__m128i *)(p + i + 32), _mm_xor_si128(c, kv));
+    _mm_storeu_si128((__m128i *)(p + i + 48), _mm_xor_si128(d, kv));
+  }
+  if (len - i >= 32) {
+    a = _mm_loadu_si128((const __m128i *)(p + i));
+    b = _mm_loadu_si128((const __m128i *)(p + i + 16));
+    _mm_storeu_si128((__m128i *)(p + i), _mm_xor_si128(a, kv));
+    _mm_storeu_si128((__m128i *)(p + i + 16), _mm_xor_si128(b, kv));
     i += 32;
   }
-  while (len - i >= 8) {
+  if (len - i >= 16) {
+    a = _mm_loadu_si128((const __m128i *)(p + i));
+    _mm_storeu_si128((__m128i *)(p + i), _mm_xor_si128(a, kv));
+    i += 16;
+  }
+#elif defined(FRAME_MASK_NEON)
+  /* Little-endian only (see above), so the bytes of each 32-bit lane are
+   * in memory order. */
+  uint8x16_t kv = vreinterpretq_u8_u32(vdupq_n_u32(k));
+
+  for (; len - i >= 64; i += 64) {
+    vst1q_u8(p + i, veorq_u8(vld1q_u8(p + i), kv));
+    vst1q_u8(p + i + 16, veorq_u8(vld1q_u8(p + i + 16), kv));
+    vst1q_u8(p + i + 32, veorq_u8(vld1q_u8(p + i + 32), kv));
+    vst1q_u8(p + i + 48, veorq_u8(vld1q_u8(p + i + 48), kv));
+  }
+  if (len - i >= 32) {
+    vst1q_u8(p + i, veorq_u8(vld1q_u8(p + i), kv));
+    vst1q_u8(p + i + 16, veorq_u8(vld1q_u8(p + i + 16), kv));
+    i += 32;
+  }
+  if (len - i >= 16) {
+    vst1q_u8(p + i, veorq_u8(vld1q_u8(p + i), kv));
+    i += 16;
+  }
+#else
+  uint64_t k8 = ((uint64_t)k << 32) | k, w0, w1;
+
+  for (; len - i >= 16; i += 16) {
     memcpy(&w0, p + i, 8);
-    w0 ^= k;
+    memcpy(&w1, p + i + 8, 8);
+    w0 ^= k8;
+    w1 ^= k8;
     memcpy(p + i, &w0, 8);
+    memcpy(p + i + 8, &w1, 8);
+  }
+#endif
+  return i;
+}
+
+/* frame_mask_tail - XOR the last p[i..len) (fewer than 16 bytes) with the
+ * key: an 8-byte word, a 4-byte word, then single bytes.  `phase` is the
+ * phase at p[0] and k its key word; i is a multiple of 4, so the phase at
+ * p[i] is the same. */
+static inline void frame_mask_tail(uint8_t *p, size_t i, size_t len, uint32_t k,
+                                   const uint8_t key[4], unsigned phase) {
+  uint64_t w8;
+  uint32_t w4;
+
+  if (len - i >= 8) {
+    memcpy(&w8, p + i, 8);
+    w8 ^= ((uint64_t)k << 32) | k;
+    memcpy(p + i, &w8, 8);
     i += 8;
   }
+  if (len - i >= 4) {
+    memcpy(&w4, p + i, 4);
+    w4 ^= k;
+    memcpy(p + i, &w4, 4);
+    i += 4;
+  }
   for (; i < len; i++)
-    p[i] ^= k8[i & 7u];
+    p[i] ^= key[(phase + i) & 3u];
+}
+
+#if defined(FRAME_MASK_AVX2)
+/* frame_mask_avx2 - wsv__mask_fast on a CPU with AVX2, k being the key word
+ * for `phase`: 32-byte blocks, 128 bytes at a time while they last, then
+ * at most one 16-byte block and the tail, as wsv__mask_fast does them.
+ * Same contract and result as wsv__mask_fast. */
+__attribute__((target("avx2"))) static unsigned
+frame_mask_avx2(uint8_t *p, size_t len, const uint8_t key[4], unsigned phase,
+                uint32_t k) {
+  __m256i kv = _mm256_set1_epi32((int)k), a, b, c, d;
+  size_t i = 0;
+
+  for (; len - i >= 128; i += 128) {
+    a = _mm256_loadu_si256((const __m256i *)(p + i));
+    b = _mm256_loadu_si256((const __m256i *)(p + i + 32));
+    c = _mm256_loadu_si256((const __m256i *)(p + i + 64));
+    d = _mm256_loadu_si256((const __m256i *)(p + i + 96));
+    _mm256_storeu_si256((__m256i *)(p + i), _mm256_xor_si256(a, kv));
+    _mm256_storeu_si256((__m256i *)(p + i + 32), _mm256_xor_si256(b, kv));
+    _mm256_storeu_si256((__m256i *)(p + i + 64), _mm256_xor_si256(c, kv));
+    _mm256_storeu_si256((__m256i *)(p + i + 96), _mm256_xor_si256(d, kv));
+  }
+  for (; len - i >= 32; i += 32) {
+    a = _mm256_loadu_si256((const __m256i *)(p + i));
+    _mm256_storeu_si256((__m256i *)(p + i), _mm256_xor_si256(a, kv));
+  }
+  i = frame_mask_blocks(p, i, len, k);
+  frame_mask_tail(p, i, len, k, key, phase);
+  return (unsigned)((phase + len) & 3u);
+}
+#endif
+
+unsigned wsv__mask_fast(uint8_t *p, size_t len, const uint8_t key[4],
+                        unsigned phase) {
+  uint32_t k;
+  size_t i;
+
+  phase &= 3u;
+  /* Every block and word below is a multiple of 4 bytes long, so the phase
+   * is the same at the start of each and one rotated key serves them all. */
+  k = frame_key_word(key, phase);
+#if defined(FRAME_MASK_AVX2)
+  /* A tail call, so that short payloads pay one compare and no stack
+   * frame.  __builtin_cpu_supports reads the CPU model that libgcc (or
+   * compiler-rt) fills in once at load time: no state of ours. */
+#if defined(__AVX2__)
+  if (len >= FRAME_MASK_AVX2_MIN)
+#else
+  if (__builtin_expect(len >= FRAME_MASK_AVX2_MIN, 0) &&
+      __builtin_cpu_supports("avx2"))
+#endif
+    return frame_mask_avx2(p, len, key, phase, k);
+#endif
+  i = frame_mask_blocks(p, 0, len, k);
+  frame_mask_tail(p, i, len, k, key, phase);
   return (unsigned)((phase + len) & 3u);
 }
 

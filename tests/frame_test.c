@@ -631,30 +631,133 @@ static void test_encode_invalid(void **state) {
 
 /* ---- masking (C13) ------------------------------------------------------- */
 
+/* Keys for the masking tests: all zero and all ones (every rotation the
+ * same), and three with four different bytes, so that a key rotated the
+ * wrong way or by the wrong amount shows. */
+static const uint8_t mask_keys[][4] = {
+    {0x00, 0x00, 0x00, 0x00}, {0xff, 0xff, 0xff, 0xff},
+    {0x01, 0x80, 0xfe, 0x5a}, {0x37, 0xfa, 0x21, 0x3d},
+    {0x9e, 0x37, 0x79, 0xb9}, /* arbitrary, fixed so a failure repeats */
+};
+#define MASK_NKEYS (sizeof mask_keys / sizeof mask_keys[0])
+
+/* Bytes around the masked range, checked to stay untouched. */
+#define MASK_SLACK 16
+
+/* mask_fill - pseudo-random bytes (xorshift32 from `seed`). */
+static void mask_fill(uint8_t *p, size_t n, uint32_t seed) {
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    seed ^= seed << 13;
+    seed ^= seed >> 17;
+    seed ^= seed << 5;
+    p[i] = (uint8_t)(seed >> 24);
+  }
+}
+
+/* mask_check - mask src[off..off+len) with wsv__mask_fast and with
+ * wsv__mask_scalar in two copies of src[0..n) and check: the same bytes
+ * and the same returned phase, (phase + len) % 4; every byte outside the
+ * range untouched; and masking the range again with wsv__mask_fast, from
+ * the same phase, gives src back.  With `whole`, also each masked byte
+ * against the definition (RFC 6455 §5.3). */
+static void mask_check(const uint8_t *src, uint8_t *a, uint8_t *b, size_t n,
+                       size_t off, size_t len, const uint8_t key[4],
+                       unsigned phase, int whole) {
+  unsigned pa, pb;
+  size_t i;
+
+  memcpy(a, src, n);
+  memcpy(b, src, n);
+  pa = wsv__mask_fast(a + off, len, key, phase);
+  pb = wsv__mask_scalar(b + off, len, key, phase);
+  assert_int_equal(pa, pb);
+  assert_int_equal(pa, (phase + len) & 3u);
+  if (memcmp(a, b, n) != 0) {
+    i = 0;
+    while (i < n && a[i] == b[i])
+      i++;
+    print_error("len %zu off %zu phase %u key %02x%02x%02x%02x: "
+                "first difference at buffer byte %zu\n",
+                len, off, phase, key[0], key[1], key[2], key[3], i);
+    fail();
+  }
+  assert_memory_equal(a, src, off);
+  assert_memory_equal(a + off + len, src + off + len, n - off - len);
+  if (whole)
+    for (i = 0; i < len; i++)
+      assert_int_equal(a[off + i],
+                       (uint8_t)(src[off + i] ^ key[(phase + i) & 3u]));
+  assert_int_equal(wsv__mask_fast(a + off, len, key, phase), pa);
+  assert_memory_equal(a, src, n);
+}
+
 static void test_mask_twins(void **state) {
-  static const uint8_t key[4] = {0x01, 0x80, 0xfe, 0x5a};
-  uint8_t src[160], a[160], b[160];
-  size_t off, len, i;
-  unsigned phase, pa, pb;
+  /* The fast path against its byte-at-a-time twin: every length 0..300
+   * (all the block and tail combinations, the AVX2 switch-over at 256),
+   * at every start alignment 0..15 (the buffers are 64-byte aligned), every
+   * phase (0..7: only the low two bits count) and every key.  The range has
+   * at least MASK_SLACK bytes of slack on each side. */
+  enum { MAXLEN = 300, N = MASK_SLACK + MAXLEN + 2 * MASK_SLACK };
+  _Alignas(64) uint8_t a[N];
+  _Alignas(64) uint8_t b[N];
+  uint8_t src[N];
+  size_t off, len, k;
+  unsigned phase;
 
   (void)state;
-  for (i = 0; i < sizeof src; i++)
-    src[i] = (uint8_t)(i * 37u + 11u);
-  for (off = 0; off < 16; off++) {
-    for (len = 0; len + off <= 140; len++) {
-      for (phase = 0; phase < 8; phase++) {
-        memcpy(a, src, sizeof a);
-        memcpy(b, src, sizeof b);
-        pa = wsv__mask_fast(a + off, len, key, phase);
-        pb = wsv__mask_scalar(b + off, len, key, phase);
-        assert_int_equal(pa, pb);
-        assert_int_equal(pa, (phase + len) & 3u);
-        /* Same bytes, and nothing outside the range touched. */
-        assert_memory_equal(a, b, sizeof a);
-        for (i = 0; i < len; i++)
-          assert_int_equal(a[off + i],
-                           (uint8_t)(src[off + i] ^ key[(phase + i) & 3u]));
-      }
+  mask_fill(src, sizeof src, 0x2545f491u);
+  for (k = 0; k < MASK_NKEYS; k++)
+    for (len = 0; len <= MAXLEN; len++)
+      for (off = MASK_SLACK; off < 2 * MASK_SLACK; off++)
+        for (phase = 0; phase < 8; phase++)
+          mask_check(src, a, b, off + len + MASK_SLACK, off, len, mask_keys[k],
+                     phase, off == MASK_SLACK);
+}
+
+static void test_mask_twins_large(void **state) {
+  /* The same for long payloads: around a page, past 64 KiB, and 1 MiB with
+   * an odd tail (malloc'd buffers: 16-byte aligned, so again every start
+   * alignment 0..15). */
+  static const size_t lens[] = {4095, 4096, 65537, (1u << 20) + 3};
+  size_t n = MASK_SLACK + lens[3] + 2 * MASK_SLACK, off, l, k;
+  uint8_t *src = malloc(n), *a = malloc(n), *b = malloc(n);
+  unsigned phase;
+
+  (void)state;
+  assert_non_null(src);
+  assert_non_null(a);
+  assert_non_null(b);
+  mask_fill(src, n, 0x9e3779b9u);
+  for (l = 0; l < sizeof lens / sizeof lens[0]; l++)
+    for (k = 0; k < MASK_NKEYS; k++)
+      for (off = MASK_SLACK; off < 2 * MASK_SLACK; off++)
+        for (phase = 0; phase < 4; phase++)
+          mask_check(src, a, b, off + lens[l] + MASK_SLACK, off, lens[l],
+                     mask_keys[k], phase, off == MASK_SLACK && phase == 1);
+  free(src);
+  free(a);
+  free(b);
+}
+
+static void test_mask_guard(void **state) {
+  /* The fast path never reads past the end: each payload ends right at an
+   * inaccessible page. */
+  uint8_t src[300], want[300], *g;
+  size_t len;
+  unsigned phase;
+
+  (void)state;
+  mask_fill(src, sizeof src, 0x6a09e667u);
+  for (len = 0; len <= sizeof src; len++) {
+    for (phase = 0; phase < 4; phase++) {
+      memcpy(want, src, len);
+      wsv__mask_scalar(want, len, key0, phase);
+      g = guard_copy(src, len);
+      assert_int_equal(wsv__mask_fast(g, len, key0, phase), (phase + len) & 3u);
+      assert_memory_equal(g, want, len);
+      guard_free(g, len);
     }
   }
 }
@@ -831,6 +934,8 @@ int main(void) {
       cmocka_unit_test(test_fast_path_partial),
       cmocka_unit_test(test_encode_invalid),
       cmocka_unit_test(test_mask_twins),
+      cmocka_unit_test(test_mask_twins_large),
+      cmocka_unit_test(test_mask_guard),
       cmocka_unit_test(test_mask_chunked),
       cmocka_unit_test(test_close_code_valid),
       cmocka_unit_test(test_close_build),
