@@ -16,14 +16,18 @@
  * so a burst of small frames becomes a few iovecs.  The automatic pong
  * lives in a block of its own ("sealed": nothing is appended to it) so its
  * payload can be replaced by a newer ping's until its first byte is
- * written.
+ * written.  With keep_spare_block one emptied block is kept for reuse.
  */
 #include <string.h>
 
 #include "int.h"
 
-#define CONN_BLOCK_MIN 256
+#define CONN_BLOCK_MIN 512
 #define CONN_BLOCK_MAX 4096
+/* With keep_spare_block, an emptied block up to this size is kept for the
+ * next one (one per connection), so a steady echo allocates nothing per
+ * message. */
+#define CONN_SPARE_MAX 1024
 #define CONN_PONG_CAP (6 + WSV_MAX_CONTROL_PAYLOAD)
 #define CONN_ASM_MIN 256
 /* Most bytes inflated per step (stream mode delivers pieces of this size;
@@ -116,6 +120,7 @@ struct wsv_conn {
   struct conn_block *head;
   struct conn_block *tail;
   struct conn_block *pong; /* the pending pong block, not yet started */
+  struct conn_block *spare; /* an emptied block kept for reuse, or NULL */
   size_t head_off;         /* bytes of head already written */
   size_t out_bytes;        /* bytes queued and not yet written */
 
@@ -242,6 +247,7 @@ void wsv_conn_free(struct wsv_conn *c) {
     next = b->next;
     wsv__free(&c->mem, b);
   }
+  wsv__free(&c->mem, c->spare);
   conn_asm_free(c);
   wsv__z_free(c->zin);
   wsv__z_free(c->zout);
@@ -263,14 +269,19 @@ static struct conn_block *conn_block_new(struct wsv_conn *c, size_t cap,
                                          int sealed) {
   struct conn_block *b;
 
-  if (cap > SIZE_MAX - sizeof *b)
-    return NULL;
-  b = wsv__malloc(&c->mem, sizeof *b + cap);
-  if (b == NULL)
-    return NULL;
+  if (c->spare != NULL && c->spare->cap >= cap) {
+    b = c->spare;
+    c->spare = NULL;
+  } else {
+    if (cap > SIZE_MAX - sizeof *b)
+      return NULL;
+    b = wsv__malloc(&c->mem, sizeof *b + cap);
+    if (b == NULL)
+      return NULL;
+    b->cap = cap;
+  }
   b->next = NULL;
   b->len = 0;
-  b->cap = cap;
   b->sealed = sealed;
   return b;
 }
@@ -433,7 +444,12 @@ int wsv_conn_consume_output(struct wsv_conn *c, size_t n) {
     if (c->head == NULL)
       c->tail = NULL;
     c->head_off = 0;
-    wsv__free(&c->mem, b);
+    if (c->cfg.keep_spare_block && c->spare == NULL &&
+        b->cap <= CONN_SPARE_MAX) {
+      c->spare = b;
+    } else {
+      wsv__free(&c->mem, b);
+    }
   }
   return WSV_OK;
 }

@@ -1174,6 +1174,50 @@ static void test_alloc_failure_every_n(void **state) {
 
 /* ---- memory -------------------------------------------------------------- */
 
+/* keep_spare_block: off (default), an idle connection holds only its
+ * struct; on, one emptied block stays and the next burst reuses it (no
+ * allocation), a block over 1 KiB is never kept, and free releases it. */
+static void test_spare_block(void **state) {
+  int on;
+  (void)state;
+  for (on = 0; on <= 1; on++) {
+    struct ta t;
+    struct wsv_mem m = ta_mem(&t);
+    struct rnd r = {0, 0, 0};
+    struct wsv_conn_config cfg;
+    struct wsv_conn *c = NULL;
+    struct bytes out = {0};
+    static uint8_t big[3000];
+    long before;
+    int i, k;
+
+    wsv_conn_config_init(&cfg);
+    cfg.random = rnd_fn;
+    cfg.random_user = &r;
+    cfg.keep_spare_block = on;
+    assert_int_equal(wsv_conn_new(&c, S, &cfg, &m), WSV_OK);
+    for (k = 0; k < 3; k++) {
+      before = t.allocs;
+      for (i = 0; i < 8; i++)
+        assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "0123456789abcdef", 16),
+                         WSV_OK);
+      /* First burst: one block; later ones reuse the spare when on. */
+      assert_int_equal(t.allocs - before, on && k > 0 ? 0 : 1);
+      drain(c, &out);
+      assert_int_equal(t.live, on ? 2 : 1);
+      assert_true(wsv_conn_idle(c));
+    }
+    /* A big frame's own block is never kept as the spare. */
+    assert_int_equal(wsv_conn_send(c, WSV_OP_BINARY, big, sizeof big), WSV_OK);
+    drain(c, &out);
+    assert_int_equal(t.live, on ? 2 : 1);
+    assert_int_equal(out.len, 3 * 8 * 18 + 4 + sizeof big);
+    wsv_conn_free(c);
+    assert_int_equal(t.live, 0);
+    b_free(&out);
+  }
+}
+
 static void test_idle_memory(void **state) {
   struct ta t;
   struct wsv_mem m = ta_mem(&t);
@@ -1336,6 +1380,7 @@ int main(void) {
       cmocka_unit_test(test_max_output),
       cmocka_unit_test(test_alloc_failure_every_n),
       cmocka_unit_test(test_idle_memory),
+      cmocka_unit_test(test_spare_block),
       cmocka_unit_test(test_echo_trusted_text),
   };
   /* WSV_TEST_FILTER=test_name (wildcards allowed) runs a subset. */

@@ -169,6 +169,13 @@ struct wsv_conn_config {
   int auto_pong;
   /* 0 (default): assemble messages; 1: stream them (see the top). */
   int stream;
+  /* 1: keep one emptied output block (at most 1 KiB) for the next send
+   * instead of freeing it, which saves a malloc and a free per burst of
+   * small messages on a busy connection but holds that block while the
+   * connection is idle.  0 (default): an idle connection holds only its
+   * struct.  The runtime sets it, and frees the whole conn of a quiet
+   * connection anyway (limits.park_after_ms in wsv/rt.h). */
+  int keep_spare_block;
   /* RSV bits an extension negotiated (WSV_RSV1...; default 0).  wsv does
    * not interpret them (except RSV1 when `pmd` is enabled); it reports
    * them in wsv_event.rsv. */
@@ -392,7 +399,8 @@ WSV_EXTERN int wsv_conn_want_close_socket(const struct wsv_conn *conn);
 /* wsv_conn_idle - 1 if `conn` holds nothing beyond its role and
  * configuration: all input handed to it was parsed, no frame or message is
  * part-way in either direction, no output is queued, no Close was sent or
- * received, it has not failed, and it keeps no buffer or zlib stream (a
+ * received, it has not failed, and it keeps no buffer or zlib stream (the
+ * spare block of keep_spare_block does not count; a
  * permessage-deflate context that is taken over between messages counts as
  * state, so such a connection is idle only before its first compressed
  * message).  An idle connection behaves exactly like a new one made by
