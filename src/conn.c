@@ -1131,10 +1131,48 @@ int wsv_conn_send_fragment(struct wsv_conn *c, int opcode, const void *data,
   return WSV_OK;
 }
 
+/* The common case of wsv_conn_send, done in place: a server's whole,
+ * uncompressed message of at most 125 bytes that fits the tail block and
+ * max_output.  Returns 1 if it does not apply (the caller takes the
+ * general path, which gives the same bytes and the same errors), else
+ * WSV_OK or WSV_ERR_INVAL (text that is not UTF-8; nothing queued). */
+static int conn_send_small(struct wsv_conn *c, int opcode, const void *data,
+                           size_t len) {
+  struct conn_block *t = c->tail;
+  uint8_t *p;
+
+  if (len > 125 || c->role != WSV_ROLE_SERVER || c->tx_opcode != 0 ||
+      conn_can_send(c) != WSV_OK ||
+      (opcode != WSV_OP_TEXT && opcode != WSV_OP_BINARY) ||
+      conn_z_wanted(c, len, 1) || t == NULL || t->sealed ||
+      t->cap - t->len < len + 2 || c->out_bytes > c->cfg.max_output ||
+      len + 2 > c->cfg.max_output - c->out_bytes)
+    return 1;
+  /* As in wsv_conn_send_fragment: an echo of the latest event's text was
+   * checked on receipt. */
+  if (opcode == WSV_OP_TEXT &&
+      !(len > 0 && (const uint8_t *)data == c->txt_ok && len == c->txt_ok_len) &&
+      wsv_utf8_valid(data, len) != WSV_OK)
+    return WSV_ERR_INVAL;
+  p = t->data + t->len;
+  p[0] = (uint8_t)(0x80u | (unsigned)opcode);
+  p[1] = (uint8_t)len;
+  if (len > 0)
+    memcpy(p + 2, data, len);
+  t->len += len + 2;
+  c->out_bytes += len + 2;
+  return WSV_OK;
+}
+
 int wsv_conn_send(struct wsv_conn *c, int opcode, const void *data,
                   size_t len) {
+  int rc;
+
   if (c == NULL || (data == NULL && len > 0))
     return WSV_ERR_INVAL;
+  rc = conn_send_small(c, opcode, data, len);
+  if (rc != 1)
+    return rc;
   if (conn_can_send(c) == WSV_OK && c->tx_opcode != 0)
     return WSV_ERR_STATE;
   return wsv_conn_send_fragment(c, opcode, data, len, 1);

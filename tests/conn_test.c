@@ -1218,6 +1218,117 @@ static void test_spare_block(void **state) {
   }
 }
 
+/* wsv_conn_send's in-place path for small server messages against the
+ * general one (wsv_conn_send_fragment with fin): same return codes, same
+ * bytes, same state, over random sizes around 125, valid and invalid
+ * text, echoes of a received view, partial writes, a small max_output
+ * (1008 overflow) and a Close in between. */
+static void test_send_small_twin(void **state) {
+  static const char *const bad[] = {"\xc0\xaf", "ab\xed\xa0\x80", "\xe2\x82",
+                                    "\xf4\x90\x80\x80", "x\xff"};
+  uint64_t seed;
+  (void)state;
+  for (seed = 1; seed <= 12; seed++) {
+    struct wsv_conn_config cfg;
+    struct wsv_conn *a = NULL, *b = NULL;
+    struct rnd r = {0, 0, 0};
+    struct bytes oa = {0}, ob = {0};
+    uint8_t msg[200];
+    uint64_t x = seed * 0x9e3779b97f4a7c15u;
+    int i;
+
+    wsv_conn_config_init(&cfg);
+    cfg.random = rnd_fn;
+    cfg.random_user = &r;
+    cfg.keep_spare_block = (int)(seed & 1);
+    if (seed % 3 == 0)
+      cfg.max_output = 700 + (size_t)seed * 10;
+    assert_int_equal(wsv_conn_new(&a, S, &cfg, NULL), WSV_OK);
+    assert_int_equal(wsv_conn_new(&b, S, &cfg, NULL), WSV_OK);
+    for (i = 0; i < 400; i++) {
+      size_t len, k;
+      int op, ra, rb;
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      len = (size_t)(x % 141);
+      op = (x >> 20) & 1 ? WSV_OP_TEXT : WSV_OP_BINARY;
+      for (k = 0; k < len; k++)
+        msg[k] = (uint8_t)('a' + (x >> (k % 50)) % 26);
+      if ((x >> 30) % 9 == 0) { /* invalid UTF-8 somewhere */
+        const char *s = bad[(x >> 40) % 5];
+        size_t n = strlen(s);
+        if (len < n)
+          len = n;
+        memcpy(msg + len - n, s, n);
+      }
+      if ((x >> 33) % 17 == 0) { /* an echo of a received text view */
+        struct bytes in = {0};
+        struct wsv_event ev;
+        put_frame(&in, 0x81, "echo me", 7, 1);
+        assert_int_equal(wsv_conn_recv(a, in.p, in.len), WSV_OK);
+        ra = wsv_conn_next_event(a, &ev);
+        if (ra > 0 && ev.type == WSV_EV_TEXT)
+          ra = wsv_conn_send(a, WSV_OP_TEXT, ev.data, ev.len);
+        put_frame(&in, 0x81, "echo me", 7, 1); /* unmasked in place above */
+        assert_int_equal(wsv_conn_recv(b, in.p + in.len / 2, in.len / 2),
+                         WSV_OK);
+        rb = wsv_conn_next_event(b, &ev);
+        if (rb > 0 && ev.type == WSV_EV_TEXT)
+          rb = wsv_conn_send_fragment(b, WSV_OP_TEXT, ev.data, ev.len, 1);
+        assert_int_equal(ra, rb);
+        while (wsv_conn_next_event(a, &ev) > 0)
+          ;
+        while (wsv_conn_next_event(b, &ev) > 0)
+          ;
+        b_free(&in);
+      }
+      ra = wsv_conn_send(a, op, msg, len);
+      rb = wsv_conn_send_fragment(b, op, msg, len, 1);
+      assert_int_equal(ra, rb);
+      assert_int_equal(wsv_conn_output_size(a), wsv_conn_output_size(b));
+      assert_int_equal(wsv_conn_state(a), wsv_conn_state(b));
+      if ((x >> 45) % 5 == 0) { /* write some (both the same) */
+        struct wsv_iovec iov[8];
+        size_t n = wsv_conn_output_size(a) / 2;
+        int m = wsv_conn_output(a, iov, 8);
+        size_t got = 0;
+        for (k = 0; k < (size_t)m && got < n; k++) {
+          size_t take = iov[k].len < n - got ? iov[k].len : n - got;
+          b_put(&oa, iov[k].base, take);
+          got += take;
+        }
+        assert_int_equal(wsv_conn_consume_output(a, got), WSV_OK);
+        m = wsv_conn_output(b, iov, 8);
+        got = 0;
+        for (k = 0; k < (size_t)m && got < n; k++) {
+          size_t take = iov[k].len < n - got ? iov[k].len : n - got;
+          b_put(&ob, iov[k].base, take);
+          got += take;
+        }
+        assert_int_equal(wsv_conn_consume_output(b, got), WSV_OK);
+      }
+      if (i == 300 && seed % 4 == 0) {
+        assert_int_equal(wsv_conn_close(a, 1000, "bye", 3),
+                         wsv_conn_close(b, 1000, "bye", 3));
+      }
+    }
+    drain(a, &oa);
+    drain(b, &ob);
+    assert_int_equal(oa.len, ob.len);
+    assert_memory_equal(oa.p, ob.p, oa.len);
+    /* Enough was sent for the test to mean something; a small max_output
+     * ends in the slow-consumer failure. */
+    assert_true(oa.len > (seed % 3 == 0 ? 100u : 5000u));
+    if (seed % 3 == 0)
+      assert_int_equal(wsv_conn_state(a), WSV_CONN_FAILED);
+    wsv_conn_free(a);
+    wsv_conn_free(b);
+    b_free(&oa);
+    b_free(&ob);
+  }
+}
+
 static void test_idle_memory(void **state) {
   struct ta t;
   struct wsv_mem m = ta_mem(&t);
@@ -1381,6 +1492,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_failure_every_n),
       cmocka_unit_test(test_idle_memory),
       cmocka_unit_test(test_spare_block),
+      cmocka_unit_test(test_send_small_twin),
       cmocka_unit_test(test_echo_trusted_text),
   };
   /* WSV_TEST_FILTER=test_name (wildcards allowed) runs a subset. */
