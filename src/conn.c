@@ -974,6 +974,39 @@ static int conn_header(struct wsv_conn *c) {
   return rc < 0 ? rc : 1;
 }
 
+/* The common case of the loop below, done in place: a server receives a
+ * whole, masked, uncompressed text or binary message of at most 125 bytes
+ * in one frame that lies complete in the buffer, with no message or
+ * header part-way.  Returns the event type, or 0 when it does not apply
+ * (nothing consumed, the buffer as it was): the general path then gives
+ * the same event, or the error (invalid text is left to it). */
+static int conn_fast_frame(struct wsv_conn *c, struct wsv_event *ev) {
+  size_t avail = c->in_len - c->in_off, len;
+  uint8_t *p;
+  unsigned op;
+
+  if (avail < 6)
+    return 0;
+  p = c->in + c->in_off;
+  if (c->role != WSV_ROLE_SERVER || c->msg_opcode != 0 ||
+      c->fp._have != 0 || (p[0] != 0x81 && p[0] != 0x82) || (p[1] & 0x80) == 0)
+    return 0;
+  len = p[1] & 0x7fu;
+  if (len > 125 || avail - 6 < len || len > c->cfg.max_frame ||
+      len > c->cfg.max_message)
+    return 0;
+  op = p[0] & 0x0fu;
+  (void)wsv_frame_mask(p + 6, len, p + 2, 0);
+  if (op == WSV_OP_TEXT && wsv_utf8_valid(p + 6, len) != WSV_OK) {
+    (void)wsv_frame_mask(p + 6, len, p + 2, 0); /* as it was */
+    return 0;
+  }
+  c->in_off += 6 + len;
+  c->msg_opcode = (int)op;
+  c->msg_rsv = 0;
+  return conn_data_event(c, ev, p + 6, len, 1, 1);
+}
+
 int wsv_conn_next_event(struct wsv_conn *c, struct wsv_event *ev) {
   int rc;
 
@@ -992,6 +1025,9 @@ int wsv_conn_next_event(struct wsv_conn *c, struct wsv_event *ev) {
       continue;
     }
     if (!c->in_payload) {
+      rc = conn_fast_frame(c, ev);
+      if (rc > 0)
+        return rc;
       rc = conn_header(c);
       if (rc < 0)
         return conn_fail(c, rc, ev);
