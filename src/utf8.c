@@ -176,6 +176,9 @@ int wsv_utf8_is_complete(const struct wsv_utf8 *v) {
 int wsv_utf8_valid(const uint8_t *p, size_t len) {
   struct wsv_utf8 v;
 
+  /* All ASCII (the common case): valid, nothing else to do. */
+  if (len == 0 || wsv__utf8_ascii_span(p, len) == len)
+    return WSV_OK;
   wsv_utf8_init(&v);
   if (wsv_utf8_feed(&v, p, len, NULL) != WSV_OK)
     return WSV_ERR_UTF8;
