@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,104 @@ static int loop_errno_code(void) {
              : WSV_ERR_INVAL;
 }
 
+/* ---- the big-buffer cache (see rt_int.h) ----------------------------------
+ */
+
+/* The smallest cached buffer that holds n bytes, taken out; or NULL. */
+static void *cache_take(struct wsv__rt_cache *c, size_t n) {
+  int best = -1;
+  for (int i = 0; i < c->n; i++)
+    if (c->size[i] >= n && (best < 0 || c->size[i] < c->size[best]))
+      best = i;
+  if (best < 0)
+    return NULL;
+  void *p = c->p[best];
+  c->bytes -= c->size[best];
+  c->n--;
+  c->p[best] = c->p[c->n];
+  c->size[best] = c->size[c->n];
+  return p;
+}
+
+static void *loop_mem_malloc(size_t n, void *user) {
+  struct wsv_loop *loop = user;
+  if (n >= WSV__RT_CACHE_MIN) {
+    void *p = cache_take(&loop->cache, n);
+    if (p != NULL)
+      return p;
+  }
+  return malloc(n);
+}
+
+/* Free the smallest cached buffer if it is smaller than u; 1 if one was. */
+static int cache_evict_below(struct wsv__rt_cache *c, size_t u) {
+  int small = -1;
+  for (int i = 0; i < c->n; i++)
+    if (small < 0 || c->size[i] < c->size[small])
+      small = i;
+  if (small < 0 || c->size[small] >= u)
+    return 0;
+  free(c->p[small]);
+  c->bytes -= c->size[small];
+  c->n--;
+  c->p[small] = c->p[c->n];
+  c->size[small] = c->size[c->n];
+  return 1;
+}
+
+static void loop_mem_free(void *p, void *user) {
+  struct wsv_loop *loop = user;
+  struct wsv__rt_cache *c = &loop->cache;
+  if (p == NULL)
+    return;
+  size_t u = malloc_usable_size(p);
+  if (u < WSV__RT_CACHE_MIN || u > WSV__RT_CACHE_BYTES) {
+    free(p);
+    return;
+  }
+  /* Full: a bigger buffer displaces smaller ones (a growing message
+   * leaves its smaller stages behind, which would block the cache). */
+  while ((c->n == WSV__RT_CACHE_SLOTS || u > WSV__RT_CACHE_BYTES - c->bytes) &&
+         cache_evict_below(c, u))
+    ;
+  if (c->n == WSV__RT_CACHE_SLOTS || u > WSV__RT_CACHE_BYTES - c->bytes) {
+    free(p);
+    return;
+  }
+  c->p[c->n] = p;
+  c->size[c->n] = u;
+  c->n++;
+  c->bytes += u;
+  c->last_use = loop->now;
+}
+
+static void *loop_mem_realloc(void *p, size_t n, void *user) {
+  if (p == NULL)
+    return loop_mem_malloc(n, user);
+  size_t u = malloc_usable_size(p);
+  if (n <= u)
+    return p; /* it already holds n bytes */
+  if (n < WSV__RT_CACHE_MIN)
+    return realloc(p, n);
+  void *q = loop_mem_malloc(n, user);
+  if (q == NULL)
+    return NULL; /* p is untouched, as realloc leaves it */
+  memcpy(q, p, u);
+  loop_mem_free(p, user);
+  return q;
+}
+
+void wsv__rt_cache_trim(struct wsv_loop *loop, int all) {
+  struct wsv__rt_cache *c = &loop->cache;
+  if (c->n == 0 ||
+      (!all && loop->now - c->last_use < WSV__RT_CACHE_KEEP_MS))
+    return;
+  for (int i = 0; i < c->n; i++)
+    free(c->p[i]);
+  c->n = 0;
+  c->bytes = 0;
+}
+
 int wsv_loop_new(struct wsv_loop **out) {
   if (out == NULL)
     return WSV_ERR_INVAL;
@@ -192,6 +291,10 @@ int wsv_loop_new(struct wsv_loop **out) {
   atomic_init(&loop->stop, 0);
   atomic_init(&loop->running, 0);
   loop->now = wsv__rt_now_ms();
+  loop->mem.user = loop;
+  loop->mem.malloc = loop_mem_malloc;
+  loop->mem.realloc = loop_mem_realloc;
+  loop->mem.free = loop_mem_free;
   *out = loop;
   return 0;
 fail:;
@@ -227,6 +330,7 @@ void wsv_loop_free(struct wsv_loop *loop) {
   for (size_t i = 0; i < loop->heap_len; i++)
     loop->heap[i]->heap_idx = WSV__RT_TIMER_OFF;
   free(loop->heap);
+  wsv__rt_cache_trim(loop, 1);
   pthread_mutex_destroy(&loop->post_mu);
   close(loop->wake.fd);
   close(loop->epfd);
@@ -252,6 +356,14 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   int t = wsv__rt_timers_timeout(loop);
   if (loop->pending != NULL || loop->dead != NULL || loop->again != NULL)
     t = 0;
+  if (loop->cache.n > 0) { /* wake to give the cached buffers back */
+    uint64_t idle = wsv__rt_now_ms() - loop->cache.last_use;
+    int left = idle >= WSV__RT_CACHE_KEEP_MS
+                   ? 0
+                   : (int)(WSV__RT_CACHE_KEEP_MS - idle) + 1;
+    if (t < 0 || left < t)
+      t = left;
+  }
   if (t < 0 || (timeout_ms >= 0 && timeout_ms < t))
     t = timeout_ms;
   int n = epoll_wait(loop->epfd, loop->batch, loop->batch_cap, t);
@@ -268,6 +380,7 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   loop_run_posts(loop);
   wsv__rt_ws_flush_pending(loop);
   wsv__rt_ws_reap(loop);
+  wsv__rt_cache_trim(loop, 0);
   return n + fired;
 }
 

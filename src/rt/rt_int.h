@@ -40,6 +40,11 @@ int wsv__rt_watch_mod(struct wsv_loop *loop, struct wsv__rt_watch *w,
                       uint32_t events);
 void wsv__rt_watch_del(struct wsv_loop *loop, struct wsv__rt_watch *w);
 
+#define WSV__RT_CACHE_MIN ((size_t)64 << 10)
+#define WSV__RT_CACHE_SLOTS 8
+#define WSV__RT_CACHE_BYTES ((size_t)64 << 20)
+#define WSV__RT_CACHE_KEEP_MS 2000
+
 /* ---- timer.c --------------------------------------------------------------
  * The timer (public type; embedded in connections and workers, so those
  * need no separate allocation).  heap_idx is WSV__RT_TIMER_OFF when not
@@ -109,7 +114,27 @@ struct wsv_loop {
   struct wsv_ws *again;
   /* The TLS write gather buffer shared by the loop's connections. */
   uint8_t *tls_buf;
+  /* Big buffers given back by the loop's connections (message buffers,
+   * output blocks, zlib state), kept for the next one: see mem below. */
+  struct wsv__rt_cache {
+    void *p[WSV__RT_CACHE_SLOTS];
+    size_t size[WSV__RT_CACHE_SLOTS]; /* malloc_usable_size of each */
+    int n;
+    size_t bytes;
+    uint64_t last_use;
+  } cache;
+  /* The allocator the loop's core conns use (user: the loop). */
+  struct wsv_mem mem;
 };
+
+/* ---- loop.c: the big-buffer cache ------------------------------------------
+ * Buffers of at least WSV__RT_CACHE_MIN bytes that the loop's connections
+ * free are kept (up to WSV__RT_CACHE_SLOTS of them and WSV__RT_CACHE_BYTES
+ * in all) and handed to the next request they can hold, so that a steady
+ * stream of large messages does not map and fault in fresh pages for every
+ * message.  They are given back to malloc once none was used for
+ * WSV__RT_CACHE_KEEP_MS.  Only the loop's thread uses it. */
+void wsv__rt_cache_trim(struct wsv_loop *loop, int all);
 
 /* Wake the loop (async-signal-safe): the wake hook runs on its thread. */
 void wsv__rt_loop_wake(struct wsv_loop *loop);

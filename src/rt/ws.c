@@ -121,7 +121,7 @@ static int ws_unpark(struct wsv_ws *ws) {
   struct wsv_conn_config cfg = ws->ctx->conn;
   wsv__rt_pmd_unpack(&cfg.pmd, &ws->pmd); /* agreed in the handshake */
   cfg.keep_spare_block = 1; /* freed with the conn when it is parked */
-  int rc = wsv_conn_new(&ws->conn, ws_role(ws), &cfg, NULL);
+  int rc = wsv_conn_new(&ws->conn, ws_role(ws), &cfg, &ws->loop->mem);
   if (rc != 0) {
     wsv__rt_ws_terminate(ws, rc, NULL);
     return rc;
