@@ -1432,6 +1432,87 @@ static void test_recv_fast_twin(void **state) {
   }
 }
 
+/* wsv_conn_idle: 1 exactly when the conn could be replaced by a new one;
+ * each state that holds something says 0, and 1 again once it is done. */
+static void test_conn_idle(void **state) {
+  struct rnd r = {0, 0, 0};
+  struct wsv_conn *c = mkconn(S, 0, &r, NULL);
+  struct bytes in = {0}, out = {0};
+  struct log l = {0};
+  struct wsv_iovec iov[4];
+
+  (void)state;
+  assert_false(wsv_conn_idle(NULL));
+  assert_true(wsv_conn_idle(c));
+  /* A header cut after its first byte, then the rest. */
+  put_frame(&in, 0x81, "hi", 2, 1);
+  feed(c, in.p, 1, 0, &l);
+  assert_false(wsv_conn_idle(c));
+  feed(c, in.p + 1, in.len - 1, 0, &l);
+  assert_true(wsv_conn_idle(c));
+  /* A payload cut in the middle. */
+  feed(c, in.p, in.len - 1, 0, &l);
+  assert_false(wsv_conn_idle(c));
+  feed(c, in.p + in.len - 1, 1, 0, &l);
+  assert_true(wsv_conn_idle(c));
+  /* A fragmented message: first part in, last part later. */
+  in.len = 0;
+  put_frame(&in, 0x01, "frag", 4, 1);
+  feed(c, in.p, in.len, 0, &l);
+  assert_false(wsv_conn_idle(c));
+  in.len = 0;
+  put_frame(&in, 0x80, "ment", 4, 1);
+  feed(c, in.p, in.len, 0, &l);
+  assert_true(wsv_conn_idle(c));
+  /* Output queued, partly written, all written. */
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "abc", 3), WSV_OK);
+  assert_false(wsv_conn_idle(c));
+  assert_int_equal(wsv_conn_output(c, iov, 4), 1);
+  assert_int_equal(wsv_conn_consume_output(c, 2), WSV_OK);
+  assert_false(wsv_conn_idle(c));
+  drain(c, &out);
+  assert_true(wsv_conn_idle(c));
+  /* A fragmented send in progress, then finished. */
+  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_BINARY, "a", 1, 0), WSV_OK);
+  drain(c, &out);
+  assert_false(wsv_conn_idle(c));
+  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_BINARY, "b", 1, 1), WSV_OK);
+  drain(c, &out);
+  assert_true(wsv_conn_idle(c));
+  /* Our Close: never idle again. */
+  assert_int_equal(wsv_conn_close(c, 1000, NULL, 0), WSV_OK);
+  drain(c, &out);
+  assert_false(wsv_conn_idle(c));
+  wsv_conn_free(c);
+  /* The peer's Close; a failure. */
+  c = mkconn(S, 0, &r, NULL);
+  in.len = 0;
+  put_frame(&in, 0x88, "\x03\xe8", 2, 1);
+  feed(c, in.p, in.len, 0, &l);
+  drain(c, &out);
+  assert_false(wsv_conn_idle(c));
+  wsv_conn_free(c);
+  c = mkconn(S, 0, &r, NULL);
+  in.len = 0;
+  put_frame(&in, 0x81, "x", 1, 0); /* unmasked: 1002 */
+  feed(c, in.p, in.len, 0, &l);
+  drain(c, &out);
+  assert_false(wsv_conn_idle(c));
+  wsv_conn_free(c);
+  /* Stream mode: a message delivered in part. */
+  c = mkconn(S, 1, &r, NULL);
+  in.len = 0;
+  put_frame(&in, 0x82, "0123456789", 10, 1);
+  feed(c, in.p, in.len - 4, 0, &l);
+  assert_false(wsv_conn_idle(c));
+  feed(c, in.p + in.len - 4, 4, 0, &l);
+  assert_true(wsv_conn_idle(c));
+  wsv_conn_free(c);
+  log_free(&l);
+  b_free(&in);
+  b_free(&out);
+}
+
 static void test_idle_memory(void **state) {
   struct ta t;
   struct wsv_mem m = ta_mem(&t);
@@ -1595,6 +1676,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_failure_every_n),
       cmocka_unit_test(test_idle_memory),
       cmocka_unit_test(test_spare_block),
+      cmocka_unit_test(test_conn_idle),
       cmocka_unit_test(test_send_small_twin),
       cmocka_unit_test(test_recv_fast_twin),
       cmocka_unit_test(test_echo_trusted_text),
