@@ -40,6 +40,8 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "wsv.h"
 #include "wsv/rt.h"
 
+#include "rt_util.inc"
+
 /* ---- the server side: an echo server with a few commands ----------------- */
 
 struct srv_state {
@@ -255,45 +257,11 @@ static void wait_atomic(atomic_int *v, int want, int ms) {
 /* ---- raw sockets -----------------------------------------------------------
  */
 
-static int raw_connect(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-  return fd;
-}
 
 static void raw_send(int fd, const void *p, size_t n) {
   assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
-/* Read until EOF, an error or `ms` of silence; returns bytes read, and in
- * *err the errno of a failed read (0 for a clean EOF, -1 for a timeout). */
-static size_t raw_read_all(int fd, char *buf, size_t cap, int ms, int *err) {
-  size_t n = 0;
-  *err = -1;
-  for (;;) {
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, ms) <= 0)
-      return n;
-    ssize_t r = recv(fd, buf + n, cap - n, 0);
-    if (r < 0) {
-      *err = errno;
-      return n;
-    }
-    if (r == 0) {
-      *err = 0;
-      return n;
-    }
-    n += (size_t)r;
-    if (n == cap)
-      return n;
-  }
-}
 
 static const char upgrade_req[] =
     "GET /raw HTTP/1.1\r\n"

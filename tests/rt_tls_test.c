@@ -31,6 +31,8 @@
 #include "wsv.h"
 #include "wsv/rt.h"
 
+#include "rt_util.inc"
+
 static char g_dir[64];
 
 static uint64_t now_ms(void) {
@@ -273,40 +275,7 @@ static void cli_run(struct wsv_client_config *cc, struct cli *c) {
 
 /* ---- raw peers ----------------------------------------------------------- */
 
-static int raw_connect(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-  struct timeval tv = {5, 0};
-  (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  return fd;
-}
 
-/* Read until EOF, an error or `ms` of silence; *err: 0 EOF, errno, or -1
- * for a timeout. */
-static size_t raw_read_all(int fd, char *buf, size_t cap, int ms, int *err) {
-  size_t n = 0;
-  *err = -1;
-  for (;;) {
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, ms) <= 0)
-      return n;
-    ssize_t r = recv(fd, buf + n, cap - n, 0);
-    if (r <= 0) {
-      *err = r == 0 ? 0 : errno;
-      return n;
-    }
-    n += (size_t)r;
-    if (n == cap)
-      return n;
-  }
-}
 
 /* A blocking OpenSSL client on a raw socket (no verification). */
 static SSL *raw_tls(SSL_CTX *ctx, int fd) {
