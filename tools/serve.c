@@ -75,7 +75,8 @@ static const char serve_usage[] =
     "                       kept between messages: less memory per\n"
     "                       connection) or off\n"
     "  --no-deflate         the same as --deflate off\n"
-    "  --quiet              no line per connection\n"
+    "  --quiet              no line per connection (and no record of\n"
+    "                       its own: less memory per idle connection)\n"
     "  -v, --verbose        also log rejected handshakes and other details\n"
     "\n"
     "SIGINT or SIGTERM closes every connection with 1001 and exits 0.\n";
