@@ -231,6 +231,8 @@ int wsv_conn_new(struct wsv_conn **out, int role,
 }
 
 static void conn_asm_free(struct wsv_conn *c) {
+  if (c->asm_cap != 0 && c->cfg.msg_reserve != NULL)
+    (void)c->cfg.msg_reserve(c->cfg.msg_reserve_user, c->asm_cap, 0);
   wsv__free(&c->mem, c->asm_buf);
   c->asm_buf = NULL;
   c->asm_len = 0;
@@ -458,6 +460,91 @@ size_t wsv_conn_output_size(const struct wsv_conn *c) {
   return c != NULL ? c->out_bytes : 0;
 }
 
+/* The size of the frame our encoder wrote at p (a complete header). */
+static size_t conn_frame_size(const uint8_t *p) {
+  uint64_t len = p[1] & 0x7f;
+  size_t hlen = 2;
+  int i;
+
+  if (len == 126) {
+    len = (uint64_t)p[2] << 8 | p[3];
+    hlen = 4;
+  } else if (len == 127) {
+    len = 0;
+    for (i = 0; i < 8; i++)
+      len = len << 8 | p[2 + i];
+    hlen = 10;
+  }
+  if (p[1] & 0x80)
+    hlen += 4;
+  return hlen + (size_t)len;
+}
+
+/* Drop every queued frame not yet started on the wire; returns the bytes
+ * dropped.  Frames never span blocks, so the head block is cut at the end
+ * of the frame being written (if any) and the blocks after it go. */
+static size_t conn_drop_unstarted(struct wsv_conn *c) {
+  struct conn_block *keep = NULL, *b, *next;
+  size_t before = c->out_bytes, end = 0;
+
+  if (c->head != NULL && c->head_off > 0) {
+    keep = c->head;
+    while (end < c->head_off)
+      end += conn_frame_size(keep->data + end);
+    keep->len = end;
+  }
+  for (b = keep != NULL ? keep->next : c->head; b != NULL; b = next) {
+    next = b->next;
+    if (b == c->pong)
+      c->pong = NULL;
+    wsv__free(&c->mem, b);
+  }
+  if (keep != NULL) {
+    keep->next = NULL;
+    c->head = c->tail = keep;
+    c->out_bytes = end - c->head_off;
+  } else {
+    c->head = c->tail = NULL;
+    c->head_off = 0;
+    c->out_bytes = 0;
+  }
+  return before - c->out_bytes;
+}
+
+long long wsv_conn_shed(struct wsv_conn *c, int code) {
+  uint8_t payload[WSV_MAX_CONTROL_PAYLOAD];
+  size_t dropped;
+
+  if (c == NULL ||
+      wsv_close_payload_build(payload, sizeof payload, code, NULL, 0) < 0)
+    return WSV_ERR_INVAL;
+  dropped = conn_drop_unstarted(c);
+  /* Our Close is always the last frame queued: if it was dropped unsent,
+   * queue one again (now with `code`). */
+  if (c->close_sent && dropped > 0)
+    c->close_sent = 0;
+  c->tx_opcode = 0;
+  c->failed = 1;
+  c->in_off = c->in_len;
+  c->in_payload = 0;
+  c->msg_opcode = 0;
+  if (c->asm_buf != NULL)
+    c->asm_release = 1; /* the latest event may be a view of it */
+  c->msg_z = 0;
+  c->z_more = 0;
+  c->z_in = NULL;
+  c->z_in_len = 0;
+  wsv__z_free(c->zin);
+  c->zin = NULL;
+  wsv__z_free(c->zout);
+  c->zout = NULL;
+  if (c->z_chunk != NULL)
+    c->z_chunk_release = 1;
+  if (!c->close_sent)
+    (void)conn_queue_close(c, code, NULL, 0);
+  return (long long)dropped;
+}
+
 /* ---- failing ------------------------------------------------------------- */
 
 /* Forget a compressed message being received and give the zlib streams
@@ -611,12 +698,19 @@ static int conn_asm_grow(struct wsv_conn *c, size_t need) {
     cap = (size_t)c->cfg.max_message;
   if (cap < need)
     cap = need;
+  /* Ask the shared budget first: nothing is taken if it says no. */
+  if (c->cfg.msg_reserve != NULL &&
+      c->cfg.msg_reserve(c->cfg.msg_reserve_user, c->asm_cap, cap) != 0)
+    return WSV_ERR_BUDGET;
   if (c->asm_buf == NULL)
     nb = wsv__malloc(&c->mem, cap);
   else
     nb = wsv__realloc(&c->mem, c->asm_buf, cap);
-  if (nb == NULL)
+  if (nb == NULL) {
+    if (c->cfg.msg_reserve != NULL) /* give the reservation back */
+      (void)c->cfg.msg_reserve(c->cfg.msg_reserve_user, cap, c->asm_cap);
     return WSV_ERR_NOMEM;
+  }
   c->asm_buf = nb;
   c->asm_cap = cap;
   return WSV_OK;

@@ -43,6 +43,7 @@ int wsv_err_close_code(int err) {
   case WSV_ERR_POLICY:
     return 1008;
   case WSV_ERR_TOO_BIG:
+  case WSV_ERR_BUDGET:
     return 1009;
   case WSV_ERR_NOMEM:
   case WSV_ERR_RANDOM:

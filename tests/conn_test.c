@@ -1642,9 +1642,226 @@ static void test_echo_trusted_text(void **state) {
   wsv_conn_free(st);
 }
 
+/* ---- the shared message budget (msg_reserve) ----------------------------- */
+
+struct budget {
+  long long used;  /* sum of (to - from) over every call */
+  size_t limit;    /* refuse growth past this total */
+  int calls, refused;
+  size_t last_to;
+  long long peak;
+};
+
+static int budget_fn(void *user, size_t from, size_t to) {
+  struct budget *b = user;
+  b->calls++;
+  b->last_to = to;
+  if (to > from && (size_t)(b->used + (long long)(to - from)) > b->limit) {
+    b->refused++;
+    return 1;
+  }
+  b->used += (long long)to - (long long)from;
+  if (b->used > b->peak)
+    b->peak = b->used;
+  return 0;
+}
+
+static struct wsv_conn *budget_conn(struct budget *b, struct wsv_mem *m,
+                                    int pmd) {
+  struct wsv_conn_config cfg;
+  struct wsv_conn *c;
+
+  wsv_conn_config_init(&cfg);
+  cfg.msg_reserve = budget_fn;
+  cfg.msg_reserve_user = b;
+  cfg.pmd.enabled = pmd;
+  assert_int_equal(wsv_conn_new(&c, S, &cfg, m), WSV_OK);
+  return c;
+}
+
+static void test_budget_accounting(void **state) {
+  /* Every growth of the message buffer is asked for; what is given back
+   * adds up to zero: fragmented, split, compressed, and freed mid-way. */
+  struct budget b = {0, SIZE_MAX, 0, 0, 0, 0};
+  struct ta t;
+  struct wsv_mem m = ta_mem(&t);
+  struct wsv_conn *c = budget_conn(&b, &m, 1);
+  struct bytes in = {0};
+  struct log l = {0};
+  static uint8_t big[100000];
+  size_t chunk;
+
+  (void)state;
+  memset(big, 'a', sizeof big);
+  /* A single frame received whole is a view: no buffer, no call. */
+  put_frame(&in, 0x82, big, 1000, 1);
+  feed(c, in.p, in.len, 0, &l);
+  assert_int_equal(b.calls, 0);
+  /* Fragmented: the buffer grows by doubling, each step asked for. */
+  in.len = 0;
+  put_frame(&in, 0x02, big, 40000, 1);
+  put_frame(&in, 0x80, big, 60000, 1);
+  for (chunk = 0; chunk <= 7919; chunk += 7919) {
+    b.calls = 0;
+    b.peak = 0;
+    feed(c, in.p, in.len, chunk, &l);
+    assert_true(b.calls >= 2);
+    assert_true(b.peak >= 100000 && b.peak <= 2 * 100000);
+    /* Delivered: given back by the call after the event. */
+    assert_int_equal(b.used, 0);
+    assert_int_equal(b.last_to, 0);
+  }
+  /* A compressed message is inflated into the buffer, counted too. */
+  {
+    struct wsv_conn_config cc;
+    struct wsv_conn *cli;
+    struct rnd r = {0, 0, 0};
+    wsv_conn_config_init(&cc);
+    cc.pmd.enabled = 1;
+    cc.random = rnd_fn;
+    cc.random_user = &r;
+    assert_int_equal(wsv_conn_new(&cli, C, &cc, NULL), WSV_OK);
+    assert_int_equal(wsv_conn_send(cli, WSV_OP_BINARY, big, sizeof big),
+                     WSV_OK);
+    in.len = 0;
+    drain(cli, &in);
+    wsv_conn_free(cli);
+    assert_true(in.len < 2000); /* 100,000 bytes of 'a' deflated */
+    b.peak = 0;
+    log_free(&l);
+    feed(c, in.p, in.len, 0, &l);
+    assert_string_equal(log_str(&l), "BINARY rsv40:<100000*61>;");
+    assert_true(b.peak >= 100000 && b.peak <= 100000 + 2 * 16384);
+    assert_int_equal(b.used, 0);
+  }
+  /* Half a message, then the conn is freed: given back. */
+  in.len = 0;
+  put_frame(&in, 0x02, big, 50000, 1);
+  feed(c, in.p, in.len, 0, &l);
+  assert_true(b.used >= 50000);
+  wsv_conn_free(c);
+  assert_int_equal(b.used, 0);
+  assert_int_equal(t.live, 0);
+  log_free(&l);
+  b_free(&in);
+}
+
+static void test_budget_refused(void **state) {
+  /* Growth the budget refuses fails the connection with 1009 before any
+   * memory is taken; the rest of the input is dropped. */
+  struct budget b = {0, 4096, 0, 0, 0, 0};
+  struct ta t;
+  struct wsv_mem m = ta_mem(&t);
+  struct wsv_conn *c = budget_conn(&b, &m, 0);
+  struct bytes in = {0};
+  struct log l = {0};
+  static uint8_t big[10000];
+  size_t peak;
+
+  (void)state;
+  memset(big, 'b', sizeof big);
+  /* Within the budget: delivered. */
+  put_frame(&in, 0x02, big, 1000, 1);
+  put_frame(&in, 0x80, big, 1000, 1);
+  feed(c, in.p, in.len, 0, &l);
+  assert_non_null(strstr(log_str(&l), "BINARY:"));
+  assert_int_equal(b.refused, 0);
+  feed(c, NULL, 0, 0, &l);
+  assert_int_equal(b.used, 0);
+  peak = t.peak;
+  /* Past it: refused at the first fragment, nothing allocated for it. */
+  in.len = 0;
+  put_frame(&in, 0x02, big, 10000, 1);
+  put_frame(&in, 0x80, big, 10, 1);
+  log_free(&l);
+  feed(c, in.p, in.len, 0, &l);
+  assert_string_equal(log_str(&l), "ERROR BUDGET 1009;");
+  assert_int_equal(b.refused, 1);
+  assert_int_equal(b.used, 0);
+  assert_true(t.peak <= peak + 1024); /* the Close frame only */
+  assert_int_equal(wsv_conn_state(c), WSV_CONN_FAILED);
+  assert_string_equal(output_str(c, S), "CLOSE 1009:;");
+  wsv_conn_free(c);
+  assert_int_equal(b.used, 0);
+  assert_int_equal(t.live, 0);
+  log_free(&l);
+  b_free(&in);
+}
+
+/* ---- shedding ------------------------------------------------------------ */
+
+static void test_shed(void **state) {
+  /* Unsent frames are dropped, the frame being written is finished, a
+   * Close follows: what the peer reads is well-formed. */
+  struct wsv_conn *c;
+  struct wsv_iovec iov[8];
+  struct bytes out = {0};
+  struct log l = {0};
+  static uint8_t p[10000];
+  size_t before;
+  int k;
+
+  (void)state;
+  memset(p, 'x', sizeof p);
+  assert_int_equal(wsv_conn_new(&c, S, NULL, NULL), WSV_OK);
+  assert_int_equal(wsv_conn_shed(NULL, 1008), WSV_ERR_INVAL);
+  assert_int_equal(wsv_conn_shed(c, 1005), WSV_ERR_INVAL); /* not on the wire */
+  assert_int_equal(wsv_conn_state(c), WSV_CONN_OPEN);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "one", 3), WSV_OK);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "two", 3), WSV_OK);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_BINARY, p, sizeof p), WSV_OK);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "four", 4), WSV_OK);
+  /* Write "one" and 2 bytes of "two". */
+  k = wsv_conn_output(c, iov, 8);
+  assert_true(k >= 1);
+  b_put(&out, iov[0].base, 7);
+  assert_int_equal(wsv_conn_consume_output(c, 7), WSV_OK);
+  before = wsv_conn_output_size(c);
+  assert_int_equal(wsv_conn_shed(c, 1008), (long long)(before - 3));
+  assert_int_equal(wsv_conn_state(c), WSV_CONN_FAILED);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "x", 1), WSV_ERR_CLOSED);
+  assert_int_equal(wsv_conn_output_size(c), 3 + 4);
+  drain(c, &out);
+  assert_true(wsv_conn_want_close_socket(c));
+  decode_output(S, &out, &l);
+  assert_string_equal(log_str(&l), "TEXT:one;TEXT:two;CLOSE 1008:;");
+  /* Again: nothing left to drop, no second Close. */
+  assert_int_equal(wsv_conn_shed(c, 1008), 0);
+  assert_int_equal(wsv_conn_output_size(c), 0);
+  wsv_conn_free(c);
+  log_free(&l);
+  b_free(&out);
+
+  /* A Close already queued but unsent is dropped with the rest and
+   * queued again; nothing started: everything goes. */
+  assert_int_equal(wsv_conn_new(&c, S, NULL, NULL), WSV_OK);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_BINARY, p, sizeof p), WSV_OK);
+  assert_int_equal(wsv_conn_close(c, 1000, "bye", 3), WSV_OK);
+  assert_true(wsv_conn_shed(c, 1008) > (long long)sizeof p);
+  assert_string_equal(output_str(c, S), "CLOSE 1008:;");
+  wsv_conn_free(c);
+
+  /* A Close already being written is kept as it is. */
+  assert_int_equal(wsv_conn_new(&c, S, NULL, NULL), WSV_OK);
+  assert_int_equal(wsv_conn_close(c, 1001, NULL, 0), WSV_OK);
+  k = wsv_conn_output(c, iov, 8);
+  b_put(&out, iov[0].base, 1);
+  assert_int_equal(wsv_conn_consume_output(c, 1), WSV_OK);
+  assert_int_equal(wsv_conn_shed(c, 1008), 0);
+  drain(c, &out);
+  decode_output(S, &out, &l);
+  assert_string_equal(log_str(&l), "CLOSE 1001:;");
+  wsv_conn_free(c);
+  log_free(&l);
+  b_free(&out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),
+      cmocka_unit_test(test_budget_accounting),
+      cmocka_unit_test(test_budget_refused),
+      cmocka_unit_test(test_shed),
       cmocka_unit_test(test_rfc_receive_views),
       cmocka_unit_test(test_rfc_stream_fragments),
       cmocka_unit_test(test_rfc_pongs),

@@ -64,6 +64,7 @@ static const struct {
     {WSV_ERR_TOO_BIG, 1, 1009},
     {WSV_ERR_CLOSED, 1, 0},
     {WSV_ERR_INFLATE, 1, 1007},
+    {WSV_ERR_BUDGET, 1, 1009},
 };
 
 #define EXPECT_N (sizeof(error_expect) / sizeof(error_expect[0]))

@@ -51,6 +51,8 @@ struct srv_state {
   atomic_int last_err;
   atomic_int version;
   atomic_size_t max_buffered;
+  atomic_size_t max_total; /* most output queued server-wide after a send */
+  atomic_int budget_closes; /* closes for the output or input budget */
   atomic_int bad; /* no cmocka asserts on the server's threads */
 };
 
@@ -70,6 +72,9 @@ static void s_flood(struct wsv_ws *ws, struct srv_state *s) {
     size_t b = wsv_ws_buffered(ws);
     if (b > atomic_load(&s->max_buffered))
       atomic_store(&s->max_buffered, b);
+    size_t total = wsv_server_output_queued(wsv_ws_server(ws));
+    if (total > atomic_load(&s->max_total))
+      atomic_store(&s->max_total, total);
     if (rc < 0) {
       if (rc != WSV_ERR_POLICY)
         atomic_fetch_add(&s->bad, 1);
@@ -93,6 +98,9 @@ static void s_message(struct wsv_ws *ws, int op, const void *d, size_t n,
   if (strncmp(wsv_ws_path(ws), "/room", 5) == 0) { /* chat */
     if (wsv_ws_publish(ws, wsv_ws_path(ws), op, d, n, 0) < 0)
       atomic_fetch_add(&s->bad, 1);
+    size_t total = wsv_server_output_queued(wsv_ws_server(ws));
+    if (total > atomic_load(&s->max_total))
+      atomic_store(&s->max_total, total);
     return;
   }
   int rc = wsv_ws_send(ws, op, d, n);
@@ -107,6 +115,9 @@ static void s_close(struct wsv_ws *ws, int code, const char *reason, size_t len,
   (void)len;
   atomic_store(&s->last_code, code);
   atomic_store(&s->last_err, wsv_ws_error(ws));
+  if (wsv_ws_error(ws) == WSV_ERR_BUDGET ||
+      strstr(wsv_ws_error_text(ws), "output budget") != NULL)
+    atomic_fetch_add(&s->budget_closes, 1);
   atomic_fetch_add(&s->closes, 1);
 }
 
@@ -262,6 +273,20 @@ static void raw_send(int fd, const void *p, size_t n) {
   assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
+/* Read and drop everything until EOF (returns 0), an error (its errno) or
+ * `ms` of silence (-1). */
+static int raw_drain(int fd, int ms) {
+  static char sink[65536];
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0)
+      return -1;
+    ssize_t r = recv(fd, sink, sizeof sink, 0);
+    if (r <= 0)
+      return r == 0 ? 0 : errno;
+  }
+}
+
 
 static const char upgrade_req[] =
     "GET /raw HTTP/1.1\r\n"
@@ -271,10 +296,15 @@ static const char upgrade_req[] =
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     "Sec-WebSocket-Version: 13\r\n\r\n";
 
-/* Do the handshake by hand; returns the socket once the 101 is read. */
-static int raw_ws(uint16_t port) {
+/* Do the handshake by hand for `path`; returns the socket once the 101
+ * is read. */
+static int raw_ws_path(uint16_t port, const char *path) {
   int fd = raw_connect(port);
-  raw_send(fd, upgrade_req, sizeof upgrade_req - 1);
+  char req[sizeof upgrade_req + 64];
+  int len = snprintf(req, sizeof req, "GET %s%s", path,
+                     upgrade_req + strlen("GET /raw"));
+  assert_true(len > 0 && (size_t)len < sizeof req);
+  raw_send(fd, req, (size_t)len);
   char buf[1024];
   size_t n = 0;
   while (n < sizeof buf - 1) {
@@ -287,6 +317,10 @@ static int raw_ws(uint16_t port) {
   buf[n] = '\0';
   assert_non_null(strstr(buf, "101 Switching Protocols"));
   return fd;
+}
+
+static int raw_ws(uint16_t port) {
+  return raw_ws_path(port, "/raw");
 }
 
 /* ---- tests
@@ -611,7 +645,111 @@ static void test_slow_consumer(void **state) {
   assert_int_equal(atomic_load(&g_srv.last_code), 1008);
   assert_int_equal(atomic_load(&g_srv.last_err), WSV_ERR_POLICY);
   assert_true(atomic_load(&g_srv.max_buffered) <= (1u << 20));
+  /* Dropped after its close timeout with a reset, so the kernel does not
+   * keep the unsent megabyte for it: reading ends in ECONNRESET. */
+  assert_int_equal(raw_drain(fd, 3000), ECONNRESET);
   close(fd);
+  srv_finish(srv);
+}
+
+/* Subscribers that never read while a publisher sends 160 x 64 KiB (the
+ * kernel takes up to about 4 MiB of it per socket): each stays under its
+ * own 16 MiB limit, but the server-wide output budget
+ * (2.5 MiB) fails the ones holding the most with 1008 before the total
+ * passes it by more than one message. */
+static void test_output_budget(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  srv_config(&scfg);
+  scfg.output_budget = (5u << 20) / 2;
+  scfg.limits.close_timeout_ms = 300;
+  struct wsv_server *srv = srv_start(&scfg);
+  uint16_t port = wsv_server_port(srv);
+  int subs[6];
+  for (int i = 0; i < 6; i++) {
+    subs[i] = raw_ws_path(port, "/room");
+    int small = 4096;
+    setsockopt(subs[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
+  wait_atomic(&g_srv.opens, 6, 2000);
+  int pub = raw_ws_path(port, "/room");
+  static uint8_t msg[14 + 65536];
+  msg[0] = 0x82;
+  msg[1] = 0x80 | 127;
+  memset(msg + 2, 0, 12); /* length 65536 (set below), mask key 0 */
+  msg[7] = 1;
+  for (int i = 0; i < 160; i++)
+    raw_send(pub, msg, sizeof msg);
+  wait_atomic(&g_srv.budget_closes, 2, 5000);
+  assert_true(atomic_load(&g_srv.budget_closes) >= 2);
+  assert_true(atomic_load(&g_srv.max_total) <= (5u << 20) / 2 + 65546);
+  assert_true(atomic_load(&g_srv.max_total) > 0);
+  /* A shed subscriber reads whole frames, then the Close 1008, then
+   * the reset of the close timeout. */
+  for (int i = 0; i < 6; i++)
+    close(subs[i]);
+  close(pub);
+  wait_atomic(&g_srv.closes, 7, 3000);
+  assert_int_equal(atomic_load(&g_srv.closes), 7);
+  assert_int_equal(wsv_server_output_queued(srv), 0);
+  /* The server still echoes. */
+  int fd = raw_ws(port);
+  uint8_t hi[8] = {0x81, 0x82, 0, 0, 0, 0, 'h', 'i'};
+  raw_send(fd, hi, sizeof hi);
+  char buf[16];
+  int err;
+  assert_int_equal(raw_read_all(fd, buf, 4, 2000, &err), 4);
+  assert_memory_equal(buf, "\x81\x02hi", 4);
+  close(fd);
+  srv_finish(srv);
+}
+
+/* Non-final fragments held open: the input budget (1 MiB) refuses the
+ * message that would pass it with 1009; small fragmented messages still
+ * pass; the budget comes back when a message completes. */
+static void test_input_budget(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  srv_config(&scfg);
+  scfg.input_budget = 1 << 20;
+  struct wsv_server *srv = srv_start(&scfg);
+  uint16_t port = wsv_server_port(srv);
+  static uint8_t frag[10 + 4 + 600000];
+  frag[0] = 0x02; /* binary, not final */
+  frag[1] = 0x80 | 127;
+  for (int i = 0; i < 8; i++)
+    frag[2 + i] = (uint8_t)((uint64_t)600000 >> (56 - 8 * i));
+  memset(frag + 10, 0, 4); /* mask key 0: the payload is sent as is */
+  memset(frag + 14, 'f', 600000);
+  int a = raw_ws(port), b = raw_ws(port), c = raw_ws(port);
+  raw_send(a, frag, sizeof frag); /* holds a 1 MiB buffer */
+  for (int i = 0; i < 100 && wsv_server_input_held(srv) < 600000; i++)
+    usleep(10000);
+  assert_true(wsv_server_input_held(srv) >= 600000);
+  raw_send(b, frag, sizeof frag); /* would pass the budget */
+  char buf[64];
+  int err;
+  size_t n = raw_read_all(b, buf, sizeof buf, 2000, &err);
+  assert_true(n >= 4);
+  assert_memory_equal(buf, "\x88\x02\x03\xf1", 4); /* Close 1009 */
+  wait_atomic(&g_srv.closes, 1, 2000);
+  assert_int_equal(atomic_load(&g_srv.last_err), WSV_ERR_BUDGET);
+  assert_int_equal(atomic_load(&g_srv.last_code), 1009);
+  /* A small fragmented message still goes through meanwhile. */
+  uint8_t small[] = {0x01, 0x82, 0, 0, 0, 0, 'o', 'k', 0x80, 0x81, 0, 0, 0, 0,
+                     '!'};
+  raw_send(c, small, sizeof small);
+  assert_int_equal(raw_read_all(c, buf, 5, 2000, &err), 5);
+  assert_memory_equal(buf, "\x81\x03ok!", 5);
+  /* a's message ends: echoed, and its buffer given back. */
+  uint8_t fin[6] = {0x80, 0x80, 0, 0, 0, 0};
+  raw_send(a, fin, sizeof fin);
+  static char echo[600010];
+  assert_int_equal(raw_read_all(a, echo, sizeof echo, 3000, &err), 600010);
+  assert_int_equal(wsv_server_input_held(srv), 0);
+  close(a);
+  close(b);
+  close(c);
   srv_finish(srv);
 }
 
@@ -906,6 +1044,8 @@ int main(void) {
       cmocka_unit_test(test_bad_request_graceful),
       cmocka_unit_test(test_idle_ping_deadline),
       cmocka_unit_test(test_slow_consumer),
+      cmocka_unit_test(test_output_budget),
+      cmocka_unit_test(test_input_budget),
       cmocka_unit_test(test_reset_mid_frame),
       cmocka_unit_test(test_max_connections),
       cmocka_unit_test(test_park),

@@ -39,6 +39,7 @@ static const char serve_usage[] =
     "usage: wsv serve [--host H] [--port P] [--versions LIST] [--threads N]\n"
     "                 [--chat | --exec CMD] [--max-message BYTES]\n"
     "                 [--max-connections N] [--handshake-timeout MS]\n"
+    "                 [--output-budget BYTES] [--input-budget BYTES]\n"
     "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
     "MODE]\n"
     "                 [--quiet] [-v]\n"
@@ -63,6 +64,13 @@ static const char serve_usage[] =
     "  --max-message BYTES  largest message accepted (default 16M; K, M, G\n"
     "                       suffixes)\n"
     "  --max-connections N  most connections at once (default: no limit)\n"
+    "  --output-budget BYTES\n"
+    "                       most bytes queued for all connections together\n"
+    "                       (default 1G; 0: none); past it the ones holding\n"
+    "                       the most are closed with 1008\n"
+    "  --input-budget BYTES most bytes held by messages being received, all\n"
+    "                       connections together (default 1G; 0: none); a\n"
+    "                       message that would pass it is refused with 1009\n"
     "  --handshake-timeout MS\n"
     "                       time allowed from accept to the end of the\n"
     "                       opening handshake, TLS included (default 10000)\n"
@@ -107,6 +115,9 @@ struct serve_opts {
   const char *cert;              /* TLS, with key */
   const char *key;
   int deflate; /* enum wsv_pmd_policy: WSV_PMD_ON unless told */
+  /* Server-wide memory budgets; UINT64_MAX: the runtime's default. */
+  uint64_t output_budget;
+  uint64_t input_budget;
 };
 
 struct serve_child;
@@ -819,6 +830,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
   o->threads = 1;
   o->mode = SERVE_ECHO;
   o->deflate = WSV_CLI_DEFLATE_ON;
+  o->output_budget = o->input_budget = UINT64_MAX;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
     uint64_t n;
@@ -884,6 +896,15 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
         return serve_usage_error(
             "--max-message needs a size in bytes, e.g. 65536 or 16M");
       o->max_message = n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--output-budget", &v)) !=
+                   0 ||
+               (m = wsv_cli_opt(argc, argv, &i, "--input-budget", &v)) != 0) {
+      int out = strncmp(a, "--output-budget", 15) == 0;
+      if (m < 0 || wsv_cli_size(v, 0, (uint64_t)SIZE_MAX, &n) != 0)
+        return serve_usage_error(
+            "%s needs a size in bytes, e.g. 512M or 2G (0: no budget)",
+            out ? "--output-budget" : "--input-budget");
+      *(out ? &o->output_budget : &o->input_budget) = n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-connections", &v)) !=
                0) {
       if (m < 0 || wsv_cli_uint(v, 1, SIZE_MAX, &n) != 0)
@@ -992,6 +1013,10 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
     cfg->limits.handshake_timeout_ms = st->opt.handshake_timeout_ms;
   cfg->tls_cert_file = st->opt.cert;
   cfg->tls_key_file = st->opt.key;
+  if (st->opt.output_budget != UINT64_MAX)
+    cfg->output_budget = (size_t)st->opt.output_budget;
+  if (st->opt.input_budget != UINT64_MAX)
+    cfg->input_budget = (size_t)st->opt.input_budget;
   if (st->opt.max_message != 0) {
     cfg->conn.max_message = st->opt.max_message;
     cfg->conn.max_frame = st->opt.max_message;

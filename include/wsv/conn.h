@@ -192,6 +192,23 @@ struct wsv_conn_config {
    * calls it. */
   wsv_random_fn random;
   void *random_user;
+  /* A memory budget shared with other connections, for the buffer of the
+   * message being received (assemble mode; NULL, the default: none).
+   * Before that buffer grows from `from` to `to` bytes (to > from; `from`
+   * is 0 for a new buffer), msg_reserve(msg_reserve_user, from, to) is
+   * called: 0 allows it; anything else refuses it, and the connection
+   * fails with WSV_ERR_BUDGET (close 1009) before any memory is taken.
+   * When the buffer is given back (its message was delivered or dropped,
+   * the connection failed or is freed) it is called with to = 0, and its
+   * result is ignored.  So the calls for one conn add up to zero once it
+   * is freed, and a caller can keep a running total across connections.
+   * The buffer grows by doubling from 256 bytes, and at most 16 KiB
+   * beyond what has arrived for compressed messages (inflated bytes); a
+   * single-frame message received whole in one wsv_conn_recv buffer is
+   * delivered in place and takes no buffer.  Called from
+   * wsv_conn_next_event and wsv_conn_free only, on the caller's thread. */
+  int (*msg_reserve)(void *user, size_t from, size_t to);
+  void *msg_reserve_user;
 };
 
 /* Protocol state, from wsv_conn_state(). */
@@ -286,6 +303,8 @@ WSV_EXTERN int wsv_conn_recv(struct wsv_conn *conn, uint8_t *buf, size_t len);
  *   WSV_ERR_TOO_BIG   a frame over max_frame or a message over max_message
  *                     (close 1009; with pmd, its inflated size);
  *   WSV_ERR_INFLATE   corrupt compressed data (close 1007);
+ *   WSV_ERR_BUDGET    msg_reserve refused to let the message buffer grow
+ *                     (close 1009);
  *   WSV_ERR_NOMEM     the message buffer, a pong or zlib state could not
  *                     be allocated (close 1011);
  *   WSV_ERR_RANDOM    no masking key for a client's pong (close 1011).
@@ -380,6 +399,20 @@ WSV_EXTERN int wsv_conn_consume_output(struct wsv_conn *conn, size_t n);
 
 /* wsv_conn_output_size - bytes queued for writing (0 for NULL). */
 WSV_EXTERN size_t wsv_conn_output_size(const struct wsv_conn *conn);
+
+/* wsv_conn_shed - fail the connection to give its memory back at once
+ * (e.g. a server over its budget for queued output drops the connections
+ * holding the most): every queued frame not yet started on the wire is
+ * dropped (a frame partly written is kept, so what the peer reads stays
+ * well-formed), the message being received and zlib state are dropped,
+ * and a Close with `code` (e.g. 1008) is queued unless one was already
+ * sent.  The state becomes WSV_CONN_FAILED: no more events, sends fail
+ * with WSV_ERR_CLOSED; the runtime writes what is left and then closes
+ * the socket (wsv_conn_want_close_socket).  Views of the latest event stay
+ * valid until the next wsv_conn_next_event or wsv_conn_recv.
+ * Returns the number of queued bytes dropped (>= 0), or WSV_ERR_INVAL
+ * (conn NULL, or a code wsv_close_payload_build refuses: nothing done). */
+WSV_EXTERN long long wsv_conn_shed(struct wsv_conn *conn, int code);
 
 /* wsv_conn_want_read - nonzero while the connection expects frames from
  * the peer (open, or closing and waiting for the peer's Close).  The

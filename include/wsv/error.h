@@ -58,7 +58,8 @@ extern "C" {
   XX(POLICY, -104, "policy violation (close 1008)")                            \
   XX(TOO_BIG, -105, "message too big (close 1009)")                            \
   XX(CLOSED, -106, "connection is closed")                                     \
-  XX(INFLATE, -108, "invalid compressed data (close 1007)")
+  XX(INFLATE, -108, "invalid compressed data (close 1007)")                   \
+  XX(BUDGET, -109, "shared memory budget exhausted (close 1009)")
 
 /* The error codes.  WSV_OK is 0; every WSV_ERR_* is negative. */
 enum wsv_err {
@@ -85,8 +86,8 @@ WSV_EXTERN int wsv_is_fatal(int err);
 /* wsv_err_close_code - the RFC 6455 close code to send for an error that
  * fails a WebSocket connection: 1002 for WSV_ERR_PROTOCOL, 1007 for
  * WSV_ERR_UTF8 and WSV_ERR_INFLATE, 1008 for WSV_ERR_POLICY, 1009 for
- * WSV_ERR_TOO_BIG, 1011 for WSV_ERR_NOMEM and WSV_ERR_RANDOM; 0 for anything
- * else. */
+ * WSV_ERR_TOO_BIG and WSV_ERR_BUDGET, 1011 for WSV_ERR_NOMEM and
+ * WSV_ERR_RANDOM; 0 for anything else. */
 WSV_EXTERN int wsv_err_close_code(int err);
 
 #ifdef __cplusplus

@@ -219,7 +219,10 @@ static void loop_mem_free(void *p, void *user) {
   if (p == NULL)
     return;
   size_t u = malloc_usable_size(p);
+  loop->cache.freed += u;
   if (u < WSV__RT_CACHE_MIN || u > WSV__RT_CACHE_BYTES) {
+    if (u >= WSV__RT_CACHE_MIN)
+      c->last_use = loop->now; /* a burst is ending: trim once it has */
     free(p);
     return;
   }
@@ -255,15 +258,32 @@ static void *loop_mem_realloc(void *p, size_t n, void *user) {
   return q;
 }
 
+/* Nonzero when the cache holds buffers or enough was freed since the last
+ * malloc_trim that trimming is worth it once the loop is quiet. */
+static int cache_wants_trim(const struct wsv__rt_cache *c) {
+  return c->n > 0 || c->freed >= WSV__RT_TRIM_MIN;
+}
+
 void wsv__rt_cache_trim(struct wsv_loop *loop, int all) {
   struct wsv__rt_cache *c = &loop->cache;
-  if (c->n == 0 ||
+  if (!cache_wants_trim(c) ||
       (!all && loop->now - c->last_use < WSV__RT_CACHE_KEEP_MS))
     return;
   for (int i = 0; i < c->n; i++)
     free(c->p[i]);
+  size_t freed = c->freed + c->bytes;
   c->n = 0;
   c->bytes = 0;
+  c->freed = 0;
+#ifdef __GLIBC__
+  /* free() keeps the pages of chunks below the heap's top (and every
+   * thread arena's): after a burst of large messages or queued output that
+   * can be gigabytes.  malloc_trim hands their whole pages back. */
+  if (freed >= WSV__RT_TRIM_MIN)
+    (void)malloc_trim(0);
+#else
+  (void)freed;
+#endif
 }
 
 int wsv_loop_new(struct wsv_loop **out) {
@@ -356,7 +376,7 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   int t = wsv__rt_timers_timeout(loop);
   if (loop->pending != NULL || loop->dead != NULL || loop->again != NULL)
     t = 0;
-  if (loop->cache.n > 0) { /* wake to give the cached buffers back */
+  if (cache_wants_trim(&loop->cache)) { /* wake to give memory back */
     uint64_t idle = wsv__rt_now_ms() - loop->cache.last_use;
     int left = idle >= WSV__RT_CACHE_KEEP_MS
                    ? 0

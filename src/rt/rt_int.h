@@ -44,6 +44,9 @@ void wsv__rt_watch_del(struct wsv_loop *loop, struct wsv__rt_watch *w);
 #define WSV__RT_CACHE_SLOTS 8
 #define WSV__RT_CACHE_BYTES ((size_t)64 << 20)
 #define WSV__RT_CACHE_KEEP_MS 2000
+/* Bytes freed through the loop's allocator after which, once quiet for
+ * WSV__RT_CACHE_KEEP_MS, the loop calls malloc_trim (glibc). */
+#define WSV__RT_TRIM_MIN ((size_t)16 << 20)
 
 /* ---- timer.c --------------------------------------------------------------
  * The timer (public type; embedded in connections and workers, so those
@@ -121,7 +124,8 @@ struct wsv_loop {
     size_t size[WSV__RT_CACHE_SLOTS]; /* malloc_usable_size of each */
     int n;
     size_t bytes;
-    uint64_t last_use;
+    uint64_t last_use; /* last take, keep, or large free */
+    size_t freed;      /* bytes freed since the last trim */
   } cache;
   /* The allocator the loop's core conns use (user: the loop). */
   struct wsv_mem mem;
@@ -133,7 +137,10 @@ struct wsv_loop {
  * in all) and handed to the next request they can hold, so that a steady
  * stream of large messages does not map and fault in fresh pages for every
  * message.  They are given back to malloc once none was used for
- * WSV__RT_CACHE_KEEP_MS.  Only the loop's thread uses it. */
+ * WSV__RT_CACHE_KEEP_MS, and then, if at least WSV__RT_TRIM_MIN bytes
+ * were freed through the allocator since the last time, malloc_trim
+ * returns the free pages of the whole process to the system (glibc keeps
+ * them otherwise).  Only the loop's thread uses it. */
 void wsv__rt_cache_trim(struct wsv_loop *loop, int all);
 
 /* Wake the loop (async-signal-safe): the wake hook runs on its thread. */
@@ -159,6 +166,8 @@ struct wsv__rt_ctx {
   /* TLS: the server's context (shared by its threads) or a client
    * connection's own; NULL for plain TCP. */
   struct wsv__rt_tls_ctx *tls;
+  /* A server's memory budgets (budget.c), or NULL: none. */
+  struct wsv__rt_budget *budget;
 };
 
 /* Connection phases. */
@@ -235,6 +244,9 @@ struct wsv_ws {
   uint8_t counted; /* counted in the server's connections */
   struct wsv__rt_pmd pmd;  /* permessage-deflate agreed in the handshake */
   uint8_t again;   /* on loop->again */
+  /* Bytes of the conn's output counted in the server's output budget
+   * (budget.c; 0 without one).  max_output < 4 GiB keeps it in range. */
+  uint32_t out_counted;
   struct ps_sub *subs;
   union {
     struct wsv_ws *prev;      /* the worker's (client: loop's) list */
@@ -312,6 +324,30 @@ void wsv__rt_log(const struct wsv__rt_ctx *ctx, int level, const char *fmt, ...)
 /* Text for an errno value of a failed read/write/connect (static). */
 const char *wsv__rt_errno_text(int e);
 
+/* Fail a server connection to give its memory back (the output budget
+ * is exceeded): drop its unsent frames, queue a Close 1008, arm the close
+ * timer.  Returns the bytes dropped. */
+size_t wsv__rt_ws_shed(struct wsv_ws *ws);
+
+/* ---- budget.c: a server's memory budgets across its connections -----------
+ * See the top of budget.c.  Made by wsv_server_new (NULL when both limits
+ * are 0), shared by the server's threads. */
+struct wsv__rt_budget;
+/* 0 and *out (NULL if both limits are 0), or WSV_ERR_NOMEM. */
+int wsv__rt_budget_new(struct wsv__rt_budget **out, size_t out_limit,
+                       size_t in_limit, int threads);
+void wsv__rt_budget_free(struct wsv__rt_budget *b);
+/* The conn hook (wsv_conn_config.msg_reserve) with user = the budget. */
+int wsv__rt_budget_reserve(void *user, size_t from, size_t to);
+/* Server connection `ws` now has `now` bytes of output (was
+ * ws->out_counted): count it, and past the budget fail the connections
+ * of ws's thread that hold the most. */
+void wsv__rt_budget_out(struct wsv__rt_budget *b, struct wsv_ws *ws,
+                        size_t now);
+/* The totals now: output counted, input reserved (relaxed reads). */
+size_t wsv__rt_budget_output(const struct wsv__rt_budget *b);
+size_t wsv__rt_budget_input(const struct wsv__rt_budget *b);
+
 /* ---- server.c hooks used by ws.c ------------------------------------------
  */
 /* The server connection's socket is readable/writable before the 101 or
@@ -350,6 +386,10 @@ void wsv__rt_ps_unsubscribe_all(struct wsv_ws *ws);
 int wsv__rt_ps_deliver(struct wsv__rt_topics *t, const char *topic,
                        size_t topic_len, int opcode, const void *data,
                        size_t len, const struct wsv_ws *skip);
+/* A worker's index (0..threads-1) and the first of its connections
+ * (linked by ->next). */
+int wsv__rt_srv_index(const struct srv_worker *wk);
+struct wsv_ws *wsv__rt_srv_conns(struct srv_worker *wk);
 /* The topic table of the worker a server connection belongs to. */
 struct wsv__rt_topics *wsv__rt_srv_topics(struct srv_worker *wk);
 /* Post a publish to every worker's loop except `except` (may be NULL). */

@@ -113,6 +113,8 @@ void wsv_server_config_init(struct wsv_server_config *cfg) {
   cfg->linger_bytes = 65536;
   cfg->shutdown_timeout_ms = 1500;
   cfg->read_buffer_size = 65536;
+  cfg->output_budget = WSV_DEFAULT_OUTPUT_BUDGET;
+  cfg->input_budget = WSV_DEFAULT_INPUT_BUDGET;
 }
 
 /* ---- connections: bookkeeping
@@ -814,6 +816,12 @@ static int srv_check(const struct wsv_server_config *cfg) {
       cfg->limits.send_low_water > cfg->limits.send_high_water ||
       (cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
     return WSV_ERR_INVAL;
+  /* Output is counted per connection in 32 bits (ws->out_counted); the
+   * runtime sets msg_reserve itself. */
+  if ((cfg->output_budget != 0 &&
+       cfg->conn.max_output > (size_t)UINT32_MAX - ((size_t)1 << 20)) ||
+      (cfg->input_budget != 0 && cfg->conn.msg_reserve != NULL))
+    return WSV_ERR_INVAL;
   struct wsv_hs_server *hs;
   int rc = wsv_hs_server_new(&hs, &cfg->handshake, NULL);
   if (rc != 0)
@@ -909,6 +917,7 @@ void wsv_server_free(struct wsv_server *srv) {
       close(wk->reserve_fd);
   }
   wsv__rt_tls_ctx_free(srv->ctx.tls);
+  wsv__rt_budget_free(srv->ctx.budget);
   free(srv->workers);
   free(srv);
 }
@@ -930,6 +939,13 @@ int wsv_server_new(struct wsv_server **out,
   atomic_init(&srv->state, 0);
   size_t rbuf = cfg->read_buffer_size < 4096 ? 4096 : cfg->read_buffer_size;
   rc = srv_tls_load(srv, cfg);
+  if (rc == 0)
+    rc = wsv__rt_budget_new(&srv->ctx.budget, cfg->output_budget,
+                            cfg->input_budget, cfg->threads);
+  if (rc == 0 && srv->ctx.budget != NULL && cfg->input_budget != 0) {
+    srv->ctx.conn.msg_reserve = wsv__rt_budget_reserve;
+    srv->ctx.conn.msg_reserve_user = srv->ctx.budget;
+  }
   if (rc == 0)
     rc = srv_workers_new(srv, rbuf);
   if (rc == 0)
@@ -1064,6 +1080,22 @@ const struct wsv_hs_server *wsv_ws_request(const struct wsv_ws *ws) {
   if (ws == NULL || !ws->in_open || ws->hs == NULL)
     return NULL;
   return ws->hs->hs;
+}
+
+int wsv__rt_srv_index(const struct srv_worker *wk) {
+  return wk->index;
+}
+
+struct wsv_ws *wsv__rt_srv_conns(struct srv_worker *wk) {
+  return wk->conns;
+}
+
+size_t wsv_server_output_queued(const struct wsv_server *srv) {
+  return srv == NULL ? 0 : wsv__rt_budget_output(srv->ctx.budget);
+}
+
+size_t wsv_server_input_held(const struct wsv_server *srv) {
+  return srv == NULL ? 0 : wsv__rt_budget_input(srv->ctx.budget);
 }
 
 struct wsv__rt_topics *wsv__rt_srv_topics(struct srv_worker *wk) {

@@ -13,12 +13,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "rt_int.h"
 
 #define WS_IOV 128
+/* A failed connection whose socket still holds more than this unsent is
+ * not reading: it gets until the close timer to take it, then a reset. */
+#define WS_STUCK_BYTES 65536
 
 static void ws_on_timer(struct wsv_timer *t, void *user);
 
@@ -113,6 +118,16 @@ static int ws_role(const struct wsv_ws *ws) {
   return ws->worker != NULL ? WSV_ROLE_SERVER : WSV_ROLE_CLIENT;
 }
 
+/* Count the conn's output in the server's output budget (if any). */
+static void ws_account(struct wsv_ws *ws) {
+  struct wsv__rt_budget *b = ws->ctx->budget;
+  if (b != NULL && ws->worker != NULL) {
+    size_t now = wsv_conn_output_size(ws->conn);
+    if (now != ws->out_counted)
+      wsv__rt_budget_out(b, ws, now);
+  }
+}
+
 /* Make the conn of an open connection if it is parked.  Returns 0, or a
  * WSV_ERR_* (no memory: the connection has been terminated). */
 static int ws_unpark(struct wsv_ws *ws) {
@@ -195,6 +210,8 @@ static void ws_finish(struct wsv_ws *ws) {
                  ws->err_text[0] != '\0' ? ws->err_text : "connection closed",
                  ctx->user);
   }
+  if (ws->out_counted != 0)
+    wsv__rt_budget_out(ws->ctx->budget, ws, 0);
   wsv_conn_free(ws->conn);
   wsv__rt_tls_free(ws);
   if (ws->worker == NULL) {
@@ -314,11 +331,20 @@ static int ws_write_once(struct wsv_ws *ws) {
     return -1;
   }
   ws_consume(ws, (size_t)w);
+  ws_account(ws);
   if ((size_t)w < total) {
     ws_set_out(ws, 1);
     return 0;
   }
   return 1;
+}
+
+/* Bytes written to the socket that the peer has not yet acknowledged. */
+static int ws_kernel_unsent(const struct wsv_ws *ws) {
+  int n = 0;
+  if (ws->w.fd < 0 || ioctl(ws->w.fd, SIOCOUTQ, &n) != 0)
+    return 0;
+  return n;
 }
 
 /* After output progress: drain callback, closing, linger shutdown. */
@@ -334,6 +360,13 @@ static int ws_after_write(struct wsv_ws *ws) {
   }
   if (ws->conn != NULL && ws->pre == NULL &&
       wsv_conn_want_close_socket(ws->conn)) {
+    /* A connection failed because its peer does not read (slow consumer,
+     * output budget) may have handed megabytes to the kernel: a close
+     * now would leave them there, retried for minutes.  Wait for the
+     * peer to take them and close, until the close timer resets it. */
+    if (ws->fail_code != 0 && ws->tmode == WS_T_CLOSE &&
+        wsv_timer_active(&ws->timer) && ws_kernel_unsent(ws) > WS_STUCK_BYTES)
+      return 0;
     wsv__rt_ws_terminate(ws, ws->err, ws->err_text);
     return -1;
   }
@@ -429,6 +462,7 @@ static void ws_feed(struct wsv_ws *ws, uint8_t *buf, size_t n) {
     ws_event(ws, &ev);
   if (ws->phase == WS_DEAD)
     return;
+  ws_account(ws); /* pongs and Close replies */
   ws_check_closing(ws);
   wsv__rt_ws_want_flush(ws);
 }
@@ -542,10 +576,22 @@ static void ws_idle_check(struct wsv_ws *ws) {
     return;
   }
   ws->ping_sent = (uint32_t)now;
+  ws_account(ws);
   wsv__rt_ws_timer(ws, WS_T_PONG,
                    lim->pong_timeout_ms ? lim->pong_timeout_ms
                                         : lim->ping_interval_ms);
   wsv__rt_ws_want_flush(ws);
+}
+
+/* Make the coming close(2) a reset (SO_LINGER 0): a peer that stopped
+ * reading or answering gets no more time, and the kernel frees what is
+ * still queued for it at once instead of retrying for minutes.  Used when
+ * the ping or the close timer runs out (the latter only while the kernel
+ * still holds unsent bytes). */
+static void ws_reset(struct wsv_ws *ws) {
+  struct linger lg = {1, 0};
+  if (ws->w.fd >= 0)
+    (void)setsockopt(ws->w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 static void ws_on_timer(struct wsv_timer *t, void *user) {
@@ -567,15 +613,35 @@ static void ws_on_timer(struct wsv_timer *t, void *user) {
       ws->tmode = WS_T_IDLE;
       ws_idle_check(ws);
     } else {
+      ws_reset(ws);
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "ping timeout");
     }
     break;
   case WS_T_CLOSE:
+    if (ws_kernel_unsent(ws) > 0)
+      ws_reset(ws);
     wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "close timeout");
     break;
   default:
     break;
   }
+}
+
+size_t wsv__rt_ws_shed(struct wsv_ws *ws) {
+  long long dropped = wsv_conn_shed(ws->conn, 1008);
+  if (dropped < 0)
+    return 0;
+  if (ws->err == 0) {
+    ws->err = WSV_ERR_POLICY;
+    ws->err_text = "output budget: the server's queued output is over its "
+                   "limit and this connection held the most";
+  }
+  ws->fail_code = 1008;
+  ws->high = 0;
+  ws_account(ws);
+  ws_check_closing(ws);
+  wsv__rt_ws_want_flush(ws);
+  return (size_t)dropped;
 }
 
 /* ---- public API
@@ -593,6 +659,7 @@ static int ws_check_sendable(const struct wsv_ws *ws) {
 
 /* After a queueing call: slow-consumer handling, flush, back-pressure. */
 static int ws_after_queue(struct wsv_ws *ws, int rc) {
+  ws_account(ws);
   if (rc == WSV_ERR_POLICY) {
     if (ws->err == 0) {
       ws->err = WSV_ERR_POLICY;
@@ -653,6 +720,7 @@ int wsv_ws_close(struct wsv_ws *ws, int code, const char *reason, size_t len) {
   rc = wsv_conn_close(ws->conn, code, reason, len);
   if (rc != 0)
     return rc;
+  ws_account(ws);
   ws_check_closing(ws);
   wsv__rt_ws_want_flush(ws);
   return 0;
