@@ -73,11 +73,6 @@ static int hsc_is_tchar(unsigned char c) {
   return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int hsc_is_hex(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-         (c >= 'A' && c <= 'F');
-}
-
 static int hsc_is_ows(char c) {
   return c == ' ' || c == '\t';
 }
@@ -322,43 +317,17 @@ void wsv_hs_client_config_init(struct wsv_hs_client_config *cfg) {
   cfg->random = wsv_random_os;
 }
 
-/* Check the host; *brackets is set when it is a bare IPv6 address that
- * must be put in brackets.  Returns 0 or -1. */
+/* Check the host with the RFC 3986 host parser (http.h): a reg-name, an
+ * IPv4address, an IP literal in brackets, or a bare IPv6address, for which
+ * *brackets is set (it must be put in brackets).  Returns 0 or -1. */
 static int hsc_host_check(const char *h, int *brackets) {
   size_t n = strlen(h);
   *brackets = 0;
-  if (n == 0)
-    return -1;
-  if (h[0] == '[' || strchr(h, ':') != NULL) {
-    size_t a = 0, b = n;
-    if (h[0] == '[') {
-      if (n < 4 || h[n - 1] != ']')
-        return -1;
-      a = 1;
-      b = n - 1;
-    } else {
-      *brackets = 1;
-    }
-    int colons = 0;
-    for (size_t i = a; i < b; i++) {
-      unsigned char c = (unsigned char)h[i];
-      if (c == ':')
-        colons++;
-      else if (!hsc_is_hex(c) && c != '.')
-        return -1;
-    }
-    return colons >= 2 ? 0 : -1;
+  if (h[0] != '[' && memchr(h, ':', n) != NULL) {
+    *brackets = 1;
+    return wsv__uri_ipv6(h, n) ? 0 : -1;
   }
-  /* reg-name or IPv4address (RFC 3986 §3.2.2). */
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)h[i];
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-        (c >= 'A' && c <= 'Z'))
-      continue;
-    if (strchr("-._~!$&'()*+,;=%", c) == NULL)
-      return -1;
-  }
-  return 0;
+  return wsv__uri_host(h, n) != WSV__HOST_INVALID ? 0 : -1;
 }
 
 static int hsc_path_check(const char *p) {

@@ -26,6 +26,7 @@ struct wsv_hs_server {
   int version;     /* the client's version if well-formed, else -1 */
   int in_hook;     /* inside the accept hook */
   int accepting;   /* every check passed */
+  int plain;       /* the request has no Upgrade field */
   size_t head_len; /* the head's length once complete */
   size_t seen;     /* the length last passed to parse */
   struct wsv_str path, query, subprotocol, extensions;
@@ -248,31 +249,33 @@ static int hss_check_target(struct wsv_hs_server *hs) {
                       " is not a path or an http/https/ws/wss URI");
 }
 
-/* host[:port] of RFC 3986: reg-name, IPv4 or an IP literal in brackets. */
-static int hss_host_ok(struct wsv_str v) {
-  size_t i;
-  if (v.len == 0)
-    return 0;
-  for (i = 0; i < v.len; i++) {
-    unsigned char c = (unsigned char)v.ptr[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=:%[]", c)))
-      return 0;
-  }
-  return 1;
-}
-
-static int hss_check_host(struct wsv_hs_server *hs) {
+/* Host (RFC 9112 §3.2): exactly one, whose value is RFC 3986 host[:port]
+ * (wsv__uri_host_port in http.c: reg-name, IPv4address or an IP literal
+ * checked against the full IPv6address grammar; port digits only, 0 to
+ * 65535, not empty).  `required` is 0 for a plain HTTP/1.0 request,
+ * which may lack a Host (but not repeat one, nor send a bad one). */
+static int hss_check_host(struct wsv_hs_server *hs, int required) {
   struct wsv_str v;
   size_t n = hss_count(hs, "Host", &v);
+  if (n == 0 && !required)
+    return 0;
   if (n == 0)
     return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is missing");
   if (n > 1)
     return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is repeated");
-  if (!hss_host_ok(v))
+  if (wsv__uri_host_port(v.ptr, v.len, NULL, NULL) == WSV__HOST_INVALID)
     return hss_reject_q(hs, WSV_ERR_HS_HOST, 400, "Host ", v,
-                        " is not host[:port]");
+                        " is not host[:port] (RFC 3986)");
   return 0;
+}
+
+/* 1*DIGIT, the Content-Length grammar (RFC 9110 §8.6). */
+static int hss_all_digits(struct wsv_str v) {
+  size_t i;
+  for (i = 0; i < v.len; i++)
+    if (v.ptr[i] < '0' || v.ptr[i] > '9')
+      return 0;
+  return v.len > 0;
 }
 
 static int hss_all_zeros(struct wsv_str v) {
@@ -283,19 +286,45 @@ static int hss_all_zeros(struct wsv_str v) {
   return v.len > 0;
 }
 
+/* No request body: this server reads none, on either path (an upgrade
+ * request has none to give; a plain request is answered from its head).
+ * Rejected, in this order: any Transfer-Encoding; Content-Length on more
+ * than one line, or a comma list ("5, 5"; RFC 9110 §8.6 lets a recipient
+ * accept identical repeated values, a strict one rejects them, and so do
+ * we); a value that is not 1*DIGIT ("-1", "+0", "1e3", ""); any value
+ * other than zero (10^23 included, without overflow).  "0" and "00" pass. */
+/* "[upgrade ]request carries a body (<name> "<value>")[; ...]". */
+static int hss_reject_body(struct wsv_hs_server *hs, const char *name,
+                           struct wsv_str v) {
+  struct hss_buf b = hss_reason_begin(hs);
+  hss_put(&b, hs->plain ? "request carries a body ("
+                        : "upgrade request carries a body (");
+  hss_put(&b, name);
+  hss_put(&b, " ");
+  hss_put_quoted(&b, v);
+  hss_put(&b, hs->plain ? "); this server reads no request body" : ")");
+  return hss_reject_end(hs, &b, WSV_ERR_HS_BODY, 400);
+}
+
 static int hss_check_body(struct wsv_hs_server *hs) {
-  size_t i;
-  for (i = 0; i < hs->head.nheaders; i++) {
-    const struct wsv_header *f = &hss_hdrs(hs)[i];
-    if (wsv__str_ieq(f->name, "Transfer-Encoding"))
-      return hss_reject_q(hs, WSV_ERR_HS_BODY, 400,
-                          "upgrade request carries a body (Transfer-Encoding ",
-                          f->value, ")");
-    if (wsv__str_ieq(f->name, "Content-Length") && !hss_all_zeros(f->value))
-      return hss_reject_q(hs, WSV_ERR_HS_BODY, 400,
-                          "upgrade request carries a body (Content-Length ",
-                          f->value, ")");
-  }
+  struct wsv_str v;
+  size_t n;
+  if (hss_count(hs, "Transfer-Encoding", &v) > 0)
+    return hss_reject_body(hs, "Transfer-Encoding", v);
+  n = hss_count(hs, "Content-Length", &v);
+  if (n == 0)
+    return 0;
+  if (n > 1)
+    return hss_reject(hs, WSV_ERR_HS_BODY, 400,
+                      "Content-Length header is repeated (RFC 9110 8.6)");
+  if (memchr(v.ptr, ',', v.len) != NULL)
+    return hss_reject_q(hs, WSV_ERR_HS_BODY, 400, "Content-Length ", v,
+                        " is a list (RFC 9110 8.6)");
+  if (!hss_all_digits(v))
+    return hss_reject_q(hs, WSV_ERR_HS_BODY, 400, "Content-Length ", v,
+                        " is not a decimal number (RFC 9110 8.6)");
+  if (!hss_all_zeros(v))
+    return hss_reject_body(hs, "Content-Length", v);
   return 0;
 }
 
@@ -563,8 +592,16 @@ static int hss_run_hook(struct wsv_hs_server *hs) {
   return hs->result;
 }
 
+/* A request without Upgrade: Host and body are checked as for an upgrade
+ * (a Host may be missing below HTTP/1.1, RFC 9112 §3.2), then it is
+ * plain HTTP, or a 426 when so configured. */
 static int hss_plain(struct wsv_hs_server *hs) {
+  int http11 =
+      hs->head.major > 1 || (hs->head.major == 1 && hs->head.minor >= 1);
+  hs->plain = 1;
   (void)hss_target_ok(hs, hs->head.target); /* path and query, if any */
+  if (hss_check_host(hs, http11) || hss_check_body(hs))
+    return hs->result;
   if (hs->cfg.plain_http == WSV_HS_PLAIN_426) {
     (void)hss_reject(hs, WSV_ERR_HS_NOT_UPGRADE, 426,
                      "this endpoint speaks WebSocket (RFC 6455); send a "
@@ -581,7 +618,7 @@ static int hss_judge(struct wsv_hs_server *hs) {
   if (hss_count(hs, "Upgrade", NULL) == 0)
     return hss_plain(hs);
   if (hss_check_method(hs) || hss_check_http_version(hs) ||
-      hss_check_target(hs) || hss_check_host(hs) || hss_check_body(hs) ||
+      hss_check_target(hs) || hss_check_host(hs, 1) || hss_check_body(hs) ||
       hss_check_upgrade(hs) || hss_check_connection(hs) ||
       hss_check_version(hs) || hss_check_key(hs) || hss_check_fields(hs))
     return hs->result;

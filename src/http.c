@@ -347,3 +347,166 @@ int wsv__http_list_has(const struct wsv_header *hs, size_t n, const char *name,
       return 1;
   return 0;
 }
+
+/* ---- RFC 3986 hosts (see http.h) ---------------------------------------- */
+
+static int uri_is_hex(char c) {
+  return http_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~" */
+static int uri_is_unreserved(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || http_is_digit(c) ||
+         c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" /
+ * "=" */
+static int uri_is_sub_delim(char c) {
+  return c != '\0' && strchr("!$&'()*+,;=", c) != NULL;
+}
+
+/* dec-octet "." dec-octet "." dec-octet "." dec-octet, exactly p[0..n). */
+static int uri_ipv4(const char *p, size_t n) {
+  size_t i = 0;
+  int part;
+  for (part = 0; part < 4; part++) {
+    size_t s = i;
+    unsigned v = 0;
+    if (part > 0) {
+      if (i >= n || p[i] != '.')
+        return 0;
+      s = ++i;
+    }
+    while (i < n && http_is_digit(p[i]) && i - s < 3)
+      v = v * 10 + (unsigned)(p[i++] - '0');
+    if (i == s || v > 255 || (i - s > 1 && p[s] == '0'))
+      return 0;
+  }
+  return i == n;
+}
+
+int wsv__uri_ipv6(const char *p, size_t n) {
+  size_t i = 0;
+  int groups = 0, elided = 0;
+  if (n >= 2 && p[0] == ':' && p[1] == ':') {
+    elided = 1;
+    i = 2;
+    if (i == n)
+      return 1; /* "::" */
+  } else if (n == 0 || p[0] == ':') {
+    return 0;
+  }
+  for (;;) {
+    size_t s = i;
+    while (i < n && uri_is_hex(p[i]) && i - s < 5)
+      i++;
+    if (i < n && p[i] == '.') { /* ls32 as an IPv4address: the last piece */
+      if (!uri_ipv4(p + s, n - s))
+        return 0;
+      groups += 2;
+      break;
+    }
+    if (i == s || i - s > 4)
+      return 0;
+    groups++;
+    if (i == n)
+      break;
+    if (p[i] != ':')
+      return 0;
+    if (++i == n)
+      return 0; /* a trailing single ':' */
+    if (p[i] == ':') {
+      if (elided)
+        return 0; /* a second "::" */
+      elided = 1;
+      if (++i == n)
+        break;
+    }
+  }
+  /* "::" stands for at least one group of zeros. */
+  return elided ? groups <= 7 : groups == 8;
+}
+
+/* IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) */
+static int uri_ipv_future(const char *p, size_t n) {
+  size_t i = 1, s;
+  if (n == 0 || (p[0] != 'v' && p[0] != 'V'))
+    return 0;
+  while (i < n && uri_is_hex(p[i]))
+    i++;
+  if (i == 1 || i >= n || p[i] != '.')
+    return 0;
+  s = ++i;
+  while (i < n &&
+         (uri_is_unreserved(p[i]) || uri_is_sub_delim(p[i]) || p[i] == ':'))
+    i++;
+  return i == n && i > s;
+}
+
+/* reg-name, non-empty. */
+static int uri_reg_name(const char *p, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (p[i] == '%') {
+      if (n - i < 3 || !uri_is_hex(p[i + 1]) || !uri_is_hex(p[i + 2]))
+        return 0;
+      i += 2;
+    } else if (!uri_is_unreserved(p[i]) && !uri_is_sub_delim(p[i])) {
+      return 0;
+    }
+  }
+  return n > 0;
+}
+
+int wsv__uri_host(const char *p, size_t n) {
+  if (n == 0)
+    return WSV__HOST_INVALID;
+  if (p[0] == '[') {
+    if (n < 2 || p[n - 1] != ']')
+      return WSV__HOST_INVALID;
+    if (wsv__uri_ipv6(p + 1, n - 2))
+      return WSV__HOST_IPV6;
+    return uri_ipv_future(p + 1, n - 2) ? WSV__HOST_IPV_FUTURE
+                                        : WSV__HOST_INVALID;
+  }
+  if (uri_ipv4(p, n))
+    return WSV__HOST_IPV4;
+  return uri_reg_name(p, n) ? WSV__HOST_REG_NAME : WSV__HOST_INVALID;
+}
+
+int wsv__uri_host_port(const char *p, size_t n, size_t *host_len, long *port) {
+  size_t h, i;
+  long v = -1;
+  int kind;
+  if (n == 0)
+    return WSV__HOST_INVALID;
+  if (p[0] == '[') {
+    const char *rb = memchr(p, ']', n);
+    if (rb == NULL)
+      return WSV__HOST_INVALID;
+    h = (size_t)(rb - p) + 1;
+  } else {
+    const char *colon = memchr(p, ':', n);
+    h = colon != NULL ? (size_t)(colon - p) : n;
+  }
+  kind = wsv__uri_host(p, h);
+  if (kind == WSV__HOST_INVALID)
+    return WSV__HOST_INVALID;
+  if (h < n) {
+    if (p[h] != ':' || h + 1 == n)
+      return WSV__HOST_INVALID; /* "[::1]x", or an empty port */
+    for (v = 0, i = h + 1; i < n; i++) {
+      if (!http_is_digit(p[i]))
+        return WSV__HOST_INVALID;
+      v = v * 10 + (p[i] - '0');
+      if (v > 65535)
+        return WSV__HOST_INVALID;
+    }
+  }
+  if (host_len != NULL)
+    *host_len = h;
+  if (port != NULL)
+    *port = v;
+  return kind;
+}

@@ -89,4 +89,62 @@ int wsv__http_list_next(const struct wsv_header *hs, size_t n, const char *name,
 int wsv__http_list_has(const struct wsv_header *hs, size_t n, const char *name,
                        const char *token);
 
+/* ---- RFC 3986 hosts ------------------------------------------------------
+ * The one parser in wsv for the host grammar of RFC 3986 §3.2.2, used for
+ * the Host field a server receives (hs_server.c) and for the host a client
+ * puts in its own Host field (hs_client.c):
+ *
+ *   host        = IP-literal / IPv4address / reg-name
+ *   IP-literal  = "[" ( IPv6address / IPvFuture ) "]"
+ *   IPvFuture   = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+ *   IPv6address = the nine alternatives of §3.2.2: eight h16 groups
+ *                 (1-4 HEXDIG), or fewer with one "::" standing for one
+ *                 or more zero groups; the last two groups may be an
+ *                 IPv4address
+ *   IPv4address = dec-octet "." dec-octet "." dec-octet "." dec-octet
+ *                 (0-255, no leading zero)
+ *   reg-name    = *( unreserved / pct-encoded / sub-delims )
+ *
+ * Accepted, e.g.: "example.com", "a-b.c", "%41.test", "127.0.0.1",
+ * "[::1]", "[2001:db8::1]", "[::ffff:192.0.2.1]", "[1:2:3:4:5:6:7:8]",
+ * "[::]", "[v1.x]".
+ * Rejected, e.g.: "" (an empty reg-name: no host at all), "[::1" (no
+ * "]"), "[]", "[zz::]" (not hex), "[12345::]" (5 digits),
+ * "[1:2:3:4:5:6:7:8:9]" (9 groups), "[1::2::3]" (two "::"), "[:1::]",
+ * "[1.2.3.4]" (an IPv4address is no IPv6address), "[::1.2.3.256]",
+ * "ho st", "a@b", "%4g", "a:b" (':' is not in a reg-name).
+ * A dotted quad that is not an IPv4address, e.g. "1.2.3.256", is still
+ * a valid reg-name, as RFC 3986's first-match rule says; it is accepted
+ * as one.  Nothing is decoded or normalised. */
+
+/* What a host is: 0 for none (invalid). */
+enum wsv__host_kind {
+  WSV__HOST_INVALID = 0,
+  WSV__HOST_REG_NAME = 1,
+  WSV__HOST_IPV4 = 2,
+  WSV__HOST_IPV6 = 3,      /* "[" IPv6address "]" */
+  WSV__HOST_IPV_FUTURE = 4 /* "[v..." "]" */
+};
+
+/* wsv__uri_host - classify p[0..n) as one RFC 3986 host (no port).
+ * Returns an enum wsv__host_kind, WSV__HOST_INVALID (0) when p[0..n) is
+ * not a host or is empty.  p may be NULL when n is 0. */
+int wsv__uri_host(const char *p, size_t n);
+
+/* wsv__uri_ipv6 - 1 if p[0..n) is an RFC 3986 IPv6address (no
+ * brackets), else 0. */
+int wsv__uri_ipv6(const char *p, size_t n);
+
+/* wsv__uri_host_port - p[0..n) as host [ ":" port ], the value of an
+ * HTTP Host field (RFC 9112 §3.2, RFC 9110 §7.2).  port is 1*DIGIT with
+ * a value of at most 65535 (leading zeros allowed); an empty port after
+ * the ':' ("host:"), which RFC 3986 §3.2.3 permits but asks producers to
+ * omit, is rejected: no client sends it, and two spellings of one
+ * authority are one too many for a strict server.  Returns the host's
+ * enum wsv__host_kind (> 0), with *host_len (if not NULL) set to the
+ * length of the host part (brackets included) and *port (if not NULL)
+ * to the port, or -1 when there is none; returns 0 (WSV__HOST_INVALID)
+ * otherwise, leaving *host_len and *port unchanged. */
+int wsv__uri_host_port(const char *p, size_t n, size_t *host_len, long *port);
+
 #endif /* WSV_HTTP_H */

@@ -286,7 +286,10 @@ static void test_request_bad_host_path(void **state) {
   static const char *const hosts[] = {
       "",          "[::1", "::1]",          "example.com:80", "a b", "a/b",
       "a\r\nX: y", "[]",   "[example.com]", "fe80::1%eth0",   "a@b", "a?b",
-      "a#b",       "[:]"};
+      "a#b",       "[:]",
+      /* the RFC 3986 parser shared with the server (http.h) */
+      "[zz::]", "[1:2:3:4:5:6:7:8:9]", "1:2:3:4:5:6:7:8:9", "1::2::3",
+      "[::1.2.3.256]", "%zz.test", "%4", "[12345::1]"};
   for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
     cfg.host = hosts[i];
     expect_new_fails(&cfg, WSV_ERR_INVAL);

@@ -549,6 +549,11 @@ static void test_path_query(void **state) {
 
 #define NOHOST RL UPG CONN KEY VER
 
+#define H(x) NOHOST "Host: " x "\r\n" END
+/* The same Host on a plain request (no Upgrade) */
+#define PH(x) RL "Host: " x "\r\n" END
+#define PLAIN WSV_HS_PLAIN_HTTP, 0, 0, NULL
+
 static void test_host(void **state) {
   static const struct hst_case cs[] = {
       {NOHOST END, 0, 0, 0, 0, REJ(400, HS_HOST, "Host header is missing")},
@@ -557,11 +562,75 @@ static void test_host(void **state) {
       {NOHOST HOST "host: b.example\r\n" END, 0, 0, 0, 0,
        REJ(400, HS_HOST, NULL)},
       {NOHOST "Host:\r\n" END, 0, 0, 0, 0, REJ(400, HS_HOST, "Host \"\"")},
-      {NOHOST "Host: a b\r\n" END, 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
-      {NOHOST "Host: a.example/x\r\n" END, 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
-      {NOHOST "Host: u@a.example\r\n" END, 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
-      {NOHOST "Host: [::1]:80\r\n" END, 0, 0, 0, 0, OK101},
+      {H("a b"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("a.example/x"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("u@a.example"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      /* RFC 3986 host[:port], the IPv6 grammar in full (http_test.c has
+       * the parser's own cases) */
+      {H("[::1"), 0, 0, 0, 0,
+       REJ(400, HS_HOST, "Host \"[::1\" is not host[:port] (RFC 3986)")},
+      {H("[zz::]"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("[]"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("[1:2:3:4:5:6:7:8:9]"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("[1::2::3]"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("[::1]x"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("host:80x"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("host:"), 0, 0, 0, 0, REJ(400, HS_HOST, "\"host:\"")},
+      {H("host:65536"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("ho st"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("a@b"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H(":80"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("%4g.test"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {H("[::1]:80"), 0, 0, 0, 0, OK101},
+      {H("[::1]"), 0, 0, 0, 0, OK101},
+      {H("[::1]:8080"), 0, 0, 0, 0, OK101},
+      {H("[2001:db8::1]"), 0, 0, 0, 0, OK101},
+      {H("[::ffff:192.0.2.1]"), 0, 0, 0, 0, OK101},
+      {H("[v1.fe80::a+en1]"), 0, 0, 0, 0, OK101},
+      {H("example.com"), 0, 0, 0, 0, OK101},
+      {H("127.0.0.1:80"), 0, 0, 0, 0, OK101},
+      {H("a-b.c"), 0, 0, 0, 0, OK101},
+      {H("%41.test"), 0, 0, 0, 0, OK101},
+      {H("h:65535"), 0, 0, 0, 0, OK101},
       {NOHOST "HOST: a.example\r\n" END, 0, 0, 0, 0, OK101},
+  };
+  (void)state;
+  hst_run_all(cs, sizeof cs / sizeof cs[0]);
+}
+
+/* The Host rule on the plain-HTTP path: the same grammar; missing is
+ * fine below HTTP/1.1 only (RFC 9112 §3.2), repeated never. */
+static void test_host_plain(void **state) {
+  static const struct hst_case cs[] = {
+      {PH("[::1"), 0, 0, 0, 0,
+       REJ(400, HS_HOST, "Host \"[::1\" is not host[:port]")},
+      {PH("[zz::]"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH("[]"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH("[1:2:3:4:5:6:7:8:9]"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH("[::1]x"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH("host:80x"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH("host:"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH("ho st"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH("a@b"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {PH(":80"), 0, 0, 0, 0, REJ(400, HS_HOST, NULL)},
+      {RL END, 0, 0, 0, 0, REJ(400, HS_HOST, "Host header is missing")},
+      {RL HOST HOST END, 0, 0, 0, 0,
+       REJ(400, HS_HOST, "Host header is repeated")},
+      {"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 0, 0, 0, 0,
+       REJ(400, HS_HOST, "Host header is repeated")},
+      {"GET / HTTP/1.0\r\nHost: [::1\r\n\r\n", 0, 0, 0, 0,
+       REJ(400, HS_HOST, NULL)},
+      /* the 426 configuration checks first too */
+      {PH("[::1"), 0, 0, 0, WSV_HS_PLAIN_426, REJ(400, HS_HOST, NULL)},
+      {PH("[::1]"), 0, 0, 0, 0, PLAIN},
+      {PH("[::1]:8080"), 0, 0, 0, 0, PLAIN},
+      {PH("[2001:db8::1]"), 0, 0, 0, 0, PLAIN},
+      {PH("[::ffff:192.0.2.1]"), 0, 0, 0, 0, PLAIN},
+      {PH("example.com"), 0, 0, 0, 0, PLAIN},
+      {PH("127.0.0.1:80"), 0, 0, 0, 0, PLAIN},
+      {PH("a-b.c"), 0, 0, 0, 0, PLAIN},
+      {PH("%41.test"), 0, 0, 0, 0, PLAIN},
+      {"GET / HTTP/1.0\r\n\r\n", 0, 0, 0, 0, PLAIN},
   };
   (void)state;
   hst_run_all(cs, sizeof cs / sizeof cs[0]);
@@ -570,14 +639,84 @@ static void test_host(void **state) {
 static void test_body(void **state) {
   static const struct hst_case cs[] = {
       {REQ(RL, "Content-Length: 5\r\n") "hello", 0, 0, 0, 0,
-       REJ(400, HS_BODY, "body (Content-Length \"5\")")},
-      {REQ(RL, "Content-Length: -1\r\n"), 0, 0, 0, 0, REJ(400, HS_BODY, NULL)},
+       REJ(400, HS_BODY, "upgrade request carries a body (Content-Length "
+                         "\"5\")\n")},
+      {REQ(RL, "Content-Length: -1\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Content-Length \"-1\" is not a decimal number")},
       {REQ(RL, "Content-Length: 0, 0\r\n"), 0, 0, 0, 0,
-       REJ(400, HS_BODY, NULL)},
+       REJ(400, HS_BODY, "Content-Length \"0, 0\" is a list")},
+      {REQ(RL, "Content-Length: 0\r\nContent-Length: 0\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Content-Length header is repeated")},
+      {REQ(RL, "Content-Length: +0\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "not a decimal number")},
+      {REQ(RL, "Content-Length:\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Content-Length \"\" is not a decimal number")},
       {REQ(RL, "Transfer-Encoding: chunked\r\n") "0\r\n\r\n", 0, 0, 0, 0,
-       REJ(400, HS_BODY, "Transfer-Encoding \"chunked\"")},
+       REJ(400, HS_BODY, "Transfer-Encoding \"chunked\")\n")},
+      {REQ(RL, "Transfer-Encoding: identity\r\nContent-Length: 0\r\n"), 0, 0,
+       0, 0, REJ(400, HS_BODY, "Transfer-Encoding \"identity\"")},
       {REQ(RL, "Content-Length: 0\r\n"), 0, 0, 0, 0, OK101},
       {REQ(RL, "Content-Length: 00\r\n"), 0, 0, 0, 0, OK101},
+  };
+  (void)state;
+  hst_run_all(cs, sizeof cs / sizeof cs[0]);
+}
+
+/* The body rule on the plain-HTTP path (RFC 9112 §6.3): the server reads
+ * no request body, so any Transfer-Encoding, and any Content-Length that
+ * is repeated, a list, malformed or not zero, is a 400 whatever the
+ * method; Content-Length 0 (or none) is still plain HTTP. */
+#define PB(x) RL HOST x END
+static void test_body_plain(void **state) {
+  static const struct hst_case cs[] = {
+      {PB("Content-Length: -1\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Content-Length \"-1\" is not a decimal number "
+                         "(RFC 9110 8.6)\n")},
+      {PB("Content-Length: +0\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "\"+0\" is not a decimal number")},
+      {PB("Content-Length: 1e3\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "\"1e3\" is not a decimal number")},
+      {PB("Content-Length: 0x0\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "not a decimal number")},
+      {PB("Content-Length: 0 0\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "not a decimal number")},
+      {PB("Content-Length: 100000000000000000000000\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "request carries a body (Content-Length "
+                         "\"100000000000000000000000\"); this server reads "
+                         "no request body\n")},
+      {PB("Content-Length: 5\r\n") "hello", 0, 0, 0, 0,
+       REJ(400, HS_BODY, "(Content-Length \"5\"); this server reads no")},
+      {PB("Content-Length: 0\r\nContent-Length: 0\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Content-Length header is repeated (RFC 9110 8.6)\n")},
+      {PB("Content-Length: 5\r\ncontent-length: 5\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Content-Length header is repeated")},
+      {PB("Content-Length: 5, 5\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Content-Length \"5, 5\" is a list (RFC 9110 8.6)\n")},
+      {PB("Content-Length: 0,\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "is a list")},
+      {PB("Transfer-Encoding: chunked\r\n") "0\r\n\r\n", 0, 0, 0, 0,
+       REJ(400, HS_BODY, "request carries a body (Transfer-Encoding "
+                         "\"chunked\"); this server reads no request body\n")},
+      {PB("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n"), 0, 0, 0, 0,
+       REJ(400, HS_BODY, "Transfer-Encoding \"chunked\"")},
+      {"POST /form HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", 0, 0, 0, 0,
+       REJ(400, HS_BODY, "(Content-Length \"3\")")},
+      {"HEAD / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n", 0, 0, 0, 0,
+       REJ(400, HS_BODY, NULL)},
+      /* before the 426 of the configuration that answers plain HTTP so */
+      {PB("Content-Length: -1\r\n"), 0, 0, 0, WSV_HS_PLAIN_426,
+       REJ(400, HS_BODY, NULL)},
+      {PB("Content-Length: 0\r\n"), 0, 0, 0, WSV_HS_PLAIN_426,
+       REJ(426, HS_NOT_UPGRADE, NULL)},
+      /* Host is checked before the body */
+      {RL "Host: [::1\r\nContent-Length: -1\r\n" END, 0, 0, 0, 0,
+       REJ(400, HS_HOST, NULL)},
+      {PB("Content-Length: 0\r\n"), 0, 0, 0, 0, PLAIN},
+      {PB("Content-Length: 000\r\n"), 0, 0, 0, 0, PLAIN},
+      {PB("Content-Length:  0 \r\n"), 0, 0, 0, 0, PLAIN},
+      {"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 0, 0, 0,
+       0, PLAIN},
+      {"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", 0, 0, 0, 0, PLAIN},
   };
   (void)state;
   hst_run_all(cs, sizeof cs / sizeof cs[0]);
@@ -753,8 +892,8 @@ static void test_syntax(void **state) {
 static void test_plain_http(void **state) {
   static const struct hst_case cs[] = {
       {RL HOST END, 0, 0, 0, 0, WSV_HS_PLAIN_HTTP, 0, 0, NULL},
-      {"POST /form HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", 0, 0, 0, 0,
-       WSV_HS_PLAIN_HTTP, 0, 0, NULL},
+      {"POST /form HTTP/1.0\r\n\r\n", 0, 0, 0, 0, WSV_HS_PLAIN_HTTP, 0, 0,
+       NULL},
       {RL HOST CONN KEY VER END, 0, 0, 0, 0, WSV_HS_PLAIN_HTTP, 0, 0, NULL},
       {RL HOST END, 0, WSV_VERSIONS_ALL, 0, WSV_HS_PLAIN_426,
        REJ(426, HS_NOT_UPGRADE, "\r\n\r\nthis endpoint speaks WebSocket")},
@@ -1301,7 +1440,9 @@ int main(void) {
       cmocka_unit_test(test_target),
       cmocka_unit_test(test_path_query),
       cmocka_unit_test(test_host),
+      cmocka_unit_test(test_host_plain),
       cmocka_unit_test(test_body),
+      cmocka_unit_test(test_body_plain),
       cmocka_unit_test(test_upgrade),
       cmocka_unit_test(test_connection),
       cmocka_unit_test(test_key),

@@ -592,6 +592,181 @@ static void test_list_many(void **state) {
   free(v);
 }
 
+/* ---- RFC 3986 hosts --------------------------------------------------- */
+
+/* One host through the parsers from a guard copy of exactly its length
+ * (a read past the end faults), and every prefix of it too (each must be
+ * judged without reading past its own end). */
+static int ht_host(const char *in, size_t *host_len, long *port) {
+  size_t n = strlen(in), k;
+  uint8_t *g;
+  int kind;
+  for (k = 0; k < n; k++) {
+    g = guard_copy(in, k);
+    (void)wsv__uri_host_port((const char *)g, k, NULL, NULL);
+    (void)wsv__uri_host((const char *)g, k);
+    (void)wsv__uri_ipv6((const char *)g, k);
+    guard_free(g, k);
+  }
+  g = guard_copy(in, n);
+  kind = wsv__uri_host_port((const char *)g, n, host_len, port);
+  guard_free(g, n);
+  return kind;
+}
+
+/* Host field values: host [ ":" port ]. */
+static void test_uri_host_port(void **state) {
+  static const struct {
+    const char *in;
+    int kind;
+    size_t host_len;
+    long port;
+  } cs[] = {
+      /* accepted */
+      {"example.com", WSV__HOST_REG_NAME, 11, -1},
+      {"EXAMPLE.com:8000", WSV__HOST_REG_NAME, 11, 8000},
+      {"a-b.c", WSV__HOST_REG_NAME, 5, -1},
+      {"%41.test", WSV__HOST_REG_NAME, 8, -1},
+      {"a~b_c!$&'()*+,;=", WSV__HOST_REG_NAME, 16, -1},
+      {"localhost:0", WSV__HOST_REG_NAME, 9, 0},
+      {"h:65535", WSV__HOST_REG_NAME, 1, 65535},
+      {"h:080", WSV__HOST_REG_NAME, 1, 80},
+      {"127.0.0.1:80", WSV__HOST_IPV4, 9, 80},
+      {"255.255.255.255", WSV__HOST_IPV4, 15, -1},
+      {"0.0.0.0", WSV__HOST_IPV4, 7, -1},
+      {"1.2.3.256", WSV__HOST_REG_NAME, 9, -1}, /* not IPv4: a reg-name */
+      {"01.2.3.4", WSV__HOST_REG_NAME, 8, -1},
+      {"[::1]", WSV__HOST_IPV6, 5, -1},
+      {"[::1]:8080", WSV__HOST_IPV6, 5, 8080},
+      {"[::]", WSV__HOST_IPV6, 4, -1},
+      {"[2001:db8::1]", WSV__HOST_IPV6, 13, -1},
+      {"[2001:DB8:0:0:0:0:0:1]", WSV__HOST_IPV6, 22, -1},
+      {"[1:2:3:4:5:6:7:8]:1", WSV__HOST_IPV6, 17, 1},
+      {"[1::]", WSV__HOST_IPV6, 5, -1},
+      {"[1:2:3:4:5:6:7::]", WSV__HOST_IPV6, 17, -1},
+      {"[::2:3:4:5:6:7:8]", WSV__HOST_IPV6, 17, -1},
+      {"[1:2:3::6:7:8]", WSV__HOST_IPV6, 14, -1},
+      {"[::ffff:192.0.2.1]", WSV__HOST_IPV6, 18, -1},
+      {"[::192.0.2.1]", WSV__HOST_IPV6, 13, -1},
+      {"[1:2:3:4:5:6:1.2.3.4]", WSV__HOST_IPV6, 21, -1},
+      {"[1:2:3:4:5::1.2.3.4]", WSV__HOST_IPV6, 20, -1},
+      {"[abcd:EF01::ffff]", WSV__HOST_IPV6, 17, -1},
+      {"[v1.x]", WSV__HOST_IPV_FUTURE, 6, -1},
+      {"[VaF.a:b!]:9", WSV__HOST_IPV_FUTURE, 10, 9},
+      /* rejected */
+      {"", 0, 0, 0},
+      {"[::1", 0, 0, 0},
+      {"[zz::]", 0, 0, 0},
+      {"[]", 0, 0, 0},
+      {"[]:80", 0, 0, 0},
+      {"[1:2:3:4:5:6:7:8:9]", 0, 0, 0},
+      {"[1:2:3:4:5:6:7]", 0, 0, 0},
+      {"[1:2:3:4:5:6:7:8::]", 0, 0, 0},
+      {"[::1:2:3:4:5:6:7:8]", 0, 0, 0},
+      {"[1::2::3]", 0, 0, 0},
+      {"[:::]", 0, 0, 0},
+      {"[:1::]", 0, 0, 0},
+      {"[1::2:]", 0, 0, 0},
+      {"[1:]", 0, 0, 0},
+      {"[12345::]", 0, 0, 0},
+      {"[::g]", 0, 0, 0},
+      {"[1.2.3.4]", 0, 0, 0},
+      {"[::1.2.3]", 0, 0, 0},
+      {"[::1.2.3.256]", 0, 0, 0},
+      {"[::01.2.3.4]", 0, 0, 0},
+      {"[::1.2.3.4:5]", 0, 0, 0},
+      {"[1.2.3.4::]", 0, 0, 0},
+      {"[1:2:3:4:5:6:7:1.2.3.4]", 0, 0, 0},
+      {"[::1%eth0]", 0, 0, 0},
+      {"[v.x]", 0, 0, 0},
+      {"[v1.]", 0, 0, 0},
+      {"[v1x]", 0, 0, 0},
+      {"[::1]x", 0, 0, 0},
+      {"[::1]:", 0, 0, 0},
+      {"[::1]]", 0, 0, 0},
+      {"[[::1]]", 0, 0, 0},
+      {"::1", 0, 0, 0},
+      {"host:80x", 0, 0, 0},
+      {"host:", 0, 0, 0},
+      {"host:-1", 0, 0, 0},
+      {"host:+80", 0, 0, 0},
+      {"host:65536", 0, 0, 0},
+      {"host:99999999999999999999999", 0, 0, 0},
+      {"host:80:80", 0, 0, 0},
+      {"ho st", 0, 0, 0},
+      {"a@b", 0, 0, 0},
+      {"a/b", 0, 0, 0},
+      {"a\"b", 0, 0, 0},
+      {":80", 0, 0, 0},
+      {":", 0, 0, 0},
+      {"%4", 0, 0, 0},
+      {"%4g.test", 0, 0, 0},
+      {"a%", 0, 0, 0},
+      {"\xc3\xa9.test", 0, 0, 0},
+  };
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+    size_t hl = 12345;
+    long port = 12345;
+    int kind = ht_host(cs[i].in, &hl, &port);
+    if (kind != cs[i].kind)
+      fail_msg("host [%s]: kind %d, want %d", cs[i].in, kind, cs[i].kind);
+    if (kind == 0) {
+      assert_int_equal(hl, 12345); /* left alone */
+      assert_int_equal(port, 12345);
+      continue;
+    }
+    assert_int_equal(hl, cs[i].host_len);
+    assert_int_equal(port, cs[i].port);
+    /* the host part alone is the same kind of host */
+    assert_int_equal(wsv__uri_host(cs[i].in, hl), kind);
+  }
+  /* NULL outputs are fine */
+  assert_int_equal(wsv__uri_host_port("[::1]:1", 7, NULL, NULL),
+                   WSV__HOST_IPV6);
+  assert_int_equal(wsv__uri_host_port(NULL, 0, NULL, NULL), 0);
+  assert_int_equal(wsv__uri_host(NULL, 0), 0);
+}
+
+/* A bare host (no port) and a bare IPv6address (no brackets). */
+static void test_uri_host_ipv6(void **state) {
+  static const struct {
+    const char *in;
+    int host; /* wsv__uri_host */
+    int ipv6; /* wsv__uri_ipv6 */
+  } cs[] = {
+      {"example.com", WSV__HOST_REG_NAME, 0},
+      {"192.0.2.7", WSV__HOST_IPV4, 0},
+      {"[::1]", WSV__HOST_IPV6, 0},
+      {"::1", 0, 1},
+      {"::", 0, 1},
+      {"::ffff:192.0.2.1", 0, 1},
+      {"fe80::1:2", 0, 1},
+      {"1:2:3:4:5:6:7:8", 0, 1},
+      {"example.com:80", 0, 0}, /* a port is not part of a host */
+      {"[::1]:80", 0, 0},
+      {"1:2:3:4:5:6:7:8:9", 0, 0},
+      {"fe80::1%eth0", 0, 0},
+      {"::1]", 0, 0},
+      {"[::1", 0, 0},
+      {":", 0, 0},
+      {"", 0, 0},
+  };
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+    size_t n = strlen(cs[i].in);
+    uint8_t *g = guard_copy(cs[i].in, n);
+    int h = wsv__uri_host((const char *)g, n);
+    int v = wsv__uri_ipv6((const char *)g, n);
+    guard_free(g, n);
+    if (h != cs[i].host || v != cs[i].ipv6)
+      fail_msg("[%s]: host %d ipv6 %d, want %d %d", cs[i].in, h, v, cs[i].host,
+               cs[i].ipv6);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_ok),
@@ -612,6 +787,8 @@ int main(void) {
       cmocka_unit_test(test_count),
       cmocka_unit_test(test_list_next),
       cmocka_unit_test(test_list_many),
+      cmocka_unit_test(test_uri_host_port),
+      cmocka_unit_test(test_uri_host_ipv6),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -172,6 +173,8 @@ struct cli {
   char reason[128];
   int fail_err;
   char fail_text[256];
+  int err;           /* wsv_ws_error in the close callback */
+  char err_text[64]; /* wsv_ws_error_text there */
   int version;
   int msgs;
   int bad;
@@ -217,9 +220,10 @@ static void c_message(struct wsv_ws *ws, int op, const void *d, size_t n,
 static void c_close(struct wsv_ws *ws, int code, const char *reason, size_t len,
                     void *user) {
   struct cli *c = user;
-  (void)ws;
   c->closed = 1;
   c->code = code;
+  c->err = wsv_ws_error(ws);
+  snprintf(c->err_text, sizeof c->err_text, "%s", wsv_ws_error_text(ws));
   snprintf(c->reason, sizeof c->reason, "%.*s", (int)len, reason);
 }
 
@@ -1031,6 +1035,174 @@ static void test_graceful_stop(void **state) {
   wsv_loop_free(loop);
 }
 
+/* ---- a peer that keeps TCP open after the closing handshake ------------- */
+
+/* A one-connection WebSocket server on a raw socket (the core's
+ * wsv_hs_server answers the handshake): `answer` 1 echoes the client's
+ * Close, 0 never answers it, 2 sends a Close 1000 first (and takes the
+ * answer); then it keeps TCP open for hold_ms or until the client's EOF,
+ * and records how long the client took to drop it. */
+struct linger_srv {
+  int lfd;
+  uint16_t port;
+  int answer;
+  int hold_ms;
+  atomic_int got_close; /* the client's Close frame arrived */
+  atomic_int eof_ms;    /* ms from our Close (or its) to the client's EOF, -1 */
+  atomic_int bad;
+  pthread_t th;
+};
+
+/* Read one masked client frame's opcode (payload skipped); -1 on EOF. */
+static int linger_frame(int fd, int ms) {
+  uint8_t h[14];
+  struct pollfd p = {fd, POLLIN, 0};
+  if (poll(&p, 1, ms) <= 0 || recv(fd, h, 2, MSG_WAITALL) != 2)
+    return -1;
+  size_t n = h[1] & 127, ext = n == 126 ? 2 : n == 127 ? 8 : 0;
+  if (recv(fd, h + 2, ext + 4, MSG_WAITALL) != (ssize_t)(ext + 4))
+    return -1;
+  for (size_t i = 0; i < ext; i++)
+    n = (i == 0 ? 0 : n << 8) | h[2 + i];
+  uint8_t skip[256];
+  while (n > 0) {
+    ssize_t r = recv(fd, skip, n < sizeof skip ? n : sizeof skip, 0);
+    if (r <= 0)
+      return -1;
+    n -= (size_t)r;
+  }
+  return h[0] & 15;
+}
+
+static void *linger_main(void *arg) {
+  struct linger_srv *ls = arg;
+  int fd = accept(ls->lfd, NULL, NULL);
+  struct wsv_hs_server *hs = NULL;
+  char req[4096];
+  size_t n = 0;
+  int rc = WSV_HS_INCOMPLETE;
+  if (fd < 0 || wsv_hs_server_new(&hs, NULL, NULL) != 0)
+    goto out;
+  while (rc == WSV_HS_INCOMPLETE && n < sizeof req) {
+    ssize_t r = recv(fd, req + n, 1, 0); /* byte by byte: no frame read */
+    if (r <= 0)
+      goto out;
+    n++;
+    rc = wsv_hs_server_parse(hs, req, n);
+  }
+  char res[512];
+  size_t rl = wsv_hs_server_response(hs, res, sizeof res);
+  if (rc != WSV_HS_ACCEPT || send(fd, res, rl, MSG_NOSIGNAL) != (ssize_t)rl)
+    goto out;
+  static const uint8_t close1000[] = {0x88, 0x02, 0x03, 0xE8};
+  if (ls->answer == 2 &&
+      send(fd, close1000, sizeof close1000, MSG_NOSIGNAL) != 4)
+    goto out;
+  int op;
+  while ((op = linger_frame(fd, 3000)) >= 0 && op != 8)
+    ;
+  if (op != 8)
+    goto out;
+  atomic_store(&ls->got_close, 1);
+  if (ls->answer == 1 &&
+      send(fd, close1000, sizeof close1000, MSG_NOSIGNAL) != 4)
+    goto out;
+  /* Keep TCP open; wait for the client's EOF. */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  struct pollfd p = {fd, POLLIN, 0};
+  char junk[64];
+  while (poll(&p, 1, ls->hold_ms) > 0 && recv(fd, junk, sizeof junk, 0) > 0)
+    ;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long ms =
+      (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  atomic_store(&ls->eof_ms, ms < ls->hold_ms ? (int)ms : -1);
+out:
+  if (rc != WSV_HS_ACCEPT)
+    atomic_fetch_add(&ls->bad, 1);
+  wsv_hs_server_free(hs);
+  if (fd >= 0)
+    close(fd);
+  return NULL;
+}
+
+static void linger_start(struct linger_srv *ls, int answer, int hold_ms) {
+  memset(ls, 0, sizeof *ls);
+  ls->answer = answer;
+  ls->hold_ms = hold_ms;
+  atomic_store(&ls->eof_ms, -1);
+  ls->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(ls->lfd >= 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(ls->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(ls->lfd, 1), 0);
+  socklen_t sl = sizeof sa;
+  assert_int_equal(getsockname(ls->lfd, (struct sockaddr *)&sa, &sl), 0);
+  ls->port = ntohs(sa.sin_port);
+  assert_int_equal(pthread_create(&ls->th, NULL, linger_main, ls), 0);
+}
+
+/* Connect, close with 1000 (unless the server closes first), and run
+ * until the close callback. */
+static void linger_run(struct linger_srv *ls, struct cli *c) {
+  struct wsv_loop *loop;
+  assert_int_equal(wsv_loop_new(&loop), 0);
+  struct wsv_client_config cc;
+  char url[64];
+  memset(c, 0, sizeof *c);
+  cli_config(&cc, c, url, sizeof url, ls->port, "/");
+  cc.limits.close_timeout_ms = 300;
+  struct wsv_ws *ws;
+  assert_int_equal(wsv_client_connect(loop, &cc, &ws), 0);
+  run_until(loop, &c->opened, 3000);
+  assert_true(c->opened);
+  if (ls->answer != 2)
+    assert_int_equal(wsv_ws_close(ws, 1000, NULL, 0), 0);
+  run_until(loop, &c->closed, 3000);
+  assert_true(c->closed);
+  wsv_loop_free(loop);
+  assert_int_equal(pthread_join(ls->th, NULL), 0);
+  close(ls->lfd);
+  assert_int_equal(atomic_load(&ls->bad), 0);
+  assert_int_equal(atomic_load(&ls->got_close), 1);
+}
+
+/* RFC 6455 §7.1.5: after a completed closing handshake the close code is
+ * the peer's, and dropping a TCP connection the server keeps open (after
+ * close_timeout_ms) is no failure.  Without the server's Close it is. */
+static void test_close_tcp_outlives_handshake(void **state) {
+  (void)state;
+  struct linger_srv ls;
+  struct cli c;
+  /* We close, the server answers and keeps TCP open for 3 s. */
+  linger_start(&ls, 1, 3000);
+  linger_run(&ls, &c);
+  assert_int_equal(c.code, 1000);
+  assert_int_equal(c.err, 0);
+  assert_string_equal(c.err_text, "");
+  int ms = atomic_load(&ls.eof_ms);
+  assert_true(ms >= 200 && ms < 2000); /* dropped after ~300 ms */
+  /* The server closes first, we answer, it keeps TCP open. */
+  linger_start(&ls, 2, 3000);
+  linger_run(&ls, &c);
+  assert_int_equal(c.code, 1000);
+  assert_int_equal(c.err, 0);
+  ms = atomic_load(&ls.eof_ms);
+  assert_true(ms >= 200 && ms < 2000);
+  /* The server never answers our Close: 1006, "close timeout". */
+  linger_start(&ls, 0, 3000);
+  linger_run(&ls, &c);
+  assert_int_equal(c.code, 1006);
+  assert_int_equal(c.err, WSV_ERR_CLOSED);
+  assert_string_equal(c.err_text, "close timeout");
+  ms = atomic_load(&ls.eof_ms);
+  assert_true(ms >= 200 && ms < 2000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_echo_sizes),
@@ -1051,6 +1223,7 @@ int main(void) {
       cmocka_unit_test(test_park),
       cmocka_unit_test(test_pubsub_threads),
       cmocka_unit_test(test_graceful_stop),
+      cmocka_unit_test(test_close_tcp_outlives_handshake),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,10 +56,12 @@ static const char connect_usage[] =
     "                       cipher, the version negotiation, the agreed\n"
     "                       extensions and the close on standard error\n"
     "\n"
-    "Exit status: 0 after a normal close (1000, or a Close without a code);\n"
-    "1 if connecting or the handshake failed, the connection broke, or the\n"
-    "server closed with another code; 2 on a usage error; 128+N after\n"
-    "signal N (SIGINT or SIGTERM send a Close with 1001 first).\n";
+    "Exit status: 0 after a normal close: the server's Close with 1000 (or\n"
+    "without a code), also when the server then keeps TCP open (dropped\n"
+    "after the 5 s close timeout); 1 if connecting or the handshake failed,\n"
+    "the connection broke, the server never answered our Close, or it\n"
+    "closed with another code; 2 on a usage error; 128+N after signal N\n"
+    "(SIGINT or SIGTERM send a Close with 1001 first).\n";
 
 struct connect_opts {
   const char *url;

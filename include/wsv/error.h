@@ -34,13 +34,13 @@ extern "C" {
   XX(HS_METHOD, -22, "request method is not GET")                              \
   XX(HS_TARGET, -23, "request target is not a valid resource name")            \
   XX(HS_HTTP_VERSION, -24, "HTTP version is below 1.1")                        \
-  XX(HS_HOST, -25, "Host header missing or repeated")                          \
+  XX(HS_HOST, -25, "Host header missing, repeated or malformed")               \
   XX(HS_UPGRADE, -26, "Upgrade header lacks the websocket token")              \
   XX(HS_CONNECTION, -27, "Connection header lacks the Upgrade token")          \
   XX(HS_KEY, -28, "Sec-WebSocket-Key missing, repeated or not 16 bytes")       \
   XX(HS_VERSION, -29, "Sec-WebSocket-Version missing, repeated or malformed")  \
   XX(HS_VERSION_UNSUPPORTED, -30, "Sec-WebSocket-Version not supported")       \
-  XX(HS_BODY, -31, "upgrade request carries a body")                           \
+  XX(HS_BODY, -31, "request carries a body or bad Content-Length")             \
   XX(HS_HEADER, -32, "malformed WebSocket header value")                       \
   XX(HS_REFUSED, -33, "refused by the accept hook")                            \
   XX(HS_NOT_UPGRADE, -34, "plain HTTP request without Upgrade")                \

@@ -33,15 +33,24 @@
  *   head over max_head_bytes, or more than max_headers fields
  *                                        431  WSV_ERR_HTTP_TOO_LARGE
  *     (414 URI Too Long when the limit is hit inside the request line)
- *   no Upgrade field at all              WSV_HS_PLAIN_HTTP, or with
+ *   no Upgrade field at all (a plain HTTP request): only the Host and
+ *     body rules below apply, in that order (a Host may be missing below
+ *     HTTP/1.1, RFC 9112 §3.2); then     WSV_HS_PLAIN_HTTP, or with
  *     plain_http = WSV_HS_PLAIN_426:     426  WSV_ERR_HS_NOT_UPGRADE
  *   method is not GET                    400 + "Allow: GET"  WSV_ERR_HS_METHOD
  *   HTTP version below 1.1               400  WSV_ERR_HS_HTTP_VERSION
  *   target neither origin-form ("/p?q") nor an absolute http, https, ws or
  *     wss URI; or holding '#'            400  WSV_ERR_HS_TARGET
- *   not exactly one Host, or a Host that is empty or not host[:port]
+ *   Host (both paths): not exactly one, or not RFC 3986 host[:port]: a
+ *     reg-name (unreserved, %XX, sub-delims; not empty), an IPv4address,
+ *     or "[" IPv6address (the full grammar: at most 8 groups of 1-4 hex
+ *     digits, one "::", an IPv4 tail) or IPvFuture "]"; port 1*DIGIT up
+ *     to 65535 ("host:" with an empty port is refused)
  *                                        400  WSV_ERR_HS_HOST
- *   Content-Length other than 0, or any Transfer-Encoding
+ *   body (both paths; this server reads no request body, RFC 9112 §6.3):
+ *     any Transfer-Encoding; Content-Length repeated (two lines, or a
+ *     comma list, even of equal values: RFC 9110 §8.6 lets a recipient
+ *     reject them and we do), not 1*DIGIT ("-1", "+0", "1e3"), or not 0
  *                                        400  WSV_ERR_HS_BODY
  *   Upgrade list not exactly one "websocket" (any case); "h2c" or
  *     "websocket, h2c" fail              400  WSV_ERR_HS_UPGRADE

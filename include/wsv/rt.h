@@ -316,7 +316,16 @@ struct wsv_ws_callbacks {
    * timeout, close timeout, shutdown timeout).  reason[0..len) is the
    * peer's reason (UTF-8, not NUL-terminated, valid during the call;
    * empty unless the peer sent one).  wsv_ws_error / wsv_ws_error_text
-   * say why an abnormal close happened. */
+   * say why an abnormal close happened.
+   * A completed closing handshake is a clean close however TCP then
+   * ends: once the peer's Close has arrived and ours (sent first, or in
+   * answer) has been written, `code` is the peer's and wsv_ws_error is 0,
+   * even when the peer keeps TCP open and close_timeout_ms drops it (RFC
+   * 6455 §7.1.5: the close code is the one in the Close frame received;
+   * §7.1.1 lets a client close TCP itself when the server does not).
+   * The close timeout is an error ("close timeout", 1006 or our failure
+   * code) only while the handshake is incomplete: no Close from the peer,
+   * or ours still unsent. */
   void (*close)(struct wsv_ws *ws, int code, const char *reason, size_t len,
                 void *user);
   /* Client only: connecting or the opening handshake failed, so `open`
@@ -351,7 +360,9 @@ struct wsv_ws_limits {
   /* After a Close was sent, or (client) after the close handshake while
    * waiting for the server to close TCP: drop TCP after this long
    * (default 5000 ms).  Also bounds how long a slow consumer's 1008 Close
-   * may take to leave. */
+   * may take to leave.  Dropping TCP after a completed handshake is a
+   * clean close (the close callback gets the peer's code, no error);
+   * before, it is "close timeout". */
   uint32_t close_timeout_ms;
   /* Back-pressure: wsv_ws_send returns 1 once the send buffer is above
    * send_high_water (default 1 MiB); the drain callback fires when it

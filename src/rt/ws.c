@@ -594,6 +594,14 @@ static void ws_reset(struct wsv_ws *ws) {
     (void)setsockopt(ws->w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
+/* 1 once the closing handshake is complete: the peer's Close received and
+ * ours (sent first or in answer) written out, nothing else queued. */
+static int ws_close_done(const struct wsv_ws *ws) {
+  return ws->peer_code != 0 && ws->conn != NULL &&
+         wsv_conn_state(ws->conn) == WSV_CONN_CLOSED &&
+         !wsv_conn_want_write(ws->conn) && ws->pre == NULL;
+}
+
 static void ws_on_timer(struct wsv_timer *t, void *user) {
   struct wsv_ws *ws = user;
   (void)t;
@@ -618,6 +626,13 @@ static void ws_on_timer(struct wsv_timer *t, void *user) {
     }
     break;
   case WS_T_CLOSE:
+    /* A completed closing handshake whose TCP outlived it ends cleanly:
+     * only the socket is late, and the close code is the peer's Close
+     * (RFC 6455 §7.1.5); see the close callback in wsv/rt.h. */
+    if (ws_close_done(ws)) {
+      wsv__rt_ws_terminate(ws, 0, "");
+      break;
+    }
     if (ws_kernel_unsent(ws) > 0)
       ws_reset(ws);
     wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "close timeout");

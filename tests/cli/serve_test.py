@@ -559,10 +559,165 @@ def case_tls():
         check("TLS serve: SIGTERM -> exit 0", rc == 0, f"rc={rc} {s.text()}")
 
 
+def raw_http(port, req, timeout=5):
+    """Send raw request bytes; return (status, body) of the answer, read to EOF."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        c.sendall(req)
+        data = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        c.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    parts = head.split(b" ", 2)
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), body
+
+
+def case_page_body_and_host():
+    """The page path checks Content-Length, Transfer-Encoding and Host as
+    the upgrade path does (RFC 9112 6.3, 3.2; RFC 3986 host[:port])."""
+    s, port = serve()
+    try:
+        get = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        bad = [("Content-Length: -1", b"not a decimal number"),
+               ("Content-Length: +0", b"not a decimal number"),
+               ("Content-Length: 1e3", b"not a decimal number"),
+               ("Content-Length: 100000000000000000000000", b"carries a body"),
+               ("Content-Length: 0\r\nContent-Length: 0", b"repeated"),
+               ("Content-Length: 5, 5", b"is a list"),
+               ("Transfer-Encoding: chunked", b"carries a body")]
+        for h, why in bad:
+            st, body = raw_http(port, get + h.encode() + b"\r\n\r\n")
+            check(f"GET / with {h!r}: 400 naming the check",
+                  st == 400 and why in body and body.endswith(b"\n") and body.count(b"\n") == 1,
+                  f"{st} {body!r}")
+        st, body = raw_http(port, get + b"Content-Length: 0\r\n\r\n")
+        check("GET / with Content-Length: 0: the page (200)", st == 200 and b"<html" in body.lower(),
+              f"{st} {body[:80]!r}")
+        for host in ("[::1", "[zz::]", "[]", "host:", "ho st"):
+            st, body = raw_http(port, b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n\r\n")
+            check(f"GET / with Host {host!r}: 400", st == 400 and b"Host" in body, f"{st} {body!r}")
+            st, body = raw_http(port, b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+                                b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                b"Sec-WebSocket-Version: 13\r\n\r\n")
+            check(f"upgrade with Host {host!r}: 400", st == 400 and b"Host" in body, f"{st} {body!r}")
+        st, body = raw_http(port, b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")
+        check("GET / with Host [::1]:8080: 200", st == 200, f"{st}")
+    finally:
+        stop(s)
+
+
+def linger_server(answer, hold, result):
+    """A one-connection WebSocket server (stdlib): answers the handshake,
+    reads frames until the client's Close, echoes it if `answer`, then keeps
+    TCP open for `hold` seconds or until the client's EOF.  Puts the port in
+    result["port"] (before accepting) and the seconds to the client's EOF in
+    result["eof"]."""
+    import base64
+    import hashlib
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(10)
+    result["port"] = ls.getsockname()[1]
+    result["ready"].set()
+    try:
+        c, _ = ls.accept()
+    finally:
+        ls.close()
+    c.settimeout(10)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(4096)
+        if not d:
+            return
+        buf += d
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    key = [ln.split(b":", 1)[1].strip() for ln in head.split(b"\r\n")
+           if ln.lower().startswith(b"sec-websocket-key:")][0]
+    acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+
+    def need(n):
+        nonlocal buf
+        while len(buf) < n:
+            d = c.recv(4096)
+            if not d:
+                raise EOFError
+            buf += d
+
+    try:
+        while True:  # client frames are masked; no extension was agreed
+            need(2)
+            n, o = buf[1] & 127, 2
+            o += {126: 2, 127: 8}.get(n, 0)
+            need(o)
+            if n >= 126:
+                n = int.from_bytes(buf[2:o], "big")
+            need(o + 4 + n)
+            mask, payload = buf[o:o + 4], buf[o + 4:o + 4 + n]
+            op, buf = buf[0] & 15, buf[o + 4 + n:]
+            if op == 8:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                break
+        if answer:
+            c.sendall(bytes([0x88, len(payload)]) + payload)
+        t0 = time.monotonic()
+        c.settimeout(hold)
+        try:
+            while c.recv(4096):
+                pass
+            result["eof"] = time.monotonic() - t0
+        except socket.timeout:
+            pass
+    except EOFError:
+        pass
+    finally:
+        c.close()
+
+
+def case_connect_close_linger():
+    """`wsv connect` after a completed close handshake exits 0 even when the
+    server keeps TCP open past the 5 s close timeout; a server that never
+    answers the Close still makes it fail.  Both run at once (~5 s)."""
+    runs = {}
+    for name, answer in (("answer", True), ("silent", False)):
+        r = {"ready": threading.Event()}
+        t = threading.Thread(target=linger_server, args=(answer, 8, r), daemon=True)
+        t.start()
+        r["ready"].wait(5)
+        c = connect(r["port"])
+        c.send(b"hello\n")
+        c.close_stdin()
+        runs[name] = (t, r, c)
+    for name, (t, r, c) in runs.items():
+        rc = c.wait(10)
+        t.join(10)
+        r["rc"] = rc
+        if rc is None:
+            c.kill()
+    rc, r, c = runs["answer"][1]["rc"], runs["answer"][1], runs["answer"][2]
+    check("connect: close handshake done, server keeps TCP open: exit 0", rc == 0,
+          f"rc={rc} {c.text()}")
+    check("connect: then drops TCP itself after the close timeout",
+          4 <= r.get("eof", 0) < 7.5, f"eof={r.get('eof')}")
+    check("connect: no error line after a clean close", b"wsv connect:" not in bytes(c.err),
+          c.text())
+    rc, r, c = runs["silent"][1]["rc"], runs["silent"][1], runs["silent"][2]
+    check("connect: server never answers the Close: exit 1 (close timeout)",
+          rc == 1 and b"close timeout" in bytes(c.err), f"rc={rc} {c.text()}")
+
+
 def main():
     for case in (case_help, case_echo, case_quiet_and_threads, case_chat, case_exec,
-                 case_page, case_port_in_use, case_signals, case_versions, case_refused,
-                 case_tls):
+                 case_page, case_page_body_and_host, case_port_in_use, case_signals,
+                 case_versions, case_refused, case_connect_close_linger, case_tls):
         try:
             case()
         except Exception as e:  # a broken case must not hide the others
