@@ -69,7 +69,7 @@ static const char serve_usage[] =
     "                       (default 1G; 0: none); past it the ones holding\n"
     "                       the most are closed with 1008\n"
     "  --input-budget BYTES most bytes held by messages being received, all\n"
-    "                       connections together (default 1G; 0: none); a\n"
+    "                       connections together (default 256M; 0: none); a\n"
     "                       message that would pass it is refused with 1009\n"
     "  --handshake-timeout MS\n"
     "                       time allowed from accept to the end of the\n"

@@ -637,29 +637,32 @@ struct wsv_server_config {
   const char *tls_cert_file;
   const char *tls_key_file;
   /* Server-wide memory budgets, across every connection and thread (0:
-   * none).  output_budget (default WSV_DEFAULT_OUTPUT_BUDGET, 1 GiB):
-   * the bytes queued for all connections together.  Past it, the
-   * connections holding the most unsent data are failed first with 1008
-   * (their unsent frames are dropped at once; a frame partly written is
-   * finished; the socket is reset if the Close cannot leave within
+   * none).
+   * output_budget (default WSV_DEFAULT_OUTPUT_BUDGET, 1 GiB): the bytes
+   * queued for all connections together.  Past it, the connections
+   * holding the most unsent data are failed first with 1008 (their
+   * unsent frames are dropped at once; a frame partly written is
+   * finished; the socket is reset if the peer has not taken it by
    * limits.close_timeout_ms), until the total is back under 7/8 of the
-   * budget; each thread sheds its own connections, once its share
+   * budget.  Each thread sheds its own connections, once its share
    * (budget / threads) is over too.  Requires conn.max_output below
-   * 4 GiB - 1 MiB.  input_budget (default WSV_DEFAULT_INPUT_BUDGET,
-   * 1 GiB): the bytes held by messages being received (assembled or
-   * inflated; a message received whole in one read takes none).  A
-   * message buffer that would grow past it is refused before it grows:
-   * that connection fails with close 1009 (error WSV_ERR_BUDGET); growth
-   * up to 16 KiB per message is always allowed, so small messages,
-   * compressed ones included, keep flowing while large ones hold the
-   * budget.  The runtime sets conn.msg_reserve for this (it must be NULL
-   * when input_budget is set).  See wsv_server_output_queued. */
+   * 4 GiB - 1 MiB.
+   * input_budget (default WSV_DEFAULT_INPUT_BUDGET, 256 MiB: sixteen
+   * messages of the default maximum size at once): the bytes held by
+   * messages being received (assembled or inflated; a message received
+   * whole in one read takes none).  A message buffer that would grow past
+   * it is refused before it grows: that connection fails with close 1009
+   * (error WSV_ERR_BUDGET).  Growth up to 16 KiB per message is always
+   * allowed, so small messages, compressed ones included, keep flowing
+   * while large ones hold the budget.  The runtime sets conn.msg_reserve
+   * for this (it must be NULL when input_budget is set).
+   * See also wsv_server_output_queued and wsv_server_input_held. */
   size_t output_budget;
   size_t input_budget;
 };
 
 #define WSV_DEFAULT_OUTPUT_BUDGET ((size_t)1 << 30)
-#define WSV_DEFAULT_INPUT_BUDGET ((size_t)1 << 30)
+#define WSV_DEFAULT_INPUT_BUDGET ((size_t)256 << 20)
 
 /* wsv_server_config_init - the defaults above (and the core's defaults in
  * handshake and conn). */
