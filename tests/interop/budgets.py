@@ -17,8 +17,10 @@
   after  : once the attackers are gone the memory goes back to the system
            (VmRSS within a few MiB of where it started).
 
-Scaled to run in seconds; BUDGET_SUBS, BUDGET_MSGS and BUDGET_STALLS
-change the attack's size (e.g. the 2,000 subscribers of the issue).
+Scaled to run in seconds with 32 MiB budgets; BUDGET_SUBS, BUDGET_MSGS
+and BUDGET_STALLS change the attack's size (e.g. the 2,000 subscribers of
+the issue), and BUDGET_DEFAULTS=1 runs the server with its default
+budgets (no budget options: also for measuring a build without them).
 
 usage: /usr/bin/python3 budgets.py WSV
 """
@@ -46,8 +48,9 @@ MIB = 1 << 20
 NSUBS = int(os.environ.get("BUDGET_SUBS", "200"))
 NMSGS = int(os.environ.get("BUDGET_MSGS", "64"))
 NSTALL = int(os.environ.get("BUDGET_STALLS", "16"))
-OUT_BUDGET = 32 * MIB
-IN_BUDGET = 32 * MIB
+DEFAULTS = os.environ.get("BUDGET_DEFAULTS") == "1"
+OUT_BUDGET = 1024 * MIB if DEFAULTS else 32 * MIB
+IN_BUDGET = 256 * MIB if DEFAULTS else 32 * MIB
 # Bytes the server may hold beyond a budget: its per-loop cache of big
 # buffers (up to 64 MiB, kept for reuse, given back after 2 s), the frame
 # each shed connection was writing, malloc's slack; more under ASan.
@@ -148,11 +151,15 @@ def read_all(socks, timeout):
     """Read every socket at once until each reaches EOF or a reset, or the
     time is up; returns what each received."""
     bufs = {s: bytearray() for s in socks}
+    by_fd = {s.fileno(): s for s in socks}
     live = set(socks)
+    poller = select.poll()
+    for s in socks:
+        poller.register(s, select.POLLIN)
     deadline = time.monotonic() + timeout
     while live and time.monotonic() < deadline:
-        r, _, _ = select.select(list(live), [], [], 0.2)
-        for s in r:
+        for fd, _ in poller.poll(200):
+            s = by_fd[fd]
             try:
                 chunk = s.recv(1 << 20)
             except OSError:
@@ -161,6 +168,7 @@ def read_all(socks, timeout):
                 bufs[s] += chunk
             else:
                 live.discard(s)
+                poller.unregister(s)
     return [bytes(bufs[s]) for s in socks]
 
 
@@ -175,18 +183,24 @@ def settle_rss(srv, base, timeout):
 
 
 def output_case():
-    srv = T.start_server(rep, WSV, ["--chat", "--quiet", "--output-budget", str(OUT_BUDGET)],
-                         "output budget")
+    flags = [] if DEFAULTS else ["--output-budget", str(OUT_BUDGET)]
+    srv = T.start_server(rep, WSV, ["--chat", "--quiet"] + flags, "output budget")
     if not srv:
         return
     socks = []
     try:
         room = "/room"
-        slow = [slow_subscriber(srv.port, room) for _ in range(NSUBS)]
-        socks += slow
+        # The readers first, so their descriptors stay below select()'s
+        # 1024 however many subscribers follow.
         pub, _ = T.ws_open(srv.port, room)
         fast, ffr = T.ws_open(srv.port, room)
         socks += [pub, fast]
+        by = Bystander(srv.port)
+        by.start()
+        while by.n == 0 and not by.errors:
+            time.sleep(0.01)
+        slow = [slow_subscriber(srv.port, room) for _ in range(NSUBS)]
+        socks += slow
         # The publisher's own copies: drained so it is never a slow reader.
         drain_stop = threading.Event()
 
@@ -199,8 +213,6 @@ def output_case():
             except (OSError, ValueError):
                 return
         threading.Thread(target=drain, daemon=True).start()
-        by = Bystander(srv.port)
-        by.start()
         time.sleep(0.3)
         rss0 = srv.rss_kib()
         samples, stop = [], threading.Event()
@@ -279,7 +291,8 @@ def bomb_fragment(total):
 
 
 def input_case():
-    srv = T.start_server(rep, WSV, ["--quiet", "--input-budget", str(IN_BUDGET)], "input budget")
+    flags = [] if DEFAULTS else ["--input-budget", str(IN_BUDGET)]
+    srv = T.start_server(rep, WSV, ["--quiet"] + flags, "input budget")
     if not srv:
         return
     socks = []
