@@ -511,6 +511,62 @@ static size_t conn_drop_unstarted(struct wsv_conn *c) {
   return before - c->out_bytes;
 }
 
+/* ---- failing ------------------------------------------------------------- */
+
+/* Forget a compressed message being received and give the zlib streams
+ * back: no more messages will flow on this connection.  With `views` the
+ * stream-mode piece buffer may be the latest event's view: it is freed at
+ * the next call instead. */
+static void conn_z_drop(struct wsv_conn *c, int views) {
+  c->msg_z = 0;
+  c->z_more = 0;
+  c->z_in = NULL;
+  c->z_in_len = 0;
+  wsv__z_free(c->zin);
+  c->zin = NULL;
+  wsv__z_free(c->zout);
+  c->zout = NULL;
+  if (views && c->z_chunk != NULL) {
+    c->z_chunk_release = 1;
+    return;
+  }
+  wsv__free(&c->mem, c->z_chunk);
+  c->z_chunk = NULL;
+  c->z_chunk_release = 0;
+}
+
+/* Fail the connection (§7.1.7) from inside wsv_conn_next_event: queue a
+ * Close with the error's code unless one was sent, drop the rest of the
+ * input and any partial message, and describe it in *ev. */
+static int conn_fail(struct wsv_conn *c, int err, struct wsv_event *ev) {
+  int code = wsv_err_close_code(err);
+
+  c->failed = 1;
+  c->in_off = c->in_len;
+  c->in_payload = 0;
+  c->msg_opcode = 0;
+  conn_asm_free(c);
+  conn_z_drop(c, 0);
+  if (!c->close_sent && code != 0)
+    (void)conn_queue_close(c, code, NULL, 0);
+  ev->type = WSV_EV_ERROR;
+  ev->err = err;
+  ev->close_code = code;
+  return WSV_EV_ERROR;
+}
+
+/* A send found the output queue full: the peer is too slow.  Fail with
+ * 1008.  Event views stay valid (the message buffer is freed at the next
+ * wsv_conn_next_event or wsv_conn_recv). */
+static void conn_overflow(struct wsv_conn *c) {
+  c->failed = 1;
+  c->in_off = c->in_len;
+  if (c->asm_buf != NULL)
+    c->asm_release = 1;
+  if (!c->close_sent)
+    (void)conn_queue_close(c, 1008, NULL, 0);
+}
+
 long long wsv_conn_shed(struct wsv_conn *c, int code) {
   uint8_t payload[WSV_MAX_CONTROL_PAYLOAD];
   size_t dropped;
@@ -530,69 +586,10 @@ long long wsv_conn_shed(struct wsv_conn *c, int code) {
   c->msg_opcode = 0;
   if (c->asm_buf != NULL)
     c->asm_release = 1; /* the latest event may be a view of it */
-  c->msg_z = 0;
-  c->z_more = 0;
-  c->z_in = NULL;
-  c->z_in_len = 0;
-  wsv__z_free(c->zin);
-  c->zin = NULL;
-  wsv__z_free(c->zout);
-  c->zout = NULL;
-  if (c->z_chunk != NULL)
-    c->z_chunk_release = 1;
+  conn_z_drop(c, 1);
   if (!c->close_sent)
     (void)conn_queue_close(c, code, NULL, 0);
   return (long long)dropped;
-}
-
-/* ---- failing ------------------------------------------------------------- */
-
-/* Forget a compressed message being received and give the zlib streams
- * back: no more messages will flow on this connection. */
-static void conn_z_drop(struct wsv_conn *c) {
-  c->msg_z = 0;
-  c->z_more = 0;
-  c->z_in = NULL;
-  c->z_in_len = 0;
-  wsv__z_free(c->zin);
-  c->zin = NULL;
-  wsv__z_free(c->zout);
-  c->zout = NULL;
-  wsv__free(&c->mem, c->z_chunk);
-  c->z_chunk = NULL;
-  c->z_chunk_release = 0;
-}
-
-/* Fail the connection (§7.1.7) from inside wsv_conn_next_event: queue a
- * Close with the error's code unless one was sent, drop the rest of the
- * input and any partial message, and describe it in *ev. */
-static int conn_fail(struct wsv_conn *c, int err, struct wsv_event *ev) {
-  int code = wsv_err_close_code(err);
-
-  c->failed = 1;
-  c->in_off = c->in_len;
-  c->in_payload = 0;
-  c->msg_opcode = 0;
-  conn_asm_free(c);
-  conn_z_drop(c);
-  if (!c->close_sent && code != 0)
-    (void)conn_queue_close(c, code, NULL, 0);
-  ev->type = WSV_EV_ERROR;
-  ev->err = err;
-  ev->close_code = code;
-  return WSV_EV_ERROR;
-}
-
-/* A send found the output queue full: the peer is too slow.  Fail with
- * 1008.  Event views stay valid (the message buffer is freed at the next
- * wsv_conn_next_event or wsv_conn_recv). */
-static void conn_overflow(struct wsv_conn *c) {
-  c->failed = 1;
-  c->in_off = c->in_len;
-  if (c->asm_buf != NULL)
-    c->asm_release = 1;
-  if (!c->close_sent)
-    (void)conn_queue_close(c, 1008, NULL, 0);
 }
 
 /* ---- receiving: frame starts --------------------------------------------- */
@@ -979,7 +976,7 @@ static int conn_on_close(struct wsv_conn *c, const uint8_t *data, size_t len,
   c->close_received = 1; /* the rest of the input is discarded */
   c->msg_opcode = 0;
   conn_asm_free(c);
-  conn_z_drop(c);
+  conn_z_drop(c, 0);
   /* Echo the code (or an empty Close).  If even that cannot be queued,
    * the peer's Close still ends the connection. */
   if (!c->close_sent)
