@@ -151,9 +151,12 @@ struct serve {
   struct serve_opts opt;
   struct wsv_server *srv;
   atomic_ulong next_id;
-  /* The argv of each program: [stdbuf -oL] /bin/sh -c CMD. */
-  char *exec_argv[6];
+  /* The argv of each program: [stdbuf -oL] /bin/sh -c CMD, or with the
+   * open-files limit to give back, [stdbuf -oL] /bin/sh -c
+   * 'ulimit -S -n N; exec /bin/sh -c "$1"' sh CMD. */
+  char *exec_argv[8];
   char stdbuf[256];
+  char exec_script[96];
   size_t max_input; /* bytes queued for a program's stdin at most */
   size_t max_line;  /* longest line read from a program */
   int starting;     /* during wsv_server_new: keep errors, print none */
@@ -555,16 +558,20 @@ static void serve_child_on_out(struct wsv_io *io, int fd, unsigned events,
 }
 
 /* The program exited while its connection is open: what it wrote is in
- * the pipe (read it all, whatever the send buffer holds: at most the
- * pipe's size), then the connection closes with 1000, as at EOF, even if
- * something it started in the background still holds its output; and
- * its group gets SIGTERM. */
+ * the pipe (read it, whatever the send buffer holds: at most the pipe's
+ * size, so that a background writer cannot keep this loop going), then
+ * the connection closes with 1000, as at EOF, even if something it
+ * started still holds its output; and its group gets SIGTERM. */
 static void serve_child_on_exit(struct serve_child *ch) {
   serve_child_stop_pidfd(ch);
   wsv_timer_stop(ch->timer);
-  int r;
-  while ((r = serve_child_read(ch)) == 1)
-    ;
+  int r = 0;
+  if (ch->out_fd >= 0) {
+    int size = fcntl(ch->out_fd, F_GETPIPE_SZ);
+    int reads = (size > 0 ? size : 1 << 20) / SERVE_READ_CHUNK + 2;
+    while (reads-- > 0 && (r = serve_child_read(ch)) == 1)
+      ;
+  }
   if (r != -2)
     serve_child_eof(ch);
   serve_child_close_in(ch);
@@ -843,11 +850,6 @@ static int serve_child_start(struct serve *st, struct serve_conn *c,
     goto fail;
   serve_child_env_free(env, nadd);
   env = NULL;
-  /* The program gets the open-files limit wsv started with.  It runs
-   * already (posix_spawn returns after the exec), but has hardly begun
-   * loading: whatever it starts inherits the limit set here. */
-  if (st->nofile_raised)
-    (void)prlimit(ch->pid, RLIMIT_NOFILE, &st->nofile, NULL);
   close(in[0]);
   close(out[1]);
   ch->in_fd = in[1];
@@ -889,9 +891,9 @@ fail:
 }
 
 /* After the server stopped: the loops no longer run, so end the programs
- * still alive here, on shorter deadlines (SIGTERM to the group after 1 s,
- * SIGKILL after 2 s; SERVE_GROUP_KILL_MS for what an exited program left
- * behind). */
+ * still alive here, on shorter deadlines: SIGTERM to the group after 1 s,
+ * SIGKILL after 2 s; what an exited program left behind gets SIGKILL
+ * after 1 s at most. */
 static void serve_sweep_children(struct serve *st) {
   uint64_t t0 = serve_now_ms();
   for (struct serve_child *ch = st->children; ch != NULL; ch = ch->next) {
@@ -909,6 +911,9 @@ static void serve_sweep_children(struct serve *st) {
         ch->term_at = t0 + SERVE_REAP_TERM_MS / 2;
       if (ch->kill_at > t0 + SERVE_REAP_TERM_MS)
         ch->kill_at = t0 + SERVE_REAP_TERM_MS;
+    } else if (ch->phase == SERVE_CHILD_GROUP &&
+               ch->kill_at > t0 + SERVE_REAP_TERM_MS / 2) {
+      ch->kill_at = t0 + SERVE_REAP_TERM_MS / 2;
     }
   }
   while (st->children != NULL) {
@@ -1136,7 +1141,7 @@ static void serve_origin_text(const struct serve *st, char *buf, size_t cap) {
 
 /* Raise the soft RLIMIT_NOFILE to the hard one: every connection is a
  * descriptor, and 1024 is a common soft default.  The programs of --exec
- * get the original back (serve_child_start), since some of them close
+ * get the original back (serve_exec_argv), since some of them close
  * every descriptor up to the limit or use select(). */
 static void serve_raise_nofile(struct serve *st) {
   struct rlimit r;
@@ -1446,7 +1451,11 @@ static int serve_is_tls_error(const char *e) {
 }
 
 /* Set up the program's argv: under stdbuf -oL when it is installed, so
- * that programs using C stdio send each line at once, not at exit. */
+ * that programs using C stdio send each line at once, not at exit.  When
+ * the open-files limit was raised, a first shell puts the original soft
+ * limit back and execs the one running CMD (same PID): posix_spawn cannot
+ * set a limit in the child, and prlimit after it would race the program's
+ * own start. */
 static void serve_exec_argv(struct serve *st) {
   char **a = st->exec_argv;
   size_t k = 0;
@@ -1456,6 +1465,13 @@ static void serve_exec_argv(struct serve *st) {
   }
   a[k++] = (char *)(uintptr_t) "/bin/sh";
   a[k++] = (char *)(uintptr_t) "-c";
+  if (st->nofile_raised) {
+    snprintf(st->exec_script, sizeof st->exec_script,
+             "ulimit -S -n %llu 2>/dev/null; exec /bin/sh -c \"$1\"",
+             (unsigned long long)st->nofile.rlim_cur);
+    a[k++] = st->exec_script;
+    a[k++] = (char *)(uintptr_t) "sh";
+  }
   a[k++] = (char *)(uintptr_t)st->opt.exec;
   a[k] = NULL;
 }

@@ -677,14 +677,33 @@ def texts(frames):
     return [p.decode("utf-8", "replace") for op, p in frames if op == 1]
 
 
-def pid_alive(pid):
-    """A live process (not a zombie) named sleep with this PID."""
+def proc_stat(pid):
+    """(name, start time) of a process that is not a zombie, or None."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             st = f.read()
     except OSError:
-        return False
-    return "(sleep)" in st and st[st.rindex(")") + 2] != "Z"
+        return None
+    rest = st[st.rindex(")") + 2:].split()
+    return None if rest[0] == "Z" else (st[st.index("(") + 1:st.rindex(")")], rest[19])
+
+
+_started = {}
+
+
+def pid_alive(pid):
+    """Is the background `sleep` with this PID alive?  The first call waits
+    (up to 2 s) for the forked shell to become sleep and notes its start
+    time, so that a PID reused later is not taken for it."""
+    if pid not in _started:
+        end = time.monotonic() + 2
+        st = proc_stat(pid)
+        while st is not None and st[0] != "sleep" and time.monotonic() < end:
+            time.sleep(0.01)
+            st = proc_stat(pid)
+        _started[pid] = st[1] if st is not None and st[0] == "sleep" else None
+    st = proc_stat(pid)
+    return st is not None and _started[pid] is not None and st == ("sleep", _started[pid])
 
 
 def wait_gone(pid, timeout):
