@@ -15,6 +15,8 @@
  *   wsv/frame.h      frame header codec, masking, close codes
  *   wsv/conn.h       connection state machine (messages, ping, close)
  *   wsv/deflate.h    permessage-deflate (RFC 7692) negotiation helpers
+ *   wsv/origin.h     Origin allow-lists and same-origin checks for the
+ *                    accept hook
  */
 #ifndef WSV_H
 #define WSV_H
@@ -27,5 +29,6 @@
 #include "wsv/frame.h"
 #include "wsv/conn.h"
 #include "wsv/deflate.h"
+#include "wsv/origin.h"
 
 #endif /* WSV_H */

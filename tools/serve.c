@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,6 +44,7 @@ static const char serve_usage[] =
     "                 [--output-budget BYTES] [--input-budget BYTES]\n"
     "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
     "MODE]\n"
+    "                 [--origin LIST] [--sameorigin] [--passenv LIST]\n"
     "                 [--quiet] [-v]\n"
     "\n"
     "Serve WebSocket connections: echo every message back (the default),\n"
@@ -60,7 +63,26 @@ static const char serve_usage[] =
     "  --exec CMD           run CMD (/bin/sh -c) per connection: each\n"
     "                       message becomes a line on its standard input,\n"
     "                       each line it prints a text message; its exit\n"
-    "                       closes the connection (1000)\n"
+    "                       closes the connection (1000) and sends SIGTERM\n"
+    "                       to what is left of its process group (SIGKILL\n"
+    "                       2 s later); the connection's end closes its\n"
+    "                       input, and the group gets SIGTERM 2 s later\n"
+    "                       (SIGKILL 2 s after that)\n"
+    "  --passenv LIST       --exec: also pass these environment variables\n"
+    "                       (comma-separated names).  The program gets only\n"
+    "                       PATH, LD_LIBRARY_PATH (when set), these, and\n"
+    "                       WSV_PATH, WSV_QUERY, WSV_PEER, WSV_VERSION\n"
+    "  --origin LIST        the web pages that may open a WebSocket, by\n"
+    "                       the Origin their browser sends: comma-separated\n"
+    "                       scheme://host[:port], host[:port] (any scheme;\n"
+    "                       any port without one), *.domain (subdomains),\n"
+    "                       null, or * (every page); others get 403\n"
+    "  --sameorigin         allow pages served by this host:port (this\n"
+    "                       server's own page); with --origin, either one\n";
+
+/* The limits part of the help (C11 compilers need not take longer
+ * strings). */
+static const char serve_usage_limits[] =
     "  --max-message BYTES  largest message accepted (default 16M; K, M, G\n"
     "                       suffixes)\n"
     "  --max-connections N  most connections at once (default: no limit)\n"
@@ -87,7 +109,14 @@ static const char serve_usage[] =
     "                       its own: less memory per idle connection)\n"
     "  -v, --verbose        also log rejected handshakes and other details\n"
     "\n"
-    "SIGINT or SIGTERM closes every connection with 1001 and exits 0.\n";
+    "Without --origin or --sameorigin, --exec accepts pages of its own\n"
+    "origin only: any other site's page, opened in a browser, could run the\n"
+    "program through it.  Echo and chat accept every page (nothing runs).\n"
+    "A request without Origin (not a browser) is always accepted.\n"
+    "\n"
+    "SIGINT or SIGTERM closes every connection with 1001 and exits 0.\n"
+    "The soft limit on open files is raised to the hard limit (-v shows\n"
+    "both); programs run by --exec get the original one back.\n";
 
 /* How messages are handled. */
 enum serve_mode { SERVE_ECHO, SERVE_CHAT, SERVE_EXEC };
@@ -97,6 +126,12 @@ enum serve_mode { SERVE_ECHO, SERVE_CHAT, SERVE_EXEC };
 #define SERVE_REAP_TERM_MS 2000
 #define SERVE_REAP_KILL_MS 4000
 #define SERVE_REAP_POLL_MS 20
+/* Once the program exited, what it left in its process group gets
+ * SIGTERM at once and SIGKILL this long after. */
+#define SERVE_GROUP_KILL_MS 2000
+/* Without pidfd_open (Linux < 5.3), how often a running program is
+ * checked for its exit. */
+#define SERVE_EXIT_POLL_MS 250
 /* Bytes read from a program's output at a time. */
 #define SERVE_READ_CHUNK 16384
 
@@ -114,7 +149,10 @@ struct serve_opts {
   uint32_t handshake_timeout_ms; /* 0: the runtime's default */
   const char *cert;              /* TLS, with key */
   const char *key;
-  int deflate; /* enum wsv_pmd_policy: WSV_PMD_ON unless told */
+  int deflate;    /* enum wsv_pmd_policy: WSV_PMD_ON unless told */
+  char *origins;  /* --origin lists joined by commas (malloc'd), or NULL */
+  int sameorigin; /* --sameorigin */
+  char *passenv;  /* --passenv lists joined by commas (malloc'd), or NULL */
   /* Server-wide memory budgets; UINT64_MAX: the runtime's default. */
   uint64_t output_budget;
   uint64_t input_budget;
@@ -128,15 +166,27 @@ struct serve {
   struct serve_opts opt;
   struct wsv_server *srv;
   atomic_ulong next_id;
-  /* The argv of each program: [stdbuf -oL] /bin/sh -c CMD. */
-  char *exec_argv[6];
+  /* The argv of each program: [stdbuf -oL] /bin/sh -c CMD, or with the
+   * open-files limit to give back, [stdbuf -oL] /bin/sh -c
+   * 'ulimit -S -n N; exec /bin/sh -c "$1"' sh CMD. */
+  char *exec_argv[8];
   char stdbuf[256];
+  char exec_script[96];
   size_t max_input; /* bytes queued for a program's stdin at most */
   size_t max_line;  /* longest line read from a program */
   int starting;     /* during wsv_server_new: keep errors, print none */
   char start_err[320];
   pthread_mutex_t mu; /* guards `children` */
   struct serve_child *children;
+  /* Which pages may open a WebSocket; NULL: every one (no accept hook). */
+  struct wsv_origin_policy *origin;
+  /* --exec: the variables every program gets (PATH, LD_LIBRARY_PATH,
+   * --passenv), pointers into environ; NULL-terminated, malloc'd. */
+  char **base_env;
+  size_t base_env_n;
+  /* RLIMIT_NOFILE before it was raised, given back to the programs. */
+  struct rlimit nofile;
+  int nofile_raised;
 };
 
 /* One WebSocket connection. */
@@ -149,8 +199,25 @@ struct serve_conn {
   struct serve_child *child;
 };
 
+/* Where a program (--exec) is in its life.  The program is the direct
+ * child (stdbuf, which execs /bin/sh -c CMD), leader of a process group of
+ * its own; whatever it starts stays in that group unless it leaves it. */
+enum serve_child_phase {
+  /* The connection is open and the program runs.  Its exit (seen on a
+   * pidfd, or polled) ends the connection (1000) and the group. */
+  SERVE_CHILD_RUNNING,
+  /* The connection is gone, the program still runs: its input and output
+   * are closed; SIGTERM to the group at term_at, SIGKILL at kill_at. */
+  SERVE_CHILD_GRACE,
+  /* The program exited and was reaped after its group got SIGTERM; what
+   * is left of the group gets SIGKILL at kill_at. */
+  SERVE_CHILD_GROUP,
+  /* Nothing of the program is left to wait for. */
+  SERVE_CHILD_DONE
+};
+
 /* The program run for one connection (--exec).  It outlives the
- * connection until it has been reaped. */
+ * connection until its group is done (see enum serve_child_phase). */
 struct serve_child {
   struct serve *st;
   struct wsv_ws *ws; /* NULL once the connection is gone */
@@ -161,9 +228,13 @@ struct serve_child {
   int out_fd; /* our end of its stdout, -1 once closed */
   struct wsv_io *in_io;
   struct wsv_io *out_io;
-  struct wsv_timer *timer; /* reaping */
-  uint64_t reap_start;
-  int signalled; /* 0, then SIGTERM (1), then SIGKILL (2) sent */
+  int pidfd;                 /* readable once the program exits, or -1 */
+  struct wsv_io *pid_io;     /* watching pidfd while RUNNING */
+  struct wsv_timer *timer;   /* polling, signals and reaping */
+  int phase;                 /* enum serve_child_phase */
+  uint64_t term_at, kill_at; /* serve_now_ms() deadlines */
+  int signalled; /* 0, then SIGTERM (1), then SIGKILL (2) sent while the
+                    program itself still ran */
   int paused;    /* stdout not read until the drain callback */
   char *inq;     /* bytes for its stdin: inq[in_off..in_len) */
   size_t in_off, in_len, in_cap;
@@ -277,64 +348,143 @@ static void serve_child_report(const struct serve_child *ch, int status) {
               ch->signalled ? ": it outlived its connection" : "");
 }
 
+static void serve_child_stop_pidfd(struct serve_child *ch) {
+  wsv_io_stop(ch->pid_io);
+  ch->pid_io = NULL;
+  if (ch->pidfd >= 0)
+    close(ch->pidfd);
+  ch->pidfd = -1;
+}
+
 static void serve_child_free(struct serve_child *ch) {
   serve_child_close_in(ch);
   serve_child_close_out(ch);
+  serve_child_stop_pidfd(ch);
   wsv_timer_free(ch->timer);
   free(ch);
 }
 
-/* Try to reap the program; 1 when it is gone. */
-static int serve_child_try_reap(struct serve_child *ch) {
+/* Milliseconds of CLOCK_MONOTONIC: the deadlines work the same in the
+ * loops and in the sweep after they stopped. */
+static uint64_t serve_now_ms(void) {
+  struct timespec ts;
+  (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Has the program exited?  It is not reaped (WNOWAIT): as a zombie it
+ * keeps its PID, which is also its group's ID, from being reused, so
+ * signalling the group cannot reach an unrelated process. */
+static int serve_child_has_exited(const struct serve_child *ch) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int r;
+  do
+    r = waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+  while (r < 0 && errno == EINTR);
+  return r < 0 || si.si_pid == ch->pid; /* ECHILD: gone already */
+}
+
+/* The program has exited: SIGTERM to what it left in its group (the
+ * zombie leader still holds the group's ID), then reap it.  If anything
+ * of the group is left (kill(-pgid, 0) succeeds: the ID stays in use while
+ * a member lives, so it still names the same group), it gets SIGKILL
+ * SERVE_GROUP_KILL_MS later; else the program is done. */
+static void serve_child_end_group(struct serve_child *ch, uint64_t now) {
+  (void)kill(-ch->pid, SIGTERM);
   int status = 0;
   pid_t r;
   do
-    r = waitpid(ch->pid, &status, WNOHANG);
+    r = waitpid(ch->pid, &status, 0);
   while (r < 0 && errno == EINTR);
-  if (r == 0)
-    return 0;
   if (r == ch->pid)
     serve_child_report(ch, status);
-  return 1;
+  if (kill(-ch->pid, 0) == 0) {
+    ch->phase = SERVE_CHILD_GROUP;
+    ch->kill_at = now + SERVE_GROUP_KILL_MS;
+  } else {
+    ch->phase = SERVE_CHILD_DONE;
+  }
 }
 
-/* The reaping timer: poll waitpid (no SIGCHLD handler is needed), and
- * signal the program's process group if it outstays its welcome. */
+/* One step of the program's end, at time `now`: signals as the deadlines
+ * pass, the reaping once it exited.  Returns 1 once it is done. */
+static int serve_child_step(struct serve_child *ch, uint64_t now) {
+  switch (ch->phase) {
+  case SERVE_CHILD_GRACE:
+    if (serve_child_has_exited(ch)) {
+      serve_child_end_group(ch, now);
+    } else if (ch->signalled == 0 && now >= ch->term_at) {
+      (void)kill(-ch->pid, SIGTERM);
+      ch->signalled = 1;
+    } else if (ch->signalled == 1 && now >= ch->kill_at) {
+      (void)kill(-ch->pid, SIGKILL);
+      ch->signalled = 2;
+    }
+    break;
+  case SERVE_CHILD_GROUP:
+    if (kill(-ch->pid, 0) != 0) {
+      ch->phase = SERVE_CHILD_DONE;
+    } else if (now >= ch->kill_at) {
+      (void)kill(-ch->pid, SIGKILL);
+      ch->phase = SERVE_CHILD_DONE; /* nothing survives it */
+    }
+    break;
+  default:
+    break;
+  }
+  return ch->phase == SERVE_CHILD_DONE;
+}
+
+static void serve_child_on_exit(struct serve_child *ch);
+
+/* The timer: the program's end once its connection is gone (or it
+ * exited), and, without a pidfd, polling for its exit while it runs. */
 static void serve_child_on_timer(struct wsv_timer *t, void *user) {
   struct serve_child *ch = user;
-  (void)t;
-  if (serve_child_try_reap(ch)) {
-    serve_child_unlink(ch);
-    serve_child_free(ch);
+  if (ch->phase == SERVE_CHILD_RUNNING) {
+    if (serve_child_has_exited(ch))
+      serve_child_on_exit(ch);
     return;
   }
-  uint64_t waited = wsv_loop_now(wsv_timer_loop(ch->timer)) - ch->reap_start;
-  if (ch->signalled == 0 && waited >= SERVE_REAP_TERM_MS) {
-    (void)kill(-ch->pid, SIGTERM);
-    ch->signalled = 1;
-  } else if (ch->signalled == 1 && waited >= SERVE_REAP_KILL_MS) {
-    (void)kill(-ch->pid, SIGKILL);
-    ch->signalled = 2;
+  if (!serve_child_step(ch, serve_now_ms()))
+    return;
+  wsv_timer_stop(t);
+  if (ch->ws == NULL) {
+    serve_child_unlink(ch);
+    serve_child_free(ch); /* frees the timer: no more calls */
+  }                       /* else the close callback frees it */
+}
+
+static void serve_child_timer(struct serve_child *ch, uint64_t every_ms) {
+  if (wsv_timer_start(ch->timer, every_ms, every_ms) != 0) {
+    /* Left to the sweep after the server stops. */
+    serve_log("wsv: #%lu cannot start the program's timer", ch->id);
   }
 }
 
 /* The connection is gone: close the program's input and output (so it
- * sees EOF, and SIGPIPE if it still writes) and reap it. */
+ * sees EOF, and SIGPIPE if it still writes), give it SERVE_REAP_TERM_MS
+ * to exit before its group gets SIGTERM, and SIGKILL at
+ * SERVE_REAP_KILL_MS. */
 static void serve_child_detach(struct serve_child *ch) {
   ch->ws = NULL;
   ch->conn = NULL;
   serve_child_close_in(ch);
   serve_child_close_out(ch);
-  if (serve_child_try_reap(ch)) {
+  serve_child_stop_pidfd(ch);
+  uint64_t now = serve_now_ms();
+  if (ch->phase == SERVE_CHILD_RUNNING) {
+    ch->phase = SERVE_CHILD_GRACE;
+    ch->term_at = now + SERVE_REAP_TERM_MS;
+    ch->kill_at = now + SERVE_REAP_KILL_MS;
+  }
+  if (serve_child_step(ch, now)) {
     serve_child_unlink(ch);
     serve_child_free(ch);
     return;
   }
-  ch->reap_start = wsv_loop_now(wsv_timer_loop(ch->timer));
-  if (wsv_timer_start(ch->timer, SERVE_REAP_POLL_MS, SERVE_REAP_POLL_MS) != 0) {
-    /* Left to the sweep after the server stops. */
-    serve_log("wsv: #%lu cannot start the reaping timer", ch->id);
-  }
+  serve_child_timer(ch, SERVE_REAP_POLL_MS);
 }
 
 /* Send one line of the program's output as a message: text when it is
@@ -353,20 +503,22 @@ static int serve_child_emit(struct serve_child *ch, const char *p, size_t n) {
   return 0;
 }
 
-/* The program closed its output (it exited, normally): send what is left
- * and close the connection normally. */
+/* The program's output has ended (EOF, or it exited and what it wrote is
+ * read): send the last partial line and close the connection normally. */
 static void serve_child_eof(struct serve_child *ch) {
-  if (ch->line_len > 0)
+  if (ch->out_fd >= 0 && ch->line_len > 0)
     (void)serve_child_emit(ch, ch->line, ch->line_len);
   serve_child_close_out(ch);
   (void)wsv_ws_close(ch->ws, 1000, NULL, 0);
 }
 
-static void serve_child_on_out(struct wsv_io *io, int fd, unsigned events,
-                               void *user) {
-  struct serve_child *ch = user;
-  (void)io;
-  (void)events;
+/* Read once from the program's output and send every complete line.
+ * Returns 1 when bytes were read, 0 when none are there now, -1 at EOF
+ * (or a read error), -2 when the output was closed here (out of memory,
+ * or the connection is closing). */
+static int serve_child_read(struct serve_child *ch) {
+  if (ch->out_fd < 0)
+    return -2;
   if (ch->line_cap - ch->line_len < SERVE_READ_CHUNK) {
     size_t cap = ch->line_cap ? ch->line_cap * 2 : 2 * SERVE_READ_CHUNK;
     while (cap - ch->line_len < SERVE_READ_CHUNK)
@@ -375,18 +527,16 @@ static void serve_child_on_out(struct wsv_io *io, int fd, unsigned events,
     if (q == NULL) {
       (void)wsv_ws_close(ch->ws, 1011, "out of memory", 13);
       serve_child_close_out(ch);
-      return;
+      return -2;
     }
     ch->line = q;
     ch->line_cap = cap;
   }
-  ssize_t n = read(fd, ch->line + ch->line_len, SERVE_READ_CHUNK);
+  ssize_t n = read(ch->out_fd, ch->line + ch->line_len, SERVE_READ_CHUNK);
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
-    return;
-  if (n <= 0) {
-    serve_child_eof(ch);
-    return;
-  }
+    return 0;
+  if (n <= 0)
+    return -1;
   size_t start = 0, scan = ch->line_len;
   ch->line_len += (size_t)n;
   for (;;) {
@@ -400,7 +550,7 @@ static void serve_child_on_out(struct wsv_io *io, int fd, unsigned events,
       break;
     if (serve_child_emit(ch, ch->line + start, end - start) < 0) {
       serve_child_close_out(ch); /* the connection is closing */
-      return;
+      return -2;
     }
     start = nl != NULL ? end + 1 : end;
     scan = start;
@@ -409,6 +559,48 @@ static void serve_child_on_out(struct wsv_io *io, int fd, unsigned events,
     memmove(ch->line, ch->line + start, ch->line_len - start);
     ch->line_len -= start;
   }
+  return 1;
+}
+
+static void serve_child_on_out(struct wsv_io *io, int fd, unsigned events,
+                               void *user) {
+  struct serve_child *ch = user;
+  (void)io;
+  (void)fd;
+  (void)events;
+  if (serve_child_read(ch) == -1)
+    serve_child_eof(ch);
+}
+
+/* The program exited while its connection is open: what it wrote is in
+ * the pipe (read it, whatever the send buffer holds: at most the pipe's
+ * size, so that a background writer cannot keep this loop going), then
+ * the connection closes with 1000, as at EOF, even if something it
+ * started still holds its output; and its group gets SIGTERM. */
+static void serve_child_on_exit(struct serve_child *ch) {
+  serve_child_stop_pidfd(ch);
+  wsv_timer_stop(ch->timer);
+  int r = 0;
+  if (ch->out_fd >= 0) {
+    int size = fcntl(ch->out_fd, F_GETPIPE_SZ);
+    int reads = (size > 0 ? size : 1 << 20) / SERVE_READ_CHUNK + 2;
+    while (reads-- > 0 && (r = serve_child_read(ch)) == 1)
+      ;
+  }
+  if (r != -2)
+    serve_child_eof(ch);
+  serve_child_close_in(ch);
+  serve_child_end_group(ch, serve_now_ms());
+  if (ch->phase != SERVE_CHILD_DONE)
+    serve_child_timer(ch, SERVE_REAP_POLL_MS);
+}
+
+static void serve_child_on_pidfd(struct wsv_io *io, int fd, unsigned events,
+                                 void *user) {
+  (void)io;
+  (void)fd;
+  (void)events;
+  serve_child_on_exit(user);
 }
 
 /* Write what is queued for the program's stdin; 0, or -1 when its input
@@ -477,14 +669,75 @@ static void serve_child_input(struct serve_child *ch, const void *data,
     serve_child_close_in(ch);
 }
 
-/* Build the program's environment: ours plus WSV_PATH, WSV_QUERY,
- * WSV_PEER and WSV_VERSION.  Returns a malloc'd array whose first `nadd`
- * entries are malloc'd strings, or NULL. */
-static char **serve_child_env(struct wsv_ws *ws, size_t *nadd) {
-  size_t n = 0;
-  while (environ[n] != NULL)
-    n++;
-  char **env = calloc(n + 5, sizeof *env);
+/* The variables set per connection; a --passenv name among them is
+ * ignored (ours win). */
+static const char *const serve_conn_vars[] = {"WSV_PATH", "WSV_QUERY",
+                                              "WSV_PEER", "WSV_VERSION"};
+#define SERVE_CONN_VARS 4
+
+/* Add the variable name[0..n) to the base environment if it is set and
+ * not there yet. */
+static void serve_env_add(struct serve *st, const char *name, size_t n) {
+  for (size_t k = 0; k < SERVE_CONN_VARS; k++)
+    if (strlen(serve_conn_vars[k]) == n &&
+        memcmp(serve_conn_vars[k], name, n) == 0)
+      return;
+  for (size_t k = 0; k < st->base_env_n; k++)
+    if (strncmp(st->base_env[k], name, n) == 0 && st->base_env[k][n] == '=')
+      return;
+  for (size_t k = 0; environ[k] != NULL; k++) {
+    if (strncmp(environ[k], name, n) == 0 && environ[k][n] == '=') {
+      st->base_env[st->base_env_n++] = environ[k];
+      return;
+    }
+  }
+}
+
+/* The environment every program gets, whatever the server's holds:
+ * PATH, LD_LIBRARY_PATH (when set) and the --passenv names that are set,
+ * as pointers into environ (which nothing changes while serving).
+ * 0, or -1 out of memory. */
+static int serve_env_init(struct serve *st) {
+  size_t names = 2;
+  for (const char *p = st->opt.passenv; p != NULL && *p != '\0'; p++)
+    names += *p == ',';
+  if (st->opt.passenv != NULL)
+    names++;
+  st->base_env = calloc(names + 1, sizeof *st->base_env);
+  if (st->base_env == NULL)
+    return -1;
+  serve_env_add(st, "PATH", 4);
+  serve_env_add(st, "LD_LIBRARY_PATH", 15);
+  for (const char *p = st->opt.passenv; p != NULL;) {
+    size_t n = strcspn(p, ",");
+    serve_env_add(st, p, n);
+    p = p[n] == ',' ? p + n + 1 : NULL;
+  }
+  return 0;
+}
+
+/* A malloc'd "NAME=value" string, or NULL. */
+static char *serve_env_var(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static char *serve_env_var(const char *fmt, ...) {
+  char *v = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&v, fmt, ap);
+  va_end(ap);
+  return n < 0 ? NULL : v;
+}
+
+/* Build one program's environment: WSV_PATH, WSV_QUERY, WSV_PEER and
+ * WSV_VERSION, then the base environment.  Returns a malloc'd array
+ * whose first `nadd` entries are malloc'd strings, or NULL. */
+static char **serve_child_env(const struct serve *st, struct wsv_ws *ws,
+                              size_t *nadd) {
+  char **env = calloc(SERVE_CONN_VARS + st->base_env_n + 1, sizeof *env);
   if (env == NULL)
     return NULL;
   char peer[64] = "";
@@ -493,26 +746,22 @@ static char **serve_child_env(struct wsv_ws *ws, size_t *nadd) {
   const struct wsv_hs_server *hs = wsv_ws_request(ws);
   if (hs != NULL)
     q = wsv_hs_server_query(hs);
-  int ok = asprintf(&env[0], "WSV_PATH=%s", wsv_ws_path(ws)) >= 0;
-  ok = ok && asprintf(&env[1], "WSV_QUERY=%.*s", (int)q.len,
-                      q.ptr != NULL ? q.ptr : "") >= 0;
-  ok = ok && asprintf(&env[2], "WSV_PEER=%s", peer) >= 0;
-  ok = ok && asprintf(&env[3], "WSV_VERSION=%d", wsv_ws_version(ws)) >= 0;
-  *nadd = 4;
+  env[0] = serve_env_var("WSV_PATH=%s", wsv_ws_path(ws));
+  env[1] =
+      serve_env_var("WSV_QUERY=%.*s", (int)q.len, q.ptr != NULL ? q.ptr : "");
+  env[2] = serve_env_var("WSV_PEER=%s", peer);
+  env[3] = serve_env_var("WSV_VERSION=%d", wsv_ws_version(ws));
+  int ok = env[0] != NULL && env[1] != NULL && env[2] != NULL && env[3] != NULL;
+  *nadd = SERVE_CONN_VARS;
   if (!ok) {
-    for (size_t k = 0; k < 4; k++)
-      if (env[k] != NULL)
-        free(env[k]);
+    for (size_t k = 0; k < SERVE_CONN_VARS; k++)
+      free(env[k]);
     free(env);
     return NULL;
   }
-  size_t o = 4;
-  for (size_t k = 0; k < n; k++) {
-    if (strncmp(environ[k], "WSV_", 4) == 0)
-      continue; /* ours win */
-    env[o++] = environ[k];
-  }
-  env[o] = NULL;
+  for (size_t k = 0; k < st->base_env_n; k++)
+    env[SERVE_CONN_VARS + k] = st->base_env[k];
+  env[SERVE_CONN_VARS + st->base_env_n] = NULL;
   return env;
 }
 
@@ -566,6 +815,17 @@ static int serve_child_spawn(struct serve *st, char **env, pid_t *pid,
   return rc;
 }
 
+/* A pidfd for `pid` (Linux 5.3 and later; close-on-exec), or -1. */
+static int serve_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
 static int serve_set_nonblock(int fd) {
   int fl = fcntl(fd, F_GETFL);
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -585,10 +845,11 @@ static int serve_child_start(struct serve *st, struct serve_conn *c,
   ch->ws = ws;
   ch->conn = c;
   ch->id = c->id;
-  ch->in_fd = ch->out_fd = -1;
+  ch->in_fd = ch->out_fd = ch->pidfd = -1;
+  ch->phase = SERVE_CHILD_RUNNING;
   if (wsv_timer_new(wsv_ws_loop(ws), &ch->timer, serve_child_on_timer, ch) != 0)
     goto fail;
-  env = serve_child_env(ws, &nadd);
+  env = serve_child_env(st, ws, &nadd);
   if (env == NULL)
     goto fail;
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
@@ -618,6 +879,15 @@ static int serve_child_start(struct serve *st, struct serve_conn *c,
     serve_log("wsv: #%lu cannot watch the program's pipes", c->id);
     return -1; /* the close callback detaches and reaps it */
   }
+  /* Its exit ends the connection: watch a pidfd (it works on a zombie
+   * too, so an exit before this point is seen), or poll without one. */
+  ch->pidfd = serve_pidfd_open(ch->pid);
+  if (ch->pidfd < 0 ||
+      wsv_io_start(wsv_ws_loop(ws), &ch->pid_io, ch->pidfd, WSV_IO_READ,
+                   serve_child_on_pidfd, ch) != 0) {
+    serve_child_stop_pidfd(ch);
+    serve_child_timer(ch, SERVE_EXIT_POLL_MS);
+  }
   return 0;
 fail:
   serve_log("wsv: #%lu cannot run the program: %s", c->id, strerror(err));
@@ -635,22 +905,40 @@ fail:
   return -1;
 }
 
-/* After the server stopped: the loops no longer run, so wait for the
- * programs still alive here (SIGTERM after a while, then SIGKILL). */
+/* After the server stopped: the loops no longer run, so end the programs
+ * still alive here, on shorter deadlines: SIGTERM to the group after 1 s,
+ * SIGKILL after 2 s; what an exited program left behind gets SIGKILL
+ * after 1 s at most. */
 static void serve_sweep_children(struct serve *st) {
-  for (int ms = 0; st->children != NULL; ms += 10) {
+  uint64_t t0 = serve_now_ms();
+  for (struct serve_child *ch = st->children; ch != NULL; ch = ch->next) {
+    serve_child_close_in(ch);
+    serve_child_close_out(ch);
+    serve_child_stop_pidfd(ch);
+    ch->ws = NULL;
+    ch->conn = NULL;
+    if (ch->phase == SERVE_CHILD_RUNNING) {
+      ch->phase = SERVE_CHILD_GRACE;
+      ch->term_at = ch->kill_at = UINT64_MAX;
+    }
+    if (ch->phase == SERVE_CHILD_GRACE) {
+      if (ch->term_at > t0 + SERVE_REAP_TERM_MS / 2)
+        ch->term_at = t0 + SERVE_REAP_TERM_MS / 2;
+      if (ch->kill_at > t0 + SERVE_REAP_TERM_MS)
+        ch->kill_at = t0 + SERVE_REAP_TERM_MS;
+    } else if (ch->phase == SERVE_CHILD_GROUP &&
+               ch->kill_at > t0 + SERVE_REAP_TERM_MS / 2) {
+      ch->kill_at = t0 + SERVE_REAP_TERM_MS / 2;
+    }
+  }
+  while (st->children != NULL) {
+    uint64_t now = serve_now_ms();
     struct serve_child *next;
     for (struct serve_child *ch = st->children; ch != NULL; ch = next) {
       next = ch->next;
-      serve_child_close_in(ch);
-      serve_child_close_out(ch);
-      if (serve_child_try_reap(ch)) {
+      if (serve_child_step(ch, now)) {
         serve_child_unlink(ch);
         serve_child_free(ch);
-      } else if (ms == SERVE_REAP_TERM_MS / 2) {
-        (void)kill(-ch->pid, SIGTERM);
-      } else if (ms >= SERVE_REAP_TERM_MS) {
-        (void)kill(-ch->pid, SIGKILL);
       }
     }
     struct timespec ts = {0, 10 * 1000 * 1000};
@@ -804,6 +1092,95 @@ static void serve_on_http(const struct wsv_hs_server *hs,
   }
 }
 
+/* ---- which pages may connect (--origin, --sameorigin) -------------------- */
+
+/* The accept hook: judge the Origin.  A refusal is a 403 whose body names
+ * the options, and a log line (a browser only shows "failed"). */
+static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
+  struct serve *st = user;
+  if (wsv_origin_check(st->origin, hs, st->opt.cert != NULL) == 0)
+    return 0;
+  struct wsv_str o = wsv_hs_server_origin(hs), host = {NULL, 0};
+  (void)wsv_hs_server_header(hs, "Host", &host);
+  int n = o.len < 64 ? (int)o.len : 64;
+  const char *more = o.len > 64 ? "..." : "";
+  char reason[256];
+  snprintf(reason, sizeof reason,
+           "Origin %.*s%s is not allowed; allow it with --origin or "
+           "--sameorigin",
+           n, o.ptr != NULL ? o.ptr : "", more);
+  (void)wsv_hs_server_set_reason(hs, reason);
+  if (!st->opt.quiet) {
+    char shown[80], h[80];
+    wsv_cli_printable(o.ptr, (size_t)n, shown, sizeof shown);
+    wsv_cli_printable(host.ptr, host.len, h, sizeof h);
+    serve_log("wsv: 403 for Origin %s%s (Host %s): not allowed; see --origin, "
+              "--sameorigin",
+              shown, more, h);
+  }
+  return 403;
+}
+
+/* Make the Origin policy: the options', or for --exec same-origin pages
+ * only, or none (every page).  0, or -1 (out of memory). */
+static int serve_origin_init(struct serve *st) {
+  const char *list = st->opt.origins;
+  unsigned flags = st->opt.sameorigin ? WSV_ORIGIN_SAME : 0;
+  if (list == NULL && !st->opt.sameorigin) {
+    if (st->opt.mode != SERVE_EXEC)
+      return 0;
+    flags = WSV_ORIGIN_SAME;
+  }
+  if (wsv_origin_policy_new(&st->origin, list, flags, NULL) != 0)
+    return -1; /* the list was checked by serve_parse */
+  if (wsv_origin_policy_any(st->origin)) {
+    wsv_origin_policy_free(st->origin); /* "*": no check at all */
+    st->origin = NULL;
+  }
+  return 0;
+}
+
+/* For the startup line: which pages may connect. */
+static void serve_origin_text(const struct serve *st, char *buf, size_t cap) {
+  if (st->origin == NULL)
+    snprintf(buf, cap, "any");
+  else if (st->opt.origins == NULL)
+    snprintf(buf, cap, "same-origin");
+  else
+    snprintf(buf, cap, "%s%.200s", st->opt.sameorigin ? "same-origin, " : "",
+             st->opt.origins);
+}
+
+/* ---- open files -----------------------------------------------------------
+ */
+
+/* Raise the soft RLIMIT_NOFILE to the hard one: every connection is a
+ * descriptor, and 1024 is a common soft default.  The programs of --exec
+ * get the original back (serve_exec_argv), since some of them close
+ * every descriptor up to the limit or use select(). */
+static void serve_raise_nofile(struct serve *st) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+    return;
+  st->nofile = r;
+  if (r.rlim_cur >= r.rlim_max) {
+    if (st->opt.verbose)
+      serve_log("wsv: open files: %llu", (unsigned long long)r.rlim_cur);
+    return;
+  }
+  struct rlimit up = {r.rlim_max, r.rlim_max};
+  if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+    serve_log("wsv: cannot raise the open files limit from %llu to %llu: %s",
+              (unsigned long long)r.rlim_cur, (unsigned long long)r.rlim_max,
+              strerror(errno));
+    return;
+  }
+  st->nofile_raised = 1;
+  if (st->opt.verbose)
+    serve_log("wsv: open files: %llu -> %llu", (unsigned long long)r.rlim_cur,
+              (unsigned long long)r.rlim_max);
+}
+
 /* ---- setup --------------------------------------------------------------- */
 
 static int serve_usage_error(const char *fmt, ...)
@@ -822,6 +1199,37 @@ static int serve_usage_error(const char *fmt, ...) {
   return 2;
 }
 
+/* Append `v` to the comma list *list (malloc'd, NULL when empty), for
+ * options that may be given several times.  0, or -1 out of memory. */
+static int serve_list_add(char **list, const char *v) {
+  size_t old = *list != NULL ? strlen(*list) : 0, n = strlen(v);
+  char *q = realloc(*list, old + n + 2);
+  if (q == NULL)
+    return -1;
+  if (old > 0)
+    q[old++] = ',';
+  memcpy(q + old, v, n + 1);
+  *list = q;
+  return 0;
+}
+
+/* --passenv: comma-separated variable names (no '=', not empty). */
+static int serve_passenv_ok(const char *v, const char **bad, size_t *bad_len) {
+  for (;;) {
+    size_t n = strcspn(v, ",");
+    *bad = v;
+    *bad_len = n;
+    if (n == 0 || memchr(v, '=', n) != NULL)
+      return 0;
+    for (size_t k = 0; k < n; k++)
+      if ((unsigned char)v[k] <= 0x20 || (unsigned char)v[k] >= 0x7f)
+        return 0;
+    if (v[n] == '\0')
+      return 1;
+    v += n + 1;
+  }
+}
+
 /* Parse the command line.  Returns -1 to go on, or an exit status. */
 static int serve_parse(int argc, char **argv, struct serve_opts *o) {
   o->host = "127.0.0.1";
@@ -837,6 +1245,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
     int m;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(serve_usage, stdout);
+      fputs(serve_usage_limits, stdout);
       return 0;
     } else if (strcmp(a, "--chat") == 0) {
       if (o->mode == SERVE_EXEC)
@@ -848,6 +1257,32 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
       o->verbose = 1;
     } else if (strcmp(a, "--no-deflate") == 0) {
       o->deflate = WSV_CLI_DEFLATE_OFF;
+    } else if (strcmp(a, "--sameorigin") == 0) {
+      o->sameorigin = 1;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--origin", &v)) != 0) {
+      struct wsv_str bad;
+      if (m < 0)
+        return serve_usage_error("--origin needs a list such as "
+                                 "https://app.example,*.example.org");
+      if (wsv_origin_list_check(v, &bad) != 0)
+        return serve_usage_error(
+            "--origin: \"%.*s\" is not an origin: use scheme://host[:port], "
+            "host[:port], *.domain, null or *",
+            (int)bad.len, bad.ptr);
+      if (serve_list_add(&o->origins, v) != 0)
+        return serve_usage_error("out of memory");
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--passenv", &v)) != 0) {
+      const char *bad;
+      size_t bad_len;
+      if (m < 0)
+        return serve_usage_error("--passenv needs names such as HOME,LANG");
+      if (!serve_passenv_ok(v, &bad, &bad_len))
+        return serve_usage_error(
+            "--passenv: \"%.*s\" is not a variable name (names are "
+            "separated by commas)",
+            (int)bad_len, bad);
+      if (serve_list_add(&o->passenv, v) != 0)
+        return serve_usage_error("out of memory");
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--deflate", &v)) != 0) {
       if (m < 0 || wsv_cli_deflate_mode(v, &o->deflate) != 0)
         return serve_usage_error("--deflate needs on, lean or off");
@@ -916,6 +1351,8 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
   }
   if ((o->cert == NULL) != (o->key == NULL))
     return serve_usage_error("--cert and --key go together");
+  if (o->passenv != NULL && o->mode != SERVE_EXEC)
+    return serve_usage_error("--passenv is for the programs of --exec");
   if (o->threads == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
@@ -1023,6 +1460,10 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   }
   cfg->http = serve_on_http;
   cfg->http_user = st;
+  if (st->origin != NULL) {
+    cfg->handshake.accept = serve_on_accept;
+    cfg->handshake.accept_user = st;
+  }
   cfg->handle_signals = 1;
   cfg->callbacks.open = serve_on_open;
   cfg->callbacks.message = serve_on_message;
@@ -1040,7 +1481,11 @@ static int serve_is_tls_error(const char *e) {
 }
 
 /* Set up the program's argv: under stdbuf -oL when it is installed, so
- * that programs using C stdio send each line at once, not at exit. */
+ * that programs using C stdio send each line at once, not at exit.  When
+ * the open-files limit was raised, a first shell puts the original soft
+ * limit back and execs the one running CMD (same PID): posix_spawn cannot
+ * set a limit in the child, and prlimit after it would race the program's
+ * own start. */
 static void serve_exec_argv(struct serve *st) {
   char **a = st->exec_argv;
   size_t k = 0;
@@ -1050,6 +1495,13 @@ static void serve_exec_argv(struct serve *st) {
   }
   a[k++] = (char *)(uintptr_t) "/bin/sh";
   a[k++] = (char *)(uintptr_t) "-c";
+  if (st->nofile_raised) {
+    snprintf(st->exec_script, sizeof st->exec_script,
+             "ulimit -S -n %llu 2>/dev/null; exec /bin/sh -c \"$1\"",
+             (unsigned long long)st->nofile.rlim_cur);
+    a[k++] = st->exec_script;
+    a[k++] = (char *)(uintptr_t) "sh";
+  }
   a[k++] = (char *)(uintptr_t)st->opt.exec;
   a[k] = NULL;
 }
@@ -1069,18 +1521,16 @@ static void serve_print_url(const struct serve *st, uint16_t port) {
   fflush(stdout);
 }
 
-int wsv_cmd_serve(int argc, char **argv) {
-  struct serve st;
-  memset(&st, 0, sizeof st);
-  int rc = serve_parse(argc, argv, &st.opt);
+static int serve_main(struct serve *st, int argc, char **argv) {
+  int rc = serve_parse(argc, argv, &st->opt);
   if (rc >= 0)
     return rc;
-  atomic_init(&st.next_id, 0);
-  st.max_line = st.opt.max_message != 0 && st.opt.max_message < (1u << 24)
-                    ? (size_t)st.opt.max_message
-                    : (size_t)1 << 24;
-  st.max_input = (size_t)16 << 20;
-  if (pthread_mutex_init(&st.mu, NULL) != 0)
+  atomic_init(&st->next_id, 0);
+  st->max_line = st->opt.max_message != 0 && st->opt.max_message < (1u << 24)
+                     ? (size_t)st->opt.max_message
+                     : (size_t)1 << 24;
+  st->max_input = (size_t)16 << 20;
+  if (pthread_mutex_init(&st->mu, NULL) != 0)
     return 1;
   serve_fix_std_fds();
   /* Writes to a program whose input is closed must fail with EPIPE, not
@@ -1098,58 +1548,77 @@ int wsv_cmd_serve(int argc, char **argv) {
   sigaddset(&stop_sigs, SIGINT);
   sigaddset(&stop_sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
-  if (st.opt.mode == SERVE_EXEC)
-    serve_exec_argv(&st);
+  serve_raise_nofile(st);
+  if (serve_origin_init(st) != 0 ||
+      (st->opt.mode == SERVE_EXEC && serve_env_init(st) != 0)) {
+    fprintf(stderr, "wsv serve: out of memory\n");
+    pthread_mutex_destroy(&st->mu);
+    return 1;
+  }
+  if (st->opt.mode == SERVE_EXEC)
+    serve_exec_argv(st);
 
-  if (st.opt.port != 0 && serve_port_taken(st.opt.host, st.opt.port)) {
-    pthread_mutex_destroy(&st.mu);
-    return serve_port_in_use(st.opt.port);
+  if (st->opt.port != 0 && serve_port_taken(st->opt.host, st->opt.port)) {
+    pthread_mutex_destroy(&st->mu);
+    return serve_port_in_use(st->opt.port);
   }
   struct wsv_server_config cfg;
-  serve_config(&st, &cfg);
-  st.starting = 1;
+  serve_config(st, &cfg);
+  st->starting = 1;
   errno = 0;
-  rc = wsv_server_new(&st.srv, &cfg);
+  rc = wsv_server_new(&st->srv, &cfg);
   if (rc != 0) {
     int e = errno;
     if (e == EADDRINUSE)
-      rc = serve_port_in_use(st.opt.port);
-    else if (e == EACCES && st.opt.port < 1024)
+      rc = serve_port_in_use(st->opt.port);
+    else if (e == EACCES && st->opt.port < 1024)
       fprintf(stderr, "wsv serve: port %u needs privileges; try --port 8080\n",
-              (unsigned)st.opt.port);
-    else if (st.start_err[0] != '\0' && st.opt.cert != NULL &&
-             serve_is_tls_error(st.start_err))
-      fprintf(stderr, "wsv serve: %s\n", st.start_err);
-    else if (st.start_err[0] != '\0')
-      fprintf(stderr, "wsv serve: cannot listen: %s\n", st.start_err);
+              (unsigned)st->opt.port);
+    else if (st->start_err[0] != '\0' && st->opt.cert != NULL &&
+             serve_is_tls_error(st->start_err))
+      fprintf(stderr, "wsv serve: %s\n", st->start_err);
+    else if (st->start_err[0] != '\0')
+      fprintf(stderr, "wsv serve: cannot listen: %s\n", st->start_err);
     else
       fprintf(stderr, "wsv serve: cannot listen on %s port %u: %s\n",
-              st.opt.host, (unsigned)st.opt.port, wsv_strerror(rc));
-    pthread_mutex_destroy(&st.mu);
+              st->opt.host, (unsigned)st->opt.port, wsv_strerror(rc));
+    pthread_mutex_destroy(&st->mu);
     return 1;
   }
-  st.starting = 0;
-  uint16_t port = wsv_server_port(st.srv);
-  serve_print_url(&st, port);
-  if (!st.opt.quiet) {
-    char vl[32];
-    wsv_cli_version_list(st.opt.versions, vl, sizeof vl);
-    serve_log("wsv: %s%s%s, versions %s, %d thread%s%s, deflate %s; Ctrl-C "
-              "stops",
-              serve_mode_name(st.opt.mode), st.opt.exec ? " " : "",
-              st.opt.exec ? st.opt.exec : "", vl, st.opt.threads,
-              st.opt.threads == 1 ? "" : "s", st.opt.cert ? ", TLS" : "",
-              wsv_cli_deflate_name(st.opt.deflate));
+  st->starting = 0;
+  uint16_t port = wsv_server_port(st->srv);
+  serve_print_url(st, port);
+  if (!st->opt.quiet) {
+    char vl[32], origins[256];
+    wsv_cli_version_list(st->opt.versions, vl, sizeof vl);
+    serve_origin_text(st, origins, sizeof origins);
+    serve_log("wsv: %s%s%s, versions %s, %d thread%s%s, deflate %s, "
+              "origins %s; Ctrl-C stops",
+              serve_mode_name(st->opt.mode), st->opt.exec ? " " : "",
+              st->opt.exec ? st->opt.exec : "", vl, st->opt.threads,
+              st->opt.threads == 1 ? "" : "s", st->opt.cert ? ", TLS" : "",
+              wsv_cli_deflate_name(st->opt.deflate), origins);
   }
-  rc = wsv_server_run(st.srv);
-  serve_sweep_children(&st);
-  wsv_server_free(st.srv);
-  pthread_mutex_destroy(&st.mu);
+  rc = wsv_server_run(st->srv);
+  serve_sweep_children(st);
+  wsv_server_free(st->srv);
+  pthread_mutex_destroy(&st->mu);
   if (rc != 0) {
     fprintf(stderr, "wsv serve: %s\n", wsv_strerror(rc));
     return 1;
   }
-  if (!st.opt.quiet)
+  if (!st->opt.quiet)
     serve_log("wsv: stopped");
   return 0;
+}
+
+int wsv_cmd_serve(int argc, char **argv) {
+  struct serve st;
+  memset(&st, 0, sizeof st);
+  int rc = serve_main(&st, argc, argv);
+  wsv_origin_policy_free(st.origin);
+  free(st.base_env);
+  free(st.opt.origins);
+  free(st.opt.passenv);
+  return rc;
 }

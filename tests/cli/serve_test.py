@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 """serve_test.py WSV SRCDIR - `wsv serve` and `wsv connect` against each
 other over loopback: echo, chat, exec, the demo page, port in use, SIGTERM,
-version negotiation, exit codes.
+version negotiation, exit codes; Origin checks, the programs' environment,
+process groups and the open-files limit.
 
 Run with Debian's /usr/bin/python3 (standard library only).  Every process
 is started with a deadline and killed by its PID at the end."""
 
+import base64
 import http.client
 import os
 import re
+import resource
+import struct
 import signal
 import socket
 import subprocess
@@ -37,9 +41,9 @@ def check(desc, ok, detail=""):
 class Proc:
     """A child whose stdout and stderr are collected by threads."""
 
-    def __init__(self, argv, stdin=subprocess.PIPE):
+    def __init__(self, argv, stdin=subprocess.PIPE, env=None, preexec_fn=None):
         self.p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+                                  stderr=subprocess.PIPE, env=env, preexec_fn=preexec_fn)
         procs.append(self.p)
         self.out = bytearray()
         self.err = bytearray()
@@ -102,10 +106,10 @@ class Proc:
         return f"stdout={bytes(self.out)[:300]!r} stderr={bytes(self.err)[:500]!r}"
 
 
-def serve(*args):
+def serve(*args, env=None, preexec_fn=None):
     """Start `wsv serve --port 0 ARGS`; returns (proc, port) once listening."""
     s = Proc([WSV, "serve", "--host", "127.0.0.1", "--port", "0", *args],
-             stdin=subprocess.DEVNULL)
+             stdin=subprocess.DEVNULL, env=env, preexec_fn=preexec_fn)
     m = s.wait_for(lambda o, e: PORT_RE.search(o), 10)
     if not m:
         s.kill()
@@ -559,6 +563,438 @@ def case_tls():
         check("TLS serve: SIGTERM -> exit 0", rc == 0, f"rc={rc} {s.text()}")
 
 
+# ---------------------------------------------------------------- raw WebSocket
+
+
+class RawWs:
+    """One handshake on a raw socket, then masked text frames out and
+    frames in (enough to see what `wsv serve` answers, Origin included)."""
+
+    def __init__(self, port, origin=None, host=None, path="/"):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = (f"GET {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+        if origin is not None:
+            req += f"Origin: {origin}\r\n"
+        self.s.sendall((req + "\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            c = self.s.recv(65536)
+            if not c:
+                break
+            buf += c
+        self.head, _, self.buf = buf.partition(b"\r\n\r\n")
+        line = self.head.split(b"\r\n")[0]
+        self.status = int(line.split()[1]) if len(line.split()) > 1 else 0
+        self.closed = False
+
+    def body(self):
+        """The rest of a non-101 answer, up to EOF (Connection: close)."""
+        data = self.buf
+        try:
+            while True:
+                c = self.s.recv(65536)
+                if not c:
+                    break
+                data += c
+        except OSError:
+            pass
+        return data
+
+    def send_text(self, text, opcode=1):
+        p = text.encode() if isinstance(text, str) else text
+        mask = os.urandom(4)
+        hdr = bytes([0x80 | opcode])
+        if len(p) < 126:
+            hdr += bytes([0x80 | len(p)])
+        else:
+            hdr += bytes([0x80 | 126]) + struct.pack("!H", len(p))
+        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(p)))
+
+    def close(self, code=1000):
+        try:
+            self.send_text(struct.pack("!H", code), opcode=8)
+        except OSError:
+            pass
+
+    def frames(self, until, timeout=5):
+        """Read frames until until(list of (opcode, payload)) is true, a
+        Close arrives, EOF or the timeout; returns the list."""
+        out = []
+        end = time.monotonic() + timeout
+        while not until(out) and not self.closed:
+            while True:
+                f = self._frame()
+                if f is None:
+                    break
+                out.append(f)
+                if f[0] == 8:
+                    self.closed = True
+                    break
+            if until(out) or self.closed or time.monotonic() >= end:
+                break
+            self.s.settimeout(max(0.05, end - time.monotonic()))
+            try:
+                c = self.s.recv(65536)
+            except socket.timeout:
+                break
+            except OSError:
+                c = b""
+            if not c:
+                self.closed = True
+                break
+            self.buf += c
+        return out
+
+    def _frame(self):
+        b = self.buf
+        if len(b) < 2:
+            return None
+        n, i = b[1] & 0x7f, 2
+        if n == 126:
+            if len(b) < 4:
+                return None
+            n, i = struct.unpack("!H", b[2:4])[0], 4
+        elif n == 127:
+            if len(b) < 10:
+                return None
+            n, i = struct.unpack("!Q", b[2:10])[0], 10
+        if len(b) < i + n:
+            return None
+        self.buf = b[i + n:]
+        return (b[0] & 0x0f, b[i:i + n])
+
+    def shut(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def texts(frames):
+    return [p.decode("utf-8", "replace") for op, p in frames if op == 1]
+
+
+def proc_stat(pid):
+    """(name, start time) of a process that is not a zombie, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return None
+    rest = st[st.rindex(")") + 2:].split()
+    return None if rest[0] == "Z" else (st[st.index("(") + 1:st.rindex(")")], rest[19])
+
+
+_started = {}
+
+
+def pid_alive(pid):
+    """Is the background `sleep` with this PID alive?  The first call waits
+    (up to 2 s) for the forked shell to become sleep and notes its start
+    time, so that a PID reused later is not taken for it."""
+    if pid not in _started:
+        end = time.monotonic() + 2
+        st = proc_stat(pid)
+        while st is not None and st[0] != "sleep" and time.monotonic() < end:
+            time.sleep(0.01)
+            st = proc_stat(pid)
+        _started[pid] = st[1] if st is not None and st[0] == "sleep" else None
+    st = proc_stat(pid)
+    return st is not None and _started[pid] is not None and st == ("sleep", _started[pid])
+
+
+def wait_gone(pid, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return not pid_alive(pid)
+
+
+# ---------------------------------------------------------------- hardening
+
+
+def case_origin():
+    rc, out, _ = run([WSV, "serve", "--help"])
+    check("serve --help names --origin, --sameorigin and --passenv",
+          all(o in out for o in (b"--origin LIST", b"--sameorigin", b"--passenv LIST")), out)
+    for bad, named in (("http://a.test/", "http://a.test/"), ("a.test,,b.test", ""), ("", ""),
+                       ("https://a.test, user@b.test", "user@b.test")):
+        rc, _, err = run([WSV, "serve", "--origin", bad])
+        check(f"serve --origin {bad!r}: exit 2 naming the entry",
+              rc == 2 and f'"{named}" is not an origin'.encode() in err, err)
+
+    evil = "http://evil.example"
+    s, port = serve("--exec", "cat")
+    try:
+        check("exec: the startup line says origins same-origin",
+              s.wait_for(lambda o, e: b"origins same-origin;" in e, 5), bytes(s.err))
+        w = RawWs(port, origin=evil)
+        body = w.body()
+        w.shut()
+        check("exec, Origin http://evil.example: 403", w.status == 403, w.head)
+        check("exec, cross-origin 403: the body names the Origin and both options",
+              body == b"Origin http://evil.example is not allowed; allow it with --origin "
+              b"or --sameorigin\n", body)
+        check("exec, cross-origin 403: the server logs it",
+              s.wait_for(lambda o, e: b"403 for Origin http://evil.example (Host 127.0.0.1:" in e, 5),
+              bytes(s.err))
+        w = RawWs(port, origin=f"http://127.0.0.1:{port + 1 if port < 65535 else 1}")
+        check("exec, Origin on another port of the same host: 403", w.status == 403, w.head)
+        w.shut()
+        w = RawWs(port, origin=f"https://127.0.0.1:{port}")
+        check("exec, Origin https:// to a plain ws:// server: 403", w.status == 403, w.head)
+        w.shut()
+        w = RawWs(port, origin="null")
+        check("exec, Origin null: 403", w.status == 403, w.head)
+        w.shut()
+        for origin in (None, f"http://127.0.0.1:{port}", f"HTTP://127.0.0.1:{port}"):
+            w = RawWs(port, origin=origin)
+            ok = w.status == 101
+            if ok:
+                w.send_text("ping")
+                ok = texts(w.frames(lambda f: texts(f) == ["ping"])) == ["ping"]
+            check(f"exec, Origin {origin or '(none)'}: 101 and the program answers", ok,
+                  f"{w.head!r} {w.buf!r}")
+            w.close()
+            w.shut()
+        w = RawWs(port, origin="http://localhost:%d" % port, host=f"localhost:{port}")
+        check("exec, same origin by name (Host localhost): 101", w.status == 101, w.head)
+        w.shut()
+        w = RawWs(port, origin="http://127.0.0.1", host="127.0.0.1")
+        check("exec, same origin on the default port (Host 127.0.0.1, Origin :80 implied): 101",
+              w.status == 101, w.head)
+        w.shut()
+    finally:
+        stop(s)
+
+    # echo and chat stay open by default; the options apply when given
+    for mode in ((), ("--chat",)):
+        s, port = serve(*mode)
+        try:
+            w = RawWs(port, origin=evil)
+            check(f"{mode[0] if mode else 'echo'} by default: cross-origin page accepted (101)",
+                  w.status == 101, w.head)
+            w.shut()
+            check(f"{mode[0] if mode else 'echo'}: the startup line says origins any",
+                  s.wait_for(lambda o, e: b"origins any;" in e, 5), bytes(s.err))
+        finally:
+            stop(s)
+    s, port = serve("--sameorigin")
+    try:
+        w = RawWs(port, origin=evil)
+        check("echo --sameorigin: cross-origin 403", w.status == 403, w.head)
+        w.shut()
+        w = RawWs(port, origin=f"http://127.0.0.1:{port}")
+        check("echo --sameorigin: same origin 101", w.status == 101, w.head)
+        w.shut()
+    finally:
+        stop(s)
+
+    s, port = serve("--exec", "cat", "--origin", "http://a.test, b.test:8080", "--origin", "*.c.test")
+    try:
+        for origin, want in (("http://a.test", 101), ("http://a.test:80", 101), ("HTTP://A.TEST", 101),
+                             ("https://a.test", 403), ("http://a.test:8080", 403),
+                             ("http://b.test:8080", 101), ("https://b.test:8080", 101),
+                             ("http://b.test", 403), ("https://x.c.test", 101),
+                             ("https://c.test", 403), (evil, 403),
+                             (f"http://127.0.0.1:{port}", 403), (None, 101)):
+            w = RawWs(port, origin=origin)
+            check(f"exec --origin list: {origin or '(no Origin)'} -> {want}", w.status == want, w.head)
+            w.shut()
+    finally:
+        stop(s)
+    s, port = serve("--exec", "cat", "--origin", "http://a.test", "--sameorigin")
+    try:
+        for origin, want in (("http://a.test", 101), (f"http://127.0.0.1:{port}", 101), (evil, 403)):
+            w = RawWs(port, origin=origin)
+            check(f"exec --origin http://a.test --sameorigin: {origin} -> {want}", w.status == want, w.head)
+            w.shut()
+    finally:
+        stop(s)
+    s, port = serve("--exec", "cat", "--origin", "*")
+    try:
+        w = RawWs(port, origin=evil)
+        check("exec --origin '*': every page (101)", w.status == 101, w.head)
+        w.shut()
+    finally:
+        stop(s)
+
+
+def exec_output(port, timeout=5):
+    """Connect, read the program's lines until it closes; the text lines."""
+    w = RawWs(port)
+    got = texts(w.frames(lambda f: False, timeout)) if w.status == 101 else None
+    w.shut()
+    return got
+
+
+def case_env():
+    base = dict(os.environ, SECRET_TOKEN="x", OTHER_SECRET="y", HOME="/nonexistent-home")
+    base.pop("LD_LIBRARY_PATH", None)
+    s, port = serve("--exec", "env", env=base)
+    try:
+        lines = exec_output(port) or []
+        names = sorted(l.split("=", 1)[0] for l in lines)
+        check("exec env: SECRET_TOKEN is not passed", not any(l.startswith("SECRET_TOKEN=") for l in lines),
+              repr(lines))
+        check("exec env: HOME and OTHER_SECRET are not passed",
+              "HOME" not in names and "OTHER_SECRET" not in names, repr(names))
+        check("exec env: PATH is passed unchanged", f"PATH={base['PATH']}" in lines, repr(lines))
+        check("exec env: WSV_PATH, WSV_QUERY, WSV_PEER, WSV_VERSION are set",
+              all(n in names for n in ("WSV_PATH", "WSV_QUERY", "WSV_PEER", "WSV_VERSION")), repr(names))
+        extra = set(names) - {"PATH", "WSV_PATH", "WSV_QUERY", "WSV_PEER", "WSV_VERSION",
+                              "PWD", "LD_PRELOAD", "_STDBUF_O"}  # sh sets PWD, stdbuf the others
+        check("exec env: nothing else", not extra, repr(sorted(extra)))
+    finally:
+        stop(s)
+    env = dict(base, LD_LIBRARY_PATH="/opt/wsv-test-lib")
+    s, port = serve("--exec", "env", "--passenv", "SECRET_TOKEN,UNSET_WSV_VAR", "--passenv", "HOME", env=env)
+    try:
+        lines = exec_output(port) or []
+        check("exec --passenv SECRET_TOKEN: passed", "SECRET_TOKEN=x" in lines, repr(lines))
+        check("exec --passenv given twice: HOME passed too", "HOME=/nonexistent-home" in lines, repr(lines))
+        check("exec --passenv: OTHER_SECRET still not", not any(l.startswith("OTHER_SECRET=") for l in lines),
+              repr(lines))
+        check("exec --passenv: an unset name is skipped", not any(l.startswith("UNSET_WSV_VAR") for l in lines),
+              repr(lines))
+        check("exec: LD_LIBRARY_PATH passed when set", "LD_LIBRARY_PATH=/opt/wsv-test-lib" in lines, repr(lines))
+    finally:
+        stop(s)
+    s, port = serve("--exec", 'echo "$WSV_PATH"', "--passenv", "WSV_PATH", env=dict(base, WSV_PATH="/outer"))
+    try:
+        check("exec --passenv WSV_PATH: the connection's own value wins",
+              exec_output(port) == ["/"], "")
+    finally:
+        stop(s)
+    rc, _, err = run([WSV, "serve", "--passenv", "HOME"])
+    check("serve --passenv without --exec: exit 2", rc == 2 and b"--passenv" in err, err)
+    rc, _, err = run([WSV, "serve", "--exec", "env", "--passenv", "A=B"])
+    check("serve --passenv A=B: exit 2 naming it", rc == 2 and b'"A=B" is not a variable name' in err, err)
+    rc, _, err = run([WSV, "serve", "--exec", "env", "--passenv", "A,,B"])
+    check("serve --passenv A,,B: exit 2", rc == 2, err)
+
+
+def case_exec_groups():
+    # The program exits, leaving a background child holding its output:
+    # the connection closes anyway and the child gets SIGTERM.
+    s, port = serve("--exec", 'sleep 317 & echo "bg $!"')
+    bg = None
+    try:
+        w = RawWs(port)
+        t0 = time.monotonic()
+        fr = w.frames(lambda f: False, 5)
+        took = time.monotonic() - t0
+        lines = texts(fr)
+        m = re.match(r"bg (\d+)$", lines[0]) if lines else None
+        bg = int(m.group(1)) if m else None
+        check("exec 'sleep 317 &': the program's line arrives", bg is not None, repr(fr))
+        check("exec 'sleep 317 &': the program's exit closes the connection (1000) at once",
+              fr and fr[-1] == (8, struct.pack("!H", 1000)) and took < 3, f"{fr!r} {took:.2f}s")
+        w.close()
+        w.shut()
+        check("exec 'sleep 317 &': the background child is gone within 3 s",
+              bg is not None and wait_gone(bg, 3), f"pid {bg}")
+        time.sleep(0.3)
+        check("exec 'sleep 317 &': no child of the server left (no zombie)",
+              children_of(s.p.pid) == [], repr(children_of(s.p.pid)))
+        w = RawWs(port)
+        lines = texts(w.frames(lambda f: False, 5)) if w.status == 101 else []
+        w.shut()
+        check("exec: the server still serves afterwards", len(lines) == 1 and lines[0].startswith("bg "),
+              repr(lines))
+        if lines and lines[0].startswith("bg ") and not wait_gone(int(lines[0][3:]), 3):
+            os.kill(int(lines[0][3:]), signal.SIGKILL)
+    finally:
+        stop(s)
+    if bg is not None and pid_alive(bg):
+        os.kill(bg, signal.SIGKILL)
+
+    # The connection closes first: the program (cat) exits at EOF, and what
+    # it started in the background goes with it.
+    s, port = serve("--exec", 'sleep 318 & echo "bg $!"; cat')
+    bg = None
+    try:
+        w = RawWs(port)
+        lines = texts(w.frames(lambda f: len(texts(f)) >= 1, 5))
+        bg = int(lines[0][3:]) if lines and lines[0].startswith("bg ") else None
+        w.send_text("hi")
+        got = texts(w.frames(lambda f: "hi" in texts(f), 5))
+        check("exec 'sleep 318 & ...; cat': the program runs", bg is not None and got == ["hi"],
+              repr((lines, got)))
+        w.close()
+        w.frames(lambda f: False, 3)
+        w.shut()
+        check("exec: after the client's close, the background child is gone within 3 s",
+              bg is not None and wait_gone(bg, 3), f"pid {bg}")
+    finally:
+        stop(s)
+    if bg is not None and pid_alive(bg):
+        os.kill(bg, signal.SIGKILL)
+
+    # A background child that ignores SIGTERM gets SIGKILL 2 s later.
+    s, port = serve("--exec", "trap '' TERM; sleep 319 & echo \"bg $!\"")
+    bg = None
+    try:
+        w = RawWs(port)
+        lines = texts(w.frames(lambda f: False, 5))
+        w.shut()
+        bg = int(lines[0][3:]) if lines and lines[0].startswith("bg ") else None
+        t0 = time.monotonic()
+        alive_1s = bg is not None and not wait_gone(bg, 1.0)
+        gone = bg is not None and wait_gone(bg, 4)
+        check("exec: a background child ignoring SIGTERM lives on for a while, then SIGKILL",
+              alive_1s and gone, f"pid {bg} alive after 1 s: {alive_1s}, gone: {gone} "
+              f"({time.monotonic() - t0:.2f}s)")
+        time.sleep(0.2)
+        check("exec: no child of the server left", children_of(s.p.pid) == [],
+              repr(children_of(s.p.pid)))
+    finally:
+        stop(s)
+    if bg is not None and pid_alive(bg):
+        os.kill(bg, signal.SIGKILL)
+
+    # Server shutdown with a program and a background child running.
+    s, port = serve("--exec", 'sleep 316 & echo "bg $!"; cat')
+    w = RawWs(port)
+    lines = texts(w.frames(lambda f: len(texts(f)) >= 1, 5))
+    bg = int(lines[0][3:]) if lines and lines[0].startswith("bg ") else None
+    rc = stop(s)
+    w.shut()
+    check("exec: SIGTERM with a program running -> exit 0, its background child gone",
+          rc == 0 and bg is not None and wait_gone(bg, 1), f"rc={rc} pid {bg}")
+    if bg is not None and pid_alive(bg):
+        os.kill(bg, signal.SIGKILL)
+
+
+def case_nofile():
+    def low():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 2048))
+    s, port = serve("-v", "--exec", "ulimit -S -n", preexec_fn=low)
+    try:
+        with open(f"/proc/{s.p.pid}/limits") as f:
+            row = [l.split() for l in f if l.startswith("Max open files")][0]
+        check("serve under soft 256 / hard 2048: /proc/PID/limits shows the soft limit raised",
+              row[3:5] == ["2048", "2048"], repr(row))
+        check("serve -v says: open files: 256 -> 2048",
+              s.wait_for(lambda o, e: b"wsv: open files: 256 -> 2048\n" in e, 5), bytes(s.err))
+        check("exec: the program gets the original soft limit back", exec_output(port) == ["256"], "")
+    finally:
+        stop(s)
+    s, port = serve(preexec_fn=low)
+    try:
+        with open(f"/proc/{s.p.pid}/limits") as f:
+            row = [l.split() for l in f if l.startswith("Max open files")][0]
+        check("serve without -v: the limit is raised too, silently",
+              row[3] == "2048" and b"open files" not in s.err, f"{row!r} {bytes(s.err)!r}")
+    finally:
+        stop(s)
+
+
 def raw_http(port, req, timeout=5):
     """Send raw request bytes; return (status, body) of the answer, read to EOF."""
     c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -717,7 +1153,8 @@ def case_connect_close_linger():
 def main():
     for case in (case_help, case_echo, case_quiet_and_threads, case_chat, case_exec,
                  case_page, case_page_body_and_host, case_port_in_use, case_signals,
-                 case_versions, case_refused, case_connect_close_linger, case_tls):
+                 case_versions, case_refused, case_connect_close_linger, case_tls,
+                 case_origin, case_env, case_exec_groups, case_nofile):
         try:
             case()
         except Exception as e:  # a broken case must not hide the others

@@ -11,6 +11,10 @@
 //          is made at run time), a second WebSocket opened in the page:
 //          .extensions, ~1 MiB text and 256 KiB random echoed, close 4000,
 //          bytes on the wire through a counting relay
+//   origin : `wsv serve --exec cat` and a page from another origin (a tiny
+//          Node HTTP server on another loopback port) opening a WebSocket
+//          to it: refused (403, logged); with --origin naming that page's
+//          origin: echoed; the exec server's own page: echoed
 //   a screenshot of each page goes to a temporary file (printed, not kept
 //   in the tree) for a human to look at.
 //
@@ -248,6 +252,77 @@ async function deflateTlsCase(ctx, deflate, tls) {
   }
 }
 
+// ---- Origin checks (cross-site WebSocket hijacking) ----------------------
+// A page served from http://127.0.0.1:A/ opens ws://127.0.0.1:B/ on
+// `wsv serve --exec cat`: the browser sends Origin http://127.0.0.1:A, which
+// is not the server's own, so the handshake gets 403 and the page sees an
+// error and close 1006.  With --origin http://127.0.0.1:A the echo works;
+// the exec server's own demo page (same origin) works by default.
+async function originCase(ctx) {
+  const http = require('http');
+  const foreign = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>another site</title><p>another site</p>');
+  });
+  await new Promise((r) => foreign.listen(0, '127.0.0.1', r));
+  const A = foreign.address().port;
+  const pageOrigin = `http://127.0.0.1:${A}`;
+  // Open a WebSocket from the page, send one message, report what happened.
+  const tryWs = (page, url) => page.evaluate((u) => new Promise((resolve) => {
+    const out = { url: u, opened: false, echo: null, error: false };
+    const ws = new WebSocket(u);
+    ws.onopen = () => { out.opened = true; ws.send('from another origin'); };
+    ws.onmessage = (ev) => { out.echo = ev.data; ws.close(1000); };
+    ws.onerror = () => { out.error = true; };
+    ws.onclose = (ev) => { out.closeCode = ev.code; resolve(out); };
+    setTimeout(() => resolve({ ...out, timeout: true }), 8000);
+  }), url);
+  let refused = null;
+  let allowed = null;
+  try {
+    refused = await L.startServer(rep, WSV, ['--exec', 'cat'], 'chromium origin');
+    if (!refused) return;
+    const page = await ctx.newPage();
+    await page.goto(`${pageOrigin}/`, { timeout: 10000 });
+    const r1 = await tryWs(page, `ws://127.0.0.1:${refused.port}/`);
+    rep.check('chromium origin: a page from another origin cannot open --exec (refused, close 1006)',
+      !r1.opened && r1.error && r1.closeCode === 1006 && r1.echo === null,
+      'no open, an error, close 1006', JSON.stringify(r1));
+    const logged = await L.waitOutput(refused, (o, e) => e.includes(`403 for Origin ${pageOrigin} (Host 127.0.0.1:${refused.port})`), 3000);
+    rep.check('chromium origin: the server logged the 403 with the page\'s Origin', !!logged,
+      `"403 for Origin ${pageOrigin}" on stderr`, refused.text());
+    allowed = await L.startServer(rep, WSV, ['--exec', 'cat', '--origin', pageOrigin], 'chromium origin');
+    if (!allowed) return;
+    const r2 = await tryWs(page, `ws://127.0.0.1:${allowed.port}/`);
+    rep.check(`chromium origin: with --origin ${pageOrigin} the same page gets its echo`,
+      r2.opened && r2.echo === 'from another origin' && r2.closeCode === 1000,
+      'open, the echo, close 1000', JSON.stringify(r2));
+    await page.close();
+    // The exec server's own page: same origin, allowed by default.
+    const own = await ctx.newPage();
+    await own.goto(`http://127.0.0.1:${refused.port}/`, { timeout: 10000 });
+    if (await statusOpen(own, 'chromium origin: the --exec server\'s own page')) {
+      await sendText(own, 'same origin line');
+      rep.check('chromium origin: the --exec server\'s own page gets the program\'s answer',
+        await waitLog(own, 'in', 'same origin line'), 'an .in entry', (await logText(own)).slice(0, 300));
+    }
+    const shot = path.join(shotDir, 'origin-own-page.png');
+    await own.screenshot({ path: shot, fullPage: true });
+    console.log(`     screenshot: ${shot}`);
+    await own.close();
+  } catch (e) {
+    rep.fail('chromium origin: cases', 'no exception', String(e).split('\n')[0]);
+  } finally {
+    for (const srv of [refused, allowed]) {
+      if (!srv) continue;
+      const ex = await L.stop(srv);
+      rep.check('chromium origin: SIGTERM -> exit 0', ex && ex.code === 0, 'exit 0', `${JSON.stringify(ex)} ${srv.text()}`);
+    }
+    if (foreign.closeAllConnections) foreign.closeAllConnections();
+    await new Promise((r) => foreign.close(() => r()));
+  }
+}
+
 (async () => {
   let ctx;
   try {
@@ -259,6 +334,7 @@ async function deflateTlsCase(ctx, deflate, tls) {
   try {
     await L.withTimeout(echoCase(ctx), 60000, 'echo case');
     await L.withTimeout(chatCase(ctx), 60000, 'chat case');
+    await L.withTimeout(originCase(ctx), 60000, 'origin case');
     if (PKI) {
       for (const tls of [false, true]) {
         for (const d of [true, false]) await L.withTimeout(deflateTlsCase(ctx, d, tls), 40000, 'deflate x tls case');
