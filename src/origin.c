@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "http.h"
 #include "int.h"
 #include "wsv/origin.h"
 
@@ -256,7 +257,8 @@ int wsv_origin_policy_new(struct wsv_origin_policy **out, const char *list,
   if (out == NULL)
     return WSV_ERR_INVAL;
   *out = NULL;
-  if ((flags & ~(WSV_ORIGIN_SAME | WSV_ORIGIN_REQUIRE)) != 0)
+  if ((flags & ~(WSV_ORIGIN_SAME | WSV_ORIGIN_REQUIRE |
+                 WSV_ORIGIN_SAME_ADDRESS)) != 0)
     return WSV_ERR_INVAL;
   if (list != NULL) {
     if (wsv_origin_list_check(list, NULL) != 0)
@@ -377,6 +379,13 @@ static int origin_entry_match(const struct wsv_origin_policy *pol,
          x->port == origin_effective_port(o, o->scheme);
 }
 
+/* 1 if the (same-origin) page's host is an IP literal or "localhost". */
+static int origin_by_address(const struct origin_parts *o) {
+  int kind = wsv__uri_host(o->host.ptr, o->host.len);
+  return kind == WSV__HOST_IPV4 || kind == WSV__HOST_IPV6 ||
+         origin_ieq_lit(o->host, "localhost");
+}
+
 /* 0 allowed; 1 missing, 2 malformed, 3 not allowed. */
 static int origin_judge(const struct wsv_origin_policy *pol,
                         struct wsv_str origin, struct wsv_str host, int tls) {
@@ -391,7 +400,8 @@ static int origin_judge(const struct wsv_origin_policy *pol,
   if (kind < 0)
     return 2;
   if (kind == 0 && (pol->flags & WSV_ORIGIN_SAME) &&
-      origin_same_parts(&o, host, tls))
+      origin_same_parts(&o, host, tls) &&
+      (!(pol->flags & WSV_ORIGIN_SAME_ADDRESS) || origin_by_address(&o)))
     return 0;
   for (i = 0; i < pol->n; i++) {
     if (kind == 1 ? pol->e[i].kind == ORIGIN_ENTRY_NULL

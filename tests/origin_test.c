@@ -142,7 +142,7 @@ static void test_policy_new_args(void **state) {
   struct wsv_origin_policy *pol = NULL;
   (void)state;
   assert_int_equal(wsv_origin_policy_new(NULL, "*", 0, NULL), WSV_ERR_INVAL);
-  assert_int_equal(wsv_origin_policy_new(&pol, NULL, 4, NULL), WSV_ERR_INVAL);
+  assert_int_equal(wsv_origin_policy_new(&pol, NULL, 8, NULL), WSV_ERR_INVAL);
   assert_null(pol);
   assert_int_equal(wsv_origin_policy_new(
                        &pol, NULL, WSV_ORIGIN_SAME | WSV_ORIGIN_REQUIRE, NULL),
@@ -264,6 +264,7 @@ static void test_same_origin(void **state) {
 
 #define SAME WSV_ORIGIN_SAME
 #define REQ WSV_ORIGIN_REQUIRE
+#define ADDR WSV_ORIGIN_SAME_ADDRESS
 
 static void test_allowed(void **state) {
   static const struct {
@@ -281,6 +282,19 @@ static void test_allowed(void **state) {
       {NULL, SAME, "null", "127.0.0.1:9000", 0, 0},
       {NULL, 0, "http://127.0.0.1:9000", "127.0.0.1:9000", 0, 0},
       {NULL, 0, NULL, "127.0.0.1:9000", 0, 1},
+      /* SAME_ADDRESS: same origin only by address or as localhost; a
+       * name that agrees with its Host may be a DNS-rebinding page */
+      {NULL, SAME | ADDR, "http://127.0.0.1:9000", "127.0.0.1:9000", 0, 1},
+      {NULL, SAME | ADDR, "http://[::1]:9000", "[::1]:9000", 0, 1},
+      {NULL, SAME | ADDR, "http://LocalHost:9000", "localhost:9000", 0, 1},
+      {NULL, SAME | ADDR, "https://10.1.2.3", "10.1.2.3", 1, 1},
+      {NULL, SAME | ADDR, "http://evil.example:9000", "evil.example:9000", 0, 0},
+      {NULL, SAME, "http://evil.example:9000", "evil.example:9000", 0, 1},
+      {NULL, SAME | ADDR, "http://localhost.evil.example", "localhost.evil.example", 0, 0},
+      {NULL, SAME | ADDR, "http://127.0.0.1.evil", "127.0.0.1.evil", 0, 0},
+      {NULL, SAME | ADDR, "http://127.0.0.1:9001", "127.0.0.1:9000", 0, 0},
+      {NULL, SAME | ADDR, NULL, "evil.example:9000", 0, 1},
+      {"http://my.host:9000", SAME | ADDR, "http://my.host:9000", "my.host:9000", 0, 1},
       /* "*": everything, even malformed or missing with REQUIRE */
       {"*", 0, "http://evil.example", "h", 0, 1},
       {"*", REQ, NULL, "h", 0, 1},

@@ -110,8 +110,10 @@ static const char serve_usage_limits[] =
     "  -v, --verbose        also log rejected handshakes and other details\n"
     "\n"
     "Without --origin or --sameorigin, --exec accepts pages of its own\n"
-    "origin only: any other site's page, opened in a browser, could run the\n"
-    "program through it.  Echo and chat accept every page (nothing runs).\n"
+    "origin only, reached by IP address or as localhost: any other site's\n"
+    "page, opened in a browser, could run the program through it (a host\n"
+    "name could be a DNS-rebinding page's: --sameorigin allows names too).\n"
+    "Echo and chat accept every page (nothing runs).\n"
     "A request without Origin (not a browser) is always accepted.\n"
     "\n"
     "SIGINT or SIGTERM closes every connection with 1001 and exits 0.\n"
@@ -1129,7 +1131,9 @@ static int serve_origin_init(struct serve *st) {
   if (list == NULL && !st->opt.sameorigin) {
     if (st->opt.mode != SERVE_EXEC)
       return 0;
-    flags = WSV_ORIGIN_SAME;
+    /* The default: the server's own page, reached by address or as
+     * localhost (a rebound DNS name could pose as it). */
+    flags = WSV_ORIGIN_SAME | WSV_ORIGIN_SAME_ADDRESS;
   }
   if (wsv_origin_policy_new(&st->origin, list, flags, NULL) != 0)
     return -1; /* the list was checked by serve_parse */

@@ -67,6 +67,14 @@ extern "C" {
 #define WSV_ORIGIN_REQUIRE                                                     \
   2u /* refuse a request without Origin (default: accept it, as a client       \
         that is not a browser) */
+/* With WSV_ORIGIN_SAME: count a page as same-origin only when the Host
+ * names the server by address (an IPv4 or IPv6 literal) or as
+ * "localhost".  A page on a host name that a hostile DNS server points at
+ * this machine (DNS rebinding: evil.example first resolves to the
+ * attacker, then to 127.0.0.1) sends Host and Origin that agree, so
+ * same-origin alone cannot tell it from the server's own page; a name the
+ * server really answers to can be listed instead. */
+#define WSV_ORIGIN_SAME_ADDRESS 4u
 
 /* A parsed policy (opaque): the allow-list and the flags.  Read-only once
  * made, so one policy may serve every thread at once. */
@@ -80,7 +88,8 @@ struct wsv_origin_policy;
 WSV_EXTERN int wsv_origin_list_check(const char *list, struct wsv_str *bad);
 
 /* wsv_origin_policy_new - make a policy from `list` (NULL: no list, only
- * what `flags` allows) and `flags` (WSV_ORIGIN_SAME, WSV_ORIGIN_REQUIRE).
+ * what `flags` allows) and `flags` (WSV_ORIGIN_SAME, WSV_ORIGIN_REQUIRE,
+ * WSV_ORIGIN_SAME_ADDRESS).
  * The list is copied (normalised to lower case); `mem` NULL means malloc,
  * it is copied.  One allocation.  Returns 0 and sets *out; WSV_ERR_INVAL
  * for a NULL `out`, an unknown flag or a list wsv_origin_list_check
@@ -114,7 +123,9 @@ WSV_EXTERN int wsv_origin_same(struct wsv_str origin, struct wsv_str host,
  * a plain (tls 0) or TLS connection?  In order: "*" in the list allows
  * everything; a missing Origin is allowed unless WSV_ORIGIN_REQUIRE;
  * then the value must be well-formed and either same-origin (with
- * WSV_ORIGIN_SAME, see wsv_origin_same) or matched by an entry.
+ * WSV_ORIGIN_SAME, see wsv_origin_same; with WSV_ORIGIN_SAME_ADDRESS too,
+ * only for a Host that is an IP literal or "localhost") or matched by an
+ * entry.
  * Returns 1 (allowed) or 0 (refused); a NULL `pol` allows everything. */
 WSV_EXTERN int wsv_origin_allowed(const struct wsv_origin_policy *pol,
                                   struct wsv_str origin, struct wsv_str host,

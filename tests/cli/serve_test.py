@@ -769,6 +769,19 @@ def case_origin():
         check("exec, same origin on the default port (Host 127.0.0.1, Origin :80 implied): 101",
               w.status == 101, w.head)
         w.shut()
+        # DNS rebinding: a page on evil.example, whose name now resolves to
+        # 127.0.0.1, sends a Host and an Origin that agree.
+        w = RawWs(port, origin=f"http://evil.example:{port}", host=f"evil.example:{port}")
+        check("exec by default, same origin by a host name (DNS rebinding): 403",
+              w.status == 403, w.head)
+        w.shut()
+    finally:
+        stop(s)
+    s, port = serve("--exec", "cat", "--sameorigin")
+    try:
+        w = RawWs(port, origin=f"http://my.host:{port}", host=f"my.host:{port}")
+        check("exec --sameorigin: same origin by a host name: 101", w.status == 101, w.head)
+        w.shut()
     finally:
         stop(s)
 
