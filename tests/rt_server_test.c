@@ -727,7 +727,7 @@ static void test_input_budget(void **state) {
   memset(frag + 14, 'f', 600000);
   int a = raw_ws(port), b = raw_ws(port), c = raw_ws(port);
   raw_send(a, frag, sizeof frag); /* holds a 1 MiB buffer */
-  for (int i = 0; i < 100 && wsv_server_input_held(srv) < 600000; i++)
+  for (int i = 0; i < 500 && wsv_server_input_held(srv) < 600000; i++)
     usleep(10000);
   assert_true(wsv_server_input_held(srv) >= 600000);
   raw_send(b, frag, sizeof frag); /* would pass the budget */
