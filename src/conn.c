@@ -567,7 +567,7 @@ static void conn_overflow(struct wsv_conn *c) {
     (void)conn_queue_close(c, 1008, NULL, 0);
 }
 
-long long wsv_conn_shed(struct wsv_conn *c, int code) {
+int64_t wsv_conn_shed(struct wsv_conn *c, int code) {
   uint8_t payload[WSV_MAX_CONTROL_PAYLOAD];
   size_t dropped;
 
@@ -589,7 +589,7 @@ long long wsv_conn_shed(struct wsv_conn *c, int code) {
   conn_z_drop(c, 1);
   if (!c->close_sent)
     (void)conn_queue_close(c, code, NULL, 0);
-  return (long long)dropped;
+  return (int64_t)dropped;
 }
 
 /* ---- receiving: frame starts --------------------------------------------- */

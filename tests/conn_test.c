@@ -1817,7 +1817,7 @@ static void test_shed(void **state) {
   b_put(&out, iov[0].base, 7);
   assert_int_equal(wsv_conn_consume_output(c, 7), WSV_OK);
   before = wsv_conn_output_size(c);
-  assert_int_equal(wsv_conn_shed(c, 1008), (long long)(before - 3));
+  assert_int_equal(wsv_conn_shed(c, 1008), (int64_t)(before - 3));
   assert_int_equal(wsv_conn_state(c), WSV_CONN_FAILED);
   assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "x", 1), WSV_ERR_CLOSED);
   assert_int_equal(wsv_conn_output_size(c), 3 + 4);
@@ -1837,7 +1837,7 @@ static void test_shed(void **state) {
   assert_int_equal(wsv_conn_new(&c, S, NULL, NULL), WSV_OK);
   assert_int_equal(wsv_conn_send(c, WSV_OP_BINARY, p, sizeof p), WSV_OK);
   assert_int_equal(wsv_conn_close(c, 1000, "bye", 3), WSV_OK);
-  assert_true(wsv_conn_shed(c, 1008) > (long long)sizeof p);
+  assert_true(wsv_conn_shed(c, 1008) > (int64_t)sizeof p);
   assert_string_equal(output_str(c, S), "CLOSE 1008:;");
   wsv_conn_free(c);
 

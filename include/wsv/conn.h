@@ -412,7 +412,7 @@ WSV_EXTERN size_t wsv_conn_output_size(const struct wsv_conn *conn);
  * valid until the next wsv_conn_next_event or wsv_conn_recv.
  * Returns the number of queued bytes dropped (>= 0), or WSV_ERR_INVAL
  * (conn NULL, or a code wsv_close_payload_build refuses: nothing done). */
-WSV_EXTERN long long wsv_conn_shed(struct wsv_conn *conn, int code);
+WSV_EXTERN int64_t wsv_conn_shed(struct wsv_conn *conn, int code);
 
 /* wsv_conn_want_read - nonzero while the connection expects frames from
  * the peer (open, or closing and waiting for the peer's Close).  The

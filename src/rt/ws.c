@@ -652,7 +652,7 @@ static void ws_on_timer(struct wsv_timer *t, void *user) {
 }
 
 size_t wsv__rt_ws_shed(struct wsv_ws *ws) {
-  long long dropped = wsv_conn_shed(ws->conn, 1008);
+  int64_t dropped = wsv_conn_shed(ws->conn, 1008);
   if (dropped < 0)
     return 0;
   if (ws->err == 0) {
