@@ -783,9 +783,10 @@ static void test_ping_125(void **state) {
 /* `n` pings "p00", "p01", ... as the CLIENT receives them, or masked for
  * a server. */
 static void ping_run(struct bytes *b, int n, int masked) {
-  char p[8];
+  char p[16];
   int i;
 
+  assert_true(n <= 100);
   for (i = 0; i < n; i++) {
     snprintf(p, sizeof p, "p%02d", i);
     put_frame(b, 0x89, p, 3, masked);
