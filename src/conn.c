@@ -456,8 +456,10 @@ int wsv_conn_consume_output(struct wsv_conn *c, size_t n) {
     if (c->head == NULL)
       c->tail = NULL;
     c->head_off = 0;
+    /* Only a block that can take the next burst is kept (not a pong's
+     * small one, which would hold the place of the next shared block). */
     if (c->cfg.keep_spare_block && c->spare == NULL &&
-        b->cap <= CONN_SPARE_MAX) {
+        b->cap >= CONN_BLOCK_MIN && b->cap <= CONN_SPARE_MAX) {
       c->spare = b;
     } else {
       wsv__free(&c->mem, b);

@@ -1524,6 +1524,39 @@ static void test_spare_block(void **state) {
     assert_int_equal(out.len, 3 * 8 * 18 + 4 + sizeof big);
     wsv_conn_free(c);
     assert_int_equal(t.live, 0);
+    /* A pong's small block is never kept either (it could not hold the
+     * next burst): after pongs written with no spare, the next bursts
+     * still allocate nothing beyond their first block. */
+    m = ta_mem(&t);
+    assert_int_equal(wsv_conn_new(&c, S, &cfg, &m), WSV_OK);
+    {
+      struct bytes in = {0};
+      struct log l = {0};
+
+      put_frame(&in, 0x89, "p", 1, 1);
+      put_frame(&in, 0x89, "q", 1, 1);
+      feed(c, in.p, in.len, 0, &l);
+      drain(c, &out);
+      assert_int_equal(t.live, 1);
+      for (k = 0; k < 3; k++) {
+        before = t.allocs;
+        assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "x", 1), WSV_OK);
+        assert_int_equal(t.allocs - before, on && k > 0 ? 0 : 1);
+        drain(c, &out);
+      }
+      /* A pong takes the spare (and gives it back). */
+      in.len = 0;
+      put_frame(&in, 0x89, "r", 1, 1);
+      before = t.allocs;
+      feed(c, in.p, in.len, 0, &l);
+      assert_int_equal(t.allocs - before, on ? 0 : 1);
+      drain(c, &out);
+      assert_int_equal(t.live, on ? 2 : 1);
+      log_free(&l);
+      b_free(&in);
+    }
+    wsv_conn_free(c);
+    assert_int_equal(t.live, 0);
     b_free(&out);
   }
 }
