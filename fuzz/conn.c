@@ -2,15 +2,19 @@
  * fuzz/conn.c - libFuzzer target driving a server and a client wsv_conn
  * against each other through memory.
  *
- * Byte 0 picks each side's delivery mode; then each operation is one byte
+ * Byte 0 picks each side's delivery mode (bits 0, 1) and max_pending_pongs
+ * (bits 2-3: 16, 1, 2, 1024; bits 4-5 for the client); then each
+ * operation is one byte
  * (bit 0: which side acts; bits 1-3: what; bits 4-7: flags) followed by its
  * arguments: send text/binary, send a fragment, ping, pong, close, or move
  * some of one side's output to the other (partial writes split frames
  * anywhere).  The oracle: every call returns exactly the code predicted
  * from the state and the arguments, and each side receives exactly what
  * the other sent, in order (messages joined from fragments, pings, pongs
- * sent by the application, close codes and reasons); no error event ever
- * happens between two correct peers.
+ * sent by the application, close codes and reasons); every other pong
+ * carries the payload of a ping the receiving side sent, and there are no
+ * more of them than it sent pings (automatic pongs, some coalesced); no
+ * error event ever happens between two correct peers.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +90,9 @@ struct side {
   size_t in_len;
   int in_open;
   uint32_t ctr;
+  /* Pings this side sent, and the automatic pongs it received for them. */
+  struct queue pings;
+  size_t auto_pongs;
 };
 
 static int side_random(void *user, uint8_t *buf, size_t len) {
@@ -144,12 +151,24 @@ static void on_event(struct side *me, struct side *peer, struct queue *q,
     expect(q, WSV_EV_PING, 0, ev->data, ev->len);
     break;
   case WSV_EV_PONG:
-    /* Our automatic pongs are not in the queue; a pong the application
-     * sent is, and comes in order. */
+    /* Automatic pongs are not in the queue; a pong the application
+     * sent is, and comes in order.  Any other pong answers one of our
+     * pings.  (An automatic pong taken for an application pong with the
+     * same payload swaps with it: both checks still hold.) */
     r = q_front(q);
     if (r != NULL && r->type == WSV_EV_PONG && r->n == ev->len &&
-        (ev->len == 0 || memcmp(r->p, ev->data, ev->len) == 0))
+        (ev->len == 0 || memcmp(r->p, ev->data, ev->len) == 0)) {
       q->head++;
+    } else {
+      size_t k;
+
+      for (k = 0; k < me->pings.n; k++)
+        if (me->pings.r[k].n == ev->len &&
+            (ev->len == 0 || memcmp(me->pings.r[k].p, ev->data, ev->len) == 0))
+          break;
+      if (k == me->pings.n || ++me->auto_pongs > me->pings.n)
+        abort();
+    }
     break;
   case WSV_EV_CLOSE:
     r = q_front(q);
@@ -276,6 +295,8 @@ static void do_control(struct side *s, struct queue *q, int pong,
     abort();
   if (rc == WSV_OK)
     q_push(q, pong ? WSV_EV_PONG : WSV_EV_PING, 0, p, n);
+  if (rc == WSV_OK && !pong)
+    q_push(&s->pings, WSV_EV_PING, 0, p, n);
 }
 
 static void do_close(struct side *s, struct queue *q, int code,
@@ -296,7 +317,9 @@ static void do_close(struct side *s, struct queue *q, int code,
 
 /* ---- the driver ---------------------------------------------------------- */
 
-static void side_init(struct side *s, int role, int stream) {
+static const unsigned pending_pongs[4] = {16, 1, 2, 1024};
+
+static void side_init(struct side *s, int role, int stream, unsigned pongs) {
   struct wsv_conn_config cfg;
 
   memset(s, 0, sizeof *s);
@@ -304,6 +327,7 @@ static void side_init(struct side *s, int role, int stream) {
   s->ctr = (uint32_t)role;
   wsv_conn_config_init(&cfg);
   cfg.stream = stream;
+  cfg.max_pending_pongs = pending_pongs[pongs & 3];
   cfg.random = side_random;
   cfg.random_user = s;
   if (wsv_conn_new(&s->c, role, &cfg, NULL) != WSV_OK)
@@ -314,18 +338,19 @@ static void side_free(struct side *s) {
   wsv_conn_free(s->c);
   free(s->frag);
   free(s->in_msg);
+  q_free(&s->pings);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct side sd[2];
   struct queue q[2]; /* q[i]: what side i sent, for side 1 - i */
   size_t i = 1, n;
-  int round;
+  size_t round;
 
   if (size < 1)
     return 0;
-  side_init(&sd[0], WSV_ROLE_SERVER, data[0] & 1);
-  side_init(&sd[1], WSV_ROLE_CLIENT, (data[0] >> 1) & 1);
+  side_init(&sd[0], WSV_ROLE_SERVER, data[0] & 1, data[0] >> 2);
+  side_init(&sd[1], WSV_ROLE_CLIENT, (data[0] >> 1) & 1, data[0] >> 4);
   memset(q, 0, sizeof q);
   while (i < size) {
     unsigned op = data[i++];
@@ -367,8 +392,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     }
   }
-  /* Deliver everything still queued, both ways, until quiet. */
-  for (round = 0; round < 4; round++) {
+  /* Deliver everything still queued, both ways, until quiet (a transfer
+   * moves at most 8 iovecs, and every automatic pong is one: allow a
+   * round per 8 pings and then some). */
+  for (round = 0; round < 16 + size / 8 && (wsv_conn_want_write(sd[0].c) ||
+                                            wsv_conn_want_write(sd[1].c));
+       round++) {
     transfer(&sd[0], &sd[1], &q[0], SIZE_MAX);
     transfer(&sd[1], &sd[0], &q[1], SIZE_MAX);
   }

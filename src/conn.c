@@ -13,10 +13,13 @@
  * The output queue is a list of blocks.  Frames up to CONN_BLOCK_MAX bytes
  * are packed back to back into shared blocks (each new block twice the size
  * of the last, from CONN_BLOCK_MIN), larger ones get a block of their own,
- * so a burst of small frames becomes a few iovecs.  The automatic pong
- * lives in a block of its own ("sealed": nothing is appended to it) so its
- * payload can be replaced by a newer ping's until its first byte is
- * written.  With keep_spare_block one emptied block is kept for reuse.
+ * so a burst of small frames becomes a few iovecs.  Each automatic pong
+ * lives in a block of its own ("sealed": nothing is appended to it), so
+ * the newest one's payload can be replaced by a newer ping's until its
+ * first byte is written; pong_unsent counts the sealed blocks not yet
+ * started (they go out in order, so the one being started is always the
+ * oldest of them).  With keep_spare_block one emptied block is kept for
+ * reuse.
  */
 #include <string.h>
 
@@ -53,7 +56,7 @@ struct conn_block {
   struct conn_block *next;
   size_t len;     /* bytes of data[] in use */
   size_t cap;     /* bytes of data[] allocated */
-  int sealed;     /* 1: holds the pending pong; nothing is appended */
+  int sealed;     /* 1: holds an automatic pong; nothing is appended */
   uint8_t data[]; /* frames, back to back */
 };
 
@@ -100,6 +103,9 @@ struct wsv_conn {
   int close_sent;     /* our Close is queued */
   int close_received; /* the peer's Close arrived */
   int failed;         /* failed: no more input, no more sends */
+  /* Automatic pongs queued and not started (with the output queue below,
+   * kept here where the struct had a hole). */
+  unsigned pong_unsent;
 
   /* permessage-deflate (cfg.pmd): zlib streams, created on first use. */
   struct wsv__z *zin;  /* inflates the peer's messages */
@@ -119,10 +125,10 @@ struct wsv_conn {
   /* The output queue. */
   struct conn_block *head;
   struct conn_block *tail;
-  struct conn_block *pong; /* the pending pong block, not yet started */
+  struct conn_block *pong;  /* the newest automatic pong, if not started */
   struct conn_block *spare; /* an emptied block kept for reuse, or NULL */
-  size_t head_off;         /* bytes of head already written */
-  size_t out_bytes;        /* bytes queued and not yet written */
+  size_t head_off;          /* bytes of head already written */
+  size_t out_bytes;         /* bytes queued and not yet written */
 
   /* A message being sent in fragments (tx_opcode 0: none). */
   int tx_opcode;
@@ -142,6 +148,7 @@ void wsv_conn_config_init(struct wsv_conn_config *cfg) {
   cfg->max_fragments = WSV_CONN_DEFAULT_MAX_FRAGMENTS;
   cfg->max_output = WSV_CONN_DEFAULT_MAX_OUTPUT;
   cfg->auto_pong = 1;
+  cfg->max_pending_pongs = WSV_CONN_DEFAULT_MAX_PENDING_PONGS;
   cfg->stream = 0;
   cfg->rsv_allowed = 0;
   cfg->pmd.enabled = 0;
@@ -160,7 +167,9 @@ static int conn_config_valid(const struct wsv_conn_config *cfg) {
                            !conn_bits_ok(cfg->pmd.client_max_window_bits)))
     return 0;
   return cfg->max_frame > 0 && cfg->max_message > 0 && cfg->max_fragments > 0 &&
-         cfg->max_output > 0 && (cfg->rsv_allowed & ~WSV_RSV_ALL) == 0;
+         cfg->max_output > 0 && cfg->max_pending_pongs > 0 &&
+         cfg->max_pending_pongs <= WSV_CONN_MAX_PENDING_PONGS_LIMIT &&
+         (cfg->rsv_allowed & ~WSV_RSV_ALL) == 0;
 }
 
 /* Our side's and the peer's compression parameters. */
@@ -368,8 +377,10 @@ static int conn_put_frame(struct wsv_conn *c, int fin, int opcode, unsigned rsv,
   return WSV_OK;
 }
 
-/* Queue the automatic pong, or replace the payload of the one still
- * waiting (coalescing: at most one unsent automatic pong). */
+/* Queue an automatic pong in a block of its own at the end of the queue
+ * (after whole frames only, so never inside one), or, once
+ * max_pending_pongs of them are unsent, replace the payload of the newest
+ * (coalescing).  On failure nothing changes. */
 static int conn_queue_pong(struct wsv_conn *c, const uint8_t *data,
                            size_t len) {
   struct wsv_frame_header h;
@@ -379,12 +390,13 @@ static int conn_queue_pong(struct wsv_conn *c, const uint8_t *data,
   rc = conn_make_header(c, &h, 1, WSV_OP_PONG, 0, len);
   if (rc != WSV_OK)
     return rc;
-  if (b == NULL) {
+  if (b == NULL || c->pong_unsent < c->cfg.max_pending_pongs) {
     b = conn_block_new(c, CONN_PONG_CAP, 1);
     if (b == NULL)
       return WSV_ERR_NOMEM;
     conn_out_link(c, b);
     c->pong = b;
+    c->pong_unsent++;
   }
   c->out_bytes -= b->len;
   b->len = conn_write_frame(b->data, &h, data, len);
@@ -433,8 +445,8 @@ int wsv_conn_consume_output(struct wsv_conn *c, size_t n) {
   while (n > 0) {
     b = c->head;
     rest = b->len - c->head_off;
-    if (b == c->pong)
-      c->pong = NULL; /* started on the wire: no longer replaceable */
+    if (b->sealed && c->head_off == 0 && --c->pong_unsent == 0)
+      c->pong = NULL; /* the newest pong started: none is replaceable */
     if (n < rest) {
       c->head_off += n;
       c->out_bytes -= n;
@@ -446,8 +458,10 @@ int wsv_conn_consume_output(struct wsv_conn *c, size_t n) {
     if (c->head == NULL)
       c->tail = NULL;
     c->head_off = 0;
+    /* Only a block that can take the next burst is kept (not a pong's
+     * small one, which would hold the place of the next shared block). */
     if (c->cfg.keep_spare_block && c->spare == NULL &&
-        b->cap <= CONN_SPARE_MAX) {
+        b->cap >= CONN_BLOCK_MIN && b->cap <= CONN_SPARE_MAX) {
       c->spare = b;
     } else {
       wsv__free(&c->mem, b);

@@ -112,8 +112,17 @@ static const struct tcase cases[] = {
     {"F2 binary ping", IN("\x89\x03\x00\xff\x80"), "PING:\\x00\\xff\\x80;",
      "PONG:\\x00\\xff\\x80;"},
     {"F3 unsolicited pong", IN("\x8a\x02hi"), "PONG:hi;", ""},
-    {"F4 two pings coalesce", IN("\x89\x01\x61\x89\x01\x62"), "PING:a;PING:b;",
-     "PONG:b;"},
+    {"F4 two pings two pongs", IN("\x89\x01\x61\x89\x01\x62"), "PING:a;PING:b;",
+     "PONG:a;PONG:b;"},
+    /* Autobahn 2.10/2.11: ten pings in one read, each answered in order. */
+    {"F4 ten pings ten pongs",
+     IN("\x89\x01\x30\x89\x01\x31\x89\x01\x32\x89\x01\x33\x89\x01\x34"
+        "\x89\x01\x35\x89\x01\x36\x89\x01\x37\x89\x01\x38\x89\x02\x39\x39"),
+     "PING:0;PING:1;PING:2;PING:3;PING:4;PING:5;PING:6;PING:7;PING:8;PING:99;",
+     "PONG:0;PONG:1;PONG:2;PONG:3;PONG:4;PONG:5;PONG:6;PONG:7;PONG:8;PONG:99;"},
+    {"F4 pongs between fragments",
+     IN("\x01\x01H\x89\x01\x61\x00\x01i\x89\x00\x89\x01\x62\x80\x00"),
+     "PING:a;PING:;PING:b;TEXT:Hi;", "PONG:a;PONG:;PONG:b;"},
     {"F5 ping after close", IN("\x88\x00\x89\x00"), "CLOSE 1005:;",
      "CLOSE 1005:;"},
     /* G: close. */
@@ -451,6 +460,7 @@ static void test_config(void **state) {
   assert_int_equal(cfg.max_fragments, 1u << 20);
   assert_int_equal(cfg.max_output, ((size_t)16 << 20) + 65536);
   assert_int_equal(cfg.auto_pong, 1);
+  assert_int_equal(cfg.max_pending_pongs, 16);
   assert_int_equal(cfg.stream, 0);
   assert_int_equal(cfg.rsv_allowed, 0);
   assert_true(cfg.random == wsv_random_os);
@@ -466,6 +476,14 @@ static void test_config(void **state) {
   wsv_conn_config_init(&cfg);
   cfg.rsv_allowed = 0x80;
   assert_int_equal(wsv_conn_new(&c, S, &cfg, NULL), WSV_ERR_INVAL);
+  wsv_conn_config_init(&cfg);
+  cfg.max_pending_pongs = 0;
+  assert_int_equal(wsv_conn_new(&c, S, &cfg, NULL), WSV_ERR_INVAL);
+  cfg.max_pending_pongs = WSV_CONN_MAX_PENDING_PONGS_LIMIT + 1;
+  assert_int_equal(wsv_conn_new(&c, S, &cfg, NULL), WSV_ERR_INVAL);
+  cfg.max_pending_pongs = WSV_CONN_MAX_PENDING_PONGS_LIMIT;
+  assert_int_equal(wsv_conn_new(&c, S, &cfg, NULL), WSV_OK);
+  wsv_conn_free(c);
   assert_int_equal(wsv_conn_new(&c, S, NULL, NULL), WSV_OK);
   assert_int_equal(wsv_conn_state(c), WSV_CONN_OPEN);
   assert_true(wsv_conn_want_read(c));
@@ -762,38 +780,129 @@ static void test_ping_125(void **state) {
   b_free(&want);
 }
 
-static void test_ping_flood(void **state) {
-  /* F4: many pings while nothing is written: one pong, the latest. */
-  struct ta t;
-  struct wsv_mem m = ta_mem(&t);
-  struct rnd r = {0, 0, 0};
-  struct wsv_conn *c = mkconn(S, 0, &r, &m);
-  struct bytes in = {0}, out = {0};
-  struct wsv_iovec iov[4];
-  struct log l = {0};
+/* `n` pings "p00", "p01", ... as the CLIENT receives them, or masked for
+ * a server. */
+static void ping_run(struct bytes *b, int n, int masked) {
   char p[16];
   int i;
 
+  assert_true(n <= 100);
+  for (i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "p%02d", i);
+    put_frame(b, 0x89, p, 3, masked);
+  }
+}
+
+/* What a peer decodes from `n` pongs "pNN" for the pings in `idx`. */
+static const char *pong_log(const int *idx, int n) {
+  static char buf[1024];
+  size_t off = 0;
+  int i;
+
+  buf[0] = '\0';
+  for (i = 0; i < n; i++)
+    off += (size_t)snprintf(buf + off, sizeof buf - off, "PONG:p%02d;", idx[i]);
+  return buf;
+}
+
+static void test_ping_bound(void **state) {
+  /* F4: bound + 5 pings in one recv, nothing written: exactly bound
+   * pongs, the first bound - 1 for the first pings, the last for the
+   * newest, whole and split at every byte, both roles and modes. */
+  const int bound = (int)WSV_CONN_DEFAULT_MAX_PENDING_PONGS, n = bound + 5;
+  struct bytes in[2] = {{0}, {0}};
+  int want[64], i, role, stream;
+  size_t chunk;
+  char logw[1024];
+
   (void)state;
+  assert_true(n < 64);
+  ping_run(&in[0], n, 0);
+  ping_run(&in[1], n, 1);
+  logw[0] = '\0';
+  for (i = 0; i < n; i++)
+    snprintf(logw + strlen(logw), sizeof logw - strlen(logw), "PING:p%02d;", i);
+  for (i = 0; i < bound - 1; i++)
+    want[i] = i;
+  want[bound - 1] = n - 1;
+  for (role = S; role <= C; role++) {
+    const struct bytes *b = &in[role == S];
+    for (stream = 0; stream <= 1; stream++) {
+      for (chunk = 0; chunk <= b->len; chunk++) {
+        struct rnd r = {1, 0, 0};
+        struct wsv_conn *c = mkconn(role, stream, &r, NULL);
+        struct log l = {0};
+
+        feed(c, b->p, b->len, chunk, &l);
+        assert_string_equal(log_str(&l), logw);
+        assert_int_equal(wsv_conn_output_size(c),
+                         (size_t)bound * (role == S ? 2 + 3 : 6 + 3));
+        assert_string_equal(output_str(c, role), pong_log(want, bound));
+        log_free(&l);
+        wsv_conn_free(c);
+      }
+    }
+  }
+  b_free(&in[0]);
+  b_free(&in[1]);
+}
+
+static void test_ping_bound_started(void **state) {
+  /* A pong whose first byte is written is no longer unsent: the next ping
+   * gets a pong of its own again, and only the newest unsent one is ever
+   * replaced.  max_pending_pongs 1 is the old behaviour: one unsent pong. */
+  const int bound = (int)WSV_CONN_DEFAULT_MAX_PENDING_PONGS;
+  struct ta t;
+  struct wsv_mem m = ta_mem(&t);
+  struct rnd r = {0, 0, 0};
+  struct wsv_conn_config cfg;
+  struct wsv_conn *c = mkconn(S, 0, &r, &m);
+  struct bytes in = {0}, out = {0};
+  struct wsv_iovec iov[64];
+  struct log l = {0};
+  int want[64], i;
+
+  (void)state;
+  ping_run(&in, bound + 5, 1);
+  feed(c, in.p, in.len, 0, &l);
+  assert_int_equal(wsv_conn_output(c, iov, 64), bound);
+  b_put(&out, iov[0].base, 1);
+  assert_int_equal(wsv_conn_consume_output(c, 1), WSV_OK);
+  in.len = 0;
+  put_frame(&in, 0x89, "p40", 3, 1); /* a pong of its own */
+  put_frame(&in, 0x89, "p41", 3, 1); /* replaces p40's */
+  feed(c, in.p, in.len, 0, &l);
+  drain(c, &out);
+  for (i = 0; i < bound - 1; i++)
+    want[i] = i;
+  want[bound - 1] = bound + 4;
+  want[bound] = 41;
+  {
+    struct log d = {0};
+    decode_output(S, &out, &d);
+    assert_string_equal(log_str(&d), pong_log(want, bound + 1));
+    log_free(&d);
+  }
+  wsv_conn_free(c);
+  assert_int_equal(t.live, 0);
+  /* max_pending_pongs 1: 10000 pings while nothing is written, one pong
+   * (the latest), in one block. */
+  wsv_conn_config_init(&cfg);
+  cfg.max_pending_pongs = 1;
+  m = ta_mem(&t);
+  assert_int_equal(wsv_conn_new(&c, S, &cfg, &m), WSV_OK);
+  in.len = 0;
   for (i = 0; i < 10000; i++) {
+    char p[16];
     snprintf(p, sizeof p, "ping%d", i);
     put_frame(&in, 0x89, p, strlen(p), 1);
   }
+  log_free(&l);
   feed(c, in.p, in.len, 0, &l);
   assert_int_equal(l.events, 10000);
   assert_int_equal(wsv_conn_output_size(c), 2 + 8);
-  assert_true(t.peak < 1024);
-  /* Start writing the pong: from now on it is no longer replaced. */
-  assert_int_equal(wsv_conn_output(c, iov, 4), 1);
-  b_put(&out, iov[0].base, 3);
-  assert_int_equal(wsv_conn_consume_output(c, 3), WSV_OK);
-  in.len = 0;
-  put_frame(&in, 0x89, "late", 4, 1);
-  put_frame(&in, 0x89, "later", 5, 1);
-  feed(c, in.p, in.len, 0, &l);
-  drain(c, &out);
-  assert_int_equal(out.len, 10 + 7);
-  assert_memory_equal(out.p, "\x8a\x08ping9999\x8a\x05later", 17);
+  assert_int_equal(t.live, 2);
+  check_output(c, "\x8a\x08ping9999", 10);
   wsv_conn_free(c);
   assert_int_equal(t.live, 0);
   log_free(&l);
@@ -801,9 +910,207 @@ static void test_ping_flood(void **state) {
   b_free(&out);
 }
 
+static void test_ping_flood(void **state) {
+  /* A million pings, 0..125-byte payloads, from a peer that never reads,
+   * arriving in 64 KiB reads that split frames anywhere: the queued
+   * output stays at bound pongs (<= 16 x 131 bytes), memory at the struct
+   * plus bound pong blocks, and once bound pongs are queued no ping
+   * allocates anything.  The last pong carries the newest ping. */
+  const size_t bound = WSV_CONN_DEFAULT_MAX_PENDING_PONGS;
+  const uint32_t total = 1000000, batch = 1000;
+  int role;
+
+  (void)state;
+  for (role = S; role <= C; role++) {
+    struct ta t;
+    struct wsv_mem m = ta_mem(&t);
+    struct rnd r = {1, 0, 0};
+    struct wsv_conn *c = mkconn(role, 0, &r, &m);
+    struct bytes in = {0}, out = {0};
+    struct wsv_event ev;
+    uint8_t p[125], *buf = malloc(65536);
+    uint32_t i = 0, got = 0;
+    long allocs = -1;
+    size_t off, k, last_len = 0, max_out = 0;
+
+    assert_non_null(buf);
+    memset(p, 'x', sizeof p);
+    while (i < total) {
+      in.len = 0;
+      for (k = 0; k < batch; k++, i++) {
+        last_len = 4 + i % 122;
+        memcpy(p, &i, 4);
+        put_frame(&in, 0x89, p, last_len, role == S);
+      }
+      for (off = 0; off < in.len; off += k) {
+        k = in.len - off < 65536 ? in.len - off : 65536;
+        memcpy(buf, in.p + off, k);
+        assert_int_equal(wsv_conn_recv(c, buf, k), WSV_OK);
+        while (wsv_conn_next_event(c, &ev) != WSV_EV_NONE) {
+          assert_int_equal(ev.type, WSV_EV_PING);
+          got++;
+        }
+        if (wsv_conn_output_size(c) > max_out)
+          max_out = wsv_conn_output_size(c);
+      }
+      if (allocs < 0)
+        allocs = t.allocs; /* bound pongs are queued by now */
+    }
+    assert_int_equal(got, total);
+    assert_true(max_out <= bound * (6 + 125) && max_out < 4096);
+    assert_int_equal(t.allocs, allocs);
+    assert_true(t.peak < 4096);
+    assert_int_equal(t.live, 1 + (long)bound);
+    drain(c, &out);
+    /* The last frame is the newest ping's pong. */
+    i = total - 1;
+    memcpy(p, &i, 4);
+    {
+      size_t h = role == S ? 2 : 6, flen = h + last_len, j;
+      assert_true(out.len >= flen);
+      assert_int_equal(out.p[out.len - flen], 0x8a);
+      if (role == C)
+        for (j = 0; j < last_len; j++)
+          out.p[out.len - last_len + j] ^=
+              out.p[out.len - 4 - last_len + (j & 3)];
+      assert_memory_equal(out.p + out.len - last_len, p, last_len);
+    }
+    wsv_conn_free(c);
+    assert_int_equal(t.live, 0);
+    free(buf);
+    b_free(&in);
+    b_free(&out);
+  }
+}
+
+/* Write exactly the first `n` bytes of the output into `out`. */
+static void drain_n(struct wsv_conn *c, struct bytes *out, size_t n) {
+  struct wsv_iovec iov[8];
+  size_t left = n, k;
+  int cnt, i;
+
+  cnt = wsv_conn_output(c, iov, 8);
+  for (i = 0; i < cnt && left > 0; i++) {
+    k = iov[i].len < left ? iov[i].len : left;
+    b_put(out, iov[i].base, k);
+    left -= k;
+  }
+  assert_int_equal(left, 0);
+  assert_int_equal(wsv_conn_consume_output(c, n), WSV_OK);
+}
+
+static void test_pongs_in_fragmented_send(void **state) {
+  /* Pongs go between the frames of a message we send in pieces, also
+   * while one of its frames is part-written, never inside a frame; past
+   * the bound the newest unsent pong (before later fragments) is
+   * replaced. */
+  static uint8_t big[5000];
+  int role;
+
+  (void)state;
+  memset(big, 'x', sizeof big);
+  for (role = S; role <= C; role++) {
+    struct rnd r = {1, 0, 0};
+    struct wsv_conn_config cfg;
+    struct wsv_conn *c = mkconn(role, 0, &r, NULL);
+    struct bytes in = {0}, out = {0};
+    struct wsv_iovec iov[8];
+    struct log l = {0}, d = {0};
+    size_t k;
+    int masked = role == S;
+
+    assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_TEXT, "Hel", 3, 0),
+                     WSV_OK);
+    put_frame(&in, 0x89, "a", 1, masked);
+    feed(c, in.p, in.len, 0, &l);
+    assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, big, sizeof big, 0),
+                     WSV_OK);
+    /* Write the first fragment, pong a and 100 bytes of the big one. */
+    k = (role == S ? 5 + 3 + 100 : 9 + 7 + 100);
+    assert_true(wsv_conn_output(c, iov, 8) >= 3);
+    drain_n(c, &out, k);
+    in.len = 0;
+    put_frame(&in, 0x89, "b", 1, masked);
+    feed(c, in.p, in.len, 1, &l);
+    assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, "lo", 2, 1),
+                     WSV_OK);
+    in.len = 0;
+    put_frame(&in, 0x89, "c", 1, masked);
+    feed(c, in.p, in.len, 0, &l);
+    assert_string_equal(log_str(&l), "PING:a;PING:b;PING:c;");
+    drain(c, &out);
+    decode_output(role, &out, &d);
+    assert_string_equal(log_str(&d),
+                        "PONG:a;PONG:b;TEXT:Hel<5000*78>lo;PONG:c;");
+    log_free(&d);
+    log_free(&l);
+    wsv_conn_free(c);
+    /* Bound 2: a and b are answered, c and d replace b, which stays before
+     * the fragments sent after it. */
+    wsv_conn_config_init(&cfg);
+    cfg.random = rnd_fn;
+    cfg.random_user = &r;
+    cfg.max_pending_pongs = 2;
+    assert_int_equal(wsv_conn_new(&c, role, &cfg, NULL), WSV_OK);
+    assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_BINARY, "1", 1, 0),
+                     WSV_OK);
+    in.len = 0;
+    put_frame(&in, 0x89, "a", 1, masked);
+    put_frame(&in, 0x89, "b", 1, masked);
+    feed(c, in.p, in.len, 0, &l);
+    assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, "2", 1, 0), WSV_OK);
+    in.len = 0;
+    put_frame(&in, 0x89, "c", 1, masked);
+    put_frame(&in, 0x89, "dd", 2, masked);
+    feed(c, in.p, in.len, 1, &l);
+    assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, "3", 1, 1), WSV_OK);
+    out.len = 0;
+    drain(c, &out);
+    decode_output(role, &out, &d);
+    assert_string_equal(log_str(&d), "PONG:a;PONG:dd;BINARY:123;");
+    /* The replaced pong sits right after the first fragment. */
+    assert_int_equal(out.p[role == S ? 3 : 7], 0x8a);
+    assert_int_equal(out.p[role == S ? 6 : 14], 0x8a);
+    assert_int_equal(out.p[role == S ? 10 : 22], 0x00);
+    log_free(&d);
+    log_free(&l);
+    wsv_conn_free(c);
+    b_free(&in);
+    b_free(&out);
+  }
+}
+
+static void test_no_pong_after_close_sent(void **state) {
+  /* Pongs queued before our Close go out before it; pings after it get
+   * none (the peer may still send them before it sees our Close). */
+  int role;
+
+  (void)state;
+  for (role = S; role <= C; role++) {
+    struct rnd r = {1, 0, 0};
+    struct wsv_conn *c = mkconn(role, 0, &r, NULL);
+    struct bytes in = {0};
+    struct log l = {0};
+
+    put_frame(&in, 0x89, "a", 1, role == S);
+    put_frame(&in, 0x89, "b", 1, role == S);
+    feed(c, in.p, in.len, 0, &l);
+    assert_int_equal(wsv_conn_close(c, 1000, NULL, 0), WSV_OK);
+    in.len = 0;
+    put_frame(&in, 0x89, "c", 1, role == S);
+    put_frame(&in, 0x89, "d", 1, role == S);
+    feed(c, in.p, in.len, 1, &l);
+    assert_string_equal(log_str(&l), "PING:a;PING:b;PING:c;PING:d;");
+    assert_string_equal(output_str(c, role), "PONG:a;PONG:b;CLOSE 1000:;");
+    log_free(&l);
+    wsv_conn_free(c);
+    b_free(&in);
+  }
+}
+
 static void test_pong_after_data(void **state) {
   /* A pong queued behind data keeps its place; data sent after it goes
-   * after it. */
+   * after it, and the next ping gets a pong of its own after that. */
   struct rnd r = {0, 0, 0};
   struct wsv_conn *c = mkconn(S, 0, &r, NULL);
   struct bytes in = {0};
@@ -817,12 +1124,15 @@ static void test_pong_after_data(void **state) {
   in.len = 0;
   put_frame(&in, 0x89, "2", 1, 1);
   feed(c, in.p, in.len, 0, &l);
+  assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "c", 1), WSV_OK);
   check_output(c,
                "\x81\x01"
                "a\x8a\x01"
+               "1\x81\x01"
+               "b\x8a\x01"
                "2\x81\x01"
-               "b",
-               9);
+               "c",
+               15);
   wsv_conn_free(c);
   log_free(&l);
   b_free(&in);
@@ -1212,6 +1522,39 @@ static void test_spare_block(void **state) {
     drain(c, &out);
     assert_int_equal(t.live, on ? 2 : 1);
     assert_int_equal(out.len, 3 * 8 * 18 + 4 + sizeof big);
+    wsv_conn_free(c);
+    assert_int_equal(t.live, 0);
+    /* A pong's small block is never kept either (it could not hold the
+     * next burst): after pongs written with no spare, the next bursts
+     * still allocate nothing beyond their first block. */
+    m = ta_mem(&t);
+    assert_int_equal(wsv_conn_new(&c, S, &cfg, &m), WSV_OK);
+    {
+      struct bytes in = {0};
+      struct log l = {0};
+
+      put_frame(&in, 0x89, "p", 1, 1);
+      put_frame(&in, 0x89, "q", 1, 1);
+      feed(c, in.p, in.len, 0, &l);
+      drain(c, &out);
+      assert_int_equal(t.live, 1);
+      for (k = 0; k < 3; k++) {
+        before = t.allocs;
+        assert_int_equal(wsv_conn_send(c, WSV_OP_TEXT, "x", 1), WSV_OK);
+        assert_int_equal(t.allocs - before, on && k > 0 ? 0 : 1);
+        drain(c, &out);
+      }
+      /* A pong takes the spare (and gives it back). */
+      in.len = 0;
+      put_frame(&in, 0x89, "r", 1, 1);
+      before = t.allocs;
+      feed(c, in.p, in.len, 0, &l);
+      assert_int_equal(t.allocs - before, on ? 0 : 1);
+      drain(c, &out);
+      assert_int_equal(t.live, on ? 2 : 1);
+      log_free(&l);
+      b_free(&in);
+    }
     wsv_conn_free(c);
     assert_int_equal(t.live, 0);
     b_free(&out);
@@ -1880,7 +2223,11 @@ int main(void) {
       cmocka_unit_test(test_utf8_fail_fast),
       cmocka_unit_test(test_utf8_split_every_offset),
       cmocka_unit_test(test_ping_125),
+      cmocka_unit_test(test_ping_bound),
+      cmocka_unit_test(test_ping_bound_started),
       cmocka_unit_test(test_ping_flood),
+      cmocka_unit_test(test_pongs_in_fragmented_send),
+      cmocka_unit_test(test_no_pong_after_close_sent),
       cmocka_unit_test(test_pong_after_data),
       cmocka_unit_test(test_auto_pong_off),
       cmocka_unit_test(test_rsv_allowed),

@@ -48,12 +48,20 @@
  * Control frames are handled as soon as they are complete, also between
  * the fragments of a message (which is then continued).  A ping is reported
  * (WSV_EV_PING) and, if auto_pong is on, answered with a pong carrying the
- * same payload; pending pongs are coalesced: while a pong is queued but not
- * yet started on the wire, a new ping replaces its payload, so at most one
- * unsent pong exists.  A pong is reported (WSV_EV_PONG) and otherwise
- * ignored.  RSV bits: data frames may carry the bits allowed by
- * `rsv_allowed` on a message's first frame only (continuation frames with
- * RSV bits fail with 1002, as RFC 7692 §6.1); control frames never.
+ * same payload, in the order the pings came.  Every ping is answered while
+ * fewer than max_pending_pongs automatic pongs are unsent (queued, none of
+ * their bytes written yet); past that bound a new ping replaces the payload
+ * of the newest unsent pong instead (coalescing, as RFC 6455 §5.5.3
+ * allows), so a peer that floods pings and never reads makes the
+ * connection hold at most max_pending_pongs pongs: with the default 16,
+ * under 2.1 KiB of output and 3 KiB of memory.  A pong is only queued
+ * between whole frames: it may go out between the fragments of a message
+ * being sent in pieces, never inside a frame.  A pong is reported
+ * (WSV_EV_PONG) and otherwise ignored.
+ *
+ * RSV bits: data frames may carry the bits allowed by `rsv_allowed` on a
+ * message's first frame only (continuation frames with RSV bits fail with
+ * 1002, as RFC 7692 §6.1); control frames never.
  *
  * Closing.  When the peer's Close arrives, WSV_EV_CLOSE reports its code
  * (1005 if it had none) and reason, and, unless we already sent a Close, a
@@ -120,7 +128,7 @@
  *     idle connection holds none; with context takeover it is kept (about
  *     45 KiB to inflate and 270 KiB to deflate with 15-bit windows).
  *
- * Memory: an idle connection holds only its struct (under 600 bytes on
+ * Memory: an idle connection holds only its struct (624 bytes on
  * LP64); message and output buffers are taken when needed and freed when
  * empty.
  */
@@ -144,6 +152,9 @@ extern "C" {
 #define WSV_CONN_DEFAULT_MAX_FRAGMENTS (1u << 20)
 #define WSV_CONN_DEFAULT_MAX_OUTPUT (((size_t)16 << 20) + 65536)
 #define WSV_CONN_DEFAULT_PMD_MIN_SIZE 32u
+#define WSV_CONN_DEFAULT_MAX_PENDING_PONGS 16u
+/* The largest max_pending_pongs accepted (about 134 KiB of pongs). */
+#define WSV_CONN_MAX_PENDING_PONGS_LIMIT 1024u
 
 /* Connection settings.  Fill with wsv_conn_config_init(), then change
  * fields.  Copied by wsv_conn_new(). */
@@ -167,6 +178,17 @@ struct wsv_conn_config {
   /* Answer pings automatically (default 1).  When 0, pings are only
    * reported and the caller may answer with wsv_conn_pong(). */
   int auto_pong;
+  /* With auto_pong: most automatic pongs queued and not yet started on
+   * the wire (default 16, 1..WSV_CONN_MAX_PENDING_PONGS_LIMIT).  Up to it
+   * every ping gets its own pong; past it the newest unsent pong takes the
+   * newer ping's payload (see the top of this file).  Each unsent pong
+   * costs at most 131 bytes of output (a 125-byte payload, a client's
+   * mask) and one block of about 170 bytes of memory; pongs do not count
+   * against max_output.  16 answers a burst of ten pings in one read one
+   * by one (Autobahn 2.10, 2.11), as Node's ws and browsers do, while a
+   * ping flood from a peer that never reads holds under 2.1 KiB of
+   * output; 1 keeps the old behaviour (one unsent pong, coalesced). */
+  unsigned max_pending_pongs;
   /* 0 (default): assemble messages; 1: stream them (see the top). */
   int stream;
   /* 1: keep one emptied output block (at most 1 KiB) for the next send
@@ -266,6 +288,8 @@ WSV_EXTERN void wsv_conn_config_init(struct wsv_conn_config *cfg);
  * wsv_conn_recv().
  * Returns WSV_OK and sets *out, or
  *   WSV_ERR_INVAL  out is NULL, role is unknown, a limit is 0,
+ *                  max_pending_pongs is over
+ *                  WSV_CONN_MAX_PENDING_PONGS_LIMIT,
  *                  rsv_allowed has bits outside WSV_RSV_ALL, or pmd is
  *                  enabled with window bits other than 0 or 8..15;
  *   WSV_ERR_NOMEM  the allocator failed (*out is set to NULL). */

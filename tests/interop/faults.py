@@ -15,8 +15,14 @@
             has such an option, else the 10 s default).
   many    : 1,000 concurrent connections, every one echoes once, then all
             close; the server survives and its fds go back to the baseline.
+  pings   : a client sends 1,000,000 pings and reads nothing until the
+            end: the server keeps reading, its VmRSS grows by under 1 MiB
+            (automatic pongs are bounded per connection), and what it
+            answered is pongs in order, the last for the newest ping, then
+            the echo of our Close.
 
-usage: /usr/bin/python3 faults.py WSV
+usage: /usr/bin/python3 faults.py WSV [CASE...]   (CASE: the names above;
+       default all)
 """
 
 import asyncio
@@ -35,10 +41,12 @@ import wsvtest as T  # noqa: E402
 from wsvtest import frame, frame_fast  # noqa: E402
 
 rep = T.Report("interop faults")
-if len(sys.argv) != 2:
+CASES = ("reset", "slow", "stall", "many", "pings")
+if len(sys.argv) < 2 or any(a not in CASES for a in sys.argv[2:]):
     print(__doc__)
     sys.exit(2)
 WSV = sys.argv[1]
+RUN = set(sys.argv[2:] or CASES)
 SAN = T.is_sanitized(WSV)
 RSS_FACTOR = 3 if SAN else 1
 NCONN = 1000
@@ -325,6 +333,101 @@ def slow_echo_case(srv):
         rep.fail("slow (echo): case", "no exception", repr(e))
 
 
+# ------------------------------------------------------------------ ping flood
+
+def ping_flood_case():
+    """1,000,000 pings from a client that reads nothing until it is done."""
+    n = 1000000
+    srv = T.start_server(rep, WSV, [], "pings")
+    if not srv:
+        return
+    s = None
+    try:
+        # A small receive buffer (set before connecting, so the window is
+        # small from the start): the pongs pile up in the server's send
+        # buffer, then in the server.
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(5)
+        s.connect(("127.0.0.1", srv.port))
+        req, key = T.upgrade_request(srv.port)
+        s.sendall(req)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)  # leave every frame after the 101 unread
+        # A masked ping with a zero key carries its payload as is: 125 bytes,
+        # the ping's number and filler.  1,000,000 of them (131 MB) make
+        # about 4 MB of pongs, more than the kernel buffers on loopback (the
+        # server's send buffer grows to 4 MiB at most): from then on the
+        # pongs wait in the server, bounded by the connection.
+        fill = b"." * 121
+        time.sleep(0.2)
+        rss0 = srv.rss_kib()
+        samples, stop = [], threading.Event()
+        th = threading.Thread(target=rss_sampler, args=(srv, samples, stop), daemon=True)
+        th.start()
+        s.setblocking(False)
+        sent, how, t0 = 0, "all sent", time.monotonic()
+        for base in range(0, n, 10000):
+            chunk = b"".join(b"\x89\xfd\0\0\0\0" + i.to_bytes(4, "big") + fill
+                             for i in range(base, base + 10000))
+            view, off = memoryview(chunk), 0
+            while off < len(chunk) and how == "all sent":
+                if time.monotonic() - t0 > 30:
+                    how = "not all sent in 30 s"
+                    break
+                _, w, _ = select.select([], [s], [], 0.2)
+                if not w:
+                    continue
+                try:
+                    off += s.send(view[off:])
+                except BlockingIOError:
+                    continue
+                except OSError as e:
+                    how = type(e).__name__
+            sent += off
+            if how != "all sent":
+                break
+        dt = time.monotonic() - t0
+        time.sleep(0.3)  # the server finishes the last reads
+        stop.set()
+        th.join(2)
+        peak = max(samples + [srv.rss_kib()])
+        bound = 1024 * RSS_FACTOR  # KiB
+        rep.check(f"pings: {n} pings from a client that never reads, all taken", how == "all sent",
+                  f"{n * 131} bytes sent", f"{sent} bytes in {dt:.1f} s ({how})")
+        rep.check("pings: server VmRSS grows by under 1 MiB", peak - rss0 < bound,
+                  f"growth < {bound} KiB", f"{rss0} KiB -> peak {peak} KiB (+{peak - rss0} KiB)")
+        s.setblocking(True)
+        s.sendall(T.frame(8, struct.pack("!H", 1000)))
+        out, end = T.read_until_eof(s, 20, limit=64 << 20)
+        # Everything before the Close echo: 125-byte pongs, numbers rising.
+        i, last, npong, bad = 0, -1, 0, None
+        close_at = len(out) - 4
+        while i < close_at:
+            if out[i] != 0x8a or out[i + 1] != 125 or out[i + 6:i + 127] != fill:
+                bad = f"not a pong of ours at {i}: {out[i:i + 127]!r}"
+                break
+            k = int.from_bytes(out[i + 2:i + 6], "big")
+            if k <= last:
+                bad = f"pong {k} after pong {last}"
+                break
+            last, npong, i = k, npong + 1, i + 127
+        rep.check("pings: pongs in order, the last for the newest ping, then the Close echo",
+                  bad is None and i == close_at and last == n - 1 and out[close_at:] == b"\x88\x02\x03\xe8"
+                  and end == "eof",
+                  f"pongs ... {n - 1}, close 1000, EOF",
+                  f"{npong} pongs, last {last}, {bad or ''} tail {out[-10:]!r}, {end}")
+        print(f"     (pings: {n} x 125 B in {dt:.1f} s; VmRSS {rss0} KiB -> peak {peak} KiB; {npong} pongs "
+              f"({npong * 127} B) read back afterwards, the rest coalesced)")
+    except Exception as e:
+        rep.fail("pings: case", "no exception", repr(e))
+    finally:
+        if s is not None:
+            s.close()
+        T.stop_server(rep, srv, "pings")
+
+
 # ------------------------------------------------------------------ stalls
 
 def handshake_timeout_option():
@@ -475,28 +578,37 @@ async def many_case(srv, n):
 
 
 def main():
-    ht_args, ht_s = handshake_timeout_option()
-    print(f"     (handshake timeout: {ht_s:g} s via {ht_args or 'the default'}; sanitized build: {SAN})")
-    srv = T.start_server(rep, WSV, ht_args, "faults")
-    if not srv:
-        rep.finish()
-    time.sleep(0.2)
-    srv.rss0 = srv.rss_kib()
-    stall_results = []
-    stall_threads = stall_case(srv, ht_s, stall_results)  # runs alongside the rest
-    time.sleep(0.3)  # (their connections are part of the fd baselines below)
-    reset_cases(srv)
-    slow_echo_case(srv)
-    try:
-        asyncio.run(asyncio.wait_for(many_case(srv, NCONN), 120))
-    except Exception as e:
-        rep.fail("many: case", "no exception", repr(e))
-    for t in stall_threads:
-        t.join(ht_s + 10)
-    check_stalls(stall_results, ht_s)
-    rep.check("faults: wsv serve still running", srv.alive(), "running", srv.text())
-    T.stop_server(rep, srv, "faults")
-    slow_chat_case()
+    if "pings" in RUN:
+        ping_flood_case()  # on a server of its own: a clean VmRSS baseline
+    if RUN & {"reset", "slow", "stall", "many"}:
+        ht_args, ht_s = handshake_timeout_option()
+        print(f"     (handshake timeout: {ht_s:g} s via {ht_args or 'the default'}; sanitized build: {SAN})")
+        srv = T.start_server(rep, WSV, ht_args, "faults")
+        if not srv:
+            rep.finish()
+        time.sleep(0.2)
+        srv.rss0 = srv.rss_kib()
+        stall_results = []
+        if "stall" in RUN:  # runs alongside the rest
+            stall_threads = stall_case(srv, ht_s, stall_results)
+            time.sleep(0.3)  # (their connections are part of the fd baselines below)
+        if "reset" in RUN:
+            reset_cases(srv)
+        if "slow" in RUN:
+            slow_echo_case(srv)
+        if "many" in RUN:
+            try:
+                asyncio.run(asyncio.wait_for(many_case(srv, NCONN), 120))
+            except Exception as e:
+                rep.fail("many: case", "no exception", repr(e))
+        if "stall" in RUN:
+            for t in stall_threads:
+                t.join(ht_s + 10)
+            check_stalls(stall_results, ht_s)
+        rep.check("faults: wsv serve still running", srv.alive(), "running", srv.text())
+        T.stop_server(rep, srv, "faults")
+    if "slow" in RUN:
+        slow_chat_case()
 
 
 main()
