@@ -509,10 +509,11 @@ static size_t conn_drop_unstarted(struct wsv_conn *c) {
   }
   for (b = keep != NULL ? keep->next : c->head; b != NULL; b = next) {
     next = b->next;
-    if (b == c->pong)
-      c->pong = NULL;
     wsv__free(&c->mem, b);
   }
+  /* Every automatic pong not yet started went with them. */
+  c->pong = NULL;
+  c->pong_unsent = 0;
   if (keep != NULL) {
     keep->next = NULL;
     c->head = c->tail = keep;

@@ -2184,6 +2184,27 @@ static void test_shed(void **state) {
   assert_string_equal(output_str(c, S), "CLOSE 1008:;");
   wsv_conn_free(c);
 
+  /* Unsent automatic pongs go too, and pongs count again from zero: the
+   * conn has failed, so a later ping gets none. */
+  {
+    struct rnd r = {0, 0, 0};
+    struct wsv_conn *sc = mkconn(S, 0, &r, NULL);
+    struct bytes pin = {0};
+    struct log pl = {0};
+    int i;
+    for (i = 0; i < 3; i++)
+      put_frame(&pin, 0x89, "p", 1, 1);
+    feed(sc, pin.p, pin.len, 0, &pl);
+    assert_int_equal(wsv_conn_output_size(sc), 3 * 3);
+    assert_int_equal(wsv_conn_shed(sc, 1008), 3 * 3);
+    assert_string_equal(output_str(sc, S), "CLOSE 1008:;");
+    feed(sc, pin.p, pin.len, 0, &pl);
+    assert_int_equal(wsv_conn_output_size(sc), 0);
+    wsv_conn_free(sc);
+    log_free(&pl);
+    b_free(&pin);
+  }
+
   /* A Close already being written is kept as it is. */
   assert_int_equal(wsv_conn_new(&c, S, NULL, NULL), WSV_OK);
   assert_int_equal(wsv_conn_close(c, 1001, NULL, 0), WSV_OK);
