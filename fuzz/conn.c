@@ -14,7 +14,8 @@
  * sent by the application, close codes and reasons); every other pong
  * carries the payload of a ping the receiving side sent, and there are no
  * more of them than it sent pings (automatic pongs, some coalesced); no
- * error event ever happens between two correct peers.
+ * error event ever happens between two correct peers; the msg_reserve
+ * calls follow one buffer's size from 0 back to 0.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ static const struct rec *q_front(const struct queue *q) {
 
 struct side {
   struct wsv_conn *c;
+  size_t reserved; /* the message buffer as msg_reserve was told of it */
   int role;
   int closed;          /* sent or received a Close: sends are refused */
   int sent_close_code; /* what our Close said (1005 for none), or 0 */
@@ -319,6 +321,16 @@ static void do_close(struct side *s, struct queue *q, int code,
 
 static const unsigned pending_pongs[4] = {16, 1, 2, 1024};
 
+/* msg_reserve: the calls must describe one buffer, growing from what it
+ * was and given back whole; nothing is refused. */
+static int side_reserve(void *user, size_t from, size_t to) {
+  struct side *s = user;
+  if (from != s->reserved || to == from)
+    abort();
+  s->reserved = to;
+  return 0;
+}
+
 static void side_init(struct side *s, int role, int stream, unsigned pongs) {
   struct wsv_conn_config cfg;
 
@@ -330,12 +342,16 @@ static void side_init(struct side *s, int role, int stream, unsigned pongs) {
   cfg.max_pending_pongs = pending_pongs[pongs & 3];
   cfg.random = side_random;
   cfg.random_user = s;
+  cfg.msg_reserve = side_reserve;
+  cfg.msg_reserve_user = s;
   if (wsv_conn_new(&s->c, role, &cfg, NULL) != WSV_OK)
     abort();
 }
 
 static void side_free(struct side *s) {
   wsv_conn_free(s->c);
+  if (s->reserved != 0) /* every reservation given back */
+    abort();
   free(s->frag);
   free(s->in_msg);
   q_free(&s->pings);

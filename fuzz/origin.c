@@ -11,6 +11,7 @@
  * The Origin and Host are copied to buffers of their exact size, so that
  * ASan sees any read past them.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdlib.h>
 #include <string.h>
 
