@@ -37,7 +37,10 @@ if (!pw || rep.failed.length) rep.finish();
 const PKI = L.makePki(rep);
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // http(s)://localhost pages go to 127.0.0.1, where the servers listen,
+  // whatever localhost resolves to (Debian's /etc/hosts also says ::1)
+  '--host-resolver-rules=MAP localhost 127.0.0.1'];
 
 const shotDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsv-interop-shots-'));
 

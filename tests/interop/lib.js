@@ -87,8 +87,22 @@ async function startServer(rep, wsv, args, label) {
   c.port = Number(m[2]);
   c.scheme = m[1];
   c.url = `${m[1]}://127.0.0.1:${c.port}/`;
+  // The same server by name: Host, SNI and the certificate check say
+  // localhost; connect with { lookup: lookupLoopback } so that the socket
+  // goes to 127.0.0.1 whatever localhost resolves to.
   c.hostUrl = `${m[1]}://localhost:${c.port}/`;
   return c;
+}
+
+// A net/tls `lookup` that maps localhost to 127.0.0.1 (other names go to
+// dns.lookup).  The servers under test listen on 127.0.0.1 only, and with
+// Debian's /etc/hosts localhost is also ::1, which Node 18 tries alone (it
+// has no autoSelectFamily by default): ECONNREFUSED.
+function lookupLoopback(host, opts, cb) {
+  if (typeof opts === 'function') { cb = opts; opts = {}; }
+  if (host !== 'localhost') return require('dns').lookup(host, opts, cb);
+  if (opts && opts.all) return cb(null, [{ address: '127.0.0.1', family: 4 }]);
+  return cb(null, '127.0.0.1', 4);
 }
 
 // SIGTERM, then SIGKILL after 6 s; resolves to {code, signal} or null.
@@ -176,4 +190,4 @@ function countingProxy(targetPort) {
   });
 }
 
-module.exports = { makePki, countingProxy, run, waitOutput, waitExit, sleep, withTimeout, startServer, stop, Report, requireModule, PORT_RE };
+module.exports = { lookupLoopback, makePki, countingProxy, run, waitOutput, waitExit, sleep, withTimeout, startServer, stop, Report, requireModule, PORT_RE };

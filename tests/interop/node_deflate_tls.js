@@ -41,7 +41,7 @@ const LEAN = 'permessage-deflate; server_no_context_takeover; client_no_context_
 
 function client(url, opts = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { maxPayload: 64 << 20, ...opts });
+    const ws = new WebSocket(url, { maxPayload: 64 << 20, lookup: L.lookupLoopback, ...opts });
     const queue = [];
     const waiters = [];
     ws.closed = new Promise((r) => ws.on('close', (code) => {

@@ -85,7 +85,10 @@ async def client_matrix(mode, tls):
     url = f"{scheme}://localhost:{proxy.port}/"
     ssl_ctx = T.client_ssl(PKI["ca"]) if tls else None
     try:
-        ws = await within(websockets.connect(url, ssl=ssl_ctx, max_size=None, open_timeout=5), 6)
+        # to 127.0.0.1 whatever localhost resolves to; Host, SNI and the
+        # certificate check still say localhost
+        ws = await within(websockets.connect(url, host="127.0.0.1", ssl=ssl_ctx, max_size=None, open_timeout=5,
+                                             **({"server_hostname": "localhost"} if tls else {})), 6)
     except Exception as e:
         rep.fail(f"{tag}: open", "101", repr(e))
         proxy.close()

@@ -81,8 +81,11 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=("/usr/bin/chromium (Debian chromium)")
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 ||
   missing+=("python3-websockets for /usr/bin/python3")
-node -e 'require("ws");require("playwright-core")' >/dev/null 2>&1 ||
-  missing+=("node modules ws + playwright-core in $here/node_modules")
+# (a module that is there but refuses this Node, as playwright-core >= 1.62
+# does on Node 18, fails here too: its first error line is shown)
+if ! node_err=$(node -e 'require("ws");require("playwright-core")' 2>&1 >/dev/null); then
+  missing+=("node modules ws + playwright-core in $here/node_modules, loadable by node $(node --version 2>/dev/null): $(echo "$node_err" | grep -m1 -E '^[A-Za-z]*Error' || echo "$node_err" | head -1)")
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'interop setup: still missing: %s\n' "${missing[@]}" >&2
   exit 1
