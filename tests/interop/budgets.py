@@ -263,6 +263,7 @@ def output_case():
             if c == "bad" or (c is None and frames != NMSGS) or c not in (None, 1008):
                 odd.append((frames, c))
         shed = codes.get(1008, 0)
+        print(f"     (output: the subscribers' ends: {codes})")
         rep.check("output budget: subscribers over the budget failed with 1008",
                   shed >= NSUBS // 2 and not odd,
                   f">= {NSUBS // 2} of {NSUBS} closed with 1008 after whole frames, the "
@@ -338,6 +339,7 @@ def input_case():
                   f"{sent >> 10} KiB sent by {NSTALL} stalled fragments of 15 MiB inflated")
         print(f"     (input: VmRSS {rss0} -> peak {peak} KiB; unbounded it would pin "
               f"{NSTALL * 16} MiB)")
+        print(f"     (input: {refused} of {NSTALL} refused with 1009)")
         most = NSTALL - IN_BUDGET // (16 * MIB)
         rep.check("input budget: fragments that would pass the budget refused with 1009",
                   refused >= most, f">= {most} of {NSTALL} closed with 1009", f"{refused}")
