@@ -651,20 +651,26 @@ static void ws_on_timer(struct wsv_timer *t, void *user) {
   }
 }
 
+/* The core failed the connection with a Close 1008 (the peer reads too
+ * slowly): say why, and let the Close leave within the close timeout. */
+static void ws_failed_1008(struct wsv_ws *ws, const char *why) {
+  if (ws->err == 0) {
+    ws->err = WSV_ERR_POLICY;
+    ws->err_text = why;
+  }
+  ws->fail_code = 1008;
+  ws_check_closing(ws);
+  wsv__rt_ws_want_flush(ws);
+}
+
 size_t wsv__rt_ws_shed(struct wsv_ws *ws) {
   int64_t dropped = wsv_conn_shed(ws->conn, 1008);
   if (dropped < 0)
     return 0;
-  if (ws->err == 0) {
-    ws->err = WSV_ERR_POLICY;
-    ws->err_text = "output budget: the server's queued output is over its "
-                   "limit and this connection held the most";
-  }
-  ws->fail_code = 1008;
   ws->high = 0;
   ws_account(ws, 0);
-  ws_check_closing(ws);
-  wsv__rt_ws_want_flush(ws);
+  ws_failed_1008(ws, "output budget: the server's queued output is over its "
+                     "limit and this connection held the most");
   return (size_t)dropped;
 }
 
@@ -686,15 +692,9 @@ static int ws_check_sendable(const struct wsv_ws *ws) {
 __attribute__((noinline, cold))
 #endif
 static void ws_slow_consumer(struct wsv_ws *ws, size_t queued) {
-  if (ws->err == 0) {
-    ws->err = WSV_ERR_POLICY;
-    ws->err_text = "slow consumer: send buffer over its limit";
-  }
-  ws->fail_code = 1008;
   wsv__rt_log(ws->ctx, WSV_LOG_WARN,
               "closing a slow consumer (1008): %zu bytes queued", queued);
-  ws_check_closing(ws);
-  wsv__rt_ws_want_flush(ws);
+  ws_failed_1008(ws, "slow consumer: send buffer over its limit");
 }
 
 /* After a queueing call: slow-consumer handling, flush, back-pressure. */
