@@ -674,7 +674,9 @@ WSV_EXTERN void wsv_server_config_init(struct wsv_server_config *cfg);
  * Returns 0 and sets *out;
  *   WSV_ERR_INVAL  NULL argument, a bad setting (threads, stream,
  *                  a handshake or conn config the core refuses, only one
- *                  of tls_cert_file and tls_key_file), a host that does
+ *                  of tls_cert_file and tls_key_file, an output_budget
+ *                  with conn.max_output of 4 GiB - 1 MiB or more, an
+ *                  input_budget with conn.msg_reserve set), a host that does
  *                  not resolve, bind/listen failed (errno kept, details
  *                  logged), or the certificate or key cannot be loaded
  *                  (the reason logged at WSV_LOG_ERROR, e.g. "cannot load
