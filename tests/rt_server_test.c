@@ -708,6 +708,38 @@ static void test_output_budget(void **state) {
   srv_finish(srv);
 }
 
+static int never_called(void *user, size_t from, size_t to) {
+  (void)user;
+  (void)from;
+  (void)to;
+  return 0;
+}
+
+/* The budget settings wsv_server_new refuses, and the same settings
+ * accepted once the budget they conflict with is off. */
+static void test_budget_config(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  struct wsv_server *srv;
+  wsv_server_config_init(&scfg);
+  assert_int_equal(scfg.output_budget, WSV_DEFAULT_OUTPUT_BUDGET);
+  assert_int_equal(scfg.input_budget, WSV_DEFAULT_INPUT_BUDGET);
+  scfg.conn.max_output = (size_t)UINT32_MAX;
+  assert_int_equal(wsv_server_new(&srv, &scfg), WSV_ERR_INVAL);
+  scfg.output_budget = 0;
+  assert_int_equal(wsv_server_new(&srv, &scfg), 0);
+  assert_int_equal(wsv_server_output_queued(srv), 0);
+  wsv_server_free(srv);
+  wsv_server_config_init(&scfg);
+  scfg.conn.msg_reserve = never_called;
+  assert_int_equal(wsv_server_new(&srv, &scfg), WSV_ERR_INVAL);
+  scfg.input_budget = 0;
+  assert_int_equal(wsv_server_new(&srv, &scfg), 0);
+  wsv_server_free(srv);
+  assert_int_equal(wsv_server_output_queued(NULL), 0);
+  assert_int_equal(wsv_server_input_held(NULL), 0);
+}
+
 /* Non-final fragments held open: the input budget (1 MiB) refuses the
  * message that would pass it with 1009; small fragmented messages still
  * pass; the budget comes back when a message completes. */
@@ -1218,6 +1250,7 @@ int main(void) {
       cmocka_unit_test(test_bad_request_graceful),
       cmocka_unit_test(test_idle_ping_deadline),
       cmocka_unit_test(test_slow_consumer),
+      cmocka_unit_test(test_budget_config),
       cmocka_unit_test(test_output_budget),
       cmocka_unit_test(test_input_budget),
       cmocka_unit_test(test_reset_mid_frame),
