@@ -41,6 +41,7 @@ static const char serve_usage[] =
     "usage: wsv serve [--host H] [--port P] [--versions LIST] [--threads N]\n"
     "                 [--chat | --exec CMD] [--max-message BYTES]\n"
     "                 [--max-connections N] [--handshake-timeout MS]\n"
+    "                 [--close-timeout MS]\n"
     "                 [--output-budget BYTES] [--input-budget BYTES]\n"
     "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
     "MODE]\n"
@@ -93,6 +94,9 @@ static const char serve_usage_limits[] =
     "  --input-budget BYTES most bytes held by messages being received, all\n"
     "                       connections together (default 256M; 0: none); a\n"
     "                       message that would pass it is refused with 1009\n"
+    "  --close-timeout MS   time a Close gets to be answered, and a closed\n"
+    "                       connection's last bytes to be read, before TCP\n"
+    "                       is dropped (reset if data is left; default 5000)\n"
     "  --handshake-timeout MS\n"
     "                       time allowed from accept to the end of the\n"
     "                       opening handshake, TLS included (default 10000)\n"
@@ -149,6 +153,7 @@ struct serve_opts {
   uint64_t max_message; /* 0: the core's default */
   size_t max_connections;
   uint32_t handshake_timeout_ms; /* 0: the runtime's default */
+  uint32_t close_timeout_ms;     /* 0: the runtime's default */
   const char *cert;              /* TLS, with key */
   const char *key;
   int deflate;    /* enum wsv_pmd_policy: WSV_PMD_ON unless told */
@@ -1298,6 +1303,11 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
       if (m < 0 || *v == '\0')
         return serve_usage_error("--key needs a PEM file");
       o->key = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--close-timeout", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 1, 3600000, &n) != 0)
+        return serve_usage_error(
+            "--close-timeout needs milliseconds from 1 to 3600000");
+      o->close_timeout_ms = (uint32_t)n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--handshake-timeout", &v)) !=
                0) {
       if (m < 0 || wsv_cli_uint(v, 1, 3600000, &n) != 0)
@@ -1452,6 +1462,8 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   serve_config_deflate(st, cfg);
   if (st->opt.handshake_timeout_ms != 0)
     cfg->limits.handshake_timeout_ms = st->opt.handshake_timeout_ms;
+  if (st->opt.close_timeout_ms != 0)
+    cfg->limits.close_timeout_ms = st->opt.close_timeout_ms;
   cfg->tls_cert_file = st->opt.cert;
   cfg->tls_key_file = st->opt.key;
   if (st->opt.output_budget != UINT64_MAX)

@@ -179,6 +179,11 @@ def case_help():
     check("connect --versions 14: exit 2", rc == 2 and b"14" in err, err)
     rc, _, err = run([WSV, "serve", "--chat", "--exec", "cat"])
     check("serve --chat --exec: exit 2", rc == 2, err)
+    for opt, bad in (("--close-timeout", "0"), ("--output-budget", "1X"),
+                     ("--input-budget", "-1")):
+        rc, _, err = run([WSV, "serve", opt, bad])
+        check(f"serve {opt} {bad}: exit 2 naming the option",
+              rc == 2 and opt.encode() in err, err)
     rc, _, err = run([WSV, "connect"])
     check("connect without URL: exit 2", rc == 2, err)
     rc, _, err = run([WSV, "connect", "http://127.0.0.1/"])

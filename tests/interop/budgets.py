@@ -65,56 +65,6 @@ if SAN:
 SETTLE_KIB = (16 + (16 if SAN else 0)) * 1024
 
 
-class Bystander(threading.Thread):
-    """Echoes a small message every 20 ms on its own path; records the
-    worst round trip."""
-
-    def __init__(self, port, path="/elsewhere"):
-        super().__init__(daemon=True)
-        self.port, self.path = port, path
-        self.n, self.errors, self.worst = 0, [], 0.0
-        self.stop = threading.Event()
-
-    def run(self):
-        try:
-            s, fr = T.ws_open(self.port, self.path)
-        except Exception as e:  # noqa: BLE001
-            self.errors.append(f"handshake: {e!r}")
-            return
-        i = 0
-        deadline = time.monotonic() + 120
-        while not self.stop.is_set() and time.monotonic() < deadline:
-            msg = f"bystander {i}".encode()
-            t0 = time.monotonic()
-            try:
-                s.sendall(frame(1, msg))
-                while True:  # --chat echoes to the sender too
-                    op, p = fr.message(5)
-                    if op < 8:
-                        break
-                if p != msg:
-                    self.errors.append(f"echo {i}: got {T.short(p)}")
-                    break
-            except Exception as e:  # noqa: BLE001
-                self.errors.append(f"echo {i}: {e!r}")
-                break
-            self.worst = max(self.worst, time.monotonic() - t0)
-            self.n += 1
-            i += 1
-            time.sleep(0.02)
-        try:
-            s.sendall(frame(8, struct.pack("!H", 1000)))
-        except OSError:
-            pass
-        s.close()
-
-
-def rss_sampler(srv, out, stop):
-    while not stop.is_set():
-        out.append(srv.rss_kib())
-        time.sleep(0.05)
-
-
 def slow_subscriber(port, path):
     """Handshake, then never read; a small receive buffer so the kernel
     holds little of what the server sends."""
@@ -156,8 +106,10 @@ def close_after_frames(data):
 
 def read_all(socks, timeout):
     """Read every socket at once until each reaches EOF or a reset, or the
-    time is up; returns what each received."""
+    time is up; returns (bytes received, "eof" | "reset" | "open") for
+    each."""
     bufs = {s: bytearray() for s in socks}
+    how = {s: "open" for s in socks}
     by_fd = {s.fileno(): s for s in socks}
     live = set(socks)
     poller = select.poll()
@@ -170,13 +122,15 @@ def read_all(socks, timeout):
             try:
                 chunk = s.recv(1 << 20)
             except OSError:
-                chunk = b""
+                chunk, how[s] = b"", "reset"
             if chunk:
                 bufs[s] += chunk
             else:
+                if how[s] == "open":
+                    how[s] = "eof"
                 live.discard(s)
                 poller.unregister(s)
-    return [bytes(bufs[s]) for s in socks]
+    return [(bytes(bufs[s]), how[s]) for s in socks]
 
 
 def settle_rss(srv, base, timeout):
@@ -190,7 +144,9 @@ def settle_rss(srv, base, timeout):
 
 
 def output_case():
-    flags = [] if DEFAULTS else ["--output-budget", str(OUT_BUDGET)]
+    # A long close timeout, so that every shed subscriber's Close can still
+    # be read when the test reads them all at the end.
+    flags = [] if DEFAULTS else ["--output-budget", str(OUT_BUDGET), "--close-timeout", "60000"]
     srv = T.start_server(rep, WSV, ["--chat", "--quiet"] + flags, "output budget")
     if not srv:
         return
@@ -202,7 +158,7 @@ def output_case():
         pub, _ = T.ws_open(srv.port, room)
         fast, ffr = T.ws_open(srv.port, room)
         socks += [pub, fast]
-        by = Bystander(srv.port)
+        by = T.EchoBystander(srv.port, "/elsewhere")
         by.start()
         while by.n == 0 and not by.errors:
             time.sleep(0.01)
@@ -223,7 +179,7 @@ def output_case():
         time.sleep(0.3)
         rss0 = srv.rss_kib()
         samples, stop = [], threading.Event()
-        th = threading.Thread(target=rss_sampler, args=(srv, samples, stop), daemon=True)
+        th = threading.Thread(target=T.rss_sampler, args=(srv, samples, stop), daemon=True)
         th.start()
         msg = os.urandom(64 << 10)
         got, err = 0, None
@@ -256,19 +212,27 @@ def output_case():
               f"would be {NSUBS * published >> 20} MiB unbounded)")
         # The slow ones now read: most were failed with 1008 after whole
         # frames; the connection then ends (EOF or reset).
-        codes, odd = {}, []
-        for data in read_all(slow, 8):
+        # A shed one's data ends with the Close 1008 after whole frames, or,
+        # if it was not read within the close timeout (a loaded machine),
+        # in the reset that drops it; one never shed has every message.
+        ends, odd = {}, []
+        for s in slow:  # now a reader like any other
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        for data, how in read_all(slow, 8):
             frames, c = close_after_frames(data)
-            codes[c] = codes.get(c, 0) + 1
-            if c == "bad" or (c is None and frames != NMSGS) or c not in (None, 1008):
-                odd.append((frames, c))
-        shed = codes.get(1008, 0)
-        print(f"     (output: the subscribers' ends: {codes})")
+            end = (f"close {c}" if isinstance(c, int) else "reset" if how == "reset"
+                   else "all messages" if c is None and frames == NMSGS and how == "open"
+                   else f"{how} after {frames} frames ({c})")
+            ends[end] = ends.get(end, 0) + 1
+            if end not in ("close 1008", "reset", "all messages"):
+                odd.append(end)
+        shed = ends.get("close 1008", 0) + ends.get("reset", 0)
+        print(f"     (output: the subscribers' ends: {ends})")
         rep.check("output budget: subscribers over the budget failed with 1008",
-                  shed >= NSUBS // 2 and not odd,
-                  f">= {NSUBS // 2} of {NSUBS} closed with 1008 after whole frames, the "
-                  f"others given all {NMSGS} messages",
-                  f"close codes {codes}; others {odd[:5]}")
+                  shed >= NSUBS // 2 and ends.get("close 1008", 0) > 0 and not odd,
+                  f">= {NSUBS // 2} of {NSUBS} closed with 1008 after whole frames (or reset at "
+                  f"the close timeout), the others given all {NMSGS} messages",
+                  f"{ends}; odd {odd[:5]}")
         rep.check("output budget: a bystander on another path served throughout",
                   not by.errors and by.n > 0 and by.worst < 1.0,
                   "no errors, every echo within 1 s",
@@ -305,12 +269,12 @@ def input_case():
         return
     socks = []
     try:
-        by = Bystander(srv.port, "/")
+        by = T.EchoBystander(srv.port, "/")
         by.start()
         time.sleep(0.3)
         rss0 = srv.rss_kib()
         samples, stop = [], threading.Event()
-        th = threading.Thread(target=rss_sampler, args=(srv, samples, stop), daemon=True)
+        th = threading.Thread(target=T.rss_sampler, args=(srv, samples, stop), daemon=True)
         th.start()
         payload = bomb_fragment(15 * MIB)
         readers = []

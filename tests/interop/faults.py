@@ -61,41 +61,6 @@ def rst_close(s):
     s.close()
 
 
-class Bystander(threading.Thread):
-    def __init__(self, port, path="/"):
-        super().__init__(daemon=True)
-        self.port, self.path = port, path
-        self.n, self.errors, self.stop = 0, [], False
-
-    def run(self):
-        try:
-            s, fr = T.ws_open(self.port, self.path)
-        except Exception as e:
-            self.errors.append(f"handshake: {e!r}")
-            return
-        i = 0
-        deadline = time.monotonic() + 150
-        while not self.stop and time.monotonic() < deadline:
-            msg = f"bystander {i}".encode()
-            try:
-                s.sendall(frame(1, msg))
-                op, p = fr.message(5)
-                if p != msg:
-                    self.errors.append(f"echo {i}: got {p[:30]!r}")
-                    break
-                self.n += 1
-            except Exception as e:
-                self.errors.append(f"echo {i}: {e!r}")
-                break
-            i += 1
-            time.sleep(0.02)
-        try:
-            s.sendall(frame(8, struct.pack("!H", 1000)))
-        except OSError:
-            pass
-        s.close()
-
-
 def wait_fds(srv, limit, timeout):
     deadline = time.monotonic() + timeout
     n = srv.fds()
@@ -110,7 +75,7 @@ def wait_fds(srv, limit, timeout):
 def reset_cases(srv):
     port = srv.port
     base_fds = srv.fds()
-    by = Bystander(port)
+    by = T.EchoBystander(port)
     by.start()
     time.sleep(0.1)
     errors = []
@@ -150,7 +115,7 @@ def reset_cases(srv):
     time.sleep(0.3)
     rep.check("reset: 30 peers that reset/FIN mid-frame or mid-handshake", not errors and srv.alive(),
               "server alive, each FIN answered by a close", f"alive={srv.alive()} {errors[:3]}")
-    by.stop = True
+    by.stop.set()
     by.join(10)
     rep.check("reset: bystander kept echoing", not by.errors and by.n > 5, "no error",
               f"{by.n} echoes, {by.errors}")
@@ -160,12 +125,6 @@ def reset_cases(srv):
 
 
 # ------------------------------------------------------------------ slow peers
-
-def rss_sampler(srv, out, stop):
-    while not stop.is_set():
-        out.append(srv.rss_kib())
-        time.sleep(0.05)
-
 
 class Drainer(threading.Thread):
     """Reads and discards everything a socket receives (a fast reader)."""
@@ -213,7 +172,7 @@ def slow_chat_case():
         base_fds = srv.fds()
         rss0 = srv.rss_kib()
         samples, stop = [], threading.Event()
-        th = threading.Thread(target=rss_sampler, args=(srv, samples, stop), daemon=True)
+        th = threading.Thread(target=T.rss_sampler, args=(srv, samples, stop), daemon=True)
         th.start()
         msg = os.urandom(64 << 10)
         sent = 0
@@ -287,7 +246,7 @@ def slow_echo_case(srv):
             head += s.recv(1)
         rss0 = srv.rss_kib()
         samples, stop = [], threading.Event()
-        th = threading.Thread(target=rss_sampler, args=(srv, samples, stop), daemon=True)
+        th = threading.Thread(target=T.rss_sampler, args=(srv, samples, stop), daemon=True)
         th.start()
         f = frame_fast(2, os.urandom(64 << 10))
         s.setblocking(False)
@@ -364,7 +323,7 @@ def ping_flood_case():
         time.sleep(0.2)
         rss0 = srv.rss_kib()
         samples, stop = [], threading.Event()
-        th = threading.Thread(target=rss_sampler, args=(srv, samples, stop), daemon=True)
+        th = threading.Thread(target=T.rss_sampler, args=(srv, samples, stop), daemon=True)
         th.start()
         s.setblocking(False)
         sent, how, t0 = 0, "all sent", time.monotonic()

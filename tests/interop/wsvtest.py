@@ -718,3 +718,60 @@ class Inflater:
 
     def message(self, payload):
         return self.d.decompress(payload + b"\x00\x00\xff\xff")
+
+
+# ---------------------------------------------------------------- bystanders
+
+
+class EchoBystander(threading.Thread):
+    """A well-behaved client beside an attack: echoes a small text message
+    every 20 ms on `path` (a --chat server sends it back to its sender
+    too), for at most `limit` seconds or until .stop is set.  Records .n
+    echoes, .errors and the .worst round trip in seconds."""
+
+    def __init__(self, port, path="/", limit=150):
+        super().__init__(daemon=True)
+        self.port, self.path, self.limit = port, path, limit
+        self.n, self.errors, self.worst = 0, [], 0.0
+        self.stop = threading.Event()
+
+    def run(self):
+        try:
+            s, fr = ws_open(self.port, self.path)
+        except Exception as e:  # noqa: BLE001
+            self.errors.append(f"handshake: {e!r}")
+            return
+        i = 0
+        deadline = time.monotonic() + self.limit
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            msg = f"bystander {i}".encode()
+            t0 = time.monotonic()
+            try:
+                s.sendall(frame(1, msg))
+                while True:  # skip pings
+                    op, p = fr.message(5)
+                    if op < 8:
+                        break
+                if p != msg:
+                    self.errors.append(f"echo {i}: got {short(p)}")
+                    break
+            except Exception as e:  # noqa: BLE001
+                self.errors.append(f"echo {i}: {e!r}")
+                break
+            self.worst = max(self.worst, time.monotonic() - t0)
+            self.n += 1
+            i += 1
+            time.sleep(0.02)
+        try:
+            s.sendall(frame(8, struct.pack("!H", 1000)))
+        except OSError:
+            pass
+        s.close()
+
+
+def rss_sampler(srv, out, stop):
+    """Append srv's VmRSS (KiB) to `out` every 50 ms until `stop` is set
+    (run it in a thread)."""
+    while not stop.is_set():
+        out.append(srv.rss_kib())
+        time.sleep(0.05)
