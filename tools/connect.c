@@ -329,7 +329,11 @@ static void connect_on_close(struct wsv_ws *ws, int code, const char *reason,
   if (c->signo != 0) {
     c->status = 128 + c->signo;
   } else if (wsv_ws_error(ws) != 0) {
-    connect_say("connection lost: %s (close %d)", wsv_ws_error_text(ws), code);
+    const char *text = wsv_ws_error_text(ws);
+    if (strstr(text, "(close ") != NULL) /* wsv_strerror names it already */
+      connect_say("connection lost: %s", text);
+    else
+      connect_say("connection lost: %s (close %d)", text, code);
     c->status = 1;
   } else if (code == 1000 || code == 1005) {
     if (c->opt.verbose)

@@ -500,6 +500,14 @@ void wsv__rt_ws_run_again(struct wsv_loop *loop) {
   }
 }
 
+/* 1 once the closing handshake is complete: the peer's Close received and
+ * ours (sent first or in answer) written out, nothing else queued. */
+static int ws_close_done(const struct wsv_ws *ws) {
+  return ws->peer_code != 0 && ws->conn != NULL &&
+         wsv_conn_state(ws->conn) == WSV_CONN_CLOSED &&
+         !wsv_conn_want_write(ws->conn) && ws->pre == NULL;
+}
+
 static void ws_read(struct wsv_ws *ws) {
   struct wsv_loop *loop = ws->loop;
   ssize_t n = wsv__rt_io_read(ws, loop->rbuf, loop->rbuf_cap);
@@ -508,6 +516,9 @@ static void ws_read(struct wsv_ws *ws) {
       /* The local-only code for a TLS failure (RFC 6455 7.4.1). */
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws));
+    } else if (errno == ECONNRESET && ws_close_done(ws)) {
+      /* Reset after a completed closing handshake: nothing was lost. */
+      wsv__rt_ws_terminate(ws, 0, "");
     } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
     }
@@ -601,14 +612,6 @@ static void ws_reset(struct wsv_ws *ws) {
   struct linger lg = {1, 0};
   if (ws->w.fd >= 0)
     (void)setsockopt(ws->w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-}
-
-/* 1 once the closing handshake is complete: the peer's Close received and
- * ours (sent first or in answer) written out, nothing else queued. */
-static int ws_close_done(const struct wsv_ws *ws) {
-  return ws->peer_code != 0 && ws->conn != NULL &&
-         wsv_conn_state(ws->conn) == WSV_CONN_CLOSED &&
-         !wsv_conn_want_write(ws->conn) && ws->pre == NULL;
 }
 
 static void ws_on_timer(struct wsv_timer *t, void *user) {

@@ -1097,6 +1097,8 @@ def linger_server(answer, hold, result):
     acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
     c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
               b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+    if answer == "bad":  # a text message that is not UTF-8: the client fails it
+        c.sendall(b"\x81\x02\xc3\x28")
 
     def need(n):
         nonlocal buf
@@ -1120,7 +1122,7 @@ def linger_server(answer, hold, result):
             if op == 8:
                 payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
                 break
-        if answer:
+        if answer is True:
             c.sendall(bytes([0x88, len(payload)]) + payload)
         t0 = time.monotonic()
         c.settimeout(hold)
@@ -1141,7 +1143,7 @@ def case_connect_close_linger():
     server keeps TCP open past the 5 s close timeout; a server that never
     answers the Close still makes it fail.  Both run at once (~5 s)."""
     runs = {}
-    for name, answer in (("answer", True), ("silent", False)):
+    for name, answer in (("answer", True), ("silent", False), ("bad", "bad")):
         r = {"ready": threading.Event()}
         t = threading.Thread(target=linger_server, args=(answer, 8, r), daemon=True)
         t.start()
@@ -1166,6 +1168,11 @@ def case_connect_close_linger():
     rc, r, c = runs["silent"][1]["rc"], runs["silent"][1], runs["silent"][2]
     check("connect: server never answers the Close: exit 1 (close timeout)",
           rc == 1 and b"close timeout" in bytes(c.err), f"rc={rc} {c.text()}")
+    rc, r, c = runs["bad"][1]["rc"], runs["bad"][1], runs["bad"][2]
+    err = bytes(c.err)
+    check("connect: invalid UTF-8 from the server: exit 1, the close code said once",
+          rc == 1 and b"invalid UTF-8 (close 1007)" in err and err.count(b"1007") == 1,
+          f"rc={rc} {c.text()}")
 
 
 def main():
