@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "rt_int.h" /* the loop's allocator and big-buffer cache */
+#include "memcache.h" /* the loop's allocator and big-buffer cache */
 #include "wsv/rt.h"
 
 /* ---- timers ------------------------------------------------------------- */
@@ -309,27 +309,28 @@ static void test_signal(void **state) {
   wsv_loop_free(loop);
 }
 
-/* ---- the big-buffer cache (loop->mem) -------------------------------- */
+/* ---- the big-buffer cache (wsv__rt_loop_mem) -------------------------------- */
 
 static void test_big_cache(void **state) {
   (void)state;
   struct wsv_loop *loop;
   assert_int_equal(wsv_loop_new(&loop), 0);
-  const struct wsv_mem *m = &loop->mem;
+  const struct wsv_mem *m = wsv__rt_loop_mem(loop);
+  struct wsv__rt_cache *cache = wsv__rt_loop_cache(loop);
   /* A freed big buffer serves the next request it can hold. */
   uint8_t *p = m->malloc((size_t)1 << 20, m->user);
   assert_non_null(p);
   memset(p, 1, (size_t)1 << 20);
   m->free(p, m->user);
-  assert_int_equal(loop->cache.n, 1);
+  assert_int_equal(cache->n, 1);
   uint8_t *q = m->malloc((size_t)512 << 10, m->user);
   assert_ptr_equal(q, p);
-  assert_int_equal(loop->cache.n, 0);
+  assert_int_equal(cache->n, 0);
   m->free(q, m->user);
   /* Small buffers are not kept. */
   void *s = m->malloc(100, m->user);
   m->free(s, m->user);
-  assert_int_equal(loop->cache.n, 1);
+  assert_int_equal(cache->n, 1);
   /* realloc: growing onto a cached buffer keeps the contents; growing
    * within what a buffer holds keeps the pointer. */
   uint8_t *hold = m->malloc((size_t)1 << 20, m->user);
@@ -343,10 +344,10 @@ static void test_big_cache(void **state) {
   assert_ptr_equal(r2, p);
   for (size_t i = 0; i < 70000; i++)
     assert_int_equal(r2[i], (uint8_t)(i * 7));
-  assert_int_equal(loop->cache.n, 1); /* r went in */
+  assert_int_equal(cache->n, 1); /* r went in */
   assert_ptr_equal(m->realloc(r2, 1000000, m->user), r2);
   m->free(r2, m->user);
-  assert_int_equal(loop->cache.n, 2);
+  assert_int_equal(cache->n, 2);
   /* Full of small buffers: a bigger one displaces the smallest; a
    * smaller one is freed. */
   void *b[WSV__RT_CACHE_SLOTS];
@@ -354,13 +355,13 @@ static void test_big_cache(void **state) {
     b[i] = m->malloc((size_t)100 << 10, m->user);
   for (int i = 0; i < WSV__RT_CACHE_SLOTS; i++)
     m->free(b[i], m->user);
-  assert_int_equal(loop->cache.n, WSV__RT_CACHE_SLOTS);
+  assert_int_equal(cache->n, WSV__RT_CACHE_SLOTS);
   void *big = malloc((size_t)2 << 20);
   m->free(big, m->user);
-  assert_int_equal(loop->cache.n, WSV__RT_CACHE_SLOTS);
+  assert_int_equal(cache->n, WSV__RT_CACHE_SLOTS);
   int found = 0;
-  for (int i = 0; i < loop->cache.n; i++)
-    found += loop->cache.p[i] == big;
+  for (int i = 0; i < cache->n; i++)
+    found += cache->p[i] == big;
   assert_int_equal(found, 1);
   /* The byte bound: five 16 MiB buffers, at most 64 MiB kept. */
   wsv__rt_cache_trim(loop, 1);
@@ -369,19 +370,19 @@ static void test_big_cache(void **state) {
     h[i] = m->malloc((size_t)16 << 20, m->user);
   for (int i = 0; i < 5; i++)
     m->free(h[i], m->user);
-  assert_true(loop->cache.bytes <= WSV__RT_CACHE_BYTES);
-  assert_true(loop->cache.n >= 3 && loop->cache.n <= 4);
+  assert_true(cache->bytes <= WSV__RT_CACHE_BYTES);
+  assert_true(cache->n >= 3 && cache->n <= 4);
   /* Trim: kept while recently used, all given back after the delay; the
    * loop wakes by itself for it. */
   wsv__rt_cache_trim(loop, 0);
-  assert_true(loop->cache.n > 0);
+  assert_true(cache->n > 0);
   uint64_t t0 = wsv_loop_now(loop);
   /* Nothing else to wait for: one call that would sleep 10 s returns
    * once the buffers are due. */
   assert_true(wsv_loop_run_once(loop, 10000) >= 0);
   assert_true(wsv_loop_now(loop) - t0 < 5000);
-  assert_int_equal(loop->cache.n, 0);
-  assert_int_equal(loop->cache.bytes, 0);
+  assert_int_equal(cache->n, 0);
+  assert_int_equal(cache->bytes, 0);
   assert_true(wsv_loop_now(loop) - t0 >= WSV__RT_CACHE_KEEP_MS - 50);
   wsv_loop_free(loop);
 }

@@ -22,7 +22,7 @@
  */
 #include <stdlib.h>
 
-#include "rt_int.h"
+#include "ws_int.h"
 
 #define BUDGET_SMALL ((size_t)16 << 10)
 /* How often (ms) a thread logs that it shed connections. */
@@ -44,10 +44,13 @@ struct wsv__rt_budget {
   atomic_size_t in_used;
   int nshares;
   struct budget_share *shares;
+  wsv__rt_budget_victim_fn victim;
+  void *victim_user;
 };
 
 int wsv__rt_budget_new(struct wsv__rt_budget **out, size_t out_limit,
-                       size_t in_limit, int threads) {
+                       size_t in_limit, int threads,
+                       wsv__rt_budget_victim_fn victim, void *victim_user) {
   *out = NULL;
   if (out_limit == 0 && in_limit == 0)
     return 0;
@@ -67,6 +70,8 @@ int wsv__rt_budget_new(struct wsv__rt_budget **out, size_t out_limit,
     s->last_log = 0;
   }
   b->nshares = threads;
+  b->victim = victim;
+  b->victim_user = victim_user;
   b->out_limit = out_limit;
   b->out_share = out_limit / (size_t)threads;
   b->in_limit = in_limit;
@@ -109,31 +114,21 @@ int wsv__rt_budget_reserve(void *user, size_t from, size_t to) {
   return 0;
 }
 
-/* The open, not yet failed connection of `first`'s list with the most
- * counted output, or NULL. */
-static struct wsv_ws *budget_largest(struct wsv_ws *first) {
-  struct wsv_ws *best = NULL;
-  for (struct wsv_ws *ws = first; ws != NULL; ws = ws->next)
-    if (ws->out_counted > (best != NULL ? best->out_counted : 0) &&
-        ws->phase == WS_OPEN && wsv__rt_ws_state(ws) != WSV_CONN_FAILED)
-      best = ws;
-  return best;
-}
-
-static void budget_shed(struct wsv__rt_budget *b, struct budget_share *s,
+static void budget_shed(struct wsv__rt_budget *b, int share,
                         struct wsv_ws *any) {
+  struct budget_share *s = &b->shares[share];
   size_t share_low = b->out_share / 8 * 7, total_low = b->out_limit / 8 * 7;
   s->shedding = 1;
   while (atomic_load_explicit(&s->used, memory_order_relaxed) > share_low &&
          wsv__rt_budget_output(b) > total_low) {
-    struct wsv_ws *victim = budget_largest(wsv__rt_srv_conns(any->worker));
+    struct wsv_ws *victim = b->victim(b->victim_user, share);
     if (victim == NULL)
       break;
     s->shed_bytes += wsv__rt_ws_shed(victim);
     s->shed_count++;
   }
   s->shedding = 0;
-  uint64_t now = any->loop->now;
+  uint64_t now = any->tp.loop->now;
   if (s->shed_count > 0 && now - s->last_log >= BUDGET_LOG_MS) {
     s->last_log = now;
     wsv__rt_log(any->ctx, WSV_LOG_WARN,
@@ -144,14 +139,14 @@ static void budget_shed(struct wsv__rt_budget *b, struct budget_share *s,
   }
 }
 
-void wsv__rt_budget_out(struct wsv__rt_budget *b, struct wsv_ws *ws,
-                        size_t now) {
-  struct budget_share *s = &b->shares[wsv__rt_srv_index(ws->worker)];
+void wsv__rt_budget_out(struct wsv__rt_budget *b, int share, uint32_t *counted,
+                        size_t now, struct wsv_ws *ws) {
+  struct budget_share *s = &b->shares[share];
   size_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
-  used = used - ws->out_counted + now;
+  used = used - *counted + now;
   atomic_store_explicit(&s->used, used, memory_order_relaxed);
-  ws->out_counted = (uint32_t)now;
+  *counted = (uint32_t)now;
   if (b->out_limit != 0 && used > b->out_share && !s->shedding &&
       wsv__rt_budget_output(b) > b->out_limit)
-    budget_shed(b, s, ws);
+    budget_shed(b, share, ws);
 }

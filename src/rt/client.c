@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "rt_int.h"
+#include "ws_int.h"
 
 #define CLI_MAX_ADDRS 8
 
@@ -42,7 +42,8 @@ struct cli_url {
   const char *path; /* "" means "/" */
 };
 
-static void cli_on_event(struct wsv__rt_watch *w, uint32_t events);
+static void cli_on_event(struct wsv__tp *tp, uint32_t events);
+static void cli_free(struct wsv_ws *ws);
 static void cli_tls_step(struct wsv_ws *ws);
 static void cli_send_request(struct wsv_ws *ws);
 
@@ -114,12 +115,8 @@ static void cli_fail(struct wsv_ws *ws, int err, const char *a, const char *b) {
 }
 
 static void cli_drop_socket(struct wsv_ws *ws) {
-  wsv__rt_tls_free(ws);
-  if (ws->w.fd < 0)
-    return;
-  wsv__rt_watch_del(ws->loop, &ws->w);
-  close(ws->w.fd);
-  ws->w.fd = -1;
+  wsv__rt_tls_free(&ws->tp);
+  wsv__tp_close(&ws->tp);
 }
 
 /* Connect to the next address; on running out, fail with the last
@@ -142,12 +139,11 @@ static void cli_attempt(struct wsv_ws *ws) {
       r = connect(fd, sa, c->alen[c->cur]);
     while (r < 0 && errno == EINTR);
     if (r == 0 || errno == EINPROGRESS) {
-      ws->w.fd = fd;
-      ws->w.fn = cli_on_event;
+      ws->tp.w.fd = fd;
       ws->phase = WS_CONNECTING;
-      if (wsv__rt_watch_add(ws->loop, &ws->w, EPOLLOUT) == 0)
+      if (wsv__tp_watch(&ws->tp, EPOLLOUT) == 0)
         return;
-      ws->w.fd = -1;
+      ws->tp.w.fd = -1;
     }
     snprintf(c->errbuf, sizeof c->errbuf, "connect to %s: %s", c->addr,
              strerror(errno));
@@ -209,21 +205,21 @@ static void cli_send_request(struct wsv_ws *ws) {
     wsv__rt_ws_terminate(ws, rc, NULL);
     return;
   }
-  (void)wsv__rt_watch_mod(ws->loop, &ws->w, EPOLLIN);
+  (void)wsv__tp_interest(&ws->tp, EPOLLIN);
   (void)wsv__rt_ws_flush(ws);
 }
 
 /* Drive the TLS handshake; send the request once it is done. */
 static void cli_tls_step(struct wsv_ws *ws) {
-  int r = wsv__rt_tls_handshake(ws);
+  int r = wsv__rt_tls_handshake(&ws->tp);
   if (r == 0)
     return;
   if (r < 0) {
-    cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws), "");
+    cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp), "");
     return;
   }
   struct wsv_tls_info ti;
-  if (wsv__rt_tls_info(ws, &ti) == 1)
+  if (wsv__rt_tls_info(&ws->tp, &ti) == 1)
     wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "TLS: %s, %s, ALPN %s", ti.version,
                 ti.cipher, ti.alpn != NULL ? ti.alpn : "none");
   cli_send_request(ws);
@@ -233,7 +229,7 @@ static void cli_connected(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   int err = 0;
   socklen_t el = sizeof err;
-  if (getsockopt(ws->w.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+  if (getsockopt(ws->tp.w.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
     err = errno;
   if (err != 0) {
     snprintf(c->errbuf, sizeof c->errbuf, "connect to %s: %s", c->addr,
@@ -247,7 +243,7 @@ static void cli_connected(struct wsv_ws *ws) {
   ws->phase = WS_CLIENT_HS;
   c->len = 0;
   if (ws->ctx->tls != NULL) {
-    int rc = wsv__rt_tls_start(ws, ws->ctx->tls, c->host);
+    int rc = wsv__rt_tls_start(&ws->tp, ws->ctx->tls, c->host);
     if (rc != 0) {
       cli_fail(ws, rc, "TLS: cannot set up the connection to ", c->host);
       return;
@@ -297,10 +293,9 @@ static void cli_open(struct wsv_ws *ws) {
   (void)wsv_hs_client_pmd(c->hs, &pmd);
   wsv__rt_pmd_pack(&ws->pmd, &pmd);
   size_t head = wsv_hs_client_head_len(c->hs);
-  (void)wsv__rt_ws_opened(ws, WSV_ROLE_CLIENT, (uint8_t *)c->buf + head,
-                          c->len - head);
+  (void)wsv__rt_ws_opened(ws, (uint8_t *)c->buf + head, c->len - head);
   if (ws->phase != WS_DEAD)
-    wsv__rt_cli_free(ws);
+    cli_free(ws);
 }
 
 static int cli_keep(struct cli_state *c, const uint8_t *p, size_t n) {
@@ -321,16 +316,16 @@ static int cli_keep(struct cli_state *c, const uint8_t *p, size_t n) {
 
 static void cli_read(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
-  struct wsv_loop *loop = ws->loop;
-  ssize_t n = wsv__rt_io_read(ws, loop->rbuf, loop->rbuf_cap);
+  struct wsv_loop *loop = ws->tp.loop;
+  ssize_t n = wsv__tp_read(&ws->tp, loop->rbuf, loop->rbuf_cap);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return;
   if (n <= 0) {
     if (n == 0)
       cli_fail(ws, WSV_ERR_CLOSED,
                "the server closed the connection during the handshake", "");
-    else if (errno == EPROTO && ws->tls != NULL)
-      cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws), "");
+    else if (errno == EPROTO && ws->tp.tls != NULL)
+      cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp), "");
     else
       cli_fail(ws, WSV_ERR_CLOSED, "handshake read: ", strerror(errno));
     return;
@@ -353,44 +348,76 @@ static void cli_read(struct wsv_ws *ws) {
   }
 }
 
-static void cli_on_event(struct wsv__rt_watch *w, uint32_t events) {
-  struct wsv_ws *ws = (struct wsv_ws *)w;
+static void cli_on_event(struct wsv__tp *tp, uint32_t events) {
+  struct wsv_ws *ws = wsv__rt_ws_of(tp);
   if (ws->phase == WS_CONNECTING) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
       cli_connected(ws);
     return;
   }
-  if (!wsv__rt_tls_ready(ws)) {
+  if (!wsv__rt_tls_ready(&ws->tp)) {
     cli_tls_step(ws);
     return;
   }
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ||
-      ((events & EPOLLOUT) && wsv__rt_tls_want_out(ws)))
+      ((events & EPOLLOUT) && wsv__tp_read_wants_out(tp)))
     cli_read(ws);
   if (ws->phase == WS_CLIENT_HS && (events & EPOLLOUT))
     (void)wsv__rt_ws_flush(ws);
 }
 
-void wsv__rt_cli_link(struct wsv_ws *ws) {
-  struct wsv_loop *loop = ws->loop;
-  ws->prev = NULL;
-  ws->next = loop->clients;
-  if (loop->clients != NULL)
-    loop->clients->prev = ws;
-  loop->clients = ws;
+/* ---- the loop's clients --------------------------------------------------
+ * A loop extension: the client connections of a loop, dropped (close or
+ * fail callback) when the loop is freed. */
+struct cli_set {
+  struct wsv_ws *first; /* by prev/next */
+};
+
+static void cli_set_close(struct wsv_loop *loop, void *ext) {
+  struct cli_set *s = ext;
+  (void)loop;
+  while (s->first != NULL)
+    wsv__rt_ws_terminate(s->first, WSV_ERR_CLOSED, "loop freed");
 }
 
-void wsv__rt_cli_unlink(struct wsv_ws *ws) {
+static const struct wsv__rt_ext_type cli_set_type = {
+    sizeof(struct cli_set), NULL, cli_set_close, NULL};
+
+static void cli_link(struct cli_set *s, struct wsv_ws *ws) {
+  ws->prev = NULL;
+  ws->next = s->first;
+  if (s->first != NULL)
+    s->first->prev = ws;
+  s->first = ws;
+}
+
+static void cli_unlink(struct wsv_ws *ws) {
+  struct cli_set *s = wsv__rt_loop_ext_find(ws->tp.loop, &cli_set_type);
   if (ws->prev != NULL)
     ws->prev->next = ws->next;
-  else if (ws->loop->clients == ws)
-    ws->loop->clients = ws->next;
+  else if (s != NULL && s->first == ws)
+    s->first = ws->next;
   if (ws->next != NULL)
     ws->next->prev = ws->prev;
   ws->prev = ws->next = NULL;
 }
 
-void wsv__rt_cli_free(struct wsv_ws *ws) {
+static void cli_timeout(struct wsv_ws *ws) {
+  wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "handshake timeout");
+}
+
+static void cli_release(struct wsv_ws *ws) {
+  cli_free(ws);
+  wsv__rt_tls_ctx_free(ws->ctx->tls); /* a client's own context */
+}
+
+static const struct wsv__rt_role cli_role = {WSV_ROLE_CLIENT, 1, cli_unlink,
+                                             cli_timeout, cli_release};
+
+static const struct wsv__tp_ops cli_ops = {cli_on_event, wsv__rt_ws_flush_op,
+                                           wsv__rt_ws_free_op};
+
+static void cli_free(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   if (c == NULL)
     return;
@@ -443,10 +470,11 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
                    const struct cli_url *u, const char *host,
                    struct wsv_ws **out) {
   struct wsv_ws *ws =
-      wsv__rt_ws_new(loop, NULL, -1, sizeof(struct wsv__rt_ctx));
+      wsv__rt_ws_new(loop, NULL, &cli_ops, -1, sizeof(struct wsv__rt_ctx));
   if (ws == NULL)
     return WSV_ERR_NOMEM;
   struct wsv__rt_ctx *ctx = (struct wsv__rt_ctx *)(void *)(ws + 1);
+  ctx->role = &cli_role;
   ctx->cb = cfg->callbacks;
   ctx->user = cfg->user;
   ctx->limits = cfg->limits;
@@ -468,8 +496,10 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     }
     path = pathq;
   }
-  ws->path = path != NULL ? wsv__rt_strndup(path, strcspn(path, "?")) : NULL;
-  int rc = ws->cli == NULL || ws->cli->host == NULL || ws->path == NULL
+  if (path != NULL && wsv__rt_names(ws) != NULL)
+    ws->names->path = wsv__rt_strndup(path, strcspn(path, "?"));
+  int rc = ws->cli == NULL || ws->cli->host == NULL || ws->names == NULL ||
+                   ws->names->path == NULL
                ? WSV_ERR_NOMEM
                : 0;
   if (rc == 0 && u->secure) {
@@ -499,7 +529,9 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     }
     wsv__rt_tls_ctx_free(ctx->tls);
     free(ws->cli);
-    free(ws->path);
+    if (ws->names != NULL)
+      free(ws->names->path);
+    free(ws->names);
     free(ws);
     return rc;
   }
@@ -529,7 +561,8 @@ int wsv_client_connect(struct wsv_loop *loop,
     return WSV_ERR_NOMEM;
   size_t rbuf = cfg->read_buffer_size < 4096 ? 4096 : cfg->read_buffer_size;
   struct wsv_ws *ws = NULL;
-  int rc = wsv__rt_loop_rbuf(loop, rbuf) != 0 ? WSV_ERR_NOMEM : 0;
+  struct cli_set *set = wsv__rt_loop_ext(loop, &cli_set_type);
+  int rc = set == NULL || wsv__rt_loop_rbuf(loop, rbuf) != 0 ? WSV_ERR_NOMEM : 0;
   if (rc == 0)
     rc = cli_new(loop, cfg, &u, host, &ws);
   if (rc != 0 && rc != WSV_ERR_NOMEM)
@@ -538,7 +571,7 @@ int wsv_client_connect(struct wsv_loop *loop,
   free(host);
   if (rc != 0)
     return rc;
-  wsv__rt_cli_link(ws);
+  cli_link(set, ws);
   wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, ws->ctx->limits.handshake_timeout_ms);
   cli_attempt(ws);
   if (out != NULL)

@@ -1,14 +1,14 @@
 /*
  * loop.c - the event loop: epoll (level-triggered), an eventfd for
- * wake-ups and cross-thread posts, fd watches and signalfd handles.  One
- * iteration: wait (until the first timer at most), dispatch fd events,
- * read again the TLS connections with input left in OpenSSL's buffer,
- * fire due timers, run posts, then write every connection's pending output
- * (one writev each) and finish the connections that closed.
+ * wake-ups and cross-thread posts, fd watches, signalfd handles,
+ * end-of-iteration hooks and per-loop extensions.  One iteration: wait
+ * (until the first timer at most; not at all when a user asked for it),
+ * dispatch fd events, fire due timers, run posts, then run the hooks (the
+ * transports write their queued output and finish what closed there).
+ * It knows fds, timers, signals and posts, and nothing of its users.
  */
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rt_int.h"
+#include "loop_int.h"
 
 #define LOOP_BATCH 256
 
@@ -168,124 +168,6 @@ static int loop_errno_code(void) {
              : WSV_ERR_INVAL;
 }
 
-/* ---- the big-buffer cache (see rt_int.h) ----------------------------------
- */
-
-/* The smallest cached buffer that holds n bytes, taken out; or NULL. */
-static void *cache_take(struct wsv__rt_cache *c, size_t n) {
-  int best = -1;
-  for (int i = 0; i < c->n; i++)
-    if (c->size[i] >= n && (best < 0 || c->size[i] < c->size[best]))
-      best = i;
-  if (best < 0)
-    return NULL;
-  void *p = c->p[best];
-  c->bytes -= c->size[best];
-  c->n--;
-  c->p[best] = c->p[c->n];
-  c->size[best] = c->size[c->n];
-  return p;
-}
-
-static void *loop_mem_malloc(size_t n, void *user) {
-  struct wsv_loop *loop = user;
-  if (n >= WSV__RT_CACHE_MIN) {
-    void *p = cache_take(&loop->cache, n);
-    if (p != NULL)
-      return p;
-  }
-  return malloc(n);
-}
-
-/* Free the smallest cached buffer if it is smaller than u; 1 if one was. */
-static int cache_evict_below(struct wsv__rt_cache *c, size_t u) {
-  int small = -1;
-  for (int i = 0; i < c->n; i++)
-    if (small < 0 || c->size[i] < c->size[small])
-      small = i;
-  if (small < 0 || c->size[small] >= u)
-    return 0;
-  free(c->p[small]);
-  c->bytes -= c->size[small];
-  c->n--;
-  c->p[small] = c->p[c->n];
-  c->size[small] = c->size[c->n];
-  return 1;
-}
-
-static void loop_mem_free(void *p, void *user) {
-  struct wsv_loop *loop = user;
-  struct wsv__rt_cache *c = &loop->cache;
-  if (p == NULL)
-    return;
-  size_t u = malloc_usable_size(p);
-  loop->cache.freed += u;
-  if (u < WSV__RT_CACHE_MIN || u > WSV__RT_CACHE_BYTES) {
-    if (u >= WSV__RT_CACHE_MIN)
-      c->last_use = loop->now; /* a burst is ending: trim once it has */
-    free(p);
-    return;
-  }
-  /* Full: a bigger buffer displaces smaller ones (a growing message
-   * leaves its smaller stages behind, which would block the cache). */
-  while ((c->n == WSV__RT_CACHE_SLOTS || u > WSV__RT_CACHE_BYTES - c->bytes) &&
-         cache_evict_below(c, u))
-    ;
-  if (c->n == WSV__RT_CACHE_SLOTS || u > WSV__RT_CACHE_BYTES - c->bytes) {
-    free(p);
-    return;
-  }
-  c->p[c->n] = p;
-  c->size[c->n] = u;
-  c->n++;
-  c->bytes += u;
-  c->last_use = loop->now;
-}
-
-static void *loop_mem_realloc(void *p, size_t n, void *user) {
-  if (p == NULL)
-    return loop_mem_malloc(n, user);
-  size_t u = malloc_usable_size(p);
-  if (n <= u)
-    return p; /* it already holds n bytes */
-  if (n < WSV__RT_CACHE_MIN)
-    return realloc(p, n);
-  void *q = loop_mem_malloc(n, user);
-  if (q == NULL)
-    return NULL; /* p is untouched, as realloc leaves it */
-  memcpy(q, p, u);
-  loop_mem_free(p, user);
-  return q;
-}
-
-/* Nonzero when the cache holds buffers or enough was freed since the last
- * malloc_trim that trimming is worth it once the loop is quiet. */
-static int cache_wants_trim(const struct wsv__rt_cache *c) {
-  return c->n > 0 || c->freed >= WSV__RT_TRIM_MIN;
-}
-
-void wsv__rt_cache_trim(struct wsv_loop *loop, int all) {
-  struct wsv__rt_cache *c = &loop->cache;
-  if (!cache_wants_trim(c) ||
-      (!all && loop->now - c->last_use < WSV__RT_CACHE_KEEP_MS))
-    return;
-  for (int i = 0; i < c->n; i++)
-    free(c->p[i]);
-  size_t freed = c->freed + c->bytes;
-  c->n = 0;
-  c->bytes = 0;
-  c->freed = 0;
-#ifdef __GLIBC__
-  /* free() keeps the pages of chunks below the heap's top (and every
-   * thread arena's): after a burst of large messages or queued output that
-   * can be gigabytes.  malloc_trim hands their whole pages back. */
-  if (freed >= WSV__RT_TRIM_MIN)
-    (void)malloc_trim(0);
-#else
-  (void)freed;
-#endif
-}
-
 int wsv_loop_new(struct wsv_loop **out) {
   if (out == NULL)
     return WSV_ERR_INVAL;
@@ -311,10 +193,6 @@ int wsv_loop_new(struct wsv_loop **out) {
   atomic_init(&loop->stop, 0);
   atomic_init(&loop->running, 0);
   loop->now = wsv__rt_now_ms();
-  loop->mem.user = loop;
-  loop->mem.malloc = loop_mem_malloc;
-  loop->mem.realloc = loop_mem_realloc;
-  loop->mem.free = loop_mem_free;
   *out = loop;
   return 0;
 fail:;
@@ -330,6 +208,17 @@ fail:;
   return rc;
 }
 
+/* Run every hook once; nonzero when one left work. */
+static int loop_run_hooks(struct wsv_loop *loop) {
+  int more = 0;
+  loop->dont_wait = 0;
+  for (int i = 0; i < loop->nhooks; i++)
+    more |= loop->hooks[i].fn(loop, loop->hooks[i].user) != 0;
+  if (more)
+    loop->dont_wait = 1;
+  return more || loop->dont_wait;
+}
+
 void wsv_loop_free(struct wsv_loop *loop) {
   if (loop == NULL)
     return;
@@ -337,27 +226,70 @@ void wsv_loop_free(struct wsv_loop *loop) {
    * may post again, so repeat until the queue stays empty. */
   while (loop->post_head != NULL)
     loop_run_posts(loop);
-  /* Client connections still here are dropped (close or fail callback);
-   * a server finishes its own before freeing its loops.  Timers and
-   * watches the application left are its memory: free the heap only. */
-  while (loop->clients != NULL)
-    wsv__rt_ws_terminate(loop->clients, WSV_ERR_CLOSED, "loop freed");
-  while (loop->pending != NULL || loop->dead != NULL || loop->again != NULL) {
-    wsv__rt_ws_run_again(loop);
-    wsv__rt_ws_flush_pending(loop);
-    wsv__rt_ws_reap(loop);
+  /* The extensions drop what they own (a client's connections, ...),
+   * the hooks finish it, then the extensions go.  Timers and watches the
+   * application left are its memory: free the heap only. */
+  for (int i = loop->nexts - 1; i >= 0; i--)
+    if (loop->exts[i].type->close != NULL)
+      loop->exts[i].type->close(loop, loop->exts[i].p);
+  while (loop_run_hooks(loop))
+    ;
+  for (int i = loop->nexts - 1; i >= 0; i--) {
+    if (loop->exts[i].type->free != NULL)
+      loop->exts[i].type->free(loop, loop->exts[i].p);
+    free(loop->exts[i].p);
   }
   for (size_t i = 0; i < loop->heap_len; i++)
     loop->heap[i]->heap_idx = WSV__RT_TIMER_OFF;
   free(loop->heap);
-  wsv__rt_cache_trim(loop, 1);
   pthread_mutex_destroy(&loop->post_mu);
   close(loop->wake.fd);
   close(loop->epfd);
   free(loop->batch);
   free(loop->rbuf);
-  free(loop->tls_buf);
   free(loop);
+}
+
+int wsv__rt_loop_hook(struct wsv_loop *loop, wsv__rt_hook_fn fn, void *user) {
+  if (loop->nhooks == WSV__RT_HOOKS)
+    return -1;
+  loop->hooks[loop->nhooks].fn = fn;
+  loop->hooks[loop->nhooks].user = user;
+  loop->nhooks++;
+  return 0;
+}
+
+void *wsv__rt_loop_ext_find(const struct wsv_loop *loop,
+                            const struct wsv__rt_ext_type *type) {
+  for (int i = 0; i < loop->nexts; i++)
+    if (loop->exts[i].type == type)
+      return loop->exts[i].p;
+  return NULL;
+}
+
+void *wsv__rt_loop_ext(struct wsv_loop *loop,
+                       const struct wsv__rt_ext_type *type) {
+  void *p = wsv__rt_loop_ext_find(loop, type);
+  if (p != NULL || loop->nexts == WSV__RT_EXTS)
+    return p;
+  p = calloc(1, type->size);
+  if (p == NULL)
+    return NULL;
+  /* Listed before init, so that init may add hooks that find it. */
+  loop->exts[loop->nexts].type = type;
+  loop->exts[loop->nexts].p = p;
+  loop->nexts++;
+  if (type->init != NULL && type->init(loop, p) != 0) {
+    loop->nexts--;
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+int wsv__rt_loop_running_here(const struct wsv_loop *loop) {
+  return atomic_load(&((struct wsv_loop *)(uintptr_t)loop)->running) &&
+         pthread_equal(loop->owner, pthread_self());
 }
 
 /* Dispatch the batch; an entry whose watch was deleted is NULL. */
@@ -374,16 +306,8 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   if (loop == NULL)
     return WSV_ERR_INVAL;
   int t = wsv__rt_timers_timeout(loop);
-  if (loop->pending != NULL || loop->dead != NULL || loop->again != NULL)
+  if (loop->dont_wait)
     t = 0;
-  if (cache_wants_trim(&loop->cache)) { /* wake to give memory back */
-    uint64_t idle = wsv__rt_now_ms() - loop->cache.last_use;
-    int left = idle >= WSV__RT_CACHE_KEEP_MS
-                   ? 0
-                   : (int)(WSV__RT_CACHE_KEEP_MS - idle) + 1;
-    if (t < 0 || left < t)
-      t = left;
-  }
   if (t < 0 || (timeout_ms >= 0 && timeout_ms < t))
     t = timeout_ms;
   int n = epoll_wait(loop->epfd, loop->batch, loop->batch_cap, t);
@@ -395,12 +319,9 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   loop->now = wsv__rt_now_ms();
   loop->batch_len = n;
   loop_dispatch(loop);
-  wsv__rt_ws_run_again(loop);
   int fired = wsv__rt_timers_run(loop);
   loop_run_posts(loop);
-  wsv__rt_ws_flush_pending(loop);
-  wsv__rt_ws_reap(loop);
-  wsv__rt_cache_trim(loop, 0);
+  (void)loop_run_hooks(loop);
   return n + fired;
 }
 

@@ -1,15 +1,18 @@
 /*
- * pubsub.c - topics: a per-thread hash table (chained, FNV-1a, doubling)
- * from topic name to its subscribers.  A subscription is one node linked
- * both into its topic's list (doubly, for O(1) removal) and into its
- * connection's list (so a closing connection drops all of its
- * subscriptions).  Nothing here is shared between threads: publishes to
- * other threads travel through their loops' post queues (server.c).
+ * pubsub.c - topics: a per-loop hash table (chained, FNV-1a, doubling)
+ * from topic name to its subscribers, kept as a loop extension.  A
+ * subscription is one node linked both into its topic's list (doubly,
+ * for O(1) removal) and into its connection's list (so a closing
+ * connection drops all of its subscriptions).  Nothing here is shared
+ * between threads: a publish reaches the other loops of its group (a
+ * server's threads) as one shared, reference-counted message posted to
+ * each loop's queue.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt_int.h"
+#include "pubsub.h"
 
 #define PS_MAX_TOPIC 1024
 
@@ -37,6 +40,18 @@ static uint64_t ps_hash(const char *s, size_t n) {
   }
   return h;
 }
+
+/* A loop's topic table. */
+struct wsv__rt_topics {
+  struct ps_topic **buckets;
+  size_t nbuckets;
+  size_t ntopics;
+};
+
+struct wsv__rt_ps_group {
+  int n;
+  struct wsv_loop *loops[];
+};
 
 static struct ps_topic **ps_slot(struct wsv__rt_topics *t, uint64_t h,
                                  const char *name, size_t n) {
@@ -103,7 +118,9 @@ static void ps_topic_drop(struct wsv__rt_topics *t, struct ps_topic *p) {
   free(p);
 }
 
-void wsv__rt_topics_free(struct wsv__rt_topics *t) {
+static void ps_topics_free(struct wsv_loop *loop, void *ext) {
+  struct wsv__rt_topics *t = ext;
+  (void)loop;
   for (size_t i = 0; i < t->nbuckets; i++) {
     struct ps_topic *p = t->buckets[i];
     while (p != NULL) {
@@ -115,6 +132,14 @@ void wsv__rt_topics_free(struct wsv__rt_topics *t) {
   free(t->buckets);
   t->buckets = NULL;
   t->nbuckets = t->ntopics = 0;
+}
+
+static const struct wsv__rt_ext_type ps_topics_type = {
+    sizeof(struct wsv__rt_topics), NULL, NULL, ps_topics_free};
+
+/* The topics of a connection's loop (made if needed: NULL, no memory). */
+static struct wsv__rt_topics *ps_topics(const struct wsv_ws *ws) {
+  return wsv__rt_loop_ext(ws->tp.loop, &ps_topics_type);
 }
 
 /* Unlink one subscription from its topic (dropping an empty topic). */
@@ -134,7 +159,7 @@ static void ps_sub_unlink(struct wsv__rt_topics *t, struct ps_sub *s) {
 void wsv__rt_ps_unsubscribe_all(struct wsv_ws *ws) {
   if (ws->subs == NULL)
     return;
-  struct wsv__rt_topics *t = wsv__rt_srv_topics(ws->worker);
+  struct wsv__rt_topics *t = ps_topics(ws);
   struct ps_sub *s = ws->subs;
   ws->subs = NULL;
   while (s != NULL) {
@@ -145,7 +170,7 @@ void wsv__rt_ps_unsubscribe_all(struct wsv_ws *ws) {
 }
 
 static int ps_check(const struct wsv_ws *ws, const char *topic, size_t *len) {
-  if (ws == NULL || ws->worker == NULL || topic == NULL)
+  if (ws == NULL || ws->ctx->ps == NULL || topic == NULL)
     return WSV_ERR_INVAL;
   *len = strlen(topic);
   if (*len == 0 || *len > PS_MAX_TOPIC)
@@ -172,8 +197,8 @@ int wsv_ws_subscribe(struct wsv_ws *ws, const char *topic) {
     return WSV_ERR_CLOSED;
   if (*ps_ws_find(ws, topic, n) != NULL)
     return 1;
-  struct wsv__rt_topics *t = wsv__rt_srv_topics(ws->worker);
-  struct ps_sub *s = malloc(sizeof *s);
+  struct wsv__rt_topics *t = ps_topics(ws);
+  struct ps_sub *s = t != NULL ? malloc(sizeof *s) : NULL;
   if (s == NULL)
     return WSV_ERR_NOMEM;
   struct ps_topic *p = ps_get(t, topic, n);
@@ -203,7 +228,7 @@ int wsv_ws_unsubscribe(struct wsv_ws *ws, const char *topic) {
     return 0;
   struct ps_sub *s = *pp;
   *pp = s->wnext;
-  ps_sub_unlink(wsv__rt_srv_topics(ws->worker), s);
+  ps_sub_unlink(ps_topics(ws), s);
   return 1;
 }
 
@@ -214,10 +239,12 @@ int wsv_ws_is_subscribed(const struct wsv_ws *ws, const char *topic) {
   return *ps_ws_find(ws, topic, n) != NULL;
 }
 
-int wsv__rt_ps_deliver(struct wsv__rt_topics *t, const char *topic,
-                       size_t topic_len, int opcode, const void *data,
-                       size_t len, const struct wsv_ws *skip) {
-  struct ps_topic *p = ps_find(t, topic, topic_len);
+/* Deliver to the subscribers of table t (may be NULL), except `skip`;
+ * returns the count. */
+static int ps_deliver(struct wsv__rt_topics *t, const char *topic,
+                      size_t topic_len, int opcode, const void *data,
+                      size_t len, const struct wsv_ws *skip) {
+  struct ps_topic *p = t != NULL ? ps_find(t, topic, topic_len) : NULL;
   int n = 0;
   for (struct ps_sub *s = p != NULL ? p->subs : NULL; s != NULL; s = s->tnext) {
     if (s->ws == skip)
@@ -228,22 +255,123 @@ int wsv__rt_ps_deliver(struct wsv__rt_topics *t, const char *topic,
   return n;
 }
 
-int wsv_ws_publish(struct wsv_ws *ws, const char *topic, int opcode,
-                   const void *data, size_t len, unsigned flags) {
-  size_t n;
-  int rc = ps_check(ws, topic, &n);
-  if (rc != 0)
-    return rc;
+/* ---- across the loops of a group ---------------------------------------------
+ */
+
+int wsv__rt_ps_group_new(struct wsv__rt_ps_group **out,
+                         struct wsv_loop *const *loops, int n) {
+  struct wsv__rt_ps_group *g = malloc(sizeof *g + (size_t)n * sizeof *loops);
+  *out = g;
+  if (g == NULL)
+    return WSV_ERR_NOMEM;
+  g->n = n;
+  memcpy(g->loops, loops, (size_t)n * sizeof *loops);
+  return 0;
+}
+
+void wsv__rt_ps_group_free(struct wsv__rt_ps_group *g) {
+  free(g);
+}
+
+/* One published message shared by every loop it is posted to. */
+struct ps_pub {
+  atomic_int refs;
+  int opcode;
+  size_t topic_len;
+  size_t len;
+  char *topic; /* points into data[] after the payload */
+  unsigned char data[];
+};
+
+static void ps_pub_unref(struct ps_pub *m) {
+  if (atomic_fetch_sub(&m->refs, 1) == 1)
+    free(m);
+}
+
+static void ps_pub_deliver(struct wsv_loop *loop, void *user) {
+  struct ps_pub *m = user;
+  (void)ps_deliver(wsv__rt_loop_ext_find(loop, &ps_topics_type), m->topic,
+                   m->topic_len, m->opcode, m->data, m->len, NULL);
+  ps_pub_unref(m);
+}
+
+/* Post a publish to every loop of the group except `except` (may be
+ * NULL). */
+static int ps_post(const struct wsv__rt_ps_group *g,
+                   const struct wsv_loop *except, const char *topic,
+                   size_t topic_len, int opcode, const void *data,
+                   size_t len) {
+  int targets = g->n;
+  for (int i = 0; i < g->n; i++)
+    targets -= g->loops[i] == except;
+  if (targets <= 0)
+    return 0;
+  struct ps_pub *m = malloc(sizeof *m + len + topic_len + 1);
+  if (m == NULL)
+    return WSV_ERR_NOMEM;
+  atomic_init(&m->refs, targets);
+  m->opcode = opcode;
+  m->len = len;
+  m->topic_len = topic_len;
+  if (len > 0)
+    memcpy(m->data, data, len);
+  m->topic = (char *)m->data + len;
+  memcpy(m->topic, topic, topic_len);
+  m->topic[topic_len] = '\0';
+  int rc = 0;
+  for (int i = 0; i < g->n; i++) {
+    if (g->loops[i] == except)
+      continue;
+    if (wsv_loop_post(g->loops[i], ps_pub_deliver, m) != 0) {
+      rc = WSV_ERR_NOMEM;
+      ps_pub_unref(m);
+    }
+  }
+  return rc;
+}
+
+/* What a publish must be: a topic of 1..PS_MAX_TOPIC bytes, a text or
+ * binary message, text valid UTF-8. */
+static int ps_check_message(int opcode, const void *data, size_t len) {
   if ((opcode != WSV_OP_TEXT && opcode != WSV_OP_BINARY) ||
       (data == NULL && len > 0))
     return WSV_ERR_INVAL;
   if (opcode == WSV_OP_TEXT && wsv_utf8_valid(data, len) != WSV_OK)
     return WSV_ERR_INVAL;
-  rc = wsv__rt_srv_post_publish(wsv_ws_server(ws), ws->worker, topic, n, opcode,
-                                data, len);
+  return 0;
+}
+
+int wsv__rt_ps_publish(struct wsv__rt_ps_group *g, const char *topic,
+                       int opcode, const void *data, size_t len) {
+  if (topic == NULL || topic[0] == '\0')
+    return WSV_ERR_INVAL;
+  size_t tl = strlen(topic);
+  int rc = tl > PS_MAX_TOPIC ? WSV_ERR_INVAL
+                             : ps_check_message(opcode, data, len);
+  if (rc != 0)
+    return rc;
+  struct wsv_loop *self = NULL;
+  for (int i = 0; i < g->n && self == NULL; i++)
+    if (wsv__rt_loop_running_here(g->loops[i]))
+      self = g->loops[i];
+  rc = ps_post(g, self, topic, tl, opcode, data, len);
+  if (rc != 0 || self == NULL)
+    return rc;
+  return ps_deliver(wsv__rt_loop_ext_find(self, &ps_topics_type), topic, tl,
+                    opcode, data, len, NULL);
+}
+
+int wsv_ws_publish(struct wsv_ws *ws, const char *topic, int opcode,
+                   const void *data, size_t len, unsigned flags) {
+  size_t n;
+  int rc = ps_check(ws, topic, &n);
+  if (rc == 0)
+    rc = ps_check_message(opcode, data, len);
+  if (rc == 0)
+    rc = ps_post(ws->ctx->ps, ws->tp.loop, topic, n, opcode, data, len);
   if (rc != 0)
     return rc;
   const struct wsv_ws *skip = (flags & WSV_PUBLISH_SELF) ? NULL : ws;
-  return wsv__rt_ps_deliver(wsv__rt_srv_topics(ws->worker), topic, n, opcode,
-                            data, len, skip);
+  return ps_deliver(wsv__rt_loop_ext_find(ws->tp.loop, &ps_topics_type), topic,
+                    n, opcode, data, len, skip);
 }

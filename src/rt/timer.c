@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "rt_int.h"
+#include "loop_int.h"
 
 static int timer_less(const struct wsv_timer *a, const struct wsv_timer *b) {
   return a->deadline < b->deadline ||

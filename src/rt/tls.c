@@ -1,8 +1,9 @@
 /*
  * tls.c - TLS for the runtime (OpenSSL 3), and the only file that includes
- * OpenSSL's headers.  The rest of the runtime sees a connection's TLS
- * through the small wsv__rt_tls_* interface of rt_int.h: start, drive the
- * handshake, read and write like recv/sendmsg, send close_notify, free.
+ * OpenSSL's headers.  It works on a transport (transport.h) only: the
+ * rest of the runtime sees a transport's TLS through the small
+ * wsv__rt_tls_* interface of tls.h: start, drive the handshake, read and
+ * write like recv/sendmsg, send close_notify, free.
  *
  * Sockets are read and written by a tiny BIO of our own that calls
  * recv(2) and send(2) with MSG_NOSIGNAL, so a peer that reset its
@@ -12,8 +13,8 @@
  *
  * Reads use read-ahead (fewer recv calls), so plaintext may sit in
  * OpenSSL's buffer where epoll cannot see it: after each read that leaves
- * some, the connection goes on the loop's "again" list and is read once
- * more in the next iteration without waiting.
+ * some, the transport asks to be read again at the end of the iteration
+ * (wsv__tp_read_again).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "rt_int.h"
+#include "tls.h"
 
 /* Our BIO type: a source/sink of our own (no global index is taken). */
 #define TLS_BIO_TYPE ((BIO_TYPE_START + 0x57) | BIO_TYPE_SOURCE_SINK)
@@ -44,7 +45,7 @@ struct wsv__rt_tls_ctx {
   int server;
 };
 
-struct wsv__rt_tls {
+struct wsv__tls {
   SSL *ssl;
   struct wsv__rt_tls_ctx *ctx;
   uint8_t server;
@@ -145,7 +146,7 @@ static void tls_queue_text(char *buf, size_t cap, const char *prefix,
 }
 
 /* Describe a failed handshake or I/O call into t->err. */
-static void tls_fail_text(struct wsv__rt_tls *t, int code, const char *what) {
+static void tls_fail_text(struct wsv__tls *t, int code, const char *what) {
   long v = SSL_get_verify_result(t->ssl);
   if (!t->server && !t->ready && v != X509_V_OK) {
     ERR_clear_error();
@@ -345,10 +346,10 @@ static int tls_client_names(SSL *ssl, const char *host) {
          SSL_set1_host(ssl, host) == 1;
 }
 
-int wsv__rt_tls_start(struct wsv_ws *ws, struct wsv__rt_tls_ctx *c,
+int wsv__rt_tls_start(struct wsv__tp *tp, struct wsv__rt_tls_ctx *c,
                       const char *host) {
   ERR_clear_error();
-  struct wsv__rt_tls *t = calloc(1, sizeof *t);
+  struct wsv__tls *t = calloc(1, sizeof *t);
   if (t == NULL)
     return WSV_ERR_NOMEM;
   t->ctx = c;
@@ -361,7 +362,7 @@ int wsv__rt_tls_start(struct wsv_ws *ws, struct wsv__rt_tls_ctx *c,
     ERR_clear_error();
     return WSV_ERR_NOMEM;
   }
-  BIO_set_data(bio, (void *)(intptr_t)ws->w.fd);
+  BIO_set_data(bio, (void *)(intptr_t)tp->w.fd);
   SSL_set_bio(t->ssl, bio, bio);
   if (c->server) {
     SSL_set_accept_state(t->ssl);
@@ -374,44 +375,44 @@ int wsv__rt_tls_start(struct wsv_ws *ws, struct wsv__rt_tls_ctx *c,
     }
     SSL_set_connect_state(t->ssl);
   }
-  ws->tls = t;
+  tp->tls = t;
   return 0;
 }
 
-void wsv__rt_tls_free(struct wsv_ws *ws) {
-  struct wsv__rt_tls *t = ws->tls;
+void wsv__rt_tls_free(struct wsv__tp *tp) {
+  struct wsv__tls *t = tp->tls;
   if (t == NULL)
     return;
   SSL_free(t->ssl);
   free(t);
-  ws->tls = NULL;
+  tp->tls = NULL;
   ERR_clear_error();
 }
 
-int wsv__rt_tls_ready(const struct wsv_ws *ws) {
-  return ws->tls == NULL || ws->tls->ready;
+int wsv__rt_tls_ready(const struct wsv__tp *tp) {
+  return tp->tls == NULL || tp->tls->ready;
 }
 
-const char *wsv__rt_tls_error(const struct wsv_ws *ws) {
-  return ws->tls != NULL && ws->tls->err[0] != '\0' ? ws->tls->err
+const char *wsv__rt_tls_error(const struct wsv__tp *tp) {
+  return tp->tls != NULL && tp->tls->err[0] != '\0' ? tp->tls->err
                                                     : "TLS error";
 }
 
-static void tls_interest(struct wsv_ws *ws, uint32_t events) {
-  if (ws->w.fd >= 0 && ws->w.events != events)
-    (void)wsv__rt_watch_mod(ws->loop, &ws->w, events);
+static void tls_interest(struct wsv__tp *tp, uint32_t events) {
+  if (tp->w.fd >= 0 && tp->w.events != events)
+    (void)wsv__rt_watch_mod(tp->loop, &tp->w, events);
 }
 
 /* Server: look at the first byte before OpenSSL does.  A TLS connection
  * starts with a handshake record (22); anything else is a plaintext
  * client.  Returns 1 to go on, 0 to wait, 2 for plaintext, -1 on EOF or
  * an error (t->err set). */
-static int tls_peek(struct wsv_ws *ws) {
-  struct wsv__rt_tls *t = ws->tls;
+static int tls_peek(struct wsv__tp *tp) {
+  struct wsv__tls *t = tp->tls;
   unsigned char b;
   ssize_t r;
   do
-    r = recv(ws->w.fd, &b, 1, MSG_PEEK);
+    r = recv(tp->w.fd, &b, 1, MSG_PEEK);
   while (r < 0 && errno == EINTR);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return 0;
@@ -426,14 +427,14 @@ static int tls_peek(struct wsv_ws *ws) {
   return 1;
 }
 
-int wsv__rt_tls_handshake(struct wsv_ws *ws) {
-  struct wsv__rt_tls *t = ws->tls;
+int wsv__rt_tls_handshake(struct wsv__tp *tp) {
+  struct wsv__tls *t = tp->tls;
   if (t->ready)
     return 1;
   if (t->fatal)
     return -1;
   if (t->server && !t->peeked) {
-    int p = tls_peek(ws);
+    int p = tls_peek(tp);
     if (p != 1) {
       if (p < 0)
         t->fatal = 1;
@@ -452,16 +453,16 @@ int wsv__rt_tls_handshake(struct wsv_ws *ws) {
       t->alpn[n] = '\0';
     }
     t->ready = 1;
-    tls_interest(ws, EPOLLIN);
+    tls_interest(tp, EPOLLIN);
     return 1;
   }
   int code = SSL_get_error(t->ssl, r);
   if (code == SSL_ERROR_WANT_READ) {
-    tls_interest(ws, EPOLLIN);
+    tls_interest(tp, EPOLLIN);
     return 0;
   }
   if (code == SSL_ERROR_WANT_WRITE) {
-    tls_interest(ws, EPOLLIN | EPOLLOUT);
+    tls_interest(tp, EPOLLIN | EPOLLOUT);
     return 0;
   }
   t->fatal = 1;
@@ -469,17 +470,8 @@ int wsv__rt_tls_handshake(struct wsv_ws *ws) {
   return -1;
 }
 
-/* Put the connection on the loop's list of connections to read again. */
-static void tls_again(struct wsv_ws *ws) {
-  if (ws->again || ws->phase == WS_DEAD)
-    return;
-  ws->again = 1;
-  ws->again_next = ws->loop->again;
-  ws->loop->again = ws;
-}
-
-ssize_t wsv__rt_tls_read(struct wsv_ws *ws, void *buf, size_t cap) {
-  struct wsv__rt_tls *t = ws->tls;
+ssize_t wsv__rt_tls_read(struct wsv__tp *tp, void *buf, size_t cap) {
+  struct wsv__tls *t = tp->tls;
   if (t->eof_later)
     return 0;
   if (t->err_later || t->fatal) {
@@ -501,8 +493,8 @@ ssize_t wsv__rt_tls_read(struct wsv_ws *ws, void *buf, size_t cap) {
       break;
     if (code == SSL_ERROR_WANT_WRITE) {
       t->rd_want_out = 1;
-      if (!(ws->w.events & EPOLLOUT))
-        (void)wsv__rt_watch_mod(ws->loop, &ws->w, ws->w.events | EPOLLOUT);
+      if (!(tp->w.events & EPOLLOUT))
+        (void)wsv__rt_watch_mod(tp->loop, &tp->w, tp->w.events | EPOLLOUT);
       break;
     }
     if (code == SSL_ERROR_ZERO_RETURN) {
@@ -526,14 +518,14 @@ ssize_t wsv__rt_tls_read(struct wsv_ws *ws, void *buf, size_t cap) {
     return -1;
   }
   if (t->eof_later || t->err_later || SSL_has_pending(t->ssl))
-    tls_again(ws);
+    wsv__tp_read_again(tp);
   return (ssize_t)n;
 }
 
 /* Write p[0..n) record by record until done or the socket is full.
  * Returns the bytes written (>= 0), or -1 with errno set. */
-static ssize_t tls_write(struct wsv_ws *ws, const void *p, size_t n) {
-  struct wsv__rt_tls *t = ws->tls;
+static ssize_t tls_write(struct wsv__tp *tp, const void *p, size_t n) {
+  struct wsv__tls *t = tp->tls;
   size_t done = 0;
   while (done < n) {
     size_t w = 0;
@@ -562,39 +554,36 @@ static ssize_t tls_write(struct wsv_ws *ws, const void *p, size_t n) {
   return (ssize_t)done;
 }
 
-ssize_t wsv__rt_tls_writev(struct wsv_ws *ws, const struct iovec *iov, int k) {
-  if (ws->tls->fatal) {
+ssize_t wsv__rt_tls_writev(struct wsv__tp *tp, const struct iovec *iov, int k) {
+  if (tp->tls->fatal) {
     errno = EPROTO;
     return -1;
   }
   if (k <= 0)
     return 0;
   if (iov[0].iov_len >= TLS_DIRECT || k == 1)
-    return tls_write(ws, iov[0].iov_base, iov[0].iov_len);
-  struct wsv_loop *loop = ws->loop;
-  if (loop->tls_buf == NULL) {
-    loop->tls_buf = malloc(TLS_GATHER);
-    if (loop->tls_buf == NULL)
-      return tls_write(ws, iov[0].iov_base, iov[0].iov_len);
-  }
+    return tls_write(tp, iov[0].iov_base, iov[0].iov_len);
+  uint8_t *buf = wsv__tp_gather_buf(tp, TLS_GATHER);
+  if (buf == NULL)
+    return tls_write(tp, iov[0].iov_base, iov[0].iov_len);
   size_t n = 0;
   for (int i = 0; i < k && n < TLS_GATHER; i++) {
     size_t take = iov[i].iov_len;
     if (take > TLS_GATHER - n)
       take = TLS_GATHER - n;
-    memcpy(loop->tls_buf + n, iov[i].iov_base, take);
+    memcpy(buf + n, iov[i].iov_base, take);
     n += take;
   }
-  return tls_write(ws, loop->tls_buf, n);
+  return tls_write(tp, buf, n);
 }
 
-int wsv__rt_tls_want_out(const struct wsv_ws *ws) {
-  return ws->tls != NULL && ws->tls->rd_want_out;
+int wsv__rt_tls_want_out(const struct wsv__tp *tp) {
+  return tp->tls != NULL && tp->tls->rd_want_out;
 }
 
-void wsv__rt_tls_close_notify(struct wsv_ws *ws) {
-  struct wsv__rt_tls *t = ws->tls;
-  if (t == NULL || !t->ready || t->fatal || t->notified || ws->w.fd < 0)
+void wsv__rt_tls_close_notify(struct wsv__tp *tp) {
+  struct wsv__tls *t = tp->tls;
+  if (t == NULL || !t->ready || t->fatal || t->notified || tp->w.fd < 0)
     return;
   t->notified = 1;
   ERR_clear_error();
@@ -602,8 +591,8 @@ void wsv__rt_tls_close_notify(struct wsv_ws *ws) {
   ERR_clear_error();
 }
 
-int wsv__rt_tls_info(const struct wsv_ws *ws, struct wsv_tls_info *info) {
-  const struct wsv__rt_tls *t = ws->tls;
+int wsv__rt_tls_info(const struct wsv__tp *tp, struct wsv_tls_info *info) {
+  const struct wsv__tls *t = tp->tls;
   if (t == NULL || !t->ready)
     return 0;
   info->version = SSL_get_version(t->ssl);

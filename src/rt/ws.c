@@ -1,24 +1,23 @@
 /*
- * ws.c - one WebSocket connection on a loop, for both roles: the glue
- * between the core's struct wsv_conn and the socket (h2o's "proceed"
- * idea).  Input: one recv into the loop's shared buffer, every event of it
- * handled before the next read.  Output: sends only queue; at the end of
- * the loop iteration each connection with output writes it with one
- * sendmsg (MSG_NOSIGNAL, many frames as iovecs), and EPOLLOUT is armed
- * only when the socket would block.  Closed connections are finished
- * (close callback, free) at the very end of the iteration, so no callback
- * ever runs on freed memory.  Over TLS the same bytes go through
- * SSL_read/SSL_write (tls.c) instead of recv/sendmsg.
+ * ws.c - one WebSocket connection on a transport, for both roles: the
+ * glue between the core's struct wsv_conn and the byte stream (h2o's
+ * "proceed" idea).  Input: one read into the loop's shared buffer, every
+ * event of it handled before the next read.  Output: sends only queue; at
+ * the end of the loop iteration the transport's flush writes it with one
+ * gather write (many frames as iovecs), and writability is watched only
+ * when the socket would block.  Closed connections are finished (close
+ * callback, free) when their transport is freed at the very end of the
+ * iteration, so no callback ever runs on freed memory.  The side that
+ * made the connection (server or client) is reached through its role
+ * operations (ctx->role); this file knows neither.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#include "rt_int.h"
+#include "memcache.h"
+#include "ws_int.h"
 
 #define WS_IOV 128
 /* A failed connection whose socket still holds more than this unsent is
@@ -37,14 +36,20 @@ void wsv__rt_limits_init(struct wsv_ws_limits *l) {
   l->park_after_ms = 2000;
 }
 
+_Static_assert(sizeof(struct wsv_ws) <= 232,
+               "struct wsv_ws outgrew its malloc chunk (idle memory)");
+
 struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
-                              const struct wsv__rt_ctx *ctx, int fd,
+                              const struct wsv__rt_ctx *ctx,
+                              const struct wsv__tp_ops *ops, int fd,
                               size_t extra) {
   struct wsv_ws *ws = calloc(1, sizeof *ws + extra);
   if (ws == NULL)
     return NULL;
-  ws->w.fd = fd;
-  ws->loop = loop;
+  if (wsv__tp_init(&ws->tp, loop, ops, fd) != 0) {
+    free(ws);
+    return NULL;
+  }
   ws->ctx = ctx;
   ws->last_recv = (uint32_t)loop->now;
   ws->err_text = "";
@@ -63,11 +68,7 @@ void wsv__rt_ws_timer(struct wsv_ws *ws, int mode, uint32_t ms) {
 }
 
 void wsv__rt_ws_want_flush(struct wsv_ws *ws) {
-  if (ws->pending || ws->phase == WS_DEAD)
-    return;
-  ws->pending = 1;
-  ws->pending_next = ws->loop->pending;
-  ws->loop->pending = ws;
+  wsv__tp_want_flush(&ws->tp);
 }
 
 char *wsv__rt_pre_new(struct wsv_ws *ws, size_t cap) {
@@ -114,9 +115,6 @@ void wsv__rt_pmd_unpack(struct wsv_pmd_params *to, const struct wsv__rt_pmd *p) 
   to->client_max_window_bits = p->client_bits;
 }
 
-static int ws_role(const struct wsv_ws *ws) {
-  return ws->worker != NULL ? WSV_ROLE_SERVER : WSV_ROLE_CLIENT;
-}
 
 /* Count the conn's output in the server's output budget (if any): at
  * once after a write (what is left) and after a shed; after a send only
@@ -128,10 +126,10 @@ static int ws_role(const struct wsv_ws *ws) {
 /* `now` is wsv_conn_output_size(ws->conn). */
 static inline void ws_account_size(struct wsv_ws *ws, size_t now, int lazy) {
   struct wsv__rt_budget *b = ws->ctx->budget;
-  if (b != NULL && now != ws->out_counted && ws->worker != NULL &&
+  if (b != NULL && now != ws->out_counted &&
       (!lazy || now < ws->out_counted ||
        now - ws->out_counted >= WS_ACCOUNT_LAG))
-    wsv__rt_budget_out(b, ws, now);
+    wsv__rt_budget_out(b, ws->share, &ws->out_counted, now, ws);
 }
 
 static void ws_account(struct wsv_ws *ws, int lazy) {
@@ -147,7 +145,9 @@ static int ws_unpark(struct wsv_ws *ws) {
   struct wsv_conn_config cfg = ws->ctx->conn;
   wsv__rt_pmd_unpack(&cfg.pmd, &ws->pmd); /* agreed in the handshake */
   cfg.keep_spare_block = 1; /* freed with the conn when it is parked */
-  int rc = wsv_conn_new(&ws->conn, ws_role(ws), &cfg, &ws->loop->mem);
+  const struct wsv_mem *mem = wsv__rt_loop_mem(ws->tp.loop);
+  int rc = mem != NULL ? wsv_conn_new(&ws->conn, ws->ctx->role->role, &cfg, mem)
+                       : WSV_ERR_NOMEM;
   if (rc != 0) {
     wsv__rt_ws_terminate(ws, rc, NULL);
     return rc;
@@ -156,7 +156,7 @@ static int ws_unpark(struct wsv_ws *ws) {
   uint32_t park = ws->ctx->limits.park_after_ms;
   if (park > 0 && ws->tmode == WS_T_IDLE &&
       (!wsv_timer_active(&ws->timer) ||
-       ws->timer.deadline - ws->loop->now > park))
+       ws->timer.deadline - ws->tp.loop->now > park))
     wsv__rt_ws_timer(ws, WS_T_IDLE, park);
   return 0;
 }
@@ -186,22 +186,12 @@ void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text) {
   }
   ws->phase = WS_DEAD;
   wsv_timer_stop(&ws->timer);
-  if (ws->w.fd >= 0) {
-    wsv__rt_watch_del(ws->loop, &ws->w);
-    wsv__rt_tls_close_notify(ws);
-    close(ws->w.fd);
-    ws->w.fd = -1;
-  }
-  wsv__rt_ps_unsubscribe_all(ws);
-  if (ws->worker != NULL)
-    wsv__rt_srv_unlink(ws);
-  else
-    wsv__rt_cli_unlink(ws);
-  ws->dead_next = ws->loop->dead;
-  ws->loop->dead = ws;
+  wsv__tp_retire(&ws->tp);
+  ws->ctx->role->unlink(ws);
 }
 
-static void ws_finish(struct wsv_ws *ws) {
+void wsv__rt_ws_free_op(struct wsv__tp *tp) {
+  struct wsv_ws *ws = wsv__rt_ws_of(tp);
   const struct wsv__rt_ctx *ctx = ws->ctx;
   if (ws->opened) {
     int code = ws->peer_code   ? ws->peer_code
@@ -216,24 +206,19 @@ static void ws_finish(struct wsv_ws *ws) {
                              : "";
     if (ctx->cb.close != NULL)
       ctx->cb.close(ws, code, reason, strlen(reason), ctx->user);
-  } else if (ws->worker == NULL && ctx->cb.fail != NULL) {
+  } else if (ctx->role->report_fail && ctx->cb.fail != NULL) {
     ctx->cb.fail(ws, ws->err != 0 ? ws->err : WSV_ERR_CLOSED,
                  ws->err_text[0] != '\0' ? ws->err_text : "connection closed",
                  ctx->user);
   }
   if (ws->out_counted != 0)
-    wsv__rt_budget_out(ws->ctx->budget, ws, 0);
+    wsv__rt_budget_out(ctx->budget, ws->share, &ws->out_counted, 0, ws);
   wsv_conn_free(ws->conn);
-  wsv__rt_tls_free(ws);
-  if (ws->worker == NULL) {
-    wsv__rt_cli_free(ws);
-    wsv__rt_tls_ctx_free(ctx->tls); /* a client's own context */
-  } else {
-    wsv__rt_srv_free_hs(ws);
-  }
+  wsv__tp_release(&ws->tp);
+  ctx->role->release(ws); /* may free ctx (a client's own) */
   wsv__rt_pre_free(ws);
-  free(ws->path);
   if (ws->names != NULL) {
+    free(ws->names->path);
     free(ws->names->subprotocol);
     free(ws->names->extensions);
     free(ws->names->close_reason);
@@ -242,43 +227,8 @@ static void ws_finish(struct wsv_ws *ws) {
   free(ws);
 }
 
-void wsv__rt_ws_reap(struct wsv_loop *loop) {
-  while (loop->dead != NULL) {
-    struct wsv_ws *list = loop->dead;
-    struct wsv_ws *later = NULL;
-    loop->dead = NULL;
-    while (list != NULL) {
-      struct wsv_ws *next = list->dead_next;
-      if (list->pending || list->again) { /* still listed: next round */
-        list->dead_next = later;
-        later = list;
-      } else {
-        ws_finish(list);
-      }
-      list = next;
-    }
-    if (later != NULL) {
-      while (later != NULL) {
-        struct wsv_ws *next = later->dead_next;
-        later->dead_next = loop->dead;
-        loop->dead = later;
-        later = next;
-      }
-      return;
-    }
-  }
-}
-
 /* ---- output ----------------------------------------------------------------
  */
-
-static void ws_set_out(struct wsv_ws *ws, int want_out) {
-  uint32_t ev = ws->w.events & ~(uint32_t)EPOLLOUT;
-  if (want_out || wsv__rt_tls_want_out(ws))
-    ev |= EPOLLOUT;
-  if (ws->w.fd >= 0 && ws->w.events != 0)
-    (void)wsv__rt_watch_mod(ws->loop, &ws->w, ev);
-}
 
 /* Drop `n` written bytes: first from `pre`, the rest from the conn. */
 static void ws_consume(struct wsv_ws *ws, size_t n) {
@@ -316,26 +266,11 @@ static int ws_write_once(struct wsv_ws *ws) {
   size_t total = 0;
   for (int i = 0; i < k; i++)
     total += iov[i].iov_len;
-  ssize_t w;
-  if (ws->tls != NULL) {
-    w = wsv__rt_tls_writev(ws, iov, k);
-  } else {
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = iov;
-    msg.msg_iovlen = (size_t)k;
-    do
-      w = sendmsg(ws->w.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    while (w < 0 && errno == EINTR);
-  }
+  ssize_t w = wsv__tp_writev(&ws->tp, iov, k);
   if (w < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ws_set_out(ws, 1);
-      return 0;
-    }
-    if (errno == EPROTO && ws->tls != NULL) {
+    if (errno == EPROTO && ws->tp.tls != NULL) {
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
-      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws));
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp));
     } else {
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
     }
@@ -343,19 +278,7 @@ static int ws_write_once(struct wsv_ws *ws) {
   }
   ws_consume(ws, (size_t)w);
   ws_account(ws, 0);
-  if ((size_t)w < total) {
-    ws_set_out(ws, 1);
-    return 0;
-  }
-  return 1;
-}
-
-/* Bytes written to the socket that the peer has not yet acknowledged. */
-static int ws_kernel_unsent(const struct wsv_ws *ws) {
-  int n = 0;
-  if (ws->w.fd < 0 || ioctl(ws->w.fd, SIOCOUTQ, &n) != 0)
-    return 0;
-  return n;
+  return (size_t)w < total ? 0 : 1;
 }
 
 /* After output progress: drain callback, closing, linger shutdown. */
@@ -376,15 +299,14 @@ static int ws_after_write(struct wsv_ws *ws) {
      * now would leave them there, retried for minutes.  Wait for the
      * peer to take them and close, until the close timer resets it. */
     if (ws->fail_code != 0 && ws->tmode == WS_T_CLOSE &&
-        wsv_timer_active(&ws->timer) && ws_kernel_unsent(ws) > WS_STUCK_BYTES)
+        wsv_timer_active(&ws->timer) && wsv__tp_unsent(&ws->tp) > WS_STUCK_BYTES)
       return 0;
     wsv__rt_ws_terminate(ws, ws->err, ws->err_text);
     return -1;
   }
   if (ws->phase == WS_LINGER && ws->pre == NULL && !ws->shut) {
     ws->shut = 1;
-    wsv__rt_tls_close_notify(ws);
-    (void)shutdown(ws->w.fd, SHUT_WR);
+    wsv__tp_shutdown_write(&ws->tp);
   }
   return 0;
 }
@@ -392,27 +314,22 @@ static int ws_after_write(struct wsv_ws *ws) {
 int wsv__rt_ws_flush(struct wsv_ws *ws) {
   if (ws->phase == WS_DEAD)
     return -1;
-  if (ws->phase == WS_CONNECTING || !wsv__rt_tls_ready(ws))
+  if (ws->phase == WS_CONNECTING || !wsv__rt_tls_ready(&ws->tp))
     return 0;
   int r;
   while ((r = ws_write_once(ws)) == 1)
     ;
   if (r < 0)
     return -1;
-  if (r == 2 && (ws->w.events & EPOLLOUT))
-    ws_set_out(ws, 0);
+  if (r == 2)
+    wsv__tp_write_idle(&ws->tp);
   return ws_after_write(ws);
 }
 
-void wsv__rt_ws_flush_pending(struct wsv_loop *loop) {
-  while (loop->pending != NULL) {
-    struct wsv_ws *ws = loop->pending;
-    loop->pending = ws->pending_next;
-    ws->pending = 0;
-    ws->pending_next = NULL;
-    if (ws->phase != WS_DEAD)
-      (void)wsv__rt_ws_flush(ws);
-  }
+void wsv__rt_ws_flush_op(struct wsv__tp *tp) {
+  struct wsv_ws *ws = wsv__rt_ws_of(tp);
+  if (ws->phase != WS_DEAD)
+    (void)wsv__rt_ws_flush(ws);
 }
 
 /* ---- input ------------------------------------------------------------------
@@ -477,29 +394,6 @@ static void ws_feed(struct wsv_ws *ws, uint8_t *buf, size_t n) {
   wsv__rt_ws_want_flush(ws);
 }
 
-ssize_t wsv__rt_io_read(struct wsv_ws *ws, void *buf, size_t cap) {
-  if (ws->tls != NULL)
-    return wsv__rt_tls_read(ws, buf, cap);
-  ssize_t n;
-  do
-    n = recv(ws->w.fd, buf, cap, 0);
-  while (n < 0 && errno == EINTR);
-  return n;
-}
-
-void wsv__rt_ws_run_again(struct wsv_loop *loop) {
-  struct wsv_ws *list = loop->again;
-  loop->again = NULL;
-  while (list != NULL) {
-    struct wsv_ws *ws = list;
-    list = ws->again_next;
-    ws->again = 0;
-    ws->again_next = NULL;
-    if (ws->phase != WS_DEAD && ws->w.fd >= 0)
-      ws->w.fn(&ws->w, EPOLLIN);
-  }
-}
-
 /* 1 once the closing handshake is complete: the peer's Close received and
  * ours (sent first or in answer) written out, nothing else queued. */
 static int ws_close_done(const struct wsv_ws *ws) {
@@ -509,13 +403,13 @@ static int ws_close_done(const struct wsv_ws *ws) {
 }
 
 static void ws_read(struct wsv_ws *ws) {
-  struct wsv_loop *loop = ws->loop;
-  ssize_t n = wsv__rt_io_read(ws, loop->rbuf, loop->rbuf_cap);
+  struct wsv_loop *loop = ws->tp.loop;
+  ssize_t n = wsv__tp_read(&ws->tp, loop->rbuf, loop->rbuf_cap);
   if (n < 0) {
-    if (errno == EPROTO && ws->tls != NULL) {
+    if (errno == EPROTO && ws->tp.tls != NULL) {
       /* The local-only code for a TLS failure (RFC 6455 7.4.1). */
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
-      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(ws));
+      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp));
     } else if (errno == ECONNRESET && ws_close_done(ws)) {
       /* Reset after a completed closing handshake: nothing was lost. */
       wsv__rt_ws_terminate(ws, 0, "");
@@ -537,22 +431,24 @@ static void ws_read(struct wsv_ws *ws) {
   ws_feed(ws, loop->rbuf, (size_t)n);
 }
 
-void wsv__rt_ws_on_event(struct wsv__rt_watch *w, uint32_t events) {
-  struct wsv_ws *ws = (struct wsv_ws *)w;
+static void ws_on_event(struct wsv__tp *tp, uint32_t events) {
+  struct wsv_ws *ws = wsv__rt_ws_of(tp);
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ||
-      ((events & EPOLLOUT) && wsv__rt_tls_want_out(ws)))
+      ((events & EPOLLOUT) && wsv__tp_read_wants_out(tp)))
     ws_read(ws);
   if (ws->phase != WS_DEAD && (events & EPOLLOUT))
     (void)wsv__rt_ws_flush(ws);
 }
 
-int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n) {
+static const struct wsv__tp_ops ws_open_ops = {
+    ws_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_free_op};
+
+int wsv__rt_ws_opened(struct wsv_ws *ws, uint8_t *rest, size_t n) {
   const struct wsv__rt_ctx *ctx = ws->ctx;
-  (void)role; /* ws_role(ws) says the same */
   /* The conn is made on first use (ws_unpark): most connections wait. */
   ws->phase = WS_OPEN;
-  ws->w.fn = wsv__rt_ws_on_event;
-  ws->last_recv = (uint32_t)ws->loop->now;
+  ws->tp.ops = &ws_open_ops;
+  ws->last_recv = (uint32_t)ws->tp.loop->now;
   wsv__rt_ws_timer(ws, WS_T_IDLE, ctx->limits.ping_interval_ms);
   ws->opened = 1;
   ws->in_open = 1;
@@ -573,7 +469,7 @@ int wsv__rt_ws_opened(struct wsv_ws *ws, int role, uint8_t *rest, size_t n) {
 
 static void ws_idle_check(struct wsv_ws *ws) {
   const struct wsv_ws_limits *lim = &ws->ctx->limits;
-  uint64_t now = ws->loop->now;
+  uint64_t now = ws->tp.loop->now;
   uint64_t quiet = (uint32_t)now - ws->last_recv; /* modulo 2^32 */
   uint64_t next = UINT64_MAX; /* ms until the next check */
   if (ws->conn != NULL && lim->park_after_ms > 0) {
@@ -603,27 +499,13 @@ static void ws_idle_check(struct wsv_ws *ws) {
   wsv__rt_ws_want_flush(ws);
 }
 
-/* Make the coming close(2) a reset (SO_LINGER 0): a peer that stopped
- * reading or answering gets no more time, and the kernel frees what is
- * still queued for it at once instead of retrying for minutes.  Used when
- * the ping or the close timer runs out (the latter only while the kernel
- * still holds unsent bytes). */
-static void ws_reset(struct wsv_ws *ws) {
-  struct linger lg = {1, 0};
-  if (ws->w.fd >= 0)
-    (void)setsockopt(ws->w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-}
-
 static void ws_on_timer(struct wsv_timer *t, void *user) {
   struct wsv_ws *ws = user;
   (void)t;
   switch (ws->tmode) {
   case WS_T_HANDSHAKE:
   case WS_T_LINGER:
-    if (ws->worker != NULL)
-      wsv__rt_srv_timeout(ws);
-    else
-      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "handshake timeout");
+    ws->ctx->role->timeout(ws);
     break;
   case WS_T_IDLE:
     ws_idle_check(ws);
@@ -633,7 +515,9 @@ static void ws_on_timer(struct wsv_timer *t, void *user) {
       ws->tmode = WS_T_IDLE;
       ws_idle_check(ws);
     } else {
-      ws_reset(ws);
+      /* A reset: a peer that stopped answering gets no more time, and
+       * the kernel frees what is still queued for it at once. */
+      wsv__tp_reset(&ws->tp);
       wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "ping timeout");
     }
     break;
@@ -645,8 +529,8 @@ static void ws_on_timer(struct wsv_timer *t, void *user) {
       wsv__rt_ws_terminate(ws, 0, "");
       break;
     }
-    if (ws_kernel_unsent(ws) > 0)
-      ws_reset(ws);
+    if (wsv__tp_unsent(&ws->tp) > 0)
+      wsv__tp_reset(&ws->tp);
     wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "close timeout");
     break;
   default:
@@ -780,11 +664,13 @@ void wsv_ws_set_user(struct wsv_ws *ws, void *user) {
 }
 
 struct wsv_loop *wsv_ws_loop(const struct wsv_ws *ws) {
-  return ws == NULL ? NULL : ws->loop;
+  return ws == NULL ? NULL : ws->tp.loop;
 }
 
 const char *wsv_ws_path(const struct wsv_ws *ws) {
-  return ws == NULL || ws->path == NULL ? "/" : ws->path;
+  return ws == NULL || ws->names == NULL || ws->names->path == NULL
+             ? "/"
+             : ws->names->path;
 }
 
 const char *wsv_ws_subprotocol(const struct wsv_ws *ws) {
@@ -808,31 +694,20 @@ int wsv_ws_is_open(const struct wsv_ws *ws) {
 }
 
 int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap) {
-  if (ws == NULL || buf == NULL || ws->w.fd < 0)
+  if (ws == NULL || buf == NULL)
     return WSV_ERR_INVAL;
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  char tmp[80];
-  if (getpeername(ws->w.fd, (struct sockaddr *)&ss, &len) != 0)
-    return WSV_ERR_INVAL;
-  int n = wsv__rt_addr_text((struct sockaddr *)&ss, len, tmp, sizeof tmp);
-  if (n < 0)
-    return WSV_ERR_INVAL;
-  if ((size_t)n >= cap)
-    return WSV_ERR_NOBUF;
-  memcpy(buf, tmp, (size_t)n + 1);
-  return n;
+  return wsv__tp_peer(&ws->tp, buf, cap);
 }
 
 int wsv_ws_fd(const struct wsv_ws *ws) {
-  return ws == NULL ? -1 : ws->w.fd;
+  return ws == NULL ? -1 : ws->tp.w.fd;
 }
 
 int wsv_ws_tls(const struct wsv_ws *ws, struct wsv_tls_info *info) {
   if (ws == NULL || info == NULL)
     return WSV_ERR_INVAL;
   memset(info, 0, sizeof *info);
-  return wsv__rt_tls_info(ws, info);
+  return wsv__rt_tls_info(&ws->tp, info);
 }
 
 const char *wsv_ws_extensions(const struct wsv_ws *ws) {

@@ -1,0 +1,111 @@
+/*
+ * server_int.h - the server's pieces, shared by its files: server.c
+ * (configuration, workers and threads, shutdown, the connections' server
+ * role), listen.c (binding, accepting, EMFILE shedding) and upgrade.c
+ * (the opening handshake, HTTP answers, the graceful close after them).
+ */
+#ifndef WSV_RT_SERVER_INT_H
+#define WSV_RT_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "pubsub.h"
+#include "ws_int.h"
+
+#define SRV_MAX_THREADS 256
+
+/* Handshake state of a server connection (freed after the 101). */
+struct srv_hs {
+  struct wsv_hs_server *hs;
+  char *buf;
+  size_t len;
+  size_t cap;
+};
+
+struct srv_worker {
+  struct wsv_server *srv;
+  struct wsv_loop *loop;
+  int index;
+  struct wsv__rt_watch listen;
+  int reserve_fd;
+  int shutting;
+  int dropped;
+  int stopped_seen;
+  struct wsv_timer accept_timer;
+  struct wsv_timer shutdown_timer;
+  struct wsv_ws *conns; /* linked by prev/next */
+  size_t nconns;
+  /* A finished handshake's state, kept for the next one (one calloc of a
+   * few KB less per handshake, and no holes between connections). */
+  struct srv_hs *spare_hs;
+  pthread_t thread;
+  int has_thread;
+  uint64_t last_shed_log;
+};
+
+struct wsv_server {
+  struct wsv__rt_ctx ctx;
+  struct wsv_hs_server_config hs_cfg;
+  wsv_http_fn http;
+  void *http_user;
+  size_t max_connections;
+  uint32_t linger_ms;
+  size_t linger_bytes;
+  uint32_t shutdown_timeout_ms;
+  int handle_signals;
+  int nthreads;
+  uint16_t port;
+  struct srv_worker *workers;
+  struct wsv__rt_ps_group *ps;
+  struct wsv_signal *sig;
+  atomic_size_t nconns;
+  atomic_int stops;
+  atomic_int state; /* 0 new, 1 running, 2 done */
+  int background;
+};
+
+
+/* A server connection's server (its ctx is the server's first member) and
+ * worker (its budget share is the worker's index). */
+static inline struct wsv_server *wsv__rt_srv_of(const struct wsv_ws *ws) {
+  return (struct wsv_server *)(uintptr_t)ws->ctx;
+}
+static inline struct srv_worker *wsv__rt_worker_of(const struct wsv_ws *ws) {
+  return &wsv__rt_srv_of(ws)->workers[ws->share];
+}
+
+/* ---- server.c ---------------------------------------------------------------
+ */
+/* Put a new connection on its worker's list. */
+void wsv__rt_srv_link(struct srv_worker *wk, struct wsv_ws *ws);
+
+/* ---- listen.c ---------------------------------------------------------------
+ */
+/* Resolve host and bind every worker's listener on the first address that
+ * works (SO_REUSEPORT with more than one thread); sets srv->port.  0 or a
+ * WSV_ERR_* (errno kept). */
+int wsv__rt_srv_listen(struct wsv_server *srv, const char *host, uint16_t port,
+                       int backlog);
+/* The listener's watch (worker->listen.fn) and the accept pause's timer. */
+void wsv__rt_srv_on_accept(struct wsv__rt_watch *w, uint32_t events);
+void wsv__rt_srv_resume_accept(struct wsv_timer *t, void *user);
+/* Stop accepting: close the worker's listener. */
+void wsv__rt_srv_close_listener(struct srv_worker *wk);
+
+/* ---- upgrade.c ----------------------------------------------------------------
+ */
+/* The transport operations of a server connection before its 101 (TLS
+ * handshake, request) and while lingering after an HTTP answer. */
+extern const struct wsv__tp_ops wsv__rt_srv_hs_ops;
+/* Put a copy of an HTTP answer in ws->pre; 0 or -1. */
+int wsv__rt_srv_set_pre(struct wsv_ws *ws, const char *p, size_t n);
+/* Start the graceful close after an HTTP answer put in ws->pre. */
+void wsv__rt_srv_linger(struct wsv_ws *ws);
+/* The handshake or linger timer ran out (408 if a request began). */
+void wsv__rt_srv_timeout(struct wsv_ws *ws);
+/* Free the handshake state, or keep it as the worker's spare. */
+void wsv__rt_srv_free_hs(struct wsv_ws *ws);
+void wsv__rt_srv_hs_destroy(struct srv_hs *h);
+
+#endif /* WSV_RT_SERVER_INT_H */

@@ -1,0 +1,403 @@
+/*
+ * upgrade.c - a server connection from its first byte to its 101 or its
+ * HTTP answer: the TLS handshake (a client speaking plaintext to the TLS
+ * port gets a plaintext 400), reading the request into the handshake
+ * state, wsv_hs_server, the plain-HTTP callback, error answers, and the
+ * graceful close after an answer (shutdown(SHUT_WR), read and discard,
+ * close).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server_int.h"
+
+static const char srv_400_tls[] =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 45\r\n"
+    "Connection: close\r\n\r\n"
+    "this port speaks TLS: use https:// or wss://\n";
+
+static const char srv_408[] = "HTTP/1.1 408 Request Timeout\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n"
+                              "Content-Length: 16\r\n"
+                              "Connection: close\r\n\r\n"
+                              "request timeout\n";
+
+void wsv__rt_srv_hs_destroy(struct srv_hs *h) {
+  if (h != NULL) {
+    wsv_hs_server_free(h->hs);
+    free(h->buf);
+    free(h);
+  }
+}
+
+void wsv__rt_srv_free_hs(struct wsv_ws *ws) {
+  struct srv_hs *h = ws->hs;
+  if (h == NULL)
+    return;
+  ws->hs = NULL;
+  struct srv_worker *wk = wsv__rt_worker_of(ws);
+  if (wk->spare_hs != NULL || wk->shutting) {
+    wsv__rt_srv_hs_destroy(h);
+    return;
+  }
+  wsv_hs_server_reset(h->hs);
+  free(h->buf); /* only a request split across reads needed it */
+  h->buf = NULL;
+  h->len = h->cap = 0;
+  wk->spare_hs = h;
+}
+
+/* Put a copy of an HTTP answer in ws->pre; 0 or -1. */
+int wsv__rt_srv_set_pre(struct wsv_ws *ws, const char *p, size_t n) {
+  char *q = wsv__rt_pre_new(ws, n);
+  if (q == NULL)
+    return -1;
+  memcpy(q, p, n);
+  return 0;
+}
+
+void wsv__rt_srv_linger(struct wsv_ws *ws) {
+  const struct wsv_server *srv = wsv__rt_srv_of(ws);
+  ws->phase = WS_LINGER;
+  ws->lingered = 0; /* shares its place with ping_sent */
+  ws->tp.ops = &wsv__rt_srv_hs_ops;
+  wsv__rt_ws_timer(ws, WS_T_LINGER, srv->linger_ms ? srv->linger_ms : 1);
+  wsv__rt_ws_want_flush(ws);
+}
+
+void wsv__rt_srv_timeout(struct wsv_ws *ws) {
+  if (ws->tmode == WS_T_HANDSHAKE && ws->hs != NULL && ws->hs->len > 0 &&
+      wsv__rt_srv_set_pre(ws, srv_408, sizeof srv_408 - 1) == 0) {
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "handshake timeout: 408");
+    wsv__rt_srv_linger(ws);
+    return;
+  }
+  wsv__rt_ws_terminate(ws, 0, "");
+}
+
+/* ---- plain HTTP
+ * ---------------------------------------------------------------- */
+
+static int srv_extra_ok(const char *h) {
+  size_t n = strlen(h);
+  if (n < 2 || h[n - 2] != '\r' || h[n - 1] != '\n')
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)h[i];
+    if (c == '\n' && (i == 0 || h[i - 1] != '\r'))
+      return 0;
+    if (c == '\r' && (i + 1 >= n || h[i + 1] != '\n'))
+      return 0;
+    if (c == '\r' && i + 2 < n && h[i + 2] == '\r')
+      return 0; /* an empty line would end the head early */
+  }
+  return 1;
+}
+
+/* Build the plain-HTTP answer from the callback's response. */
+static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
+  const struct wsv_server *srv = wsv__rt_srv_of(ws);
+  static const char not_found[] = "not found\n";
+  struct wsv_http_response res;
+  memset(&res, 0, sizeof res);
+  res.status = 404;
+  res.body = not_found;
+  res.body_len = sizeof not_found - 1;
+  srv->http(hs, &res, srv->http_user);
+  if (res.status < 100 || res.status > 599)
+    res.status = 500;
+  if (res.body == NULL)
+    res.body_len = 0;
+  const char *ctype =
+      res.content_type != NULL ? res.content_type : "text/plain; charset=utf-8";
+  const char *extra = "";
+  if (res.headers != NULL && res.headers[0] != '\0') {
+    if (srv_extra_ok(res.headers))
+      extra = res.headers;
+    else
+      wsv__rt_log(ws->ctx, WSV_LOG_ERROR,
+                  "http callback: malformed extra headers dropped");
+  }
+  struct wsv_str m = wsv_hs_server_method(hs);
+  int head = m.len == 4 && memcmp(m.ptr, "HEAD", 4) == 0;
+  char line[512];
+  int n = snprintf(line, sizeof line,
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n",
+                   res.status, wsv__rt_status_text(res.status), ctype,
+                   res.body_len);
+  if (n < 0 || (size_t)n >= sizeof line)
+    return -1;
+  size_t xl = strlen(extra);
+  size_t body = head ? 0 : res.body_len;
+  size_t total = (size_t)n + xl + 2 + body;
+  char *p = wsv__rt_pre_new(ws, total);
+  if (p == NULL)
+    return -1;
+  memcpy(p, line, (size_t)n);
+  memcpy(p + n, extra, xl);
+  memcpy(p + (size_t)n + xl, "\r\n", 2);
+  if (body > 0)
+    memcpy(p + (size_t)n + xl + 2, res.body, body);
+  return 0;
+}
+
+/* ---- the handshake
+ * ---------------------------------------------------------------- */
+
+static int srv_take_strings(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
+  struct wsv_str path = wsv_hs_server_path(hs);
+  /* "/" needs no copy: wsv_ws_path gives it for NULL. */
+  if (!(path.len == 1 && path.ptr[0] == '/')) {
+    if (wsv__rt_names(ws) == NULL ||
+        (ws->names->path = wsv__rt_strndup(path.ptr, path.len)) == NULL)
+      return -1;
+  }
+  struct wsv_str sp = wsv_hs_server_subprotocol(hs);
+  if (sp.len > 0) {
+    if (wsv__rt_names(ws) == NULL ||
+        (ws->names->subprotocol = wsv__rt_strndup(sp.ptr, sp.len)) == NULL)
+      return -1;
+  }
+  ws->version = (uint8_t)wsv_hs_server_version(hs);
+  return 0;
+}
+
+/* Keep the Sec-WebSocket-Extensions value of the 101 in ws->pre (the
+ * core writes at most one such line).  0 or -1 (no memory). */
+static int srv_take_extensions(struct wsv_ws *ws) {
+  static const char name[] = "\r\nsec-websocket-extensions:";
+  size_t nl = sizeof name - 1;
+  const char *p = ws->pre->data;
+  size_t n = ws->pre->len;
+  for (size_t i = 0; i + nl <= n; i++) {
+    if (strncasecmp(p + i, name, nl) != 0)
+      continue;
+    size_t a = i + nl;
+    while (a < n && (p[a] == ' ' || p[a] == '\t'))
+      a++;
+    size_t b = a;
+    while (b < n && p[b] != '\r')
+      b++;
+    while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+      b--;
+    if (b == a)
+      return 0;
+    if (wsv__rt_names(ws) == NULL)
+      return -1;
+    ws->names->extensions = wsv__rt_strndup(p + a, b - a);
+    return ws->names->extensions == NULL ? -1 : 0;
+  }
+  return 0;
+}
+
+static void srv_accepted(struct wsv_ws *ws, char *p, size_t plen) {
+  const struct wsv_hs_server *hs = ws->hs->hs;
+  size_t rlen = wsv_hs_server_response(hs, NULL, 0);
+  char *pre = wsv__rt_pre_new(ws, rlen);
+  if (pre == NULL || srv_take_strings(ws, hs) != 0) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  ws->pre->len = wsv_hs_server_response(hs, pre, rlen);
+  if (srv_take_extensions(ws) != 0) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  struct wsv_pmd_params pmd;
+  memset(&pmd, 0, sizeof pmd);
+  (void)wsv_hs_server_pmd(hs, &pmd);
+  wsv__rt_pmd_pack(&ws->pmd, &pmd);
+  size_t head = wsv_hs_server_head_len(hs);
+  (void)wsv__rt_ws_opened(ws, (uint8_t *)p + head, plen - head);
+}
+
+static void srv_hs_result(struct wsv_ws *ws, int r, char *p, size_t plen) {
+  const struct wsv_hs_server *hs = ws->hs->hs;
+  if (r == WSV_HS_ACCEPT) {
+    srv_accepted(ws, p, plen);
+    return;
+  }
+  int rc;
+  if (r == WSV_HS_PLAIN_HTTP && wsv__rt_srv_of(ws)->http != NULL) {
+    rc = srv_http_answer(ws, hs);
+  } else {
+    size_t n = wsv_hs_server_response(hs, NULL, 0);
+    rc = -1;
+    char *pre = n > 0 ? wsv__rt_pre_new(ws, n) : NULL;
+    if (pre != NULL) {
+      ws->pre->len = wsv_hs_server_response(hs, pre, n);
+      rc = 0;
+    }
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "handshake rejected: %d %s",
+                wsv_hs_server_status(hs), wsv_hs_server_reason(hs));
+  }
+  if (rc != 0) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  wsv__rt_srv_linger(ws);
+}
+
+/* Keep the request bytes: append p[0..n) to the handshake buffer. */
+static int srv_hs_keep(struct srv_hs *h, const char *p, size_t n) {
+  if (h->len + n > h->cap) {
+    size_t cap = h->cap ? h->cap : 1024;
+    while (cap < h->len + n)
+      cap *= 2;
+    char *q = realloc(h->buf, cap);
+    if (q == NULL)
+      return -1;
+    h->buf = q;
+    h->cap = cap;
+  }
+  memcpy(h->buf + h->len, p, n);
+  h->len += n;
+  return 0;
+}
+
+static int srv_hs_alloc(struct wsv_ws *ws) {
+  struct srv_worker *wk = wsv__rt_worker_of(ws);
+  if (wk->spare_hs != NULL) {
+    ws->hs = wk->spare_hs;
+    wk->spare_hs = NULL;
+    return 0;
+  }
+  struct srv_hs *h = calloc(1, sizeof *h);
+  if (h == NULL)
+    return -1;
+  if (wsv_hs_server_new(&h->hs, &wsv__rt_srv_of(ws)->hs_cfg, NULL) != 0) {
+    free(h);
+    return -1;
+  }
+  ws->hs = h;
+  return 0;
+}
+
+static void srv_hs_read(struct wsv_ws *ws) {
+  struct wsv_loop *loop = ws->tp.loop;
+  if (ws->hs == NULL && srv_hs_alloc(ws) != 0) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  struct srv_hs *h = ws->hs;
+  size_t want = wsv_hs_server_want(h->hs);
+  size_t cap = want < loop->rbuf_cap ? want : loop->rbuf_cap;
+  ssize_t n = wsv__tp_read(&ws->tp, loop->rbuf, cap > 0 ? cap : 1);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return;
+  if (n <= 0) { /* EOF or reset before the request was complete */
+    if (n < 0 && errno == EPROTO)
+      wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s", wsv__rt_tls_error(&ws->tp));
+    wsv__rt_ws_terminate(ws, 0, "");
+    return;
+  }
+  char *p = (char *)loop->rbuf;
+  size_t plen = (size_t)n;
+  if (h->len > 0) {
+    if (srv_hs_keep(h, p, plen) != 0) {
+      wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+      return;
+    }
+    p = h->buf;
+    plen = h->len;
+  }
+  int r = wsv_hs_server_parse(h->hs, p, plen);
+  if (r == WSV_HS_INCOMPLETE) {
+    if (p != h->buf && srv_hs_keep(h, p, plen) != 0)
+      wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  if (r < 0) {
+    wsv__rt_ws_terminate(ws, r, NULL);
+    return;
+  }
+  srv_hs_result(ws, r, p, plen);
+  /* The 101 and the open callback are done (or the answer is queued):
+   * the request bytes are no longer needed, unless a callback of this
+   * very read still runs (it does not: we are back at the top). */
+  if (ws->phase != WS_DEAD)
+    wsv__rt_srv_free_hs(ws);
+}
+
+static void srv_linger_read(struct wsv_ws *ws) {
+  struct wsv_loop *loop = ws->tp.loop;
+  const struct wsv_server *srv = wsv__rt_srv_of(ws);
+  ssize_t n;
+  n = wsv__tp_read_raw(&ws->tp, loop->rbuf, loop->rbuf_cap);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return;
+  if (n < 0) {
+    wsv__rt_ws_terminate(ws, 0, "");
+    return;
+  }
+  if (n == 0) {
+    ws->eof = 1;
+    if (ws->pre == NULL) { /* answer written: done */
+      wsv__rt_ws_terminate(ws, 0, "");
+      return;
+    }
+    /* Still writing: stop polling for input (EOF stays readable). */
+    (void)wsv__tp_interest(&ws->tp, EPOLLOUT);
+    return;
+  }
+  ws->lingered += (uint32_t)n;
+  if (ws->lingered >= srv->linger_bytes)
+    wsv__rt_ws_terminate(ws, 0, "");
+}
+
+/* The TLS handshake of a new connection: on to the request once done;
+ * a plaintext client gets a 400 in plaintext. */
+static void srv_tls_step(struct wsv_ws *ws) {
+  int r = wsv__rt_tls_handshake(&ws->tp);
+  if (r == 0)
+    return;
+  if (r == 1) {
+    srv_hs_read(ws); /* the request may be in OpenSSL's buffer already */
+    return;
+  }
+  char peer[80] = "?";
+  (void)wsv_ws_peer(ws, peer, sizeof peer);
+  if (r == 2) {
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s: plaintext on the TLS port: 400",
+                peer);
+    wsv__rt_tls_free(&ws->tp);
+    (void)wsv__tp_interest(&ws->tp, EPOLLIN);
+    if (wsv__rt_srv_set_pre(ws, srv_400_tls, sizeof srv_400_tls - 1) != 0) {
+      wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+      return;
+    }
+    wsv__rt_srv_linger(ws);
+    return;
+  }
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s: %s", peer, wsv__rt_tls_error(&ws->tp));
+  wsv__rt_ws_terminate(ws, 0, "");
+}
+
+static void srv_on_event(struct wsv__tp *tp, uint32_t events) {
+  struct wsv_ws *ws = wsv__rt_ws_of(tp);
+  if (ws->phase == WS_HANDSHAKE && !wsv__rt_tls_ready(&ws->tp)) {
+    srv_tls_step(ws);
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+    if (ws->phase == WS_HANDSHAKE)
+      srv_hs_read(ws);
+    else if (ws->phase == WS_LINGER)
+      srv_linger_read(ws);
+  }
+  if (ws->phase != WS_DEAD && (events & EPOLLOUT)) {
+    (void)wsv__rt_ws_flush(ws);
+    if (ws->phase == WS_LINGER && ws->eof && ws->shut)
+      wsv__rt_ws_terminate(ws, 0, "");
+  }
+}
+
+
+const struct wsv__tp_ops wsv__rt_srv_hs_ops = {
+    srv_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_free_op};
