@@ -17,6 +17,7 @@
  *   wsv/deflate.h    permessage-deflate (RFC 7692) negotiation helpers
  *   wsv/origin.h     Origin allow-lists and same-origin checks for the
  *                    accept hook
+ *   wsv/url.h        the ws:// / wss:// URL parser (hosts by RFC 3986)
  */
 #ifndef WSV_H
 #define WSV_H
@@ -30,5 +31,6 @@
 #include "wsv/conn.h"
 #include "wsv/deflate.h"
 #include "wsv/origin.h"
+#include "wsv/url.h"
 
 #endif /* WSV_H */

@@ -327,7 +327,7 @@ static int hsc_host_check(const char *h, int *brackets) {
     *brackets = 1;
     return wsv__uri_ipv6(h, n) ? 0 : -1;
   }
-  return wsv__uri_host(h, n) != WSV__HOST_INVALID ? 0 : -1;
+  return wsv__uri_host(h, n) != WSV_HOST_INVALID ? 0 : -1;
 }
 
 static int hsc_path_check(const char *p) {

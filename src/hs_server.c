@@ -263,7 +263,7 @@ static int hss_check_host(struct wsv_hs_server *hs, int required) {
     return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is missing");
   if (n > 1)
     return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is repeated");
-  if (wsv__uri_host_port(v.ptr, v.len, NULL, NULL) == WSV__HOST_INVALID)
+  if (wsv__uri_host_port(v.ptr, v.len, NULL, NULL) == WSV_HOST_INVALID)
     return hss_reject_q(hs, WSV_ERR_HS_HOST, 400, "Host ", v,
                         " is not host[:port] (RFC 3986)");
   return 0;

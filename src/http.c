@@ -444,65 +444,82 @@ static int uri_ipv_future(const char *p, size_t n) {
   return i == n && i > s;
 }
 
-/* reg-name, non-empty. */
-static int uri_reg_name(const char *p, size_t n) {
+/* *( unreserved / pct-encoded / sub-delims ), and ':' too when `colon`
+ * (userinfo); may be empty. */
+static int uri_chars(const char *p, size_t n, int colon) {
   size_t i;
   for (i = 0; i < n; i++) {
     if (p[i] == '%') {
       if (n - i < 3 || !uri_is_hex(p[i + 1]) || !uri_is_hex(p[i + 2]))
         return 0;
       i += 2;
-    } else if (!uri_is_unreserved(p[i]) && !uri_is_sub_delim(p[i])) {
+    } else if (!uri_is_unreserved(p[i]) && !uri_is_sub_delim(p[i]) &&
+               !(colon && p[i] == ':')) {
       return 0;
     }
   }
-  return n > 0;
+  return 1;
+}
+
+int wsv__uri_userinfo(const char *p, size_t n) {
+  return uri_chars(p, n, 1);
+}
+
+long wsv__uri_port(const char *p, size_t n) {
+  long v = 0;
+  size_t i;
+  if (n == 0)
+    return -1;
+  for (i = 0; i < n; i++) {
+    if (!http_is_digit(p[i]))
+      return -1;
+    v = v * 10 + (p[i] - '0');
+    if (v > 65535)
+      return -1;
+  }
+  return v;
 }
 
 int wsv__uri_host(const char *p, size_t n) {
   if (n == 0)
-    return WSV__HOST_INVALID;
+    return WSV_HOST_INVALID;
   if (p[0] == '[') {
     if (n < 2 || p[n - 1] != ']')
-      return WSV__HOST_INVALID;
+      return WSV_HOST_INVALID;
     if (wsv__uri_ipv6(p + 1, n - 2))
-      return WSV__HOST_IPV6;
-    return uri_ipv_future(p + 1, n - 2) ? WSV__HOST_IPV_FUTURE
-                                        : WSV__HOST_INVALID;
+      return WSV_HOST_IPV6;
+    return uri_ipv_future(p + 1, n - 2) ? WSV_HOST_IPV_FUTURE
+                                        : WSV_HOST_INVALID;
   }
   if (uri_ipv4(p, n))
-    return WSV__HOST_IPV4;
-  return uri_reg_name(p, n) ? WSV__HOST_REG_NAME : WSV__HOST_INVALID;
+    return WSV_HOST_IPV4;
+  return uri_chars(p, n, 0) ? WSV_HOST_REG_NAME : WSV_HOST_INVALID;
 }
 
 int wsv__uri_host_port(const char *p, size_t n, size_t *host_len, long *port) {
-  size_t h, i;
+  size_t h;
   long v = -1;
   int kind;
   if (n == 0)
-    return WSV__HOST_INVALID;
+    return WSV_HOST_INVALID;
   if (p[0] == '[') {
     const char *rb = memchr(p, ']', n);
     if (rb == NULL)
-      return WSV__HOST_INVALID;
+      return WSV_HOST_INVALID;
     h = (size_t)(rb - p) + 1;
   } else {
     const char *colon = memchr(p, ':', n);
     h = colon != NULL ? (size_t)(colon - p) : n;
   }
   kind = wsv__uri_host(p, h);
-  if (kind == WSV__HOST_INVALID)
-    return WSV__HOST_INVALID;
+  if (kind == WSV_HOST_INVALID)
+    return WSV_HOST_INVALID;
   if (h < n) {
-    if (p[h] != ':' || h + 1 == n)
-      return WSV__HOST_INVALID; /* "[::1]x", or an empty port */
-    for (v = 0, i = h + 1; i < n; i++) {
-      if (!http_is_digit(p[i]))
-        return WSV__HOST_INVALID;
-      v = v * 10 + (p[i] - '0');
-      if (v > 65535)
-        return WSV__HOST_INVALID;
-    }
+    if (p[h] != ':')
+      return WSV_HOST_INVALID; /* "[::1]x" */
+    v = wsv__uri_port(p + h + 1, n - h - 1); /* -1 for "host:" too */
+    if (v < 0)
+      return WSV_HOST_INVALID;
   }
   if (host_len != NULL)
     *host_len = h;

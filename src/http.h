@@ -117,23 +117,24 @@ int wsv__http_list_has(const struct wsv_header *hs, size_t n, const char *name,
  * a valid reg-name, as RFC 3986's first-match rule says; it is accepted
  * as one.  Nothing is decoded or normalised. */
 
-/* What a host is: 0 for none (invalid). */
-enum wsv__host_kind {
-  WSV__HOST_INVALID = 0,
-  WSV__HOST_REG_NAME = 1,
-  WSV__HOST_IPV4 = 2,
-  WSV__HOST_IPV6 = 3,      /* "[" IPv6address "]" */
-  WSV__HOST_IPV_FUTURE = 4 /* "[v..." "]" */
-};
-
 /* wsv__uri_host - classify p[0..n) as one RFC 3986 host (no port).
- * Returns an enum wsv__host_kind, WSV__HOST_INVALID (0) when p[0..n) is
- * not a host or is empty.  p may be NULL when n is 0. */
+ * Returns an enum wsv_host_kind (wsv/url.h), WSV_HOST_INVALID (0) when
+ * p[0..n) is not a host or is empty.  p may be NULL when n is 0. */
 int wsv__uri_host(const char *p, size_t n);
 
 /* wsv__uri_ipv6 - 1 if p[0..n) is an RFC 3986 IPv6address (no
  * brackets), else 0. */
 int wsv__uri_ipv6(const char *p, size_t n);
+
+/* wsv__uri_userinfo - 1 if p[0..n) is an RFC 3986 §3.2.1 userinfo,
+ * *( unreserved / pct-encoded / sub-delims / ":" ) (empty is one), else
+ * 0.  Used by wsv_url_parse (url.c). */
+int wsv__uri_userinfo(const char *p, size_t n);
+
+/* wsv__uri_port - p[0..n) as a port: 1*DIGIT (leading zeros allowed)
+ * with a value of at most 65535.  Returns the value (0 is one), or -1
+ * when p[0..n) is empty or not such a port. */
+long wsv__uri_port(const char *p, size_t n);
 
 /* wsv__uri_host_port - p[0..n) as host [ ":" port ], the value of an
  * HTTP Host field (RFC 9112 §3.2, RFC 9110 §7.2).  port is 1*DIGIT with
@@ -141,9 +142,9 @@ int wsv__uri_ipv6(const char *p, size_t n);
  * the ':' ("host:"), which RFC 3986 §3.2.3 permits but asks producers to
  * omit, is rejected: no client sends it, and two spellings of one
  * authority are one too many for a strict server.  Returns the host's
- * enum wsv__host_kind (> 0), with *host_len (if not NULL) set to the
+ * enum wsv_host_kind (> 0), with *host_len (if not NULL) set to the
  * length of the host part (brackets included) and *port (if not NULL)
- * to the port, or -1 when there is none; returns 0 (WSV__HOST_INVALID)
+ * to the port, or -1 when there is none; returns 0 (WSV_HOST_INVALID)
  * otherwise, leaving *host_len and *port unchanged. */
 int wsv__uri_host_port(const char *p, size_t n, size_t *host_len, long *port);
 

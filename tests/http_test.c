@@ -623,36 +623,36 @@ static void test_uri_host_port(void **state) {
     long port;
   } cs[] = {
       /* accepted */
-      {"example.com", WSV__HOST_REG_NAME, 11, -1},
-      {"EXAMPLE.com:8000", WSV__HOST_REG_NAME, 11, 8000},
-      {"a-b.c", WSV__HOST_REG_NAME, 5, -1},
-      {"%41.test", WSV__HOST_REG_NAME, 8, -1},
-      {"a~b_c!$&'()*+,;=", WSV__HOST_REG_NAME, 16, -1},
-      {"localhost:0", WSV__HOST_REG_NAME, 9, 0},
-      {"h:65535", WSV__HOST_REG_NAME, 1, 65535},
-      {"h:080", WSV__HOST_REG_NAME, 1, 80},
-      {"127.0.0.1:80", WSV__HOST_IPV4, 9, 80},
-      {"255.255.255.255", WSV__HOST_IPV4, 15, -1},
-      {"0.0.0.0", WSV__HOST_IPV4, 7, -1},
-      {"1.2.3.256", WSV__HOST_REG_NAME, 9, -1}, /* not IPv4: a reg-name */
-      {"01.2.3.4", WSV__HOST_REG_NAME, 8, -1},
-      {"[::1]", WSV__HOST_IPV6, 5, -1},
-      {"[::1]:8080", WSV__HOST_IPV6, 5, 8080},
-      {"[::]", WSV__HOST_IPV6, 4, -1},
-      {"[2001:db8::1]", WSV__HOST_IPV6, 13, -1},
-      {"[2001:DB8:0:0:0:0:0:1]", WSV__HOST_IPV6, 22, -1},
-      {"[1:2:3:4:5:6:7:8]:1", WSV__HOST_IPV6, 17, 1},
-      {"[1::]", WSV__HOST_IPV6, 5, -1},
-      {"[1:2:3:4:5:6:7::]", WSV__HOST_IPV6, 17, -1},
-      {"[::2:3:4:5:6:7:8]", WSV__HOST_IPV6, 17, -1},
-      {"[1:2:3::6:7:8]", WSV__HOST_IPV6, 14, -1},
-      {"[::ffff:192.0.2.1]", WSV__HOST_IPV6, 18, -1},
-      {"[::192.0.2.1]", WSV__HOST_IPV6, 13, -1},
-      {"[1:2:3:4:5:6:1.2.3.4]", WSV__HOST_IPV6, 21, -1},
-      {"[1:2:3:4:5::1.2.3.4]", WSV__HOST_IPV6, 20, -1},
-      {"[abcd:EF01::ffff]", WSV__HOST_IPV6, 17, -1},
-      {"[v1.x]", WSV__HOST_IPV_FUTURE, 6, -1},
-      {"[VaF.a:b!]:9", WSV__HOST_IPV_FUTURE, 10, 9},
+      {"example.com", WSV_HOST_REG_NAME, 11, -1},
+      {"EXAMPLE.com:8000", WSV_HOST_REG_NAME, 11, 8000},
+      {"a-b.c", WSV_HOST_REG_NAME, 5, -1},
+      {"%41.test", WSV_HOST_REG_NAME, 8, -1},
+      {"a~b_c!$&'()*+,;=", WSV_HOST_REG_NAME, 16, -1},
+      {"localhost:0", WSV_HOST_REG_NAME, 9, 0},
+      {"h:65535", WSV_HOST_REG_NAME, 1, 65535},
+      {"h:080", WSV_HOST_REG_NAME, 1, 80},
+      {"127.0.0.1:80", WSV_HOST_IPV4, 9, 80},
+      {"255.255.255.255", WSV_HOST_IPV4, 15, -1},
+      {"0.0.0.0", WSV_HOST_IPV4, 7, -1},
+      {"1.2.3.256", WSV_HOST_REG_NAME, 9, -1}, /* not IPv4: a reg-name */
+      {"01.2.3.4", WSV_HOST_REG_NAME, 8, -1},
+      {"[::1]", WSV_HOST_IPV6, 5, -1},
+      {"[::1]:8080", WSV_HOST_IPV6, 5, 8080},
+      {"[::]", WSV_HOST_IPV6, 4, -1},
+      {"[2001:db8::1]", WSV_HOST_IPV6, 13, -1},
+      {"[2001:DB8:0:0:0:0:0:1]", WSV_HOST_IPV6, 22, -1},
+      {"[1:2:3:4:5:6:7:8]:1", WSV_HOST_IPV6, 17, 1},
+      {"[1::]", WSV_HOST_IPV6, 5, -1},
+      {"[1:2:3:4:5:6:7::]", WSV_HOST_IPV6, 17, -1},
+      {"[::2:3:4:5:6:7:8]", WSV_HOST_IPV6, 17, -1},
+      {"[1:2:3::6:7:8]", WSV_HOST_IPV6, 14, -1},
+      {"[::ffff:192.0.2.1]", WSV_HOST_IPV6, 18, -1},
+      {"[::192.0.2.1]", WSV_HOST_IPV6, 13, -1},
+      {"[1:2:3:4:5:6:1.2.3.4]", WSV_HOST_IPV6, 21, -1},
+      {"[1:2:3:4:5::1.2.3.4]", WSV_HOST_IPV6, 20, -1},
+      {"[abcd:EF01::ffff]", WSV_HOST_IPV6, 17, -1},
+      {"[v1.x]", WSV_HOST_IPV_FUTURE, 6, -1},
+      {"[VaF.a:b!]:9", WSV_HOST_IPV_FUTURE, 10, 9},
       /* rejected */
       {"", 0, 0, 0},
       {"[::1", 0, 0, 0},
@@ -724,7 +724,7 @@ static void test_uri_host_port(void **state) {
   }
   /* NULL outputs are fine */
   assert_int_equal(wsv__uri_host_port("[::1]:1", 7, NULL, NULL),
-                   WSV__HOST_IPV6);
+                   WSV_HOST_IPV6);
   assert_int_equal(wsv__uri_host_port(NULL, 0, NULL, NULL), 0);
   assert_int_equal(wsv__uri_host(NULL, 0), 0);
 }
@@ -736,9 +736,9 @@ static void test_uri_host_ipv6(void **state) {
     int host; /* wsv__uri_host */
     int ipv6; /* wsv__uri_ipv6 */
   } cs[] = {
-      {"example.com", WSV__HOST_REG_NAME, 0},
-      {"192.0.2.7", WSV__HOST_IPV4, 0},
-      {"[::1]", WSV__HOST_IPV6, 0},
+      {"example.com", WSV_HOST_REG_NAME, 0},
+      {"192.0.2.7", WSV_HOST_IPV4, 0},
+      {"[::1]", WSV_HOST_IPV6, 0},
       {"::1", 0, 1},
       {"::", 0, 1},
       {"::ffff:192.0.2.1", 0, 1},
