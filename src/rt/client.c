@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "ws_int.h"
@@ -33,15 +32,6 @@ struct cli_state {
   char errbuf[320]; /* the fail callback's text */
 };
 
-/* A parsed ws:// URL (views into the URL string). */
-struct cli_url {
-  const char *host;
-  size_t host_len;
-  uint16_t port;
-  int secure;       /* wss:// */
-  const char *path; /* "" means "/" */
-};
-
 static void cli_on_event(struct wsv__tp *tp, uint32_t events);
 static void cli_free(struct wsv_ws *ws);
 static void cli_tls_step(struct wsv_ws *ws);
@@ -55,54 +45,6 @@ void wsv_client_config_init(struct wsv_client_config *cfg) {
   wsv_conn_config_init(&cfg->conn);
   wsv__rt_limits_init(&cfg->limits);
   cfg->read_buffer_size = 65536;
-}
-
-/* ---- the URL ------------------------------------------------------------- */
-
-static const char *cli_url_parse(const char *url, struct cli_url *u) {
-  u->secure = strncasecmp(url, "wss://", 6) == 0;
-  if (!u->secure && strncasecmp(url, "ws://", 5) != 0)
-    return "the URL must start with ws:// or wss://";
-  const char *p = url + (u->secure ? 6 : 5);
-  const char *end = p + strcspn(p, "/?#");
-  if (memchr(p, '@', (size_t)(end - p)) != NULL)
-    return "user information in the URL is not supported";
-  if (strchr(url, '#') != NULL)
-    return "a WebSocket URL must not have a fragment (#)";
-  const char *colon = NULL;
-  if (*p == '[') {
-    const char *rb = memchr(p, ']', (size_t)(end - p));
-    if (rb == NULL || rb == p + 1)
-      return "bad IPv6 literal in the URL";
-    u->host = p + 1;
-    u->host_len = (size_t)(rb - p - 1);
-    if (rb + 1 < end && rb[1] != ':')
-      return "bad character after the IPv6 literal";
-    colon = rb + 1 < end ? rb + 1 : NULL;
-  } else {
-    colon = memchr(p, ':', (size_t)(end - p));
-    u->host = p;
-    u->host_len = (size_t)((colon != NULL ? colon : end) - p);
-  }
-  if (u->host_len == 0)
-    return "the URL has no host";
-  u->port = u->secure ? 443 : 80;
-  if (colon != NULL) {
-    unsigned long v = 0;
-    const char *d = colon + 1;
-    if (d == end)
-      return "empty port in the URL";
-    for (; d < end; d++) {
-      if (*d < '0' || *d > '9' ||
-          (v = v * 10 + (unsigned long)(*d - '0')) > 65535)
-        return "bad port in the URL";
-    }
-    if (v == 0)
-      return "bad port in the URL";
-    u->port = (uint16_t)v;
-  }
-  u->path = end;
-  return NULL;
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -467,7 +409,7 @@ static int cli_resolve(struct cli_state *c, const struct wsv__rt_ctx *ctx,
 
 /* Create the ws (with its own copy of the settings) and its handshake. */
 static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
-                   const struct cli_url *u, const char *host,
+                   const struct wsv_url *u, const char *host,
                    struct wsv_ws **out) {
   struct wsv_ws *ws =
       wsv__rt_ws_new(loop, NULL, &cli_ops, -1, sizeof(struct wsv__rt_ctx));
@@ -485,21 +427,15 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
   ws->cli = calloc(1, sizeof *ws->cli);
   if (ws->cli != NULL)
     ws->cli->host = wsv__rt_strndup(host, strlen(host));
-  const char *path = u->path[0] != '\0' ? u->path : "/";
-  char *pathq = NULL;
-  if (path[0] == '?') { /* "ws://h?q": the resource name is "/?q" */
-    size_t n = strlen(path);
-    pathq = malloc(n + 2);
-    if (pathq != NULL) {
-      pathq[0] = '/';
-      memcpy(pathq + 1, path, n + 1);
-    }
-    path = pathq;
-  }
+  /* The request-target ("/?q" for "ws://h?q") and the resource name. */
+  size_t tlen = wsv_url_target(u, NULL, 0);
+  char *path = malloc(tlen + 1);
+  if (path != NULL)
+    (void)wsv_url_target(u, path, tlen + 1);
   if (path != NULL && wsv__rt_names(ws) != NULL)
-    ws->names->path = wsv__rt_strndup(path, strcspn(path, "?"));
-  int rc = ws->cli == NULL || ws->cli->host == NULL || ws->names == NULL ||
-                   ws->names->path == NULL
+    ws->names->path = wsv__rt_strndup(u->path.ptr, u->path.len);
+  int rc = ws->cli == NULL || ws->cli->host == NULL || path == NULL ||
+                   ws->names == NULL || ws->names->path == NULL
                ? WSV_ERR_NOMEM
                : 0;
   if (rc == 0 && u->secure) {
@@ -519,7 +455,7 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     hc.path = path;
     rc = wsv_hs_client_new(&ws->cli->hs, &hc, NULL);
   }
-  free(pathq);
+  free(path);
   if (rc == 0)
     rc = cli_resolve(ws->cli, ctx, host, u->port);
   if (rc != 0) {
@@ -550,13 +486,13 @@ int wsv_client_connect(struct wsv_loop *loop,
   memset(&logctx, 0, sizeof logctx);
   logctx.log = cfg->log;
   logctx.log_user = cfg->log_user;
-  struct cli_url u;
-  const char *why = cli_url_parse(cfg->url, &u);
-  if (why != NULL) {
+  struct wsv_url u;
+  const char *why = NULL;
+  if (wsv_url_parse(&u, cfg->url, strlen(cfg->url), 0, &why) != WSV_OK) {
     wsv__rt_log(&logctx, WSV_LOG_ERROR, "%s: %s", cfg->url, why);
     return WSV_ERR_INVAL;
   }
-  char *host = wsv__rt_strndup(u.host, u.host_len);
+  char *host = wsv__rt_strndup(u.host.ptr, u.host.len);
   if (host == NULL)
     return WSV_ERR_NOMEM;
   size_t rbuf = cfg->read_buffer_size < 4096 ? 4096 : cfg->read_buffer_size;
