@@ -69,6 +69,7 @@ set(WSV_TOOL_SOURCES
 # Unit tests (cmocka): each tests/NAME_test.c is the executable and ctest
 # test NAME_test, linked with WSV_TEST_SUPPORT and the static libraries.
 set(WSV_TEST_SOURCES
+  tests/abi_test.c
   tests/accept_test.c
   tests/base64_test.c
   tests/close_test.c
