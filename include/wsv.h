@@ -6,7 +6,13 @@
  * caller's allocator (struct wsv_mem).  The one OS call is the default
  * random source (wsv_random_os), which the caller may replace.
  *
+ * Threads: the core has no global state, so distinct objects may be used
+ * from distinct threads at the same time; one object is used from one
+ * thread at a time (the caller serialises calls on it).
+ *
  * Parts (each header documents its functions):
+ *   wsv/version.h    WSV_VERSION_MAJOR/MINOR/PATCH/NUM/STRING (generated)
+ *   wsv/export.h     WSV_EXTERN, WSV_PRINTF
  *   wsv/common.h     byte views, allocator, random hook, version bits
  *   wsv/error.h      the error table: WSV_ERR_*, wsv_strerror()
  *   wsv/utf8.h       incremental UTF-8 validation
@@ -22,6 +28,7 @@
 #ifndef WSV_H
 #define WSV_H
 
+#include "wsv/version.h"
 #include "wsv/common.h"
 #include "wsv/error.h"
 #include "wsv/utf8.h"

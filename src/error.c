@@ -1,4 +1,9 @@
-/* error.c - wsv_strerror, wsv_err_name, wsv_is_fatal from WSV_ERR_MAP. */
+/* error.c - wsv_strerror, wsv_err_name, wsv_is_fatal from WSV_ERR_MAP;
+ * wsv_err_from_errno from WSV_ERRNO_MAP. */
+/* The errno names of WSV_ERRNO_MAP are POSIX, not ISO C. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+
 #include "int.h"
 
 const char *wsv_strerror(int err) {
@@ -31,6 +36,23 @@ const char *wsv_err_name(int err) {
 
 int wsv_is_fatal(int err) {
   return err <= -100;
+}
+
+int wsv_err_from_errno(int e) {
+  switch (e) {
+    /* Each name of the table is also the errno macro: case EADDRINUSE. */
+#define WSV__ERR_ERRNO(name, num, text)                                        \
+  case name:                                                                   \
+    return WSV_ERR_##name;
+    WSV_ERRNO_MAP(WSV__ERR_ERRNO)
+#undef WSV__ERR_ERRNO
+  case ENOMEM:
+    return WSV_ERR_NOMEM;
+  case EINVAL:
+    return WSV_ERR_INVAL;
+  default:
+    return WSV_ERR_SYSTEM;
+  }
 }
 
 int wsv_err_close_code(int err) {

@@ -141,14 +141,8 @@ static void hsc_quote(char dst[HSC_QUOTE_CAP], const char *p, size_t n) {
   }
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-#define HSC_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define HSC_PRINTF(f, a)
-#endif
-
 static void hsc_say(struct wsv_hs_client *hs, const char *fmt, ...)
-    HSC_PRINTF(2, 3);
+    WSV_PRINTF(2, 3);
 
 static void hsc_say(struct wsv_hs_client *hs, const char *fmt, ...) {
   va_list ap;
@@ -159,7 +153,7 @@ static void hsc_say(struct wsv_hs_client *hs, const char *fmt, ...) {
 
 /* Append to the reason (used to add the optional tail parts). */
 static void hsc_say_more(struct wsv_hs_client *hs, const char *fmt, ...)
-    HSC_PRINTF(2, 3);
+    WSV_PRINTF(2, 3);
 
 static void hsc_say_more(struct wsv_hs_client *hs, const char *fmt, ...) {
   size_t used = strlen(hs->reason);

@@ -21,6 +21,3 @@ int wsv_random_os(void *user, uint8_t *buf, size_t len) {
   return 0;
 }
 
-const char *wsv_version_string(void) {
-  return WSV_VERSION_STRING;
-}

@@ -66,8 +66,12 @@ WSV_EXTERN int wsv_random_os(void *user, uint8_t *buf, size_t len);
   (WSV_VERSION_BIT(13) | WSV_VERSION_BIT(8) | WSV_VERSION_BIT(7))
 #define WSV_VERSIONS_DEFAULT WSV_VERSION_BIT(13)
 
-/* The library's version, e.g. "0.1.0" (static string). */
+/* wsv_version_string - the running library's version, e.g. "0.1.0"
+ * (static string); wsv_version_num - the same as major * 10000 + minor *
+ * 100 + patch.  WSV_VERSION_STRING and WSV_VERSION_NUM (wsv/version.h) are
+ * those of the headers a program was compiled with. */
 WSV_EXTERN const char *wsv_version_string(void);
+WSV_EXTERN int wsv_version_num(void);
 
 #ifdef __cplusplus
 }

@@ -157,7 +157,10 @@ extern "C" {
 #define WSV_CONN_MAX_PENDING_PONGS_LIMIT 1024u
 
 /* Connection settings.  Fill with wsv_conn_config_init(), then change
- * fields.  Copied by wsv_conn_new(). */
+ * fields.  Copied by wsv_conn_new().
+ * Always call wsv_conn_config_init first: new fields take reserved space, so
+ * the size and every field's offset stay fixed within a SONAME (README,
+ * "Library contract"). */
 struct wsv_conn_config {
   /* Largest frame payload accepted (default 16 MiB).  A larger announced
    * length fails the connection with 1009 at the frame header. */
@@ -231,6 +234,8 @@ struct wsv_conn_config {
    * wsv_conn_next_event and wsv_conn_free only, on the caller's thread. */
   int (*msg_reserve)(void *user, size_t from, size_t to);
   void *msg_reserve_user;
+  /* Room for new fields (zeroed by wsv_conn_config_init; do not touch). */
+  uint64_t _reserved[8];
 };
 
 /* Protocol state, from wsv_conn_state(). */

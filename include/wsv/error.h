@@ -21,7 +21,12 @@ extern "C" {
 #endif
 
 /* XX(NAME, number, text).  Fatal codes (see wsv_is_fatal) are those a
- * connection cannot survive; they are listed from -100 downwards. */
+ * connection cannot survive; they are listed from -100 downwards:
+ *   -1 .. -99     API use, resources and the opening handshake (not fatal)
+ *   -100 .. -119  the WebSocket connection failed
+ *   -120 .. -199  the transport failed: TLS, name resolution
+ *   -200 .. -299  a system call failed: WSV_ERR_SYSTEM, then one code per
+ *                 errno value of WSV_ERRNO_MAP (as libuv's UV_E*) */
 #define WSV_ERR_MAP(XX)                                                        \
   /* API use and resources */                                                  \
   XX(INVAL, -1, "invalid argument")                                            \
@@ -58,8 +63,38 @@ extern "C" {
   XX(POLICY, -104, "policy violation (close 1008)")                            \
   XX(TOO_BIG, -105, "message too big (close 1009)")                            \
   XX(CLOSED, -106, "connection is closed")                                     \
-  XX(INFLATE, -108, "invalid compressed data (close 1007)")                   \
-  XX(BUDGET, -109, "shared memory budget exhausted (close 1009)")
+  XX(INFLATE, -108, "invalid compressed data (close 1007)")                    \
+  XX(BUDGET, -109, "shared memory budget exhausted (close 1009)")              \
+  /* fatal: the transport failed */                                            \
+  XX(TLS, -120, "TLS protocol error")                                          \
+  XX(TLS_VERIFY, -121, "TLS certificate verification failed")                  \
+  XX(RESOLVE, -122, "name resolution failed")                                  \
+  /* fatal: a system call failed */                                            \
+  XX(SYSTEM, -200, "system call failed")                                       \
+  WSV_ERRNO_MAP(XX)
+
+/* XX(NAME, number, text) for the system errors that have a code of their
+ * own: WSV_ERR_<NAME> stands for errno <NAME> (wsv_err_from_errno).  The
+ * numbers are wsv's, the same on every platform, never the errno values. */
+#define WSV_ERRNO_MAP(XX)                                                      \
+  XX(EADDRINUSE, -201, "address already in use")                               \
+  XX(EADDRNOTAVAIL, -202, "address not available")                             \
+  XX(EAFNOSUPPORT, -203, "address family not supported")                       \
+  XX(EACCES, -204, "permission denied")                                        \
+  XX(EPERM, -205, "operation not permitted")                                   \
+  XX(ECONNREFUSED, -206, "connection refused")                                 \
+  XX(ECONNRESET, -207, "connection reset by peer")                             \
+  XX(ECONNABORTED, -208, "connection aborted")                                 \
+  XX(ETIMEDOUT, -209, "connection timed out")                                  \
+  XX(EHOSTUNREACH, -210, "host is unreachable")                                \
+  XX(ENETUNREACH, -211, "network is unreachable")                              \
+  XX(ENETDOWN, -212, "network is down")                                        \
+  XX(ENOTCONN, -213, "socket is not connected")                                \
+  XX(EPIPE, -214, "broken pipe")                                               \
+  XX(EMFILE, -215, "too many open files")                                      \
+  XX(ENFILE, -216, "too many open files in the system")                        \
+  XX(ENOBUFS, -217, "no buffer space available")                               \
+  XX(ENOENT, -218, "no such file or directory")
 
 /* The error codes.  WSV_OK is 0; every WSV_ERR_* is negative. */
 enum wsv_err {
@@ -80,14 +115,33 @@ WSV_EXTERN const char *wsv_err_name(int err);
 
 /* wsv_is_fatal - nonzero when a connection cannot survive this error
  * (out of memory, random source, and every error that fails the WebSocket
- * connection).  Non-fatal errors leave the object usable. */
+ * connection), that is for every code from -100 down.  Non-fatal errors
+ * leave the object usable.  The transport and system codes (WSV_ERR_TLS,
+ * WSV_ERR_TLS_VERIFY, WSV_ERR_RESOLVE, WSV_ERR_SYSTEM and every
+ * WSV_ERR_E*) are fatal: when wsv reports one, the connection, connect
+ * attempt or listener it concerns is already given up.  Fatal is not
+ * permanent: whether trying again may help (WSV_ERR_ECONNREFUSED,
+ * WSV_ERR_EMFILE, WSV_ERR_ETIMEDOUT ...) is the caller's call. */
 WSV_EXTERN int wsv_is_fatal(int err);
+
+/* wsv_err_from_errno - the code for errno value `e` (as the runtime uses
+ * it after a failed system call):
+ *   an errno of WSV_ERRNO_MAP  its WSV_ERR_E* code (EADDRINUSE gives
+ *                              WSV_ERR_EADDRINUSE, ...);
+ *   ENOMEM                     WSV_ERR_NOMEM;
+ *   EINVAL                     WSV_ERR_INVAL;
+ *   anything else              WSV_ERR_SYSTEM ("system call failed"),
+ *                              0 and negative values included, so that a
+ *                              failure never maps to success.
+ * Pure: it reads no global state (not even errno). */
+WSV_EXTERN int wsv_err_from_errno(int e);
 
 /* wsv_err_close_code - the RFC 6455 close code to send for an error that
  * fails a WebSocket connection: 1002 for WSV_ERR_PROTOCOL, 1007 for
  * WSV_ERR_UTF8 and WSV_ERR_INFLATE, 1008 for WSV_ERR_POLICY, 1009 for
  * WSV_ERR_TOO_BIG and WSV_ERR_BUDGET, 1011 for WSV_ERR_NOMEM and
- * WSV_ERR_RANDOM; 0 for anything else. */
+ * WSV_ERR_RANDOM; 0 for anything else, the transport and system codes
+ * included (no Close frame can go over a transport that failed). */
 WSV_EXTERN int wsv_err_close_code(int err);
 
 #ifdef __cplusplus

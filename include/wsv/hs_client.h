@@ -67,7 +67,10 @@ enum wsv_hsc_result {
 
 /* What the caller asks for.  Fill with wsv_hs_client_config_init(), then
  * set fields.  Every string is copied by wsv_hs_client_new(): the config
- * and what it points to need not outlive that call. */
+ * and what it points to need not outlive that call.
+ * Always call wsv_hs_client_config_init first: new fields take reserved space,
+ * so the size and every field's offset stay fixed within a SONAME (README,
+ * "Library contract"). */
 struct wsv_hs_client_config {
   /* The versions we speak: a set of WSV_VERSION_BIT(v) with v in 13, 8, 7.
    * Default WSV_VERSIONS_ALL (13 is tried first; 8 and 7 are only used
@@ -126,6 +129,9 @@ struct wsv_hs_client_config {
    * wsv_hs_client_new() and wsv_hs_client_retry() only. */
   wsv_random_fn random;
   void *random_user;
+  /* Room for new fields (zeroed by wsv_hs_client_config_init; do not
+   * touch). */
+  uint64_t _reserved[8];
 };
 
 /* The handshake object (opaque). */

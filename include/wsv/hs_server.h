@@ -142,7 +142,10 @@ enum wsv_hs_plain {
 typedef int (*wsv_hs_accept_fn)(struct wsv_hs_server *hs, void *user);
 
 /* Caller-owned settings; set the defaults with wsv_hs_server_config_init,
- * then change what you need.  wsv_hs_server_new copies the struct. */
+ * then change what you need.  wsv_hs_server_new copies the struct.
+ * Always call wsv_hs_server_config_init first: new fields take reserved space,
+ * so the size and every field's offset stay fixed within a SONAME (README,
+ * "Library contract"). */
 struct wsv_hs_server_config {
   /* Versions spoken: a set of WSV_VERSION_BIT(13), (8), (7), nothing else.
    * Default WSV_VERSIONS_DEFAULT (13 only). */
@@ -165,6 +168,9 @@ struct wsv_hs_server_config {
   /* permessage-deflate: an enum wsv_pmd_policy, WSV_PMD_OFF (default),
    * WSV_PMD_ON or WSV_PMD_LEAN (see the top of this file and deflate.h). */
   int pmd_policy;
+  /* Room for new fields (zeroed by wsv_hs_server_config_init; do not
+   * touch). */
+  uint64_t _reserved[8];
 };
 
 /* wsv_hs_server_config_init - fill `cfg` with the defaults above. */

@@ -341,9 +341,15 @@ struct wsv_ws_callbacks {
    * for a handshake error the core's reason, e.g. "server speaks 13; we
    * speak 8, 7"; valid during the call.  `ws` is freed when it returns. */
   void (*fail)(struct wsv_ws *ws, int err, const char *text, void *user);
+  /* Room for new callbacks, one slot each (zeroed by the config's _init;
+   * do not touch): the size and every offset stay fixed within a SONAME. */
+  void (*_reserved[8])(void);
 };
 
-/* Timeouts and buffer marks shared by both roles.  0 disables a timer. */
+/* Timeouts and buffer marks shared by both roles.  0 disables a timer.
+ * Filled by wsv_server_config_init and wsv_client_config_init; new fields
+ * take reserved space, so the size and every field's offset stay fixed
+ * within a SONAME. */
 struct wsv_ws_limits {
   /* The opening handshake, from accept (server) or from the start of
    * connect (client) to the 101 (default 10000 ms).  A server drops a
@@ -372,11 +378,13 @@ struct wsv_ws_limits {
   size_t send_high_water;
   size_t send_low_water;
   /* Give back a quiet connection's protocol state (the core wsv_conn:
-   * about 600 bytes, more with buffers) once it has been idle, in the
+   * about 700 bytes, more with buffers) once it has been idle, in the
    * sense of wsv_conn_idle, for this long (default 2000 ms; 0: never).
    * It is made again, at no cost to the peer, when bytes arrive or a
    * message is sent.  A new connection has none until then. */
   uint32_t park_after_ms;
+  /* Room for new fields (zeroed by the config's _init; do not touch). */
+  uint64_t _reserved[4];
 };
 
 /* wsv_ws_send - queue a whole message (one frame): `opcode` WSV_OP_TEXT
@@ -569,7 +577,10 @@ typedef void (*wsv_http_fn)(const struct wsv_hs_server *hs,
                             struct wsv_http_response *res, void *user);
 
 /* Server settings.  Fill with wsv_server_config_init, then change fields;
- * wsv_server_new copies the struct and the host string. */
+ * wsv_server_new copies the struct and the host string.
+ * Always call wsv_server_config_init first: new fields take reserved space, so
+ * the size and every field's offset stay fixed within a SONAME (README,
+ * "Library contract"). */
 struct wsv_server_config {
   /* Where to listen: an IPv4 or IPv6 literal ("::1", "0.0.0.0", "::"
    * for every address, dual-stack) or a host name (resolved with
@@ -659,6 +670,9 @@ struct wsv_server_config {
    * See also wsv_server_output_queued and wsv_server_input_held. */
   size_t output_budget;
   size_t input_budget;
+  /* Room for new fields (zeroed by wsv_server_config_init; do not
+   * touch). */
+  uint64_t _reserved[16];
 };
 
 #define WSV_DEFAULT_OUTPUT_BUDGET ((size_t)1 << 30)
@@ -752,7 +766,10 @@ WSV_EXTERN int wsv_server_publish(struct wsv_server *srv, const char *topic,
  */
 
 /* Client settings.  Fill with wsv_client_config_init; wsv_client_connect
- * copies what it needs. */
+ * copies what it needs.
+ * Always call wsv_client_config_init first: new fields take reserved space, so
+ * the size and every field's offset stay fixed within a SONAME (README,
+ * "Library contract"). */
 struct wsv_client_config {
   /* "ws://host[:port][/path][?query]" or "wss://..." (TLS); host a
    * name, an IPv4 literal or an IPv6 literal in brackets
@@ -785,6 +802,9 @@ struct wsv_client_config {
    * ("TLS: TLSv1.3, TLS_AES_256_GCM_SHA384, ALPN http/1.1"). */
   int tls_insecure;
   const char *tls_cafile;
+  /* Room for new fields (zeroed by wsv_client_config_init; do not
+   * touch). */
+  uint64_t _reserved[16];
 };
 
 /* wsv_client_config_init - the defaults above (and the core's). */
