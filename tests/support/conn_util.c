@@ -127,8 +127,6 @@ void b_free(struct bytes *b) {
   memset(b, 0, sizeof *b);
 }
 
-/* Append one frame: first byte b0 (FIN | RSV | opcode), minimal length
- * form, masked with KEY if `masked`. */
 void put_frame(struct bytes *b, unsigned b0, const void *payload, size_t len,
                int masked) {
   uint8_t h[14], *tmp;
@@ -164,8 +162,6 @@ void put_frame(struct bytes *b, unsigned b0, const void *payload, size_t len,
   free(tmp);
 }
 
-/* Turn a stream of unmasked frames into the same frames masked with KEY
- * (as a client would send them).  Truncated frames stay truncated. */
 void mask_stream(const uint8_t *in, size_t len, struct bytes *out) {
   size_t i = 0, ext, n, k;
   uint64_t plen;
@@ -222,8 +218,6 @@ PRINTF_ATTR static void log_printf(struct log *l, const char *fmt, ...) {
   log_puts(l, tmp, (size_t)n);
 }
 
-/* Payloads: printable ASCII as is, other bytes as \xHH; long runs of one
- * byte as <N*c>. */
 void log_data(struct log *l, const uint8_t *p, size_t n) {
   size_t i = 0, run;
 
@@ -327,8 +321,6 @@ static void pump(struct wsv_conn *c, struct log *l) {
   assert_int_equal(ev.type, WSV_EV_NONE);
 }
 
-/* Feed in[0..len) in chunks of `chunk` bytes (0: whole), each chunk right
- * before a guard page, pulling all events after each. */
 void feed(struct wsv_conn *c, const uint8_t *in, size_t len, size_t chunk,
           struct log *l) {
   size_t off = 0, n;
@@ -357,7 +349,6 @@ void feed(struct wsv_conn *c, const uint8_t *in, size_t len, size_t chunk,
   } while (off < len);
 }
 
-/* Collect all queued output (writing it all). */
 void drain(struct wsv_conn *c, struct bytes *out) {
   struct wsv_iovec iov[8];
   size_t total;
@@ -390,8 +381,6 @@ struct wsv_conn *mkconn(int role, int stream, struct rnd *r,
   return c;
 }
 
-/* Describe the frames in `out` (sent by a conn in role `from`) as a log,
- * by feeding them to a peer connection. */
 void decode_output(int from, const struct bytes *out, struct log *l) {
   struct rnd r = {0, 0, 0};
   struct wsv_conn *peer = mkconn(
@@ -401,8 +390,6 @@ void decode_output(int from, const struct bytes *out, struct log *l) {
   wsv_conn_free(peer);
 }
 
-/* Drain conn's output and return it decoded (a static string, valid until
- * the next call). */
 const char *output_str(struct wsv_conn *c, int role) {
   static char buf[4096];
   struct bytes out = {0};
