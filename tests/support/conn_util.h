@@ -4,8 +4,7 @@
  * can fail the Nth allocation, random hooks, a byte builder, an event log
  * printed as a readable string, and feeding/draining a connection.
  * Linked into every test, as every .c file in tests/support is; the
- * asserts are cmocka's, so use from the test's thread.  Include after
- * <cmocka.h>.
+ * asserts are cmocka's, so use from the test's thread.
  */
 #ifndef WSV_TEST_CONN_UTIL_H
 #define WSV_TEST_CONN_UTIL_H

@@ -7,7 +7,6 @@
  * Linked into every test, as every .c file in tests/support is; every
  * name starts with rtf_ so that nothing collides with a test's own
  * helpers.  Use from the test's thread only: the asserts are cmocka's.
- * Include after <cmocka.h>.
  */
 #ifndef WSV_TEST_RT_FIXTURE_H
 #define WSV_TEST_RT_FIXTURE_H
