@@ -87,16 +87,21 @@ set(WSV_TEST_SOURCES
   tests/hs_server_test.c
   tests/http_test.c
   tests/origin_test.c
+  tests/rt_client_test.c
   tests/rt_loop_test.c
+  tests/rt_pubsub_test.c
   tests/rt_server_test.c
   tests/rt_tls_test.c
+  tests/rt_ws_test.c
   tests/sha1_test.c
   tests/url_test.c
   tests/utf8_test.c
   tests/version_test.c
 )
 set(WSV_TEST_SUPPORT
+  tests/support/conn_util.c
   tests/support/guard.c
+  tests/support/rt_fixture.c
 )
 
 # libFuzzer targets (-DWSV_FUZZ=ON): each fuzz/NAME.c is fuzz_NAME, with its

@@ -12,7 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "conn_util.inc"
+#include "support/conn_util.h"
 
 #define S WSV_ROLE_SERVER
 #define C WSV_ROLE_CLIENT

@@ -15,7 +15,7 @@
 
 #include <zlib.h>
 
-#include "conn_util.inc"
+#include "support/conn_util.h"
 
 #define S WSV_ROLE_SERVER
 #define C WSV_ROLE_CLIENT

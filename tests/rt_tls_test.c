@@ -31,7 +31,7 @@
 #include "wsv.h"
 #include "wsv/rt.h"
 
-#include "rt_util.inc"
+#include "support/rt_fixture.h"
 
 static char g_dir[64];
 
@@ -101,18 +101,10 @@ static int group_teardown(void **state) {
 
 /* ---- the server: echo --------------------------------------------------- */
 
-struct srv_state {
-  atomic_int opens;
-  atomic_int closes;
-  atomic_int tls_ok; /* open saw TLS 1.3 with ALPN http/1.1 */
-  atomic_int version;
-  atomic_int bad;
-};
-
-static struct srv_state g_srv;
-
+/* The shared fixture's server (rtf_srv counts), with an open that checks
+ * TLS and a smaller flood. */
 static void s_open(struct wsv_ws *ws, void *user) {
-  struct srv_state *s = user;
+  struct rtf_srv_state *s = user;
   struct wsv_tls_info ti;
   atomic_store(&s->version, wsv_ws_version(ws));
   if (wsv_ws_tls(ws, &ti) == 1 && strcmp(ti.version, "TLSv1.3") == 0 &&
@@ -130,7 +122,7 @@ static void s_flood(struct wsv_ws *ws) {
 
 static void s_message(struct wsv_ws *ws, int op, const void *d, size_t n,
                       void *user) {
-  struct srv_state *s = user;
+  struct rtf_srv_state *s = user;
   if (n == 5 && memcmp(d, "flood", 5) == 0) {
     s_flood(ws);
     return;
@@ -140,57 +132,22 @@ static void s_message(struct wsv_ws *ws, int op, const void *d, size_t n,
     atomic_fetch_add(&s->bad, 1);
 }
 
-static void s_close(struct wsv_ws *ws, int code, const char *reason, size_t len,
-                    void *user) {
-  struct srv_state *s = user;
-  (void)ws;
-  (void)code;
-  (void)reason;
-  (void)len;
-  atomic_fetch_add(&s->closes, 1);
-}
-
 static void srv_config(struct wsv_server_config *cfg, const char *cert) {
-  memset(&g_srv, 0, sizeof g_srv);
-  wsv_server_config_init(cfg);
+  rtf_srv_config(cfg);
   cfg->callbacks.open = s_open;
   cfg->callbacks.message = s_message;
-  cfg->callbacks.close = s_close;
-  cfg->user = &g_srv;
   cfg->tls_cert_file = path_of(cert);
   cfg->tls_key_file = path_of("srv.key");
   cfg->threads = 2;
 }
 
-static struct wsv_server *srv_start(struct wsv_server_config *cfg) {
-  struct wsv_server *srv;
-  assert_int_equal(wsv_server_new(&srv, cfg), 0);
-  assert_int_equal(wsv_server_start(srv), 0);
-  return srv;
-}
-
-static void srv_finish(struct wsv_server *srv) {
-  assert_int_equal(atomic_load(&g_srv.bad), 0);
-  wsv_server_stop(srv);
-  assert_int_equal(wsv_server_join(srv), 0);
-  assert_int_equal(wsv_server_connections(srv), 0);
-  wsv_server_free(srv);
-}
-
 /* ---- the wsv client ----------------------------------------------------- */
 
-struct cli {
-  int opened, closed, failed, code, fail_err, msgs, bad, version;
-  int tls_ok;
-  char fail_text[256];
-  char log[2048];
-  const size_t *sizes;
-  int nsizes;
-  uint8_t *pattern;
-};
-
+/* The shared fixture's client (struct rtf_cli) with an open that checks
+ * TLS and closes at once when there is nothing to send, and a message
+ * callback that closes with "done" after the last echo. */
 static void c_open(struct wsv_ws *ws, void *user) {
-  struct cli *c = user;
+  struct rtf_cli *c = user;
   struct wsv_tls_info ti;
   c->opened = 1;
   c->version = wsv_ws_version(ws);
@@ -207,7 +164,7 @@ static void c_open(struct wsv_ws *ws, void *user) {
 
 static void c_message(struct wsv_ws *ws, int op, const void *d, size_t n,
                       void *user) {
-  struct cli *c = user;
+  struct rtf_cli *c = user;
   int i = c->msgs++;
   if (i >= c->nsizes || n != c->sizes[i] ||
       op != ((i % 2) ? WSV_OP_BINARY : WSV_OP_TEXT) ||
@@ -217,44 +174,13 @@ static void c_message(struct wsv_ws *ws, int op, const void *d, size_t n,
     assert_int_equal(wsv_ws_close(ws, 1000, "done", 4), 0);
 }
 
-static void c_close(struct wsv_ws *ws, int code, const char *reason, size_t len,
-                    void *user) {
-  struct cli *c = user;
-  (void)ws;
-  (void)reason;
-  (void)len;
-  c->closed = 1;
-  c->code = code;
-}
-
-static void c_fail(struct wsv_ws *ws, int err, const char *text, void *user) {
-  struct cli *c = user;
-  (void)ws;
-  c->failed = 1;
-  c->fail_err = err;
-  snprintf(c->fail_text, sizeof c->fail_text, "%s", text);
-}
-
-static void c_log(void *user, int level, const char *text) {
-  struct cli *c = user;
-  (void)level;
-  size_t n = strlen(c->log);
-  snprintf(c->log + n, sizeof c->log - n, "%s\n", text);
-}
-
-static void cli_config(struct wsv_client_config *cfg, struct cli *c, char *url,
-                       size_t cap, const char *host, uint16_t port) {
-  wsv_client_config_init(cfg);
+static void cli_config(struct wsv_client_config *cfg, struct rtf_cli *c,
+                       char *url, size_t cap, const char *host, uint16_t port) {
+  rtf_cli_config(cfg, c, url, cap, port, "/tls");
   snprintf(url, cap, "wss://%s:%u/tls", host, (unsigned)port);
-  cfg->url = url;
   cfg->tls_cafile = path_of("ca.pem");
   cfg->callbacks.open = c_open;
   cfg->callbacks.message = c_message;
-  cfg->callbacks.close = c_close;
-  cfg->callbacks.fail = c_fail;
-  cfg->user = c;
-  cfg->log = c_log;
-  cfg->log_user = c;
 }
 
 static void run_until(struct wsv_loop *loop, const int *a, const int *b,
@@ -265,7 +191,7 @@ static void run_until(struct wsv_loop *loop, const int *a, const int *b,
 }
 
 /* Connect a wsv client and run until it opens-and-closes or fails. */
-static void cli_run(struct wsv_client_config *cc, struct cli *c) {
+static void cli_run(struct wsv_client_config *cc, struct rtf_cli *c) {
   struct wsv_loop *loop;
   assert_int_equal(wsv_loop_new(&loop), 0);
   assert_int_equal(wsv_client_connect(loop, cc, NULL), 0);
@@ -274,8 +200,6 @@ static void cli_run(struct wsv_client_config *cc, struct cli *c) {
 }
 
 /* ---- raw peers ----------------------------------------------------------- */
-
-
 
 /* A blocking OpenSSL client on a raw socket (no verification). */
 static SSL *raw_tls(SSL_CTX *ctx, int fd) {
@@ -306,14 +230,14 @@ static void test_echo(void **state) {
                                  65537, 70000, 1 << 19, 1 << 20};
   struct wsv_server_config sc;
   srv_config(&sc, "chain.pem");
-  struct wsv_server *srv = srv_start(&sc);
+  struct wsv_server *srv = rtf_srv_start(&sc);
   uint8_t *pat = malloc(1 << 20);
   assert_non_null(pat);
   for (size_t i = 0; i < (1u << 20); i++)
     pat[i] = (uint8_t)('a' + i % 26);
   const char *hosts[] = {"localhost", "127.0.0.1"};
   for (int h = 0; h < 2; h++) {
-    struct cli c;
+    struct rtf_cli c;
     memset(&c, 0, sizeof c);
     c.sizes = sizes;
     c.nsizes = (int)(sizeof sizes / sizeof sizes[0]);
@@ -332,11 +256,11 @@ static void test_echo(void **state) {
     assert_true(c.tls_ok);
     assert_non_null(strstr(c.log, "TLS: TLSv1.3"));
   }
-  for (int i = 0; i < 2000 && atomic_load(&g_srv.closes) < 2; i++)
+  for (int i = 0; i < 2000 && atomic_load(&rtf_srv.closes) < 2; i++)
     usleep(1000);
-  assert_int_equal(atomic_load(&g_srv.tls_ok), 2);
+  assert_int_equal(atomic_load(&rtf_srv.tls_ok), 2);
   free(pat);
-  srv_finish(srv);
+  rtf_srv_finish(srv);
 }
 
 /* The version retry runs its second TLS connection too. */
@@ -345,8 +269,8 @@ static void test_version_retry(void **state) {
   struct wsv_server_config sc;
   srv_config(&sc, "good.pem");
   sc.handshake.versions = WSV_VERSION_BIT(8);
-  struct wsv_server *srv = srv_start(&sc);
-  struct cli c;
+  struct wsv_server *srv = rtf_srv_start(&sc);
+  struct rtf_cli c;
   memset(&c, 0, sizeof c);
   struct wsv_client_config cc;
   char url[96];
@@ -355,15 +279,15 @@ static void test_version_retry(void **state) {
   assert_true(c.opened);
   assert_int_equal(c.version, 8);
   assert_non_null(strstr(c.log, "retrying with 8"));
-  srv_finish(srv);
+  rtf_srv_finish(srv);
 }
 
 /* Certificate failures name their reason in the fail text. */
 static void expect_fail(const char *cert, const char *host, const char *want) {
   struct wsv_server_config sc;
   srv_config(&sc, cert);
-  struct wsv_server *srv = srv_start(&sc);
-  struct cli c;
+  struct wsv_server *srv = rtf_srv_start(&sc);
+  struct rtf_cli c;
   memset(&c, 0, sizeof c);
   struct wsv_client_config cc;
   char url[96];
@@ -376,8 +300,8 @@ static void expect_fail(const char *cert, const char *host, const char *want) {
     fprintf(stderr, "fail text: %s\n", c.fail_text);
   assert_non_null(strstr(c.fail_text, "TLS: certificate verify failed: "));
   assert_non_null(strstr(c.fail_text, want));
-  assert_int_equal(atomic_load(&g_srv.opens), 0);
-  srv_finish(srv);
+  assert_int_equal(atomic_load(&rtf_srv.opens), 0);
+  rtf_srv_finish(srv);
 }
 
 static void test_wrong_host(void **state) {
@@ -401,8 +325,8 @@ static void test_insecure(void **state) {
   (void)state;
   struct wsv_server_config sc;
   srv_config(&sc, "unknown.pem");
-  struct wsv_server *srv = srv_start(&sc);
-  struct cli c;
+  struct wsv_server *srv = rtf_srv_start(&sc);
+  struct rtf_cli c;
   memset(&c, 0, sizeof c);
   struct wsv_client_config cc;
   char url[96];
@@ -413,7 +337,7 @@ static void test_insecure(void **state) {
   assert_true(c.opened);
   assert_true(c.closed);
   assert_int_equal(c.code, 1000);
-  srv_finish(srv);
+  rtf_srv_finish(srv);
 }
 
 /* Bad files: the server refuses to start, the client to connect. */
@@ -429,7 +353,7 @@ static void test_bad_files(void **state) {
   assert_int_equal(wsv_server_new(&srv, &sc), WSV_ERR_INVAL);
   srv_config(&sc, "missing.pem");
   assert_int_equal(wsv_server_new(&srv, &sc), WSV_ERR_INVAL);
-  struct cli c;
+  struct rtf_cli c;
   memset(&c, 0, sizeof c);
   struct wsv_client_config cc;
   char url[96];
@@ -447,20 +371,20 @@ static void test_plaintext(void **state) {
   (void)state;
   struct wsv_server_config sc;
   srv_config(&sc, "good.pem");
-  struct wsv_server *srv = srv_start(&sc);
-  int fd = raw_connect(wsv_server_port(srv));
+  struct wsv_server *srv = rtf_srv_start(&sc);
+  int fd = rtf_raw_connect(wsv_server_port(srv));
   static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   assert_int_equal(send(fd, req, sizeof req - 1, MSG_NOSIGNAL),
                    (ssize_t)(sizeof req - 1));
   char buf[1024];
   int err;
-  size_t n = raw_read_all(fd, buf, sizeof buf - 1, 2000, &err);
+  size_t n = rtf_raw_read_all(fd, buf, sizeof buf - 1, 2000, &err);
   buf[n] = '\0';
   assert_int_equal(err, 0);
   assert_true(strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
   assert_non_null(strstr(buf, "\r\n\r\nthis port speaks TLS"));
   close(fd);
-  srv_finish(srv);
+  rtf_srv_finish(srv);
 }
 
 /* A client stalled mid-handshake (or silent) is dropped at the handshake
@@ -470,23 +394,23 @@ static void test_stalled_handshake(void **state) {
   struct wsv_server_config sc;
   srv_config(&sc, "good.pem");
   sc.limits.handshake_timeout_ms = 300;
-  struct wsv_server *srv = srv_start(&sc);
-  int a = raw_connect(wsv_server_port(srv));
-  int b = raw_connect(wsv_server_port(srv));
+  struct wsv_server *srv = rtf_srv_start(&sc);
+  int a = rtf_raw_connect(wsv_server_port(srv));
+  int b = rtf_raw_connect(wsv_server_port(srv));
   static const uint8_t part[] = {0x16, 0x03, 0x01, 0x01, 0x00, 0x01};
   assert_int_equal(send(a, part, sizeof part, MSG_NOSIGNAL),
                    (ssize_t)sizeof part);
   uint64_t t0 = now_ms();
   char buf[256];
   int err;
-  (void)raw_read_all(a, buf, sizeof buf, 3000, &err);
+  (void)rtf_raw_read_all(a, buf, sizeof buf, 3000, &err);
   assert_int_equal(err, 0);
-  (void)raw_read_all(b, buf, sizeof buf, 3000, &err);
+  (void)rtf_raw_read_all(b, buf, sizeof buf, 3000, &err);
   assert_int_equal(err, 0);
   assert_true(now_ms() - t0 < 2000);
   close(a);
   close(b);
-  srv_finish(srv);
+  rtf_srv_finish(srv);
 }
 
 /* A TLS 1.1 client is refused; ALPN: http/1.1 is picked among others. */
@@ -494,7 +418,7 @@ static void test_protocols(void **state) {
   (void)state;
   struct wsv_server_config sc;
   srv_config(&sc, "good.pem");
-  struct wsv_server *srv = srv_start(&sc);
+  struct wsv_server *srv = rtf_srv_start(&sc);
   uint16_t port = wsv_server_port(srv);
 
   SSL_CTX *old = raw_ctx();
@@ -502,7 +426,7 @@ static void test_protocols(void **state) {
   SSL_CTX_set_max_proto_version(old, TLS1_1_VERSION);
   SSL_CTX_set_security_level(old, 0);
   (void)SSL_CTX_set_cipher_list(old, "DEFAULT:@SECLEVEL=0");
-  int fd = raw_connect(port);
+  int fd = rtf_raw_connect(port);
   SSL *ssl = raw_tls(old, fd);
   assert_true(SSL_connect(ssl) != 1);
   ERR_clear_error();
@@ -514,7 +438,7 @@ static void test_protocols(void **state) {
   static const unsigned char alpn[] = "\x02h2\x08http/1.1";
   assert_int_equal(SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1), 0);
   SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
-  fd = raw_connect(port);
+  fd = rtf_raw_connect(port);
   ssl = raw_tls(ctx, fd);
   assert_int_equal(SSL_connect(ssl), 1);
   const unsigned char *p;
@@ -530,13 +454,13 @@ static void test_protocols(void **state) {
                    (ssize_t)sizeof junk);
   char buf[256];
   int err;
-  (void)raw_read_all(fd, buf, sizeof buf, 3000, &err);
+  (void)rtf_raw_read_all(fd, buf, sizeof buf, 3000, &err);
   assert_true(err == 0 || err == ECONNRESET);
   SSL_free(ssl);
   close(fd);
   SSL_CTX_free(ctx);
-  assert_int_equal(atomic_load(&g_srv.opens), 0);
-  srv_finish(srv);
+  assert_int_equal(atomic_load(&rtf_srv.opens), 0);
+  rtf_srv_finish(srv);
 }
 
 /* A peer that resets while the server writes a lot over TLS: no SIGPIPE
@@ -545,11 +469,11 @@ static void test_reset_no_sigpipe(void **state) {
   (void)state;
   struct wsv_server_config sc;
   srv_config(&sc, "good.pem");
-  struct wsv_server *srv = srv_start(&sc);
+  struct wsv_server *srv = rtf_srv_start(&sc);
   uint16_t port = wsv_server_port(srv);
   SSL_CTX *ctx = raw_ctx();
   for (int round = 0; round < 3; round++) {
-    int fd = raw_connect(port);
+    int fd = rtf_raw_connect(port);
     SSL *ssl = raw_tls(ctx, fd);
     assert_int_equal(SSL_connect(ssl), 1);
     static const char req[] =
@@ -575,10 +499,10 @@ static void test_reset_no_sigpipe(void **state) {
     close(fd);
   }
   SSL_CTX_free(ctx);
-  for (int i = 0; i < 3000 && atomic_load(&g_srv.closes) < 3; i++)
+  for (int i = 0; i < 3000 && atomic_load(&rtf_srv.closes) < 3; i++)
     usleep(1000);
-  assert_int_equal(atomic_load(&g_srv.closes), 3);
-  srv_finish(srv);
+  assert_int_equal(atomic_load(&rtf_srv.closes), 3);
+  rtf_srv_finish(srv);
 }
 
 int main(void) {

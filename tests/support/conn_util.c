@@ -1,44 +1,30 @@
 /*
- * conn_util.inc - helpers shared by conn_test.c and close_test.c (included
- * by both; not a test of its own): a counting allocator that can fail the
- * Nth allocation, random hooks, a byte builder, an event log printed as a
- * readable string, and feeding/draining a connection.
+ * conn_util.c - the core connection tests' helpers (see conn_util.h).
  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "int.h"
-#include "support/guard.h"
+#include <cmocka.h>
 
-/* Not every file that includes this uses every helper. */
-#if defined(__GNUC__) || defined(__clang__)
-#define UTIL_UNUSED __attribute__((unused))
-#else
-#define UTIL_UNUSED
-#endif
+#include "support/conn_util.h"
 
 /* ---- counting allocator -------------------------------------------------- */
 
-struct ta {
-  long live;    /* blocks allocated and not freed */
-  long allocs;  /* allocation attempts (malloc and realloc) */
-  long fail_at; /* fail exactly this attempt (0: never) */
-  size_t bytes; /* bytes live */
-  size_t peak;  /* most bytes live at once */
-};
-
 #define TA_HDR 16
 
-UTIL_UNUSED static void ta_note(struct ta *t, long dlive, size_t add,
-                                size_t sub) {
+static void ta_note(struct ta *t, long dlive, size_t add, size_t sub) {
   t->live += dlive;
   t->bytes = t->bytes + add - sub;
   if (t->bytes > t->peak)
     t->peak = t->bytes;
 }
 
-UTIL_UNUSED static void *ta_malloc(size_t n, void *user) {
+static void *ta_malloc(size_t n, void *user) {
   struct ta *t = user;
   unsigned char *p;
 
@@ -53,7 +39,7 @@ UTIL_UNUSED static void *ta_malloc(size_t n, void *user) {
   return p + TA_HDR;
 }
 
-UTIL_UNUSED static void ta_free(void *ptr, void *user) {
+static void ta_free(void *ptr, void *user) {
   struct ta *t = user;
   unsigned char *p = (unsigned char *)ptr - TA_HDR;
   size_t n;
@@ -63,7 +49,7 @@ UTIL_UNUSED static void ta_free(void *ptr, void *user) {
   free(p);
 }
 
-UTIL_UNUSED static void *ta_realloc(void *ptr, size_t n, void *user) {
+static void *ta_realloc(void *ptr, size_t n, void *user) {
   struct ta *t = user;
   unsigned char *p, *q;
   size_t old;
@@ -83,7 +69,7 @@ UTIL_UNUSED static void *ta_realloc(void *ptr, size_t n, void *user) {
   return q + TA_HDR;
 }
 
-UTIL_UNUSED static struct wsv_mem ta_mem(struct ta *t) {
+struct wsv_mem ta_mem(struct ta *t) {
   struct wsv_mem m;
 
   memset(t, 0, sizeof *t);
@@ -96,15 +82,9 @@ UTIL_UNUSED static struct wsv_mem ta_mem(struct ta *t) {
 
 /* ---- random hooks -------------------------------------------------------- */
 
-static const uint8_t KEY[4] = {0x37, 0xfa, 0x21, 0x3d};
+const uint8_t KEY[4] = {0x37, 0xfa, 0x21, 0x3d};
 
-struct rnd {
-  int counting; /* 0: always KEY; 1: a different key per call */
-  int fail;     /* nonzero: fail */
-  unsigned calls;
-};
-
-UTIL_UNUSED static int rnd_fn(void *user, uint8_t *buf, size_t len) {
+int rnd_fn(void *user, uint8_t *buf, size_t len) {
   struct rnd *r = user;
   uint32_t v;
   size_t i;
@@ -124,13 +104,7 @@ UTIL_UNUSED static int rnd_fn(void *user, uint8_t *buf, size_t len) {
 
 /* ---- bytes --------------------------------------------------------------- */
 
-struct bytes {
-  uint8_t *p;
-  size_t len;
-  size_t cap;
-};
-
-UTIL_UNUSED static void b_put(struct bytes *b, const void *p, size_t n) {
+void b_put(struct bytes *b, const void *p, size_t n) {
   if (n == 0)
     return;
   if (b->len + n > b->cap) {
@@ -142,15 +116,13 @@ UTIL_UNUSED static void b_put(struct bytes *b, const void *p, size_t n) {
   b->len += n;
 }
 
-UTIL_UNUSED static void b_free(struct bytes *b) {
+void b_free(struct bytes *b) {
   free(b->p);
   memset(b, 0, sizeof *b);
 }
 
-/* Append one frame: first byte b0 (FIN | RSV | opcode), minimal length
- * form, masked with KEY if `masked`. */
-UTIL_UNUSED static void put_frame(struct bytes *b, unsigned b0,
-                                  const void *payload, size_t len, int masked) {
+void put_frame(struct bytes *b, unsigned b0, const void *payload, size_t len,
+               int masked) {
   uint8_t h[14], *tmp;
   size_t n = 2, i;
 
@@ -184,10 +156,7 @@ UTIL_UNUSED static void put_frame(struct bytes *b, unsigned b0,
   free(tmp);
 }
 
-/* Turn a stream of unmasked frames into the same frames masked with KEY
- * (as a client would send them).  Truncated frames stay truncated. */
-UTIL_UNUSED static void mask_stream(const uint8_t *in, size_t len,
-                                    struct bytes *out) {
+void mask_stream(const uint8_t *in, size_t len, struct bytes *out) {
   size_t i = 0, ext, n, k;
   uint64_t plen;
   uint8_t b1;
@@ -220,24 +189,7 @@ UTIL_UNUSED static void mask_stream(const uint8_t *in, size_t len,
 
 /* ---- event log ----------------------------------------------------------- */
 
-/* Events are kept as a readable string.  Data events are joined into
- * whole messages first (so assemble and stream mode give the same log),
- * while checking the first/last flags and counting pieces. */
-struct log {
-  char *s;
-  size_t len;
-  size_t cap;
-  struct bytes cur; /* message being joined */
-  int open;         /* a message is being joined */
-  int cur_type;
-  int pieces;             /* data events seen */
-  int events;             /* events seen */
-  int check_views;        /* data must lie in the current chunk */
-  int no_guard;           /* chunks in malloc'd copies (faster) */
-  const uint8_t *lo, *hi; /* the current chunk */
-};
-
-UTIL_UNUSED static void log_puts(struct log *l, const char *s, size_t n) {
+void log_puts(struct log *l, const char *s, size_t n) {
   if (l->len + n + 1 > l->cap) {
     l->cap = (l->len + n + 1) * 2;
     l->s = realloc(l->s, l->cap);
@@ -248,8 +200,7 @@ UTIL_UNUSED static void log_puts(struct log *l, const char *s, size_t n) {
   l->s[l->len] = '\0';
 }
 
-UTIL_UNUSED WSV_PRINTF(2, 3) static void log_printf(struct log *l,
-                                                    const char *fmt, ...) {
+WSV_PRINTF(2, 3) static void log_printf(struct log *l, const char *fmt, ...) {
   char tmp[256];
   va_list ap;
   int n;
@@ -261,9 +212,7 @@ UTIL_UNUSED WSV_PRINTF(2, 3) static void log_printf(struct log *l,
   log_puts(l, tmp, (size_t)n);
 }
 
-/* Payloads: printable ASCII as is, other bytes as \xHH; long runs of one
- * byte as <N*c>. */
-UTIL_UNUSED static void log_data(struct log *l, const uint8_t *p, size_t n) {
+void log_data(struct log *l, const uint8_t *p, size_t n) {
   size_t i = 0, run;
 
   while (i < n) {
@@ -301,7 +250,7 @@ static const char *ev_name(int type) {
   }
 }
 
-UTIL_UNUSED static void log_event(struct log *l, const struct wsv_event *ev) {
+void log_event(struct log *l, const struct wsv_event *ev) {
   assert_non_null(ev->data);
   l->events++;
   if (ev->type == WSV_EV_TEXT || ev->type == WSV_EV_BINARY) {
@@ -340,13 +289,13 @@ UTIL_UNUSED static void log_event(struct log *l, const struct wsv_event *ev) {
   log_puts(l, ";", 1);
 }
 
-static const char *log_str(struct log *l) {
+const char *log_str(struct log *l) {
   if (l->s == NULL)
     log_puts(l, "", 0);
   return l->s;
 }
 
-UTIL_UNUSED static void log_free(struct log *l) {
+void log_free(struct log *l) {
   free(l->s);
   b_free(&l->cur);
   memset(l, 0, sizeof *l);
@@ -355,7 +304,7 @@ UTIL_UNUSED static void log_free(struct log *l) {
 /* ---- driving a connection ------------------------------------------------ */
 
 /* Pull every event of the current buffer into the log. */
-UTIL_UNUSED static void pump(struct wsv_conn *c, struct log *l) {
+static void pump(struct wsv_conn *c, struct log *l) {
   struct wsv_event ev;
   int t;
 
@@ -366,10 +315,8 @@ UTIL_UNUSED static void pump(struct wsv_conn *c, struct log *l) {
   assert_int_equal(ev.type, WSV_EV_NONE);
 }
 
-/* Feed in[0..len) in chunks of `chunk` bytes (0: whole), each chunk right
- * before a guard page, pulling all events after each. */
-UTIL_UNUSED static void feed(struct wsv_conn *c, const uint8_t *in, size_t len,
-                             size_t chunk, struct log *l) {
+void feed(struct wsv_conn *c, const uint8_t *in, size_t len, size_t chunk,
+          struct log *l) {
   size_t off = 0, n;
   uint8_t *g;
 
@@ -396,8 +343,7 @@ UTIL_UNUSED static void feed(struct wsv_conn *c, const uint8_t *in, size_t len,
   } while (off < len);
 }
 
-/* Collect all queued output (writing it all). */
-UTIL_UNUSED static void drain(struct wsv_conn *c, struct bytes *out) {
+void drain(struct wsv_conn *c, struct bytes *out) {
   struct wsv_iovec iov[8];
   size_t total;
   int k, i;
@@ -415,8 +361,8 @@ UTIL_UNUSED static void drain(struct wsv_conn *c, struct bytes *out) {
   assert_false(wsv_conn_want_write(c));
 }
 
-UTIL_UNUSED static struct wsv_conn *mkconn(int role, int stream, struct rnd *r,
-                                           const struct wsv_mem *mem) {
+struct wsv_conn *mkconn(int role, int stream, struct rnd *r,
+                        const struct wsv_mem *mem) {
   struct wsv_conn_config cfg;
   struct wsv_conn *c = NULL;
 
@@ -429,10 +375,7 @@ UTIL_UNUSED static struct wsv_conn *mkconn(int role, int stream, struct rnd *r,
   return c;
 }
 
-/* Describe the frames in `out` (sent by a conn in role `from`) as a log,
- * by feeding them to a peer connection. */
-UTIL_UNUSED static void decode_output(int from, const struct bytes *out,
-                                      struct log *l) {
+void decode_output(int from, const struct bytes *out, struct log *l) {
   struct rnd r = {0, 0, 0};
   struct wsv_conn *peer = mkconn(
       from == WSV_ROLE_SERVER ? WSV_ROLE_CLIENT : WSV_ROLE_SERVER, 0, &r, NULL);
@@ -441,9 +384,7 @@ UTIL_UNUSED static void decode_output(int from, const struct bytes *out,
   wsv_conn_free(peer);
 }
 
-/* Drain conn's output and return it decoded (a static string, valid until
- * the next call). */
-static const char *output_str(struct wsv_conn *c, int role) {
+const char *output_str(struct wsv_conn *c, int role) {
   static char buf[4096];
   struct bytes out = {0};
   struct log l = {0};
