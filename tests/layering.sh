@@ -15,6 +15,7 @@
 #          epoll, thread or TLS system header.
 # ROOT is the source tree (its include/, src/, tools/).  Every violation is
 # printed with its file and line; the exit status is 1 if there was one.
+# CC may carry flags ("cc -I build/include" for the generated wsv/version.h).
 set -u
 if [ $# -lt 2 ]; then
   echo "usage: layering.sh CC ROOT [loop] [tools] [core]" >&2
