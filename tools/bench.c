@@ -15,7 +15,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,22 +80,6 @@ static volatile sig_atomic_t bench_signalled;
 static void bench_on_signal(int signo) {
   (void)signo;
   bench_signalled = 1;
-}
-
-static int bench_usage_error(const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static int bench_usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("wsv bench: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs("\nRun 'wsv bench --help' for the options.\n", stderr);
-  return 2;
 }
 
 /* Parse "ws://host[:port][/path]" or "tcp://host:port".  Returns 0. */
@@ -167,7 +150,8 @@ static int bench_seconds(const char *v, double max, double *out) {
 /* Parse the command line.  Returns -1 to go on, or an exit status. */
 static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   if (argc < 2)
-    return bench_usage_error("which measurement: echo, connect or idle?");
+    return wsv_cli_usage_error("bench",
+                               "which measurement: echo, connect or idle?");
   const char *m = argv[1];
   if (strcmp(m, "--help") == 0 || strcmp(m, "-h") == 0) {
     fputs(bench_usage, stdout);
@@ -180,7 +164,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   else if (strcmp(m, "idle") == 0)
     o->mode = BENCH_IDLE;
   else
-    return bench_usage_error("unknown measurement '%s'", m);
+    return wsv_cli_usage_error("bench", "unknown measurement '%s'", m);
   strcpy(o->host, "127.0.0.1");
   strcpy(o->path, "/");
   o->port = 8080;
@@ -206,58 +190,65 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
       raw_flag = 1;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--conns", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 10000000, &conns) != 0)
-        return bench_usage_error("--conns needs a number from 1");
+        return wsv_cli_usage_error("bench", "--conns needs a number from 1");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--inflight", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 65536, &inflight) != 0)
-        return bench_usage_error("--inflight needs a number, 1 to 65536");
+        return wsv_cli_usage_error("bench",
+                                   "--inflight needs a number, 1 to 65536");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--size", &v)) != 0) {
       if (r < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 30, &o->size) != 0)
-        return bench_usage_error("--size needs a size, 1 byte to 1G");
+        return wsv_cli_usage_error("bench",
+                                   "--size needs a size, 1 byte to 1G");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--duration", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 86400, &o->duration) != 0 ||
           o->duration <= 0)
-        return bench_usage_error("--duration needs seconds, e.g. 10 or 0.5");
+        return wsv_cli_usage_error("bench",
+                                   "--duration needs seconds, e.g. 10 or 0.5");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--warmup", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 86400, &o->warmup) != 0)
-        return bench_usage_error("--warmup needs seconds");
+        return wsv_cli_usage_error("bench", "--warmup needs seconds");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--hold", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 86400, &o->hold) != 0)
-        return bench_usage_error("--hold needs seconds");
+        return wsv_cli_usage_error("bench", "--hold needs seconds");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--messages", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, UINT64_MAX / 2, &o->messages) != 0)
-        return bench_usage_error("--messages needs a number from 1");
+        return wsv_cli_usage_error("bench", "--messages needs a number from 1");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 64, &n) != 0)
-        return bench_usage_error("--threads needs a number, 1 to 64");
+        return wsv_cli_usage_error("bench",
+                                   "--threads needs a number, 1 to 64");
       o->threads = (int)n;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--pid", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 0x7fffffff, &n) != 0)
-        return bench_usage_error("--pid needs a process id");
+        return wsv_cli_usage_error("bench", "--pid needs a process id");
       o->pid = (long)n;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--sources", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 254, &n) != 0)
-        return bench_usage_error("--sources needs a number, 1 to 254");
+        return wsv_cli_usage_error("bench",
+                                   "--sources needs a number, 1 to 254");
       o->sources = (unsigned)n;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--host", &v)) != 0) {
       if (r < 0 || strlen(v) >= sizeof o->host)
-        return bench_usage_error("--host needs an address");
+        return wsv_cli_usage_error("bench", "--host needs an address");
       strcpy(o->host, v);
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--port", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 65535, &n) != 0)
-        return bench_usage_error("--port needs a port, 1 to 65535");
+        return wsv_cli_usage_error("bench", "--port needs a port, 1 to 65535");
       o->port = (uint16_t)n;
     } else if (a[0] == '-' && a[1] != '\0') {
-      return bench_usage_error("unknown option '%s'", a);
+      return wsv_cli_usage_error("bench", "unknown option '%s'", a);
     } else if (bench_parse_url(a, o) != 0) {
-      return bench_usage_error("'%s' is not a ws://HOST:PORT/ or "
-                               "tcp://HOST:PORT URL",
-                               a);
+      return wsv_cli_usage_error("bench",
+                                 "'%s' is not a ws://HOST:PORT/ or "
+                                 "tcp://HOST:PORT URL",
+                                 a);
     }
   }
   if (raw_flag)
     o->raw = 1;
   if (o->raw && o->mode != BENCH_ECHO)
-    return bench_usage_error("tcp:// (raw TCP) works with echo only");
+    return wsv_cli_usage_error("bench",
+                               "tcp:// (raw TCP) works with echo only");
   if (o->raw && o->binary)
     o->binary = 0;
   o->conns = conns != 0                 ? conns
@@ -266,9 +257,10 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
                                         : 1000;
   o->inflight = inflight != 0 ? inflight : o->mode == BENCH_IDLE ? 256 : 8;
   if (o->mode == BENCH_ECHO && o->raw && o->inflight > 512)
-    return bench_usage_error("tcp:// allows at most 512 messages in flight");
+    return wsv_cli_usage_error("bench",
+                               "tcp:// allows at most 512 messages in flight");
   if (o->mode == BENCH_ECHO && o->size * o->inflight > (UINT64_C(1) << 32))
-    return bench_usage_error("--size x --inflight is over 4 GiB");
+    return wsv_cli_usage_error("bench", "--size x --inflight is over 4 GiB");
   if ((uint64_t)o->threads > o->conns)
     o->threads = (int)o->conns;
   if (o->mode == BENCH_IDLE && o->sources == 0)
@@ -632,8 +624,8 @@ int wsv_cmd_bench(int argc, char **argv) {
   struct bench_opts *o = &b->opt;
   if (bench_resolve(b) != 0) {
     free(b);
-    return bench_usage_error("'%s' is not a numeric IPv4 or IPv6 address",
-                             o->host);
+    return wsv_cli_usage_error(
+        "bench", "'%s' is not a numeric IPv4 or IPv6 address", o->host);
   }
   struct bench_result *r = calloc(1, sizeof *r);
   b->th = calloc((size_t)o->threads, sizeof *b->th);

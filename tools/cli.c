@@ -1,11 +1,52 @@
-/* cli.c - option parsing helpers shared by `wsv serve` and `wsv connect`. */
+/* cli.c - helpers shared by the wsv subcommands: option parsing, and the
+ * usage errors, messages and log lines they print on stderr. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wsv.h"
 #include "cli.h"
+
+static void cli_vsay(const char *cmd, const char *fmt, va_list ap)
+    WSV_CLI_PRINTF(2, 0);
+
+static void cli_vsay(const char *cmd, const char *fmt, va_list ap) {
+  fprintf(stderr, "wsv %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+}
+
+int wsv_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cli_vsay(cmd, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nRun 'wsv %s --help' for the options.\n", cmd);
+  return 2;
+}
+
+void wsv_cli_say(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cli_vsay(cmd, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+void wsv_cli_log(const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+  line[len++] = '\n';
+  (void)!write(STDERR_FILENO, line, len);
+}
 
 int wsv_cli_opt(int argc, char **argv, int *i, const char *name,
                 const char **val) {

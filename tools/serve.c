@@ -252,27 +252,6 @@ struct serve_child {
 
 /* ---- logging ------------------------------------------------------------ */
 
-/* Print one log line on stderr in a single write, so that lines from
- * several threads never mix. */
-static void serve_log(const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static void serve_log(const char *fmt, ...) {
-  char line[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
-  line[len++] = '\n';
-  (void)!write(STDERR_FILENO, line, len);
-}
-
 /* The runtime's log: errors and warnings always, notices unless --quiet,
  * details with -v.  While the server is being set up, errors are kept for
  * the startup message instead. */
@@ -284,7 +263,7 @@ static void serve_on_log(void *user, int level, const char *text) {
   }
   if (level <= WSV_LOG_WARN || (level == WSV_LOG_INFO && !st->opt.quiet) ||
       st->opt.verbose)
-    serve_log("wsv: %s", text);
+    wsv_cli_log("wsv: %s", text);
 }
 
 static const char *serve_mode_name(int mode) {
@@ -347,10 +326,10 @@ static void serve_child_report(const struct serve_child *ch, int status) {
     return;
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
       WEXITSTATUS(status) != 128 + SIGPIPE)
-    serve_log("wsv: #%lu program exited with status %d", ch->id,
+    wsv_cli_log("wsv: #%lu program exited with status %d", ch->id,
               WEXITSTATUS(status));
   else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGPIPE)
-    serve_log("wsv: #%lu program killed by signal %d (%s)%s", ch->id,
+    wsv_cli_log("wsv: #%lu program killed by signal %d (%s)%s", ch->id,
               WTERMSIG(status), strsignal(WTERMSIG(status)),
               ch->signalled ? ": it outlived its connection" : "");
 }
@@ -466,7 +445,7 @@ static void serve_child_on_timer(struct wsv_timer *t, void *user) {
 static void serve_child_timer(struct serve_child *ch, uint64_t every_ms) {
   if (wsv_timer_start(ch->timer, every_ms, every_ms) != 0) {
     /* Left to the sweep after the server stops. */
-    serve_log("wsv: #%lu cannot start the program's timer", ch->id);
+    wsv_cli_log("wsv: #%lu cannot start the program's timer", ch->id);
   }
 }
 
@@ -883,7 +862,7 @@ static int serve_child_start(struct serve *st, struct serve_conn *c,
                    serve_child_on_out, ch) != 0 ||
       wsv_io_start(wsv_ws_loop(ws), &ch->in_io, ch->in_fd, 0, serve_child_on_in,
                    ch) != 0) {
-    serve_log("wsv: #%lu cannot watch the program's pipes", c->id);
+    wsv_cli_log("wsv: #%lu cannot watch the program's pipes", c->id);
     return -1; /* the close callback detaches and reaps it */
   }
   /* Its exit ends the connection: watch a pidfd (it works on a zombie
@@ -897,7 +876,7 @@ static int serve_child_start(struct serve *st, struct serve_conn *c,
   }
   return 0;
 fail:
-  serve_log("wsv: #%lu cannot run the program: %s", c->id, strerror(err));
+  wsv_cli_log("wsv: #%lu cannot run the program: %s", c->id, strerror(err));
   serve_child_env_free(env, nadd);
   for (int k = 0; k < 2; k++) {
     if (in[k] >= 0)
@@ -959,7 +938,7 @@ static void serve_sweep_children(struct serve *st) {
 static void serve_chat_join(struct wsv_ws *ws, unsigned long id) {
   int rc = wsv_ws_subscribe(ws, wsv_ws_path(ws));
   if (rc < 0) {
-    serve_log("wsv: #%lu cannot subscribe to the path: %s", id,
+    wsv_cli_log("wsv: #%lu cannot subscribe to the path: %s", id,
               wsv_strerror(rc));
     (void)wsv_ws_close(ws, rc == WSV_ERR_INVAL ? 1008 : 1011,
                        "cannot join this path", 21);
@@ -989,7 +968,7 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
     (void)wsv_ws_peer(ws, peer, sizeof peer);
     const char *p = wsv_ws_path(ws);
     wsv_cli_printable(p, strlen(p), path, sizeof path);
-    serve_log("wsv: #%lu open %s %s version %d", c->id, peer, path,
+    wsv_cli_log("wsv: #%lu open %s %s version %d", c->id, peer, path,
               wsv_ws_version(ws));
   }
   if (st->opt.mode == SERVE_CHAT) {
@@ -1050,7 +1029,7 @@ static void serve_on_close(struct wsv_ws *ws, int code, const char *reason,
     else
       snprintf(counts, sizeof counts, "%llu messages in, %llu out",
                (unsigned long long)c->in, (unsigned long long)c->out);
-    serve_log("wsv: #%lu close %d \"%s\"%s after %llu.%03llus, %s", c->id, code,
+    wsv_cli_log("wsv: #%lu close %d \"%s\"%s after %llu.%03llus, %s", c->id, code,
               why, extra, (unsigned long long)(ms / 1000),
               (unsigned long long)(ms % 1000), counts);
   }
@@ -1095,7 +1074,7 @@ static void serve_on_http(const struct wsv_hs_server *hs,
     char m[32], p[256];
     wsv_cli_printable(method.ptr, method.len, m, sizeof m);
     wsv_cli_printable(path.ptr, path.len, p, sizeof p);
-    serve_log("wsv: http %s %s %d", m, p, res->status);
+    wsv_cli_log("wsv: http %s %s %d", m, p, res->status);
   }
 }
 
@@ -1121,7 +1100,7 @@ static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
     char shown[80], h[80];
     wsv_cli_printable(o.ptr, (size_t)n, shown, sizeof shown);
     wsv_cli_printable(host.ptr, host.len, h, sizeof h);
-    serve_log("wsv: 403 for Origin %s%s (Host %s): not allowed; see --origin, "
+    wsv_cli_log("wsv: 403 for Origin %s%s (Host %s): not allowed; see --origin, "
               "--sameorigin",
               shown, more, h);
   }
@@ -1174,39 +1153,23 @@ static void serve_raise_nofile(struct serve *st) {
   st->nofile = r;
   if (r.rlim_cur >= r.rlim_max) {
     if (st->opt.verbose)
-      serve_log("wsv: open files: %llu", (unsigned long long)r.rlim_cur);
+      wsv_cli_log("wsv: open files: %llu", (unsigned long long)r.rlim_cur);
     return;
   }
   struct rlimit up = {r.rlim_max, r.rlim_max};
   if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
-    serve_log("wsv: cannot raise the open files limit from %llu to %llu: %s",
+    wsv_cli_log("wsv: cannot raise the open files limit from %llu to %llu: %s",
               (unsigned long long)r.rlim_cur, (unsigned long long)r.rlim_max,
               strerror(errno));
     return;
   }
   st->nofile_raised = 1;
   if (st->opt.verbose)
-    serve_log("wsv: open files: %llu -> %llu", (unsigned long long)r.rlim_cur,
+    wsv_cli_log("wsv: open files: %llu -> %llu", (unsigned long long)r.rlim_cur,
               (unsigned long long)r.rlim_max);
 }
 
 /* ---- setup --------------------------------------------------------------- */
-
-static int serve_usage_error(const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static int serve_usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("wsv serve: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs("\nRun 'wsv serve --help' for the options.\n", stderr);
-  return 2;
-}
 
 /* Append `v` to the comma list *list (malloc'd, NULL when empty), for
  * options that may be given several times.  0, or -1 out of memory. */
@@ -1258,7 +1221,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
       return 0;
     } else if (strcmp(a, "--chat") == 0) {
       if (o->mode == SERVE_EXEC)
-        return serve_usage_error("%s: --chat and --exec exclude each other", a);
+        return wsv_cli_usage_error("serve", "%s: --chat and --exec exclude each other", a);
       o->mode = SERVE_CHAT;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       o->quiet = 1;
@@ -1271,78 +1234,78 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--origin", &v)) != 0) {
       struct wsv_str bad;
       if (m < 0)
-        return serve_usage_error("--origin needs a list such as "
+        return wsv_cli_usage_error("serve", "--origin needs a list such as "
                                  "https://app.example,*.example.org");
       if (wsv_origin_list_check(v, &bad) != 0)
-        return serve_usage_error(
+        return wsv_cli_usage_error("serve", 
             "--origin: \"%.*s\" is not an origin: use scheme://host[:port], "
             "host[:port], *.domain, null or *",
             (int)bad.len, bad.ptr);
       if (serve_list_add(&o->origins, v) != 0)
-        return serve_usage_error("out of memory");
+        return wsv_cli_usage_error("serve", "out of memory");
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--passenv", &v)) != 0) {
       const char *bad;
       size_t bad_len;
       if (m < 0)
-        return serve_usage_error("--passenv needs names such as HOME,LANG");
+        return wsv_cli_usage_error("serve", "--passenv needs names such as HOME,LANG");
       if (!serve_passenv_ok(v, &bad, &bad_len))
-        return serve_usage_error(
+        return wsv_cli_usage_error("serve", 
             "--passenv: \"%.*s\" is not a variable name (names are "
             "separated by commas)",
             (int)bad_len, bad);
       if (serve_list_add(&o->passenv, v) != 0)
-        return serve_usage_error("out of memory");
+        return wsv_cli_usage_error("serve", "out of memory");
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--deflate", &v)) != 0) {
       if (m < 0 || wsv_cli_deflate_mode(v, &o->deflate) != 0)
-        return serve_usage_error("--deflate needs on, lean or off");
+        return wsv_cli_usage_error("serve", "--deflate needs on, lean or off");
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--cert", &v)) != 0) {
       if (m < 0 || *v == '\0')
-        return serve_usage_error("--cert needs a PEM file");
+        return wsv_cli_usage_error("serve", "--cert needs a PEM file");
       o->cert = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--key", &v)) != 0) {
       if (m < 0 || *v == '\0')
-        return serve_usage_error("--key needs a PEM file");
+        return wsv_cli_usage_error("serve", "--key needs a PEM file");
       o->key = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--close-timeout", &v)) != 0) {
       if (m < 0 || wsv_cli_uint(v, 1, 3600000, &n) != 0)
-        return serve_usage_error(
+        return wsv_cli_usage_error("serve", 
             "--close-timeout needs milliseconds from 1 to 3600000");
       o->close_timeout_ms = (uint32_t)n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--handshake-timeout", &v)) !=
                0) {
       if (m < 0 || wsv_cli_uint(v, 1, 3600000, &n) != 0)
-        return serve_usage_error(
+        return wsv_cli_usage_error("serve", 
             "--handshake-timeout needs milliseconds from 1 to 3600000");
       o->handshake_timeout_ms = (uint32_t)n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--host", &v)) != 0) {
       if (m < 0 || *v == '\0')
-        return serve_usage_error("%s needs an address", a);
+        return wsv_cli_usage_error("serve", "%s needs an address", a);
       o->host = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--port", &v)) != 0) {
       if (m < 0 || wsv_cli_uint(v, 0, 65535, &n) != 0)
-        return serve_usage_error("--port needs a number from 0 to 65535");
+        return wsv_cli_usage_error("serve", "--port needs a number from 0 to 65535");
       o->port = (uint16_t)n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--versions", &v)) != 0) {
       char err[160];
       if (m < 0)
-        return serve_usage_error("%s needs a list such as 13,8,7", a);
+        return wsv_cli_usage_error("serve", "%s needs a list such as 13,8,7", a);
       if (wsv_cli_versions(v, &o->versions, err, sizeof err) != 0)
-        return serve_usage_error("--versions: %s", err);
+        return wsv_cli_usage_error("serve", "--versions: %s", err);
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
       if (m < 0 || wsv_cli_uint(v, 0, 256, &n) != 0)
-        return serve_usage_error("--threads needs a number from 0 to 256");
+        return wsv_cli_usage_error("serve", "--threads needs a number from 0 to 256");
       o->threads = (int)n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--exec", &v)) != 0) {
       if (m < 0 || *v == '\0')
-        return serve_usage_error("%s needs a command", a);
+        return wsv_cli_usage_error("serve", "%s needs a command", a);
       if (o->mode == SERVE_CHAT)
-        return serve_usage_error("%s: --chat and --exec exclude each other",
+        return wsv_cli_usage_error("serve", "%s: --chat and --exec exclude each other",
                                  "--exec");
       o->mode = SERVE_EXEC;
       o->exec = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-message", &v)) != 0) {
       if (m < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 40, &n) != 0)
-        return serve_usage_error(
+        return wsv_cli_usage_error("serve", 
             "--max-message needs a size in bytes, e.g. 65536 or 16M");
       o->max_message = n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--output-budget", &v)) !=
@@ -1350,23 +1313,23 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o) {
                (m = wsv_cli_opt(argc, argv, &i, "--input-budget", &v)) != 0) {
       int out = strncmp(a, "--output-budget", 15) == 0;
       if (m < 0 || wsv_cli_size(v, 0, (uint64_t)SIZE_MAX, &n) != 0)
-        return serve_usage_error(
+        return wsv_cli_usage_error("serve", 
             "%s needs a size in bytes, e.g. 512M or 2G (0: no budget)",
             out ? "--output-budget" : "--input-budget");
       *(out ? &o->output_budget : &o->input_budget) = n;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-connections", &v)) !=
                0) {
       if (m < 0 || wsv_cli_uint(v, 1, SIZE_MAX, &n) != 0)
-        return serve_usage_error("--max-connections needs a positive number");
+        return wsv_cli_usage_error("serve", "--max-connections needs a positive number");
       o->max_connections = (size_t)n;
     } else {
-      return serve_usage_error("unknown argument '%s'", a);
+      return wsv_cli_usage_error("serve", "unknown argument '%s'", a);
     }
   }
   if ((o->cert == NULL) != (o->key == NULL))
-    return serve_usage_error("--cert and --key go together");
+    return wsv_cli_usage_error("serve", "--cert and --key go together");
   if (o->passenv != NULL && o->mode != SERVE_EXEC)
-    return serve_usage_error("--passenv is for the programs of --exec");
+    return wsv_cli_usage_error("serve", "--passenv is for the programs of --exec");
   if (o->threads == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
@@ -1608,7 +1571,7 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     char vl[32], origins[256];
     wsv_cli_version_list(st->opt.versions, vl, sizeof vl);
     serve_origin_text(st, origins, sizeof origins);
-    serve_log("wsv: %s%s%s, versions %s, %d thread%s%s, deflate %s, "
+    wsv_cli_log("wsv: %s%s%s, versions %s, %d thread%s%s, deflate %s, "
               "origins %s; Ctrl-C stops",
               serve_mode_name(st->opt.mode), st->opt.exec ? " " : "",
               st->opt.exec ? st->opt.exec : "", vl, st->opt.threads,
@@ -1624,7 +1587,7 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     return 1;
   }
   if (!st->opt.quiet)
-    serve_log("wsv: stopped");
+    wsv_cli_log("wsv: stopped");
   return 0;
 }
 
