@@ -88,7 +88,7 @@ struct exec_child {
   struct exec_child *prev, *next;
 };
 
-/* ---- the registry of programs alive ------------------------------------ */
+/* ---- the registry of programs alive -------------------------------------- */
 
 static void exec_child_link(struct exec_child *ch) {
   struct exec *x = ch->x;

@@ -60,7 +60,7 @@ struct serve_conn {
   struct exec_child *child; /* --exec: its program */
 };
 
-/* ---- logging ------------------------------------------------------------ */
+/* ---- logging ------------------------------------------------------------- */
 
 /* The runtime's log: errors and warnings always, notices unless --quiet,
  * details with -v.  While the server is being set up, errors are kept for
@@ -184,7 +184,7 @@ static void serve_on_close(struct wsv_ws *ws, int code, const char *reason,
   wsv_ws_set_user(ws, NULL);
 }
 
-/* ---- plain HTTP: the page ----------------------------------------------- */
+/* ---- plain HTTP: the page ------------------------------------------------ */
 
 static int serve_str_is(struct wsv_str s, const char *lit) {
   size_t n = strlen(lit);
@@ -285,7 +285,7 @@ static void serve_origin_text(const struct serve *st, char *buf, size_t cap) {
              st->opt.origins);
 }
 
-/* ---- open files --------------------------------------------------------- */
+/* ---- open files ---------------------------------------------------------- */
 
 /* Raise the soft RLIMIT_NOFILE to the hard one: every connection is a
  * descriptor, and 1024 is a common soft default.  The programs of --exec
