@@ -7,8 +7,10 @@
  *            handshakes/s;
  *   idle     open N connections and hold them: the server's resident
  *            memory per connection (given its PID).
- * The options, the threads, the progress line and the summary live here;
- * the load engine is bench_run.c.
+ * This file owns the command: the options and the URL, the server's
+ * address, the threads, and the clock with its progress line.  The load
+ * engine is bench_run.c (a thread) and bench_conn.c (a connection); the
+ * figures and the summary are bench_report.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -309,26 +311,6 @@ static uint8_t *bench_pattern(size_t size) {
   return p;
 }
 
-/* VmRSS of a process in bytes, or -1. */
-static long long bench_rss(long pid) {
-  char path[64], line[256];
-  if (pid > 0)
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-  else
-    snprintf(path, sizeof path, "/proc/self/status");
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return -1;
-  long long kb = -1;
-  while (fgets(line, sizeof line, f) != NULL)
-    if (strncmp(line, "VmRSS:", 6) == 0) {
-      kb = strtoll(line + 6, NULL, 10);
-      break;
-    }
-  fclose(f);
-  return kb < 0 ? -1 : kb * 1024;
-}
-
 /* Raise the soft descriptor limit to what the connections need (at most
  * the hard limit).  Returns 0, or -1 with a message. */
 static int bench_fd_limit(const struct bench_opts *o) {
@@ -350,17 +332,6 @@ static int bench_fd_limit(const struct bench_opts *o) {
     return -1;
   }
   return 0;
-}
-
-static void bench_describe(const struct bench *b, char *buf, size_t cap) {
-  const struct bench_opts *o = &b->opt;
-  const char *lb = strchr(o->host, ':') != NULL ? "[" : "";
-  const char *rb = lb[0] != '\0' ? "]" : "";
-  if (o->raw)
-    snprintf(buf, cap, "tcp://%s%s%s:%u", lb, o->host, rb, (unsigned)o->port);
-  else
-    snprintf(buf, cap, "ws://%s%s%s:%u%s", lb, o->host, rb, (unsigned)o->port,
-             o->path);
 }
 
 static uint64_t bench_progress(const struct bench *b) {
@@ -445,142 +416,6 @@ static void bench_idle_wait(struct bench *b, uint64_t start) {
   }
   if (tty)
     fputc('\n', stderr);
-}
-
-struct bench_result {
-  double window; /* seconds measured */
-  uint64_t msgs, hs, opened, verify_errors, conn_errors, unanswered;
-  struct bench_hist lat;
-  long long rss_before, rss_after, self_before, self_after;
-  char err[256];
-};
-
-static void bench_collect(struct bench *b, struct bench_result *r) {
-  uint64_t t_stop = 0;
-  for (int i = 0; i < b->opt.threads; i++) {
-    struct bench_thread *t = &b->th[i];
-    r->msgs += t->msgs;
-    r->hs += t->hs;
-    r->opened += t->opened;
-    r->verify_errors += t->verify_errors;
-    r->conn_errors += t->conn_errors;
-    r->unanswered += t->unanswered;
-    bench_hist_merge(&r->lat, &t->lat);
-    if (t->t_stop > t_stop)
-      t_stop = t->t_stop;
-    if (r->err[0] == '\0' && t->err[0] != '\0')
-      snprintf(r->err, sizeof r->err, "%s", t->err);
-  }
-  r->window =
-      t_stop > b->t_measure ? (double)(t_stop - b->t_measure) / 1e9 : 0.0;
-}
-
-static double us(uint64_t ns) {
-  return (double)ns / 1000.0;
-}
-
-static void bench_report_json(const struct bench *b,
-                              const struct bench_result *r) {
-  const struct bench_opts *o = &b->opt;
-  char url[1024];
-  bench_describe(b, url, sizeof url);
-  static const char *const names[] = {"", "echo", "connect", "idle"};
-  printf("{\"mode\":\"%s\",\"url\":\"%s\",\"threads\":%d,\"conns\":%llu",
-         names[o->mode], url, o->threads, (unsigned long long)o->conns);
-  if (o->mode == BENCH_ECHO) {
-    double rate = r->window > 0 ? (double)r->msgs / r->window : 0;
-    printf(",\"inflight\":%llu,\"size\":%llu,\"binary\":%s,\"raw\":%s,"
-           "\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.0f,"
-           "\"mb_per_s\":%.1f",
-           (unsigned long long)o->inflight, (unsigned long long)o->size,
-           o->binary ? "true" : "false", o->raw ? "true" : "false", r->window,
-           (unsigned long long)r->msgs, rate, rate * (double)o->size / 1e6);
-  } else if (o->mode == BENCH_CONNECT) {
-    double rate = r->window > 0 ? (double)r->hs / r->window : 0;
-    printf(",\"seconds\":%.3f,\"handshakes\":%llu,\"handshakes_per_s\":%.0f",
-           r->window, (unsigned long long)r->hs, rate);
-  } else {
-    printf(",\"opened\":%llu,\"pid\":%ld", (unsigned long long)r->opened,
-           o->pid);
-    if (r->rss_before >= 0 && r->rss_after >= 0 && r->opened > 0)
-      printf(",\"server_rss_before\":%lld,\"server_rss_after\":%lld,"
-             "\"server_bytes_per_conn\":%.1f",
-             r->rss_before, r->rss_after,
-             (double)(r->rss_after - r->rss_before) / (double)r->opened);
-    if (r->self_before >= 0 && r->self_after >= 0 && r->opened > 0)
-      printf(",\"bench_bytes_per_conn\":%.1f",
-             (double)(r->self_after - r->self_before) / (double)r->opened);
-  }
-  if (o->mode != BENCH_IDLE)
-    printf(",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-           "\"max\":%.1f}",
-           us(bench_hist_quantile(&r->lat, 0.5)),
-           us(bench_hist_quantile(&r->lat, 0.99)),
-           us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
-  printf(",\"verify_errors\":%llu,\"conn_errors\":%llu,\"unanswered\":%llu",
-         (unsigned long long)r->verify_errors,
-         (unsigned long long)r->conn_errors, (unsigned long long)r->unanswered);
-  printf(",\"error\":\"");
-  for (const char *p = r->err; *p; p++)
-    if (*p == '"' || *p == '\\')
-      printf("\\%c", *p);
-    else if ((unsigned char)*p >= 0x20)
-      putchar(*p);
-  printf("\"}\n");
-}
-
-static void bench_report_text(const struct bench *b,
-                              const struct bench_result *r) {
-  const struct bench_opts *o = &b->opt;
-  char url[1024];
-  bench_describe(b, url, sizeof url);
-  if (o->mode == BENCH_ECHO) {
-    double rate = r->window > 0 ? (double)r->msgs / r->window : 0;
-    printf("wsv bench echo %s: %llu connections x %llu in flight x %llu B "
-           "%s, %d thread%s\n",
-           url, (unsigned long long)o->conns, (unsigned long long)o->inflight,
-           (unsigned long long)o->size,
-           o->raw      ? "raw"
-           : o->binary ? "binary"
-                       : "text",
-           o->threads, o->threads == 1 ? "" : "s");
-    printf("  messages    %llu in %.2f s: %.0f msg/s, %.1f MB/s\n",
-           (unsigned long long)r->msgs, r->window, rate,
-           rate * (double)o->size / 1e6);
-  } else if (o->mode == BENCH_CONNECT) {
-    double rate = r->window > 0 ? (double)r->hs / r->window : 0;
-    printf("wsv bench connect %s: %llu in flight, %d thread%s\n", url,
-           (unsigned long long)o->conns, o->threads,
-           o->threads == 1 ? "" : "s");
-    printf("  handshakes  %llu in %.2f s: %.0f handshakes/s (open, 101, "
-           "close)\n",
-           (unsigned long long)r->hs, r->window, rate);
-  } else {
-    printf("wsv bench idle %s: %llu connections\n", url,
-           (unsigned long long)o->conns);
-    printf("  opened      %llu\n", (unsigned long long)r->opened);
-    if (r->rss_before >= 0 && r->rss_after >= 0 && r->opened > 0)
-      printf("  server RSS  %.1f MiB -> %.1f MiB: %.0f B per connection\n",
-             (double)r->rss_before / 1048576.0,
-             (double)r->rss_after / 1048576.0,
-             (double)(r->rss_after - r->rss_before) / (double)r->opened);
-    else if (o->pid == 0)
-      printf("  server RSS  not measured (give --pid PID)\n");
-    if (r->self_before >= 0 && r->self_after >= 0 && r->opened > 0)
-      printf("  bench RSS   %.0f B per connection\n",
-             (double)(r->self_after - r->self_before) / (double)r->opened);
-  }
-  if (o->mode != BENCH_IDLE)
-    printf("  latency     p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max "
-           "%.1f us\n",
-           us(bench_hist_quantile(&r->lat, 0.5)),
-           us(bench_hist_quantile(&r->lat, 0.99)),
-           us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
-  printf("  errors      %llu verification, %llu connection, %llu unanswered\n",
-         (unsigned long long)r->verify_errors,
-         (unsigned long long)r->conn_errors, (unsigned long long)r->unanswered);
-  if (r->err[0] != '\0')
-    printf("  first error %s\n", r->err);
 }
 
 static int bench_start_threads(struct bench *b) {
@@ -688,10 +523,7 @@ int wsv_cmd_bench(int argc, char **argv) {
       pthread_join(b->th[i].tid, NULL);
   pthread_barrier_destroy(&b->barrier);
   bench_collect(b, r);
-  if (o->json)
-    bench_report_json(b, r);
-  else
-    bench_report_text(b, r);
+  bench_report(b, r);
   fflush(stdout);
   int bad = !started || r->verify_errors > 0 || r->conn_errors > 0 ||
             r->unanswered > 0 || bench_signalled;
