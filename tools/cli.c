@@ -179,6 +179,20 @@ void wsv_cli_printable(const char *s, size_t n, char *buf, size_t cap) {
   buf[o] = '\0';
 }
 
+int wsv_cli_reserve(char **buf, size_t *cap, size_t len, size_t chunk) {
+  if (*cap - len >= chunk)
+    return 0;
+  size_t n = *cap ? *cap * 2 : 2 * chunk;
+  while (n - len < chunk)
+    n *= 2;
+  char *q = realloc(*buf, n);
+  if (q == NULL)
+    return -1;
+  *buf = q;
+  *cap = n;
+  return 0;
+}
+
 int wsv_cli_deflate_mode(const char *s, int *mode) {
   if (strcmp(s, "on") == 0)
     *mode = WSV_CLI_DEFLATE_ON;

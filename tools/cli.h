@@ -59,6 +59,12 @@ int wsv_cli_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * text cannot break a log line. */
 void wsv_cli_printable(const char *s, size_t n, char *buf, size_t cap);
 
+/* wsv_cli_reserve - make room for `chunk` more bytes after the len bytes
+ * held in *buf (malloc'd, *cap bytes; NULL and 0 at first): the capacity
+ * doubles, from 2 * chunk, until it does.  0, or -1 out of memory (*buf
+ * unchanged).  For lines read a chunk at a time. */
+int wsv_cli_reserve(char **buf, size_t *cap, size_t len, size_t chunk);
+
 /* permessage-deflate modes of --deflate (the values of enum
  * wsv_pmd_policy in wsv/deflate.h). */
 #define WSV_CLI_DEFLATE_OFF 0

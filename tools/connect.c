@@ -174,18 +174,10 @@ static void connect_input_eof(struct connect *c) {
 /* Read once from stdin and send the complete lines. */
 static void connect_read_input(struct connect *c) {
   size_t limit = (size_t)c->opt.max_message;
-  if (c->cap - c->len < CONNECT_READ_CHUNK) {
-    size_t cap = c->cap ? c->cap * 2 : 2 * CONNECT_READ_CHUNK;
-    while (cap - c->len < CONNECT_READ_CHUNK)
-      cap *= 2;
-    char *q = realloc(c->line, cap);
-    if (q == NULL) {
-      wsv_cli_say("connect", "out of memory");
-      connect_give_up(c);
-      return;
-    }
-    c->line = q;
-    c->cap = cap;
+  if (wsv_cli_reserve(&c->line, &c->cap, c->len, CONNECT_READ_CHUNK) != 0) {
+    wsv_cli_say("connect", "out of memory");
+    connect_give_up(c);
+    return;
   }
   ssize_t n = read(STDIN_FILENO, c->line + c->len, CONNECT_READ_CHUNK);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))

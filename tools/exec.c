@@ -321,18 +321,11 @@ static void exec_child_eof(struct exec_child *ch) {
 static int exec_child_read(struct exec_child *ch) {
   if (ch->out_fd < 0)
     return -2;
-  if (ch->line_cap - ch->line_len < EXEC_READ_CHUNK) {
-    size_t cap = ch->line_cap ? ch->line_cap * 2 : 2 * EXEC_READ_CHUNK;
-    while (cap - ch->line_len < EXEC_READ_CHUNK)
-      cap *= 2;
-    char *q = realloc(ch->line, cap);
-    if (q == NULL) {
-      (void)wsv_ws_close(ch->ws, 1011, "out of memory", 13);
-      exec_child_close_out(ch);
-      return -2;
-    }
-    ch->line = q;
-    ch->line_cap = cap;
+  if (wsv_cli_reserve(&ch->line, &ch->line_cap, ch->line_len,
+                      EXEC_READ_CHUNK) != 0) {
+    (void)wsv_ws_close(ch->ws, 1011, "out of memory", 13);
+    exec_child_close_out(ch);
+    return -2;
   }
   ssize_t n = read(ch->out_fd, ch->line + ch->line_len, EXEC_READ_CHUNK);
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -364,16 +357,6 @@ static int exec_child_read(struct exec_child *ch) {
   return 1;
 }
 
-static void exec_child_on_out(struct wsv_io *io, int fd, unsigned events,
-                              void *user) {
-  struct exec_child *ch = user;
-  (void)io;
-  (void)fd;
-  (void)events;
-  if (exec_child_read(ch) == -1)
-    exec_child_eof(ch);
-}
-
 /* The program exited while its connection is open: what it wrote is in
  * the pipe (read it, whatever the send buffer holds: at most the pipe's
  * size, so that a background writer cannot keep this loop going), then
@@ -397,14 +380,6 @@ static void exec_child_on_exit(struct exec_child *ch) {
     exec_child_timer(ch, EXEC_REAP_POLL_MS);
 }
 
-static void exec_child_on_pidfd(struct wsv_io *io, int fd, unsigned events,
-                                void *user) {
-  (void)io;
-  (void)fd;
-  (void)events;
-  exec_child_on_exit(user);
-}
-
 /* Write what is queued for the program's stdin; 0, or -1 when its input
  * is gone (it closed stdin or exited). */
 static int exec_child_write(struct exec_child *ch) {
@@ -424,14 +399,22 @@ static int exec_child_write(struct exec_child *ch) {
   return 0;
 }
 
-static void exec_child_on_in(struct wsv_io *io, int fd, unsigned events,
+/* The program's pipes and pidfd: its output is readable, its input has
+ * room, or it exited. */
+static void exec_child_on_io(struct wsv_io *io, int fd, unsigned events,
                              void *user) {
   struct exec_child *ch = user;
-  (void)io;
   (void)fd;
   (void)events;
-  if (exec_child_write(ch) != 0)
-    exec_child_close_in(ch);
+  if (io == ch->pid_io) {
+    exec_child_on_exit(ch);
+  } else if (io == ch->out_io) {
+    if (exec_child_read(ch) == -1)
+      exec_child_eof(ch);
+  } else if (io == ch->in_io) {
+    if (exec_child_write(ch) != 0)
+      exec_child_close_in(ch);
+  }
 }
 
 /* A message from the peer: one line on the program's stdin. */
@@ -527,8 +510,8 @@ int exec_start(struct exec *x, struct wsv_ws *ws, unsigned long id,
   exec_child_link(ch);
   *child = ch;
   if (wsv_io_start(wsv_ws_loop(ws), &ch->out_io, ch->out_fd, WSV_IO_READ,
-                   exec_child_on_out, ch) != 0 ||
-      wsv_io_start(wsv_ws_loop(ws), &ch->in_io, ch->in_fd, 0, exec_child_on_in,
+                   exec_child_on_io, ch) != 0 ||
+      wsv_io_start(wsv_ws_loop(ws), &ch->in_io, ch->in_fd, 0, exec_child_on_io,
                    ch) != 0) {
     wsv_cli_log("wsv: #%lu cannot watch the program's pipes", id);
     return -1; /* the close callback detaches and reaps it */
@@ -536,9 +519,8 @@ int exec_start(struct exec *x, struct wsv_ws *ws, unsigned long id,
   /* Its exit ends the connection: watch a pidfd (it works on a zombie
    * too, so an exit before this point is seen), or poll without one. */
   ch->pidfd = exec_pidfd_open(ch->pid);
-  if (ch->pidfd < 0 ||
-      wsv_io_start(wsv_ws_loop(ws), &ch->pid_io, ch->pidfd, WSV_IO_READ,
-                   exec_child_on_pidfd, ch) != 0) {
+  if (ch->pidfd < 0 || wsv_io_start(wsv_ws_loop(ws), &ch->pid_io, ch->pidfd,
+                                    WSV_IO_READ, exec_child_on_io, ch) != 0) {
     exec_child_stop_pidfd(ch);
     exec_child_timer(ch, EXEC_EXIT_POLL_MS);
   }
