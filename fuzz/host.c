@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char z[96], b[98];
   unsigned char addr[16];
 
-  if (kind == WSV__HOST_INVALID) {
+  if (kind == WSV_HOST_INVALID) {
     CHECK(hl == (size_t)-1 && port == -2);
   } else {
     CHECK(hl > 0 && hl <= size);
@@ -48,17 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else
       CHECK(p[hl] == ':' && port >= 0 && port <= 65535 && hl + 1 < size);
   }
-  if (bare != WSV__HOST_INVALID) /* a host alone is a host[:port] */
+  if (bare != WSV_HOST_INVALID) /* a host alone is a host[:port] */
     CHECK(kind == bare && hl == size);
   if (size < sizeof z && memchr(p, '\0', size) == NULL) {
     memcpy(z, p, size);
     z[size] = '\0';
     CHECK(v6 == (inet_pton(AF_INET6, z, addr) == 1));
-    CHECK((bare == WSV__HOST_IPV4) == (inet_pton(AF_INET, z, addr) == 1));
+    CHECK((bare == WSV_HOST_IPV4) == (inet_pton(AF_INET, z, addr) == 1));
     b[0] = '[';
     memcpy(b + 1, p, size);
     b[size + 1] = ']';
-    CHECK((wsv__uri_host(b, size + 2) == WSV__HOST_IPV6) == v6);
+    CHECK((wsv__uri_host(b, size + 2) == WSV_HOST_IPV6) == v6);
   }
   return 0;
 }

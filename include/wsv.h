@@ -17,6 +17,9 @@
  *   wsv/deflate.h    permessage-deflate (RFC 7692) negotiation helpers
  *   wsv/origin.h     Origin allow-lists and same-origin checks for the
  *                    accept hook
+ *   wsv/url.h        the ws:// / wss:// URL parser (hosts by RFC 3986)
+ *   wsv/http.h       HTTP/1.1 text: response heads, field lists, reason
+ *                    phrases, escaping
  */
 #ifndef WSV_H
 #define WSV_H
@@ -30,5 +33,7 @@
 #include "wsv/conn.h"
 #include "wsv/deflate.h"
 #include "wsv/origin.h"
+#include "wsv/url.h"
+#include "wsv/http.h"
 
 #endif /* WSV_H */

@@ -382,7 +382,7 @@ static int origin_entry_match(const struct wsv_origin_policy *pol,
 /* 1 if the (same-origin) page's host is an IP literal or "localhost". */
 static int origin_by_address(const struct origin_parts *o) {
   int kind = wsv__uri_host(o->host.ptr, o->host.len);
-  return kind == WSV__HOST_IPV4 || kind == WSV__HOST_IPV6 ||
+  return kind == WSV_HOST_IPV4 || kind == WSV_HOST_IPV6 ||
          origin_ieq_lit(o->host, "localhost");
 }
 
