@@ -84,59 +84,35 @@ static void bench_on_signal(int signo) {
   bench_signalled = 1;
 }
 
-/* Parse "ws://host[:port][/path]" or "tcp://host:port".  Returns 0. */
-static int bench_parse_url(const char *url, struct bench_opts *o) {
-  const char *p;
-  if (strncasecmp(url, "ws://", 5) == 0) {
-    p = url + 5;
-    o->raw = 0;
-    o->port = 80;
-  } else if (strncasecmp(url, "tcp://", 6) == 0) {
-    p = url + 6;
-    o->raw = 1;
-    o->port = 0;
-  } else {
-    return -1;
-  }
-  const char *host = p, *end;
-  if (*p == '[') {
-    end = strchr(p, ']');
-    if (end == NULL)
+/* Parse "ws://host[:port][/path][?query]" or "tcp://host:port" (read as
+ * the ws:// URL it would be) with wsv_url_parse into o's host, port and
+ * path.  Returns 0, or -1 with *why the reason (NULL when there is none
+ * to add: another scheme, or tcp:// without a port). */
+static int bench_parse_url(const char *url, struct bench_opts *o,
+                           const char **why) {
+  char as_ws[1024];
+  const char *s = url;
+  int raw = strncasecmp(url, "tcp://", 6) == 0;
+  *why = NULL;
+  if (!raw && strncasecmp(url, "ws://", 5) != 0)
+    return -1; /* the message names the schemes */
+  if (raw) {
+    int n = snprintf(as_ws, sizeof as_ws, "ws://%s", url + 6);
+    if (n < 0 || (size_t)n >= sizeof as_ws)
       return -1;
-    host = p + 1;
-    p = end + 1;
-  } else {
-    end = p + strcspn(p, ":/?");
-    p = end;
+    s = as_ws;
   }
-  size_t hl = (size_t)(end - host);
-  if (hl == 0 || hl >= sizeof o->host)
+  struct wsv_url u;
+  if (wsv_url_parse(&u, s, strlen(s), 0, why) != WSV_OK)
     return -1;
-  memcpy(o->host, host, hl);
-  o->host[hl] = '\0';
-  if (*p == ':') {
-    uint64_t port;
-    char num[8];
-    size_t nl = strcspn(p + 1, "/?");
-    if (nl == 0 || nl >= sizeof num)
-      return -1;
-    memcpy(num, p + 1, nl);
-    num[nl] = '\0';
-    if (wsv_cli_uint(num, 1, 65535, &port) != 0)
-      return -1;
-    o->port = (uint16_t)port;
-    p += 1 + nl;
-  }
-  if (*p == '\0') {
-    strcpy(o->path, "/");
-  } else if (*p == '/' && strlen(p) < sizeof o->path) {
-    strcpy(o->path, p);
-  } else if (*p == '?' && strlen(p) + 1 < sizeof o->path) {
-    snprintf(o->path, sizeof o->path, "/%s", p);
-  } else {
+  if (u.secure || (raw && !u.port_given) || u.host.len >= sizeof o->host ||
+      wsv_url_target(&u, o->path, sizeof o->path) >= sizeof o->path)
     return -1;
-  }
-  return o->port == 0 ? -1 : 0;
+  memcpy(o->host, u.host.ptr, u.host.len);
+  o->host[u.host.len] = '\0';
+  o->port = u.port;
+  o->raw = raw;
+  return 0;
 }
 
 static int bench_seconds(const char *v, double max, double *out) {
@@ -176,7 +152,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   uint64_t conns = 0, inflight = 0;
   int raw_flag = 0;
   for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
+    const char *a = argv[i], *v = NULL, *why = NULL;
     uint64_t n;
     int r;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -239,11 +215,12 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
       o->port = (uint16_t)n;
     } else if (a[0] == '-' && a[1] != '\0') {
       return wsv_cli_usage_error("bench", "unknown option '%s'", a);
-    } else if (bench_parse_url(a, o) != 0) {
+    } else if (bench_parse_url(a, o, &why) != 0) {
       return wsv_cli_usage_error("bench",
                                  "'%s' is not a ws://HOST:PORT/ or "
-                                 "tcp://HOST:PORT URL",
-                                 a);
+                                 "tcp://HOST:PORT URL%s%s",
+                                 a, why != NULL ? ": " : "",
+                                 why != NULL ? why : "");
     }
   }
   if (raw_flag)

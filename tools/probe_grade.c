@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http.h"
 #include "wsv.h"
 
 #include "probe.h"
@@ -75,7 +74,7 @@ static int probe_join_fields(const struct wsv_header *h, size_t n,
     piece = sizeof c;
   dst[0] = '\0';
   for (size_t i = 0; i < n; i++) {
-    if (!wsv__str_ieq(h[i].name, name))
+    if (!wsv_str_ieq(h[i].name, name))
       continue;
     probe_clean(c, piece, h[i].value.ptr, h[i].value.len);
     probe_appendf(dst, cap, "%s%s", any ? ", " : "", c);
@@ -95,7 +94,7 @@ void probe_extract(struct probe_result *r) {
   r->has_list = probe_join_fields(h, n, "Sec-WebSocket-Version", 128,
                                   r->list_text, sizeof r->list_text);
   for (size_t i = 0; i < n && !r->list_bad; i++) {
-    if (!wsv__str_ieq(h[i].name, "Sec-WebSocket-Version"))
+    if (!wsv_str_ieq(h[i].name, "Sec-WebSocket-Version"))
       continue;
     /* An element list made empty by commas alone is not 1#version. */
     struct wsv_str f = h[i].value;
@@ -112,7 +111,7 @@ void probe_extract(struct probe_result *r) {
   }
   size_t pos = 0;
   struct wsv_str e;
-  while (wsv__http_list_next(h, n, "Sec-WebSocket-Version", &pos, &e)) {
+  while (wsv_http_list_next(h, n, "Sec-WebSocket-Version", &pos, &e)) {
     int ver;
     if (probe_parse_version(e, &ver)) {
       if (r->nversions < sizeof r->versions / sizeof r->versions[0])
@@ -128,24 +127,24 @@ void probe_extract(struct probe_result *r) {
    * element equal to websocket, "names ws" when it holds one. */
   r->has_upgrade =
       probe_join_fields(h, n, "Upgrade", 96, r->upgrade, sizeof r->upgrade);
-  r->upgrade_names_ws = wsv__http_list_has(h, n, "Upgrade", "websocket");
+  r->upgrade_names_ws = wsv_http_list_has(h, n, "Upgrade", "websocket");
   {
     size_t p2 = 0, count = 0;
     int first_ws = 0;
-    while (wsv__http_list_next(h, n, "Upgrade", &p2, &e)) {
+    while (wsv_http_list_next(h, n, "Upgrade", &p2, &e)) {
       if (count == 0)
-        first_ws = wsv__str_ieq(e, "websocket");
+        first_ws = wsv_str_ieq(e, "websocket");
       count++;
     }
     r->upgrade_is_ws = count == 1 && first_ws;
   }
-  if (wsv__http_count(h, n, "Connection", &v) > 0) {
+  if (wsv_http_count(h, n, "Connection", &v) > 0) {
     r->has_connection = 1;
     probe_clean(r->connection, sizeof r->connection, v.ptr, v.len);
   }
   r->has_ext = probe_join_fields(h, n, "Sec-WebSocket-Extensions", 160, r->ext,
                                  sizeof r->ext);
-  size_t na = wsv__http_count(h, n, "Sec-WebSocket-Accept", &v);
+  size_t na = wsv_http_count(h, n, "Sec-WebSocket-Accept", &v);
   if (na == 0)
     r->accept_state = 0;
   else if (na > 1)
@@ -191,13 +190,13 @@ static void probe_pass(struct probe_result *r, const char *text) {
 static int probe_ext_offered(const struct probe_result *r) {
   size_t pos = 0, count = 0;
   struct wsv_str e;
-  while (wsv__http_list_next(r->headers, r->nheaders,
-                             "Sec-WebSocket-Extensions", &pos, &e)) {
+  while (wsv_http_list_next(r->headers, r->nheaders, "Sec-WebSocket-Extensions",
+                            &pos, &e)) {
     size_t n = 0;
     while (n < e.len && e.ptr[n] != ';' && e.ptr[n] != ' ' && e.ptr[n] != '\t')
       n++;
     struct wsv_str name = {e.ptr, n};
-    if (!r->offer_ext || !wsv__str_ieq(name, "permessage-deflate") ||
+    if (!r->offer_ext || !wsv_str_ieq(name, "permessage-deflate") ||
         ++count > 1)
       return 0;
   }
@@ -212,7 +211,7 @@ static void probe_grade_101(struct probe_result *r) {
   else if (!r->upgrade_is_ws)
     probe_flag(r, PROBE_FAIL, "101 Upgrade is not \"websocket\" (§4.1 step 2)");
   if (!r->has_connection ||
-      !wsv__http_list_has(r->headers, r->nheaders, "Connection", "upgrade"))
+      !wsv_http_list_has(r->headers, r->nheaders, "Connection", "upgrade"))
     probe_flag(r, PROBE_FAIL,
                "101 Connection lacks \"Upgrade\" (§4.1 step 3, §4.2.2)");
   if (r->accept_state == 0)
@@ -224,7 +223,7 @@ static void probe_grade_101(struct probe_result *r) {
   if (!probe_ext_offered(r))
     probe_flag(r, PROBE_FAIL,
                "101 names an extension not offered (§4.1 step 5)");
-  if (wsv__http_count(r->headers, r->nheaders, "Sec-WebSocket-Protocol", NULL) >
+  if (wsv_http_count(r->headers, r->nheaders, "Sec-WebSocket-Protocol", NULL) >
       0)
     probe_flag(r, PROBE_FAIL,
                "101 names a subprotocol not offered (§4.1 step 6)");

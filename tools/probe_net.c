@@ -20,120 +20,44 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
 #include "wsv.h"
 
 #include "probe.h"
 
 /* ---- the target ---------------------------------------------------------- */
 
+/* The ws:// URL (wsv_url_parse; wss:// is refused for now) as t's host,
+ * port, Host field and request target.  0, or -1 with the reason in
+ * err[0..errcap). */
 static int probe_parse_url(const char *url, struct probe_target *t, char *err,
                            size_t errcap) {
-  const char *p;
-  if (strncasecmp(url, "ws://", 5) == 0) {
-    p = url + 5;
-  } else if (strncasecmp(url, "wss://", 6) == 0) {
+  struct wsv_url u;
+  const char *why;
+  if (wsv_url_parse(&u, url, strlen(url), 0, &why) != WSV_OK) {
+    snprintf(err, errcap, "%s", why);
+    return -1;
+  }
+  if (u.secure) {
     snprintf(err, errcap, "wss:// is not supported yet (use ws://)");
     return -1;
-  } else {
-    snprintf(err, errcap, "URL must start with ws:// (got \"%.80s\")", url);
+  }
+  if (u.host.len >= sizeof t->host) {
+    snprintf(err, errcap, "the URL's host is too long");
     return -1;
   }
-  size_t alen = strcspn(p, "/?#");
-  const char *rest = p + alen;
-  if (memchr(p, '@', alen) != NULL) {
-    snprintf(err, errcap, "URL must not hold user information");
-    return -1;
-  }
-  const char *port = NULL;
-  size_t hlen;
-  if (alen > 0 && p[0] == '[') {
-    const char *close = memchr(p, ']', alen);
-    if (close == NULL) {
-      snprintf(err, errcap, "unclosed '[' in the URL's host");
-      return -1;
-    }
-    hlen = (size_t)(close - p - 1);
-    if (hlen == 0 || hlen >= sizeof t->host) {
-      snprintf(err, errcap, "bad IPv6 address in the URL");
-      return -1;
-    }
-    memcpy(t->host, p + 1, hlen);
-    t->host[hlen] = '\0';
-    t->ipv6 = 1;
-    const char *after = close + 1;
-    if (after < p + alen) {
-      if (*after != ':') {
-        snprintf(err, errcap, "unexpected text after ']' in the URL");
-        return -1;
-      }
-      port = after + 1;
-    }
-  } else {
-    const char *colon = memchr(p, ':', alen);
-    hlen = colon ? (size_t)(colon - p) : alen;
-    if (colon)
-      port = colon + 1;
-    if (hlen == 0 || hlen >= sizeof t->host) {
-      snprintf(err, errcap, "URL has no host");
-      return -1;
-    }
-    memcpy(t->host, p, hlen);
-    t->host[hlen] = '\0';
-  }
-  if (port != NULL) {
-    size_t plen = (size_t)(p + alen - port);
-    long v = 0;
-    for (size_t i = 0; i < plen; i++) {
-      if (port[i] < '0' || port[i] > '9' || v > 65535) {
-        v = -1;
-        break;
-      }
-      v = v * 10 + (port[i] - '0');
-    }
-    if (plen == 0 || v < 1 || v > 65535) {
-      snprintf(err, errcap, "bad port in the URL");
-      return -1;
-    }
-    snprintf(t->port, sizeof t->port, "%ld", v);
-  } else {
-    snprintf(t->port, sizeof t->port, "80");
-  }
-  for (const char *c = t->host; *c; c++) {
-    unsigned char u = (unsigned char)*c;
-    if (u <= 0x20 || u >= 0x7f) {
-      snprintf(err, errcap, "bad character in the URL's host");
-      return -1;
-    }
-  }
-  if (strcmp(t->port, "80") == 0 && port == NULL)
-    snprintf(t->host_hdr, sizeof t->host_hdr, t->ipv6 ? "[%s]" : "%s", t->host);
-  else
+  memcpy(t->host, u.host.ptr, u.host.len);
+  t->host[u.host.len] = '\0';
+  t->ipv6 = u.host_kind == WSV_HOST_IPV6;
+  snprintf(t->port, sizeof t->port, "%u", (unsigned)u.port);
+  if (u.port_given)
     snprintf(t->host_hdr, sizeof t->host_hdr, t->ipv6 ? "[%s]:%s" : "%s:%s",
              t->host, t->port);
-  if (strchr(rest, '#') != NULL) {
-    snprintf(err, errcap,
-             "a ws:// URL has no fragment (RFC 6455 §3); remove the '#...'");
-    return -1;
-  }
-  size_t rlen = strlen(rest);
-  if (rlen + 2 > sizeof t->path) {
+  else
+    snprintf(t->host_hdr, sizeof t->host_hdr, t->ipv6 ? "[%s]" : "%s", t->host);
+  if (wsv_url_target(&u, t->path, sizeof t->path) >= sizeof t->path) {
     snprintf(err, errcap, "URL path too long");
     return -1;
   }
-  for (size_t i = 0; i < rlen; i++) {
-    unsigned char u = (unsigned char)rest[i];
-    if (u <= 0x20 || u >= 0x7f) {
-      snprintf(err, errcap,
-               "URL path holds a space or non-ASCII byte; "
-               "percent-encode it");
-      return -1;
-    }
-  }
-  if (rlen == 0 || rest[0] == '?')
-    snprintf(t->path, sizeof t->path, "/%s", rest);
-  else
-    snprintf(t->path, sizeof t->path, "%s", rest);
   return 0;
 }
 
@@ -340,7 +264,7 @@ static void probe_build_request(struct probe_result *r,
 /* The first non-empty line of a text body, if any. */
 static void probe_body_line(struct probe_result *r) {
   struct wsv_str ct;
-  if (wsv__http_count(r->headers, r->nheaders, "Content-Type", &ct) > 0 &&
+  if (wsv_http_count(r->headers, r->nheaders, "Content-Type", &ct) > 0 &&
       !(ct.len >= 10 && strncasecmp(ct.ptr, "text/plain", 10) == 0))
     return;
   const char *p = r->buf + r->head_len;
@@ -379,10 +303,8 @@ int probe_run(struct probe_result *r, struct probe_target *t,
     snprintf(r->error, sizeof r->error, "no random bytes for the key");
     return -1;
   }
-  size_t kl = wsv__base64_encode(raw, sizeof raw, r->key);
-  r->key[kl] = '\0';
-  wsv__accept_value(r->key, kl, r->accept_want);
-  r->accept_want[28] = '\0';
+  size_t kl = wsv_hs_key(raw, r->key);
+  (void)wsv_hs_accept(r->key, kl, r->accept_want);
   probe_build_request(r, t);
 
   if (o->verbose)
@@ -401,13 +323,13 @@ int probe_run(struct probe_result *r, struct probe_target *t,
     return 0;
   }
 
-  struct wsv__http_head head;
+  struct wsv_http_head head;
   memset(&head, 0, sizeof head);
   head.headers = r->headers;
   head.max_headers = PROBE_MAX_HEADERS;
   head.max_bytes = PROBE_HEAD_MAX;
   for (;;) {
-    int pr = r->len > 0 ? wsv__http_parse_response(&head, r->buf, r->len)
+    int pr = r->len > 0 ? wsv_http_parse_response(&head, r->buf, r->len)
                         : WSV_ERR_AGAIN;
     if (pr > 0) {
       r->head_len = (size_t)pr;
@@ -471,8 +393,7 @@ int probe_run(struct probe_result *r, struct probe_target *t,
       size_t want = PROBE_BODY_MAX;
       long long body_deadline = deadline;
       int have_len = 0;
-      if (wsv__http_count(r->headers, r->nheaders, "Content-Length", &cl) ==
-          1) {
+      if (wsv_http_count(r->headers, r->nheaders, "Content-Length", &cl) == 1) {
         size_t v = 0;
         int ok = cl.len > 0 && cl.len < 10;
         for (size_t i = 0; ok && i < cl.len; i++) {
@@ -487,7 +408,7 @@ int probe_run(struct probe_result *r, struct probe_target *t,
             want = v;
         }
       }
-      if (wsv__http_count(r->headers, r->nheaders, "Transfer-Encoding", NULL) >
+      if (wsv_http_count(r->headers, r->nheaders, "Transfer-Encoding", NULL) >
           0)
         want = 0;
       if (!have_len) {
