@@ -113,23 +113,24 @@ static void exec_child_unlink(struct exec_child *ch) {
   pthread_mutex_unlock(&x->mu);
 }
 
+/* Stop watching *fd and close it (either may be unset already). */
+static void exec_unwatch(struct wsv_io **io, int *fd) {
+  wsv_io_stop(*io);
+  *io = NULL;
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+}
+
 static void exec_child_close_in(struct exec_child *ch) {
-  wsv_io_stop(ch->in_io);
-  ch->in_io = NULL;
-  if (ch->in_fd >= 0)
-    close(ch->in_fd);
-  ch->in_fd = -1;
+  exec_unwatch(&ch->in_io, &ch->in_fd);
   free(ch->inq);
   ch->inq = NULL;
   ch->in_off = ch->in_len = ch->in_cap = 0;
 }
 
 static void exec_child_close_out(struct exec_child *ch) {
-  wsv_io_stop(ch->out_io);
-  ch->out_io = NULL;
-  if (ch->out_fd >= 0)
-    close(ch->out_fd);
-  ch->out_fd = -1;
+  exec_unwatch(&ch->out_io, &ch->out_fd);
   free(ch->line);
   ch->line = NULL;
   ch->line_len = ch->line_cap = 0;
@@ -151,11 +152,7 @@ static void exec_child_report(const struct exec_child *ch, int status) {
 }
 
 static void exec_child_stop_pidfd(struct exec_child *ch) {
-  wsv_io_stop(ch->pid_io);
-  ch->pid_io = NULL;
-  if (ch->pidfd >= 0)
-    close(ch->pidfd);
-  ch->pidfd = -1;
+  exec_unwatch(&ch->pid_io, &ch->pidfd);
 }
 
 static void exec_child_free(struct exec_child *ch) {
