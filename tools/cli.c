@@ -1,5 +1,5 @@
-/* cli.c - helpers shared by the wsv subcommands: option parsing, and the
- * usage errors, messages and log lines they print on stderr. */
+/* cli.c - helpers shared by the wsv subcommands: option parsing, the usage
+ * errors, messages and log lines they print on stderr, and line buffers. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
