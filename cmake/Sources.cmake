@@ -16,6 +16,7 @@ set(WSV_PUBLIC_HEADERS
   include/wsv/frame.h
   include/wsv/hs_client.h
   include/wsv/hs_server.h
+  include/wsv/http.h
   include/wsv/origin.h
   include/wsv/rt.h
   include/wsv/url.h
@@ -62,14 +63,22 @@ set(WSV_RT_SOURCES
 # The wsv command.
 set(WSV_TOOL_SOURCES
   tools/bench.c
+  tools/bench_conn.c
+  tools/bench_report.c
   tools/bench_run.c
   tools/cli.c
   tools/connect.c
   tools/demo.c
+  tools/exec.c
+  tools/exec_spawn.c
   tools/main.c
   tools/page.c
   tools/probe.c
+  tools/probe_grade.c
+  tools/probe_net.c
+  tools/probe_report.c
   tools/serve.c
+  tools/serve_opts.c
 )
 
 # Unit tests (cmocka): each tests/NAME_test.c is the executable and ctest

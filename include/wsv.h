@@ -24,6 +24,8 @@
  *   wsv/origin.h     Origin allow-lists and same-origin checks for the
  *                    accept hook
  *   wsv/url.h        the ws:// / wss:// URL parser (hosts by RFC 3986)
+ *   wsv/http.h       HTTP/1.1 text: response heads, field lists, reason
+ *                    phrases, escaping
  */
 #ifndef WSV_H
 #define WSV_H
@@ -39,5 +41,6 @@
 #include "wsv/deflate.h"
 #include "wsv/origin.h"
 #include "wsv/url.h"
+#include "wsv/http.h"
 
 #endif /* WSV_H */

@@ -39,7 +39,7 @@ struct wsv_hs_client {
   wsv_random_fn random;
   void *random_user;
   /* The response parser and its header storage. */
-  struct wsv__http_head head;
+  struct wsv_http_head head;
   struct wsv_header *hdrs;
   size_t max_headers;
   size_t max_bytes;
@@ -341,7 +341,7 @@ static int hsc_reserved_name(struct wsv_str name) {
                                          "Connection",     "Origin",
                                          "Content-Length", "Transfer-Encoding"};
   for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-    if (wsv__str_ieq(name, reserved[i]))
+    if (wsv_str_ieq(name, reserved[i]))
       return 1;
   return hsc_iprefix(name.ptr, name.len, "Sec-WebSocket-");
 }
@@ -497,10 +497,8 @@ static int hsc_new_key(struct wsv_hs_client *hs) {
   uint8_t nonce[16];
   if (hs->random(hs->random_user, nonce, sizeof nonce) != 0)
     return WSV_ERR_RANDOM;
-  size_t n = wsv__base64_encode(nonce, sizeof nonce, hs->key);
-  hs->key[n] = '\0';
-  wsv__accept_value(hs->key, n, hs->accept);
-  hs->accept[HSC_ACCEPT_LEN] = '\0';
+  size_t n = wsv_hs_key(nonce, hs->key);
+  (void)wsv_hs_accept(hs->key, n, hs->accept);
   memset(nonce, 0, sizeof nonce);
   return WSV_OK;
 }
@@ -708,11 +706,11 @@ static int hsc_body_line(const struct wsv_hs_client *hs, const char *buf,
                          size_t len, char dst[HSC_QUOTE_CAP]) {
   const struct wsv_header *h = hs->hdrs;
   size_t nh = hs->head.nheaders;
-  if (wsv__http_count(h, nh, "Transfer-Encoding", NULL) > 0)
+  if (wsv_http_count(h, nh, "Transfer-Encoding", NULL) > 0)
     return 0;
   size_t avail = len - hs->head_len;
   struct wsv_str cl;
-  size_t ncl = wsv__http_count(h, nh, "Content-Length", &cl);
+  size_t ncl = wsv_http_count(h, nh, "Content-Length", &cl);
   if (ncl > 1)
     return 0;
   if (ncl == 1) {
@@ -745,7 +743,7 @@ static int hsc_status_error(struct wsv_hs_client *hs, const char *buf,
   hsc_say(hs, "server answered %d \"%s\"%s", hs->status, q, what);
   struct wsv_str loc;
   if (hs->status >= 300 && hs->status < 400 &&
-      wsv__http_count(hs->hdrs, hs->head.nheaders, "Location", &loc) == 1) {
+      wsv_http_count(hs->hdrs, hs->head.nheaders, "Location", &loc) == 1) {
     hsc_quote(q, loc.ptr, loc.len);
     hsc_say_more(hs, "; Location: \"%s\"", q);
   }
@@ -767,7 +765,7 @@ static int hsc_negotiate(struct wsv_hs_client *hs, const char *buf,
   size_t pos = 0;
   struct wsv_str e;
   junk[0] = '\0';
-  while (wsv__http_list_next(hs->hdrs, hs->head.nheaders, name, &pos, &e)) {
+  while (wsv_http_list_next(hs->hdrs, hs->head.nheaders, name, &pos, &e)) {
     int v = hsc_parse_version(e);
     if (v < 0) {
       if (njunk < HSC_QUOTE_CAP) {
@@ -849,12 +847,12 @@ static int hsc_check_tokens(struct wsv_hs_client *hs) {
                {"Connection", "Upgrade", WSV_ERR_HS_CONNECTION}};
   for (size_t i = 0; i < 2; i++) {
     struct wsv_str v;
-    size_t n = wsv__http_count(hs->hdrs, hs->head.nheaders, rules[i].name, &v);
+    size_t n = wsv_http_count(hs->hdrs, hs->head.nheaders, rules[i].name, &v);
     if (n == 0) {
       hsc_say(hs, "%s is missing", rules[i].name);
       return hsc_final(hs, rules[i].err);
     }
-    if (!wsv__http_list_has(hs->hdrs, hs->head.nheaders, rules[i].name,
+    if (!wsv_http_list_has(hs->hdrs, hs->head.nheaders, rules[i].name,
                             rules[i].token)) {
       char q[HSC_QUOTE_CAP];
       hsc_quote(q, v.ptr, v.len);
@@ -869,7 +867,7 @@ static int hsc_check_tokens(struct wsv_hs_client *hs) {
 static int hsc_check_accept(struct wsv_hs_client *hs) {
   struct wsv_str v;
   size_t n =
-      wsv__http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Accept", &v);
+      wsv_http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Accept", &v);
   if (n == 0) {
     hsc_say(hs, "Sec-WebSocket-Accept is missing");
     return hsc_final(hs, WSV_ERR_HS_ACCEPT);
@@ -890,7 +888,7 @@ static int hsc_check_accept(struct wsv_hs_client *hs) {
 
 static int hsc_check_subprotocol(struct wsv_hs_client *hs) {
   struct wsv_str v;
-  size_t n = wsv__http_count(hs->hdrs, hs->head.nheaders,
+  size_t n = wsv_http_count(hs->hdrs, hs->head.nheaders,
                              "Sec-WebSocket-Protocol", &v);
   if (n == 0)
     return WSV_OK;
@@ -934,7 +932,7 @@ static int hsc_check_extensions(struct wsv_hs_client *hs) {
   size_t total = 0, count = 0;
   for (size_t i = 0; i < hs->head.nheaders; i++) {
     const struct wsv_header *h = &hs->hdrs[i];
-    if (!wsv__str_ieq(h->name, hn))
+    if (!wsv_str_ieq(h->name, hn))
       continue;
     char q[HSC_QUOTE_CAP];
     hsc_quote(q, h->value.ptr, h->value.len);
@@ -963,7 +961,7 @@ static int hsc_check_extensions(struct wsv_hs_client *hs) {
       total += h->value.len + 2;
   }
   if (count == 0) {
-    if (wsv__http_count(hs->hdrs, hs->head.nheaders, hn, NULL) == 0)
+    if (wsv_http_count(hs->hdrs, hs->head.nheaders, hn, NULL) == 0)
       return WSV_OK;
     hsc_say(hs, "%s is empty", hn);
     return hsc_final(hs, WSV_ERR_HS_EXTENSION);
@@ -978,7 +976,7 @@ static int hsc_check_extensions(struct wsv_hs_client *hs) {
   size_t at = 0;
   for (size_t i = 0; i < hs->head.nheaders; i++) {
     const struct wsv_header *h = &hs->hdrs[i];
-    if (!wsv__str_ieq(h->name, hn) || h->value.len == 0)
+    if (!wsv_str_ieq(h->name, hn) || h->value.len == 0)
       continue;
     if (at > 0)
       at = hsc_put(j, at, ", ", 2);
@@ -1023,7 +1021,7 @@ static int hsc_check_pmd(struct wsv_hs_client *hs) {
     const struct wsv_header *h = &hs->hdrs[i];
     size_t pos = 0;
     struct wsv_str name;
-    if (!wsv__str_ieq(h->name, hn))
+    if (!wsv_str_ieq(h->name, hn))
       continue;
     while (hsc_ext_next(h->value.ptr, h->value.len, &pos, &name) == 1) {
       struct wsv_str e = hsc_ext_elem(h->value.ptr, pos, name);
@@ -1076,7 +1074,7 @@ int wsv_hs_client_parse(struct wsv_hs_client *hs, const char *buf, size_t len) {
   hs->fed = len;
   if (len == 0)
     return WSV_HSC_INCOMPLETE;
-  int rc = wsv__http_parse_response(&hs->head, buf, len);
+  int rc = wsv_http_parse_response(&hs->head, buf, len);
   if (rc == WSV_ERR_AGAIN)
     return WSV_HSC_INCOMPLETE;
   if (rc == WSV_ERR_HTTP_TOO_LARGE) {
@@ -1093,7 +1091,7 @@ int wsv_hs_client_parse(struct wsv_hs_client *hs, const char *buf, size_t len) {
   if (hs->status == 101)
     return hsc_check_101(hs);
   if ((hs->status == 400 || hs->status == 426) &&
-      wsv__http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Version",
+      wsv_http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Version",
                       NULL) > 0)
     return hsc_negotiate(hs, buf, len);
   return hsc_status_error(hs, buf, len,

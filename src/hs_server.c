@@ -19,7 +19,7 @@
 struct wsv_hs_server {
   struct wsv_mem mem;
   struct wsv_hs_server_config cfg;
-  struct wsv__http_head head;
+  struct wsv_http_head head;
   int result;      /* enum wsv_hs_result */
   int err;         /* WSV_ERR_* of a rejection */
   int status;      /* HTTP status of the answer */
@@ -153,7 +153,7 @@ static const struct wsv_header *hss_hdrs(const struct wsv_hs_server *hs) {
 
 static size_t hss_count(const struct wsv_hs_server *hs, const char *name,
                         struct wsv_str *first) {
-  return wsv__http_count(hss_hdrs(hs), hs->head.nheaders, name, first);
+  return wsv_http_count(hss_hdrs(hs), hs->head.nheaders, name, first);
 }
 
 static int hss_is_tchar(unsigned char c) {
@@ -213,7 +213,7 @@ static size_t hss_scheme_len(struct wsv_str t) {
   size_t i;
   for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
     size_t n = strlen(schemes[i]);
-    if (t.len >= n && wsv__str_ieq(hss_str(t.ptr, n), schemes[i]))
+    if (t.len >= n && wsv_str_ieq(hss_str(t.ptr, n), schemes[i]))
       return n;
   }
   return 0;
@@ -333,9 +333,9 @@ static int hss_check_upgrade(struct wsv_hs_server *hs) {
   size_t pos = 0, n = 0;
   int ok = 1;
   struct wsv_str e, first;
-  while (wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders, "Upgrade", &pos,
+  while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders, "Upgrade", &pos,
                              &e)) {
-    ok = ok && wsv__str_ieq(e, "websocket");
+    ok = ok && wsv_str_ieq(e, "websocket");
     n++;
   }
   if (ok && n == 1)
@@ -347,7 +347,7 @@ static int hss_check_upgrade(struct wsv_hs_server *hs) {
 
 static int hss_check_connection(struct wsv_hs_server *hs) {
   struct wsv_str v;
-  if (wsv__http_list_has(hss_hdrs(hs), hs->head.nheaders, "Connection",
+  if (wsv_http_list_has(hss_hdrs(hs), hs->head.nheaders, "Connection",
                          "Upgrade"))
     return 0;
   if (hss_count(hs, "Connection", &v) == 0)
@@ -490,7 +490,7 @@ static int hss_protocol_dup(const struct wsv_hs_server *hs, struct wsv_str e,
   size_t pos = 0, k;
   struct wsv_str o;
   for (k = 0; k < idx; k++) {
-    (void)wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+    (void)wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
                               "Sec-WebSocket-Protocol", &pos, &o);
     if (o.len == e.len && memcmp(o.ptr, e.ptr, e.len) == 0)
       return 1;
@@ -504,7 +504,7 @@ static int hss_check_protocols(struct wsv_hs_server *hs) {
   for (i = 0; i < hs->head.nheaders; i++) {
     const struct wsv_header *f = &hss_hdrs(hs)[i];
     const char *why;
-    if (!wsv__str_ieq(f->name, "Sec-WebSocket-Protocol"))
+    if (!wsv_str_ieq(f->name, "Sec-WebSocket-Protocol"))
       continue;
     why = hss_protocol_field(f->value, &count);
     if (why != NULL)
@@ -515,7 +515,7 @@ static int hss_check_protocols(struct wsv_hs_server *hs) {
                         "more than 128 subprotocols offered");
   }
   for (i = 0; i < count; i++) {
-    (void)wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+    (void)wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
                               "Sec-WebSocket-Protocol", &pos, &e);
     if (hss_protocol_dup(hs, e, i))
       return hss_reject_q(hs, WSV_ERR_HS_HEADER, 400,
@@ -547,7 +547,7 @@ static void hss_negotiate_pmd(struct wsv_hs_server *hs) {
 
   if (hs->cfg.pmd_policy == WSV_PMD_OFF)
     return;
-  while (wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+  while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
                              "Sec-WebSocket-Extensions", &pos, &e)) {
     if (wsv_pmd_parse(e.ptr, e.len, &o, NULL) != 1 ||
         wsv_pmd_negotiate(&o, hs->cfg.pmd_policy, &p) != 1)
@@ -763,36 +763,6 @@ size_t wsv_hs_server_want(const struct wsv_hs_server *hs) {
   return hs->cfg.max_head_bytes - hs->seen;
 }
 
-static const char *hss_status_text(int status) {
-  static const struct {
-    int status;
-    const char *text;
-  } t[] = {{101, "Switching Protocols"},
-           {400, "Bad Request"},
-           {401, "Unauthorized"},
-           {403, "Forbidden"},
-           {404, "Not Found"},
-           {405, "Method Not Allowed"},
-           {408, "Request Timeout"},
-           {409, "Conflict"},
-           {410, "Gone"},
-           {414, "URI Too Long"},
-           {421, "Misdirected Request"},
-           {426, "Upgrade Required"},
-           {429, "Too Many Requests"},
-           {431, "Request Header Fields Too Large"},
-           {500, "Internal Server Error"},
-           {501, "Not Implemented"},
-           {502, "Bad Gateway"},
-           {503, "Service Unavailable"},
-           {504, "Gateway Timeout"}};
-  size_t i;
-  for (i = 0; i < sizeof t / sizeof t[0]; i++)
-    if (t[i].status == status)
-      return t[i].text;
-  return status < 500 ? "Client Error" : "Server Error";
-}
-
 static void hss_build_101(const struct wsv_hs_server *hs, struct hss_buf *b) {
   hss_put(b, "HTTP/1.1 101 Switching Protocols\r\n"
              "Upgrade: websocket\r\n"
@@ -817,7 +787,7 @@ static void hss_build_error(const struct wsv_hs_server *hs, struct hss_buf *b) {
   hss_put(b, "HTTP/1.1 ");
   hss_put_uint(b, (size_t)hs->status);
   hss_put(b, " ");
-  hss_put(b, hss_status_text(hs->status));
+  hss_put(b, wsv_http_reason(hs->status));
   hss_put(b, "\r\n");
   if (hs->status == 426)
     hss_put(b, "Upgrade: websocket\r\n");
@@ -918,7 +888,7 @@ int wsv_hs_server_list_next(const struct wsv_hs_server *hs, const char *name,
   if (hs == NULL || name == NULL || pos == NULL || elem == NULL ||
       hs->head_len == 0)
     return 0;
-  return wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders, name, pos, elem);
+  return wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders, name, pos, elem);
 }
 
 /* Setters are valid from the hook, or after acceptance. */
@@ -936,7 +906,7 @@ int wsv_hs_server_select_subprotocol(struct wsv_hs_server *hs,
   if (name == NULL)
     return 0;
   n = strlen(name);
-  while (wsv__http_list_next(hss_hdrs(hs), hs->head.nheaders,
+  while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
                              "Sec-WebSocket-Protocol", &pos, &e)) {
     if (e.len == n && memcmp(e.ptr, name, n) == 0) {
       hs->subprotocol = e;
@@ -1000,7 +970,7 @@ int wsv_hs_server_pmd(const struct wsv_hs_server *hs,
   /* The accept hook set the value: read what it agreed to. */
   field.name = hss_str("x", 1);
   field.value = hs->extensions;
-  while (wsv__http_list_next(&field, 1, "x", &pos, &e)) {
+  while (wsv_http_list_next(&field, 1, "x", &pos, &e)) {
     if (wsv_pmd_parse(e.ptr, e.len, &o, NULL) != 1 ||
         o.client_max_window_bits < 0)
       continue;

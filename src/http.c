@@ -1,8 +1,10 @@
 /*
- * http.c - incremental, strict HTTP/1.1 message-head parser (see http.h).
+ * http.c - the core's HTTP and URI text code (wsv/http.h and http.h): the
+ * incremental, strict HTTP/1.1 message-head parser, field and list
+ * lookups, reason phrases, escaping, and the RFC 3986 host grammar.
  *
  * The scan is a byte-at-a-time state machine whose state lives in the
- * caller's struct wsv__http_head, so every byte is examined once however
+ * caller's struct wsv_http_head, so every byte is examined once however
  * the input is split.  Errors are reported at the first byte that makes
  * the head invalid.  When the blank line arrives, a second linear pass over
  * the (already validated) head sets the views into the current buffer.
@@ -48,7 +50,7 @@ static int http_is_digit(char c) {
 }
 
 /* "HTTP/" DIGIT "." DIGIT at p[0..8); sets major and minor. */
-static int http_parse_version(struct wsv__http_head *h, const char *p,
+static int http_parse_version(struct wsv_http_head *h, const char *p,
                               size_t len) {
   if (len != 8 || memcmp(p, "HTTP/", 5) != 0 || !http_is_digit(p[5]) ||
       p[6] != '.' || !http_is_digit(p[7]))
@@ -59,7 +61,7 @@ static int http_parse_version(struct wsv__http_head *h, const char *p,
 }
 
 /* request-line = method SP request-target SP HTTP-version, in p[0..len). */
-static int http_parse_request_line(struct wsv__http_head *h, const char *p,
+static int http_parse_request_line(struct wsv_http_head *h, const char *p,
                                    size_t len) {
   size_t i = 0, t;
   while (i < len && http_is_tchar((unsigned char)p[i]))
@@ -81,7 +83,7 @@ static int http_parse_request_line(struct wsv__http_head *h, const char *p,
 
 /* status-line = HTTP-version SP 3DIGIT [SP reason-phrase]; the SP before
  * an empty reason may be missing (seen in the wild). */
-static int http_parse_status_line(struct wsv__http_head *h, const char *p,
+static int http_parse_status_line(struct wsv_http_head *h, const char *p,
                                   size_t len) {
   if (len < 12 || http_parse_version(h, p, 8) != 0 || p[8] != ' ' ||
       !http_is_digit(p[9]) || !http_is_digit(p[10]) || !http_is_digit(p[11]))
@@ -99,7 +101,7 @@ static int http_parse_status_line(struct wsv__http_head *h, const char *p,
   return 0;
 }
 
-static int http_parse_start(struct wsv__http_head *h, const char *p, size_t len,
+static int http_parse_start(struct wsv_http_head *h, const char *p, size_t len,
                             int is_request) {
   return is_request ? http_parse_request_line(h, p, len)
                     : http_parse_status_line(h, p, len);
@@ -138,7 +140,7 @@ static int http_value_byte(unsigned char c) {
 
 /* Advance the scanner over buf[h->_scanned .. end).  Returns the new state;
  * on HTTP_ST_DONE, h->_scanned is the head's length. */
-static int http_scan(struct wsv__http_head *h, const char *buf, size_t end,
+static int http_scan(struct wsv_http_head *h, const char *buf, size_t end,
                      int is_request) {
   int st = h->_state;
   size_t i = h->_scanned;
@@ -185,7 +187,7 @@ static int http_scan(struct wsv__http_head *h, const char *buf, size_t end,
 
 /* Second pass over a complete, validated head buf[0..len): set the start
  * line's and every field's views. */
-static void http_fill(struct wsv__http_head *h, const char *buf, size_t len,
+static void http_fill(struct wsv_http_head *h, const char *buf, size_t len,
                       int is_request) {
   const char *eol = memchr(buf, '\r', len);
   size_t i = (size_t)(eol - buf) + 2, n = 0;
@@ -209,7 +211,7 @@ static void http_fill(struct wsv__http_head *h, const char *buf, size_t len,
   h->nheaders = n;
 }
 
-static int http_parse(struct wsv__http_head *h, const char *buf, size_t len,
+static int http_parse(struct wsv_http_head *h, const char *buf, size_t len,
                       int is_request) {
   size_t max = h->max_bytes < (size_t)INT_MAX ? h->max_bytes : (size_t)INT_MAX;
   size_t end = len < max ? len : max;
@@ -240,12 +242,12 @@ static int http_parse(struct wsv__http_head *h, const char *buf, size_t len,
   return WSV_ERR_AGAIN;
 }
 
-int wsv__http_parse_request(struct wsv__http_head *h, const char *buf,
+int wsv__http_parse_request(struct wsv_http_head *h, const char *buf,
                             size_t len) {
   return http_parse(h, buf, len, 1);
 }
 
-int wsv__http_parse_response(struct wsv__http_head *h, const char *buf,
+int wsv_http_parse_response(struct wsv_http_head *h, const char *buf,
                              size_t len) {
   return http_parse(h, buf, len, 0);
 }
@@ -254,7 +256,7 @@ static char http_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-int wsv__str_ieq(struct wsv_str s, const char *name) {
+int wsv_str_ieq(struct wsv_str s, const char *name) {
   size_t i;
   if (s.len != strlen(name))
     return 0;
@@ -264,7 +266,7 @@ int wsv__str_ieq(struct wsv_str s, const char *name) {
   return 1;
 }
 
-size_t wsv__http_count(const struct wsv_header *hs, size_t n, const char *name,
+size_t wsv_http_count(const struct wsv_header *hs, size_t n, const char *name,
                        struct wsv_str *first) {
   size_t i, count = 0;
   if (first != NULL) {
@@ -272,7 +274,7 @@ size_t wsv__http_count(const struct wsv_header *hs, size_t n, const char *name,
     first->len = 0;
   }
   for (i = 0; i < n; i++) {
-    if (!wsv__str_ieq(hs[i].name, name))
+    if (!wsv_str_ieq(hs[i].name, name))
       continue;
     if (count++ == 0 && first != NULL)
       *first = hs[i].value;
@@ -311,12 +313,12 @@ static int http_trim(struct wsv_str v, size_t off, size_t end,
   return end > off;
 }
 
-int wsv__http_list_next(const struct wsv_header *hs, size_t n, const char *name,
+int wsv_http_list_next(const struct wsv_header *hs, size_t n, const char *name,
                         size_t *pos, struct wsv_str *elem) {
   size_t i = *pos >> HTTP_POS_HALF, off = *pos & HTTP_POS_MASK;
   for (; i < n && i < HTTP_POS_MASK; i++, off = 0) {
     struct wsv_str v = hs[i].value;
-    if (!wsv__str_ieq(hs[i].name, name))
+    if (!wsv_str_ieq(hs[i].name, name))
       continue;
     while (off < v.len) {
       size_t end = http_elem_end(v, off);
@@ -338,14 +340,115 @@ int wsv__http_list_next(const struct wsv_header *hs, size_t n, const char *name,
   return 0;
 }
 
-int wsv__http_list_has(const struct wsv_header *hs, size_t n, const char *name,
+int wsv_http_list_has(const struct wsv_header *hs, size_t n, const char *name,
                        const char *token) {
   size_t pos = 0;
   struct wsv_str e;
-  while (wsv__http_list_next(hs, n, name, &pos, &e))
-    if (wsv__str_ieq(e, token))
+  while (wsv_http_list_next(hs, n, name, &pos, &e))
+    if (wsv_str_ieq(e, token))
       return 1;
   return 0;
+}
+
+/* ---- reason phrases (see wsv/http.h) ------------------------------------ */
+
+const char *wsv_http_reason(int status) {
+  static const struct {
+    int status;
+    const char *text;
+  } t[] = {{101, "Switching Protocols"},
+           {200, "OK"},
+           {201, "Created"},
+           {204, "No Content"},
+           {301, "Moved Permanently"},
+           {302, "Found"},
+           {303, "See Other"},
+           {304, "Not Modified"},
+           {307, "Temporary Redirect"},
+           {308, "Permanent Redirect"},
+           {400, "Bad Request"},
+           {401, "Unauthorized"},
+           {403, "Forbidden"},
+           {404, "Not Found"},
+           {405, "Method Not Allowed"},
+           {408, "Request Timeout"},
+           {409, "Conflict"},
+           {410, "Gone"},
+           {413, "Content Too Large"},
+           {414, "URI Too Long"},
+           {421, "Misdirected Request"},
+           {426, "Upgrade Required"},
+           {429, "Too Many Requests"},
+           {431, "Request Header Fields Too Large"},
+           {500, "Internal Server Error"},
+           {501, "Not Implemented"},
+           {502, "Bad Gateway"},
+           {503, "Service Unavailable"},
+           {504, "Gateway Timeout"}};
+  static const char *const class_name[] = {"Informational", "Success",
+                                           "Redirection", "Client Error",
+                                           "Server Error"};
+  size_t i;
+  for (i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (t[i].status == status)
+      return t[i].text;
+  if (status < 100 || status > 599)
+    return "Unknown";
+  return class_name[status / 100 - 1];
+}
+
+/* ---- escaping (see wsv/http.h) -------------------------------------------- */
+
+/* Byte c as wsv_str_escape writes it, into e[0..4); returns the length. */
+static size_t http_escape_byte(unsigned char c, unsigned flags, char e[4]) {
+  static const char hex[] = "0123456789ABCDEF";
+  int esc = (flags & WSV_ESCAPE_HEX) != 0;
+  if (esc && (c == '"' || c == '\\')) {
+    e[0] = '\\';
+    e[1] = (char)c;
+    return 2;
+  }
+  if (c >= 0x20 && c < 0x7f) {
+    e[0] = (char)c;
+    return 1;
+  }
+  if (!esc) {
+    e[0] = '?';
+    return 1;
+  }
+  e[0] = '\\';
+  e[1] = 'x';
+  e[2] = hex[c >> 4];
+  e[3] = hex[c & 15];
+  return 4;
+}
+
+size_t wsv_str_escape(char *dst, size_t cap, const char *src, size_t len,
+                      size_t max, unsigned flags) {
+  size_t m = len < max ? len : max, room, limit, total = 0, o = 0, i;
+  char e[4];
+  int cut;
+  if (cap == 0)
+    return 0;
+  room = cap - 1;
+  for (i = 0; i < m; i++)
+    total += http_escape_byte((unsigned char)src[i], flags, e);
+  cut = m < len || total > room;
+  limit = !cut ? room : room >= 3 ? room - 3 : 0;
+  for (i = 0; i < m; i++) {
+    size_t k = http_escape_byte((unsigned char)src[i], flags, e);
+    if (o + k > limit)
+      break;
+    memcpy(dst + o, e, k);
+    o += k;
+  }
+  if (cut) {
+    size_t d = room - o < 3 ? room - o : 3;
+    memcpy(dst + o, "...", d);
+    o += d;
+  }
+  dst[o] = '\0';
+  return o;
 }
 
 /* ---- RFC 3986 hosts (see http.h) ---------------------------------------- */

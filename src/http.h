@@ -1,93 +1,31 @@
 /*
- * http.h - internal incremental HTTP/1.1 message-head parser, shared by the
- * server handshake (requests) and the client handshake (responses).
- *
- * Model (as picohttpparser): the caller keeps every byte received so far in
- * one contiguous buffer and appends to it; each call passes the whole buffer
- * again.  The parser remembers how far it has scanned (`_scanned`) so the
- * total work stays linear however the bytes are split.  Nothing is
- * allocated: header names and values are views into the caller's buffer and
- * stay valid as long as that buffer does.
- *
- * Strictness (RFC 9112): CRLF line endings only (a bare LF or bare CR is an
- * error, reported as soon as it is seen); no obs-fold (a line starting with
- * SP/HTAB); no whitespace between a field name and the colon; field names
- * are RFC 9110 tokens; values may hold HTAB, SP, VCHAR and obs-text but no
- * other control byte (NUL, DEL, ...); leading and trailing SP/HTAB of a value
- * are trimmed.
+ * http.h - the core's internal HTTP and URI text code (src/http.c).  The
+ * public half is in wsv/http.h (the response-head parser, field lookups,
+ * comma lists, reason phrases, escaping; the model and the strictness
+ * rules of the head parser are written there); this header adds what only
+ * the core uses: the request-head parser of the server handshake, the
+ * token and list lexing of the header grammars, and the RFC 3986 host
+ * grammar.
  */
-#ifndef WSV_HTTP_H
-#define WSV_HTTP_H
+#ifndef WSV__HTTP_INT_H
+#define WSV__HTTP_INT_H
 
 #include "int.h"
 
-struct wsv__http_head {
-  /* request line (requests only) */
-  struct wsv_str method;
-  struct wsv_str target;
-  /* status line (responses only) */
-  int status;
-  struct wsv_str reason;
-  /* both: HTTP/major.minor */
-  int major, minor;
-  /* header storage, supplied by the caller before the first call:
-   * `headers` points to `max_headers` entries; `nheaders` is set on success. */
-  struct wsv_header *headers;
-  size_t max_headers;
-  size_t nheaders;
-  /* limit on the head's size in bytes, request line and final CRLF included */
-  size_t max_bytes;
-  /* private: resume point of the scan for the end of the head.  Set it to 0
-   * before the first call (zeroing the whole struct is simplest); when it is
-   * 0 the parser resets the other private fields itself. */
-  size_t _scanned;
-  size_t _line;   /* private: offset where the current line starts */
-  size_t _fields; /* private: header lines completed so far */
-  int _state;     /* private: scanner state */
-};
-
-/* Parse a request head from buf[0..len).  Returns the head's length in
- * bytes (> 0, the request line through the blank line) when complete;
- * WSV_ERR_AGAIN when more bytes are needed (len < max_bytes);
- * WSV_ERR_HTTP_TOO_LARGE when the head is not complete within max_bytes, or
- * has more than max_headers fields; WSV_ERR_HTTP_SYNTAX otherwise;
- * WSV_ERR_INVAL if `len` is smaller than on the previous call.
- * Bytes after the head are not looked at, nor bytes at or beyond max_bytes
- * (max_bytes is capped at INT_MAX).  Syntax errors in the bytes seen so far
- * are reported at once, before the head is complete; the request line's
- * shape (method SP origin SP "HTTP/" DIGIT "." DIGIT) is checked as soon as
- * its CRLF arrives.  Errors are sticky: later calls return the same code.
- * Views (method, target, headers) are (re)set from `buf` on completion, so
- * the caller may move its buffer between calls. */
-int wsv__http_parse_request(struct wsv__http_head *h, const char *buf,
+/* wsv__http_parse_request - wsv_http_parse_response's twin for a request
+ * head: the request line is method SP request-target SP "HTTP/" DIGIT "."
+ * DIGIT (method a token, target printable ASCII), checked as soon as its
+ * CRLF arrives; sets method and target.  Same returns and errors. */
+int wsv__http_parse_request(struct wsv_http_head *h, const char *buf,
                             size_t len);
 
-/* Same for a response head ("HTTP/1.1 101 Switching Protocols"). */
-int wsv__http_parse_response(struct wsv__http_head *h, const char *buf,
-                             size_t len);
-
-/* Case-insensitive ASCII comparison of a view with a NUL-terminated name. */
-int wsv__str_ieq(struct wsv_str s, const char *name);
-
-/* Count the fields named `name` (case-insensitive); if `first` is not NULL
- * it receives the value of the first one (or {NULL,0}). */
-size_t wsv__http_count(const struct wsv_header *hs, size_t n, const char *name,
-                       struct wsv_str *first);
-
-/* Iterate over the comma-separated elements of every field named `name`,
- * in order, as one list (RFC 9110 §5.3): empty elements are skipped,
- * surrounding SP/HTAB trimmed.  A comma inside a quoted-string ("a,b", with
- * backslash escapes) does not split.  Start with *pos = 0; each call returns
- * 1 and sets *elem, or returns 0 at the end.  `pos` encodes field index and
- * offset (half of size_t's bits each; an offset or index too large for its
- * half ends the list); treat it as opaque.  Linear over the whole list. */
-int wsv__http_list_next(const struct wsv_header *hs, size_t n, const char *name,
-                        size_t *pos, struct wsv_str *elem);
-
-/* 1 if the comma list in the fields named `name` holds `token`
- * (case-insensitive), else 0. */
-int wsv__http_list_has(const struct wsv_header *hs, size_t n, const char *name,
-                       const char *token);
+/* For tools/ until it switches to wsv/http.h: the old internal names. */
+#define wsv__http_head wsv_http_head
+#define wsv__http_parse_response wsv_http_parse_response
+#define wsv__str_ieq wsv_str_ieq
+#define wsv__http_count wsv_http_count
+#define wsv__http_list_next wsv_http_list_next
+#define wsv__http_list_has wsv_http_list_has
 
 /* ---- RFC 3986 hosts ------------------------------------------------------
  * The one parser in wsv for the host grammar of RFC 3986 §3.2.2, used for
@@ -148,4 +86,4 @@ long wsv__uri_port(const char *p, size_t n);
  * otherwise, leaving *host_len and *port unchanged. */
 int wsv__uri_host_port(const char *p, size_t n, size_t *host_len, long *port);
 
-#endif /* WSV_HTTP_H */
+#endif /* WSV__HTTP_INT_H */

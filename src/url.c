@@ -35,7 +35,7 @@ static const struct url_scheme *url_scheme(const char *s, size_t n,
       continue;
     head.ptr = s;
     head.len = k->len;
-    if (wsv__str_ieq(head, k->name))
+    if (wsv_str_ieq(head, k->name))
       return k;
   }
   return NULL;

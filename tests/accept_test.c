@@ -58,11 +58,29 @@ static void test_matches_concatenation(void **state) {
   }
 }
 
+/* The public pair (wsv/hs_client.h): the key of a nonce, its accept. */
+static void test_public_key_accept(void **state) {
+  static const uint8_t nonce[16] = "the sample nonce";
+  char key[25], acc[29];
+  uint8_t *g = guard_copy(nonce, 16);
+  (void)state;
+  memset(key, 'x', sizeof key);
+  memset(acc, 'x', sizeof acc);
+  assert_int_equal(wsv_hs_key(g, key), 24);
+  assert_string_equal(key, "dGhlIHNhbXBsZSBub25jZQ==");
+  assert_int_equal(wsv_hs_accept(key, 24, acc), 28);
+  assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  assert_int_equal(wsv_hs_accept("", 0, acc), 28);
+  assert_string_equal(acc, "Kfh9QIsMVZcl6xEPYxPHzW8SZ8w=");
+  guard_free(g, 16);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfc6455_example),
       cmocka_unit_test(test_other_keys),
       cmocka_unit_test(test_matches_concatenation),
+      cmocka_unit_test(test_public_key_accept),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@
 
 /* One parser with its header storage. */
 struct ht_parser {
-  struct wsv__http_head h;
+  struct wsv_http_head h;
   struct wsv_header hs[MAXH];
 };
 
@@ -39,7 +39,7 @@ static int ht_call(struct ht_parser *p, int req, const char *buf, size_t len,
                    uint8_t **copy) {
   uint8_t *g = guard_copy(buf, len);
   int rc = req ? wsv__http_parse_request(&p->h, (const char *)g, len)
-               : wsv__http_parse_response(&p->h, (const char *)g, len);
+               : wsv_http_parse_response(&p->h, (const char *)g, len);
   if (copy != NULL)
     *copy = g;
   else
@@ -59,7 +59,7 @@ struct ht_case {
   size_t max_headers;
 };
 
-typedef void (*ht_check_fn)(const struct wsv__http_head *h);
+typedef void (*ht_check_fn)(const struct wsv_http_head *h);
 
 /* Feed the case whole, split once at every byte, and byte by byte. */
 static void ht_run(const struct ht_case *c, ht_check_fn check) {
@@ -113,7 +113,7 @@ static const char ht_req1[] = "GET /chat?x=1 HTTP/1.1\r\n"
                               "X-Tab: a\tb\r\n"
                               "\r\n";
 
-static void ht_check_req1(const struct wsv__http_head *h) {
+static void ht_check_req1(const struct wsv_http_head *h) {
   assert_true(ht_eq(h->method, "GET"));
   assert_true(ht_eq(h->target, "/chat?x=1"));
   assert_int_equal(h->major, 1);
@@ -128,7 +128,7 @@ static void ht_check_req1(const struct wsv__http_head *h) {
   assert_true(ht_eq(h->headers[4].value, "caf\xc3\xa9 \x80\xff"));
   assert_true(ht_eq(h->headers[5].value, "a\tb"));
   assert_true(
-      wsv__http_list_has(h->headers, h->nheaders, "connection", "UPGRADE"));
+      wsv_http_list_has(h->headers, h->nheaders, "connection", "UPGRADE"));
 }
 
 static void test_request_ok(void **state) {
@@ -147,7 +147,7 @@ static void test_request_leftover(void **state) {
   ht_run(&c, NULL);
 }
 
-static void ht_check_v20(const struct wsv__http_head *h) {
+static void ht_check_v20(const struct wsv_http_head *h) {
   assert_int_equal(h->major, 2);
   assert_int_equal(h->minor, 0);
   assert_int_equal(h->nheaders, 0);
@@ -405,7 +405,7 @@ static void test_linear_spaces(void **state) {
 
 /* ---- responses --------------------------------------------------------- */
 
-static void ht_check_resp(const struct wsv__http_head *h) {
+static void ht_check_resp(const struct wsv_http_head *h) {
   assert_int_equal(h->status, 101);
   assert_true(ht_eq(h->reason, "Switching Protocols"));
   assert_int_equal(h->major, 1);
@@ -429,12 +429,12 @@ static void test_response_ok(void **state) {
   ht_run(&c, ht_check_resp);
 }
 
-static void ht_check_426(const struct wsv__http_head *h) {
+static void ht_check_426(const struct wsv_http_head *h) {
   assert_int_equal(h->status, 426);
   assert_int_equal(h->reason.len, 0);
   assert_int_equal(h->nheaders, 2);
   assert_int_equal(
-      wsv__http_count(h->headers, h->nheaders, "sec-websocket-version", NULL),
+      wsv_http_count(h->headers, h->nheaders, "sec-websocket-version", NULL),
       2);
 }
 
@@ -497,16 +497,16 @@ static struct wsv_header ht_hdr(const char *name, const char *value) {
 static void test_str_ieq(void **state) {
   struct wsv_str s = {"WebSocket", 9};
   (void)state;
-  assert_true(wsv__str_ieq(s, "websocket"));
-  assert_true(wsv__str_ieq(s, "WEBSOCKET"));
-  assert_false(wsv__str_ieq(s, "websockets"));
-  assert_false(wsv__str_ieq(s, "websocke"));
-  assert_false(wsv__str_ieq(s, "websocket\x01"));
+  assert_true(wsv_str_ieq(s, "websocket"));
+  assert_true(wsv_str_ieq(s, "WEBSOCKET"));
+  assert_false(wsv_str_ieq(s, "websockets"));
+  assert_false(wsv_str_ieq(s, "websocke"));
+  assert_false(wsv_str_ieq(s, "websocket\x01"));
   s.len = 0;
-  assert_true(wsv__str_ieq(s, ""));
+  assert_true(wsv_str_ieq(s, ""));
   s.ptr = "[";
   s.len = 1;
-  assert_false(wsv__str_ieq(s, "{")); /* not a letter: no case folding */
+  assert_false(wsv_str_ieq(s, "{")); /* not a letter: no case folding */
 }
 
 static void test_count(void **state) {
@@ -517,13 +517,13 @@ static void test_count(void **state) {
   hs[1] = ht_hdr("X", "1");
   hs[2] = ht_hdr("host", "b");
   hs[3] = ht_hdr("Hosts", "c");
-  assert_int_equal(wsv__http_count(hs, 4, "HOST", &first), 2);
+  assert_int_equal(wsv_http_count(hs, 4, "HOST", &first), 2);
   assert_true(ht_eq(first, "a"));
-  assert_int_equal(wsv__http_count(hs, 4, "Y", &first), 0);
+  assert_int_equal(wsv_http_count(hs, 4, "Y", &first), 0);
   assert_null(first.ptr);
   assert_int_equal(first.len, 0);
-  assert_int_equal(wsv__http_count(hs, 4, "x", NULL), 1);
-  assert_int_equal(wsv__http_count(NULL, 0, "x", &first), 0);
+  assert_int_equal(wsv_http_count(hs, 4, "x", NULL), 1);
+  assert_int_equal(wsv_http_count(NULL, 0, "x", &first), 0);
 }
 
 /* Collect every element of the list `name` into one "|"-joined string. */
@@ -532,7 +532,7 @@ static void ht_join(const struct wsv_header *hs, size_t n, const char *name,
   size_t pos = 0, used = 0;
   struct wsv_str e;
   out[0] = '\0';
-  while (wsv__http_list_next(hs, n, name, &pos, &e)) {
+  while (wsv_http_list_next(hs, n, name, &pos, &e)) {
     assert_true(used + e.len + 2 < cap);
     if (used > 0)
       out[used++] = '|';
@@ -541,7 +541,7 @@ static void ht_join(const struct wsv_header *hs, size_t n, const char *name,
     out[used] = '\0';
   }
   /* the end is stable */
-  assert_int_equal(wsv__http_list_next(hs, n, name, &pos, &e), 0);
+  assert_int_equal(wsv_http_list_next(hs, n, name, &pos, &e), 0);
 }
 
 static void test_list_next(void **state) {
@@ -562,11 +562,11 @@ static void test_list_next(void **state) {
   assert_string_equal(out, "");
   ht_join(hs, 0, "connection", out, sizeof out);
   assert_string_equal(out, "");
-  assert_true(wsv__http_list_has(hs, 6, "Connection", "upgrade"));
-  assert_true(wsv__http_list_has(hs, 6, "Connection", "C"));
-  assert_false(wsv__http_list_has(hs, 6, "Connection", "no"));
-  assert_false(wsv__http_list_has(hs, 6, "Connection", "Upgrad"));
-  assert_false(wsv__http_list_has(hs, 6, "Connection", ""));
+  assert_true(wsv_http_list_has(hs, 6, "Connection", "upgrade"));
+  assert_true(wsv_http_list_has(hs, 6, "Connection", "C"));
+  assert_false(wsv_http_list_has(hs, 6, "Connection", "no"));
+  assert_false(wsv_http_list_has(hs, 6, "Connection", "Upgrad"));
+  assert_false(wsv_http_list_has(hs, 6, "Connection", ""));
 }
 
 /* 1,000 comma elements (and 1,000 commas of nothing): linear. */
@@ -584,7 +584,7 @@ static void test_list_many(void **state) {
   memset(v + 4001, ',', 998);
   v[4999] = '\0';
   hs[1] = ht_hdr("L", v + 4001);
-  while (wsv__http_list_next(hs, 2, "l", &pos, &e)) {
+  while (wsv_http_list_next(hs, 2, "l", &pos, &e)) {
     assert_true(ht_eq(e, "ab"));
     count++;
   }
@@ -767,6 +767,108 @@ static void test_uri_host_ipv6(void **state) {
   }
 }
 
+/* ---- wsv_http_reason ----------------------------------------------------- */
+
+static void test_reason(void **state) {
+  static const struct {
+    int status;
+    const char *text;
+  } cs[] = {
+      {101, "Switching Protocols"},
+      {200, "OK"},
+      {204, "No Content"},
+      {301, "Moved Permanently"},
+      {308, "Permanent Redirect"},
+      {400, "Bad Request"},
+      {403, "Forbidden"},
+      {404, "Not Found"},
+      {413, "Content Too Large"},
+      {414, "URI Too Long"},
+      {421, "Misdirected Request"},
+      {426, "Upgrade Required"},
+      {431, "Request Header Fields Too Large"},
+      {500, "Internal Server Error"},
+      {504, "Gateway Timeout"},
+      /* the fallback: the status class */
+      {100, "Informational"},
+      {199, "Informational"},
+      {250, "Success"},
+      {399, "Redirection"},
+      {418, "Client Error"},
+      {499, "Client Error"},
+      {505, "Server Error"},
+      {599, "Server Error"},
+      {99, "Unknown"},
+      {600, "Unknown"},
+      {0, "Unknown"},
+      {-1, "Unknown"},
+      {999, "Unknown"},
+  };
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof cs / sizeof cs[0]; i++)
+    assert_string_equal(wsv_http_reason(cs[i].status), cs[i].text);
+}
+
+/* ---- wsv_str_escape ------------------------------------------------------- */
+
+/* Escape in[0..n) (from a guard copy) into a buffer of exactly `cap`
+ * bytes that ends right before a PROT_NONE page; compare with `want`. */
+static void ht_escape(const char *in, size_t n, size_t cap, size_t max,
+                      unsigned flags, const char *want) {
+  static const char fill[512] = {0};
+  uint8_t *src = guard_copy(in, n);
+  uint8_t *g = guard_copy(fill, cap);
+  char *dst = cap > 0 ? (char *)g : NULL;
+  size_t got = wsv_str_escape(dst, cap, (const char *)src, n, max, flags);
+  if (cap == 0) {
+    assert_int_equal(got, 0);
+  } else {
+    if (strcmp(dst, want) != 0)
+      fail_msg("escape: got \"%s\", want \"%s\"", dst, want);
+    assert_int_equal(got, strlen(want));
+  }
+  guard_free(g, cap);
+  guard_free(src, n);
+}
+
+static void test_escape(void **state) {
+  static const char bin[] = "a\"b\\c\r\n\x01\x7f\x80\xff~ z";
+  size_t bn = sizeof bin - 1;
+  (void)state;
+  /* '?' style (hs_client's reasons) and hex style (hs_server's) */
+  ht_escape(bin, bn, 64, SIZE_MAX, 0, "a\"b\\c??????~ z");
+  ht_escape(bin, bn, 64, SIZE_MAX, WSV_ESCAPE_HEX,
+            "a\\\"b\\\\c\\x0D\\x0A\\x01\\x7F\\x80\\xFF~ z");
+  ht_escape("", 0, 1, SIZE_MAX, WSV_ESCAPE_HEX, "");
+  {
+    char z[4] = "xyz";
+    assert_int_equal(wsv_str_escape(z, sizeof z, NULL, 0, SIZE_MAX, 0), 0);
+    assert_string_equal(z, "");
+    assert_int_equal(wsv_str_escape(NULL, 0, "abc", 3, SIZE_MAX, 0), 0);
+  }
+  /* cut by max: "..." follows */
+  ht_escape("abcdef", 6, 64, 3, 0, "abc...");
+  ht_escape("abcdef", 6, 64, 6, 0, "abcdef");
+  ht_escape("abc", 3, 64, 0, 0, "...");
+  ht_escape("", 0, 64, 0, 0, "");
+  /* cut by cap: the text and "..." fit in cap - 1 bytes */
+  ht_escape("abcdef", 6, 7, SIZE_MAX, 0, "abcdef");
+  ht_escape("abcdef", 6, 6, SIZE_MAX, 0, "ab...");
+  ht_escape("abcdef", 6, 4, SIZE_MAX, 0, "...");
+  ht_escape("abcdef", 6, 3, SIZE_MAX, 0, "..");
+  ht_escape("abcdef", 6, 1, SIZE_MAX, 0, "");
+  ht_escape("abcdef", 6, 0, SIZE_MAX, 0, "");
+  /* an escape is never cut in two */
+  ht_escape("ab\x01", 3, 7, SIZE_MAX, WSV_ESCAPE_HEX, "ab\\x01");
+  ht_escape("ab\x01c", 4, 8, SIZE_MAX, WSV_ESCAPE_HEX, "ab...");
+  ht_escape("a\x01\x02", 3, 9, SIZE_MAX, WSV_ESCAPE_HEX, "a\\x01...");
+  ht_escape("a\"\"", 3, 6, SIZE_MAX, WSV_ESCAPE_HEX, "a\\\"\\\"");
+  ht_escape("a\"\"", 3, 5, SIZE_MAX, WSV_ESCAPE_HEX, "a...");
+  /* both cuts at once: max says cut, cap leaves less room */
+  ht_escape("abcdefgh", 8, 6, 7, 0, "ab...");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_ok),
@@ -789,6 +891,8 @@ int main(void) {
       cmocka_unit_test(test_list_many),
       cmocka_unit_test(test_uri_host_port),
       cmocka_unit_test(test_uri_host_ipv6),
+      cmocka_unit_test(test_reason),
+      cmocka_unit_test(test_escape),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

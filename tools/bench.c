@@ -7,15 +7,16 @@
  *            handshakes/s;
  *   idle     open N connections and hold them: the server's resident
  *            memory per connection (given its PID).
- * The options, the threads, the progress line and the summary live here;
- * the load engine is bench_run.c.
+ * This file owns the command: the options and the URL, the server's
+ * address, the threads, and the clock with its progress line.  The load
+ * engine is bench_run.c (a thread) and bench_conn.c (a connection); the
+ * figures and the summary are bench_report.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,75 +84,35 @@ static void bench_on_signal(int signo) {
   bench_signalled = 1;
 }
 
-static int bench_usage_error(const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static int bench_usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("wsv bench: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs("\nRun 'wsv bench --help' for the options.\n", stderr);
-  return 2;
-}
-
-/* Parse "ws://host[:port][/path]" or "tcp://host:port".  Returns 0. */
-static int bench_parse_url(const char *url, struct bench_opts *o) {
-  const char *p;
-  if (strncasecmp(url, "ws://", 5) == 0) {
-    p = url + 5;
-    o->raw = 0;
-    o->port = 80;
-  } else if (strncasecmp(url, "tcp://", 6) == 0) {
-    p = url + 6;
-    o->raw = 1;
-    o->port = 0;
-  } else {
-    return -1;
-  }
-  const char *host = p, *end;
-  if (*p == '[') {
-    end = strchr(p, ']');
-    if (end == NULL)
+/* Parse "ws://host[:port][/path][?query]" or "tcp://host:port" (read as
+ * the ws:// URL it would be) with wsv_url_parse into o's host, port and
+ * path.  Returns 0, or -1 with *why the reason (NULL when there is none
+ * to add: another scheme, or tcp:// without a port). */
+static int bench_parse_url(const char *url, struct bench_opts *o,
+                           const char **why) {
+  char as_ws[1024];
+  const char *s = url;
+  int raw = strncasecmp(url, "tcp://", 6) == 0;
+  *why = NULL;
+  if (!raw && strncasecmp(url, "ws://", 5) != 0)
+    return -1; /* the message names the schemes */
+  if (raw) {
+    int n = snprintf(as_ws, sizeof as_ws, "ws://%s", url + 6);
+    if (n < 0 || (size_t)n >= sizeof as_ws)
       return -1;
-    host = p + 1;
-    p = end + 1;
-  } else {
-    end = p + strcspn(p, ":/?");
-    p = end;
+    s = as_ws;
   }
-  size_t hl = (size_t)(end - host);
-  if (hl == 0 || hl >= sizeof o->host)
+  struct wsv_url u;
+  if (wsv_url_parse(&u, s, strlen(s), 0, why) != WSV_OK)
     return -1;
-  memcpy(o->host, host, hl);
-  o->host[hl] = '\0';
-  if (*p == ':') {
-    uint64_t port;
-    char num[8];
-    size_t nl = strcspn(p + 1, "/?");
-    if (nl == 0 || nl >= sizeof num)
-      return -1;
-    memcpy(num, p + 1, nl);
-    num[nl] = '\0';
-    if (wsv_cli_uint(num, 1, 65535, &port) != 0)
-      return -1;
-    o->port = (uint16_t)port;
-    p += 1 + nl;
-  }
-  if (*p == '\0') {
-    strcpy(o->path, "/");
-  } else if (*p == '/' && strlen(p) < sizeof o->path) {
-    strcpy(o->path, p);
-  } else if (*p == '?' && strlen(p) + 1 < sizeof o->path) {
-    snprintf(o->path, sizeof o->path, "/%s", p);
-  } else {
+  if (u.secure || (raw && !u.port_given) || u.host.len >= sizeof o->host ||
+      wsv_url_target(&u, o->path, sizeof o->path) >= sizeof o->path)
     return -1;
-  }
-  return o->port == 0 ? -1 : 0;
+  memcpy(o->host, u.host.ptr, u.host.len);
+  o->host[u.host.len] = '\0';
+  o->port = u.port;
+  o->raw = raw;
+  return 0;
 }
 
 static int bench_seconds(const char *v, double max, double *out) {
@@ -167,7 +128,8 @@ static int bench_seconds(const char *v, double max, double *out) {
 /* Parse the command line.  Returns -1 to go on, or an exit status. */
 static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   if (argc < 2)
-    return bench_usage_error("which measurement: echo, connect or idle?");
+    return wsv_cli_usage_error("bench",
+                               "which measurement: echo, connect or idle?");
   const char *m = argv[1];
   if (strcmp(m, "--help") == 0 || strcmp(m, "-h") == 0) {
     fputs(bench_usage, stdout);
@@ -180,7 +142,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   else if (strcmp(m, "idle") == 0)
     o->mode = BENCH_IDLE;
   else
-    return bench_usage_error("unknown measurement '%s'", m);
+    return wsv_cli_usage_error("bench", "unknown measurement '%s'", m);
   strcpy(o->host, "127.0.0.1");
   strcpy(o->path, "/");
   o->port = 8080;
@@ -190,7 +152,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   uint64_t conns = 0, inflight = 0;
   int raw_flag = 0;
   for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
+    const char *a = argv[i], *v = NULL, *why = NULL;
     uint64_t n;
     int r;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -206,58 +168,66 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
       raw_flag = 1;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--conns", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 10000000, &conns) != 0)
-        return bench_usage_error("--conns needs a number from 1");
+        return wsv_cli_usage_error("bench", "--conns needs a number from 1");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--inflight", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 65536, &inflight) != 0)
-        return bench_usage_error("--inflight needs a number, 1 to 65536");
+        return wsv_cli_usage_error("bench",
+                                   "--inflight needs a number, 1 to 65536");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--size", &v)) != 0) {
       if (r < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 30, &o->size) != 0)
-        return bench_usage_error("--size needs a size, 1 byte to 1G");
+        return wsv_cli_usage_error("bench",
+                                   "--size needs a size, 1 byte to 1G");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--duration", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 86400, &o->duration) != 0 ||
           o->duration <= 0)
-        return bench_usage_error("--duration needs seconds, e.g. 10 or 0.5");
+        return wsv_cli_usage_error("bench",
+                                   "--duration needs seconds, e.g. 10 or 0.5");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--warmup", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 86400, &o->warmup) != 0)
-        return bench_usage_error("--warmup needs seconds");
+        return wsv_cli_usage_error("bench", "--warmup needs seconds");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--hold", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 86400, &o->hold) != 0)
-        return bench_usage_error("--hold needs seconds");
+        return wsv_cli_usage_error("bench", "--hold needs seconds");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--messages", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, UINT64_MAX / 2, &o->messages) != 0)
-        return bench_usage_error("--messages needs a number from 1");
+        return wsv_cli_usage_error("bench", "--messages needs a number from 1");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 64, &n) != 0)
-        return bench_usage_error("--threads needs a number, 1 to 64");
+        return wsv_cli_usage_error("bench",
+                                   "--threads needs a number, 1 to 64");
       o->threads = (int)n;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--pid", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 0x7fffffff, &n) != 0)
-        return bench_usage_error("--pid needs a process id");
+        return wsv_cli_usage_error("bench", "--pid needs a process id");
       o->pid = (long)n;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--sources", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 254, &n) != 0)
-        return bench_usage_error("--sources needs a number, 1 to 254");
+        return wsv_cli_usage_error("bench",
+                                   "--sources needs a number, 1 to 254");
       o->sources = (unsigned)n;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--host", &v)) != 0) {
       if (r < 0 || strlen(v) >= sizeof o->host)
-        return bench_usage_error("--host needs an address");
+        return wsv_cli_usage_error("bench", "--host needs an address");
       strcpy(o->host, v);
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--port", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 65535, &n) != 0)
-        return bench_usage_error("--port needs a port, 1 to 65535");
+        return wsv_cli_usage_error("bench", "--port needs a port, 1 to 65535");
       o->port = (uint16_t)n;
     } else if (a[0] == '-' && a[1] != '\0') {
-      return bench_usage_error("unknown option '%s'", a);
-    } else if (bench_parse_url(a, o) != 0) {
-      return bench_usage_error("'%s' is not a ws://HOST:PORT/ or "
-                               "tcp://HOST:PORT URL",
-                               a);
+      return wsv_cli_usage_error("bench", "unknown option '%s'", a);
+    } else if (bench_parse_url(a, o, &why) != 0) {
+      return wsv_cli_usage_error("bench",
+                                 "'%s' is not a ws://HOST:PORT/ or "
+                                 "tcp://HOST:PORT URL%s%s",
+                                 a, why != NULL ? ": " : "",
+                                 why != NULL ? why : "");
     }
   }
   if (raw_flag)
     o->raw = 1;
   if (o->raw && o->mode != BENCH_ECHO)
-    return bench_usage_error("tcp:// (raw TCP) works with echo only");
+    return wsv_cli_usage_error("bench",
+                               "tcp:// (raw TCP) works with echo only");
   if (o->raw && o->binary)
     o->binary = 0;
   o->conns = conns != 0                 ? conns
@@ -266,9 +236,10 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
                                         : 1000;
   o->inflight = inflight != 0 ? inflight : o->mode == BENCH_IDLE ? 256 : 8;
   if (o->mode == BENCH_ECHO && o->raw && o->inflight > 512)
-    return bench_usage_error("tcp:// allows at most 512 messages in flight");
+    return wsv_cli_usage_error("bench",
+                               "tcp:// allows at most 512 messages in flight");
   if (o->mode == BENCH_ECHO && o->size * o->inflight > (UINT64_C(1) << 32))
-    return bench_usage_error("--size x --inflight is over 4 GiB");
+    return wsv_cli_usage_error("bench", "--size x --inflight is over 4 GiB");
   if ((uint64_t)o->threads > o->conns)
     o->threads = (int)o->conns;
   if (o->mode == BENCH_IDLE && o->sources == 0)
@@ -317,26 +288,6 @@ static uint8_t *bench_pattern(size_t size) {
   return p;
 }
 
-/* VmRSS of a process in bytes, or -1. */
-static long long bench_rss(long pid) {
-  char path[64], line[256];
-  if (pid > 0)
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-  else
-    snprintf(path, sizeof path, "/proc/self/status");
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return -1;
-  long long kb = -1;
-  while (fgets(line, sizeof line, f) != NULL)
-    if (strncmp(line, "VmRSS:", 6) == 0) {
-      kb = strtoll(line + 6, NULL, 10);
-      break;
-    }
-  fclose(f);
-  return kb < 0 ? -1 : kb * 1024;
-}
-
 /* Raise the soft descriptor limit to what the connections need (at most
  * the hard limit).  Returns 0, or -1 with a message. */
 static int bench_fd_limit(const struct bench_opts *o) {
@@ -358,17 +309,6 @@ static int bench_fd_limit(const struct bench_opts *o) {
     return -1;
   }
   return 0;
-}
-
-static void bench_describe(const struct bench *b, char *buf, size_t cap) {
-  const struct bench_opts *o = &b->opt;
-  const char *lb = strchr(o->host, ':') != NULL ? "[" : "";
-  const char *rb = lb[0] != '\0' ? "]" : "";
-  if (o->raw)
-    snprintf(buf, cap, "tcp://%s%s%s:%u", lb, o->host, rb, (unsigned)o->port);
-  else
-    snprintf(buf, cap, "ws://%s%s%s:%u%s", lb, o->host, rb, (unsigned)o->port,
-             o->path);
 }
 
 static uint64_t bench_progress(const struct bench *b) {
@@ -455,142 +395,6 @@ static void bench_idle_wait(struct bench *b, uint64_t start) {
     fputc('\n', stderr);
 }
 
-struct bench_result {
-  double window; /* seconds measured */
-  uint64_t msgs, hs, opened, verify_errors, conn_errors, unanswered;
-  struct bench_hist lat;
-  long long rss_before, rss_after, self_before, self_after;
-  char err[256];
-};
-
-static void bench_collect(struct bench *b, struct bench_result *r) {
-  uint64_t t_stop = 0;
-  for (int i = 0; i < b->opt.threads; i++) {
-    struct bench_thread *t = &b->th[i];
-    r->msgs += t->msgs;
-    r->hs += t->hs;
-    r->opened += t->opened;
-    r->verify_errors += t->verify_errors;
-    r->conn_errors += t->conn_errors;
-    r->unanswered += t->unanswered;
-    bench_hist_merge(&r->lat, &t->lat);
-    if (t->t_stop > t_stop)
-      t_stop = t->t_stop;
-    if (r->err[0] == '\0' && t->err[0] != '\0')
-      snprintf(r->err, sizeof r->err, "%s", t->err);
-  }
-  r->window =
-      t_stop > b->t_measure ? (double)(t_stop - b->t_measure) / 1e9 : 0.0;
-}
-
-static double us(uint64_t ns) {
-  return (double)ns / 1000.0;
-}
-
-static void bench_report_json(const struct bench *b,
-                              const struct bench_result *r) {
-  const struct bench_opts *o = &b->opt;
-  char url[1024];
-  bench_describe(b, url, sizeof url);
-  static const char *const names[] = {"", "echo", "connect", "idle"};
-  printf("{\"mode\":\"%s\",\"url\":\"%s\",\"threads\":%d,\"conns\":%llu",
-         names[o->mode], url, o->threads, (unsigned long long)o->conns);
-  if (o->mode == BENCH_ECHO) {
-    double rate = r->window > 0 ? (double)r->msgs / r->window : 0;
-    printf(",\"inflight\":%llu,\"size\":%llu,\"binary\":%s,\"raw\":%s,"
-           "\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.0f,"
-           "\"mb_per_s\":%.1f",
-           (unsigned long long)o->inflight, (unsigned long long)o->size,
-           o->binary ? "true" : "false", o->raw ? "true" : "false", r->window,
-           (unsigned long long)r->msgs, rate, rate * (double)o->size / 1e6);
-  } else if (o->mode == BENCH_CONNECT) {
-    double rate = r->window > 0 ? (double)r->hs / r->window : 0;
-    printf(",\"seconds\":%.3f,\"handshakes\":%llu,\"handshakes_per_s\":%.0f",
-           r->window, (unsigned long long)r->hs, rate);
-  } else {
-    printf(",\"opened\":%llu,\"pid\":%ld", (unsigned long long)r->opened,
-           o->pid);
-    if (r->rss_before >= 0 && r->rss_after >= 0 && r->opened > 0)
-      printf(",\"server_rss_before\":%lld,\"server_rss_after\":%lld,"
-             "\"server_bytes_per_conn\":%.1f",
-             r->rss_before, r->rss_after,
-             (double)(r->rss_after - r->rss_before) / (double)r->opened);
-    if (r->self_before >= 0 && r->self_after >= 0 && r->opened > 0)
-      printf(",\"bench_bytes_per_conn\":%.1f",
-             (double)(r->self_after - r->self_before) / (double)r->opened);
-  }
-  if (o->mode != BENCH_IDLE)
-    printf(",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-           "\"max\":%.1f}",
-           us(bench_hist_quantile(&r->lat, 0.5)),
-           us(bench_hist_quantile(&r->lat, 0.99)),
-           us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
-  printf(",\"verify_errors\":%llu,\"conn_errors\":%llu,\"unanswered\":%llu",
-         (unsigned long long)r->verify_errors,
-         (unsigned long long)r->conn_errors, (unsigned long long)r->unanswered);
-  printf(",\"error\":\"");
-  for (const char *p = r->err; *p; p++)
-    if (*p == '"' || *p == '\\')
-      printf("\\%c", *p);
-    else if ((unsigned char)*p >= 0x20)
-      putchar(*p);
-  printf("\"}\n");
-}
-
-static void bench_report_text(const struct bench *b,
-                              const struct bench_result *r) {
-  const struct bench_opts *o = &b->opt;
-  char url[1024];
-  bench_describe(b, url, sizeof url);
-  if (o->mode == BENCH_ECHO) {
-    double rate = r->window > 0 ? (double)r->msgs / r->window : 0;
-    printf("wsv bench echo %s: %llu connections x %llu in flight x %llu B "
-           "%s, %d thread%s\n",
-           url, (unsigned long long)o->conns, (unsigned long long)o->inflight,
-           (unsigned long long)o->size,
-           o->raw      ? "raw"
-           : o->binary ? "binary"
-                       : "text",
-           o->threads, o->threads == 1 ? "" : "s");
-    printf("  messages    %llu in %.2f s: %.0f msg/s, %.1f MB/s\n",
-           (unsigned long long)r->msgs, r->window, rate,
-           rate * (double)o->size / 1e6);
-  } else if (o->mode == BENCH_CONNECT) {
-    double rate = r->window > 0 ? (double)r->hs / r->window : 0;
-    printf("wsv bench connect %s: %llu in flight, %d thread%s\n", url,
-           (unsigned long long)o->conns, o->threads,
-           o->threads == 1 ? "" : "s");
-    printf("  handshakes  %llu in %.2f s: %.0f handshakes/s (open, 101, "
-           "close)\n",
-           (unsigned long long)r->hs, r->window, rate);
-  } else {
-    printf("wsv bench idle %s: %llu connections\n", url,
-           (unsigned long long)o->conns);
-    printf("  opened      %llu\n", (unsigned long long)r->opened);
-    if (r->rss_before >= 0 && r->rss_after >= 0 && r->opened > 0)
-      printf("  server RSS  %.1f MiB -> %.1f MiB: %.0f B per connection\n",
-             (double)r->rss_before / 1048576.0,
-             (double)r->rss_after / 1048576.0,
-             (double)(r->rss_after - r->rss_before) / (double)r->opened);
-    else if (o->pid == 0)
-      printf("  server RSS  not measured (give --pid PID)\n");
-    if (r->self_before >= 0 && r->self_after >= 0 && r->opened > 0)
-      printf("  bench RSS   %.0f B per connection\n",
-             (double)(r->self_after - r->self_before) / (double)r->opened);
-  }
-  if (o->mode != BENCH_IDLE)
-    printf("  latency     p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max "
-           "%.1f us\n",
-           us(bench_hist_quantile(&r->lat, 0.5)),
-           us(bench_hist_quantile(&r->lat, 0.99)),
-           us(bench_hist_quantile(&r->lat, 0.999)), us(r->lat.max));
-  printf("  errors      %llu verification, %llu connection, %llu unanswered\n",
-         (unsigned long long)r->verify_errors,
-         (unsigned long long)r->conn_errors, (unsigned long long)r->unanswered);
-  if (r->err[0] != '\0')
-    printf("  first error %s\n", r->err);
-}
-
 static int bench_start_threads(struct bench *b) {
   struct bench_opts *o = &b->opt;
   uint64_t seed[64];
@@ -632,8 +436,8 @@ int wsv_cmd_bench(int argc, char **argv) {
   struct bench_opts *o = &b->opt;
   if (bench_resolve(b) != 0) {
     free(b);
-    return bench_usage_error("'%s' is not a numeric IPv4 or IPv6 address",
-                             o->host);
+    return wsv_cli_usage_error(
+        "bench", "'%s' is not a numeric IPv4 or IPv6 address", o->host);
   }
   struct bench_result *r = calloc(1, sizeof *r);
   b->th = calloc((size_t)o->threads, sizeof *b->th);
@@ -696,10 +500,7 @@ int wsv_cmd_bench(int argc, char **argv) {
       pthread_join(b->th[i].tid, NULL);
   pthread_barrier_destroy(&b->barrier);
   bench_collect(b, r);
-  if (o->json)
-    bench_report_json(b, r);
-  else
-    bench_report_text(b, r);
+  bench_report(b, r);
   fflush(stdout);
   int bad = !started || r->verify_errors > 0 || r->conn_errors > 0 ||
             r->unanswered > 0 || bench_signalled;

@@ -1,6 +1,7 @@
 /* bench.h - the parts of `wsv bench` shared by its source files: the
- * options, the per-thread state and the load engine (bench_run.c) that
- * the command (bench.c) starts on each thread. */
+ * options, the per-thread state, the load engine (bench_run.c and
+ * bench_conn.c) that the command (bench.c) starts on each thread, and the
+ * figures and summary (bench_report.c). */
 #ifndef WSV_BENCH_H
 #define WSV_BENCH_H
 
@@ -27,6 +28,7 @@ struct bench_hist {
   uint64_t n[BENCH_HIST_BUCKETS];
 };
 
+/* bench_report.c */
 void bench_hist_add(struct bench_hist *h, uint64_t v);
 void bench_hist_merge(struct bench_hist *into, const struct bench_hist *h);
 /* The value at quantile q (0..1): the middle of its bucket; 0 if empty. */
@@ -100,11 +102,33 @@ struct bench {
  * nearby sequence numbers differ). */
 #define BENCH_PATTERN_SPAN 251u
 
+/* bench_now_ns - CLOCK_MONOTONIC in nanoseconds (bench_run.c). */
 uint64_t bench_now_ns(void);
 
-/* bench_thread_main - the engine: pthread entry point, arg a struct
- * bench_thread.  Runs the thread's part of the mode and fills its
+/* bench_thread_main - the engine (bench_run.c): pthread entry point, arg
+ * a struct bench_thread.  Runs the thread's part of the mode and fills its
  * results. */
 void *bench_thread_main(void *arg);
+
+/* ---- bench_report.c: the figures and the summary ------------------------- */
+
+/* The threads' results summed up, and the memory figures of idle. */
+struct bench_result {
+  double window; /* seconds measured */
+  uint64_t msgs, hs, opened, verify_errors, conn_errors, unanswered;
+  struct bench_hist lat;
+  long long rss_before, rss_after, self_before, self_after;
+  char err[256];
+};
+
+/* bench_rss - the resident memory (VmRSS) of process `pid` (0: this
+ * one) in bytes, or -1. */
+long long bench_rss(long pid);
+
+/* bench_collect - add up the results of b's threads (after the join). */
+void bench_collect(struct bench *b, struct bench_result *r);
+
+/* bench_report - print the summary on stdout: text, or JSON (--json). */
+void bench_report(const struct bench *b, const struct bench_result *r);
 
 #endif

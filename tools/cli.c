@@ -1,11 +1,52 @@
-/* cli.c - option parsing helpers shared by `wsv serve` and `wsv connect`. */
+/* cli.c - helpers shared by the wsv subcommands: option parsing, the usage
+ * errors, messages and log lines they print on stderr, and line buffers. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wsv.h"
 #include "cli.h"
+
+static void cli_vsay(const char *cmd, const char *fmt, va_list ap)
+    WSV_CLI_PRINTF(2, 0);
+
+static void cli_vsay(const char *cmd, const char *fmt, va_list ap) {
+  fprintf(stderr, "wsv %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+}
+
+int wsv_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cli_vsay(cmd, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nRun 'wsv %s --help' for the options.\n", cmd);
+  return 2;
+}
+
+void wsv_cli_say(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cli_vsay(cmd, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+void wsv_cli_log(const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+  line[len++] = '\n';
+  (void)!write(STDERR_FILENO, line, len);
+}
 
 int wsv_cli_opt(int argc, char **argv, int *i, const char *name,
                 const char **val) {
@@ -136,6 +177,20 @@ void wsv_cli_printable(const char *s, size_t n, char *buf, size_t cap) {
     buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
   }
   buf[o] = '\0';
+}
+
+int wsv_cli_reserve(char **buf, size_t *cap, size_t len, size_t chunk) {
+  if (*cap - len >= chunk)
+    return 0;
+  size_t n = *cap ? *cap * 2 : 2 * chunk;
+  while (n - len < chunk)
+    n *= 2;
+  char *q = realloc(*buf, n);
+  if (q == NULL)
+    return -1;
+  *buf = q;
+  *cap = n;
+  return 0;
 }
 
 int wsv_cli_deflate_mode(const char *s, int *mode) {

@@ -1,11 +1,32 @@
-/* cli.h - helpers shared by the wsv subcommands that parse options (serve,
- * connect, probe): option values, version lists, sizes, deflate modes,
- * and the demo page. */
+/* cli.h - helpers shared by the wsv subcommands: option values, version
+ * lists, sizes, deflate modes, the messages and log lines on stderr
+ * (usage errors among them), and the demo page. */
 #ifndef WSV_CLI_H
 #define WSV_CLI_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Marks a function taking printf-style arguments: the format is argument
+ * `f`, the values start at argument `a`. */
+#if defined(__GNUC__) || defined(__clang__)
+#define WSV_CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define WSV_CLI_PRINTF(f, a)
+#endif
+
+/* wsv_cli_usage_error - print "wsv CMD: MESSAGE" and "Run 'wsv CMD --help'
+ * for the options." on stderr (cmd is the subcommand, e.g. "serve").
+ * Returns 2, the exit status of a usage error. */
+int wsv_cli_usage_error(const char *cmd, const char *fmt, ...)
+    WSV_CLI_PRINTF(2, 3);
+
+/* wsv_cli_say - print "wsv CMD: MESSAGE" and a newline on stderr. */
+void wsv_cli_say(const char *cmd, const char *fmt, ...) WSV_CLI_PRINTF(2, 3);
+
+/* wsv_cli_log - print MESSAGE and a newline on stderr in a single write
+ * (cut to about 1 KiB), so that lines from several threads never mix. */
+void wsv_cli_log(const char *fmt, ...) WSV_CLI_PRINTF(1, 2);
 
 /* wsv_cli_opt - match argv[*i] against the option `name` ("--port"), given
  * either as "--port VALUE" or as "--port=VALUE".  Returns 1 and sets *val
@@ -37,6 +58,12 @@ int wsv_cli_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * to fit), with bytes below 0x20 and 0x7f shown as '?', so that a peer's
  * text cannot break a log line. */
 void wsv_cli_printable(const char *s, size_t n, char *buf, size_t cap);
+
+/* wsv_cli_reserve - make room for `chunk` more bytes after the len bytes
+ * held in *buf (malloc'd, *cap bytes; NULL and 0 at first): the capacity
+ * doubles, from 2 * chunk, until it does.  0, or -1 out of memory (*buf
+ * unchanged).  For lines read a chunk at a time. */
+int wsv_cli_reserve(char **buf, size_t *cap, size_t len, size_t chunk);
 
 /* permessage-deflate modes of --deflate (the values of enum
  * wsv_pmd_policy in wsv/deflate.h). */

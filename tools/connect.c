@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,22 +95,6 @@ struct connect {
 /* Bytes read from standard input at a time. */
 #define CONNECT_READ_CHUNK 65536
 
-static void connect_say(const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-/* One line on stderr, prefixed with "wsv connect: ". */
-static void connect_say(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("wsv connect: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
 /* The runtime's log: with -v every line ("* " in front); errors are kept
  * for the failure message either way. */
 static void connect_on_log(void *user, int level, const char *text) {
@@ -158,7 +141,8 @@ static int connect_send_line(struct connect *c, const char *p, size_t n) {
   c->lineno++;
   int op = c->opt.binary ? WSV_OP_BINARY : WSV_OP_TEXT;
   if (op == WSV_OP_TEXT && wsv_utf8_valid((const uint8_t *)p, n) != WSV_OK) {
-    connect_say("line %lu is not valid UTF-8 (use --binary to send bytes)",
+    wsv_cli_say("connect",
+                "line %lu is not valid UTF-8 (use --binary to send bytes)",
                 c->lineno);
     connect_give_up(c);
     return -1;
@@ -190,24 +174,16 @@ static void connect_input_eof(struct connect *c) {
 /* Read once from stdin and send the complete lines. */
 static void connect_read_input(struct connect *c) {
   size_t limit = (size_t)c->opt.max_message;
-  if (c->cap - c->len < CONNECT_READ_CHUNK) {
-    size_t cap = c->cap ? c->cap * 2 : 2 * CONNECT_READ_CHUNK;
-    while (cap - c->len < CONNECT_READ_CHUNK)
-      cap *= 2;
-    char *q = realloc(c->line, cap);
-    if (q == NULL) {
-      connect_say("out of memory");
-      connect_give_up(c);
-      return;
-    }
-    c->line = q;
-    c->cap = cap;
+  if (wsv_cli_reserve(&c->line, &c->cap, c->len, CONNECT_READ_CHUNK) != 0) {
+    wsv_cli_say("connect", "out of memory");
+    connect_give_up(c);
+    return;
   }
   ssize_t n = read(STDIN_FILENO, c->line + c->len, CONNECT_READ_CHUNK);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return;
   if (n < 0) {
-    connect_say("reading standard input: %s", strerror(errno));
+    wsv_cli_say("connect", "reading standard input: %s", strerror(errno));
     connect_give_up(c);
     return;
   }
@@ -229,7 +205,7 @@ static void connect_read_input(struct connect *c) {
     c->len -= start;
   }
   if (c->len > limit) {
-    connect_say("line %lu is longer than %zu bytes (--max-message)",
+    wsv_cli_say("connect", "line %lu is longer than %zu bytes (--max-message)",
                 c->lineno + 1, limit);
     connect_give_up(c);
   }
@@ -259,7 +235,7 @@ static void connect_start_input(struct connect *c) {
   c->in_io = NULL;
   if (wsv_timer_new(c->loop, &c->in_timer, connect_on_stdin_timer, c) != 0 ||
       wsv_timer_start(c->in_timer, 0, 0) != 0) {
-    connect_say("cannot read standard input");
+    wsv_cli_say("connect", "cannot read standard input");
     connect_give_up(c);
   }
 }
@@ -331,15 +307,15 @@ static void connect_on_close(struct wsv_ws *ws, int code, const char *reason,
   } else if (wsv_ws_error(ws) != 0) {
     const char *text = wsv_ws_error_text(ws);
     if (strstr(text, "(close ") != NULL) /* wsv_strerror names it already */
-      connect_say("connection lost: %s", text);
+      wsv_cli_say("connect", "connection lost: %s", text);
     else
-      connect_say("connection lost: %s (close %d)", text, code);
+      wsv_cli_say("connect", "connection lost: %s (close %d)", text, code);
     c->status = 1;
   } else if (code == 1000 || code == 1005) {
     if (c->opt.verbose)
       fprintf(stderr, "* closed: %d \"%s\"\n", code, why);
   } else {
-    connect_say("server closed the connection with %d%s%s%s", code,
+    wsv_cli_say("connect", "server closed the connection with %d%s%s%s", code,
                 why[0] ? " \"" : "", why, why[0] ? "\"" : "");
     c->status = 1;
   }
@@ -356,9 +332,9 @@ static void connect_on_fail(struct wsv_ws *ws, int err, const char *text,
   } else {
     const char *t = text != NULL && text[0] != '\0' ? text : wsv_strerror(err);
     if (err == WSV_ERR_HS_NO_COMMON_VERSION)
-      connect_say("no common WebSocket version: %s", t);
+      wsv_cli_say("connect", "no common WebSocket version: %s", t);
     else
-      connect_say("%s", t);
+      wsv_cli_say("connect", "%s", t);
     c->status = 1;
   }
   wsv_loop_stop(c->loop);
@@ -382,22 +358,6 @@ static void connect_on_signal(struct wsv_signal *sig, int signo, void *user) {
 }
 
 /* ---- setup --------------------------------------------------------------- */
-
-static int connect_usage_error(const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static int connect_usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("wsv connect: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs("\nRun 'wsv connect --help' for the options.\n", stderr);
-  return 2;
-}
 
 /* Parse the command line.  Returns -1 to go on, or an exit status. */
 static int connect_parse(int argc, char **argv, struct connect_opts *o) {
@@ -423,36 +383,40 @@ static int connect_parse(int argc, char **argv, struct connect_opts *o) {
       o->insecure = 1;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--cacert", &v)) != 0) {
       if (m < 0 || *v == '\0')
-        return connect_usage_error("--cacert needs a PEM file");
+        return wsv_cli_usage_error("connect", "--cacert needs a PEM file");
       o->cacert = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--versions", &v)) != 0) {
       char err[160];
       if (m < 0)
-        return connect_usage_error("%s needs a list such as 13,8,7", a);
+        return wsv_cli_usage_error("connect", "%s needs a list such as 13,8,7",
+                                   a);
       if (wsv_cli_versions(v, &o->versions, err, sizeof err) != 0)
-        return connect_usage_error("--versions: %s", err);
+        return wsv_cli_usage_error("connect", "--versions: %s", err);
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-message", &v)) != 0) {
       uint64_t n;
       if (m < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 40, &n) != 0)
-        return connect_usage_error(
+        return wsv_cli_usage_error(
+            "connect",
             "--max-message needs a size in bytes, e.g. 65536 or 16M");
       o->max_message = n;
     } else if (a[0] == '-' && a[1] != '\0') {
-      return connect_usage_error("unknown option '%s'", a);
+      return wsv_cli_usage_error("connect", "unknown option '%s'", a);
     } else if (o->url != NULL) {
-      return connect_usage_error("one URL only ('%s' is extra)", a);
+      return wsv_cli_usage_error("connect", "one URL only ('%s' is extra)", a);
     } else {
       o->url = a;
     }
   }
   if (o->url == NULL)
-    return connect_usage_error("no URL given (e.g. ws://127.0.0.1:8080/)");
+    return wsv_cli_usage_error("connect",
+                               "no URL given (e.g. ws://127.0.0.1:8080/)");
   if (strncasecmp(o->url, "ws://", 5) != 0 &&
       strncasecmp(o->url, "wss://", 6) != 0)
-    return connect_usage_error("'%s' is not a WebSocket URL (ws://...)",
-                               o->url);
+    return wsv_cli_usage_error(
+        "connect", "'%s' is not a WebSocket URL (ws://...)", o->url);
   if (o->insecure && o->cacert != NULL)
-    return connect_usage_error("--cacert and --insecure exclude each other");
+    return wsv_cli_usage_error("connect",
+                               "--cacert and --insecure exclude each other");
   return -1;
 }
 
@@ -489,7 +453,7 @@ int wsv_cmd_connect(int argc, char **argv) {
   }
   rc = wsv_loop_new(&c.loop);
   if (rc != 0) {
-    connect_say("%s", wsv_strerror(rc));
+    wsv_cli_say("connect", "%s", wsv_strerror(rc));
     return 1;
   }
   static const int sigs[] = {SIGINT, SIGTERM};
@@ -500,12 +464,12 @@ int wsv_cmd_connect(int argc, char **argv) {
   connect_config(&c, &cfg);
   rc = wsv_client_connect(c.loop, &cfg, &c.ws);
   if (rc != 0) {
-    connect_say("%s", c.err[0] != '\0' ? c.err : wsv_strerror(rc));
+    wsv_cli_say("connect", "%s", c.err[0] != '\0' ? c.err : wsv_strerror(rc));
     c.status = 1;
   } else {
     rc = wsv_loop_run(c.loop);
     if (rc != 0) {
-      connect_say("%s", wsv_strerror(rc));
+      wsv_cli_say("connect", "%s", wsv_strerror(rc));
       c.status = 1;
     }
   }

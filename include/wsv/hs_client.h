@@ -262,6 +262,19 @@ WSV_EXTERN const char *wsv_hs_client_reason(const struct wsv_hs_client *hs);
  * chars, NUL-terminated, owned by hs; changes on wsv_hs_client_retry). */
 WSV_EXTERN const char *wsv_hs_client_key(const struct wsv_hs_client *hs);
 
+/* wsv_hs_key - the Sec-WebSocket-Key for a 16-byte nonce (RFC 6455 §4.1:
+ * base64 of 16 random bytes, e.g. from wsv_random_os): 24 chars and a NUL
+ * into out[25].  Returns 24.  For a caller that writes its own request;
+ * the handshake object draws its own keys. */
+WSV_EXTERN size_t wsv_hs_key(const uint8_t nonce[16], char out[25]);
+
+/* wsv_hs_accept - the Sec-WebSocket-Accept a server answers the key
+ * key[0..key_len) with (RFC 6455 §4.2.2: base64 of the SHA-1 of the key
+ * followed by the GUID 258EAFA5-E914-47DA-95CA-C5AB0DC85B11): 28 chars
+ * and a NUL into out[29].  `key` is the field value exactly as sent; it
+ * is not checked.  Returns 28. */
+WSV_EXTERN size_t wsv_hs_accept(const char *key, size_t key_len, char out[29]);
+
 /* wsv_hs_client_subprotocol - after WSV_HSC_OPEN, the subprotocol the
  * server chose (one of the offered strings, NUL-terminated, owned by hs),
  * or NULL if it chose none. */

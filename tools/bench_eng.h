@@ -1,0 +1,115 @@
+/* bench_eng.h - the insides of the load engine of `wsv bench`, shared by
+ * its two files: bench_run.c (a generator thread: its epoll loop and the
+ * phases of each measurement) and bench_conn.c (one connection: connect,
+ * handshake, messages sent and verified, close). */
+#ifndef WSV_BENCH_ENG_H
+#define WSV_BENCH_ENG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wsv.h"
+
+#include "bench.h"
+#include "cli.h"
+
+/* Connection states. */
+enum {
+  BC_IDLE = 0,   /* not started (or finished, ready to start again) */
+  BC_CONNECTING, /* TCP connect in progress */
+  BC_HANDSHAKE,  /* request sent, waiting for the 101 */
+  BC_OPEN,       /* messages flow */
+  BC_CLOSING,    /* our Close sent: waiting for the server's and EOF */
+  BC_DONE        /* finished (closed or failed) */
+};
+
+#define BENCH_HS_CAP 16384u   /* handshake response buffer */
+#define BENCH_RBUF 262144u    /* read buffer per thread */
+#define BENCH_IOV 64          /* iovecs per writev */
+#define BENCH_SETUP_S 15u     /* most seconds to open the connections */
+#define BENCH_DRAIN_S 5u      /* most seconds to finish after the stop */
+#define BENCH_OPENING_MAX 256 /* echo: handshakes in flight while opening */
+
+struct eng;
+
+struct bconn {
+  struct eng *e;
+  int fd;
+  uint8_t state;
+  uint8_t got_close; /* the server's Close arrived */
+  uint32_t events;   /* what epoll watches for */
+  uint32_t src;      /* source address index (idle) */
+  struct wsv_hs_client *hs;
+  char *hsbuf; /* the head so far when it took several reads */
+  size_t hslen;
+  struct wsv_conn *conn;
+  uint64_t sent, recvd; /* messages sent, and echoes fully verified */
+  size_t rpos;          /* bytes of echo `recvd` verified so far */
+  uint64_t *stamps;     /* send time of message seq at seq % inflight */
+  char *hdrs;           /* raw: header bytes of message seq at seq % D */
+  uint64_t wseq;        /* raw: first message not completely written */
+  size_t wpos;          /* raw: bytes of it written */
+  uint64_t t0;          /* when the connect started */
+};
+
+struct eng {
+  struct bench *b;
+  struct bench_thread *t;
+  const struct bench_opts *o;
+  int ep;
+  uint8_t *rbuf;
+  uint8_t *pat; /* this thread's copy of the pattern (patched to send) */
+  size_t hlen;  /* header bytes per message: min(16, size) */
+  int op;
+  struct bconn *c;
+  size_t n;
+  size_t next_open; /* idle/echo: the next connection to start */
+  size_t opening;   /* handshakes in flight */
+  size_t opening_max;
+  size_t active; /* connections neither idle nor done */
+  uint64_t now;
+  int loading;  /* echo: the load has started */
+  int stopping; /* no new messages or cycles */
+  int counting;
+  uint64_t drain_deadline;
+  struct wsv_hs_client_config hcfg;
+  struct wsv_conn_config ccfg;
+};
+
+/* ---- bench_conn.c: one connection ---------------------------------------- */
+
+/* bconn_start - start connection c: a new TCP connection (and, but for
+ * raw TCP, a handshake). */
+void bconn_start(struct bconn *c);
+
+/* bconn_event - epoll reported `events` on c's socket. */
+void bconn_event(struct bconn *c, uint32_t events);
+
+/* bconn_open_more - start connections while fewer than e->opening_max
+ * handshakes are in flight. */
+void bconn_open_more(struct eng *e);
+
+/* bconn_send - queue message number c->sent.  0, or -1 when the
+ * connection failed. */
+int bconn_send(struct bconn *c);
+
+/* bconn_flush - write what is queued.  0, or -1 when the connection
+ * failed. */
+int bconn_flush(struct bconn *c);
+
+/* bconn_begin_close - start the closing: a Close 1000 (WebSocket) or just
+ * the end (raw). */
+void bconn_begin_close(struct bconn *c);
+
+/* bconn_finish - the connection is over (ok: cleanly).  Starts the next
+ * cycle in connect mode. */
+void bconn_finish(struct bconn *c, int ok);
+
+/* bconn_fail - the connection failed: count it, keep the thread's first
+ * error (formatted), finish it. */
+void bconn_fail(struct bconn *c, const char *fmt, ...) WSV_CLI_PRINTF(2, 3);
+
+/* bconn_release - close c's socket and free what it holds. */
+void bconn_release(struct bconn *c);
+
+#endif

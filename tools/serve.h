@@ -1,0 +1,42 @@
+/* serve.h - the command line of `wsv serve`: its options, parsed by
+ * serve_opts.c (which also holds the --help text) for serve.c. */
+#ifndef WSV_SERVE_H
+#define WSV_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* How messages are handled. */
+enum serve_mode { SERVE_ECHO, SERVE_CHAT, SERVE_EXEC };
+
+struct serve_opts {
+  const char *host;
+  uint16_t port;
+  uint32_t versions;
+  int threads;
+  int mode;
+  const char *exec;
+  int quiet;
+  int verbose;
+  uint64_t max_message; /* 0: the core's default */
+  size_t max_connections;
+  uint32_t handshake_timeout_ms; /* 0: the runtime's default */
+  uint32_t close_timeout_ms;     /* 0: the runtime's default */
+  const char *cert;              /* TLS, with key */
+  const char *key;
+  int deflate;    /* enum wsv_pmd_policy: WSV_PMD_ON unless told */
+  char *origins;  /* --origin lists joined by commas (malloc'd), or NULL */
+  int sameorigin; /* --sameorigin */
+  char *passenv;  /* --passenv lists joined by commas (malloc'd), or NULL */
+  /* Server-wide memory budgets; UINT64_MAX: the runtime's default. */
+  uint64_t output_budget;
+  uint64_t input_budget;
+};
+
+/* serve_parse - parse the command line (argv[0] is "serve") into *o,
+ * which owns the malloc'd lists afterwards (free them, also on an exit
+ * status).  Returns -1 to go on, or an exit status: 0 after --help, 2
+ * after a usage error (printed). */
+int serve_parse(int argc, char **argv, struct serve_opts *o);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * serve_opts.c - the command line of `wsv serve`: the --help text and the
+ * option parser, with its checks of values (ports, sizes, timeouts, the
+ * --origin and --passenv lists) and of options that go together or
+ * exclude each other.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wsv.h"
+#include "wsv/rt.h"
+
+#include "cli.h"
+#include "serve.h"
+
+static const char serve_usage[] =
+    "usage: wsv serve [--host H] [--port P] [--versions LIST] [--threads N]\n"
+    "                 [--chat | --exec CMD] [--max-message BYTES]\n"
+    "                 [--max-connections N] [--handshake-timeout MS]\n"
+    "                 [--close-timeout MS]\n"
+    "                 [--output-budget BYTES] [--input-budget BYTES]\n"
+    "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
+    "MODE]\n"
+    "                 [--origin LIST] [--sameorigin] [--passenv LIST]\n"
+    "                 [--quiet] [-v]\n"
+    "\n"
+    "Serve WebSocket connections: echo every message back (the default),\n"
+    "relay it to every connection on the same path (--chat), or bridge it\n"
+    "to a program (--exec).  A browser opening http://HOST:PORT/ gets a\n"
+    "page that talks to the server.\n"
+    "\n"
+    "  --host H             address to listen on (default 127.0.0.1; 0.0.0.0\n"
+    "                       or :: for every address)\n"
+    "  --port P             port (default 8080; 0 picks a free one)\n"
+    "  --versions LIST      WebSocket versions to accept, from 13, 8, 7\n"
+    "                       (default 13)\n"
+    "  --threads N          worker threads (default 1; 0: one per CPU)\n"
+    "  --chat               send every message to every connection on the\n"
+    "                       same path, the sender included\n"
+    "  --exec CMD           run CMD (/bin/sh -c) per connection: each\n"
+    "                       message becomes a line on its standard input,\n"
+    "                       each line it prints a text message; its exit\n"
+    "                       closes the connection (1000) and sends SIGTERM\n"
+    "                       to what is left of its process group (SIGKILL\n"
+    "                       2 s later); the connection's end closes its\n"
+    "                       input, and the group gets SIGTERM 2 s later\n"
+    "                       (SIGKILL 2 s after that)\n"
+    "  --passenv LIST       --exec: also pass these environment variables\n"
+    "                       (comma-separated names).  The program gets only\n"
+    "                       PATH, LD_LIBRARY_PATH (when set), these, and\n"
+    "                       WSV_PATH, WSV_QUERY, WSV_PEER, WSV_VERSION\n"
+    "  --origin LIST        the web pages that may open a WebSocket, by\n"
+    "                       the Origin their browser sends: comma-separated\n"
+    "                       scheme://host[:port], host[:port] (any scheme;\n"
+    "                       any port without one), *.domain (subdomains),\n"
+    "                       null, or * (every page); others get 403\n"
+    "  --sameorigin         allow pages served by this host:port (this\n"
+    "                       server's own page); with --origin, either one\n";
+
+/* The limits part of the help (C11 compilers need not take longer
+ * strings). */
+static const char serve_usage_limits[] =
+    "  --max-message BYTES  largest message accepted (default 16M; K, M, G\n"
+    "                       suffixes)\n"
+    "  --max-connections N  most connections at once (default: no limit)\n"
+    "  --output-budget BYTES\n"
+    "                       most bytes queued for all connections together\n"
+    "                       (default 1G; 0: none); past it the ones holding\n"
+    "                       the most are closed with 1008\n"
+    "  --input-budget BYTES most bytes held by messages being received, all\n"
+    "                       connections together (default 256M; 0: none); a\n"
+    "                       message that would pass it is refused with 1009\n"
+    "  --close-timeout MS   time a Close gets to be answered, and a closed\n"
+    "                       connection's last bytes to be read, before TCP\n"
+    "                       is dropped (reset if data is left; default 5000)\n"
+    "  --handshake-timeout MS\n"
+    "                       time allowed from accept to the end of the\n"
+    "                       opening handshake, TLS included (default 10000)\n"
+    "  --cert FILE          TLS: serve https:// and wss:// with this\n"
+    "                       certificate (PEM; the chain may follow it)\n"
+    "  --key FILE           TLS: the certificate's private key (PEM); --cert\n"
+    "                       and --key go together\n"
+    "  --deflate MODE       permessage-deflate (RFC 7692) when a client\n"
+    "                       offers it: on (the default), lean (no context\n"
+    "                       kept between messages: less memory per\n"
+    "                       connection) or off\n"
+    "  --no-deflate         the same as --deflate off\n"
+    "  --quiet              no line per connection (and no record of\n"
+    "                       its own: less memory per idle connection)\n"
+    "  -v, --verbose        also log rejected handshakes and other details\n"
+    "\n"
+    "Without --origin or --sameorigin, --exec accepts pages of its own\n"
+    "origin only, reached by IP address or as localhost: any other site's\n"
+    "page, opened in a browser, could run the program through it (a host\n"
+    "name could be a DNS-rebinding page's: --sameorigin allows names too).\n"
+    "Echo and chat accept every page (nothing runs).\n"
+    "A request without Origin (not a browser) is always accepted.\n"
+    "\n"
+    "SIGINT or SIGTERM closes every connection with 1001 and exits 0.\n"
+    "The soft limit on open files is raised to the hard limit (-v shows\n"
+    "both); programs run by --exec get the original one back.\n";
+
+/* Append `v` to the comma list *list (malloc'd, NULL when empty), for
+ * options that may be given several times.  0, or -1 out of memory. */
+static int serve_list_add(char **list, const char *v) {
+  size_t old = *list != NULL ? strlen(*list) : 0, n = strlen(v);
+  char *q = realloc(*list, old + n + 2);
+  if (q == NULL)
+    return -1;
+  if (old > 0)
+    q[old++] = ',';
+  memcpy(q + old, v, n + 1);
+  *list = q;
+  return 0;
+}
+
+/* --passenv: comma-separated variable names (no '=', not empty). */
+static int serve_passenv_ok(const char *v, const char **bad, size_t *bad_len) {
+  for (;;) {
+    size_t n = strcspn(v, ",");
+    *bad = v;
+    *bad_len = n;
+    if (n == 0 || memchr(v, '=', n) != NULL)
+      return 0;
+    for (size_t k = 0; k < n; k++)
+      if ((unsigned char)v[k] <= 0x20 || (unsigned char)v[k] >= 0x7f)
+        return 0;
+    if (v[n] == '\0')
+      return 1;
+    v += n + 1;
+  }
+}
+
+/* Parse the command line.  Returns -1 to go on, or an exit status. */
+int serve_parse(int argc, char **argv, struct serve_opts *o) {
+  o->host = "127.0.0.1";
+  o->port = 8080;
+  o->versions = WSV_VERSIONS_DEFAULT;
+  o->threads = 1;
+  o->mode = SERVE_ECHO;
+  o->deflate = WSV_CLI_DEFLATE_ON;
+  o->output_budget = o->input_budget = UINT64_MAX;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    uint64_t n;
+    int m;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(serve_usage, stdout);
+      fputs(serve_usage_limits, stdout);
+      return 0;
+    } else if (strcmp(a, "--chat") == 0) {
+      if (o->mode == SERVE_EXEC)
+        return wsv_cli_usage_error(
+            "serve", "%s: --chat and --exec exclude each other", a);
+      o->mode = SERVE_CHAT;
+    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+      o->quiet = 1;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+      o->verbose = 1;
+    } else if (strcmp(a, "--no-deflate") == 0) {
+      o->deflate = WSV_CLI_DEFLATE_OFF;
+    } else if (strcmp(a, "--sameorigin") == 0) {
+      o->sameorigin = 1;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--origin", &v)) != 0) {
+      struct wsv_str bad;
+      if (m < 0)
+        return wsv_cli_usage_error("serve",
+                                   "--origin needs a list such as "
+                                   "https://app.example,*.example.org");
+      if (wsv_origin_list_check(v, &bad) != 0)
+        return wsv_cli_usage_error(
+            "serve",
+            "--origin: \"%.*s\" is not an origin: use scheme://host[:port], "
+            "host[:port], *.domain, null or *",
+            (int)bad.len, bad.ptr);
+      if (serve_list_add(&o->origins, v) != 0)
+        return wsv_cli_usage_error("serve", "out of memory");
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--passenv", &v)) != 0) {
+      const char *bad;
+      size_t bad_len;
+      if (m < 0)
+        return wsv_cli_usage_error("serve",
+                                   "--passenv needs names such as HOME,LANG");
+      if (!serve_passenv_ok(v, &bad, &bad_len))
+        return wsv_cli_usage_error(
+            "serve",
+            "--passenv: \"%.*s\" is not a variable name (names are "
+            "separated by commas)",
+            (int)bad_len, bad);
+      if (serve_list_add(&o->passenv, v) != 0)
+        return wsv_cli_usage_error("serve", "out of memory");
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--deflate", &v)) != 0) {
+      if (m < 0 || wsv_cli_deflate_mode(v, &o->deflate) != 0)
+        return wsv_cli_usage_error("serve", "--deflate needs on, lean or off");
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--cert", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return wsv_cli_usage_error("serve", "--cert needs a PEM file");
+      o->cert = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--key", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return wsv_cli_usage_error("serve", "--key needs a PEM file");
+      o->key = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--close-timeout", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 1, 3600000, &n) != 0)
+        return wsv_cli_usage_error(
+            "serve", "--close-timeout needs milliseconds from 1 to 3600000");
+      o->close_timeout_ms = (uint32_t)n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--handshake-timeout", &v)) !=
+               0) {
+      if (m < 0 || wsv_cli_uint(v, 1, 3600000, &n) != 0)
+        return wsv_cli_usage_error(
+            "serve",
+            "--handshake-timeout needs milliseconds from 1 to 3600000");
+      o->handshake_timeout_ms = (uint32_t)n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--host", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return wsv_cli_usage_error("serve", "%s needs an address", a);
+      o->host = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--port", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 0, 65535, &n) != 0)
+        return wsv_cli_usage_error("serve",
+                                   "--port needs a number from 0 to 65535");
+      o->port = (uint16_t)n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--versions", &v)) != 0) {
+      char err[160];
+      if (m < 0)
+        return wsv_cli_usage_error("serve", "%s needs a list such as 13,8,7",
+                                   a);
+      if (wsv_cli_versions(v, &o->versions, err, sizeof err) != 0)
+        return wsv_cli_usage_error("serve", "--versions: %s", err);
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--threads", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 0, 256, &n) != 0)
+        return wsv_cli_usage_error("serve",
+                                   "--threads needs a number from 0 to 256");
+      o->threads = (int)n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--exec", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return wsv_cli_usage_error("serve", "%s needs a command", a);
+      if (o->mode == SERVE_CHAT)
+        return wsv_cli_usage_error(
+            "serve", "%s: --chat and --exec exclude each other", "--exec");
+      o->mode = SERVE_EXEC;
+      o->exec = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-message", &v)) != 0) {
+      if (m < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 40, &n) != 0)
+        return wsv_cli_usage_error(
+            "serve", "--max-message needs a size in bytes, e.g. 65536 or 16M");
+      o->max_message = n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--output-budget", &v)) != 0 ||
+               (m = wsv_cli_opt(argc, argv, &i, "--input-budget", &v)) != 0) {
+      int out = strncmp(a, "--output-budget", 15) == 0;
+      if (m < 0 || wsv_cli_size(v, 0, (uint64_t)SIZE_MAX, &n) != 0)
+        return wsv_cli_usage_error(
+            "serve", "%s needs a size in bytes, e.g. 512M or 2G (0: no budget)",
+            out ? "--output-budget" : "--input-budget");
+      *(out ? &o->output_budget : &o->input_budget) = n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-connections", &v)) !=
+               0) {
+      if (m < 0 || wsv_cli_uint(v, 1, SIZE_MAX, &n) != 0)
+        return wsv_cli_usage_error("serve",
+                                   "--max-connections needs a positive number");
+      o->max_connections = (size_t)n;
+    } else {
+      return wsv_cli_usage_error("serve", "unknown argument '%s'", a);
+    }
+  }
+  if ((o->cert == NULL) != (o->key == NULL))
+    return wsv_cli_usage_error("serve", "--cert and --key go together");
+  if (o->passenv != NULL && o->mode != SERVE_EXEC)
+    return wsv_cli_usage_error("serve",
+                               "--passenv is for the programs of --exec");
+  if (o->threads == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
+  }
+  return -1;
+}
