@@ -789,7 +789,7 @@ static int hsc_check_tokens(struct wsv_hs_client *hs) {
       return hsc_final(hs, rules[i].err);
     }
     if (!wsv_http_list_has(hs->hdrs, hs->head.nheaders, rules[i].name,
-                            rules[i].token)) {
+                           rules[i].token)) {
       char q[HSC_QUOTE_CAP];
       hsc_quote(q, v.ptr, v.len);
       hsc_say(hs, "%s is \"%s\", without \"%s\"", rules[i].name, q,
@@ -824,8 +824,8 @@ static int hsc_check_accept(struct wsv_hs_client *hs) {
 
 static int hsc_check_subprotocol(struct wsv_hs_client *hs) {
   struct wsv_str v;
-  size_t n = wsv_http_count(hs->hdrs, hs->head.nheaders,
-                             "Sec-WebSocket-Protocol", &v);
+  size_t n =
+      wsv_http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Protocol", &v);
   if (n == 0)
     return WSV_OK;
   char q[HSC_QUOTE_CAP];
@@ -1028,7 +1028,7 @@ int wsv_hs_client_parse(struct wsv_hs_client *hs, const char *buf, size_t len) {
     return hsc_check_101(hs);
   if ((hs->status == 400 || hs->status == 426) &&
       wsv_http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Version",
-                      NULL) > 0)
+                     NULL) > 0)
     return hsc_negotiate(hs, buf, len);
   return hsc_status_error(hs, buf, len,
                           hs->status == 400 || hs->status == 426

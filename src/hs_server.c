@@ -310,7 +310,7 @@ static int hss_check_upgrade(struct wsv_hs_server *hs) {
   int ok = 1;
   struct wsv_str e, first;
   while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders, "Upgrade", &pos,
-                             &e)) {
+                            &e)) {
     ok = ok && wsv_str_ieq(e, "websocket");
     n++;
   }
@@ -324,7 +324,7 @@ static int hss_check_upgrade(struct wsv_hs_server *hs) {
 static int hss_check_connection(struct wsv_hs_server *hs) {
   struct wsv_str v;
   if (wsv_http_list_has(hss_hdrs(hs), hs->head.nheaders, "Connection",
-                         "Upgrade"))
+                        "Upgrade"))
     return 0;
   if (hss_count(hs, "Connection", &v) == 0)
     return hss_reject(hs, WSV_ERR_HS_CONNECTION, 400,
@@ -352,7 +352,7 @@ static int hss_parse_version(struct wsv_str v, const char **why) {
     if (c >= '0' && c <= '9')
       continue;
     *why = (i == 0 && (c == '+' || c == '-')) ? "has a sign"
-           : wsv__http_ows(c)                    ? "holds a space"
+           : wsv__http_ows(c)                 ? "holds a space"
                                               : "is not a decimal number";
     return -1;
   }
@@ -462,7 +462,7 @@ static int hss_protocol_dup(const struct wsv_hs_server *hs, struct wsv_str e,
   struct wsv_str o;
   for (k = 0; k < idx; k++) {
     (void)wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                              "Sec-WebSocket-Protocol", &pos, &o);
+                             "Sec-WebSocket-Protocol", &pos, &o);
     if (o.len == e.len && memcmp(o.ptr, e.ptr, e.len) == 0)
       return 1;
   }
@@ -487,7 +487,7 @@ static int hss_check_protocols(struct wsv_hs_server *hs) {
   }
   for (i = 0; i < count; i++) {
     (void)wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                              "Sec-WebSocket-Protocol", &pos, &e);
+                             "Sec-WebSocket-Protocol", &pos, &e);
     if (hss_protocol_dup(hs, e, i))
       return hss_reject_q(hs, WSV_ERR_HS_HEADER, 400,
                           "Sec-WebSocket-Protocol offers ", e, " twice");
@@ -519,7 +519,7 @@ static void hss_negotiate_pmd(struct wsv_hs_server *hs) {
   if (hs->cfg.pmd_policy == WSV_PMD_OFF)
     return;
   while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                             "Sec-WebSocket-Extensions", &pos, &e)) {
+                            "Sec-WebSocket-Extensions", &pos, &e)) {
     if (wsv_pmd_parse(e.ptr, e.len, &o, NULL) != 1 ||
         wsv_pmd_negotiate(&o, hs->cfg.pmd_policy, &p) != 1)
       continue;
@@ -878,7 +878,7 @@ int wsv_hs_server_select_subprotocol(struct wsv_hs_server *hs,
     return 0;
   n = strlen(name);
   while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                             "Sec-WebSocket-Protocol", &pos, &e)) {
+                            "Sec-WebSocket-Protocol", &pos, &e)) {
     if (e.len == n && memcmp(e.ptr, name, n) == 0) {
       hs->subprotocol = e;
       return 0;
@@ -915,8 +915,8 @@ int wsv_hs_server_set_reason(struct wsv_hs_server *hs, const char *text) {
    * HSS_HOOK_REASON_MAX of them are never all shown. */
   while (text != NULL && n <= HSS_HOOK_REASON_MAX && text[n] != '\0')
     n++;
-  (void)wsv_str_escape(hs->reason, HSS_HOOK_REASON_MAX + 1, text, n,
-                       SIZE_MAX, WSV_ESCAPE_HEX);
+  (void)wsv_str_escape(hs->reason, HSS_HOOK_REASON_MAX + 1, text, n, SIZE_MAX,
+                       WSV_ESCAPE_HEX);
   return 0;
 }
 

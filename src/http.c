@@ -91,7 +91,7 @@ size_t wsv__http_elem_end(const char *s, size_t len, size_t i) {
   return i;
 }
 
-/* ---- the head parser -------------------------------------------------------- */
+/* ---- the head parser ---------------------------------------------------- */
 
 static int http_is_digit(char c) {
   return c >= '0' && c <= '9';
@@ -294,7 +294,7 @@ int wsv__http_parse_request(struct wsv_http_head *h, const char *buf,
 }
 
 int wsv_http_parse_response(struct wsv_http_head *h, const char *buf,
-                             size_t len) {
+                            size_t len) {
   return http_parse(h, buf, len, 0);
 }
 
@@ -313,7 +313,7 @@ int wsv_str_ieq(struct wsv_str s, const char *name) {
 }
 
 size_t wsv_http_count(const struct wsv_header *hs, size_t n, const char *name,
-                       struct wsv_str *first) {
+                      struct wsv_str *first) {
   size_t i, count = 0;
   if (first != NULL) {
     first->ptr = NULL;
@@ -343,7 +343,7 @@ static int http_trim(struct wsv_str v, size_t off, size_t end,
 }
 
 int wsv_http_list_next(const struct wsv_header *hs, size_t n, const char *name,
-                        size_t *pos, struct wsv_str *elem) {
+                       size_t *pos, struct wsv_str *elem) {
   size_t i = *pos >> HTTP_POS_HALF, off = *pos & HTTP_POS_MASK;
   for (; i < n && i < HTTP_POS_MASK; i++, off = 0) {
     struct wsv_str v = hs[i].value;
@@ -370,7 +370,7 @@ int wsv_http_list_next(const struct wsv_header *hs, size_t n, const char *name,
 }
 
 int wsv_http_list_has(const struct wsv_header *hs, size_t n, const char *name,
-                       const char *token) {
+                      const char *token) {
   size_t pos = 0;
   struct wsv_str e;
   while (wsv_http_list_next(hs, n, name, &pos, &e))
@@ -426,7 +426,7 @@ const char *wsv_http_reason(int status) {
   return class_name[status / 100 - 1];
 }
 
-/* ---- escaping (see wsv/http.h) -------------------------------------------- */
+/* ---- escaping (see wsv/http.h) ------------------------------------------ */
 
 /* Byte c as wsv_str_escape writes it, into e[0..4); returns the length. */
 static size_t http_escape_byte(unsigned char c, unsigned flags, char e[4]) {
@@ -647,9 +647,10 @@ int wsv__uri_host_port(const char *p, size_t n, size_t *host_len, long *port) {
   if (kind == WSV_HOST_INVALID)
     return WSV_HOST_INVALID;
   if (h < n) {
+    /* "[::1]x" is no host[:port]; neither is "host:" (-1 from the port) */
     if (p[h] != ':')
-      return WSV_HOST_INVALID; /* "[::1]x" */
-    v = wsv__uri_port(p + h + 1, n - h - 1); /* -1 for "host:" too */
+      return WSV_HOST_INVALID;
+    v = wsv__uri_port(p + h + 1, n - h - 1);
     if (v < 0)
       return WSV_HOST_INVALID;
   }
