@@ -12,6 +12,7 @@
 #define ZLIB_CONST
 #include <zlib.h>
 
+#include "http.h"
 #include "int.h"
 
 #define PMD_NAME "permessage-deflate"
@@ -19,25 +20,6 @@
 #define PMD_VALUE_MAX 8 /* longest parameter value we keep */
 
 /* ---- syntax helpers ------------------------------------------------------ */
-
-static int pmd_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
-    return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static size_t pmd_skip_ows(const char *s, size_t len, size_t i) {
-  while (i < len && (s[i] == ' ' || s[i] == '\t'))
-    i++;
-  return i;
-}
-
-static size_t pmd_skip_token(const char *s, size_t len, size_t i) {
-  while (i < len && pmd_tchar((unsigned char)s[i]))
-    i++;
-  return i;
-}
 
 static int pmd_is(const char *p, size_t n, const char *name) {
   return n == strlen(name) && memcmp(p, name, n) == 0;
@@ -63,26 +45,21 @@ static int pmd_bits(const char *v, size_t n) {
  * set when it is malformed. */
 static size_t pmd_value(const char *s, size_t len, size_t i, char *val,
                         size_t *vlen, const char **why) {
-  size_t n = 0, v0;
+  size_t n = 0, v0, end;
   unsigned char c;
 
   if (i < len && s[i] == '"') {
-    for (i++;; n++) {
-      if (i == len) {
-        *why = "unterminated quoted string";
-        return 0;
-      }
-      c = (unsigned char)s[i++];
-      if (c == '"')
-        break;
-      if (c == '\\') {
-        if (i == len) {
-          *why = "unterminated quoted string";
-          return 0;
-        }
-        c = (unsigned char)s[i++];
-      }
-      if (!pmd_tchar(c)) {
+    end = wsv__http_skip_quoted(s, len, i);
+    if (end == 0) {
+      *why = "malformed quoted string";
+      return 0;
+    }
+    /* s[i + 1 .. end - 1): backslash pairs are whole (skip_quoted) */
+    for (i++; i < end - 1; i++, n++) {
+      c = (unsigned char)s[i];
+      if (c == '\\')
+        c = (unsigned char)s[++i];
+      if (!wsv__http_tchar(c)) {
         *why = "quoted parameter value is not a token";
         return 0;
       }
@@ -90,10 +67,10 @@ static size_t pmd_value(const char *s, size_t len, size_t i, char *val,
         val[n] = (char)c;
     }
     *vlen = n;
-    return i;
+    return end;
   }
   v0 = i;
-  i = pmd_skip_token(s, len, i);
+  i = wsv__http_skip_token(s, len, i);
   if (i == v0) {
     *why = "parameter value is empty or not a token";
     return 0;
@@ -169,38 +146,38 @@ int wsv_pmd_parse(const char *s, size_t len, struct wsv_pmd_offer *out,
   if (s == NULL && len > 0)
     return WSV_ERR_INVAL;
   memset(&o, 0, sizeof o);
-  i = pmd_skip_ows(s, len, 0);
+  i = wsv__http_skip_ows(s, len, 0);
   if (i == len)
     return 0;
   n0 = i;
-  i = pmd_skip_token(s, len, i);
+  i = wsv__http_skip_token(s, len, i);
   if (i == n0) {
     *why = "extension name is not a token";
     return WSV_ERR_HS_EXTENSION;
   }
   is_pmd = i - n0 == PMD_NAME_LEN && memcmp(s + n0, PMD_NAME, i - n0) == 0;
   for (;;) {
-    i = pmd_skip_ows(s, len, i);
+    i = wsv__http_skip_ows(s, len, i);
     if (i == len)
       break;
     if (s[i] != ';') {
       *why = "expected ';' before an extension parameter";
       return WSV_ERR_HS_EXTENSION;
     }
-    i = pmd_skip_ows(s, len, i + 1);
+    i = wsv__http_skip_ows(s, len, i + 1);
     p0 = i;
-    i = pmd_skip_token(s, len, i);
+    i = wsv__http_skip_token(s, len, i);
     plen = i - p0;
     if (plen == 0) {
       *why = "extension parameter name is not a token";
       return WSV_ERR_HS_EXTENSION;
     }
-    i = pmd_skip_ows(s, len, i);
+    i = wsv__http_skip_ows(s, len, i);
     has_value = 0;
     vlen = 0;
     if (i < len && s[i] == '=') {
       has_value = 1;
-      i = pmd_value(s, len, pmd_skip_ows(s, len, i + 1), val, &vlen, why);
+      i = pmd_value(s, len, wsv__http_skip_ows(s, len, i + 1), val, &vlen, why);
       if (i == 0)
         return WSV_ERR_HS_EXTENSION;
     }
@@ -241,23 +218,14 @@ int wsv_pmd_negotiate(const struct wsv_pmd_offer *offer, int policy,
  * 1 and the element, or 0 at the end. */
 static int pmd_list_next(const char *s, size_t len, size_t *pos, const char **e,
                          size_t *elen) {
-  size_t i = *pos, start;
-  int quoted = 0;
+  size_t start = *pos, end;
 
-  if (i > len)
+  if (start > len)
     return 0;
-  start = i;
-  for (; i < len; i++) {
-    if (quoted && s[i] == '\\' && i + 1 < len)
-      i++;
-    else if (s[i] == '"')
-      quoted = !quoted;
-    else if (!quoted && s[i] == ',')
-      break;
-  }
+  end = wsv__http_elem_end(s, len, start);
   *e = s + start;
-  *elen = i - start;
-  *pos = i + 1;
+  *elen = end - start;
+  *pos = end + 1;
   return 1;
 }
 

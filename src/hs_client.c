@@ -66,52 +66,21 @@ static const int hsc_known_versions[] = {13, 8, 7};
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int hsc_is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
-    return 1;
-  return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int hsc_is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-static int hsc_token_ok(const char *s, size_t n) {
-  if (n == 0)
-    return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!hsc_is_tchar((unsigned char)s[i]))
-      return 0;
-  return 1;
-}
-
 /* A field value we are willing to send: HTAB, SP, VCHAR, obs-text; no
  * leading or trailing whitespace (a receiver would strip it). */
 static int hsc_value_ok(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c != '\t' && (c < 0x20 || c == 0x7f))
+  for (size_t i = 0; i < n; i++)
+    if (!wsv__http_value_byte((unsigned char)s[i]))
       return 0;
-  }
-  return n == 0 || (!hsc_is_ows(s[0]) && !hsc_is_ows(s[n - 1]));
+  return n == 0 || (!wsv__http_ows(s[0]) && !wsv__http_ows(s[n - 1]));
 }
 
 /* Case-insensitive: does s[0..n) start with the NUL-terminated `prefix`? */
 static int hsc_iprefix(const char *s, size_t n, const char *prefix) {
-  size_t pn = strlen(prefix);
-  if (n < pn)
-    return 0;
-  for (size_t i = 0; i < pn; i++) {
-    unsigned char a = (unsigned char)s[i], b = (unsigned char)prefix[i];
-    if (a >= 'A' && a <= 'Z')
-      a = (unsigned char)(a + 32);
-    if (b >= 'A' && b <= 'Z')
-      b = (unsigned char)(b + 32);
-    if (a != b)
-      return 0;
-  }
-  return 1;
+  struct wsv_str head;
+  head.ptr = s;
+  head.len = strlen(prefix);
+  return n >= head.len && wsv_str_ieq(head, prefix);
 }
 
 static int hsc_size_add(size_t *acc, size_t n) {
@@ -129,16 +98,7 @@ static size_t hsc_align(size_t n) {
 /* Copy a sanitised, possibly cut, version of p[0..n) into dst (capacity
  * HSC_QUOTE_CAP): bytes outside printable ASCII become '?'. */
 static void hsc_quote(char dst[HSC_QUOTE_CAP], const char *p, size_t n) {
-  size_t m = n > HSC_QUOTE_MAX ? HSC_QUOTE_MAX : n;
-  for (size_t i = 0; i < m; i++) {
-    unsigned char c = (unsigned char)p[i];
-    dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-  }
-  if (m < n) {
-    memcpy(dst + m, "...", 4);
-  } else {
-    dst[m] = '\0';
-  }
+  (void)wsv_str_escape(dst, HSC_QUOTE_CAP, p, n, HSC_QUOTE_MAX, 0);
 }
 
 static void hsc_say(struct wsv_hs_client *hs, const char *fmt, ...)
@@ -171,36 +131,6 @@ static int hsc_final(struct wsv_hs_client *hs, int result) {
 
 /* ---- extension lists (RFC 6455 §9.1) ------------------------------------ */
 
-static size_t hsc_skip_ows(const char *s, size_t len, size_t i) {
-  while (i < len && hsc_is_ows(s[i]))
-    i++;
-  return i;
-}
-
-static size_t hsc_skip_token(const char *s, size_t len, size_t i) {
-  while (i < len && hsc_is_tchar((unsigned char)s[i]))
-    i++;
-  return i;
-}
-
-/* Skip a quoted-string starting at s[i] == '"'; returns the index after the
- * closing quote, or 0 if it is malformed (0 can never be a valid end). */
-static size_t hsc_skip_quoted(const char *s, size_t len, size_t i) {
-  for (i++; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"')
-      return i + 1;
-    if (c == '\\') {
-      if (++i == len)
-        return 0;
-      c = (unsigned char)s[i];
-    }
-    if (c != '\t' && (c < 0x20 || c == 0x7f))
-      return 0;
-  }
-  return 0;
-}
-
 /* The next extension of the extension-list s[0..len) from *pos: returns 1
  * and its name, 0 at the end of the list, -1 if the list is malformed.
  * Empty list elements are skipped; OWS is allowed around ';', '=', ','. */
@@ -208,7 +138,7 @@ static int hsc_ext_next(const char *s, size_t len, size_t *pos,
                         struct wsv_str *name) {
   size_t i = *pos;
   for (;;) {
-    i = hsc_skip_ows(s, len, i);
+    i = wsv__http_skip_ows(s, len, i);
     if (i < len && s[i] == ',') {
       i++;
       continue;
@@ -220,13 +150,13 @@ static int hsc_ext_next(const char *s, size_t len, size_t *pos,
     return 0;
   }
   size_t start = i;
-  i = hsc_skip_token(s, len, i);
+  i = wsv__http_skip_token(s, len, i);
   if (i == start)
     return -1;
   name->ptr = s + start;
   name->len = i - start;
   for (;;) {
-    i = hsc_skip_ows(s, len, i);
+    i = wsv__http_skip_ows(s, len, i);
     if (i == len)
       break;
     if (s[i] == ',') {
@@ -235,21 +165,21 @@ static int hsc_ext_next(const char *s, size_t len, size_t *pos,
     }
     if (s[i] != ';')
       return -1;
-    i = hsc_skip_ows(s, len, i + 1);
+    i = wsv__http_skip_ows(s, len, i + 1);
     size_t p = i;
-    i = hsc_skip_token(s, len, i);
+    i = wsv__http_skip_token(s, len, i);
     if (i == p)
       return -1;
-    i = hsc_skip_ows(s, len, i);
+    i = wsv__http_skip_ows(s, len, i);
     if (i < len && s[i] == '=') {
-      i = hsc_skip_ows(s, len, i + 1);
+      i = wsv__http_skip_ows(s, len, i + 1);
       if (i < len && s[i] == '"') {
-        i = hsc_skip_quoted(s, len, i);
+        i = wsv__http_skip_quoted(s, len, i);
         if (i == 0)
           return -1;
       } else {
         p = i;
-        i = hsc_skip_token(s, len, i);
+        i = wsv__http_skip_token(s, len, i);
         if (i == p)
           return -1;
       }
@@ -380,7 +310,7 @@ static int hsc_config_check(const struct wsv_hs_client_config *cfg,
     return WSV_ERR_INVAL;
   for (size_t i = 0; i < cfg->nsubprotocols; i++) {
     const char *s = cfg->subprotocols[i];
-    if (s == NULL || !hsc_token_ok(s, strlen(s)))
+    if (s == NULL || !wsv__http_token(s, strlen(s)))
       return WSV_ERR_INVAL;
     for (size_t j = 0; j < i; j++)
       if (strcmp(s, cfg->subprotocols[j]) == 0)
@@ -417,7 +347,7 @@ static int hsc_config_check(const struct wsv_hs_client_config *cfg,
     return WSV_ERR_INVAL;
   for (size_t i = 0; i < cfg->nheaders; i++) {
     struct wsv_str nm = cfg->headers[i].name, v = cfg->headers[i].value;
-    if (nm.ptr == NULL || !hsc_token_ok(nm.ptr, nm.len) ||
+    if (nm.ptr == NULL || !wsv__http_token(nm.ptr, nm.len) ||
         hsc_reserved_name(nm) || (v.ptr == NULL && v.len > 0) ||
         (v.len > 0 && !hsc_value_ok(v.ptr, v.len)))
       return WSV_ERR_INVAL;
@@ -853,7 +783,7 @@ static int hsc_check_tokens(struct wsv_hs_client *hs) {
       return hsc_final(hs, rules[i].err);
     }
     if (!wsv_http_list_has(hs->hdrs, hs->head.nheaders, rules[i].name,
-                            rules[i].token)) {
+                           rules[i].token)) {
       char q[HSC_QUOTE_CAP];
       hsc_quote(q, v.ptr, v.len);
       hsc_say(hs, "%s is \"%s\", without \"%s\"", rules[i].name, q,
@@ -888,8 +818,8 @@ static int hsc_check_accept(struct wsv_hs_client *hs) {
 
 static int hsc_check_subprotocol(struct wsv_hs_client *hs) {
   struct wsv_str v;
-  size_t n = wsv_http_count(hs->hdrs, hs->head.nheaders,
-                             "Sec-WebSocket-Protocol", &v);
+  size_t n =
+      wsv_http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Protocol", &v);
   if (n == 0)
     return WSV_OK;
   char q[HSC_QUOTE_CAP];
@@ -1092,7 +1022,7 @@ int wsv_hs_client_parse(struct wsv_hs_client *hs, const char *buf, size_t len) {
     return hsc_check_101(hs);
   if ((hs->status == 400 || hs->status == 426) &&
       wsv_http_count(hs->hdrs, hs->head.nheaders, "Sec-WebSocket-Version",
-                      NULL) > 0)
+                     NULL) > 0)
     return hsc_negotiate(hs, buf, len);
   return hsc_status_error(hs, buf, len,
                           hs->status == 400 || hs->status == 426

@@ -66,28 +66,15 @@ static void hss_put_uint(struct hss_buf *b, size_t v) {
   hss_put_n(b, tmp + i, sizeof tmp - i);
 }
 
-/* One byte for a reason line: printable ASCII as itself (with \ and "
- * escaped), anything else as \xNN. */
-static void hss_put_escaped(struct hss_buf *b, unsigned char c) {
-  static const char hex[] = "0123456789ABCDEF";
-  char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-  if (c == '"' || c == '\\') {
-    esc[1] = (char)c;
-    hss_put_n(b, esc, 2);
-  } else if (c >= 0x20 && c < 0x7f) {
-    hss_put_n(b, (const char *)&c, 1);
-  } else {
-    hss_put_n(b, esc, 4);
-  }
-}
-
-/* "value" with at most HSS_QUOTE_MAX bytes of it, escaped. */
+/* "value" with at most HSS_QUOTE_MAX bytes of it, escaped (\xNN, \", \\)
+ * and cut with "...". */
 static void hss_put_quoted(struct hss_buf *b, struct wsv_str v) {
-  size_t i, n = v.len < HSS_QUOTE_MAX ? v.len : HSS_QUOTE_MAX;
+  char q[HSS_QUOTE_MAX * 4 + 4]; /* every byte as \xNN, "...", NUL */
+  (void)wsv_str_escape(q, sizeof q, v.ptr, v.len, HSS_QUOTE_MAX,
+                       WSV_ESCAPE_HEX);
   hss_put(b, "\"");
-  for (i = 0; i < n; i++)
-    hss_put_escaped(b, (unsigned char)v.ptr[i]);
-  hss_put(b, n < v.len ? "...\"" : "\"");
+  hss_put(b, q);
+  hss_put(b, "\"");
 }
 
 /* "13, 8, 7": the supported versions, highest first. */
@@ -154,17 +141,6 @@ static const struct wsv_header *hss_hdrs(const struct wsv_hs_server *hs) {
 static size_t hss_count(const struct wsv_hs_server *hs, const char *name,
                         struct wsv_str *first) {
   return wsv_http_count(hss_hdrs(hs), hs->head.nheaders, name, first);
-}
-
-static int hss_is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
-    return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int hss_is_ows(char c) {
-  return c == ' ' || c == '\t';
 }
 
 static struct wsv_str hss_str(const char *p, size_t n) {
@@ -334,7 +310,7 @@ static int hss_check_upgrade(struct wsv_hs_server *hs) {
   int ok = 1;
   struct wsv_str e, first;
   while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders, "Upgrade", &pos,
-                             &e)) {
+                            &e)) {
     ok = ok && wsv_str_ieq(e, "websocket");
     n++;
   }
@@ -348,7 +324,7 @@ static int hss_check_upgrade(struct wsv_hs_server *hs) {
 static int hss_check_connection(struct wsv_hs_server *hs) {
   struct wsv_str v;
   if (wsv_http_list_has(hss_hdrs(hs), hs->head.nheaders, "Connection",
-                         "Upgrade"))
+                        "Upgrade"))
     return 0;
   if (hss_count(hs, "Connection", &v) == 0)
     return hss_reject(hs, WSV_ERR_HS_CONNECTION, 400,
@@ -376,7 +352,7 @@ static int hss_parse_version(struct wsv_str v, const char **why) {
     if (c >= '0' && c <= '9')
       continue;
     *why = (i == 0 && (c == '+' || c == '-')) ? "has a sign"
-           : hss_is_ows(c)                    ? "holds a space"
+           : wsv__http_ows(c)                 ? "holds a space"
                                               : "is not a decimal number";
     return -1;
   }
@@ -465,14 +441,9 @@ static const char *hss_protocol_field(struct wsv_str v, size_t *count) {
   size_t i = 0;
   for (;;) {
     size_t start, end;
-    while (i < v.len && hss_is_ows(v.ptr[i]))
-      i++;
-    start = i;
-    while (i < v.len && hss_is_tchar((unsigned char)v.ptr[i]))
-      i++;
-    end = i;
-    while (i < v.len && hss_is_ows(v.ptr[i]))
-      i++;
+    start = wsv__http_skip_ows(v.ptr, v.len, i);
+    end = wsv__http_skip_token(v.ptr, v.len, start);
+    i = wsv__http_skip_ows(v.ptr, v.len, end);
     if (i < v.len && v.ptr[i] != ',')
       return " holds a character not allowed in a token";
     if (end == start)
@@ -491,7 +462,7 @@ static int hss_protocol_dup(const struct wsv_hs_server *hs, struct wsv_str e,
   struct wsv_str o;
   for (k = 0; k < idx; k++) {
     (void)wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                              "Sec-WebSocket-Protocol", &pos, &o);
+                             "Sec-WebSocket-Protocol", &pos, &o);
     if (o.len == e.len && memcmp(o.ptr, e.ptr, e.len) == 0)
       return 1;
   }
@@ -516,7 +487,7 @@ static int hss_check_protocols(struct wsv_hs_server *hs) {
   }
   for (i = 0; i < count; i++) {
     (void)wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                              "Sec-WebSocket-Protocol", &pos, &e);
+                             "Sec-WebSocket-Protocol", &pos, &e);
     if (hss_protocol_dup(hs, e, i))
       return hss_reject_q(hs, WSV_ERR_HS_HEADER, 400,
                           "Sec-WebSocket-Protocol offers ", e, " twice");
@@ -548,7 +519,7 @@ static void hss_negotiate_pmd(struct wsv_hs_server *hs) {
   if (hs->cfg.pmd_policy == WSV_PMD_OFF)
     return;
   while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                             "Sec-WebSocket-Extensions", &pos, &e)) {
+                            "Sec-WebSocket-Extensions", &pos, &e)) {
     if (wsv_pmd_parse(e.ptr, e.len, &o, NULL) != 1 ||
         wsv_pmd_negotiate(&o, hs->cfg.pmd_policy, &p) != 1)
       continue;
@@ -907,7 +878,7 @@ int wsv_hs_server_select_subprotocol(struct wsv_hs_server *hs,
     return 0;
   n = strlen(name);
   while (wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders,
-                             "Sec-WebSocket-Protocol", &pos, &e)) {
+                            "Sec-WebSocket-Protocol", &pos, &e)) {
     if (e.len == n && memcmp(e.ptr, name, n) == 0) {
       hs->subprotocol = e;
       return 0;
@@ -937,16 +908,15 @@ int wsv_hs_server_set_extensions(struct wsv_hs_server *hs,
 }
 
 int wsv_hs_server_set_reason(struct wsv_hs_server *hs, const char *text) {
-  struct hss_buf b;
-  size_t i;
+  size_t n = 0;
   if (hs == NULL || !hs->in_hook)
     return WSV_ERR_STATE;
-  b.p = hs->reason;
-  b.cap = HSS_HOOK_REASON_MAX;
-  b.len = 0;
-  for (i = 0; text != NULL && text[i] != '\0' && b.len < b.cap; i++)
-    hss_put_escaped(&b, (unsigned char)text[i]);
-  hs->reason[b.len < b.cap ? b.len : b.cap] = '\0';
+  /* Every byte takes at least one byte of the reason: more than
+   * HSS_HOOK_REASON_MAX of them are never all shown. */
+  while (text != NULL && n <= HSS_HOOK_REASON_MAX && text[n] != '\0')
+    n++;
+  (void)wsv_str_escape(hs->reason, HSS_HOOK_REASON_MAX + 1, text, n, SIZE_MAX,
+                       WSV_ESCAPE_HEX);
   return 0;
 }
 

@@ -28,22 +28,70 @@ enum {
   HTTP_ST_ERR_LARGE = -2
 };
 
-/* RFC 9110 tchar: "!#$%&'*+-.^_`|~", DIGIT, ALPHA. */
-static int http_is_tchar(unsigned char c) {
+/* ---- token and list lexing (see http.h) ---------------------------------- */
+
+int wsv__http_tchar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
       (c >= '0' && c <= '9'))
     return 1;
   return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-/* A field-value byte (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text. */
-static int http_is_value_byte(unsigned char c) {
+int wsv__http_value_byte(unsigned char c) {
   return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-static int http_is_ows(char c) {
+int wsv__http_ows(char c) {
   return c == ' ' || c == '\t';
 }
+
+size_t wsv__http_skip_ows(const char *s, size_t len, size_t i) {
+  while (i < len && wsv__http_ows(s[i]))
+    i++;
+  return i;
+}
+
+size_t wsv__http_skip_token(const char *s, size_t len, size_t i) {
+  while (i < len && wsv__http_tchar((unsigned char)s[i]))
+    i++;
+  return i;
+}
+
+int wsv__http_token(const char *s, size_t n) {
+  return n > 0 && wsv__http_skip_token(s, n, 0) == n;
+}
+
+size_t wsv__http_skip_quoted(const char *s, size_t len, size_t i) {
+  for (i++; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"')
+      return i + 1;
+    if (c == '\\') {
+      if (++i == len)
+        return 0;
+      c = (unsigned char)s[i];
+    }
+    if (!wsv__http_value_byte(c))
+      return 0;
+  }
+  return 0;
+}
+
+size_t wsv__http_elem_end(const char *s, size_t len, size_t i) {
+  int quoted = 0;
+  for (; i < len; i++) {
+    char c = s[i];
+    if (quoted && c == '\\' && i + 1 < len)
+      i++;
+    else if (c == '"')
+      quoted = !quoted;
+    else if (c == ',' && !quoted)
+      break;
+  }
+  return i;
+}
+
+/* ---- the head parser ---------------------------------------------------- */
 
 static int http_is_digit(char c) {
   return c >= '0' && c <= '9';
@@ -63,9 +111,7 @@ static int http_parse_version(struct wsv_http_head *h, const char *p,
 /* request-line = method SP request-target SP HTTP-version, in p[0..len). */
 static int http_parse_request_line(struct wsv_http_head *h, const char *p,
                                    size_t len) {
-  size_t i = 0, t;
-  while (i < len && http_is_tchar((unsigned char)p[i]))
-    i++;
+  size_t i = wsv__http_skip_token(p, len, 0), t;
   if (i == 0 || i >= len || p[i] != ' ')
     return -1;
   h->method.ptr = p;
@@ -121,7 +167,7 @@ static int http_start_byte(unsigned char c) {
 static int http_line_begin_byte(unsigned char c) {
   if (c == '\r')
     return HTTP_ST_END_CR;
-  return http_is_tchar(c) ? HTTP_ST_NAME : HTTP_ST_ERR_SYNTAX;
+  return wsv__http_tchar(c) ? HTTP_ST_NAME : HTTP_ST_ERR_SYNTAX;
 }
 
 /* A byte inside a field name: more tchar, or the colon.  Whitespace before
@@ -129,13 +175,13 @@ static int http_line_begin_byte(unsigned char c) {
 static int http_name_byte(unsigned char c) {
   if (c == ':')
     return HTTP_ST_VALUE;
-  return http_is_tchar(c) ? HTTP_ST_NAME : HTTP_ST_ERR_SYNTAX;
+  return wsv__http_tchar(c) ? HTTP_ST_NAME : HTTP_ST_ERR_SYNTAX;
 }
 
 static int http_value_byte(unsigned char c) {
   if (c == '\r')
     return HTTP_ST_VALUE_CR;
-  return http_is_value_byte(c) ? HTTP_ST_VALUE : HTTP_ST_ERR_SYNTAX;
+  return wsv__http_value_byte(c) ? HTTP_ST_VALUE : HTTP_ST_ERR_SYNTAX;
 }
 
 /* Advance the scanner over buf[h->_scanned .. end).  Returns the new state;
@@ -201,9 +247,9 @@ static void http_fill(struct wsv_http_head *h, const char *buf, size_t len,
     f->name.ptr = line;
     f->name.len = (size_t)(colon - line);
     i = (size_t)(e - buf) + 2;
-    while (v < e && http_is_ows(*v))
+    while (v < e && wsv__http_ows(*v))
       v++;
-    while (e > v && http_is_ows(e[-1]))
+    while (e > v && wsv__http_ows(e[-1]))
       e--;
     f->value.ptr = v;
     f->value.len = (size_t)(e - v);
@@ -248,7 +294,7 @@ int wsv__http_parse_request(struct wsv_http_head *h, const char *buf,
 }
 
 int wsv_http_parse_response(struct wsv_http_head *h, const char *buf,
-                             size_t len) {
+                            size_t len) {
   return http_parse(h, buf, len, 0);
 }
 
@@ -267,7 +313,7 @@ int wsv_str_ieq(struct wsv_str s, const char *name) {
 }
 
 size_t wsv_http_count(const struct wsv_header *hs, size_t n, const char *name,
-                       struct wsv_str *first) {
+                      struct wsv_str *first) {
   size_t i, count = 0;
   if (first != NULL) {
     first->ptr = NULL;
@@ -285,28 +331,11 @@ size_t wsv_http_count(const struct wsv_header *hs, size_t n, const char *name,
 #define HTTP_POS_HALF (sizeof(size_t) * CHAR_BIT / 2)
 #define HTTP_POS_MASK (((size_t)1 << HTTP_POS_HALF) - 1)
 
-/* The end of the list element starting at v[off]: the next comma outside
- * a quoted-string, or len. */
-static size_t http_elem_end(struct wsv_str v, size_t off) {
-  int quoted = 0;
-  for (; off < v.len; off++) {
-    char c = v.ptr[off];
-    if (quoted && c == '\\' && off + 1 < v.len)
-      off++;
-    else if (c == '"')
-      quoted = !quoted;
-    else if (c == ',' && !quoted)
-      break;
-  }
-  return off;
-}
-
 /* The trimmed element v[off..end) into *elem; 1 if it is not empty. */
 static int http_trim(struct wsv_str v, size_t off, size_t end,
                      struct wsv_str *elem) {
-  while (off < end && http_is_ows(v.ptr[off]))
-    off++;
-  while (end > off && http_is_ows(v.ptr[end - 1]))
+  off = wsv__http_skip_ows(v.ptr, end, off);
+  while (end > off && wsv__http_ows(v.ptr[end - 1]))
     end--;
   elem->ptr = v.ptr + off;
   elem->len = end - off;
@@ -314,14 +343,14 @@ static int http_trim(struct wsv_str v, size_t off, size_t end,
 }
 
 int wsv_http_list_next(const struct wsv_header *hs, size_t n, const char *name,
-                        size_t *pos, struct wsv_str *elem) {
+                       size_t *pos, struct wsv_str *elem) {
   size_t i = *pos >> HTTP_POS_HALF, off = *pos & HTTP_POS_MASK;
   for (; i < n && i < HTTP_POS_MASK; i++, off = 0) {
     struct wsv_str v = hs[i].value;
     if (!wsv_str_ieq(hs[i].name, name))
       continue;
     while (off < v.len) {
-      size_t end = http_elem_end(v, off);
+      size_t end = wsv__http_elem_end(v.ptr, v.len, off);
       size_t next = end < v.len ? end + 1 : end;
       int got = http_trim(v, off, end, elem);
       off = next;
@@ -341,7 +370,7 @@ int wsv_http_list_next(const struct wsv_header *hs, size_t n, const char *name,
 }
 
 int wsv_http_list_has(const struct wsv_header *hs, size_t n, const char *name,
-                       const char *token) {
+                      const char *token) {
   size_t pos = 0;
   struct wsv_str e;
   while (wsv_http_list_next(hs, n, name, &pos, &e))
@@ -397,7 +426,7 @@ const char *wsv_http_reason(int status) {
   return class_name[status / 100 - 1];
 }
 
-/* ---- escaping (see wsv/http.h) -------------------------------------------- */
+/* ---- escaping (see wsv/http.h) ------------------------------------------ */
 
 /* Byte c as wsv_str_escape writes it, into e[0..4); returns the length. */
 static size_t http_escape_byte(unsigned char c, unsigned flags, char e[4]) {
@@ -618,9 +647,10 @@ int wsv__uri_host_port(const char *p, size_t n, size_t *host_len, long *port) {
   if (kind == WSV_HOST_INVALID)
     return WSV_HOST_INVALID;
   if (h < n) {
+    /* "[::1]x" is no host[:port]; neither is "host:" (-1 from the port) */
     if (p[h] != ':')
-      return WSV_HOST_INVALID; /* "[::1]x" */
-    v = wsv__uri_port(p + h + 1, n - h - 1); /* -1 for "host:" too */
+      return WSV_HOST_INVALID;
+    v = wsv__uri_port(p + h + 1, n - h - 1);
     if (v < 0)
       return WSV_HOST_INVALID;
   }

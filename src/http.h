@@ -19,6 +19,42 @@
 int wsv__http_parse_request(struct wsv_http_head *h, const char *buf,
                             size_t len);
 
+/* ---- token and list lexing (RFC 9110 §5.5, §5.6) --------------------------
+ * The one definition of the pieces of the header grammars, used by the
+ * head parser, both handshakes and deflate.c.  Positions are indices into
+ * s[0..len); a returned index is never above len. */
+
+/* wsv__http_tchar - 1 if c is an RFC 9110 tchar ("!#$%&'*+-.^_`|~",
+ * DIGIT, ALPHA), else 0. */
+int wsv__http_tchar(unsigned char c);
+
+/* wsv__http_value_byte - 1 if c may appear in a field value (RFC 9110
+ * §5.5: HTAB, SP, VCHAR, obs-text; no other control byte, no DEL). */
+int wsv__http_value_byte(unsigned char c);
+
+/* wsv__http_ows - 1 if c is SP or HTAB (OWS, RFC 9110 §5.6.3). */
+int wsv__http_ows(char c);
+
+/* wsv__http_skip_ows, wsv__http_skip_token - the index of the first byte
+ * at or after i that is not OWS / not a tchar. */
+size_t wsv__http_skip_ows(const char *s, size_t len, size_t i);
+size_t wsv__http_skip_token(const char *s, size_t len, size_t i);
+
+/* wsv__http_token - 1 if s[0..n) is a token (1*tchar), else 0. */
+int wsv__http_token(const char *s, size_t n);
+
+/* wsv__http_skip_quoted - the quoted-string (RFC 9110 §5.6.4) that starts
+ * at s[i] == '"': returns the index after its closing quote, or 0 (never
+ * a valid end) when it is not closed, a backslash ends the input, or a
+ * byte is not a field-value byte (wsv__http_value_byte). */
+size_t wsv__http_skip_quoted(const char *s, size_t len, size_t i);
+
+/* wsv__http_elem_end - the end of the comma-list element starting at
+ * s[i]: the index of the next ',' outside a quoted-string, or len.  The
+ * quoted-strings are not checked (an unclosed one runs to the end); a
+ * backslash inside one escapes the next byte. */
+size_t wsv__http_elem_end(const char *s, size_t len, size_t i);
+
 /* For tools/ until it switches to wsv/http.h: the old internal names. */
 #define wsv__http_head wsv_http_head
 #define wsv__http_parse_response wsv_http_parse_response

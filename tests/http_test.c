@@ -723,8 +723,7 @@ static void test_uri_host_port(void **state) {
     assert_int_equal(wsv__uri_host(cs[i].in, hl), kind);
   }
   /* NULL outputs are fine */
-  assert_int_equal(wsv__uri_host_port("[::1]:1", 7, NULL, NULL),
-                   WSV_HOST_IPV6);
+  assert_int_equal(wsv__uri_host_port("[::1]:1", 7, NULL, NULL), WSV_HOST_IPV6);
   assert_int_equal(wsv__uri_host_port(NULL, 0, NULL, NULL), 0);
   assert_int_equal(wsv__uri_host(NULL, 0), 0);
 }
@@ -810,7 +809,8 @@ static void test_reason(void **state) {
     assert_string_equal(wsv_http_reason(cs[i].status), cs[i].text);
 }
 
-/* ---- wsv_str_escape ------------------------------------------------------- */
+/* ---- wsv_str_escape -------------------------------------------------------
+ */
 
 /* Escape in[0..n) (from a guard copy) into a buffer of exactly `cap`
  * bytes that ends right before a PROT_NONE page; compare with `want`. */

@@ -92,8 +92,8 @@ static const struct ut_ok ut_oks[] = {
      "/p", 1},
     {"wss://[2001:DB8::1]/", 0, 1, "2001:DB8::1", WSV_HOST_IPV6, 443, 0, NULL,
      "/", NULL, "/", 1},
-    {"ws://[::ffff:192.0.2.1]?x", 0, 0, "::ffff:192.0.2.1", WSV_HOST_IPV6, 80, 0,
-     NULL, "/", "x", "/?x", 0},
+    {"ws://[::ffff:192.0.2.1]?x", 0, 0, "::ffff:192.0.2.1", WSV_HOST_IPV6, 80,
+     0, NULL, "/", "x", "/?x", 0},
     {"ws://[1:2:3:4:5:6:7:8]:1/", 0, 0, "1:2:3:4:5:6:7:8", WSV_HOST_IPV6, 1, 1,
      NULL, "/", NULL, "/", 1},
     {"ws://[v1.x:y]/", 0, 0, "[v1.x:y]", WSV_HOST_IPV_FUTURE, 80, 0, NULL, "/",
@@ -101,8 +101,8 @@ static const struct ut_ok ut_oks[] = {
     /* reg-names: unreserved, %XX, sub-delims */
     {"ws://a-b_c~d.e/", 0, 0, "a-b_c~d.e", WSV_HOST_REG_NAME, 80, 0, NULL, "/",
      NULL, "/", 1},
-    {"ws://%41.test!$&'()*+,;=/", 0, 0, "%41.test!$&'()*+,;=",
-     WSV_HOST_REG_NAME, 80, 0, NULL, "/", NULL, "/", 1},
+    {"ws://%41.test!$&'()*+,;=/", 0, 0,
+     "%41.test!$&'()*+,;=", WSV_HOST_REG_NAME, 80, 0, NULL, "/", NULL, "/", 1},
     /* paths and queries */
     {"ws://h/chat?room=1&x=%20", 0, 0, "h", WSV_HOST_REG_NAME, 80, 0, NULL,
      "/chat", "room=1&x=%20", "/chat?room=1&x=%20", 1},
@@ -129,7 +129,8 @@ static const struct ut_ok ut_oks[] = {
     /* http:// and https:// with the flag */
     {"http://h/x", H, 0, "h", WSV_HOST_REG_NAME, 80, 0, NULL, "/x", NULL, "/x",
      1},
-    {"HTTPS://h", H, 1, "h", WSV_HOST_REG_NAME, 443, 0, NULL, "/", NULL, "/", 1},
+    {"HTTPS://h", H, 1, "h", WSV_HOST_REG_NAME, 443, 0, NULL, "/", NULL, "/",
+     1},
     {"ws://h", H, 0, "h", WSV_HOST_REG_NAME, 80, 0, NULL, "/", NULL, "/", 1},
     {"https://u@h:1/", H | U, 1, "h", WSV_HOST_REG_NAME, 1, 1, "u", "/", NULL,
      "/", 1},
@@ -194,7 +195,7 @@ static void test_accepted(void **state) {
     ut_check_ok(&ut_oks[i]);
 }
 
-/* ---- refused --------------------------------------------------------------- */
+/* ---- refused ------------------------------------------------------------ */
 
 #define R_SCHEME "the URL must start with ws:// or wss://"
 #define R_SCHEME_H "the URL must start with ws://, wss://, http:// or https://"
@@ -442,9 +443,9 @@ static void test_prefixes(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_accepted),  cmocka_unit_test(test_refused),
+      cmocka_unit_test(test_accepted),   cmocka_unit_test(test_refused),
       cmocka_unit_test(test_nul_inside), cmocka_unit_test(test_arguments),
-      cmocka_unit_test(test_long),      cmocka_unit_test(test_prefixes),
+      cmocka_unit_test(test_long),       cmocka_unit_test(test_prefixes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -319,8 +319,9 @@ WSV_EXTERN int wsv_hs_server_pmd(const struct wsv_hs_server *hs,
                                  struct wsv_pmd_params *out);
 
 /* wsv_hs_server_set_reason - the one-line reason a refusing accept hook
- * wants in the body (copied; non-printable bytes escaped; truncated to fit
- * 200 bytes).  Only from the hook: WSV_ERR_STATE otherwise.  Returns 0. */
+ * wants in the body (copied; escaped as wsv_str_escape does with
+ * WSV_ESCAPE_HEX; cut with "..." to fit 200 bytes).  Only from the hook:
+ * WSV_ERR_STATE otherwise.  Returns 0. */
 WSV_EXTERN int wsv_hs_server_set_reason(struct wsv_hs_server *hs,
                                         const char *text);
 

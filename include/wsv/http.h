@@ -83,10 +83,10 @@ struct wsv_http_head {
  * WSV_ERR_INVAL if `len` is smaller than on the previous call.
  * Errors are sticky: later calls return the same code.  Bytes after the
  * head, or at or beyond max_bytes, are not looked at. */
-WSV_EXTERN int wsv_http_parse_response(struct wsv_http_head *h,
-                                       const char *buf, size_t len);
+WSV_EXTERN int wsv_http_parse_response(struct wsv_http_head *h, const char *buf,
+                                       size_t len);
 
-/* ---- fields ----------------------------------------------------------------- */
+/* ---- fields ------------------------------------------------------------- */
 
 /* wsv_str_ieq - 1 if the view `s` equals the NUL-terminated `name`
  * without regard to ASCII case ("Upgrade" == "UPGRADE"), else 0.  No
@@ -118,7 +118,7 @@ WSV_EXTERN int wsv_http_list_next(const struct wsv_header *hs, size_t n,
 WSV_EXTERN int wsv_http_list_has(const struct wsv_header *hs, size_t n,
                                  const char *name, const char *token);
 
-/* ---- reason phrases ---------------------------------------------------------- */
+/* ---- reason phrases ----------------------------------------------------- */
 
 /* wsv_http_reason - the reason phrase wsv sends with `status`: the RFC
  * 9110 §15 phrase for the statuses wsv uses (101, 200, 201, 204, 301, 302,
@@ -129,14 +129,13 @@ WSV_EXTERN int wsv_http_list_has(const struct wsv_header *hs, size_t n,
  * 100..599.  Returns a static string, never NULL or empty. */
 WSV_EXTERN const char *wsv_http_reason(int status);
 
-/* ---- quoting untrusted bytes ------------------------------------------------- */
+/* ---- quoting untrusted bytes -------------------------------------------- */
 
-/* Flags of wsv_str_escape. */
-#define WSV_ESCAPE_HEX 1u /* write a byte outside printable ASCII as \xNN
-                           * (uppercase hex), and '"' and '\' as \" and \\,
-                           * so the text can go between quotes unambiguously;
-                           * without it such a byte becomes '?' and '"', '\'
-                           * stay as they are */
+/* Flags of wsv_str_escape.  WSV_ESCAPE_HEX: write a byte outside
+ * printable ASCII as \xNN (uppercase hex), and '"' and '\' as \" and \\,
+ * so the text can go between quotes unambiguously; without it such a
+ * byte becomes '?', and '"' and '\' stay as they are. */
+#define WSV_ESCAPE_HEX 1u
 
 /* wsv_str_escape - write src[0..len) into dst[0..cap) as printable ASCII
  * (0x20..0x7E), for a log line or an error message: at most `max` bytes

@@ -83,14 +83,14 @@ enum wsv_host_kind {
 
 /* A parsed URL.  Filled by wsv_url_parse; the caller owns the struct. */
 struct wsv_url {
-  int secure;          /* 1 for wss:// (and https:// with WSV_URL_HTTP) */
-  struct wsv_str host; /* the host as written; an IPv6address without
-                        * its brackets ("::1" for "[::1]"), an IPvFuture
-                        * with them ("[v1.x]": no resolver knows it, and
-                        * without brackets it would read as a name) */
-  int host_kind;       /* an enum wsv_host_kind, never WSV_HOST_INVALID */
-  uint16_t port;       /* the explicit port, or 80 / 443 (secure) */
-  int port_given;      /* 1 when the URL named a port (even 80 or 443) */
+  int secure;              /* 1 for wss:// (and https:// with WSV_URL_HTTP) */
+  struct wsv_str host;     /* the host as written; an IPv6address without
+                            * its brackets ("::1" for "[::1]"), an IPvFuture
+                            * with them ("[v1.x]": no resolver knows it, and
+                            * without brackets it would read as a name) */
+  int host_kind;           /* an enum wsv_host_kind, never WSV_HOST_INVALID */
+  uint16_t port;           /* the explicit port, or 80 / 443 (secure) */
+  int port_given;          /* 1 when the URL named a port (even 80 or 443) */
   struct wsv_str userinfo; /* before '@', without it; {NULL,0} if none.
                             * Only with WSV_URL_USERINFO.  May be empty
                             * ("ws://@h": ptr set, len 0).  Not decoded. */
@@ -113,10 +113,11 @@ struct wsv_url {
                             * a NUL-terminated string too. */
 };
 
-/* Flags of wsv_url_parse. */
-#define WSV_URL_USERINFO 1u /* accept user:pass@ (else refused) */
-#define WSV_URL_HTTP 2u     /* also accept http:// and https:// (secure for
-                             * https; default ports 80 and 443) */
+/* Flags of wsv_url_parse: WSV_URL_USERINFO accepts user:pass@ (else
+ * refused); WSV_URL_HTTP also accepts http:// and https:// (secure for
+ * https; default ports 80 and 443). */
+#define WSV_URL_USERINFO 1u
+#define WSV_URL_HTTP 2u
 
 /* wsv_url_parse - parse the URL s[0..n) (no NUL needed; s may be NULL
  * when n is 0) into *u, by the rules at the top of this file.
