@@ -55,14 +55,6 @@ size_t wsv__http_skip_quoted(const char *s, size_t len, size_t i);
  * backslash inside one escapes the next byte. */
 size_t wsv__http_elem_end(const char *s, size_t len, size_t i);
 
-/* For tools/ until it switches to wsv/http.h: the old internal names. */
-#define wsv__http_head wsv_http_head
-#define wsv__http_parse_response wsv_http_parse_response
-#define wsv__str_ieq wsv_str_ieq
-#define wsv__http_count wsv_http_count
-#define wsv__http_list_next wsv_http_list_next
-#define wsv__http_list_has wsv_http_list_has
-
 /* ---- RFC 3986 hosts ------------------------------------------------------
  * The one parser in wsv for the host grammar of RFC 3986 §3.2.2, used for
  * the Host field a server receives (hs_server.c) and for the host a client

@@ -2,7 +2,8 @@
 # layering.sh CC ROOT [loop] [tools] [core] - the layers keep to their own
 # (all three checks unless some are named):
 #   loop   src/rt/loop.c and src/rt/timer.c, each compiled alone, reference
-#          no wsv symbol the two do not define between them, and nothing
+#          no wsv symbol the two do not define between them but the core's
+#          error table (src/error.c: wsv_err_from_errno...), and nothing
 #          else libc and libpthread do not define; they include, besides
 #          system headers, only the loop's own header (loop*.h) and public
 #          headers that are not the runtime's (wsv/rt.h) or named ws,
@@ -114,14 +115,22 @@ check_loop() {
     fi
   done
   [ -f "$tmp/loop.o" ] && [ -f "$tmp/timer.o" ] || return
-  nm --defined-only "$tmp/loop.o" "$tmp/timer.o" |
+  # The one part of the core the loop may use: its error table (errno
+  # values become WSV_ERR_* codes), itself libc only.
+  if ! $cc -c -std=c11 -I "$root/include" -I "$root/src" -o "$tmp/error.o" \
+    "$root/src/error.c" 2>"$tmp/error.err"; then
+    bad "src/error.c does not compile on its own:"
+    sed 's/^/  /' "$tmp/error.err"
+    return
+  fi
+  nm --defined-only "$tmp/loop.o" "$tmp/timer.o" "$tmp/error.o" |
     awk 'NF == 3 && $2 ~ /^[A-Z]$/ {print $3}' | sort -u >"$tmp/defined"
   for f in loop timer; do
     nm -u "$tmp/$f.o" | awk '{print $NF}' | sort -u >"$tmp/$f.undef"
     grep '^wsv' "$tmp/$f.undef" | comm -23 - "$tmp/defined" >"$tmp/$f.foreign"
     while read -r sym; do
       home=$(defined_in "$sym")
-      bad "src/rt/$f.c references $sym${home:+ (defined in $home)}, which neither loop.c nor timer.c defines"
+      bad "src/rt/$f.c references $sym${home:+ (defined in $home)}, which neither loop.c, timer.c nor the core's error table defines"
     done <"$tmp/$f.foreign"
     grep '^wsv' "$tmp/$f.undef" >>"$tmp/between"
   done
@@ -129,7 +138,7 @@ check_loop() {
   # The rest must come from libc and libpthread: link the two alone.
   echo 'int main(void) { return 0; }' >"$tmp/main.c"
   if ! $cc -o "$tmp/loop-alone" "$tmp/main.c" "$tmp/loop.o" "$tmp/timer.o" \
-    -lpthread 2>"$tmp/link.err"; then
+    "$tmp/error.o" -lpthread 2>"$tmp/link.err"; then
     sed -n "s/.*undefined reference to [\`']\([^']*\)'.*/\1/p
             s/.*undefined symbol: \([^ ]*\).*/\1/p" "$tmp/link.err" |
       grep -v '^wsv' | sort -u >"$tmp/libc.missing"
@@ -145,7 +154,7 @@ check_loop() {
       sed 's/^/  /' "$tmp/link.err"
     fi
   fi
-  summary="$summary; loop.c, timer.c reference only themselves${between:+ ($between)} and libc"
+  summary="$summary; loop.c, timer.c reference only themselves, the core's error table${between:+ ($between)} and libc"
 }
 
 check_tools() {

@@ -264,6 +264,28 @@ static void test_input_budget(void **state) {
   rtf_srv_finish(srv);
 }
 
+/* A port in use is told apart from a bad argument; so is a host that does
+ * not resolve. */
+static void test_listen_errors(void **state) {
+  (void)state;
+  struct wsv_server_config cfg;
+  rtf_srv_config(&cfg);
+  struct wsv_server *a = NULL, *b = NULL;
+  assert_int_equal(wsv_server_new(&a, &cfg), 0);
+  cfg.port = wsv_server_port(a);
+  assert_int_equal(wsv_server_new(&b, &cfg), WSV_ERR_EADDRINUSE);
+  assert_null(b);
+  assert_string_equal(wsv_strerror(WSV_ERR_EADDRINUSE),
+                      "address already in use");
+  cfg.port = 0;
+  cfg.host = "no-such-host.invalid";
+  assert_int_equal(wsv_server_new(&b, &cfg), WSV_ERR_RESOLVE);
+  cfg.host = "127.0.0.1";
+  cfg.threads = 0;
+  assert_int_equal(wsv_server_new(&b, &cfg), WSV_ERR_INVAL);
+  wsv_server_free(a);
+}
+
 static void test_max_connections(void **state) {
   (void)state;
   struct wsv_server_config scfg;
@@ -335,6 +357,7 @@ int main(void) {
       cmocka_unit_test(test_budget_config),
       cmocka_unit_test(test_output_budget),
       cmocka_unit_test(test_input_budget),
+      cmocka_unit_test(test_listen_errors),
       cmocka_unit_test(test_max_connections),
       cmocka_unit_test(test_graceful_stop),
   };

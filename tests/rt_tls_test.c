@@ -295,7 +295,9 @@ static void expect_fail(const char *cert, const char *host, const char *want) {
   cli_run(&cc, &c);
   assert_false(c.opened);
   assert_true(c.failed);
-  assert_int_equal(c.fail_err, WSV_ERR_CLOSED);
+  /* A verification failure, told apart from a broken TLS record (it was
+   * WSV_ERR_CLOSED before 0.2). */
+  assert_int_equal(c.fail_err, WSV_ERR_TLS_VERIFY);
   if (strstr(c.fail_text, want) == NULL)
     fprintf(stderr, "fail text: %s\n", c.fail_text);
   assert_non_null(strstr(c.fail_text, "TLS: certificate verify failed: "));
@@ -337,6 +339,26 @@ static void test_insecure(void **state) {
   assert_true(c.opened);
   assert_true(c.closed);
   assert_int_equal(c.code, 1000);
+  rtf_srv_finish(srv);
+}
+
+/* TLS that breaks for another reason than the certificate: wss:// to a
+ * plain ws:// server, which answers the ClientHello with an HTTP 400. */
+static void test_tls_not_verify(void **state) {
+  (void)state;
+  struct wsv_server_config sc;
+  rtf_srv_config(&sc); /* no TLS */
+  struct wsv_server *srv = rtf_srv_start(&sc);
+  struct rtf_cli c;
+  memset(&c, 0, sizeof c);
+  struct wsv_client_config cc;
+  char url[96];
+  cli_config(&cc, &c, url, sizeof url, "localhost", wsv_server_port(srv));
+  cli_run(&cc, &c);
+  assert_false(c.opened);
+  assert_true(c.failed);
+  assert_int_equal(c.fail_err, WSV_ERR_TLS);
+  assert_non_null(strstr(c.fail_text, "TLS"));
   rtf_srv_finish(srv);
 }
 
@@ -514,6 +536,7 @@ int main(void) {
       cmocka_unit_test(test_expired),
       cmocka_unit_test(test_insecure),
       cmocka_unit_test(test_bad_files),
+      cmocka_unit_test(test_tls_not_verify),
       cmocka_unit_test(test_plaintext),
       cmocka_unit_test(test_stalled_handshake),
       cmocka_unit_test(test_protocols),

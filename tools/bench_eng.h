@@ -107,7 +107,7 @@ void bconn_finish(struct bconn *c, int ok);
 
 /* bconn_fail - the connection failed: count it, keep the thread's first
  * error (formatted), finish it. */
-void bconn_fail(struct bconn *c, const char *fmt, ...) WSV_CLI_PRINTF(2, 3);
+void bconn_fail(struct bconn *c, const char *fmt, ...) WSV_PRINTF(2, 3);
 
 /* bconn_release - close c's socket and free what it holds. */
 void bconn_release(struct bconn *c);

@@ -11,7 +11,7 @@
 #include "cli.h"
 
 static void cli_vsay(const char *cmd, const char *fmt, va_list ap)
-    WSV_CLI_PRINTF(2, 0);
+    WSV_PRINTF(2, 0);
 
 static void cli_vsay(const char *cmd, const char *fmt, va_list ap) {
   fprintf(stderr, "wsv %s: ", cmd);

@@ -7,26 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Marks a function taking printf-style arguments: the format is argument
- * `f`, the values start at argument `a`. */
-#if defined(__GNUC__) || defined(__clang__)
-#define WSV_CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define WSV_CLI_PRINTF(f, a)
-#endif
+#include "wsv/export.h" /* WSV_PRINTF */
 
 /* wsv_cli_usage_error - print "wsv CMD: MESSAGE" and "Run 'wsv CMD --help'
  * for the options." on stderr (cmd is the subcommand, e.g. "serve").
  * Returns 2, the exit status of a usage error. */
 int wsv_cli_usage_error(const char *cmd, const char *fmt, ...)
-    WSV_CLI_PRINTF(2, 3);
+    WSV_PRINTF(2, 3);
 
 /* wsv_cli_say - print "wsv CMD: MESSAGE" and a newline on stderr. */
-void wsv_cli_say(const char *cmd, const char *fmt, ...) WSV_CLI_PRINTF(2, 3);
+void wsv_cli_say(const char *cmd, const char *fmt, ...) WSV_PRINTF(2, 3);
 
 /* wsv_cli_log - print MESSAGE and a newline on stderr in a single write
  * (cut to about 1 KiB), so that lines from several threads never mix. */
-void wsv_cli_log(const char *fmt, ...) WSV_CLI_PRINTF(1, 2);
+void wsv_cli_log(const char *fmt, ...) WSV_PRINTF(1, 2);
 
 /* wsv_cli_opt - match argv[*i] against the option `name` ("--port"), given
  * either as "--port VALUE" or as "--port=VALUE".  Returns 1 and sets *val

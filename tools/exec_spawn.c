@@ -69,7 +69,7 @@ static int exec_env_init(struct exec *x, const char *passenv) {
 }
 
 /* A malloc'd "NAME=value" string, or NULL. */
-static char *exec_env_var(const char *fmt, ...) WSV_CLI_PRINTF(1, 2);
+static char *exec_env_var(const char *fmt, ...) WSV_PRINTF(1, 2);
 
 static char *exec_env_var(const char *fmt, ...) {
   char *v = NULL;

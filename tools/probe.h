@@ -135,7 +135,7 @@ struct probe_opts {
 /* probe_appendf - append formatted text to dst (NUL-terminated, capacity
  * cap), truncating quietly. */
 void probe_appendf(char *dst, size_t cap, const char *fmt, ...)
-    WSV_CLI_PRINTF(3, 4);
+    WSV_PRINTF(3, 4);
 
 /* probe_clean - copy bytes from the network into dst as printable ASCII:
  * other bytes become \xNN; the copy ends with "..." when it does not fit. */

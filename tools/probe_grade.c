@@ -160,7 +160,7 @@ void probe_extract(struct probe_result *r) {
 /* Record a finding: the row's verdict is the worst finding, and its "why"
  * lists every finding of that level. */
 static void probe_flag(struct probe_result *r, enum probe_verdict level,
-                       const char *fmt, ...) WSV_CLI_PRINTF(3, 4);
+                       const char *fmt, ...) WSV_PRINTF(3, 4);
 static void probe_flag(struct probe_result *r, enum probe_verdict level,
                        const char *fmt, ...) {
   char text[256];

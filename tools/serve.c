@@ -475,10 +475,9 @@ static int serve_main(struct serve *st, int argc, char **argv) {
   errno = 0;
   rc = wsv_server_new(&st->srv, &cfg);
   if (rc != 0) {
-    int e = errno;
-    if (e == EADDRINUSE)
+    if (rc == WSV_ERR_EADDRINUSE)
       rc = serve_port_in_use(st->opt.port);
-    else if (e == EACCES && st->opt.port < 1024)
+    else if (rc == WSV_ERR_EACCES && st->opt.port < 1024)
       fprintf(stderr, "wsv serve: port %u needs privileges; try --port 8080\n",
               (unsigned)st->opt.port);
     else if (st->start_err[0] != '\0' && st->opt.cert != NULL &&

@@ -30,6 +30,7 @@ struct cli_state {
   char *host;       /* the URL's host (TLS: SNI and verification) */
   char addr[80];    /* the address being tried, as text */
   char errbuf[320]; /* the fail callback's text */
+  int last_err;     /* the code of the last failed connect (errbuf's) */
 };
 
 static void cli_on_event(struct wsv__tp *tp, uint32_t events);
@@ -71,7 +72,7 @@ static void cli_attempt(struct wsv_ws *ws) {
     int fd =
         socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      cli_fail(ws, WSV_ERR_NOMEM, "socket: ", strerror(errno));
+      cli_fail(ws, wsv_err_from_errno(errno), "socket: ", strerror(errno));
       return;
     }
     wsv__rt_nodelay(fd);
@@ -87,12 +88,14 @@ static void cli_attempt(struct wsv_ws *ws) {
         return;
       ws->tp.w.fd = -1;
     }
+    c->last_err = wsv_err_from_errno(errno);
     snprintf(c->errbuf, sizeof c->errbuf, "connect to %s: %s", c->addr,
              strerror(errno));
     close(fd);
     c->cur++;
   }
-  wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, c->errbuf);
+  wsv__rt_ws_terminate(ws, c->last_err != 0 ? c->last_err : WSV_ERR_CLOSED,
+                       c->errbuf);
 }
 
 /* Log an HTTP head line by line at WSV_LOG_DEBUG behind `prefix` ("> "
@@ -157,7 +160,7 @@ static void cli_tls_step(struct wsv_ws *ws) {
   if (r == 0)
     return;
   if (r < 0) {
-    cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp), "");
+    cli_fail(ws, wsv__rt_tls_code(&ws->tp), wsv__rt_tls_error(&ws->tp), "");
     return;
   }
   struct wsv_tls_info ti;
@@ -174,6 +177,7 @@ static void cli_connected(struct wsv_ws *ws) {
   if (getsockopt(ws->tp.w.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
     err = errno;
   if (err != 0) {
+    c->last_err = wsv_err_from_errno(err);
     snprintf(c->errbuf, sizeof c->errbuf, "connect to %s: %s", c->addr,
              strerror(err));
     cli_drop_socket(ws);
@@ -267,9 +271,10 @@ static void cli_read(struct wsv_ws *ws) {
       cli_fail(ws, WSV_ERR_CLOSED,
                "the server closed the connection during the handshake", "");
     else if (errno == EPROTO && ws->tp.tls != NULL)
-      cli_fail(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp), "");
+      cli_fail(ws, wsv__rt_tls_code(&ws->tp), wsv__rt_tls_error(&ws->tp), "");
     else
-      cli_fail(ws, WSV_ERR_CLOSED, "handshake read: ", strerror(errno));
+      cli_fail(ws, wsv_err_from_errno(errno), "handshake read: ",
+               strerror(errno));
     return;
   }
   if (cli_keep(c, loop->rbuf, (size_t)n) != 0) {
@@ -345,7 +350,7 @@ static void cli_unlink(struct wsv_ws *ws) {
 }
 
 static void cli_timeout(struct wsv_ws *ws) {
-  wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "handshake timeout");
+  wsv__rt_ws_terminate(ws, WSV_ERR_ETIMEDOUT, "handshake timeout");
 }
 
 static void cli_release(struct wsv_ws *ws) {
@@ -388,8 +393,8 @@ static int cli_resolve(struct cli_state *c, const struct wsv__rt_ctx *ctx,
   int g = getaddrinfo(host, ps, &hints, &res);
   if (g != 0) {
     wsv__rt_log(ctx, WSV_LOG_ERROR, "cannot resolve %s: %s", host,
-                gai_strerror(g));
-    return g == EAI_MEMORY ? WSV_ERR_NOMEM : WSV_ERR_INVAL;
+                g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    return wsv__rt_gai_code(g);
   }
   for (struct addrinfo *ai = res; ai != NULL && c->naddrs < CLI_MAX_ADDRS;
        ai = ai->ai_next) {
@@ -402,7 +407,7 @@ static int cli_resolve(struct cli_state *c, const struct wsv__rt_ctx *ctx,
   freeaddrinfo(res);
   if (c->naddrs == 0) {
     wsv__rt_log(ctx, WSV_LOG_ERROR, "cannot resolve %s: no address", host);
-    return WSV_ERR_INVAL;
+    return WSV_ERR_RESOLVE;
   }
   return 0;
 }

@@ -99,12 +99,14 @@ int wsv__rt_srv_listen(struct wsv_server *srv, const char *host, uint16_t port,
   snprintf(ps, sizeof ps, "%u", (unsigned)port);
   int g = getaddrinfo(host, ps, &hints, &res);
   if (g != 0) {
+    int rc = wsv__rt_gai_code(g);
     wsv__rt_log(&srv->ctx, WSV_LOG_ERROR, "listen: cannot resolve %s: %s", host,
-                gai_strerror(g));
-    errno = EINVAL;
-    return WSV_ERR_INVAL;
+                g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    if (g != EAI_SYSTEM)
+      errno = EINVAL;
+    return rc;
   }
-  int rc = WSV_ERR_INVAL;
+  int rc = WSV_ERR_INVAL; /* no IPv4 or IPv6 address */
   int e = 0;
   for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
@@ -116,9 +118,7 @@ int wsv__rt_srv_listen(struct wsv_server *srv, const char *host, uint16_t port,
     e = errno;
     wsv__rt_log(&srv->ctx, WSV_LOG_ERROR, "bind %s:%u: %s", host,
                 (unsigned)port, strerror(e));
-    rc = e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS
-             ? WSV_ERR_NOMEM
-             : WSV_ERR_INVAL;
+    rc = wsv_err_from_errno(e);
   }
   freeaddrinfo(res);
   if (rc != 0)

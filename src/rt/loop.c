@@ -161,11 +161,9 @@ int wsv__rt_loop_rbuf(struct wsv_loop *loop, size_t size) {
   return 0;
 }
 
+/* The code of the system call that just failed (errno kept). */
 static int loop_errno_code(void) {
-  return errno == ENOMEM || errno == EMFILE || errno == ENFILE ||
-                 errno == ENOBUFS
-             ? WSV_ERR_NOMEM
-             : WSV_ERR_INVAL;
+  return wsv_err_from_errno(errno);
 }
 
 int wsv_loop_new(struct wsv_loop **out) {
@@ -313,7 +311,7 @@ int wsv_loop_run_once(struct wsv_loop *loop, int timeout_ms) {
   int n = epoll_wait(loop->epfd, loop->batch, loop->batch_cap, t);
   if (n < 0) {
     if (errno != EINTR)
-      return WSV_ERR_INVAL;
+      return loop_errno_code();
     n = 0;
   }
   loop->now = wsv__rt_now_ms();
@@ -427,7 +425,7 @@ int wsv_io_set(struct wsv_io *io, unsigned events) {
     ev.events = bits;
     ev.data.ptr = &io->w;
     if (epoll_ctl(io->loop->epfd, EPOLL_CTL_MOD, io->w.fd, &ev) != 0)
-      return WSV_ERR_INVAL;
+      return loop_errno_code();
     io->w.events = bits;
   }
   io->want = events;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -232,7 +233,8 @@ static int srv_workers_new(struct wsv_server *srv, size_t rbuf) {
   return rc;
 }
 
-/* Load the certificate and key (TLS servers); 0 or WSV_ERR_INVAL. */
+/* Load the certificate and key (TLS servers); 0 or WSV_ERR_INVAL (the log
+ * line says which file and why). */
 static int srv_tls_load(struct wsv_server *srv,
                         const struct wsv_server_config *cfg) {
   if (cfg->tls_cert_file == NULL)
@@ -303,7 +305,7 @@ int wsv_server_new(struct wsv_server **out,
   for (int i = 0; rc == 0 && i < srv->nthreads; i++)
     if (wsv__rt_watch_add(srv->workers[i].loop, &srv->workers[i].listen,
                           EPOLLIN) != 0)
-      rc = WSV_ERR_NOMEM;
+      rc = wsv_err_from_errno(errno);
   if (rc != 0) {
     int e = errno;
     wsv_server_free(srv);

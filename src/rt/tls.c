@@ -56,6 +56,7 @@ struct wsv__tls {
   uint8_t rd_want_out; /* a read needs the socket writable */
   uint8_t eof_later;   /* EOF seen after data: report it next read */
   uint8_t err_later;   /* an error seen after data: next read */
+  uint8_t unverified;  /* client: the peer's certificate failed */
   char alpn[32];       /* the agreed ALPN protocol, "" if none */
   char err[256];       /* the last error, one line */
 };
@@ -149,6 +150,7 @@ static void tls_queue_text(char *buf, size_t cap, const char *prefix,
 static void tls_fail_text(struct wsv__tls *t, int code, const char *what) {
   long v = SSL_get_verify_result(t->ssl);
   if (!t->server && !t->ready && v != X509_V_OK) {
+    t->unverified = 1;
     ERR_clear_error();
     snprintf(t->err, sizeof t->err, "TLS: certificate verify failed: %s",
              X509_verify_cert_error_string(v));
@@ -396,6 +398,11 @@ int wsv__rt_tls_ready(const struct wsv__tp *tp) {
 const char *wsv__rt_tls_error(const struct wsv__tp *tp) {
   return tp->tls != NULL && tp->tls->err[0] != '\0' ? tp->tls->err
                                                     : "TLS error";
+}
+
+int wsv__rt_tls_code(const struct wsv__tp *tp) {
+  return tp->tls != NULL && tp->tls->unverified ? WSV_ERR_TLS_VERIFY
+                                                : WSV_ERR_TLS;
 }
 
 static void tls_interest(struct wsv__tp *tp, uint32_t events) {

@@ -41,6 +41,9 @@ int wsv__rt_tls_handshake(struct wsv__tp *tp);
 /* The last error as one line, e.g. "TLS: certificate verify failed:
  * hostname mismatch" (owned by tp->tls; "TLS error" without one). */
 const char *wsv__rt_tls_error(const struct wsv__tp *tp);
+/* The code of the last failure: WSV_ERR_TLS_VERIFY when the peer's
+ * certificate failed verification (client), else WSV_ERR_TLS. */
+int wsv__rt_tls_code(const struct wsv__tp *tp);
 /* recv(2) and sendmsg(2) through TLS (same contracts; EPROTO for a TLS
  * error), for transport.c.  A read that leaves input in OpenSSL's buffer
  * asks for wsv__tp_read_again. */

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/sockios.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -335,6 +336,14 @@ int wsv__tp_peer(const struct wsv__tp *tp, char *buf, size_t cap) {
     return WSV_ERR_NOBUF;
   memcpy(buf, tmp, (size_t)n + 1);
   return n;
+}
+
+int wsv__rt_gai_code(int gai_error) {
+  if (gai_error == EAI_MEMORY)
+    return WSV_ERR_NOMEM;
+  if (gai_error == EAI_SYSTEM)
+    return wsv_err_from_errno(errno);
+  return WSV_ERR_RESOLVE;
 }
 
 const char *wsv__rt_errno_text(int e) {

@@ -115,6 +115,9 @@ void wsv__rt_nodelay(int fd);
  * returns the length or -1. */
 int wsv__rt_addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
                       size_t cap);
+/* The code for a failed getaddrinfo: WSV_ERR_NOMEM (EAI_MEMORY), the
+ * errno's (EAI_SYSTEM), else WSV_ERR_RESOLVE. */
+int wsv__rt_gai_code(int gai_error);
 /* Text for an errno value of a failed read/write/connect (static). */
 const char *wsv__rt_errno_text(int e);
 

@@ -129,7 +129,7 @@ static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
   int n = snprintf(line, sizeof line,
                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                    "Content-Length: %zu\r\nConnection: close\r\n",
-                   res.status, wsv__rt_status_text(res.status), ctype,
+                   res.status, wsv_http_reason(res.status), ctype,
                    res.body_len);
   if (n < 0 || (size_t)n >= sizeof line)
     return -1;

@@ -270,9 +270,11 @@ static int ws_write_once(struct wsv_ws *ws) {
   if (w < 0) {
     if (errno == EPROTO && ws->tp.tls != NULL) {
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
-      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp));
+      wsv__rt_ws_terminate(ws, wsv__rt_tls_code(&ws->tp),
+                           wsv__rt_tls_error(&ws->tp));
     } else {
-      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
+      wsv__rt_ws_terminate(ws, wsv_err_from_errno(errno),
+                           wsv__rt_errno_text(errno));
     }
     return -1;
   }
@@ -409,12 +411,14 @@ static void ws_read(struct wsv_ws *ws) {
     if (errno == EPROTO && ws->tp.tls != NULL) {
       /* The local-only code for a TLS failure (RFC 6455 7.4.1). */
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
-      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_tls_error(&ws->tp));
+      wsv__rt_ws_terminate(ws, wsv__rt_tls_code(&ws->tp),
+                           wsv__rt_tls_error(&ws->tp));
     } else if (errno == ECONNRESET && ws_close_done(ws)) {
       /* Reset after a completed closing handshake: nothing was lost. */
       wsv__rt_ws_terminate(ws, 0, "");
     } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, wsv__rt_errno_text(errno));
+      wsv__rt_ws_terminate(ws, wsv_err_from_errno(errno),
+                           wsv__rt_errno_text(errno));
     }
     return;
   }

@@ -1,6 +1,6 @@
 /*
  * ws_int.h - one WebSocket connection on a transport (ws.c), the server's
- * memory budgets it reports to (budget.c), and the small text helpers
+ * memory budgets it reports to (budget.c), and two small helpers
  * (util.c): what the server, the client and pub/sub build on.  A
  * connection's server or client side is a table of role operations
  * (struct wsv__rt_role) that ws.c calls; ws.c knows neither side.
@@ -229,13 +229,8 @@ size_t wsv__rt_budget_input(const struct wsv__rt_budget *b);
  */
 /* Log through the context's callback, printf-style. */
 void wsv__rt_log(const struct wsv__rt_ctx *ctx, int level, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+    WSV_PRINTF(3, 4);
 /* A malloc'd copy of s[0..n) with a NUL, or NULL. */
 char *wsv__rt_strndup(const char *s, size_t n);
-/* The reason phrase for an HTTP status. */
-const char *wsv__rt_status_text(int status);
 
 #endif /* WSV_RT_WS_INT_H */
