@@ -361,8 +361,9 @@ static void cli_release(struct wsv_ws *ws) {
 static const struct wsv__rt_role cli_role = {WSV_ROLE_CLIENT, 1, cli_unlink,
                                              cli_timeout, cli_release};
 
-static const struct wsv__tp_ops cli_ops = {cli_on_event, wsv__rt_ws_flush_op,
-                                           wsv__rt_ws_free_op};
+static const struct wsv__tp_ops cli_ops = {
+    cli_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_timeout_op,
+    wsv__rt_ws_free_op};
 
 static void cli_free(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;

@@ -55,6 +55,20 @@ static void tp_on_event(struct wsv__rt_watch *w, uint32_t events) {
   tp->ops->event(tp, events);
 }
 
+static void tp_on_timer(struct wsv_timer *t, void *user) {
+  struct wsv__tp *tp = user;
+  (void)t;
+  tp->ops->timeout(tp);
+}
+
+int wsv__tp_timer(struct wsv__tp *tp, uint64_t ms) {
+  if (ms == 0) {
+    wsv_timer_stop(&tp->timer);
+    return 0;
+  }
+  return wsv_timer_start(&tp->timer, ms, 0) == 0 ? 0 : -1;
+}
+
 int wsv__tp_init(struct wsv__tp *tp, struct wsv_loop *loop,
                  const struct wsv__tp_ops *ops, int fd) {
   memset(tp, 0, sizeof *tp);
@@ -62,6 +76,7 @@ int wsv__tp_init(struct wsv__tp *tp, struct wsv_loop *loop,
   tp->w.fd = fd;
   tp->loop = loop;
   tp->ops = ops;
+  wsv__rt_timer_init(&tp->timer, loop, tp_on_timer, tp);
   return wsv__rt_loop_ext(loop, &tp_set_type) != NULL ? 0 : -1;
 }
 
@@ -176,7 +191,6 @@ uint8_t *wsv__tp_gather_buf(struct wsv__tp *tp, size_t size) {
 
 /* Put a retired transport that no list holds on the retired list. */
 static void tp_list_dead(struct tp_set *s, struct wsv__tp *tp) {
-  tp->listed = 1;
   tp->dead_next = s->dead;
   s->dead = tp;
 }
@@ -267,6 +281,21 @@ int wsv__tp_unsent(const struct wsv__tp *tp) {
   return n;
 }
 
+int wsv__tp_drain(struct wsv__tp *tp, uint32_t *dropped, size_t limit) {
+  struct wsv_loop *loop = tp->loop;
+  ssize_t n = wsv__tp_read_raw(tp, loop->rbuf, loop->rbuf_cap);
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+  if (n == 0) {
+    /* EOF stays readable: watch for writability only from now on (the
+     * owner finishes on the next EPOLLOUT once its answer is out). */
+    (void)wsv__tp_interest(tp, EPOLLOUT);
+    return 0;
+  }
+  *dropped += (uint32_t)n;
+  return *dropped >= limit ? -1 : 1;
+}
+
 void wsv__tp_close(struct wsv__tp *tp) {
   if (tp->w.fd < 0)
     return;
@@ -280,6 +309,7 @@ void wsv__tp_retire(struct wsv__tp *tp) {
   if (tp->dead)
     return;
   wsv__tp_close(tp);
+  wsv_timer_stop(&tp->timer);
   tp->dead = 1;
   struct tp_set *s = tp_set(tp->loop);
   if (!tp->again) /* else tp_run_again lists it */

@@ -9,6 +9,7 @@
  *          more on EPOLLOUT;
  *   flush  the end of the iteration, after wsv__tp_want_flush: write
  *          what was queued during the iteration (one writev);
+ *   timeout  the transport's timer (wsv__tp_timer) ran out;
  *   free   the transport was retired (wsv__tp_retire) and no list of the
  *          loop holds it any more: free the owner (and so the transport).
  *
@@ -37,6 +38,7 @@ struct wsv__tls;
 struct wsv__tp_ops {
   void (*event)(struct wsv__tp *tp, uint32_t events);
   void (*flush)(struct wsv__tp *tp);
+  void (*timeout)(struct wsv__tp *tp);
   void (*free)(struct wsv__tp *tp);
 };
 
@@ -45,6 +47,7 @@ struct wsv__tp {
   struct wsv_loop *loop;
   const struct wsv__tp_ops *ops;
   struct wsv__tls *tls; /* NULL: plain TCP */
+  struct wsv_timer timer; /* one timeout (wsv__tp_timer) */
   struct wsv__tp *flush_next;
   union {
     struct wsv__tp *again_next; /* on the read-again list */
@@ -53,7 +56,6 @@ struct wsv__tp {
   uint8_t flushing; /* on the flush list */
   uint8_t again;    /* on the read-again list */
   uint8_t dead;     /* retired (wsv__tp_retire) */
-  uint8_t listed;   /* on the retired list */
 };
 
 /* Set up an embedded transport on `loop` with socket `fd` (-1: none yet)
@@ -87,6 +89,11 @@ void wsv__tp_write_idle(struct wsv__tp *tp);
  * EPOLLOUT event is then for the reader). */
 int wsv__tp_read_wants_out(const struct wsv__tp *tp);
 
+/* Run the timeout operation in `ms` milliseconds (again: from now; 0:
+ * not at all).  0, or -1 when the loop's timer heap cannot grow (then no
+ * timeout is armed). */
+int wsv__tp_timer(struct wsv__tp *tp, uint64_t ms);
+
 /* Ask for the flush operation at the end of this iteration. */
 void wsv__tp_want_flush(struct wsv__tp *tp);
 
@@ -99,8 +106,16 @@ int wsv__tp_unsent(const struct wsv__tp *tp);
 /* Stop watching, send TLS close_notify (best effort) and close the
  * socket (nothing if there is none).  TLS state stays until the free. */
 void wsv__tp_close(struct wsv__tp *tp);
+/* Lingering close, after the answer was written and the write side shut
+ * down: read and drop what the peer still sends, adding to *dropped.
+ * Returns 1 while it may send more (wait for the next read event), 0 at
+ * its EOF (the socket is then watched for EPOLLOUT only, so the owner
+ * hears once more when the answer is out), -1 on an error or once
+ * *dropped reached `limit`. */
+int wsv__tp_drain(struct wsv__tp *tp, uint32_t *dropped, size_t limit);
 /* Close, and free the owner at the end of the iteration (ops->free).
- * Once only; the transport's operations run no more except free. */
+ * Once only; the timer stops, and the transport's operations run no more
+ * except free. */
 void wsv__tp_retire(struct wsv__tp *tp);
 /* Free what the transport holds (TLS); for the owner's free. */
 void wsv__tp_release(struct wsv__tp *tp);

@@ -326,28 +326,14 @@ static void srv_hs_read(struct wsv_ws *ws) {
 }
 
 static void srv_linger_read(struct wsv_ws *ws) {
-  struct wsv_loop *loop = ws->tp.loop;
   const struct wsv_server *srv = wsv__rt_srv_of(ws);
-  ssize_t n;
-  n = wsv__tp_read_raw(&ws->tp, loop->rbuf, loop->rbuf_cap);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-    return;
-  if (n < 0) {
-    wsv__rt_ws_terminate(ws, 0, "");
-    return;
-  }
-  if (n == 0) {
+  int r = wsv__tp_drain(&ws->tp, &ws->lingered, srv->linger_bytes);
+  if (r == 0) {
     ws->eof = 1;
-    if (ws->pre == NULL) { /* answer written: done */
-      wsv__rt_ws_terminate(ws, 0, "");
-      return;
-    }
-    /* Still writing: stop polling for input (EOF stays readable). */
-    (void)wsv__tp_interest(&ws->tp, EPOLLOUT);
-    return;
+    if (ws->pre != NULL)
+      return; /* still writing: done on the EPOLLOUT after the answer */
   }
-  ws->lingered += (uint32_t)n;
-  if (ws->lingered >= srv->linger_bytes)
+  if (r <= 0)
     wsv__rt_ws_terminate(ws, 0, "");
 }
 
@@ -400,4 +386,5 @@ static void srv_on_event(struct wsv__tp *tp, uint32_t events) {
 
 
 const struct wsv__tp_ops wsv__rt_srv_hs_ops = {
-    srv_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_free_op};
+    srv_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_timeout_op,
+    wsv__rt_ws_free_op};

@@ -24,7 +24,6 @@
  * not reading: it gets until the close timer to take it, then a reset. */
 #define WS_STUCK_BYTES 65536
 
-static void ws_on_timer(struct wsv_timer *t, void *user);
 
 void wsv__rt_limits_init(struct wsv_ws_limits *l) {
   l->handshake_timeout_ms = 10000;
@@ -53,17 +52,14 @@ struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
   ws->ctx = ctx;
   ws->last_recv = (uint32_t)loop->now;
   ws->err_text = "";
-  wsv__rt_timer_init(&ws->timer, loop, ws_on_timer, ws);
   return ws;
 }
 
 void wsv__rt_ws_timer(struct wsv_ws *ws, int mode, uint32_t ms) {
   ws->tmode = (uint8_t)mode;
-  if (ms == 0 || mode == WS_T_NONE) {
-    wsv_timer_stop(&ws->timer);
-    return;
-  }
-  if (wsv_timer_start(&ws->timer, ms, 0) != 0)
+  if (mode == WS_T_NONE)
+    ms = 0;
+  if (wsv__tp_timer(&ws->tp, ms) != 0)
     ws->tmode = WS_T_NONE; /* no memory for the heap: no timeout */
 }
 
@@ -155,8 +151,8 @@ static int ws_unpark(struct wsv_ws *ws) {
   /* Come back to park it: the idle timer may be set far later. */
   uint32_t park = ws->ctx->limits.park_after_ms;
   if (park > 0 && ws->tmode == WS_T_IDLE &&
-      (!wsv_timer_active(&ws->timer) ||
-       ws->timer.deadline - ws->tp.loop->now > park))
+      (!wsv_timer_active(&ws->tp.timer) ||
+       ws->tp.timer.deadline - ws->tp.loop->now > park))
     wsv__rt_ws_timer(ws, WS_T_IDLE, park);
   return 0;
 }
@@ -185,8 +181,7 @@ void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text) {
     ws->err_text = text != NULL ? text : wsv_strerror(err);
   }
   ws->phase = WS_DEAD;
-  wsv_timer_stop(&ws->timer);
-  wsv__tp_retire(&ws->tp);
+  wsv__tp_retire(&ws->tp); /* stops the timer too */
   ws->ctx->role->unlink(ws);
 }
 
@@ -301,7 +296,7 @@ static int ws_after_write(struct wsv_ws *ws) {
      * now would leave them there, retried for minutes.  Wait for the
      * peer to take them and close, until the close timer resets it. */
     if (ws->fail_code != 0 && ws->tmode == WS_T_CLOSE &&
-        wsv_timer_active(&ws->timer) && wsv__tp_unsent(&ws->tp) > WS_STUCK_BYTES)
+        wsv_timer_active(&ws->tp.timer) && wsv__tp_unsent(&ws->tp) > WS_STUCK_BYTES)
       return 0;
     wsv__rt_ws_terminate(ws, ws->err, ws->err_text);
     return -1;
@@ -445,7 +440,8 @@ static void ws_on_event(struct wsv__tp *tp, uint32_t events) {
 }
 
 static const struct wsv__tp_ops ws_open_ops = {
-    ws_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_free_op};
+    ws_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_timeout_op,
+    wsv__rt_ws_free_op};
 
 int wsv__rt_ws_opened(struct wsv_ws *ws, uint8_t *rest, size_t n) {
   const struct wsv__rt_ctx *ctx = ws->ctx;
@@ -503,9 +499,8 @@ static void ws_idle_check(struct wsv_ws *ws) {
   wsv__rt_ws_want_flush(ws);
 }
 
-static void ws_on_timer(struct wsv_timer *t, void *user) {
-  struct wsv_ws *ws = user;
-  (void)t;
+void wsv__rt_ws_timeout_op(struct wsv__tp *tp) {
+  struct wsv_ws *ws = wsv__rt_ws_of(tp);
   switch (ws->tmode) {
   case WS_T_HANDSHAKE:
   case WS_T_LINGER:

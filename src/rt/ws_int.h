@@ -105,7 +105,6 @@ struct wsv_ws {
   /* Bytes to write before the conn's output (101, HTTP answer, client
    * request); freed once written. */
   struct wsv__rt_pre *pre;
-  struct wsv_timer timer;
   /* Loop times in ms modulo 2^32 (compare by difference). */
   uint32_t last_recv;
   union {
@@ -163,15 +162,17 @@ void wsv__rt_pre_free(struct wsv_ws *ws);
 void wsv__rt_limits_init(struct wsv_ws_limits *l);
 /* Allocate a connection on `loop` with socket `fd` (-1 for none yet),
  * whose transport delivers its events to `ops` (a table of the side that
- * makes it; flush and free must be wsv__rt_ws_flush_op and
- * wsv__rt_ws_free_op), with `extra` bytes after the struct for the
+ * makes it; flush, timeout and free must be wsv__rt_ws_flush_op,
+ * wsv__rt_ws_timeout_op and wsv__rt_ws_free_op), with `extra` bytes after the struct for the
  * caller.  NULL when out of memory. */
 struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
                               const struct wsv__rt_ctx *ctx,
                               const struct wsv__tp_ops *ops, int fd,
                               size_t extra);
-/* The transport operations every connection shares. */
+/* The transport operations every connection shares (the timeout runs the
+ * timer's mode: handshake and linger through the role, idle, pong, close). */
 void wsv__rt_ws_flush_op(struct wsv__tp *tp);
+void wsv__rt_ws_timeout_op(struct wsv__tp *tp);
 void wsv__rt_ws_free_op(struct wsv__tp *tp);
 /* The connection a transport is under. */
 static inline struct wsv_ws *wsv__rt_ws_of(struct wsv__tp *tp) {
