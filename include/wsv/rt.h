@@ -38,15 +38,23 @@
  *
  * Errors.  Functions return 0 (or a documented positive value) on success
  * and a negative WSV_ERR_* (wsv/error.h) on failure.  When a system call
- * is what failed, the code is the closest one (WSV_ERR_NOMEM for ENOMEM,
- * ENOBUFS, EMFILE and ENFILE; WSV_ERR_INVAL for the rest, e.g. a bad
- * address or EADDRINUSE), `errno` is left as the system call set it, and
- * the configured log callback (if any) receives a line with the details,
- * e.g. "bind 127.0.0.1:8080: Address already in use".
+ * is what failed, the code keeps its cause: wsv_err_from_errno's code for
+ * the errno (WSV_ERR_EADDRINUSE, WSV_ERR_EACCES, WSV_ERR_ECONNREFUSED,
+ * WSV_ERR_EMFILE, ...; WSV_ERR_NOMEM for ENOMEM, WSV_ERR_SYSTEM for an
+ * errno without a code of its own), WSV_ERR_RESOLVE for a host name that
+ * does not resolve, WSV_ERR_TLS_VERIFY for a peer certificate that fails
+ * verification and WSV_ERR_TLS for any other TLS failure.  `errno` is left
+ * as the system call set it, and the configured log callback (if any)
+ * receives a line with the details, e.g. "bind 127.0.0.1:8080: Address
+ * already in use".  WSV_ERR_INVAL is for bad arguments and settings only.
  *
- * Memory.  The runtime allocates with malloc; the core objects it creates
- * (struct wsv_conn, the handshakes) use malloc too.  Nothing is global:
- * every allocation belongs to a loop, a server or a connection.
+ * Memory.  The runtime allocates with malloc.  The core objects of open
+ * connections (struct wsv_conn and its buffers) allocate through their
+ * loop's allocator: malloc with a small cache of big freed buffers (a
+ * steady stream of large messages reuses them instead of faulting in
+ * fresh pages), given back after 2 s without use, with malloc_trim once
+ * 16 MiB were freed.  Nothing is global: every allocation belongs to a
+ * loop, a server or a connection.
  *
  * SIGPIPE.  Sockets are written with MSG_NOSIGNAL (TLS too: OpenSSL writes
  * through a socket BIO of ours), so a peer that reset its connection never
@@ -62,9 +70,10 @@
  * sends SNI for names and ALPN "http/1.1".  Handshakes never block the
  * loop and count against handshake_timeout_ms.  A graceful close sends
  * close_notify.  A TLS failure is reported in English through the fail
- * callback (client, before the 101: WSV_ERR_CLOSED and e.g. "TLS:
- * certificate verify failed: hostname mismatch") or, once open, as close
- * code 1015 in the close callback (1015 is never sent on the wire).
+ * callback (client, before the 101: WSV_ERR_TLS_VERIFY and e.g. "TLS:
+ * certificate verify failed: hostname mismatch", or WSV_ERR_TLS) or, once
+ * open, as close code 1015 in the close callback (1015 is never sent on
+ * the wire; wsv_ws_error says WSV_ERR_TLS).
  */
 #ifndef WSV_RT_H
 #define WSV_RT_H
@@ -331,12 +340,15 @@ struct wsv_ws_callbacks {
   /* Client only: connecting or the opening handshake failed, so `open`
    * never came (and `close` will not).  `err` is a WSV_ERR_* code: a
    * handshake error from wsv_hs_client_parse (e.g.
-   * WSV_ERR_HS_NO_COMMON_VERSION); WSV_ERR_CLOSED when the transport
-   * failed: connection refused, reset or closed by the server, or the
-   * handshake timed out, or the TLS handshake failed (the text says
-   * which, e.g. "connect to 127.0.0.1:9: Connection refused", "handshake
-   * timeout", "TLS: certificate verify failed: certificate has
-   * expired");
+   * WSV_ERR_HS_NO_COMMON_VERSION); the system call's cause when connecting
+   * or reading failed (WSV_ERR_ECONNREFUSED, WSV_ERR_ENETUNREACH,
+   * WSV_ERR_ECONNRESET, ...: the code of the last address tried);
+   * WSV_ERR_ETIMEDOUT when the handshake timed out; WSV_ERR_TLS_VERIFY
+   * when the server's certificate failed verification, WSV_ERR_TLS for any
+   * other TLS failure; WSV_ERR_CLOSED when the server closed the
+   * connection during the handshake (the text says more, e.g. "connect to
+   * 127.0.0.1:9: Connection refused", "handshake timeout", "TLS:
+   * certificate verify failed: certificate has expired");
    * WSV_ERR_NOMEM; WSV_ERR_RANDOM.  `text` is one line,
    * for a handshake error the core's reason, e.g. "server speaks 13; we
    * speak 8, 7"; valid during the call.  `ws` is freed when it returns. */
@@ -355,7 +367,7 @@ struct wsv_ws_limits {
    * connect (client) to the 101 (default 10000 ms).  A server drops a
    * client that has sent nothing; one that sent part of a request gets
    * "408 Request Timeout" and a graceful close.  A client reports `fail`
-   * with WSV_ERR_CLOSED and the text "handshake timeout". */
+   * with WSV_ERR_ETIMEDOUT and the text "handshake timeout". */
   uint32_t handshake_timeout_ms;
   /* Send a ping when nothing was received for this long (default 30000
    * ms), then allow pong_timeout_ms for anything to arrive (default 10000
@@ -505,8 +517,10 @@ WSV_EXTERN const char *wsv_ws_extensions(const struct wsv_ws *ws);
 
 /* wsv_ws_error - why the connection ended abnormally: the WSV_ERR_* code
  * (e.g. WSV_ERR_UTF8 when the peer sent bad text, WSV_ERR_POLICY for a
- * slow consumer, WSV_ERR_CLOSED for a reset, EOF or timeout), 0 for a
- * clean close.  wsv_ws_error_text - the same as one line of English
+ * slow consumer, WSV_ERR_ECONNRESET for a reset and another errno's code
+ * for another failed read or write, WSV_ERR_TLS for a TLS failure,
+ * WSV_ERR_CLOSED for an EOF without a Close or a timeout), 0 for a clean
+ * close.  wsv_ws_error_text - the same as one line of English
  * (e.g. "connection reset by peer", "ping timeout", "close timeout";
  * static, never NULL, "" for a clean close).  Meant for the close
  * callback. */
@@ -690,12 +704,17 @@ WSV_EXTERN void wsv_server_config_init(struct wsv_server_config *cfg);
  *                  a handshake or conn config the core refuses, only one
  *                  of tls_cert_file and tls_key_file, an output_budget
  *                  with conn.max_output of 4 GiB - 1 MiB or more, an
- *                  input_budget with conn.msg_reserve set), a host that does
- *                  not resolve, bind/listen failed (errno kept, details
- *                  logged), or the certificate or key cannot be loaded
- *                  (the reason logged at WSV_LOG_ERROR, e.g. "cannot load
- *                  the private key k.pem: bad decrypt");
- *   WSV_ERR_NOMEM  memory or file descriptors ran out. */
+ *                  input_budget with conn.msg_reserve set), a host with
+ *                  no IPv4 or IPv6 address, or the certificate or key
+ *                  cannot be loaded (the reason logged at WSV_LOG_ERROR,
+ *                  e.g. "cannot load the private key k.pem: bad decrypt");
+ *   WSV_ERR_RESOLVE the host does not resolve (logged);
+ *   WSV_ERR_E*     a system call failed, its errno's code (errno kept,
+ *                  details logged): WSV_ERR_EADDRINUSE (the port is
+ *                  taken), WSV_ERR_EACCES (a port below 1024 without the
+ *                  privilege), WSV_ERR_EADDRNOTAVAIL (not a local
+ *                  address), WSV_ERR_EMFILE, ...;
+ *   WSV_ERR_NOMEM  memory ran out. */
 WSV_EXTERN int wsv_server_new(struct wsv_server **out,
                               const struct wsv_server_config *cfg);
 
@@ -819,12 +838,16 @@ WSV_EXTERN void wsv_client_config_init(struct wsv_client_config *cfg);
  * connection, with the highest common version (logged at WSV_LOG_INFO).
  * Returns 0 and sets *out (may be NULL) to the connection, valid until
  * `close` or `fail` returns; or
- *   WSV_ERR_INVAL  NULL loop/cfg/url, a malformed URL, a handshake
- *                  config the core refuses, a host that does not
- *                  resolve, a tls_cafile that cannot be loaded (the
+ *   WSV_ERR_INVAL  NULL loop/cfg/url, a malformed URL (wsv_url_parse's
+ *                  rules; the reason is logged), a handshake config the
+ *                  core refuses, a tls_cafile that cannot be loaded (the
  *                  reason is logged at WSV_LOG_ERROR);
- *   WSV_ERR_NOMEM  memory or file descriptors ran out;
- *   WSV_ERR_RANDOM the random source failed. */
+ *   WSV_ERR_RESOLVE the host does not resolve, or has no IPv4 or IPv6
+ *                  address (logged);
+ *   WSV_ERR_NOMEM  memory ran out;
+ *   WSV_ERR_RANDOM the random source failed.
+ * A socket that cannot be made or connected is reported through `fail`
+ * with its errno's code. */
 WSV_EXTERN int wsv_client_connect(struct wsv_loop *loop,
                                   const struct wsv_client_config *cfg,
                                   struct wsv_ws **out);
