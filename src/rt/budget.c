@@ -95,7 +95,8 @@ size_t wsv__rt_budget_output(const struct wsv__rt_budget *b) {
 }
 
 size_t wsv__rt_budget_input(const struct wsv__rt_budget *b) {
-  return b == NULL ? 0 : atomic_load_explicit(&b->in_used, memory_order_relaxed);
+  return b == NULL ? 0
+                   : atomic_load_explicit(&b->in_used, memory_order_relaxed);
 }
 
 int wsv__rt_budget_reserve(void *user, size_t from, size_t to) {

@@ -244,22 +244,6 @@ static void cli_open(struct wsv_ws *ws) {
     cli_free(ws);
 }
 
-static int cli_keep(struct cli_state *c, const uint8_t *p, size_t n) {
-  if (c->len + n > c->cap) {
-    size_t cap = c->cap ? c->cap : 1024;
-    while (cap < c->len + n)
-      cap *= 2;
-    char *q = realloc(c->buf, cap);
-    if (q == NULL)
-      return -1;
-    c->buf = q;
-    c->cap = cap;
-  }
-  memcpy(c->buf + c->len, p, n);
-  c->len += n;
-  return 0;
-}
-
 static void cli_read(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   struct wsv_loop *loop = ws->tp.loop;
@@ -273,11 +257,11 @@ static void cli_read(struct wsv_ws *ws) {
     else if (errno == EPROTO && ws->tp.tls != NULL)
       cli_fail(ws, wsv__rt_tls_code(&ws->tp), wsv__rt_tls_error(&ws->tp), "");
     else
-      cli_fail(ws, wsv_err_from_errno(errno), "handshake read: ",
-               strerror(errno));
+      cli_fail(ws, wsv_err_from_errno(errno),
+               "handshake read: ", strerror(errno));
     return;
   }
-  if (cli_keep(c, loop->rbuf, (size_t)n) != 0) {
+  if (wsv__rt_append(&c->buf, &c->len, &c->cap, loop->rbuf, (size_t)n) != 0) {
     wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
     return;
   }
@@ -327,8 +311,8 @@ static void cli_set_close(struct wsv_loop *loop, void *ext) {
     wsv__rt_ws_terminate(s->first, WSV_ERR_CLOSED, "loop freed");
 }
 
-static const struct wsv__rt_ext_type cli_set_type = {
-    sizeof(struct cli_set), NULL, cli_set_close, NULL};
+static const struct wsv__rt_ext_type cli_set_type = {sizeof(struct cli_set),
+                                                     NULL, cli_set_close, NULL};
 
 static void cli_link(struct cli_set *s, struct wsv_ws *ws) {
   ws->prev = NULL;
@@ -361,9 +345,9 @@ static void cli_release(struct wsv_ws *ws) {
 static const struct wsv__rt_role cli_role = {WSV_ROLE_CLIENT, 1, cli_unlink,
                                              cli_timeout, cli_release};
 
-static const struct wsv__tp_ops cli_ops = {
-    cli_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_timeout_op,
-    wsv__rt_ws_free_op};
+static const struct wsv__tp_ops cli_ops = {cli_on_event, wsv__rt_ws_flush_op,
+                                           wsv__rt_ws_timeout_op,
+                                           wsv__rt_ws_free_op};
 
 static void cli_free(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
@@ -504,7 +488,8 @@ int wsv_client_connect(struct wsv_loop *loop,
   size_t rbuf = cfg->read_buffer_size < 4096 ? 4096 : cfg->read_buffer_size;
   struct wsv_ws *ws = NULL;
   struct cli_set *set = wsv__rt_loop_ext(loop, &cli_set_type);
-  int rc = set == NULL || wsv__rt_loop_rbuf(loop, rbuf) != 0 ? WSV_ERR_NOMEM : 0;
+  int rc =
+      set == NULL || wsv__rt_loop_rbuf(loop, rbuf) != 0 ? WSV_ERR_NOMEM : 0;
   if (rc == 0)
     rc = cli_new(loop, cfg, &u, host, &ws);
   if (rc != 0 && rc != WSV_ERR_NOMEM)

@@ -246,4 +246,3 @@ void wsv__rt_srv_close_listener(struct srv_worker *wk) {
   wk->listen.fd = -1;
   wsv_timer_stop(&wk->accept_timer);
 }
-

@@ -9,7 +9,6 @@
 
 #include "memcache.h"
 
-
 /* The smallest cached buffer that holds n bytes, taken out; or NULL. */
 static void *cache_take(struct wsv__rt_cache *c, size_t n) {
   int best = -1;
@@ -135,9 +134,8 @@ static void cache_on_timer(struct wsv_timer *t, void *user) {
   cache_trim(c, 0);
   if (cache_wants_trim(c)) { /* used since: look again when it may be quiet */
     uint64_t idle = c->loop->now - c->last_use;
-    uint64_t left = idle >= WSV__RT_CACHE_KEEP_MS
-                        ? 1
-                        : WSV__RT_CACHE_KEEP_MS - idle + 1;
+    uint64_t left =
+        idle >= WSV__RT_CACHE_KEEP_MS ? 1 : WSV__RT_CACHE_KEEP_MS - idle + 1;
     (void)wsv_timer_start(t, left, 0);
   }
 }

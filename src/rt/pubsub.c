@@ -255,7 +255,8 @@ static int ps_deliver(struct wsv__rt_topics *t, const char *topic,
   return n;
 }
 
-/* ---- across the loops of a group ---------------------------------------------
+/* ---- across the loops of a group
+ * ---------------------------------------------
  */
 
 int wsv__rt_ps_group_new(struct wsv__rt_ps_group **out,
@@ -299,8 +300,7 @@ static void ps_pub_deliver(struct wsv_loop *loop, void *user) {
  * NULL). */
 static int ps_post(const struct wsv__rt_ps_group *g,
                    const struct wsv_loop *except, const char *topic,
-                   size_t topic_len, int opcode, const void *data,
-                   size_t len) {
+                   size_t topic_len, int opcode, const void *data, size_t len) {
   int targets = g->n;
   for (int i = 0; i < g->n; i++)
     targets -= g->loops[i] == except;
@@ -346,8 +346,8 @@ int wsv__rt_ps_publish(struct wsv__rt_ps_group *g, const char *topic,
   if (topic == NULL || topic[0] == '\0')
     return WSV_ERR_INVAL;
   size_t tl = strlen(topic);
-  int rc = tl > PS_MAX_TOPIC ? WSV_ERR_INVAL
-                             : ps_check_message(opcode, data, len);
+  int rc =
+      tl > PS_MAX_TOPIC ? WSV_ERR_INVAL : ps_check_message(opcode, data, len);
   if (rc != 0)
     return rc;
   struct wsv_loop *self = NULL;

@@ -17,7 +17,6 @@
 
 #include "server_int.h"
 
-
 /* ---- configuration ---------------------------------------------------------
  */
 
@@ -112,8 +111,7 @@ static void srv_begin_shutdown(struct srv_worker *wk) {
     struct wsv_ws *next = ws->next;
     if (ws->phase == WS_HANDSHAKE) {
       wsv__rt_ws_terminate(ws, 0, "");
-    } else if (ws->phase == WS_OPEN &&
-               wsv__rt_ws_state(ws) == WSV_CONN_OPEN) {
+    } else if (ws->phase == WS_OPEN && wsv__rt_ws_state(ws) == WSV_CONN_OPEN) {
       (void)wsv_ws_close(ws, 1001, going, sizeof going - 1);
     }
     ws = next;

@@ -65,7 +65,6 @@ struct wsv_server {
   int background;
 };
 
-
 /* A server connection's server (its ctx is the server's first member) and
  * worker (its budget share is the worker's index). */
 static inline struct wsv_server *wsv__rt_srv_of(const struct wsv_ws *ws) {
@@ -93,7 +92,8 @@ void wsv__rt_srv_resume_accept(struct wsv_timer *t, void *user);
 /* Stop accepting: close the worker's listener. */
 void wsv__rt_srv_close_listener(struct srv_worker *wk);
 
-/* ---- upgrade.c ----------------------------------------------------------------
+/* ---- upgrade.c
+ * ----------------------------------------------------------------
  */
 /* The transport operations of a server connection before its 101 (TLS
  * handshake, request) and while lingering after an HTTP answer. */

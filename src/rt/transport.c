@@ -42,9 +42,8 @@ static void tp_set_free(struct wsv_loop *loop, void *ext) {
   free(s->gather);
 }
 
-static const struct wsv__rt_ext_type tp_set_type = {sizeof(struct tp_set),
-                                                    tp_set_init, NULL,
-                                                    tp_set_free};
+static const struct wsv__rt_ext_type tp_set_type = {
+    sizeof(struct tp_set), tp_set_init, NULL, tp_set_free};
 
 static struct tp_set *tp_set(struct wsv_loop *loop) {
   return wsv__rt_loop_ext_find(loop, &tp_set_type);
@@ -155,7 +154,8 @@ void wsv__tp_write_idle(struct wsv__tp *tp) {
     tp_set_out(tp, 0);
 }
 
-/* ---- the lists ------------------------------------------------------------ */
+/* ---- the lists ------------------------------------------------------------
+ */
 
 void wsv__tp_want_flush(struct wsv__tp *tp) {
   if (tp->flushing || tp->dead)
@@ -260,7 +260,8 @@ static int tp_hook(struct wsv_loop *loop, void *user) {
   return tp_reap(s) || s->again != NULL || s->flush != NULL;
 }
 
-/* ---- ending --------------------------------------------------------------- */
+/* ---- ending ---------------------------------------------------------------
+ */
 
 void wsv__tp_shutdown_write(struct wsv__tp *tp) {
   wsv__rt_tls_close_notify(tp);

@@ -46,7 +46,7 @@ struct wsv__tp {
   struct wsv__rt_watch w; /* w.fd: the socket, or -1 */
   struct wsv_loop *loop;
   const struct wsv__tp_ops *ops;
-  struct wsv__tls *tls; /* NULL: plain TCP */
+  struct wsv__tls *tls;   /* NULL: plain TCP */
   struct wsv_timer timer; /* one timeout (wsv__tp_timer) */
   struct wsv__tp *flush_next;
   union {

@@ -126,11 +126,11 @@ static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
   struct wsv_str m = wsv_hs_server_method(hs);
   int head = m.len == 4 && memcmp(m.ptr, "HEAD", 4) == 0;
   char line[512];
-  int n = snprintf(line, sizeof line,
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-                   "Content-Length: %zu\r\nConnection: close\r\n",
-                   res.status, wsv_http_reason(res.status), ctype,
-                   res.body_len);
+  int n =
+      snprintf(line, sizeof line,
+               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+               "Content-Length: %zu\r\nConnection: close\r\n",
+               res.status, wsv_http_reason(res.status), ctype, res.body_len);
   if (n < 0 || (size_t)n >= sizeof line)
     return -1;
   size_t xl = strlen(extra);
@@ -244,23 +244,6 @@ static void srv_hs_result(struct wsv_ws *ws, int r, char *p, size_t plen) {
   wsv__rt_srv_linger(ws);
 }
 
-/* Keep the request bytes: append p[0..n) to the handshake buffer. */
-static int srv_hs_keep(struct srv_hs *h, const char *p, size_t n) {
-  if (h->len + n > h->cap) {
-    size_t cap = h->cap ? h->cap : 1024;
-    while (cap < h->len + n)
-      cap *= 2;
-    char *q = realloc(h->buf, cap);
-    if (q == NULL)
-      return -1;
-    h->buf = q;
-    h->cap = cap;
-  }
-  memcpy(h->buf + h->len, p, n);
-  h->len += n;
-  return 0;
-}
-
 static int srv_hs_alloc(struct wsv_ws *ws) {
   struct srv_worker *wk = wsv__rt_worker_of(ws);
   if (wk->spare_hs != NULL) {
@@ -300,7 +283,7 @@ static void srv_hs_read(struct wsv_ws *ws) {
   char *p = (char *)loop->rbuf;
   size_t plen = (size_t)n;
   if (h->len > 0) {
-    if (srv_hs_keep(h, p, plen) != 0) {
+    if (wsv__rt_append(&h->buf, &h->len, &h->cap, p, plen) != 0) {
       wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
       return;
     }
@@ -309,7 +292,7 @@ static void srv_hs_read(struct wsv_ws *ws) {
   }
   int r = wsv_hs_server_parse(h->hs, p, plen);
   if (r == WSV_HS_INCOMPLETE) {
-    if (p != h->buf && srv_hs_keep(h, p, plen) != 0)
+    if (p != h->buf && wsv__rt_append(&h->buf, &h->len, &h->cap, p, plen) != 0)
       wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
     return;
   }
@@ -361,7 +344,8 @@ static void srv_tls_step(struct wsv_ws *ws) {
     wsv__rt_srv_linger(ws);
     return;
   }
-  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s: %s", peer, wsv__rt_tls_error(&ws->tp));
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s: %s", peer,
+              wsv__rt_tls_error(&ws->tp));
   wsv__rt_ws_terminate(ws, 0, "");
 }
 
@@ -383,7 +367,6 @@ static void srv_on_event(struct wsv__tp *tp, uint32_t events) {
       wsv__rt_ws_terminate(ws, 0, "");
   }
 }
-
 
 const struct wsv__tp_ops wsv__rt_srv_hs_ops = {
     srv_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_timeout_op,

@@ -1,9 +1,10 @@
 /*
  * util.c - small helpers of the runtime: logging through a context's
- * callback, string copies.
+ * callback, string copies, the growable buffer of an HTTP head being read.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,4 +30,24 @@ void wsv__rt_log(const struct wsv__rt_ctx *ctx, int level, const char *fmt,
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
   ctx->log(ctx->log_user, level, line);
+}
+
+int wsv__rt_append(char **buf, size_t *len, size_t *cap, const void *p,
+                   size_t n) {
+  if (n > SIZE_MAX / 2 - *len)
+    return -1;
+  if (*len + n > *cap) {
+    size_t c = *cap ? *cap : 1024;
+    while (c < *len + n)
+      c *= 2;
+    char *q = realloc(*buf, c);
+    if (q == NULL)
+      return -1;
+    *buf = q;
+    *cap = c;
+  }
+  if (n > 0)
+    memcpy(*buf + *len, p, n);
+  *len += n;
+  return 0;
 }

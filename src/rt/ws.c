@@ -24,7 +24,6 @@
  * not reading: it gets until the close timer to take it, then a reset. */
 #define WS_STUCK_BYTES 65536
 
-
 void wsv__rt_limits_init(struct wsv_ws_limits *l) {
   l->handshake_timeout_ms = 10000;
   l->ping_interval_ms = 30000;
@@ -103,14 +102,14 @@ void wsv__rt_pmd_pack(struct wsv__rt_pmd *to, const struct wsv_pmd_params *p) {
   to->client_bits = (uint8_t)(p->client_max_window_bits & 0xff);
 }
 
-void wsv__rt_pmd_unpack(struct wsv_pmd_params *to, const struct wsv__rt_pmd *p) {
+void wsv__rt_pmd_unpack(struct wsv_pmd_params *to,
+                        const struct wsv__rt_pmd *p) {
   to->enabled = p->enabled;
   to->server_no_context_takeover = p->server_nct;
   to->client_no_context_takeover = p->client_nct;
   to->server_max_window_bits = p->server_bits;
   to->client_max_window_bits = p->client_bits;
 }
-
 
 /* Count the conn's output in the server's output budget (if any): at
  * once after a write (what is left) and after a shed; after a send only
@@ -296,7 +295,8 @@ static int ws_after_write(struct wsv_ws *ws) {
      * now would leave them there, retried for minutes.  Wait for the
      * peer to take them and close, until the close timer resets it. */
     if (ws->fail_code != 0 && ws->tmode == WS_T_CLOSE &&
-        wsv_timer_active(&ws->tp.timer) && wsv__tp_unsent(&ws->tp) > WS_STUCK_BYTES)
+        wsv_timer_active(&ws->tp.timer) &&
+        wsv__tp_unsent(&ws->tp) > WS_STUCK_BYTES)
       return 0;
     wsv__rt_ws_terminate(ws, ws->err, ws->err_text);
     return -1;
@@ -439,9 +439,9 @@ static void ws_on_event(struct wsv__tp *tp, uint32_t events) {
     (void)wsv__rt_ws_flush(ws);
 }
 
-static const struct wsv__tp_ops ws_open_ops = {
-    ws_on_event, wsv__rt_ws_flush_op, wsv__rt_ws_timeout_op,
-    wsv__rt_ws_free_op};
+static const struct wsv__tp_ops ws_open_ops = {ws_on_event, wsv__rt_ws_flush_op,
+                                               wsv__rt_ws_timeout_op,
+                                               wsv__rt_ws_free_op};
 
 int wsv__rt_ws_opened(struct wsv_ws *ws, uint8_t *rest, size_t n) {
   const struct wsv__rt_ctx *ctx = ws->ctx;
@@ -471,7 +471,7 @@ static void ws_idle_check(struct wsv_ws *ws) {
   const struct wsv_ws_limits *lim = &ws->ctx->limits;
   uint64_t now = ws->tp.loop->now;
   uint64_t quiet = (uint32_t)now - ws->last_recv; /* modulo 2^32 */
-  uint64_t next = UINT64_MAX; /* ms until the next check */
+  uint64_t next = UINT64_MAX;                     /* ms until the next check */
   if (ws->conn != NULL && lim->park_after_ms > 0) {
     if (quiet >= lim->park_after_ms)
       ws_park(ws);
@@ -577,7 +577,8 @@ static int ws_check_sendable(const struct wsv_ws *ws) {
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline, cold))
 #endif
-static void ws_slow_consumer(struct wsv_ws *ws, size_t queued) {
+static void
+ws_slow_consumer(struct wsv_ws *ws, size_t queued) {
   wsv__rt_log(ws->ctx, WSV_LOG_WARN,
               "closing a slow consumer (1008): %zu bytes queued", queued);
   ws_failed_1008(ws, "slow consumer: send buffer over its limit");

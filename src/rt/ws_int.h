@@ -95,7 +95,7 @@ void wsv__rt_pmd_unpack(struct wsv_pmd_params *to, const struct wsv__rt_pmd *p);
 struct wsv_ws {
   struct wsv__tp tp; /* first: the byte stream under the connection */
   const struct wsv__rt_ctx *ctx;
-  struct wsv_conn *conn;     /* open: made on first use, NULL when parked */
+  struct wsv_conn *conn; /* open: made on first use, NULL when parked */
   union {
     struct srv_hs *hs;     /* server, during the handshake */
     struct cli_state *cli; /* client, until the 101 */
@@ -119,14 +119,14 @@ struct wsv_ws {
   uint8_t version;
   uint8_t phase;
   uint8_t tmode;
-  uint8_t opened;  /* the open callback ran */
-  uint8_t high;    /* above the high-water mark since a send */
-  uint8_t in_open; /* during the open callback (wsv_ws_request) */
-  uint8_t shut;    /* linger: shutdown(SHUT_WR) done */
-  uint8_t eof;     /* linger: the peer's EOF was seen */
-  uint8_t counted; /* counted in the server's connections */
-  uint8_t share;   /* a server's: its worker (thread) and budget share */
-  struct wsv__rt_pmd pmd;  /* permessage-deflate agreed in the handshake */
+  uint8_t opened;         /* the open callback ran */
+  uint8_t high;           /* above the high-water mark since a send */
+  uint8_t in_open;        /* during the open callback (wsv_ws_request) */
+  uint8_t shut;           /* linger: shutdown(SHUT_WR) done */
+  uint8_t eof;            /* linger: the peer's EOF was seen */
+  uint8_t counted;        /* counted in the server's connections */
+  uint8_t share;          /* a server's: its worker (thread) and budget share */
+  struct wsv__rt_pmd pmd; /* permessage-deflate agreed in the handshake */
   /* Bytes of the conn's output counted in the server's output budget
    * (budget.c; 0 without one).  max_output < 4 GiB keeps it in range. */
   uint32_t out_counted;
@@ -163,8 +163,8 @@ void wsv__rt_limits_init(struct wsv_ws_limits *l);
 /* Allocate a connection on `loop` with socket `fd` (-1 for none yet),
  * whose transport delivers its events to `ops` (a table of the side that
  * makes it; flush, timeout and free must be wsv__rt_ws_flush_op,
- * wsv__rt_ws_timeout_op and wsv__rt_ws_free_op), with `extra` bytes after the struct for the
- * caller.  NULL when out of memory. */
+ * wsv__rt_ws_timeout_op and wsv__rt_ws_free_op), with `extra` bytes after the
+ * struct for the caller.  NULL when out of memory. */
 struct wsv_ws *wsv__rt_ws_new(struct wsv_loop *loop,
                               const struct wsv__rt_ctx *ctx,
                               const struct wsv__tp_ops *ops, int fd,
@@ -226,12 +226,17 @@ void wsv__rt_budget_out(struct wsv__rt_budget *b, int share, uint32_t *counted,
 size_t wsv__rt_budget_output(const struct wsv__rt_budget *b);
 size_t wsv__rt_budget_input(const struct wsv__rt_budget *b);
 
-/* ---- util.c: text helpers ----------------------------------------------------
+/* ---- util.c: text helpers
+ * ----------------------------------------------------
  */
 /* Log through the context's callback, printf-style. */
 void wsv__rt_log(const struct wsv__rt_ctx *ctx, int level, const char *fmt, ...)
     WSV_PRINTF(3, 4);
 /* A malloc'd copy of s[0..n) with a NUL, or NULL. */
 char *wsv__rt_strndup(const char *s, size_t n);
+/* Append p[0..n) to the malloc'd buffer *buf holding *len of *cap bytes,
+ * growing it (doubling, from 1 KiB); 0, or -1 (no memory: unchanged). */
+int wsv__rt_append(char **buf, size_t *len, size_t *cap, const void *p,
+                   size_t n);
 
 #endif /* WSV_RT_WS_INT_H */
