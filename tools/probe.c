@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,27 +91,7 @@ void probe_appendf(char *dst, size_t cap, const char *fmt, ...) {
 }
 
 void probe_clean(char *dst, size_t cap, const char *src, size_t len) {
-  size_t o = 0;
-  dst[0] = '\0';
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)src[i];
-    char tmp[5];
-    size_t n = 1;
-    tmp[0] = (char)c;
-    if (c < 0x20 || c >= 0x7f) {
-      snprintf(tmp, sizeof tmp, "\\x%02x", c);
-      n = 4;
-    }
-    /* Keep room for "..." and the NUL. */
-    if (o + n + 4 > cap) {
-      if (cap >= 4)
-        memcpy(dst + (o + 4 <= cap ? o : cap - 4), "...", 4);
-      return;
-    }
-    memcpy(dst + o, tmp, n);
-    o += n;
-    dst[o] = '\0';
-  }
+  (void)wsv_str_escape(dst, cap, src, len, SIZE_MAX, WSV_ESCAPE_HEX);
 }
 
 /* ---- the command --------------------------------------------------------- */

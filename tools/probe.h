@@ -137,8 +137,10 @@ struct probe_opts {
 void probe_appendf(char *dst, size_t cap, const char *fmt, ...)
     WSV_PRINTF(3, 4);
 
-/* probe_clean - copy bytes from the network into dst as printable ASCII:
- * other bytes become \xNN; the copy ends with "..." when it does not fit. */
+/* probe_clean - copy bytes from the network into dst as printable ASCII
+ * (the core's wsv_str_escape with WSV_ESCAPE_HEX): other bytes become
+ * \xNN, '"' and '\' are escaped; the copy ends with "..." when it does not
+ * fit. */
 void probe_clean(char *dst, size_t cap, const char *src, size_t len);
 
 /* ---- probe_net.c: the target and the network ----------------------------- */
