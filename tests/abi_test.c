@@ -164,6 +164,24 @@ ABI_FIELD(wsv_hs_server_config, accept_user, 40, 8)
 ABI_FIELD(wsv_hs_server_config, pmd_policy, 48, 4)
 ABI_FIELD(wsv_hs_server_config, _reserved, 56, 64)
 
+/* struct wsv_http_head (frozen) */
+ABI_STRUCT(wsv_http_head, 128, 8)
+ABI_FIELD(wsv_http_head, method, 0, 16)
+ABI_FIELD(wsv_http_head, target, 16, 16)
+ABI_FIELD(wsv_http_head, status, 32, 4)
+ABI_FIELD(wsv_http_head, reason, 40, 16)
+ABI_FIELD(wsv_http_head, major, 56, 4)
+ABI_FIELD(wsv_http_head, minor, 60, 4)
+ABI_FIELD(wsv_http_head, headers, 64, 8)
+ABI_FIELD(wsv_http_head, max_headers, 72, 8)
+ABI_FIELD(wsv_http_head, nheaders, 80, 8)
+ABI_FIELD(wsv_http_head, max_bytes, 88, 8)
+ABI_FIELD(wsv_http_head, _scanned, 96, 8)
+ABI_FIELD(wsv_http_head, _line, 104, 8)
+ABI_FIELD(wsv_http_head, _fields, 112, 8)
+ABI_FIELD(wsv_http_head, _state, 120, 4)
+
+
 /* struct wsv_http_response (frozen) */
 ABI_STRUCT(wsv_http_response, 40, 8)
 ABI_FIELD(wsv_http_response, status, 0, 4)
@@ -236,6 +254,18 @@ ABI_STRUCT(wsv_tls_info, 24, 8)
 ABI_FIELD(wsv_tls_info, version, 0, 8)
 ABI_FIELD(wsv_tls_info, cipher, 8, 8)
 ABI_FIELD(wsv_tls_info, alpn, 16, 8)
+
+/* struct wsv_url (frozen) */
+ABI_STRUCT(wsv_url, 104, 8)
+ABI_FIELD(wsv_url, secure, 0, 4)
+ABI_FIELD(wsv_url, host, 8, 16)
+ABI_FIELD(wsv_url, host_kind, 24, 4)
+ABI_FIELD(wsv_url, port, 28, 2)
+ABI_FIELD(wsv_url, port_given, 32, 4)
+ABI_FIELD(wsv_url, userinfo, 40, 16)
+ABI_FIELD(wsv_url, path, 56, 16)
+ABI_FIELD(wsv_url, query, 72, 16)
+ABI_FIELD(wsv_url, target, 88, 16)
 
 /* struct wsv_utf8 (frozen) */
 ABI_STRUCT(wsv_utf8, 8, 4)
