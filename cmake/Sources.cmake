@@ -8,6 +8,7 @@
 # The public headers besides include/wsv.h, installed into include/wsv/
 # (wsv/version.h is generated from include/wsv/version.h.in).
 set(WSV_PUBLIC_HEADERS
+  include/wsv/broker.h
   include/wsv/common.h
   include/wsv/conn.h
   include/wsv/deflate.h
@@ -45,6 +46,7 @@ set(WSV_CORE_SOURCES
 
 # The runtime: libwsv_rt (wsv_rt_static, wsv_rt_shared).
 set(WSV_RT_SOURCES
+  src/rt/broker.c
   src/rt/budget.c
   src/rt/client.c
   src/rt/listen.c
@@ -96,6 +98,7 @@ set(WSV_TEST_SOURCES
   tests/hs_server_test.c
   tests/http_test.c
   tests/origin_test.c
+  tests/rt_broker_test.c
   tests/rt_client_test.c
   tests/rt_loop_test.c
   tests/rt_pubsub_test.c
