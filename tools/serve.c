@@ -48,6 +48,9 @@ struct serve {
   /* RLIMIT_NOFILE before it was raised, given back to the programs. */
   struct rlimit nofile;
   int nofile_raised;
+  /* --broker: chat across instances, and -v's stats line timer. */
+  struct wsv_broker *broker;
+  struct wsv_timer *stats_timer;
 };
 
 /* One WebSocket connection. */
@@ -436,6 +439,87 @@ static void serve_print_url(const struct serve *st, uint16_t port) {
   fflush(stdout);
 }
 
+/* ---- --broker ------------------------------------------------------------- */
+
+/* The AUTH password: the first line of --broker-password-file, else
+ * $WSV_BROKER_PASSWORD, else none (NULL).  Returns 0, or -1 when the file
+ * cannot be read (said on stderr).  buf holds what *out points to. */
+static int serve_broker_password(const struct serve *st, char *buf,
+                                 size_t cap, const char **out) {
+  *out = NULL;
+  const char *file = st->opt.broker_password_file;
+  if (file == NULL) {
+    *out = getenv("WSV_BROKER_PASSWORD");
+    return 0;
+  }
+  FILE *f = fopen(file, "r");
+  if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
+    fprintf(stderr, "wsv serve: --broker-password-file %s: %s\n", file,
+            f == NULL ? strerror(errno) : "empty");
+    if (f != NULL)
+      fclose(f);
+    return -1;
+  }
+  fclose(f);
+  buf[strcspn(buf, "\r\n")] = '\0';
+  *out = buf;
+  return 0;
+}
+
+/* Make the broker of --broker.  Returns -1 to go on, or an exit status
+ * (2: a bad URL; 1: anything else), the reason said on stderr. */
+static int serve_broker_init(struct serve *st) {
+  if (st->opt.broker == NULL)
+    return -1;
+  char pw[1024];
+  struct wsv_redis_config rc;
+  wsv_redis_config_init(&rc);
+  rc.nodes = st->opt.broker;
+  rc.user = st->opt.broker_user;
+  if (serve_broker_password(st, pw, sizeof pw, &rc.password) != 0)
+    return 1;
+  const struct wsv_broker_engine *engine = NULL;
+  void *state = NULL;
+  const char *why = NULL;
+  int r = wsv_redis_engine(&rc, &engine, &state, &why);
+  memset(pw, 0, sizeof pw); /* the engine keeps its own copy */
+  if (r != 0) {
+    fprintf(stderr, "wsv serve: --broker %s: %s\n", st->opt.broker,
+            r == WSV_ERR_INVAL && why != NULL ? why : wsv_strerror(r));
+    return r == WSV_ERR_INVAL ? 2 : 1;
+  }
+  struct wsv_broker_config bc;
+  wsv_broker_config_init(&bc);
+  bc.engine = engine;
+  bc.engine_state = state;
+  if (st->opt.broker_prefix != NULL)
+    bc.prefix = st->opt.broker_prefix;
+  bc.log = serve_on_log;
+  bc.log_user = st;
+  r = wsv_broker_new(&st->broker, &bc);
+  if (r != 0) {
+    fprintf(stderr, "wsv serve: --broker: %s\n", wsv_strerror(r));
+    return 1;
+  }
+  return -1;
+}
+
+/* -v: what the broker did, every 10 s. */
+static void serve_broker_stats(struct wsv_timer *t, void *user) {
+  struct serve *st = user;
+  struct wsv_broker_stats bs;
+  (void)t;
+  wsv_broker_stats(st->broker, &bs);
+  wsv_cli_log("wsv: broker: links %d/%d up, channels %zu, published %llu, "
+              "received %llu, dropped %llu, echoes %llu, unrouted %llu, "
+              "reconnects %llu",
+              bs.links_up, bs.links, bs.channels,
+              (unsigned long long)bs.published,
+              (unsigned long long)bs.received, (unsigned long long)bs.dropped,
+              (unsigned long long)bs.echoes, (unsigned long long)bs.unrouted,
+              (unsigned long long)bs.reconnects);
+}
+
 static int serve_main(struct serve *st, int argc, char **argv) {
   int rc = serve_parse(argc, argv, &st->opt);
   if (rc >= 0)
@@ -469,8 +553,11 @@ static int serve_main(struct serve *st, int argc, char **argv) {
 
   if (st->opt.port != 0 && serve_port_taken(st->opt.host, st->opt.port))
     return serve_port_in_use(st->opt.port);
+  if ((rc = serve_broker_init(st)) >= 0)
+    return rc;
   struct wsv_server_config cfg;
   serve_config(st, &cfg);
+  cfg.broker = st->broker;
   st->starting = 1;
   errno = 0;
   rc = wsv_server_new(&st->srv, &cfg);
@@ -497,14 +584,22 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     char vl[32], origins[256];
     wsv_cli_version_list(st->opt.versions, vl, sizeof vl);
     serve_origin_text(st, origins, sizeof origins);
-    wsv_cli_log("wsv: %s%s%s, versions %s, %d thread%s%s, deflate %s, "
+    wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, deflate %s, "
                 "origins %s; Ctrl-C stops",
                 serve_mode_name(st->opt.mode), st->opt.exec ? " " : "",
-                st->opt.exec ? st->opt.exec : "", vl, st->opt.threads,
+                st->opt.exec ? st->opt.exec : "",
+                st->opt.broker ? " across instances through " : "",
+                st->opt.broker ? st->opt.broker : "", vl, st->opt.threads,
                 st->opt.threads == 1 ? "" : "s", st->opt.cert ? ", TLS" : "",
                 wsv_cli_deflate_name(st->opt.deflate), origins);
   }
+  if (st->broker != NULL && st->opt.verbose &&
+      wsv_timer_new(wsv_server_loop(st->srv, 0), &st->stats_timer,
+                    serve_broker_stats, st) == 0)
+    (void)wsv_timer_start(st->stats_timer, 10000, 10000);
   rc = wsv_server_run(st->srv);
+  wsv_timer_free(st->stats_timer);
+  st->stats_timer = NULL;
   exec_sweep(&st->exec);
   wsv_server_free(st->srv);
   if (rc != 0) {
@@ -521,6 +616,7 @@ int wsv_cmd_serve(int argc, char **argv) {
   memset(&st, 0, sizeof st);
   int rc = serve_main(&st, argc, argv);
   wsv_origin_policy_free(st.origin);
+  wsv_broker_free(st.broker); /* after the server (serve_main freed it) */
   exec_free(&st.exec);
   free(st.opt.origins);
   free(st.opt.passenv);

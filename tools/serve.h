@@ -31,6 +31,11 @@ struct serve_opts {
   /* Server-wide memory budgets; UINT64_MAX: the runtime's default. */
   uint64_t output_budget;
   uint64_t input_budget;
+  /* --chat across instances (wsv/broker.h): the Redis nodes, or NULL. */
+  const char *broker;
+  const char *broker_prefix;        /* NULL: the broker's default */
+  const char *broker_user;          /* AUTH user, or NULL */
+  const char *broker_password_file; /* or NULL: $WSV_BROKER_PASSWORD */
 };
 
 /* serve_parse - parse the command line (argv[0] is "serve") into *o,

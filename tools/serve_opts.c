@@ -25,6 +25,9 @@ static const char serve_usage[] =
     "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
     "MODE]\n"
     "                 [--origin LIST] [--sameorigin] [--passenv LIST]\n"
+    "                 [--broker redis://HOST:PORT[,HOST:PORT...]\n"
+    "                  [--broker-prefix P] [--broker-user U]\n"
+    "                  [--broker-password-file FILE]]\n"
     "                 [--quiet] [-v]\n"
     "\n"
     "Serve WebSocket connections: echo every message back (the default),\n"
@@ -103,6 +106,26 @@ static const char serve_usage_limits[] =
     "The soft limit on open files is raised to the hard limit (-v shows\n"
     "both); programs run by --exec get the original one back.\n";
 
+/* The scale-out part of the help. */
+static const char serve_usage_broker[] =
+    "\n"
+    "Chat across instances (--chat only): with --broker, every instance\n"
+    "given the same Redis delivers each message to the subscribers of its\n"
+    "path on every instance, exactly once and in order per sender.\n"
+    "  --broker URL         redis://HOST:PORT[,HOST:PORT...]: the Redis\n"
+    "                       nodes (one server, or Cluster nodes), tried in\n"
+    "                       order; a lost node is left for the next, with\n"
+    "                       retries backing off from 100 ms to 5 s\n"
+    "  --broker-prefix P    prefix of the Redis channels (default \"wsv:\"),\n"
+    "                       so that deployments can share one Redis\n"
+    "  --broker-user U      AUTH as this ACL user (with the password)\n"
+    "  --broker-password-file FILE\n"
+    "                       AUTH password: the first line of FILE (else\n"
+    "                       $WSV_BROKER_PASSWORD; never on the command line)\n"
+    "While Redis is away each instance keeps serving its own subscribers;\n"
+    "what is published meanwhile does not reach the other instances\n"
+    "(at-most-once; -v logs a count of it every 10 s).\n";
+
 /* Append `v` to the comma list *list (malloc'd, NULL when empty), for
  * options that may be given several times.  0, or -1 out of memory. */
 static int serve_list_add(char **list, const char *v) {
@@ -150,6 +173,7 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(serve_usage, stdout);
       fputs(serve_usage_limits, stdout);
+      fputs(serve_usage_broker, stdout);
       return 0;
     } else if (strcmp(a, "--chat") == 0) {
       if (o->mode == SERVE_EXEC)
@@ -257,6 +281,26 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
             "serve", "%s needs a size in bytes, e.g. 512M or 2G (0: no budget)",
             out ? "--output-budget" : "--input-budget");
       *(out ? &o->output_budget : &o->input_budget) = n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--broker", &v)) != 0) {
+      if (m < 0 || v[0] == '\0')
+        return wsv_cli_usage_error(
+            "serve", "--broker needs redis://HOST:PORT[,HOST:PORT...]");
+      o->broker = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--broker-prefix", &v)) != 0) {
+      if (m < 0 || strlen(v) > 256)
+        return wsv_cli_usage_error(
+            "serve", "--broker-prefix needs a prefix of at most 256 bytes");
+      o->broker_prefix = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--broker-user", &v)) != 0) {
+      if (m < 0 || v[0] == '\0')
+        return wsv_cli_usage_error("serve", "--broker-user needs a name");
+      o->broker_user = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--broker-password-file",
+                                &v)) != 0) {
+      if (m < 0 || v[0] == '\0')
+        return wsv_cli_usage_error("serve",
+                                   "--broker-password-file needs a file");
+      o->broker_password_file = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-connections", &v)) !=
                0) {
       if (m < 0 || wsv_cli_uint(v, 1, SIZE_MAX, &n) != 0)
@@ -269,6 +313,12 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
   }
   if ((o->cert == NULL) != (o->key == NULL))
     return wsv_cli_usage_error("serve", "--cert and --key go together");
+  if (o->broker != NULL && o->mode != SERVE_CHAT)
+    return wsv_cli_usage_error("serve", "--broker is for --chat");
+  if (o->broker == NULL && (o->broker_prefix != NULL ||
+                            o->broker_user != NULL ||
+                            o->broker_password_file != NULL))
+    return wsv_cli_usage_error("serve", "--broker-* options need --broker");
   if (o->passenv != NULL && o->mode != SERVE_EXEC)
     return wsv_cli_usage_error("serve",
                                "--passenv is for the programs of --exec");
