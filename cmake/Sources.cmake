@@ -8,6 +8,7 @@
 # The public headers besides include/wsv.h, installed into include/wsv/
 # (wsv/version.h is generated from include/wsv/version.h.in).
 set(WSV_PUBLIC_HEADERS
+  include/wsv/broker.h
   include/wsv/common.h
   include/wsv/conn.h
   include/wsv/deflate.h
@@ -45,12 +46,14 @@ set(WSV_CORE_SOURCES
 
 # The runtime: libwsv_rt (wsv_rt_static, wsv_rt_shared).
 set(WSV_RT_SOURCES
+  src/rt/broker_stub.c
   src/rt/budget.c
   src/rt/client.c
   src/rt/listen.c
   src/rt/loop.c
   src/rt/memcache.c
   src/rt/pubsub.c
+  src/rt/redis.c
   src/rt/server.c
   src/rt/timer.c
   src/rt/tls.c
@@ -99,6 +102,7 @@ set(WSV_TEST_SOURCES
   tests/rt_client_test.c
   tests/rt_loop_test.c
   tests/rt_pubsub_test.c
+  tests/rt_redis_test.c
   tests/rt_server_test.c
   tests/rt_tls_test.c
   tests/rt_ws_test.c
