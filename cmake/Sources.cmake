@@ -46,7 +46,7 @@ set(WSV_CORE_SOURCES
 
 # The runtime: libwsv_rt (wsv_rt_static, wsv_rt_shared).
 set(WSV_RT_SOURCES
-  src/rt/broker_stub.c
+  src/rt/broker.c
   src/rt/budget.c
   src/rt/client.c
   src/rt/listen.c
@@ -99,6 +99,7 @@ set(WSV_TEST_SOURCES
   tests/hs_server_test.c
   tests/http_test.c
   tests/origin_test.c
+  tests/rt_broker_test.c
   tests/rt_client_test.c
   tests/rt_loop_test.c
   tests/rt_pubsub_test.c

@@ -242,7 +242,8 @@ ABI_FIELD(wsv_server_config, tls_cert_file, 584, 8)
 ABI_FIELD(wsv_server_config, tls_key_file, 592, 8)
 ABI_FIELD(wsv_server_config, output_budget, 600, 8)
 ABI_FIELD(wsv_server_config, input_budget, 608, 8)
-ABI_FIELD(wsv_server_config, _reserved, 616, 128)
+ABI_FIELD(wsv_server_config, broker, 616, 8)
+ABI_FIELD(wsv_server_config, _reserved, 624, 120)
 
 /* struct wsv_str (frozen) */
 ABI_STRUCT(wsv_str, 16, 8)

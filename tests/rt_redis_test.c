@@ -438,7 +438,7 @@ static void test_connect_refused(void **state) {
   assert_int_equal(t.downs, 0);
   assert_int_equal(t.nlog, 1);
   assert_non_null(strstr(t.log, ": cannot connect: connection refused"));
-  assert_non_null(strstr(t.log, "redis 127.0.0.1:"));
+  assert_non_null(strstr(t.log, "broker: redis 127.0.0.1:"));
   tl_close(&t);
 }
 
@@ -536,7 +536,7 @@ static void test_auth_wrong_password(void **state) {
   assert_int_equal(t.ups, 0);
   assert_int_equal(t.nlog, 1);
   char want[96];
-  snprintf(want, sizeof want, "redis 127.0.0.1:%u: AUTH failed: WRONGPASS ",
+  snprintf(want, sizeof want, "broker: redis 127.0.0.1:%u: AUTH failed: WRONGPASS ",
            (unsigned)r.port);
   if (strstr(t.log, want) == NULL)
     fail_msg("log: %s", t.log);

@@ -180,7 +180,7 @@ WSV_EXTERN void wsv_redis_config_init(struct wsv_redis_config *cfg);
  *
  * The engine's publish returns WSV_ERR_CLOSED while the link is down,
  * WSV_ERR_NOBUF when the message would pass max_queue, WSV_ERR_NOMEM.
- * Its log lines start "redis HOST:PORT: " (the address tried): one when
+ * Its log lines start "broker: redis HOST:PORT: " (the address tried): one when
  * the link is up ("connected"), one when it is lost, one for each new
  * reason a retry fails ("cannot connect: connection refused", "AUTH
  * failed: WRONGPASS ..."), never one per retry; error replies to PUBLISH

@@ -81,6 +81,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wsv/broker.h"
 #include "wsv/common.h"
 #include "wsv/conn.h"
 #include "wsv/error.h"
@@ -684,9 +685,13 @@ struct wsv_server_config {
    * See also wsv_server_output_queued and wsv_server_input_held. */
   size_t output_budget;
   size_t input_budget;
+  /* Publish/subscribe across instances (wsv/broker.h): NULL (default)
+   * for none.  Each server thread opens its own link to it; the server
+   * does not own it (wsv_broker_free after wsv_server_free). */
+  struct wsv_broker *broker;
   /* Room for new fields (zeroed by wsv_server_config_init; do not
    * touch). */
-  uint64_t _reserved[16];
+  uint64_t _reserved[15];
 };
 
 #define WSV_DEFAULT_OUTPUT_BUDGET ((size_t)1 << 30)

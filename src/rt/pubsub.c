@@ -46,9 +46,11 @@ struct wsv__rt_topics {
   struct ps_topic **buckets;
   size_t nbuckets;
   size_t ntopics;
+  struct wsv_loop *loop;
 };
 
 struct wsv__rt_ps_group {
+  struct wsv_broker *broker; /* or NULL */
   int n;
   struct wsv_loop *loops[];
 };
@@ -108,6 +110,9 @@ static struct ps_topic *ps_get(struct wsv__rt_topics *t, const char *name,
   p->next = *slot;
   *slot = p;
   t->ntopics++;
+  struct wsv_broker_link *l = wsv__rt_broker_link(t->loop);
+  if (l != NULL) /* the first subscriber here: the broker's too */
+    wsv__rt_broker_topic_added(l, name, n);
   return p;
 }
 
@@ -115,6 +120,9 @@ static void ps_topic_drop(struct wsv__rt_topics *t, struct ps_topic *p) {
   struct ps_topic **pp = ps_slot(t, p->hash, p->name, p->len);
   *pp = p->next;
   t->ntopics--;
+  struct wsv_broker_link *l = wsv__rt_broker_link(t->loop);
+  if (l != NULL) /* the last one gone */
+    wsv__rt_broker_topic_dropped(l, p->name, p->len);
   free(p);
 }
 
@@ -134,8 +142,22 @@ static void ps_topics_free(struct wsv_loop *loop, void *ext) {
   t->nbuckets = t->ntopics = 0;
 }
 
+static int ps_topics_init(struct wsv_loop *loop, void *ext) {
+  ((struct wsv__rt_topics *)ext)->loop = loop;
+  return 0;
+}
+
 static const struct wsv__rt_ext_type ps_topics_type = {
-    sizeof(struct wsv__rt_topics), NULL, NULL, ps_topics_free};
+    sizeof(struct wsv__rt_topics), ps_topics_init, NULL, ps_topics_free};
+
+void wsv__rt_ps_each_topic(struct wsv_loop *loop,
+                           void (*fn)(void *user, const char *topic, size_t n),
+                           void *user) {
+  struct wsv__rt_topics *t = wsv__rt_loop_ext_find(loop, &ps_topics_type);
+  for (size_t i = 0; t != NULL && i < t->nbuckets; i++)
+    for (struct ps_topic *p = t->buckets[i]; p != NULL; p = p->next)
+      fn(user, p->name, p->len);
+}
 
 /* The topics of a connection's loop (made if needed: NULL, no memory). */
 static struct wsv__rt_topics *ps_topics(const struct wsv_ws *ws) {
@@ -260,13 +282,20 @@ static int ps_deliver(struct wsv__rt_topics *t, const char *topic,
  */
 
 int wsv__rt_ps_group_new(struct wsv__rt_ps_group **out,
-                         struct wsv_loop *const *loops, int n) {
+                         struct wsv_loop *const *loops, int n,
+                         struct wsv_broker *broker) {
   struct wsv__rt_ps_group *g = malloc(sizeof *g + (size_t)n * sizeof *loops);
   *out = g;
   if (g == NULL)
     return WSV_ERR_NOMEM;
   g->n = n;
+  g->broker = broker;
   memcpy(g->loops, loops, (size_t)n * sizeof *loops);
+  for (int i = 0; broker != NULL && i < n; i++) {
+    int rc = wsv__rt_broker_attach(broker, loops[i]);
+    if (rc != 0)
+      return rc;
+  }
   return 0;
 }
 
@@ -277,6 +306,7 @@ void wsv__rt_ps_group_free(struct wsv__rt_ps_group *g) {
 /* One published message shared by every loop it is posted to. */
 struct ps_pub {
   atomic_int refs;
+  struct wsv_loop *to_broker; /* the loop that sends it on, or NULL */
   int opcode;
   size_t topic_len;
   size_t len;
@@ -289,11 +319,30 @@ static void ps_pub_unref(struct ps_pub *m) {
     free(m);
 }
 
+/* Hand a publish to the loop's broker link, if it has one. */
+static void ps_to_broker(struct wsv_loop *loop, const char *topic, size_t n,
+                         int opcode, const void *data, size_t len) {
+  struct wsv_broker_link *l = wsv__rt_broker_link(loop);
+  if (l != NULL)
+    wsv__rt_broker_publish(l, topic, n, opcode, data, len);
+}
+
 static void ps_pub_deliver(struct wsv_loop *loop, void *user) {
   struct ps_pub *m = user;
   (void)ps_deliver(wsv__rt_loop_ext_find(loop, &ps_topics_type), m->topic,
                    m->topic_len, m->opcode, m->data, m->len, NULL);
+  if (m->to_broker == loop)
+    ps_to_broker(loop, m->topic, m->topic_len, m->opcode, m->data, m->len);
   ps_pub_unref(m);
+}
+
+int wsv__rt_ps_deliver_here(struct wsv_loop *loop, const char *topic,
+                            size_t n, int opcode, const void *data,
+                            size_t len) {
+  struct wsv__rt_topics *t = wsv__rt_loop_ext_find(loop, &ps_topics_type);
+  if (t == NULL || ps_find(t, topic, n) == NULL)
+    return -1;
+  return ps_deliver(t, topic, n, opcode, data, len, NULL);
 }
 
 /* Post a publish to every loop of the group except `except` (may be
@@ -310,6 +359,9 @@ static int ps_post(const struct wsv__rt_ps_group *g,
   if (m == NULL)
     return WSV_ERR_NOMEM;
   atomic_init(&m->refs, targets);
+  /* Published from outside the group's threads: the first loop also
+   * sends it on to the broker. */
+  m->to_broker = except == NULL && g->broker != NULL ? g->loops[0] : NULL;
   m->opcode = opcode;
   m->len = len;
   m->topic_len = topic_len;
@@ -357,8 +409,10 @@ int wsv__rt_ps_publish(struct wsv__rt_ps_group *g, const char *topic,
   rc = ps_post(g, self, topic, tl, opcode, data, len);
   if (rc != 0 || self == NULL)
     return rc;
-  return ps_deliver(wsv__rt_loop_ext_find(self, &ps_topics_type), topic, tl,
-                    opcode, data, len, NULL);
+  rc = ps_deliver(wsv__rt_loop_ext_find(self, &ps_topics_type), topic, tl,
+                  opcode, data, len, NULL);
+  ps_to_broker(self, topic, tl, opcode, data, len);
+  return rc;
 }
 
 int wsv_ws_publish(struct wsv_ws *ws, const char *topic, int opcode,
@@ -372,6 +426,8 @@ int wsv_ws_publish(struct wsv_ws *ws, const char *topic, int opcode,
   if (rc != 0)
     return rc;
   const struct wsv_ws *skip = (flags & WSV_PUBLISH_SELF) ? NULL : ws;
-  return ps_deliver(wsv__rt_loop_ext_find(ws->tp.loop, &ps_topics_type), topic,
-                    n, opcode, data, len, skip);
+  rc = ps_deliver(wsv__rt_loop_ext_find(ws->tp.loop, &ps_topics_type), topic, n,
+                  opcode, data, len, skip);
+  ps_to_broker(ws->tp.loop, topic, n, opcode, data, len);
+  return rc;
 }

@@ -288,7 +288,7 @@ static void rl_schedule(struct redis_link *rl) {
                                                      : rl->backoff * 2;
   if (wsv_timer_start(&rl->retry, wait, 0) != 0)
     rl_log(rl, WSV_LOG_ERROR,
-           "redis: cannot arm the retry timer (out of memory): the link "
+           "broker: redis: cannot arm the retry timer (out of memory): the link "
            "stays down");
 }
 
@@ -306,7 +306,7 @@ static void rl_fail(struct redis_link *rl, const char *fmt, ...) {
   rl_drop(rl);
   rl->up = 0;
   if (was_up || strcmp(why, rl->why) != 0) {
-    rl_log(rl, WSV_LOG_WARN, "redis %s: %s", rl_name(rl), why);
+    rl_log(rl, WSV_LOG_WARN, "broker: redis %s: %s", rl_name(rl), why);
     memcpy(rl->why, why, sizeof why);
   }
   rl->target = (rl->target + 1) % rl->eng->ntargets;
@@ -437,10 +437,10 @@ static void rl_log_error_reply(struct redis_link *rl, const char *what,
   char text[128];
   (void)wsv_str_escape(text, sizeof text, r->str, r->len, 120, 0);
   if (rl->err_quiet > 0)
-    rl_log(rl, WSV_LOG_WARN, "redis %s: %s failed: %s (and %u more)",
+    rl_log(rl, WSV_LOG_WARN, "broker: redis %s: %s failed: %s (and %u more)",
            rl_name(rl), what, text, (unsigned)rl->err_quiet);
   else
-    rl_log(rl, WSV_LOG_WARN, "redis %s: %s failed: %s", rl_name(rl), what,
+    rl_log(rl, WSV_LOG_WARN, "broker: redis %s: %s failed: %s", rl_name(rl), what,
            text);
   rl->err_quiet = 0;
   rl->err_next = now + REDIS_ERR_LOG_MS;
@@ -466,7 +466,7 @@ static void conn_hello_reply(struct redis_conn *c, const redisReply *r) {
   rl->up = 1;
   rl->backoff = rl->eng->backoff_min_ms;
   rl->why[0] = '\0';
-  rl_log(rl, WSV_LOG_INFO, "redis %s: connected", rl_name(rl));
+  rl_log(rl, WSV_LOG_INFO, "broker: redis %s: connected", rl_name(rl));
   rl->eng->ops->up(rl->link);
 }
 

@@ -200,7 +200,8 @@ static void srv_copy_config(struct wsv_server *srv,
   srv->nthreads = cfg->threads;
 }
 
-static int srv_workers_new(struct wsv_server *srv, size_t rbuf) {
+static int srv_workers_new(struct wsv_server *srv, size_t rbuf,
+                           struct wsv_broker *broker) {
   srv->workers = calloc((size_t)srv->nthreads, sizeof *srv->workers);
   if (srv->workers == NULL)
     return WSV_ERR_NOMEM;
@@ -226,7 +227,7 @@ static int srv_workers_new(struct wsv_server *srv, size_t rbuf) {
   struct wsv_loop *loops[SRV_MAX_THREADS];
   for (int i = 0; i < srv->nthreads; i++)
     loops[i] = srv->workers[i].loop;
-  int rc = wsv__rt_ps_group_new(&srv->ps, loops, srv->nthreads);
+  int rc = wsv__rt_ps_group_new(&srv->ps, loops, srv->nthreads, broker);
   srv->ctx.ps = srv->ps;
   return rc;
 }
@@ -297,7 +298,7 @@ int wsv_server_new(struct wsv_server **out,
     srv->ctx.conn.msg_reserve_user = srv->ctx.budget;
   }
   if (rc == 0)
-    rc = srv_workers_new(srv, rbuf);
+    rc = srv_workers_new(srv, rbuf, cfg->broker);
   if (rc == 0)
     rc = wsv__rt_srv_listen(srv, cfg->host, cfg->port, cfg->backlog);
   for (int i = 0; rc == 0 && i < srv->nthreads; i++)
