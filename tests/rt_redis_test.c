@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -644,6 +645,312 @@ static void test_next_node(void **state) {
   rsrv_stop(&r);
 }
 
+/* ---- through brokers and servers ---------------------------------------------
+ * Two wsv_servers in this process (1 and 2 threads), each with its own
+ * broker on the same redis-server: what a client publishes on A reaches
+ * B's subscribers. */
+
+#define TOPIC_BYTES "/t\xff\xfe\x80"
+
+/* The fixture's room chat, and "/bytes" subscribes to TOPIC_BYTES. */
+static void e_open(struct wsv_ws *ws, void *user) {
+  rtf_s_open(ws, user);
+  if (strcmp(wsv_ws_path(ws), "/bytes") == 0 &&
+      wsv_ws_subscribe(ws, TOPIC_BYTES) != 0)
+    atomic_fetch_add(&rtf_srv.bad, 1);
+}
+
+/* The brokers' log lines (from the servers' threads). */
+static pthread_mutex_t e_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char e_log[8192];
+
+static void e_log_cb(void *user, int level, const char *text) {
+  (void)user;
+  (void)level;
+  pthread_mutex_lock(&e_log_mu);
+  size_t have = strlen(e_log);
+  snprintf(e_log + have, sizeof e_log - have, "%s\n", text);
+  pthread_mutex_unlock(&e_log_mu);
+}
+
+static int e_log_has(const char *s) {
+  pthread_mutex_lock(&e_log_mu);
+  int has = strstr(e_log, s) != NULL;
+  pthread_mutex_unlock(&e_log_mu);
+  return has;
+}
+
+static struct wsv_broker *e_broker(uint16_t port) {
+  char nodes[64];
+  struct wsv_redis_config rc;
+  wsv_redis_config_init(&rc);
+  rc.nodes = nodes_for(nodes, sizeof nodes, port);
+  rc.backoff_min_ms = 20;
+  rc.backoff_max_ms = 100;
+  struct wsv_broker_config bc;
+  wsv_broker_config_init(&bc);
+  assert_int_equal(wsv_redis_engine(&rc, &bc.engine, &bc.engine_state, NULL),
+                   0);
+  bc.log = e_log_cb;
+  struct wsv_broker *b = NULL;
+  assert_int_equal(wsv_broker_new(&b, &bc), 0);
+  return b;
+}
+
+static struct wsv_server *e_server(struct wsv_broker *b, int threads) {
+  struct wsv_server_config cfg;
+  rtf_srv_config(&cfg);
+  cfg.callbacks.open = e_open;
+  cfg.threads = threads;
+  cfg.broker = b;
+  return rtf_srv_start(&cfg);
+}
+
+/* Spin `loop` until every link of b is up (want 1) or down (want 0). */
+static void e_until_links(struct wsv_loop *loop, struct wsv_broker *b,
+                          int want_up, int ms) {
+  uint64_t end = wsv_loop_now(loop) + (uint64_t)ms;
+  struct wsv_broker_stats st;
+  for (;;) {
+    wsv_broker_stats(b, &st);
+    if ((want_up ? st.links_up == st.links : st.links_up == 0) ||
+        wsv_loop_now(loop) >= end)
+      break;
+    (void)wsv_loop_run_once(loop, 5);
+  }
+  assert_int_equal(st.links_up, want_up ? st.links : 0);
+}
+
+static void e_spin(struct wsv_loop *loop, int ms) {
+  uint64_t end = wsv_loop_now(loop) + (uint64_t)ms;
+  while (wsv_loop_now(loop) < end)
+    (void)wsv_loop_run_once(loop, 5);
+}
+
+/* A client that writes down every message it gets, of any size: the
+ * opcodes, and the bytes one after another with their lengths. */
+struct rec {
+  int opened;
+  int n;
+  int op[128];
+  size_t len[128];
+  unsigned char *bytes; /* every payload, concatenated */
+  size_t total;
+};
+
+static void rec_open(struct wsv_ws *ws, void *user) {
+  (void)user;
+  ((struct rec *)wsv_ws_user(ws))->opened = 1;
+}
+
+static void rec_message(struct wsv_ws *ws, int op, const void *d, size_t n,
+                        void *user) {
+  (void)user;
+  struct rec *r = wsv_ws_user(ws);
+  if (r->n < 128) {
+    r->op[r->n] = op;
+    r->len[r->n] = n;
+  }
+  r->n++;
+  unsigned char *p = realloc(r->bytes, r->total + n + 1);
+  assert_non_null(p);
+  r->bytes = p;
+  memcpy(p + r->total, d, n);
+  r->total += n;
+}
+
+static struct wsv_ws *rec_connect(struct wsv_loop *loop, struct rec *r,
+                                  uint16_t port, const char *path) {
+  static struct rtf_cli unused;
+  struct wsv_client_config cc;
+  char url[96];
+  rtf_cli_config(&cc, &unused, url, sizeof url, port, path);
+  cc.callbacks.open = rec_open;
+  cc.callbacks.message = rec_message;
+  struct wsv_ws *ws = NULL;
+  assert_int_equal(wsv_client_connect(loop, &cc, &ws), 0);
+  wsv_ws_set_user(ws, r);
+  return ws;
+}
+
+/* Spin until each of rs[0..n) has `want` messages (bounded). */
+static void rec_until(struct wsv_loop *loop, struct rec **rs, int n, int want,
+                      int ms) {
+  uint64_t end = wsv_loop_now(loop) + (uint64_t)ms;
+  for (;;) {
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+      ok &= rs[i]->n >= want;
+    if (ok || wsv_loop_now(loop) >= end)
+      return;
+    (void)wsv_loop_run_once(loop, 5);
+  }
+}
+
+static void e_until_opens(struct wsv_loop *loop, int n) {
+  uint64_t end = wsv_loop_now(loop) + 3000;
+  while (atomic_load(&rtf_srv.opens) < n && wsv_loop_now(loop) < end)
+    (void)wsv_loop_run_once(loop, 5);
+  assert_int_equal(atomic_load(&rtf_srv.opens), n);
+}
+
+static void test_across_servers(void **state) {
+  (void)state;
+  struct rsrv r = {0};
+  rsrv_start(&r, NULL);
+  e_log[0] = '\0';
+  struct wsv_broker *ba = e_broker(r.port), *bb = e_broker(r.port);
+  struct wsv_server *a = e_server(ba, 1), *b = e_server(bb, 2);
+  struct wsv_loop *loop;
+  assert_int_equal(wsv_loop_new(&loop), 0);
+  e_until_links(loop, ba, 1, 3000);
+  e_until_links(loop, bb, 1, 3000);
+  struct rec ra = {0}, rb[3], rbytes = {0};
+  memset(rb, 0, sizeof rb);
+  struct wsv_ws *wa = rec_connect(loop, &ra, wsv_server_port(a), "/room1");
+  for (int i = 0; i < 3; i++)
+    (void)rec_connect(loop, &rb[i], wsv_server_port(b), "/room1");
+  (void)rec_connect(loop, &rbytes, wsv_server_port(b), "/bytes");
+  e_until_opens(loop, 5);
+  e_spin(loop, 300); /* the SUBSCRIBEs reach Redis */
+  /* Text and binary, in order, each once. */
+  enum { N = 40 };
+  static const unsigned char bin[] = {0, 0xff, 0x80, 'x', 0};
+  for (int i = 0; i < N; i++) {
+    char t[16];
+    int n = snprintf(t, sizeof t, "m%02d", i);
+    assert_true(wsv_ws_send(wa, WSV_OP_TEXT, t, (size_t)n) >= 0);
+  }
+  assert_true(wsv_ws_send(wa, WSV_OP_BINARY, bin, sizeof bin) >= 0);
+  struct rec *all[] = {&rb[0], &rb[1], &rb[2]};
+  rec_until(loop, all, 3, N + 1, 5000);
+  /* 1 MiB from A (wsv_server_publish), and a topic of bytes 0x80-0xff. */
+  size_t big = (size_t)1 << 20;
+  unsigned char *p = malloc(big);
+  assert_non_null(p);
+  for (size_t i = 0; i < big; i++)
+    p[i] = (unsigned char)(i ^ (i >> 9));
+  assert_true(wsv_server_publish(a, "/room1", WSV_OP_BINARY, p, big) >= 0);
+  assert_true(wsv_server_publish(a, TOPIC_BYTES, WSV_OP_TEXT, "bytes", 5) >= 0);
+  rec_until(loop, all, 3, N + 2, 5000);
+  struct rec *one[] = {&rbytes};
+  rec_until(loop, one, 1, 1, 3000);
+  e_spin(loop, 200); /* a duplicate would have come by now */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(rb[i].n, N + 2);
+    size_t at = 0;
+    for (int j = 0; j < N; j++) {
+      char t[16];
+      int n = snprintf(t, sizeof t, "m%02d", j);
+      assert_int_equal(rb[i].op[j], WSV_OP_TEXT);
+      assert_int_equal(rb[i].len[j], (size_t)n);
+      assert_memory_equal(rb[i].bytes + at, t, (size_t)n);
+      at += (size_t)n;
+    }
+    assert_int_equal(rb[i].op[N], WSV_OP_BINARY);
+    assert_int_equal(rb[i].len[N], sizeof bin);
+    assert_memory_equal(rb[i].bytes + at, bin, sizeof bin);
+    at += sizeof bin;
+    assert_int_equal(rb[i].op[N + 1], WSV_OP_BINARY);
+    assert_int_equal(rb[i].len[N + 1], big);
+    assert_memory_equal(rb[i].bytes + at, p, big);
+    free(rb[i].bytes);
+  }
+  assert_int_equal(rbytes.n, 1);
+  assert_int_equal(rbytes.op[0], WSV_OP_TEXT);
+  assert_memory_equal(rbytes.bytes, "bytes", 5);
+  free(rbytes.bytes);
+  /* A's own subscriber got the server's publishes (locally, once), not
+   * its own chat (no WSV_PUBLISH_SELF). */
+  assert_int_equal(ra.n, 1);
+  assert_int_equal(ra.len[0], big);
+  free(ra.bytes);
+  free(p);
+  struct wsv_broker_stats st;
+  wsv_broker_stats(ba, &st);
+  assert_int_equal(st.published, N + 3);
+  assert_int_equal(st.dropped, 0);
+  assert_int_equal(st.received, 0);
+  assert_int_equal(st.echoes, N + 2); /* A holds /room1, not TOPIC_BYTES */
+  wsv_broker_stats(bb, &st);
+  assert_true(st.channels == 2 || st.channels == 3); /* per loop */
+  assert_int_equal(st.received, (st.channels - 1) * (N + 2) + 1);
+  assert_int_equal(st.published, 0);
+  assert_true(e_log_has(": connected"));
+  wsv_loop_free(loop);
+  rtf_srv_finish(a);
+  rtf_srv_finish(b);
+  wsv_broker_free(ba);
+  wsv_broker_free(bb);
+  rsrv_stop(&r);
+}
+
+/* redis-server killed and restarted on the same port, under two servers:
+ * down (published: dropped and counted; local delivery goes on), up
+ * again, subscriptions back, messages cross again. */
+static void test_restart_across_servers(void **state) {
+  (void)state;
+  struct rsrv r = {0};
+  rsrv_start(&r, NULL);
+  e_log[0] = '\0';
+  struct wsv_broker *ba = e_broker(r.port), *bb = e_broker(r.port);
+  struct wsv_server *a = e_server(ba, 1), *b = e_server(bb, 2);
+  struct wsv_loop *loop;
+  assert_int_equal(wsv_loop_new(&loop), 0);
+  e_until_links(loop, ba, 1, 3000);
+  e_until_links(loop, bb, 1, 3000);
+  struct rec ra1 = {0}, ra2 = {0}, rb = {0};
+  struct wsv_ws *wa = rec_connect(loop, &ra1, wsv_server_port(a), "/room2");
+  (void)rec_connect(loop, &ra2, wsv_server_port(a), "/room2");
+  (void)rec_connect(loop, &rb, wsv_server_port(b), "/room2");
+  e_until_opens(loop, 3);
+  e_spin(loop, 300);
+  struct rec *both[] = {&ra2, &rb};
+  assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "before", 6) >= 0);
+  rec_until(loop, both, 2, 1, 3000);
+  assert_int_equal(rb.n, 1);
+
+  rsrv_kill(&r, SIGKILL);
+  e_until_links(loop, ba, 0, 3000);
+  e_until_links(loop, bb, 0, 3000);
+  assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "lost", 4) >= 0);
+  rec_until(loop, both, 1, 2, 2000); /* ra2: local delivery */
+  e_spin(loop, 300);
+  assert_int_equal(ra2.n, 2);
+  assert_int_equal(rb.n, 1);
+  struct wsv_broker_stats st;
+  wsv_broker_stats(ba, &st);
+  assert_int_equal(st.dropped, 1);
+  assert_int_equal(st.reconnects, 1);
+  assert_true(e_log_has(": connection lost: "));
+
+  rsrv_start(&r, NULL); /* the same port */
+  e_until_links(loop, ba, 1, 3000);
+  e_until_links(loop, bb, 1, 3000);
+  e_spin(loop, 300); /* subscribed again */
+  assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "after", 5) >= 0);
+  rec_until(loop, both, 2, 3, 3000);
+  rec_until(loop, &both[1], 1, 2, 3000);
+  e_spin(loop, 200);
+  assert_int_equal(ra2.n, 3);
+  assert_int_equal(rb.n, 2);
+  assert_memory_equal(rb.bytes, "beforeafter", 11);
+  wsv_broker_stats(bb, &st);
+  assert_true(st.reconnects >= 1);
+  assert_int_equal(st.received, 2);
+  wsv_broker_stats(ba, &st);
+  assert_int_equal(st.published, 2);
+  free(ra1.bytes);
+  free(ra2.bytes);
+  free(rb.bytes);
+  wsv_loop_free(loop);
+  rtf_srv_finish(a);
+  rtf_srv_finish(b);
+  wsv_broker_free(ba);
+  wsv_broker_free(bb);
+  rsrv_stop(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nodes_accepted),
@@ -656,6 +963,8 @@ int main(void) {
       cmocka_unit_test(test_auth_acl_user),
       cmocka_unit_test(test_restart),
       cmocka_unit_test(test_next_node),
+      cmocka_unit_test(test_across_servers),
+      cmocka_unit_test(test_restart_across_servers),
   };
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, NULL, NULL);
