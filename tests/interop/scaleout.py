@@ -80,6 +80,22 @@ def free_port():
     return p
 
 
+def cluster_port():
+    """A free port P whose cluster bus port P + 10000 is free too."""
+    for _ in range(200):
+        p = free_port()
+        if p + 10000 > 65535:
+            continue
+        try:
+            b = socket.socket()
+            b.bind(("127.0.0.1", p + 10000))
+            b.close()
+            return p
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 def port_open(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
@@ -110,6 +126,14 @@ def pseudo_random(n, seed):
 
 def bin_record(b):
     return f"bin:{len(b)}:{hashlib.sha1(b).hexdigest()}"
+
+
+def text_record(t):
+    """Texts over 1000 characters are recorded as text:BYTES:SHA1."""
+    if len(t) <= 1000:
+        return t
+    b = t.encode()
+    return f"text:{len(b)}:{hashlib.sha1(b).hexdigest()}"
 
 
 # ---------------------------------------------------------------- Redis
@@ -270,7 +294,7 @@ LOOP = Loop()
 
 class PyClient:
     """A websockets client recording what it receives (binary as
-    bin:LEN:SHA1)."""
+    bin:LEN:SHA1, long texts as text:LEN:SHA1)."""
 
     def __init__(self, url):
         self.url = url
@@ -286,7 +310,7 @@ class PyClient:
     async def _read(self, ws):
         try:
             async for m in ws:
-                self.got.append(m if isinstance(m, str) else bin_record(m))
+                self.got.append(text_record(m) if isinstance(m, str) else bin_record(m))
         except Exception as e:  # noqa: BLE001
             self.closed = repr(e)
         if self.closed is None:
@@ -409,7 +433,7 @@ def chat_case(redis, insts, ng, node):
     c = direct[0]
     big_text = ("é" * (MIB // 2))
     c.send(big_text, 20)
-    sent.append(big_text)
+    sent.append(text_record(big_text))
     node.call(cmd="sendbin", i=1, len=MIB, seed="node-1M")
     sent.append(bin_record(pseudo_random(MIB, "node-1M")))
     settle([lambda c=c: c.got for c in direct + via], len(sent), 20)
@@ -533,6 +557,11 @@ def flood_case(redis, insts):
                 await pub.ws.send(f"{k}:{msg}")
         LOOP.run(flood(), 60)
         print(f"     {n} x 4 KiB sent on instance 1 in {time.monotonic() - t0:.1f} s with Redis stopped")
+        # (4 KiB texts are recorded as text:LEN:SHA1; --chat sends them back
+        # to the publisher too, from its own instance)
+        got = wait_for(lambda: len(pub.got) >= n, 10) and len(pub.got)
+        rep.check(f"{case}: the publisher's own instance delivers all {n} locally with Redis stopped",
+                  got == n, n, len(pub.got))
         time.sleep(1.5)
         worst_during = bys.worst
     finally:
@@ -542,6 +571,7 @@ def flood_case(redis, insts):
     bound = (8 + 40) * 1024 * (2 if SAN else 1)
     rep.check(f"{case}: VmRSS growth of every instance under {bound // 1024} MiB while Redis is stopped",
               grow and max(grow) < bound, f"< {bound} KiB", f"{grow} KiB")
+    print(f"     VmRSS growth (KiB) while stopped: {grow}")
     rep.check(f"{case}: the bystander keeps echoing during the flood (worst round trip < 1 s)",
               not bys.errors and bys.n > 20 and worst_during < 1.0, "no errors, worst < 1 s",
               f"n={bys.n} worst={worst_during:.3f} s errors={bys.errors[:2]}")
@@ -550,6 +580,10 @@ def flood_case(redis, insts):
     dt = cross(pub, subs, "after-cont", 15)
     rep.check(f"{case}: after SIGCONT messages cross again", dt is not None, "within 15 s",
               [c.got[-1:] for c in subs])
+    nst = len(stats_lines(insts[0]))
+    st = stats_after(insts[0], nst, 13)
+    if st:
+        print(f"     instance 1 after SIGCONT: {st[-1].group(0).decode()}")
     bys.stop.set()
     bys.join(10)
     rep.check(f"{case}: the bystander never failed", not bys.errors, "no errors", bys.errors[:2])
@@ -591,7 +625,11 @@ def kill_case(redis, insts, ng, direct, via):
 
 def cluster_case():
     case = "cluster"
-    ports = [free_port() for _ in range(3)]
+    ports = []
+    while len(ports) < 3:
+        p = cluster_port()
+        if all(abs(p - q) != 10000 and p != q for q in ports):
+            ports.append(p)
     nodes = []
     for p in ports:
         r = Redis(p, f"cluster-enabled yes\ncluster-config-file {TMP}/nodes-{p}.conf\n"

@@ -6,7 +6,8 @@
 //   {"cmd":"burst","i":I,"prefix":P,"n":K} -> K text messages "P:0".."P:K-1"
 //   {"cmd":"sendbin","i":I,"len":L,"seed":S} -> one binary message
 //   {"cmd":"dump"}                       -> {"ok":true,"clients":[[msg...]...]}
-//                                           (binary as "bin:LEN:SHA1HEX")
+//                                           (binary as "bin:LEN:SHA1HEX",
+//                                           long texts "text:LEN:SHA1HEX")
 //   {"cmd":"page","url":U}               -> Chromium opens the demo page,
 //                                           {"ok":true} once #status is "open"
 //   {"cmd":"pagesend","text":T}          -> typed into #input, #send clicked
@@ -36,6 +37,13 @@ function binRecord(buf) {
   return `bin:${buf.length}:${crypto.createHash('sha1').update(buf).digest('hex')}`;
 }
 
+// Texts over 1000 characters as text:BYTES:SHA1 (as scaleout.py does).
+function textRecord(buf) {
+  const t = buf.toString();
+  if (t.length <= 1000) return t;
+  return `text:${buf.length}:${crypto.createHash('sha1').update(buf).digest('hex')}`;
+}
+
 function pseudoRandom(len, seed) {
   // The same bytes as scaleout.py's pseudo_random(len, seed): SHA-256 in
   // counter mode over "seed:counter".
@@ -55,7 +63,7 @@ function open(url) {
     const ws = new WebSocket(url, { maxPayload: 64 << 20 });
     ws.got = [];
     ws.on('message', (data, isBinary) => {
-      ws.got.push(isBinary ? binRecord(data) : data.toString());
+      ws.got.push(isBinary ? binRecord(data) : textRecord(data));
     });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
