@@ -23,6 +23,8 @@ behind nginx, against real redis-server processes on loopback.
             get everything; a new connection through nginx still works.
   cluster : a 3-node Redis Cluster on loopback; instances given all three
             nodes; the node they use killed: they move on, messages cross.
+  examples: examples/scale-out/nginx.conf and haproxy.cfg as in the tree,
+            only the ports changed: the page and chat through each.
   bad     : --broker http://x and redis://h:99999 -> exit 2, one stderr line;
             a wrong password (requirepass) -> the server runs, local chat
             works, the AUTH failure is logged once; the right one from
@@ -59,6 +61,8 @@ NODE = os.environ.get("WSV_NODE") or "/usr/bin/node"
 REDIS = "/usr/bin/redis-server"
 REDIS_CLI = "/usr/bin/redis-cli"
 NGINX = "/usr/sbin/nginx"
+HAPROXY = "/usr/sbin/haproxy"
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "scale-out")
 TMP = tempfile.mkdtemp(prefix="wsv-interop-scaleout-")
 T._tmpdirs.append(TMP)
 CONNECTED = re.compile(rb"broker: redis 127\.0\.0\.1:(\d+): connected")
@@ -679,6 +683,78 @@ def cluster_case():
         n.stop()
 
 
+def http_status(port, timeout=5):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data, _ = T.read_until_eof(s, timeout)
+        s.close()
+        h = T.parse_http_head(data)
+        return h[0] if h else data[:80]
+    except OSError as e:
+        return repr(e)
+
+
+def examples_case():
+    """examples/scale-out/nginx.conf and haproxy.cfg as they are in the tree,
+    only their ports changed: the page and chat across instances through
+    each (HAProxy's health checks must see the instances up first)."""
+    case = "examples"
+    redis = start_redis(case)
+    if redis is None:
+        return
+    insts = [start_instance(case, f"redis://127.0.0.1:{redis.port}") for _ in range(3)]
+    if None in insts:
+        return
+    procs = []
+    for name, conf_name, front in (("nginx", "nginx.conf", "8080"), ("haproxy", "haproxy.cfg", "8081")):
+        with open(os.path.join(EXAMPLES, conf_name)) as f:
+            conf = f.read()
+        port = free_port()
+        conf = conf.replace(f"127.0.0.1:{front}", f"127.0.0.1:{port}")
+        for i, srv in enumerate(insts):
+            conf = conf.replace(f"127.0.0.1:900{i + 1}", f"127.0.0.1:{srv.port}")
+        d = os.path.join(TMP, f"example-{name}")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, conf_name)
+        with open(path, "w") as f:
+            f.write(conf)
+        if name == "nginx":
+            argv = [NGINX, "-p", d, "-c", path, "-e", "stderr"]
+        else:
+            argv = [HAPROXY, "-f", path, "-db"]
+        p = T.Proc(argv)
+        procs.append(p)
+        up = wait_for(lambda: not p.alive() or port_open(port), 10) and p.alive()
+        if not rep.check(f"{case}: examples/scale-out/{conf_name} starts (ports changed only)", up,
+                         f"listening on {port}", p.text()):
+            continue
+        if name == "haproxy":  # its first health checks, 2 s apart at most
+            wait_for(lambda: http_status(port, 2) == 200, 6, 0.3)
+        st = http_status(port)
+        rep.check(f"{case}: {name}: GET / -> 200 (wsv's page)", st == 200, 200, st)
+        try:
+            a = PyClient(f"ws://127.0.0.1:{port}/room")
+            b = PyClient(f"ws://127.0.0.1:{port}/room")
+            c = PyClient(f"ws://127.0.0.1:{insts[2].port}/room")
+            wait_for(lambda: numsub(redis, "wsv:/room") >= 2, 5)
+            dt = cross(a, [b, c], f"{name}-a", 10)
+            rep.check(f"{case}: {name}: chat through it reaches the other clients (one direct)", dt is not None,
+                      "received", [b.got[-1:], c.got[-1:]])
+            dt = cross(c, [a, b], f"{name}-c", 10)
+            rep.check(f"{case}: {name}: and back from a direct client", dt is not None, "received",
+                      [a.got[-1:], b.got[-1:]])
+            for x in (a, b, c):
+                x.close()
+        except Exception as e:  # noqa: BLE001
+            rep.fail(f"{case}: {name}: chat through it", "no exception", repr(e)[:300])
+    for p in procs:
+        p.stop()
+    for s in insts:
+        s.stop()
+    redis.stop()
+
+
 def bad_input_case():
     case = "bad"
     for url in ("http://x", "redis://h:99999", "redis://", "redis://127.0.0.1:6379,"):
@@ -724,11 +800,11 @@ def bad_input_case():
 
 
 def main():
-    missing = [p for p in (REDIS, REDIS_CLI, NGINX, NODE) if not os.path.exists(p)]
+    missing = [p for p in (REDIS, REDIS_CLI, NGINX, HAPROXY, NODE) if not os.path.exists(p)]
     if websockets is None:
         missing.append("python3-websockets")
     if missing:
-        rep.fail("peers", "redis-server, redis-tools, nginx-light, node, python3-websockets "
+        rep.fail("peers", "redis-server, redis-tools, nginx-light, haproxy, node, python3-websockets "
                  "(scripts/deps, tests/interop/setup.sh)", f"missing: {missing}")
         rep.finish()
     T.raise_nofile(4096)
@@ -774,7 +850,7 @@ def main():
     rc = ng.stop()
     rep.check("nginx stops on SIGTERM", rc == 0, "exit 0", f"{rc} {ng.log()}")
     redis.stop()
-    for fn in (cluster_case, bad_input_case):
+    for fn in (cluster_case, examples_case, bad_input_case):
         try:
             fn()
         except Exception as e:  # noqa: BLE001
