@@ -282,6 +282,15 @@ static char *nodes_for(char *buf, size_t cap, uint16_t port) {
   return buf;
 }
 
+/* A redis-server of its own (no password) and t opened on it, up. */
+static void tl_up_on(struct tlink *t, struct rsrv *r, size_t max_queue) {
+  static char nodes[64];
+  rsrv_start(r, NULL);
+  tl_open(t, nodes_for(nodes, sizeof nodes, r->port), NULL, NULL, max_queue);
+  tl_run_until(t, &t->ups, 1, 3000);
+  assert_int_equal(t->ups, 1);
+}
+
 /* ---- the nodes grammar ------------------------------------------------------ */
 
 static void test_nodes_accepted(void **state) {
@@ -448,12 +457,8 @@ static void test_connect_refused(void **state) {
 static void test_up_and_messages(void **state) {
   (void)state;
   struct rsrv r = {0};
-  rsrv_start(&r, NULL);
-  char nodes[64];
   struct tlink t;
-  tl_open(&t, nodes_for(nodes, sizeof nodes, r.port), NULL, NULL, 0);
-  tl_run_until(&t, &t.ups, 1, 3000);
-  assert_int_equal(t.ups, 1);
+  tl_up_on(&t, &r, 0);
   assert_non_null(strstr(t.log, ": connected"));
   static const char ch[] = "wsv:a\0b\xff\xfe";
   assert_int_equal(t.eng->subscribe(t.conn, ch, sizeof ch - 1), 0);
@@ -499,12 +504,8 @@ static void test_up_and_messages(void **state) {
 static void test_max_queue(void **state) {
   (void)state;
   struct rsrv r = {0};
-  rsrv_start(&r, NULL);
-  char nodes[64];
   struct tlink t;
-  tl_open(&t, nodes_for(nodes, sizeof nodes, r.port), NULL, NULL, 4096);
-  tl_run_until(&t, &t.ups, 1, 3000);
-  assert_int_equal(t.ups, 1);
+  tl_up_on(&t, &r, 4096);
   char m[1000];
   memset(m, 'm', sizeof m);
   int ok = 0, refused = 0;
@@ -593,11 +594,8 @@ static void test_auth_acl_user(void **state) {
 static void test_restart(void **state) {
   (void)state;
   struct rsrv r = {0};
-  rsrv_start(&r, NULL);
-  char nodes[64];
   struct tlink t;
-  tl_open(&t, nodes_for(nodes, sizeof nodes, r.port), NULL, NULL, 0);
-  tl_run_until(&t, &t.ups, 1, 3000);
+  tl_up_on(&t, &r, 0);
   assert_int_equal(t.eng->subscribe(t.conn, "c", 1), 0);
   tl_run_for(&t, 100);
   assert_int_equal(t.eng->publish(t.conn, "c", 1, "#0", 2), 0);
