@@ -53,6 +53,7 @@ set(WSV_RT_SOURCES
   src/rt/loop.c
   src/rt/memcache.c
   src/rt/pubsub.c
+  src/rt/redis.c
   src/rt/server.c
   src/rt/timer.c
   src/rt/tls.c
@@ -102,6 +103,7 @@ set(WSV_TEST_SOURCES
   tests/rt_client_test.c
   tests/rt_loop_test.c
   tests/rt_pubsub_test.c
+  tests/rt_redis_test.c
   tests/rt_server_test.c
   tests/rt_tls_test.c
   tests/rt_ws_test.c

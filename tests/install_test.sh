@@ -175,6 +175,7 @@ has "$core_libs" -lwsv && ! has "$core_libs" -lwsv_rt &&
   ok "pkg-config --libs wsv: the core alone ($core_libs)" ||
   bad "pkg-config --libs wsv: the core alone ($core_libs)"
 has "$rt_libs" -lwsv_rt -lwsv && ! has "$rt_libs" -lssl &&
+  ! has "$rt_libs" -lhiredis &&
   ok "pkg-config --libs wsv-rt: runtime and core ($rt_libs)" ||
   bad "pkg-config --libs wsv-rt: runtime and core ($rt_libs)"
 core_static=$(pkg-config --static --libs wsv)
@@ -182,9 +183,9 @@ rt_static=$(pkg-config --static --libs wsv-rt)
 has "$core_static" -lwsv -lz && ! has "$core_static" -lssl &&
   ok "pkg-config --static --libs wsv adds zlib ($core_static)" ||
   bad "pkg-config --static --libs wsv adds zlib ($core_static)"
-has "$rt_static" -lwsv_rt -lwsv -lssl -lcrypto -lz -pthread &&
-  ok "pkg-config --static --libs wsv-rt adds OpenSSL, zlib, threads ($rt_static)" ||
-  bad "pkg-config --static --libs wsv-rt adds OpenSSL, zlib, threads ($rt_static)"
+has "$rt_static" -lwsv_rt -lwsv -lssl -lcrypto -lhiredis -lz -pthread &&
+  ok "pkg-config --static --libs wsv-rt adds OpenSSL, hiredis, zlib, threads ($rt_static)" ||
+  bad "pkg-config --static --libs wsv-rt adds OpenSSL, hiredis, zlib, threads ($rt_static)"
 if cc -std=c11 $cflags "$src/examples/version.c" -o "$tmp/version_pc" \
      $(pkg-config --cflags --libs wsv) 2>"$tmp/pc.log" &&
    LD_LIBRARY_PATH="$libdir" "$tmp/version_pc" >"$tmp/pc.out" 2>&1; then

@@ -2,7 +2,7 @@
  * wsv/broker.h - publish/subscribe across processes and machines: a
  * broker connects the topics of a server (wsv/rt.h) to those of every
  * other instance through a message broker, through an engine (Redis is
- * the first: wsv_broker_redis_new).
+ * the first: wsv_redis_engine).
  *
  * How it works.  A broker is given to a server (wsv_server_config.broker)
  * and shared by its threads; each thread's loop has its own link to it,
@@ -169,10 +169,23 @@ struct wsv_redis_config {
 WSV_EXTERN void wsv_redis_config_init(struct wsv_redis_config *cfg);
 
 /* wsv_redis_engine - the Redis engine for cfg: sets *engine and *state
- * for a struct wsv_broker_config.  Returns 0; WSV_ERR_INVAL with *why (if
- * not NULL) a static one-line reason for bad settings (e.g. "the broker
- * URL must start with redis://", "bad port in the broker URL");
- * WSV_ERR_NOMEM.  Nothing connects before a server uses the broker. */
+ * for a struct wsv_broker_config.  Host names are resolved here, once
+ * (getaddrinfo: this call may block on DNS; the loops never do), up to 4
+ * addresses a node, each tried in turn.  Returns 0; WSV_ERR_INVAL with
+ * *why (if not NULL) a static one-line reason for bad settings (e.g.
+ * "the broker URL must start with redis://", "bad port in the broker
+ * URL"); WSV_ERR_RESOLVE (or a system error's code) with *why "cannot
+ * resolve a broker host"; WSV_ERR_NOMEM.  Nothing connects before a
+ * server uses the broker.
+ *
+ * The engine's publish returns WSV_ERR_CLOSED while the link is down,
+ * WSV_ERR_NOBUF when the message would pass max_queue, WSV_ERR_NOMEM.
+ * Its log lines start "broker: redis HOST:PORT: " (the address tried): one when
+ * the link is up ("connected"), one when it is lost, one for each new
+ * reason a retry fails ("cannot connect: connection refused", "AUTH
+ * failed: WRONGPASS ..."), never one per retry; error replies to PUBLISH
+ * or SUBSCRIBE at most one per 10 s.  Without a password each connection
+ * sends PING first, so that the link is up only once Redis answered. */
 WSV_EXTERN int wsv_redis_engine(const struct wsv_redis_config *cfg,
                                 const struct wsv_broker_engine **engine,
                                 void **state, const char **why);
