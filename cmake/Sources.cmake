@@ -54,6 +54,7 @@ set(WSV_RT_SOURCES
   src/rt/memcache.c
   src/rt/pubsub.c
   src/rt/redis.c
+  src/rt/redis_config.c
   src/rt/server.c
   src/rt/timer.c
   src/rt/tls.c

@@ -98,7 +98,8 @@ static int bus_subscribe(void *conn, const void *ch, size_t n) {
   atomic_fetch_add(&c->bus->subscribes, 1);
   pthread_mutex_lock(&c->bus->mu);
   int rc = -1;
-  if (n <= sizeof c->chan[0] && c->nchans < BUS_CHANS && bus_find(c, ch, n) < 0) {
+  if (n <= sizeof c->chan[0] && c->nchans < BUS_CHANS &&
+      bus_find(c, ch, n) < 0) {
     memcpy(c->chan[c->nchans], ch, n);
     c->chan_len[c->nchans++] = n;
     rc = 0;
@@ -171,7 +172,7 @@ static void bus_close(void *conn) {
 }
 
 static const struct wsv_broker_engine bus_engine = {
-    "bus", bus_open, bus_subscribe, bus_unsubscribe,
+    "bus",       bus_open,  bus_subscribe, bus_unsubscribe,
     bus_publish, bus_close, NULL};
 
 /* Channels the bus's links hold for `ch`, over all links. */
@@ -219,7 +220,8 @@ static struct wsv_server *broker_server(struct wsv_broker *b, int threads) {
   return rtf_srv_start(&cfg);
 }
 
-/* ---- the tests ------------------------------------------------------------ */
+/* ---- the tests ------------------------------------------------------------
+ */
 
 static void test_across_instances(void **state) {
   (void)state;
