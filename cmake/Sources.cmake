@@ -128,6 +128,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/host.c
   fuzz/inflate.c
   fuzz/origin.c
+  fuzz/redis_nodes.c
   fuzz/request.c
   fuzz/response.c
   fuzz/url.c
