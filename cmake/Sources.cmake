@@ -54,6 +54,7 @@ set(WSV_RT_SOURCES
   src/rt/memcache.c
   src/rt/pubsub.c
   src/rt/redis.c
+  src/rt/redis_config.c
   src/rt/server.c
   src/rt/timer.c
   src/rt/tls.c
@@ -127,6 +128,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/host.c
   fuzz/inflate.c
   fuzz/origin.c
+  fuzz/redis_nodes.c
   fuzz/request.c
   fuzz/response.c
   fuzz/url.c

@@ -98,7 +98,8 @@ static int bus_subscribe(void *conn, const void *ch, size_t n) {
   atomic_fetch_add(&c->bus->subscribes, 1);
   pthread_mutex_lock(&c->bus->mu);
   int rc = -1;
-  if (n <= sizeof c->chan[0] && c->nchans < BUS_CHANS && bus_find(c, ch, n) < 0) {
+  if (n <= sizeof c->chan[0] && c->nchans < BUS_CHANS &&
+      bus_find(c, ch, n) < 0) {
     memcpy(c->chan[c->nchans], ch, n);
     c->chan_len[c->nchans++] = n;
     rc = 0;
@@ -171,7 +172,7 @@ static void bus_close(void *conn) {
 }
 
 static const struct wsv_broker_engine bus_engine = {
-    "bus", bus_open, bus_subscribe, bus_unsubscribe,
+    "bus",       bus_open,  bus_subscribe, bus_unsubscribe,
     bus_publish, bus_close, NULL};
 
 /* Channels the bus's links hold for `ch`, over all links. */
@@ -194,87 +195,10 @@ static void bus_each(wsv_post_fn fn) {
   pthread_mutex_unlock(&bus.mu);
 }
 
-/* ---- a client that keeps every message ----------------------------------- */
-
-#define KEEP 64
-
-struct keeper {
-  int opened, closed;
-  int n;
-  int op[KEEP];
-  size_t len[KEEP];
-  char data[KEEP][96];
-};
-
-static void k_open(struct wsv_ws *ws, void *user) {
-  (void)user;
-  struct keeper *k = wsv_ws_user(ws);
-  if (k != NULL)
-    k->opened = 1;
-}
-
-static void k_message(struct wsv_ws *ws, int op, const void *d, size_t n,
-                      void *user) {
-  (void)user;
-  struct keeper *k = wsv_ws_user(ws);
-  if (k->n < KEEP) {
-    k->op[k->n] = op;
-    k->len[k->n] = n;
-    memcpy(k->data[k->n], d, n < sizeof k->data[0] ? n : sizeof k->data[0]);
-  }
-  k->n++;
-}
-
-static void k_close(struct wsv_ws *ws, int code, const char *r, size_t len,
-                    void *user) {
-  (void)code;
-  (void)r;
-  (void)len;
-  (void)user;
-  ((struct keeper *)wsv_ws_user(ws))->closed = 1;
-}
-
-static struct wsv_ws *k_connect(struct wsv_loop *loop, struct keeper *k,
-                                uint16_t port, const char *path) {
-  static struct rtf_cli unused;
-  struct wsv_client_config cc;
-  char url[96];
-  rtf_cli_config(&cc, &unused, url, sizeof url, port, path);
-  cc.callbacks.open = k_open;
-  cc.callbacks.message = k_message;
-  cc.callbacks.close = k_close;
-  struct wsv_ws *ws = NULL;
-  assert_int_equal(wsv_client_connect(loop, &cc, &ws), 0);
-  wsv_ws_set_user(ws, k);
-  return ws;
-}
-
-/* Run the clients' loop until the servers opened `n` connections. */
-static void until_opens(struct wsv_loop *loop, int n) {
-  uint64_t end = wsv_loop_now(loop) + 3000;
-  while (atomic_load(&rtf_srv.opens) < n && wsv_loop_now(loop) < end)
-    (void)wsv_loop_run_once(loop, 5);
-  assert_int_equal(atomic_load(&rtf_srv.opens), n);
-}
-
 static void spin(struct wsv_loop *loop, int ms) {
   uint64_t end = wsv_loop_now(loop) + (uint64_t)ms;
   while (wsv_loop_now(loop) < end)
     (void)wsv_loop_run_once(loop, 5);
-}
-
-/* Spin until every keeper has `want` messages (bounded). */
-static void until_count(struct wsv_loop *loop, struct keeper **ks, int n,
-                        int want) {
-  uint64_t end = wsv_loop_now(loop) + 3000;
-  for (;;) {
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-      ok &= ks[i]->n >= want;
-    if (ok || wsv_loop_now(loop) >= end)
-      break;
-    (void)wsv_loop_run_once(loop, 5);
-  }
 }
 
 static struct wsv_broker *bus_broker(void) {
@@ -296,7 +220,8 @@ static struct wsv_server *broker_server(struct wsv_broker *b, int threads) {
   return rtf_srv_start(&cfg);
 }
 
-/* ---- the tests ------------------------------------------------------------ */
+/* ---- the tests ------------------------------------------------------------
+ */
 
 static void test_across_instances(void **state) {
   (void)state;
@@ -307,12 +232,12 @@ static void test_across_instances(void **state) {
   /* One subscriber on A (the publisher), three on B (spread over its two
    * threads as SO_REUSEPORT deals them: one or both of B's links
    * subscribe). */
-  struct keeper ka = {0}, kb[3];
+  struct rtf_rec ka = {0}, kb[3];
   memset(kb, 0, sizeof kb);
-  struct wsv_ws *wa = k_connect(loop, &ka, wsv_server_port(a), "/room1");
+  struct wsv_ws *wa = rtf_rec_connect(loop, &ka, wsv_server_port(a), "/room1");
   for (int i = 0; i < 3; i++)
-    (void)k_connect(loop, &kb[i], wsv_server_port(b), "/room1");
-  until_opens(loop, 4);
+    (void)rtf_rec_connect(loop, &kb[i], wsv_server_port(b), "/room1");
+  rtf_until_opens(loop, 4);
   spin(loop, 100);
   /* A's link and each of B's links with a subscriber hold the channel,
    * once each however many subscribers a loop has. */
@@ -331,21 +256,24 @@ static void test_across_instances(void **state) {
     assert_true(wsv_ws_send(wa, WSV_OP_TEXT, t, (size_t)n) >= 0);
   }
   assert_true(wsv_ws_send(wa, WSV_OP_BINARY, bin, sizeof bin) >= 0);
-  struct keeper *all[] = {&kb[0], &kb[1], &kb[2]};
-  until_count(loop, all, 3, 21);
+  struct rtf_rec *all[] = {&kb[0], &kb[1], &kb[2]};
+  rtf_rec_until(loop, all, 3, 21, 3000);
   spin(loop, 200); /* any duplicate would have come by now */
   for (int i = 0; i < 3; i++) {
     assert_int_equal(kb[i].n, 21);
+    size_t at = 0;
     for (int j = 0; j < 20; j++) {
       char t[32];
       int n = snprintf(t, sizeof t, "m%02d", j);
       assert_int_equal(kb[i].op[j], WSV_OP_TEXT);
       assert_int_equal(kb[i].len[j], (size_t)n);
-      assert_memory_equal(kb[i].data[j], t, (size_t)n);
+      assert_memory_equal(kb[i].bytes + at, t, (size_t)n);
+      at += (size_t)n;
     }
     assert_int_equal(kb[i].op[20], WSV_OP_BINARY);
     assert_int_equal(kb[i].len[20], sizeof bin);
-    assert_memory_equal(kb[i].data[20], bin, sizeof bin);
+    assert_memory_equal(kb[i].bytes + at, bin, sizeof bin);
+    free(kb[i].bytes);
   }
   /* The publisher is not sent its own messages (no WSV_PUBLISH_SELF),
    * and its process dropped their echo. */
@@ -361,6 +289,7 @@ static void test_across_instances(void **state) {
   spin(loop, 200);
   assert_int_equal(bus_holders("t:/room1"), (int)blinks);
   wsv_loop_free(loop);
+  free(ka.bytes);
   rtf_srv_finish(a);
   rtf_srv_finish(b);
   assert_int_equal(bus_holders("t:/room1"), 0);
@@ -374,11 +303,11 @@ static void test_engine_down(void **state) {
   struct wsv_server *a = broker_server(ba, 1), *b = broker_server(bb, 1);
   struct wsv_loop *loop;
   assert_int_equal(wsv_loop_new(&loop), 0);
-  struct keeper ka1 = {0}, ka2 = {0}, kb = {0};
-  struct wsv_ws *wa = k_connect(loop, &ka1, wsv_server_port(a), "/room2");
-  (void)k_connect(loop, &ka2, wsv_server_port(a), "/room2");
-  (void)k_connect(loop, &kb, wsv_server_port(b), "/room2");
-  until_opens(loop, 3);
+  struct rtf_rec ka1 = {0}, ka2 = {0}, kb = {0};
+  struct wsv_ws *wa = rtf_rec_connect(loop, &ka1, wsv_server_port(a), "/room2");
+  (void)rtf_rec_connect(loop, &ka2, wsv_server_port(a), "/room2");
+  (void)rtf_rec_connect(loop, &kb, wsv_server_port(b), "/room2");
+  rtf_until_opens(loop, 3);
   spin(loop, 100);
   int subs = atomic_load(&bus.subscribes);
   /* Down: local delivery goes on, the rest is dropped and counted. */
@@ -390,8 +319,8 @@ static void test_engine_down(void **state) {
   assert_int_equal(st.links_up, 0);
   assert_int_equal(st.reconnects, 1);
   assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "lost", 4) >= 0);
-  struct keeper *local[] = {&ka2};
-  until_count(loop, local, 1, 1);
+  struct rtf_rec *local[] = {&ka2};
+  rtf_rec_until(loop, local, 1, 1, 3000);
   spin(loop, 100);
   assert_int_equal(ka2.n, 1);
   assert_int_equal(kb.n, 0);
@@ -404,13 +333,16 @@ static void test_engine_down(void **state) {
   assert_true(atomic_load(&bus.subscribes) >= subs + 2);
   assert_int_equal(bus_holders("t:/room2"), 2);
   assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "back", 4) >= 0);
-  struct keeper *both[] = {&ka2, &kb};
-  until_count(loop, both, 2, 1);
+  struct rtf_rec *both[] = {&ka2, &kb};
+  rtf_rec_until(loop, both, 2, 1, 3000);
   spin(loop, 100);
   assert_int_equal(ka2.n, 2);
   assert_int_equal(kb.n, 1);
-  assert_memory_equal(kb.data[0], "back", 4);
+  assert_memory_equal(kb.bytes, "back", 4);
   wsv_loop_free(loop);
+  free(ka1.bytes);
+  free(ka2.bytes);
+  free(kb.bytes);
   rtf_srv_finish(a);
   rtf_srv_finish(b);
   wsv_broker_free(ba);

@@ -282,6 +282,15 @@ static char *nodes_for(char *buf, size_t cap, uint16_t port) {
   return buf;
 }
 
+/* A redis-server of its own (no password) and t opened on it, up. */
+static void tl_up_on(struct tlink *t, struct rsrv *r, size_t max_queue) {
+  static char nodes[64];
+  rsrv_start(r, NULL);
+  tl_open(t, nodes_for(nodes, sizeof nodes, r->port), NULL, NULL, max_queue);
+  tl_run_until(t, &t->ups, 1, 3000);
+  assert_int_equal(t->ups, 1);
+}
+
 /* ---- the nodes grammar ------------------------------------------------------ */
 
 static void test_nodes_accepted(void **state) {
@@ -448,12 +457,8 @@ static void test_connect_refused(void **state) {
 static void test_up_and_messages(void **state) {
   (void)state;
   struct rsrv r = {0};
-  rsrv_start(&r, NULL);
-  char nodes[64];
   struct tlink t;
-  tl_open(&t, nodes_for(nodes, sizeof nodes, r.port), NULL, NULL, 0);
-  tl_run_until(&t, &t.ups, 1, 3000);
-  assert_int_equal(t.ups, 1);
+  tl_up_on(&t, &r, 0);
   assert_non_null(strstr(t.log, ": connected"));
   static const char ch[] = "wsv:a\0b\xff\xfe";
   assert_int_equal(t.eng->subscribe(t.conn, ch, sizeof ch - 1), 0);
@@ -499,12 +504,8 @@ static void test_up_and_messages(void **state) {
 static void test_max_queue(void **state) {
   (void)state;
   struct rsrv r = {0};
-  rsrv_start(&r, NULL);
-  char nodes[64];
   struct tlink t;
-  tl_open(&t, nodes_for(nodes, sizeof nodes, r.port), NULL, NULL, 4096);
-  tl_run_until(&t, &t.ups, 1, 3000);
-  assert_int_equal(t.ups, 1);
+  tl_up_on(&t, &r, 4096);
   char m[1000];
   memset(m, 'm', sizeof m);
   int ok = 0, refused = 0;
@@ -593,11 +594,8 @@ static void test_auth_acl_user(void **state) {
 static void test_restart(void **state) {
   (void)state;
   struct rsrv r = {0};
-  rsrv_start(&r, NULL);
-  char nodes[64];
   struct tlink t;
-  tl_open(&t, nodes_for(nodes, sizeof nodes, r.port), NULL, NULL, 0);
-  tl_run_until(&t, &t.ups, 1, 3000);
+  tl_up_on(&t, &r, 0);
   assert_int_equal(t.eng->subscribe(t.conn, "c", 1), 0);
   tl_run_for(&t, 100);
   assert_int_equal(t.eng->publish(t.conn, "c", 1, "#0", 2), 0);
@@ -727,73 +725,6 @@ static void e_spin(struct wsv_loop *loop, int ms) {
     (void)wsv_loop_run_once(loop, 5);
 }
 
-/* A client that writes down every message it gets, of any size: the
- * opcodes, and the bytes one after another with their lengths. */
-struct rec {
-  int opened;
-  int n;
-  int op[128];
-  size_t len[128];
-  unsigned char *bytes; /* every payload, concatenated */
-  size_t total;
-};
-
-static void rec_open(struct wsv_ws *ws, void *user) {
-  (void)user;
-  ((struct rec *)wsv_ws_user(ws))->opened = 1;
-}
-
-static void rec_message(struct wsv_ws *ws, int op, const void *d, size_t n,
-                        void *user) {
-  (void)user;
-  struct rec *r = wsv_ws_user(ws);
-  if (r->n < 128) {
-    r->op[r->n] = op;
-    r->len[r->n] = n;
-  }
-  r->n++;
-  unsigned char *p = realloc(r->bytes, r->total + n + 1);
-  assert_non_null(p);
-  r->bytes = p;
-  memcpy(p + r->total, d, n);
-  r->total += n;
-}
-
-static struct wsv_ws *rec_connect(struct wsv_loop *loop, struct rec *r,
-                                  uint16_t port, const char *path) {
-  static struct rtf_cli unused;
-  struct wsv_client_config cc;
-  char url[96];
-  rtf_cli_config(&cc, &unused, url, sizeof url, port, path);
-  cc.callbacks.open = rec_open;
-  cc.callbacks.message = rec_message;
-  struct wsv_ws *ws = NULL;
-  assert_int_equal(wsv_client_connect(loop, &cc, &ws), 0);
-  wsv_ws_set_user(ws, r);
-  return ws;
-}
-
-/* Spin until each of rs[0..n) has `want` messages (bounded). */
-static void rec_until(struct wsv_loop *loop, struct rec **rs, int n, int want,
-                      int ms) {
-  uint64_t end = wsv_loop_now(loop) + (uint64_t)ms;
-  for (;;) {
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-      ok &= rs[i]->n >= want;
-    if (ok || wsv_loop_now(loop) >= end)
-      return;
-    (void)wsv_loop_run_once(loop, 5);
-  }
-}
-
-static void e_until_opens(struct wsv_loop *loop, int n) {
-  uint64_t end = wsv_loop_now(loop) + 3000;
-  while (atomic_load(&rtf_srv.opens) < n && wsv_loop_now(loop) < end)
-    (void)wsv_loop_run_once(loop, 5);
-  assert_int_equal(atomic_load(&rtf_srv.opens), n);
-}
-
 static void test_across_servers(void **state) {
   (void)state;
   struct rsrv r = {0};
@@ -805,13 +736,13 @@ static void test_across_servers(void **state) {
   assert_int_equal(wsv_loop_new(&loop), 0);
   e_until_links(loop, ba, 1, 3000);
   e_until_links(loop, bb, 1, 3000);
-  struct rec ra = {0}, rb[3], rbytes = {0};
+  struct rtf_rec ra = {0}, rb[3], rbytes = {0};
   memset(rb, 0, sizeof rb);
-  struct wsv_ws *wa = rec_connect(loop, &ra, wsv_server_port(a), "/room1");
+  struct wsv_ws *wa = rtf_rec_connect(loop, &ra, wsv_server_port(a), "/room1");
   for (int i = 0; i < 3; i++)
-    (void)rec_connect(loop, &rb[i], wsv_server_port(b), "/room1");
-  (void)rec_connect(loop, &rbytes, wsv_server_port(b), "/bytes");
-  e_until_opens(loop, 5);
+    (void)rtf_rec_connect(loop, &rb[i], wsv_server_port(b), "/room1");
+  (void)rtf_rec_connect(loop, &rbytes, wsv_server_port(b), "/bytes");
+  rtf_until_opens(loop, 5);
   e_spin(loop, 300); /* the SUBSCRIBEs reach Redis */
   /* Text and binary, in order, each once. */
   enum { N = 40 };
@@ -822,8 +753,8 @@ static void test_across_servers(void **state) {
     assert_true(wsv_ws_send(wa, WSV_OP_TEXT, t, (size_t)n) >= 0);
   }
   assert_true(wsv_ws_send(wa, WSV_OP_BINARY, bin, sizeof bin) >= 0);
-  struct rec *all[] = {&rb[0], &rb[1], &rb[2]};
-  rec_until(loop, all, 3, N + 1, 5000);
+  struct rtf_rec *all[] = {&rb[0], &rb[1], &rb[2]};
+  rtf_rec_until(loop, all, 3, N + 1, 5000);
   /* 1 MiB from A (wsv_server_publish), and a topic of bytes 0x80-0xff. */
   size_t big = (size_t)1 << 20;
   unsigned char *p = malloc(big);
@@ -832,9 +763,9 @@ static void test_across_servers(void **state) {
     p[i] = (unsigned char)(i ^ (i >> 9));
   assert_true(wsv_server_publish(a, "/room1", WSV_OP_BINARY, p, big) >= 0);
   assert_true(wsv_server_publish(a, TOPIC_BYTES, WSV_OP_TEXT, "bytes", 5) >= 0);
-  rec_until(loop, all, 3, N + 2, 5000);
-  struct rec *one[] = {&rbytes};
-  rec_until(loop, one, 1, 1, 3000);
+  rtf_rec_until(loop, all, 3, N + 2, 5000);
+  struct rtf_rec *one[] = {&rbytes};
+  rtf_rec_until(loop, one, 1, 1, 3000);
   e_spin(loop, 200); /* a duplicate would have come by now */
   for (int i = 0; i < 3; i++) {
     assert_int_equal(rb[i].n, N + 2);
@@ -899,22 +830,22 @@ static void test_restart_across_servers(void **state) {
   assert_int_equal(wsv_loop_new(&loop), 0);
   e_until_links(loop, ba, 1, 3000);
   e_until_links(loop, bb, 1, 3000);
-  struct rec ra1 = {0}, ra2 = {0}, rb = {0};
-  struct wsv_ws *wa = rec_connect(loop, &ra1, wsv_server_port(a), "/room2");
-  (void)rec_connect(loop, &ra2, wsv_server_port(a), "/room2");
-  (void)rec_connect(loop, &rb, wsv_server_port(b), "/room2");
-  e_until_opens(loop, 3);
+  struct rtf_rec ra1 = {0}, ra2 = {0}, rb = {0};
+  struct wsv_ws *wa = rtf_rec_connect(loop, &ra1, wsv_server_port(a), "/room2");
+  (void)rtf_rec_connect(loop, &ra2, wsv_server_port(a), "/room2");
+  (void)rtf_rec_connect(loop, &rb, wsv_server_port(b), "/room2");
+  rtf_until_opens(loop, 3);
   e_spin(loop, 300);
-  struct rec *both[] = {&ra2, &rb};
+  struct rtf_rec *both[] = {&ra2, &rb};
   assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "before", 6) >= 0);
-  rec_until(loop, both, 2, 1, 3000);
+  rtf_rec_until(loop, both, 2, 1, 3000);
   assert_int_equal(rb.n, 1);
 
   rsrv_kill(&r, SIGKILL);
   e_until_links(loop, ba, 0, 3000);
   e_until_links(loop, bb, 0, 3000);
   assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "lost", 4) >= 0);
-  rec_until(loop, both, 1, 2, 2000); /* ra2: local delivery */
+  rtf_rec_until(loop, both, 1, 2, 2000); /* ra2: local delivery */
   e_spin(loop, 300);
   assert_int_equal(ra2.n, 2);
   assert_int_equal(rb.n, 1);
@@ -929,8 +860,8 @@ static void test_restart_across_servers(void **state) {
   e_until_links(loop, bb, 1, 3000);
   e_spin(loop, 300); /* subscribed again */
   assert_true(wsv_ws_send(wa, WSV_OP_TEXT, "after", 5) >= 0);
-  rec_until(loop, both, 2, 3, 3000);
-  rec_until(loop, &both[1], 1, 2, 3000);
+  rtf_rec_until(loop, both, 2, 3, 3000);
+  rtf_rec_until(loop, &both[1], 1, 2, 3000);
   e_spin(loop, 200);
   assert_int_equal(ra2.n, 3);
   assert_int_equal(rb.n, 2);

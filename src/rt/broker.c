@@ -138,7 +138,8 @@ void wsv_broker_link_log(struct wsv_broker_link *link, int level,
     link->b->log(link->b->log_user, level, text);
 }
 
-/* ---- links: one per loop ---------------------------------------------------- */
+/* ---- links: one per loop ----------------------------------------------------
+ */
 
 static void link_close(struct wsv_loop *loop, void *ext) {
   struct wsv_broker_link *l = ext;
@@ -228,8 +229,8 @@ void wsv__rt_broker_topic_added(struct wsv_broker_link *l, const char *topic,
     link_subscribe(l, topic, n);
 }
 
-void wsv__rt_broker_topic_dropped(struct wsv_broker_link *l,
-                                  const char *topic, size_t n) {
+void wsv__rt_broker_topic_dropped(struct wsv_broker_link *l, const char *topic,
+                                  size_t n) {
   size_t len;
   const char *ch;
   if (!l->up || (ch = link_channel(l, topic, n, &len)) == NULL)
@@ -270,7 +271,8 @@ void wsv__rt_broker_publish(struct wsv_broker_link *l, const char *topic,
     broker_count(&b->dropped);
 }
 
-/* ---- what the engine reports ------------------------------------------------ */
+/* ---- what the engine reports ------------------------------------------------
+ */
 
 static void link_resubscribe(void *user, const char *topic, size_t n) {
   link_subscribe(user, topic, n);

@@ -336,9 +336,8 @@ static void ps_pub_deliver(struct wsv_loop *loop, void *user) {
   ps_pub_unref(m);
 }
 
-int wsv__rt_ps_deliver_here(struct wsv_loop *loop, const char *topic,
-                            size_t n, int opcode, const void *data,
-                            size_t len) {
+int wsv__rt_ps_deliver_here(struct wsv_loop *loop, const char *topic, size_t n,
+                            int opcode, const void *data, size_t len) {
   struct wsv__rt_topics *t = wsv__rt_loop_ext_find(loop, &ps_topics_type);
   if (t == NULL || ps_find(t, topic, n) == NULL)
     return -1;

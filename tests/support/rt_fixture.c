@@ -322,3 +322,61 @@ void rtf_expect_echo(int fd, const char *want) {
   assert_int_equal(n, strlen(want));
   assert_memory_equal(buf, want, n);
 }
+
+/* ---- a recording client ------------------------------------------------- */
+
+static void rec_open(struct wsv_ws *ws, void *user) {
+  (void)user;
+  ((struct rtf_rec *)wsv_ws_user(ws))->opened = 1;
+}
+
+static void rec_message(struct wsv_ws *ws, int op, const void *d, size_t n,
+                        void *user) {
+  (void)user;
+  struct rtf_rec *r = wsv_ws_user(ws);
+  if (r->n < 128) {
+    r->op[r->n] = op;
+    r->len[r->n] = n;
+  }
+  r->n++;
+  unsigned char *p = realloc(r->bytes, r->total + n + 1);
+  assert_non_null(p);
+  r->bytes = p;
+  memcpy(p + r->total, d, n);
+  r->total += n;
+}
+
+struct wsv_ws *rtf_rec_connect(struct wsv_loop *loop, struct rtf_rec *r,
+                               uint16_t port, const char *path) {
+  static struct rtf_cli unused;
+  struct wsv_client_config cc;
+  char url[96];
+  rtf_cli_config(&cc, &unused, url, sizeof url, port, path);
+  cc.callbacks.open = rec_open;
+  cc.callbacks.message = rec_message;
+  struct wsv_ws *ws = NULL;
+  assert_int_equal(wsv_client_connect(loop, &cc, &ws), 0);
+  wsv_ws_set_user(ws, r);
+  return ws;
+}
+
+/* Spin until each of rs[0..n) has `want` messages (bounded). */
+void rtf_rec_until(struct wsv_loop *loop, struct rtf_rec **rs, int n, int want,
+                   int ms) {
+  uint64_t end = wsv_loop_now(loop) + (uint64_t)ms;
+  for (;;) {
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+      ok &= rs[i]->n >= want;
+    if (ok || wsv_loop_now(loop) >= end)
+      return;
+    (void)wsv_loop_run_once(loop, 5);
+  }
+}
+
+void rtf_until_opens(struct wsv_loop *loop, int n) {
+  uint64_t end = wsv_loop_now(loop) + 3000;
+  while (atomic_load(&rtf_srv.opens) < n && wsv_loop_now(loop) < end)
+    (void)wsv_loop_run_once(loop, 5);
+  assert_int_equal(atomic_load(&rtf_srv.opens), n);
+}

@@ -96,6 +96,28 @@ void rtf_c_log(void *user, int level, const char *text);
 void rtf_cli_config(struct wsv_client_config *cfg, struct rtf_cli *c, char *url,
                     size_t cap, uint16_t port, const char *path);
 
+/* A client that writes down every message it gets, of any size: the
+ * opcodes and lengths of the first 128, and every payload one after
+ * another in `bytes` (malloc'd; free it). */
+struct rtf_rec {
+  int opened;
+  int n;
+  int op[128];
+  size_t len[128];
+  unsigned char *bytes;
+  size_t total;
+};
+
+/* Connect to ws://127.0.0.1:port`path` on `loop`, recording into *r. */
+struct wsv_ws *rtf_rec_connect(struct wsv_loop *loop, struct rtf_rec *r,
+                               uint16_t port, const char *path);
+/* Run `loop` until each of rs[0..n) has `want` messages, or `ms` passed. */
+void rtf_rec_until(struct wsv_loop *loop, struct rtf_rec **rs, int n, int want,
+                   int ms);
+/* Run `loop` until the servers opened `n` connections (rtf_srv.opens;
+ * asserted, within 3 s). */
+void rtf_until_opens(struct wsv_loop *loop, int n);
+
 /* Run `loop` until *flag is nonzero or `ms` milliseconds passed. */
 void rtf_run_until(struct wsv_loop *loop, const int *flag, int ms);
 
