@@ -98,6 +98,7 @@ struct bench_thread {
                             first message a connection received) */
   uint64_t pubs;         /* fanout: messages published in the window */
   uint64_t self_msgs;    /* fanout: the publisher's own copies verified */
+  uint64_t cpu_ns;       /* fanout: this thread's CPU time in the window */
   uint64_t t_stop;       /* when this thread stopped counting (ns) */
   struct bench_hist lat; /* echo: round trip; connect: connect to 101 */
   char err[256];         /* the first error, one line */
@@ -175,6 +176,8 @@ struct bench_result {
   uint64_t losses, pubs, self_msgs; /* fanout */
   uint64_t subs_open, silent;       /* fanout: subscribers open, and those
                                        that never received a message */
+  double gen_cpu; /* fanout: the generator threads' CPU time over the
+                     window (1.0: one core busy all the time) */
   struct bench_hist lat;
   long long rss_before, rss_after, self_before, self_after;
   char err[256];

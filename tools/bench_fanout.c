@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wsv.h"
@@ -476,6 +477,13 @@ static void fan_drain(struct eng *e, int silent) {
   }
 }
 
+static uint64_t fan_thread_cpu(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void fan_run(struct eng *e) {
   struct bench *b = e->b;
   struct bench_fan *bf = &b->fan;
@@ -490,7 +498,7 @@ void fan_run(struct eng *e) {
   uint64_t t_load = e->now;
   e->loading = 1;
   e->counting = 0;
-  uint64_t last_prog = 0;
+  uint64_t last_prog = 0, cpu0 = 0;
   while (!silent) {
     int timeout = 20;
     if (t->id == 0) {
@@ -504,6 +512,7 @@ void fan_run(struct eng *e) {
       t->msgs = 0;
       t->pubs = 0;
       memset(&t->lat, 0, sizeof t->lat);
+      cpu0 = fan_thread_cpu();
     }
     if (atomic_load_explicit(&b->abort_all, memory_order_relaxed) ||
         e->now >= b->t_end)
@@ -515,6 +524,8 @@ void fan_run(struct eng *e) {
   }
   e->stopping = 1;
   t->t_stop = e->now;
+  if (e->counting)
+    t->cpu_ns = fan_thread_cpu() - cpu0;
   atomic_store_explicit(&t->prog, t->msgs, memory_order_relaxed);
   if (t->id == 0)
     atomic_store(&bf->pub_stopped, 1);

@@ -95,6 +95,7 @@ void bench_collect(struct bench *b, struct bench_result *r) {
     r->losses += t->losses;
     r->pubs += t->pubs;
     r->self_msgs += t->self_msgs;
+    r->gen_cpu += (double)t->cpu_ns;
     bench_hist_merge(&r->lat, &t->lat);
     if (t->t_stop > t_stop)
       t_stop = t->t_stop;
@@ -107,6 +108,7 @@ void bench_collect(struct bench *b, struct bench_result *r) {
     const struct bench_fan *f = &b->fan;
     r->subs_open = atomic_load(&f->subs_open);
     r->silent = atomic_load(&f->silent);
+    r->gen_cpu = r->window > 0 ? r->gen_cpu / (r->window * 1e9) : 0;
   }
 }
 
@@ -197,14 +199,15 @@ static void bench_report_json(const struct bench *b,
            "\"inflight\":%llu,\"rate\":%.0f,\"size\":%llu,\"binary\":%s,"
            "\"seconds\":%.3f,\"deliveries\":%llu,\"deliveries_per_s\":%.0f,"
            "\"publishes\":%llu,\"publishes_per_s\":%.0f,\"losses\":%llu,"
-           "\"silent\":%llu,\"self_copies\":%llu",
+           "\"silent\":%llu,\"self_copies\":%llu,\"generator_cpu\":%.3f",
            o->ntargets, (unsigned long long)o->conns,
            (unsigned long long)r->subs_open,
            (unsigned long long)(o->rate > 0 ? 0 : o->inflight), o->rate,
            (unsigned long long)o->size, o->binary ? "true" : "false", r->window,
            (unsigned long long)r->msgs, f->rate, (unsigned long long)r->pubs,
            f->pub_rate, (unsigned long long)r->losses,
-           (unsigned long long)r->silent, (unsigned long long)r->self_msgs);
+           (unsigned long long)r->silent, (unsigned long long)r->self_msgs,
+           r->gen_cpu);
   } else {
     printf(",\"opened\":%llu,\"pid\":%ld", (unsigned long long)r->opened,
            o->pid);
@@ -269,6 +272,9 @@ static void bench_report_text(const struct bench *b,
            "heard nothing\n",
            (unsigned long long)r->pubs, f->pub_rate,
            (unsigned long long)r->losses, (unsigned long long)r->silent);
+    printf("  generator   %.0f%% of a core (its threads' CPU time over the "
+           "window)\n",
+           r->gen_cpu * 100.0);
   } else if (o->mode == BENCH_CONNECT) {
     printf("wsv bench connect %s: %llu in flight, %d thread%s\n", url,
            (unsigned long long)o->conns, o->threads,
