@@ -68,6 +68,7 @@ set(WSV_RT_SOURCES
 set(WSV_TOOL_SOURCES
   tools/bench.c
   tools/bench_conn.c
+  tools/bench_fanout.c
   tools/bench_report.c
   tools/bench_run.c
   tools/cli.c

@@ -1,9 +1,11 @@
 #!/bin/sh
 # bench_smoke.sh WSV - `wsv bench` end to end over loopback: echo (text and
 # binary), connect and idle against `wsv serve`, each with sane non-zero
-# figures and no verification or connection errors; and against a server
-# that corrupts its echoes, where bench must exit 1 and count the
-# mismatches.  Small numbers, no timing thresholds (benchmarks live in
+# figures and no verification or connection errors; fanout against
+# `wsv serve --chat` (every delivery, no loss) and against the plain echo
+# server, whose subscribers hear nothing (bench must exit 1, no figure);
+# and against a server that corrupts its echoes, where bench must exit 1
+# and count the mismatches.  Small numbers, no timing thresholds (benchmarks live in
 # bench/, not in tests).
 set -u
 wsv=$1
@@ -13,8 +15,10 @@ fails=0
 tmp=$(mktemp -d)
 srv_pid=
 bad_pid=
+chat_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
+  [ -n "$chat_pid" ] && kill "$chat_pid" 2>/dev/null
   [ -n "$bad_pid" ] && kill "$bad_pid" 2>/dev/null
   rm -rf "$tmp"
 }
@@ -72,6 +76,39 @@ check "connect: handshakes/s > 0, no errors" json_ok "$tmp/conn.json" \
 check "idle exits 0" test $? -eq 0
 check "idle: 200 opened, server RSS read" json_ok "$tmp/idle.json" \
   'j["opened"] == 200 and j["server_rss_after"] > 0 and j["conn_errors"] == 0'
+
+# fanout: a chat server delivers every message to every subscriber.
+"$wsv" serve --chat --port 0 --quiet >"$tmp/chat.out" 2>"$tmp/chat.err" &
+chat_pid=$!
+chat_port=
+for _ in $(seq 1 50); do
+  chat_port=$(sed -n 's|.*ws://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$tmp/chat.out")
+  [ -n "$chat_port" ] && break
+  sleep 0.1
+done
+check "wsv serve --chat printed its port" test -n "$chat_port"
+chat="ws://127.0.0.1:$chat_port/fan"
+"$wsv" bench fanout --subs 20 --duration 1 --json -q "$chat" \
+  >"$tmp/fan.json" 2>"$tmp/fan.err"
+check "fanout against a chat exits 0" test $? -eq 0
+check "fanout: deliveries, no loss, every subscriber heard, no errors" \
+  json_ok "$tmp/fan.json" \
+  'j["deliveries"] > 0 and j["deliveries_per_s"] > 0 and j["publishes"] > 0 and j["losses"] == 0 and j["silent"] == 0 and j["subs_open"] == 20 and j["latency_us"]["p99"] >= j["latency_us"]["p50"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0 and j["unanswered"] == 0'
+# Two URLs of the same chat, two threads, binary, paced by rate.
+"$wsv" bench fanout --subs 30 --threads 2 --binary --size 1000 --rate 200 \
+  --duration 1 --json -q "$chat" "ws://127.0.0.1:$chat_port/fan" \
+  >"$tmp/fan2.json" 2>"$tmp/fan2.err"
+check "fanout 2 threads, --rate, binary exits 0" test $? -eq 0
+check "fanout --rate: each message to all 30, no loss" json_ok "$tmp/fan2.json" \
+  'j["servers"] == 2 and j["binary"] and j["losses"] == 0 and j["silent"] == 0 and j["deliveries"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0'
+# The plain echo server sends the publisher its own message and the
+# subscribers nothing: a failure, not a figure.
+"$wsv" bench fanout --subs 5 --duration 1 --json -q "ws://127.0.0.1:$port/fan" \
+  >"$tmp/fanecho.json" 2>"$tmp/fanecho.err"
+check "fanout against an echo server exits 1" test $? -eq 1
+check "fanout against an echo server: every subscriber silent, no figure" \
+  json_ok "$tmp/fanecho.json" \
+  'j["silent"] == 5 and j["deliveries"] == 0 and "received nothing" in j["error"]'
 
 # Nothing listening: a clear failure, not a hang.
 "$wsv" bench echo ws://127.0.0.1:1/ --conns 1 --duration 1 -q >"$tmp/refused" 2>&1

@@ -6,7 +6,9 @@
  *   connect  full open -> handshake -> close cycles, C in flight:
  *            handshakes/s;
  *   idle     open N connections and hold them: the server's resident
- *            memory per connection (given its PID).
+ *            memory per connection (given its PID);
+ *   fanout   1 publisher and N subscribers on chat servers: deliveries/s
+ *            and publish-to-delivery latency (bench_fanout.c).
  * This file owns the command: the options and the URL, the server's
  * address, the threads, and the clock with its progress line.  The load
  * engine is bench_run.c (a thread) and bench_conn.c (a connection); the
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -36,6 +39,7 @@ static const char bench_usage[] =
     "usage: wsv bench echo    [options] [URL]\n"
     "       wsv bench connect [options] [URL]\n"
     "       wsv bench idle    [options] [--pid PID] [URL]\n"
+    "       wsv bench fanout  [options] URL [URL...]\n"
     "\n"
     "Load a WebSocket server over loopback or a LAN, verifying every byte.\n"
     "URL is ws://HOST:PORT/PATH (default ws://127.0.0.1:8080/), or\n"
@@ -55,12 +59,30 @@ static const char bench_usage[] =
     "           time) and hold them; with --pid, reports the server's\n"
     "           resident memory (VmRSS) per connection beyond its\n"
     "           baseline.\n"
+    "  fanout   one publisher (to the first URL) and --subs N subscribers\n"
+    "           spread round-robin over the URLs, each a chat server on the\n"
+    "           same path (wsv serve --chat, alone or with --broker).  Each\n"
+    "           message carries its sequence number and send time; every\n"
+    "           subscriber checks every message byte for byte and in order\n"
+    "           (a skipped number is a lost message).  The publisher keeps\n"
+    "           at most --inflight K messages past the slowest subscriber,\n"
+    "           or publishes --rate R per second.  Reports deliveries/s\n"
+    "           (messages received by all subscribers together), publishes/s,\n"
+    "           losses, and publish-to-delivery latency p50/p99/p99.9.  It\n"
+    "           first publishes every 10 ms until every subscriber has\n"
+    "           received one (a broker subscribes asynchronously); none in\n"
+    "           5 s fails the run (not a chat).\n"
     "\n"
     "  --conns N          connections (echo 100, connect 64, idle 1000)\n"
+    "  --subs N           fanout: subscribers (1000)\n"
     "  --inflight D       echo: messages in flight per connection (8);\n"
-    "                     idle: handshakes in flight (256)\n"
-    "  --size S           echo: bytes per message (32; K, M suffixes)\n"
-    "  --binary           echo: binary messages (default text)\n"
+    "                     idle: handshakes in flight (256); fanout:\n"
+    "                     messages published and not yet received by\n"
+    "                     every subscriber (8)\n"
+    "  --rate R           fanout: publish R messages/s instead\n"
+    "  --size S           echo, fanout: bytes per message (32; K, M\n"
+    "                     suffixes; fanout at least 16)\n"
+    "  --binary           echo, fanout: binary messages (default text)\n"
     "  --duration S       seconds to measure (10; decimals allowed)\n"
     "  --warmup S         seconds of load before measuring (0)\n"
     "  --messages N       echo: stop after N verified echoes instead\n"
@@ -74,7 +96,8 @@ static const char bench_usage[] =
     "  --json             print the summary as one JSON object\n"
     "  -q, --quiet        no progress line on standard error\n"
     "\n"
-    "Exit status: 0 when every echo matched and no connection failed; 1\n"
+    "Exit status: 0 when every echo matched and no connection failed\n"
+    "(fanout: and no message was lost, every subscriber heard); 1\n"
     "otherwise (or when nothing was measured); 2 on a usage error.\n";
 
 static volatile sig_atomic_t bench_signalled;
@@ -128,8 +151,8 @@ static int bench_seconds(const char *v, double max, double *out) {
 /* Parse the command line.  Returns -1 to go on, or an exit status. */
 static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   if (argc < 2)
-    return wsv_cli_usage_error("bench",
-                               "which measurement: echo, connect or idle?");
+    return wsv_cli_usage_error(
+        "bench", "which measurement: echo, connect, idle or fanout?");
   const char *m = argv[1];
   if (strcmp(m, "--help") == 0 || strcmp(m, "-h") == 0) {
     fputs(bench_usage, stdout);
@@ -141,6 +164,8 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
     o->mode = BENCH_CONNECT;
   else if (strcmp(m, "idle") == 0)
     o->mode = BENCH_IDLE;
+  else if (strcmp(m, "fanout") == 0)
+    o->mode = BENCH_FANOUT;
   else
     return wsv_cli_usage_error("bench", "unknown measurement '%s'", m);
   strcpy(o->host, "127.0.0.1");
@@ -150,7 +175,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   o->duration = 10;
   o->threads = 1;
   uint64_t conns = 0, inflight = 0;
-  int raw_flag = 0;
+  int raw_flag = 0, size_given = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = NULL, *why = NULL;
     uint64_t n;
@@ -166,9 +191,14 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
       o->quiet = 1;
     } else if (strcmp(a, "--raw") == 0) {
       raw_flag = 1;
-    } else if ((r = wsv_cli_opt(argc, argv, &i, "--conns", &v)) != 0) {
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--conns", &v)) != 0 ||
+               (r = wsv_cli_opt(argc, argv, &i, "--subs", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 10000000, &conns) != 0)
-        return wsv_cli_usage_error("bench", "--conns needs a number from 1");
+        return wsv_cli_usage_error("bench", "%s needs a number from 1", a);
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--rate", &v)) != 0) {
+      if (r < 0 || bench_seconds(v, 1e9, &o->rate) != 0 || o->rate <= 0)
+        return wsv_cli_usage_error("bench",
+                                   "--rate needs messages per second");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--inflight", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 65536, &inflight) != 0)
         return wsv_cli_usage_error("bench",
@@ -177,6 +207,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
       if (r < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 30, &o->size) != 0)
         return wsv_cli_usage_error("bench",
                                    "--size needs a size, 1 byte to 1G");
+      size_given = 1;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--duration", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 86400, &o->duration) != 0 ||
           o->duration <= 0)
@@ -221,8 +252,34 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
                                  "tcp://HOST:PORT URL%s%s",
                                  a, why != NULL ? ": " : "",
                                  why != NULL ? why : "");
+    } else if (o->mode == BENCH_FANOUT) {
+      if (o->raw)
+        return wsv_cli_usage_error("bench", "fanout needs ws:// URLs");
+      if (o->ntargets == BENCH_TARGETS_MAX)
+        return wsv_cli_usage_error("bench", "fanout takes at most %u URLs",
+                                   BENCH_TARGETS_MAX);
+      struct bench_target *tg = &o->target[o->ntargets++];
+      memcpy(tg->host, o->host, sizeof tg->host);
+      tg->port = o->port;
+      memcpy(tg->path, o->path, sizeof tg->path);
     }
   }
+  if (o->ntargets == 0) { /* one server: the URL, or --host and --port */
+    memcpy(o->target[0].host, o->host, sizeof o->host);
+    o->target[0].port = o->port;
+    memcpy(o->target[0].path, o->path, sizeof o->path);
+    o->ntargets = 1;
+  } else { /* fanout: the first URL is the publisher's */
+    memcpy(o->host, o->target[0].host, sizeof o->host);
+    o->port = o->target[0].port;
+    memcpy(o->path, o->target[0].path, sizeof o->path);
+  }
+  if (o->mode == BENCH_FANOUT && !size_given)
+    o->size = 32;
+  if (o->mode == BENCH_FANOUT && o->size < 16)
+    return wsv_cli_usage_error("bench", "fanout needs --size 16 or more");
+  if (o->mode != BENCH_FANOUT && o->rate > 0)
+    return wsv_cli_usage_error("bench", "--rate is for fanout");
   if (raw_flag)
     o->raw = 1;
   if (o->raw && o->mode != BENCH_ECHO)
@@ -233,7 +290,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   o->conns = conns != 0                 ? conns
              : o->mode == BENCH_ECHO    ? 100
              : o->mode == BENCH_CONNECT ? 64
-                                        : 1000;
+                                        : 1000; /* idle, fanout */
   o->inflight = inflight != 0 ? inflight : o->mode == BENCH_IDLE ? 256 : 8;
   if (o->mode == BENCH_ECHO && o->raw && o->inflight > 512)
     return wsv_cli_usage_error("bench",
@@ -247,25 +304,41 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
   return -1;
 }
 
-/* The server's address from the options.  Returns 0. */
-static int bench_resolve(struct bench *b) {
-  memset(&b->addr, 0, sizeof b->addr);
-  struct sockaddr_in *a4 = (struct sockaddr_in *)&b->addr;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&b->addr;
-  if (inet_pton(AF_INET, b->opt.host, &a4->sin_addr) == 1) {
+/* The address of host:port.  Returns 0, or -1 when host is not numeric. */
+static int bench_addr(const char *host, uint16_t port,
+                      struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
-    a4->sin_port = htons(b->opt.port);
-    b->addrlen = sizeof *a4;
-  } else if (inet_pton(AF_INET6, b->opt.host, &a6->sin6_addr) == 1) {
+    a4->sin_port = htons(port);
+    *len = sizeof *a4;
+  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
     a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(b->opt.port);
-    b->addrlen = sizeof *a6;
-    b->opt.sources = 1;
+    a6->sin6_port = htons(port);
+    *len = sizeof *a6;
   } else {
     return -1;
   }
-  if (b->addr.ss_family == AF_INET && (ntohl(a4->sin_addr.s_addr) >> 24) != 127)
-    b->opt.sources = 1; /* extra source addresses only on loopback */
+  return 0;
+}
+
+/* The servers' addresses from the options.  Returns 0, or the index + 1
+ * of a target whose host is not numeric. */
+static int bench_resolve(struct bench *b) {
+  struct bench_opts *o = &b->opt;
+  if (bench_addr(o->host, o->port, &b->addr, &b->addrlen) != 0)
+    return 1;
+  for (unsigned i = 0; i < o->ntargets; i++)
+    if (bench_addr(o->target[i].host, o->target[i].port, &b->taddr[i],
+                   &b->taddrlen[i]) != 0)
+      return (int)i + 1;
+  const struct sockaddr_in *a4 = (const struct sockaddr_in *)&b->addr;
+  if (b->addr.ss_family == AF_INET6 ||
+      (b->addr.ss_family == AF_INET &&
+       (ntohl(a4->sin_addr.s_addr) >> 24) != 127))
+    o->sources = 1; /* extra source addresses only on IPv4 loopback */
   return 0;
 }
 
@@ -323,6 +396,7 @@ static void bench_print_progress(const struct bench *b, double secs,
                                  uint64_t total, uint64_t delta, int tty) {
   const char *unit = b->opt.mode == BENCH_ECHO      ? "msg/s"
                      : b->opt.mode == BENCH_CONNECT ? "handshakes/s"
+                     : b->opt.mode == BENCH_FANOUT  ? "deliveries/s"
                                                     : "open";
   if (b->opt.mode == BENCH_IDLE)
     fprintf(stderr, "%s%6.1f s  %llu connections open%s", tty ? "\r" : "", secs,
@@ -407,6 +481,9 @@ static int bench_start_threads(struct bench *b) {
     t->rng = seed[i % 64] ^ (uint64_t)i;
     t->nconns = o->conns / (uint64_t)o->threads +
                 ((uint64_t)i < o->conns % (uint64_t)o->threads ? 1u : 0u);
+    if (o->mode == BENCH_FANOUT && i == 0)
+      t->nconns++; /* the publisher */
+    atomic_init(&t->fan_done, UINT64_MAX);
     if (o->messages != 0)
       t->messages = o->messages * t->nconns / o->conns;
     if (o->messages != 0 && t->messages == 0)
@@ -434,16 +511,32 @@ int wsv_cmd_bench(int argc, char **argv) {
     return rc;
   }
   struct bench_opts *o = &b->opt;
-  if (bench_resolve(b) != 0) {
+  int bad_host = bench_resolve(b);
+  if (bad_host != 0) {
+    const char *h = o->ntargets > 1 ? o->target[bad_host - 1].host : o->host;
+    char host[256];
+    snprintf(host, sizeof host, "%s", h);
     free(b);
     return wsv_cli_usage_error(
-        "bench", "'%s' is not a numeric IPv4 or IPv6 address", o->host);
+        "bench", "'%s' is not a numeric IPv4 or IPv6 address", host);
   }
   struct bench_result *r = calloc(1, sizeof *r);
   b->th = calloc((size_t)o->threads, sizeof *b->th);
-  b->pattern = bench_pattern(o->mode == BENCH_ECHO ? (size_t)o->size : 16u);
+  b->pattern = bench_pattern(
+      o->mode == BENCH_ECHO || o->mode == BENCH_FANOUT ? (size_t)o->size : 16u);
+  b->fan.wake_fd = -1;
+  if (o->mode == BENCH_FANOUT) {
+    b->fan.stamps = calloc(BENCH_FAN_RING, sizeof *b->fan.stamps);
+    if (o->threads > 1)
+      b->fan.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
   if (r == NULL || b->th == NULL || b->pattern == NULL ||
+      (o->mode == BENCH_FANOUT &&
+       (b->fan.stamps == NULL || (o->threads > 1 && b->fan.wake_fd < 0))) ||
       bench_fd_limit(o) != 0) {
+    free(b->fan.stamps);
+    if (b->fan.wake_fd >= 0)
+      close(b->fan.wake_fd);
     free(r);
     free(b->th);
     free(b->pattern);
@@ -467,12 +560,15 @@ int wsv_cmd_bench(int argc, char **argv) {
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, &old);
   pthread_barrier_init(&b->barrier, NULL, (unsigned)o->threads + 1u);
+  b->fan.t_base = bench_now_ns();
   r->rss_before = o->pid > 0 ? bench_rss(o->pid) : -1;
   r->self_before = bench_rss(0);
   int started = bench_start_threads(b) == 0;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (started && o->mode != BENCH_IDLE) {
     pthread_barrier_wait(&b->barrier); /* connections open */
+    if (o->mode == BENCH_FANOUT)
+      pthread_barrier_wait(&b->barrier); /* every subscriber heard */
     uint64_t now = bench_now_ns();
     b->t_begin = now;
     b->t_measure = now + (uint64_t)(o->warmup * 1e9);
@@ -510,6 +606,12 @@ int wsv_cmd_bench(int argc, char **argv) {
     bad = 1;
   if (o->mode == BENCH_IDLE && r->opened < o->conns)
     bad = 1;
+  if (o->mode == BENCH_FANOUT &&
+      (r->msgs == 0 || r->losses > 0 || r->silent > 0))
+    bad = 1;
+  free(b->fan.stamps);
+  if (b->fan.wake_fd >= 0)
+    close(b->fan.wake_fd);
   free(r);
   free(b->th);
   free(b->pattern);

@@ -12,7 +12,22 @@
 #include <sys/socket.h>
 
 /* What to measure. */
-enum bench_mode { BENCH_ECHO = 1, BENCH_CONNECT = 2, BENCH_IDLE = 3 };
+enum bench_mode {
+  BENCH_ECHO = 1,
+  BENCH_CONNECT = 2,
+  BENCH_IDLE = 3,
+  BENCH_FANOUT = 4
+};
+
+/* fanout: at most this many URLs (servers) to spread subscribers over. */
+#define BENCH_TARGETS_MAX 16
+
+/* One server of fanout: the parts of its ws:// URL. */
+struct bench_target {
+  char host[256]; /* numeric address */
+  uint16_t port;
+  char path[512];
+};
 
 /* Latency histogram: log-linear buckets (32 per power of two, so every
  * bucket is within about 3% of its values), in nanoseconds.  Recording
@@ -54,6 +69,9 @@ struct bench_opts {
   long pid;          /* idle: the server's process (0: unknown) */
   unsigned sources;  /* idle: source addresses 127.0.0.1.. (0: auto) */
   int threads;       /* generator threads */
+  double rate;       /* fanout: publishes per second (0: --inflight) */
+  unsigned ntargets; /* fanout: the URLs given (target[0] is host/port) */
+  struct bench_target target[BENCH_TARGETS_MAX];
   int json;          /* print the summary as JSON */
   int quiet;         /* no progress line */
 };
@@ -74,20 +92,59 @@ struct bench_thread {
   uint64_t opened; /* connections that reached OPEN */
   uint64_t verify_errors;
   uint64_t conn_errors;
-  uint64_t unanswered;   /* messages still in flight when we gave up */
+  uint64_t unanswered;   /* messages still in flight when we gave up;
+                            fanout: deliveries missing at the end */
+  uint64_t losses;       /* fanout: sequence numbers skipped (after the
+                            first message a connection received) */
+  uint64_t pubs;         /* fanout: messages published in the window */
+  uint64_t self_msgs;    /* fanout: the publisher's own copies verified */
+  uint64_t cpu_ns;       /* fanout: this thread's CPU time in the window */
   uint64_t t_stop;       /* when this thread stopped counting (ns) */
   struct bench_hist lat; /* echo: round trip; connect: connect to 101 */
   char err[256];         /* the first error, one line */
   /* Progress, read by the main thread while running (relaxed). */
   _Atomic uint64_t prog;
   _Atomic int ready; /* idle: every connection opened or failed */
+  /* fanout: every subscriber of this thread has passed the sequence
+   * numbers below this (UINT64_MAX: the thread has none). */
+  _Atomic uint64_t fan_done;
+};
+
+/* fanout: the state the threads share.  The publisher (thread 0) stores
+ * the send time of message seq in stamps[seq & mask] before it raises
+ * `published` (release); a subscriber that reads `published` (acquire)
+ * past seq finds the time there.  The publisher keeps at most mask + 1
+ * messages ahead of the slowest subscriber (the threads' fan_done), so no
+ * stamp is overwritten while a subscriber may still need it. */
+#define BENCH_FAN_RING 65536u
+#define BENCH_FAN_JOIN_S 5u   /* most seconds for every subscriber to hear */
+#define BENCH_FAN_JOIN_MS 10u /* a joining message every 10 ms meanwhile */
+enum { FAN_JOINING = 0, FAN_JOINED, FAN_SILENT };
+struct bench_fan {
+  uint64_t t_base;           /* stamps are ns since this (CLOCK_MONOTONIC) */
+  _Atomic uint64_t *stamps;  /* BENCH_FAN_RING entries */
+  _Atomic uint64_t published;   /* messages published so far */
+  _Atomic int pub_stopped;      /* `published` is final */
+  _Atomic uint64_t subs_open;   /* subscribers open after the setup */
+  _Atomic uint64_t joined;      /* ...that have received a message */
+  _Atomic uint64_t gone;        /* ...that failed after the setup */
+  _Atomic uint64_t subs_left;   /* ...not finished yet */
+  _Atomic int phase;            /* FAN_JOINING, FAN_JOINED or FAN_SILENT */
+  _Atomic uint64_t silent;      /* FAN_SILENT: subscribers that heard
+                                   nothing */
+  _Atomic int pub_waiting;      /* the publisher waits for fan_done */
+  int wake_fd;                  /* eventfd in thread 0's loop (or -1) */
 };
 
 /* The whole run, shared by the threads. */
 struct bench {
   struct bench_opts opt;
-  struct sockaddr_storage addr;
+  struct sockaddr_storage addr; /* the server (fanout: target[i] is
+                                   taddr[i]; taddr[0] is addr) */
   socklen_t addrlen;
+  struct sockaddr_storage taddr[BENCH_TARGETS_MAX];
+  socklen_t taddrlen[BENCH_TARGETS_MAX];
+  struct bench_fan fan;
   uint8_t *pattern; /* the message filler, size + BENCH_PATTERN_SPAN */
   pthread_barrier_t barrier;
   uint64_t t_begin;      /* load starts (ns, CLOCK_MONOTONIC) */
@@ -116,6 +173,11 @@ void *bench_thread_main(void *arg);
 struct bench_result {
   double window; /* seconds measured */
   uint64_t msgs, hs, opened, verify_errors, conn_errors, unanswered;
+  uint64_t losses, pubs, self_msgs; /* fanout */
+  uint64_t subs_open, silent;       /* fanout: subscribers open, and those
+                                       that never received a message */
+  double gen_cpu; /* fanout: the generator threads' CPU time over the
+                     window (1.0: one core busy all the time) */
   struct bench_hist lat;
   long long rss_before, rss_after, self_before, self_after;
   char err[256];

@@ -108,6 +108,8 @@ void bconn_finish(struct bconn *c, int ok) {
     e->opening--;
   if (c->sent > c->recvd)
     e->t->unanswered += c->sent - c->recvd;
+  if (e->o->mode == BENCH_FANOUT)
+    fan_finished(c);
   bconn_release(c);
   c->state = BC_DONE;
   e->active--;
@@ -126,7 +128,7 @@ void bconn_open_more(struct eng *e) {
 }
 
 /* Write what is queued.  Returns 0, or -1 when the connection failed. */
-static int bconn_flush_ws(struct bconn *c) {
+int bconn_flush_ws(struct bconn *c) {
   struct wsv_iovec iov[BENCH_IOV];
   for (;;) {
     int k = wsv_conn_output(c->conn, iov, BENCH_IOV);
@@ -310,6 +312,11 @@ static int bconn_ws_input(struct bconn *c, uint8_t *buf, size_t n) {
     switch (ty) {
     case WSV_EV_TEXT:
     case WSV_EV_BINARY:
+      if (c->e->o->mode == BENCH_FANOUT) {
+        if (fan_piece(c, &ev) != 0)
+          return -1;
+        break;
+      }
       if (c->e->o->mode != BENCH_ECHO) {
         bconn_fail(c, "unexpected message from the server");
         return -1;
@@ -435,8 +442,8 @@ void bconn_start(struct bconn *c) {
   c->t0 = e->now;
   e->opening++;
   e->active++;
-  int fd =
-      socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const struct sockaddr_storage *to = &b->taddr[c->target];
+  int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     bconn_fail(c, "socket: %s", strerror(errno));
     return;
@@ -460,7 +467,7 @@ void bconn_start(struct bconn *c) {
     }
   }
   if (!e->o->raw) {
-    int rc = wsv_hs_client_new(&c->hs, &e->hcfg, NULL);
+    int rc = wsv_hs_client_new(&c->hs, &e->hcfg[c->target], NULL);
     if (rc != WSV_OK) {
       bconn_fail(c, "handshake: %s", wsv_strerror(rc));
       return;
@@ -468,7 +475,7 @@ void bconn_start(struct bconn *c) {
   }
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
-  int rc = connect(fd, (struct sockaddr *)&b->addr, b->addrlen);
+  int rc = connect(fd, (const struct sockaddr *)to, b->taddrlen[c->target]);
   if (rc != 0 && errno != EINPROGRESS) {
     bconn_fail(c, "connect: %s", strerror(errno));
     return;
@@ -536,7 +543,7 @@ gone:
 /* Readable while open or closing. */
 static void bconn_input(struct bconn *c) {
   struct eng *e = c->e;
-  if (e->o->mode == BENCH_ECHO)
+  if (e->o->mode == BENCH_ECHO || e->o->mode == BENCH_FANOUT)
     e->now = bench_now_ns();
   for (int round = 0; round < 8; round++) {
     ssize_t n = recv(c->fd, e->rbuf, BENCH_RBUF, 0);

@@ -50,6 +50,25 @@ struct bconn {
   uint64_t wseq;        /* raw: first message not completely written */
   size_t wpos;          /* raw: bytes of it written */
   uint64_t t0;          /* when the connect started */
+  /* fanout */
+  uint8_t target;   /* the URL it connects to (index into target[]) */
+  uint8_t is_pub;   /* the publisher (else a subscriber) */
+  uint8_t counted;  /* a subscriber in the thread's window (open at the
+                       end of the setup, not finished) */
+  uint8_t heard;    /* it has received a message */
+  uint64_t next;    /* the sequence number it expects next */
+  uint64_t cur;     /* the message being received: its sequence number */
+  uint64_t cur_ts;  /* ...and send time (ns since fan.t_base) */
+  uint8_t hbuf[16]; /* its first 16 bytes, while they come in pieces */
+};
+
+/* fanout: one thread's part (bench_fanout.c). */
+struct eng_fan {
+  uint32_t *reached; /* BENCH_FAN_RING: subscribers past seq (at & mask) */
+  uint64_t need;     /* subscribers counted in the window */
+  uint64_t done;     /* every one of them is past the numbers below this */
+  struct bconn *pub; /* thread 0: the publisher */
+  uint64_t sent;     /* thread 0: messages published */
 };
 
 struct eng {
@@ -72,7 +91,8 @@ struct eng {
   int stopping; /* no new messages or cycles */
   int counting;
   uint64_t drain_deadline;
-  struct wsv_hs_client_config hcfg;
+  struct wsv_hs_client_config hcfg[BENCH_TARGETS_MAX]; /* per target */
+  struct eng_fan fan;
   struct wsv_conn_config ccfg;
 };
 
@@ -111,5 +131,33 @@ void bconn_fail(struct bconn *c, const char *fmt, ...) WSV_PRINTF(2, 3);
 
 /* bconn_release - close c's socket and free what it holds. */
 void bconn_release(struct bconn *c);
+
+/* bconn_flush_ws - write what is queued on a WebSocket connection. */
+int bconn_flush_ws(struct bconn *c);
+
+/* ---- bench_run.c: the loop ----------------------------------------------- */
+
+/* eng_poll - one round of the loop: wait at most timeout_ms, handle the
+ * events. */
+void eng_poll(struct eng *e, int timeout_ms);
+
+/* ---- bench_fanout.c: the fanout measurement ------------------------------ */
+
+/* fan_init - this thread's fanout state.  0, or -1 (out of memory). */
+int fan_init(struct eng *e);
+void fan_cleanup(struct eng *e);
+
+/* fan_run - the thread's part of fanout: open, join, load, drain. */
+void fan_run(struct eng *e);
+
+/* fan_piece - a piece of a message on fanout connection c.  0, or -1
+ * when c failed. */
+int fan_piece(struct bconn *c, const struct wsv_event *ev);
+
+/* fan_finished - connection c is over: leave the window if counted. */
+void fan_finished(struct bconn *c);
+
+/* fan_wake - thread 0's eventfd is readable. */
+void fan_wake(struct eng *e);
 
 #endif

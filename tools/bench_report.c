@@ -4,6 +4,7 @@
  * threads' results summed up, and the summary in its two formats (text,
  * or one JSON object with --json).
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,10 @@ void bench_collect(struct bench *b, struct bench_result *r) {
     r->verify_errors += t->verify_errors;
     r->conn_errors += t->conn_errors;
     r->unanswered += t->unanswered;
+    r->losses += t->losses;
+    r->pubs += t->pubs;
+    r->self_msgs += t->self_msgs;
+    r->gen_cpu += (double)t->cpu_ns;
     bench_hist_merge(&r->lat, &t->lat);
     if (t->t_stop > t_stop)
       t_stop = t->t_stop;
@@ -99,22 +104,40 @@ void bench_collect(struct bench *b, struct bench_result *r) {
   }
   r->window =
       t_stop > b->t_measure ? (double)(t_stop - b->t_measure) / 1e9 : 0.0;
+  if (b->opt.mode == BENCH_FANOUT) {
+    const struct bench_fan *f = &b->fan;
+    r->subs_open = atomic_load(&f->subs_open);
+    r->silent = atomic_load(&f->silent);
+    r->gen_cpu = r->window > 0 ? r->gen_cpu / (r->window * 1e9) : 0;
+  }
 }
 
 static void bench_describe(const struct bench *b, char *buf, size_t cap) {
   const struct bench_opts *o = &b->opt;
   const char *lb = strchr(o->host, ':') != NULL ? "[" : "";
   const char *rb = lb[0] != '\0' ? "]" : "";
-  if (o->raw)
+  if (o->raw) {
     snprintf(buf, cap, "tcp://%s%s%s:%u", lb, o->host, rb, (unsigned)o->port);
-  else
-    snprintf(buf, cap, "ws://%s%s%s:%u%s", lb, o->host, rb, (unsigned)o->port,
-             o->path);
+    return;
+  }
+  size_t n = 0;
+  for (unsigned i = 0; i < o->ntargets && n < cap; i++) {
+    const struct bench_target *t = &o->target[i];
+    lb = strchr(t->host, ':') != NULL ? "[" : "";
+    rb = lb[0] != '\0' ? "]" : "";
+    int k = snprintf(buf + n, cap - n, "%sws://%s%s%s:%u%s", i ? " " : "", lb,
+                     t->host, rb, (unsigned)t->port, t->path);
+    if (k < 0)
+      break;
+    n += (size_t)k;
+  }
 }
 
 /* The figures of a run, the same in both formats. */
 struct bench_figures {
-  double rate;            /* echo: messages/s; connect: handshakes/s */
+  double rate;            /* echo: messages/s; connect: handshakes/s;
+                             fanout: deliveries/s */
+  double pub_rate;        /* fanout: publishes/s */
   double mb;              /* echo: MB/s of payload, one direction */
   double p50, p99, p999;  /* latency in microseconds */
   double max;             /* the largest latency, in microseconds */
@@ -131,9 +154,11 @@ static double us(uint64_t ns) {
 static void bench_figures(const struct bench *b, const struct bench_result *r,
                           struct bench_figures *f) {
   const struct bench_opts *o = &b->opt;
-  uint64_t count = o->mode == BENCH_ECHO ? r->msgs : r->hs;
+  uint64_t count =
+      o->mode == BENCH_ECHO || o->mode == BENCH_FANOUT ? r->msgs : r->hs;
   memset(f, 0, sizeof *f);
   f->rate = r->window > 0 ? (double)count / r->window : 0;
+  f->pub_rate = r->window > 0 ? (double)r->pubs / r->window : 0;
   f->mb = f->rate * (double)o->size / 1e6;
   f->p50 = us(bench_hist_quantile(&r->lat, 0.5));
   f->p99 = us(bench_hist_quantile(&r->lat, 0.99));
@@ -155,7 +180,8 @@ static void bench_report_json(const struct bench *b,
   const struct bench_opts *o = &b->opt;
   char url[1024];
   bench_describe(b, url, sizeof url);
-  static const char *const names[] = {"", "echo", "connect", "idle"};
+  static const char *const names[] = {"", "echo", "connect", "idle",
+                                      "fanout"};
   printf("{\"mode\":\"%s\",\"url\":\"%s\",\"threads\":%d,\"conns\":%llu",
          names[o->mode], url, o->threads, (unsigned long long)o->conns);
   if (o->mode == BENCH_ECHO) {
@@ -168,6 +194,20 @@ static void bench_report_json(const struct bench *b,
   } else if (o->mode == BENCH_CONNECT) {
     printf(",\"seconds\":%.3f,\"handshakes\":%llu,\"handshakes_per_s\":%.0f",
            r->window, (unsigned long long)r->hs, f->rate);
+  } else if (o->mode == BENCH_FANOUT) {
+    printf(",\"servers\":%u,\"subs\":%llu,\"subs_open\":%llu,"
+           "\"inflight\":%llu,\"rate\":%.0f,\"size\":%llu,\"binary\":%s,"
+           "\"seconds\":%.3f,\"deliveries\":%llu,\"deliveries_per_s\":%.0f,"
+           "\"publishes\":%llu,\"publishes_per_s\":%.0f,\"losses\":%llu,"
+           "\"silent\":%llu,\"self_copies\":%llu,\"generator_cpu\":%.3f",
+           o->ntargets, (unsigned long long)o->conns,
+           (unsigned long long)r->subs_open,
+           (unsigned long long)(o->rate > 0 ? 0 : o->inflight), o->rate,
+           (unsigned long long)o->size, o->binary ? "true" : "false", r->window,
+           (unsigned long long)r->msgs, f->rate, (unsigned long long)r->pubs,
+           f->pub_rate, (unsigned long long)r->losses,
+           (unsigned long long)r->silent, (unsigned long long)r->self_msgs,
+           r->gen_cpu);
   } else {
     printf(",\"opened\":%llu,\"pid\":%ld", (unsigned long long)r->opened,
            o->pid);
@@ -211,6 +251,30 @@ static void bench_report_text(const struct bench *b,
            o->threads, o->threads == 1 ? "" : "s");
     printf("  messages    %llu in %.2f s: %.0f msg/s, %.1f MB/s\n",
            (unsigned long long)r->msgs, r->window, f->rate, f->mb);
+  } else if (o->mode == BENCH_FANOUT) {
+    char pace[64];
+    if (o->rate > 0)
+      snprintf(pace, sizeof pace, "%.0f msg/s", o->rate);
+    else
+      snprintf(pace, sizeof pace, "%llu in flight",
+               (unsigned long long)o->inflight);
+    printf("wsv bench fanout %s: 1 publisher, %llu subscribers over %u "
+           "server%s, %s x %llu B %s, %d thread%s\n",
+           url, (unsigned long long)o->conns, o->ntargets,
+           o->ntargets == 1 ? "" : "s", pace, (unsigned long long)o->size,
+           o->binary ? "binary" : "text", o->threads,
+           o->threads == 1 ? "" : "s");
+    printf("  deliveries  %llu in %.2f s: %.0f deliveries/s (%llu "
+           "subscribers open)\n",
+           (unsigned long long)r->msgs, r->window, f->rate,
+           (unsigned long long)r->subs_open);
+    printf("  publishes   %llu: %.0f msg/s; %llu lost, %llu subscribers "
+           "heard nothing\n",
+           (unsigned long long)r->pubs, f->pub_rate,
+           (unsigned long long)r->losses, (unsigned long long)r->silent);
+    printf("  generator   %.0f%% of a core (its threads' CPU time over the "
+           "window)\n",
+           r->gen_cpu * 100.0);
   } else if (o->mode == BENCH_CONNECT) {
     printf("wsv bench connect %s: %llu in flight, %d thread%s\n", url,
            (unsigned long long)o->conns, o->threads,

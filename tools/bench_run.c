@@ -69,13 +69,16 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
   size_t s = (size_t)e->o->size;
   e->hlen = s < 16 ? s : 16;
   e->op = e->o->binary ? WSV_OP_BINARY : WSV_OP_TEXT;
-  if (e->o->mode == BENCH_ECHO && !e->o->raw) {
+  if ((e->o->mode == BENCH_ECHO && !e->o->raw) ||
+      (e->o->mode == BENCH_FANOUT && t->id == 0)) {
     e->pat = malloc(s + BENCH_PATTERN_SPAN);
     if (e->pat != NULL)
       memcpy(e->pat, e->b->pattern, s + BENCH_PATTERN_SPAN);
   }
   if (e->ep < 0 || e->rbuf == NULL || e->c == NULL ||
-      (e->o->mode == BENCH_ECHO && !e->o->raw && e->pat == NULL)) {
+      (e->o->mode == BENCH_ECHO && !e->o->raw && e->pat == NULL) ||
+      (e->o->mode == BENCH_FANOUT && (fan_init(e) != 0 ||
+                                      (t->id == 0 && e->pat == NULL)))) {
     snprintf(t->err, sizeof t->err, "out of memory or file descriptors");
     return -1;
   }
@@ -97,13 +100,16 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
       }
     }
   }
-  wsv_hs_client_config_init(&e->hcfg);
-  e->hcfg.versions = WSV_VERSION_BIT(13);
-  e->hcfg.host = e->o->host;
-  e->hcfg.port = e->o->port;
-  e->hcfg.path = e->o->path;
-  e->hcfg.random = eng_random;
-  e->hcfg.random_user = t;
+  for (unsigned i = 0; i < e->o->ntargets; i++) {
+    struct wsv_hs_client_config *h = &e->hcfg[i];
+    wsv_hs_client_config_init(h);
+    h->versions = WSV_VERSION_BIT(13);
+    h->host = e->o->target[i].host;
+    h->port = e->o->target[i].port;
+    h->path = e->o->target[i].path;
+    h->random = eng_random;
+    h->random_user = t;
+  }
   wsv_conn_config_init(&e->ccfg);
   e->ccfg.stream = 1;
   e->ccfg.random = eng_random;
@@ -114,6 +120,9 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
   }
   if (e->o->size * e->o->inflight * 2u > e->ccfg.max_output)
     e->ccfg.max_output = (size_t)(e->o->size * e->o->inflight * 2u);
+  if (e->o->mode == BENCH_FANOUT &&
+      e->ccfg.max_output < (size_t)e->o->size * 2u + (2u << 20))
+    e->ccfg.max_output = (size_t)e->o->size * 2u + (2u << 20);
   return 0;
 }
 
@@ -124,19 +133,24 @@ static void eng_cleanup(struct eng *e) {
     free(e->c[i].hdrs);
   }
   free(e->c);
+  fan_cleanup(e);
   free(e->rbuf);
   free(e->pat);
   if (e->ep >= 0)
     close(e->ep);
 }
 
-/* One round of the loop: wait at most timeout_ms, handle the events. */
-static void eng_poll(struct eng *e, int timeout_ms) {
+/* One round of the loop: wait at most timeout_ms, handle the events (a
+ * NULL pointer is fanout's eventfd). */
+void eng_poll(struct eng *e, int timeout_ms) {
   struct epoll_event evs[256];
   int k = epoll_wait(e->ep, evs, 256, timeout_ms);
   e->now = bench_now_ns();
   for (int i = 0; i < k; i++)
-    bconn_event(evs[i].data.ptr, evs[i].events);
+    if (evs[i].data.ptr == NULL)
+      fan_wake(e);
+    else
+      bconn_event(evs[i].data.ptr, evs[i].events);
 }
 
 /* A round of the measured phase: once the warm-up is over, count from
@@ -277,6 +291,8 @@ void *bench_thread_main(void *arg) {
       pthread_barrier_wait(&t->b->barrier);
       pthread_barrier_wait(&t->b->barrier);
     }
+    if (t->b->opt.mode == BENCH_FANOUT)
+      pthread_barrier_wait(&t->b->barrier);
     atomic_store(&t->ready, 1);
     eng_cleanup(&e);
     return NULL;
@@ -287,6 +303,9 @@ void *bench_thread_main(void *arg) {
     break;
   case BENCH_CONNECT:
     eng_run_connect(&e);
+    break;
+  case BENCH_FANOUT:
+    fan_run(&e);
     break;
   default:
     eng_run_idle(&e);
