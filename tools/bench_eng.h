@@ -140,6 +140,10 @@ int bconn_flush_ws(struct bconn *c);
 /* eng_poll - one round of the loop: wait at most timeout_ms, handle the
  * events. */
 void eng_poll(struct eng *e, int timeout_ms);
+/* eng_open_all - open the thread's connections (the handshake included),
+ * at most BENCH_OPENING_MAX at once, within BENCH_SETUP_S; those not open
+ * by then fail. */
+void eng_open_all(struct eng *e);
 
 /* ---- bench_fanout.c: the fanout measurement ------------------------------ */
 

@@ -370,16 +370,7 @@ static int fan_pump(struct eng *e, uint64_t t_load) {
 static void fan_open(struct eng *e) {
   struct bench *b = e->b;
   struct eng_fan *f = &e->fan;
-  e->now = bench_now_ns();
-  uint64_t setup_end = e->now + (uint64_t)BENCH_SETUP_S * 1000000000u;
-  e->opening_max = BENCH_OPENING_MAX;
-  bconn_open_more(e);
-  while ((e->opening > 0 || e->next_open < e->n) && e->now < setup_end &&
-         !atomic_load(&b->abort_all))
-    eng_poll(e, 50);
-  for (size_t i = 0; i < e->n; i++)
-    if (e->c[i].state == BC_CONNECTING || e->c[i].state == BC_HANDSHAKE)
-      bconn_fail(&e->c[i], "not open within %u s", BENCH_SETUP_S);
+  eng_open_all(e);
   for (size_t i = 0; i < e->n; i++) {
     struct bconn *c = &e->c[i];
     if (!c->is_pub && c->state == BC_OPEN) {

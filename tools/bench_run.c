@@ -195,9 +195,8 @@ static void eng_drain(struct eng *e) {
   }
 }
 
-static void eng_run_echo(struct eng *e) {
+void eng_open_all(struct eng *e) {
   struct bench *b = e->b;
-  struct bench_thread *t = e->t;
   e->now = bench_now_ns();
   uint64_t setup_end = e->now + (uint64_t)BENCH_SETUP_S * 1000000000u;
   e->opening_max = BENCH_OPENING_MAX;
@@ -208,6 +207,12 @@ static void eng_run_echo(struct eng *e) {
   for (size_t i = 0; i < e->n; i++)
     if (e->c[i].state == BC_CONNECTING || e->c[i].state == BC_HANDSHAKE)
       bconn_fail(&e->c[i], "not open within %u s", BENCH_SETUP_S);
+}
+
+static void eng_run_echo(struct eng *e) {
+  struct bench *b = e->b;
+  struct bench_thread *t = e->t;
+  eng_open_all(e);
   pthread_barrier_wait(&b->barrier); /* every thread is open */
   pthread_barrier_wait(&b->barrier); /* the main thread set the times */
   e->now = bench_now_ns();
