@@ -214,7 +214,7 @@ static void conn_flush(struct redis_conn *c) {
       iov[k].iov_len = cmd->len - skip;
       total += iov[k].iov_len;
     }
-    ssize_t w = wsv__tp_writev(&c->tp, iov, k);
+    ssize_t w = wsv__tp_writev(&c->tp, iov, k, total);
     if (w < 0) {
       rl_fail(c->rl, "connection lost: %s", wsv__rt_errno_text(errno));
       return;

@@ -123,10 +123,8 @@ ssize_t wsv__tp_read(struct wsv__tp *tp, void *buf, size_t cap) {
   return wsv__tp_read_raw(tp, buf, cap);
 }
 
-ssize_t wsv__tp_writev(struct wsv__tp *tp, const struct iovec *iov, int k) {
-  size_t total = 0;
-  for (int i = 0; i < k; i++)
-    total += iov[i].iov_len;
+ssize_t wsv__tp_writev(struct wsv__tp *tp, const struct iovec *iov, int k,
+                       size_t total) {
   ssize_t w;
   if (tp->tls != NULL) {
     w = wsv__rt_tls_writev(tp, iov, k);

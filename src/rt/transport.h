@@ -78,11 +78,13 @@ ssize_t wsv__tp_read(struct wsv__tp *tp, void *buf, size_t cap);
 /* recv(2) on the socket itself, TLS or not (reading to discard). */
 ssize_t wsv__tp_read_raw(struct wsv__tp *tp, void *buf, size_t cap);
 
-/* One gather write of iov[0..k): the bytes written (>= 0; fewer than
+/* One gather write of iov[0..k), `total` bytes in all (the caller has
+ * summed them while filling iov): the bytes written (>= 0; fewer than
  * asked, 0 included, when the socket is full: EPOLLOUT is then asked for
  * until wsv__tp_write_idle), or -1 with errno set on a failure (EPROTO for a
  * TLS error: see wsv__tp_error). */
-ssize_t wsv__tp_writev(struct wsv__tp *tp, const struct iovec *iov, int k);
+ssize_t wsv__tp_writev(struct wsv__tp *tp, const struct iovec *iov, int k,
+                       size_t total);
 /* Nothing more waits to be written: stop asking for writability. */
 void wsv__tp_write_idle(struct wsv__tp *tp);
 /* Nonzero when a TLS read waits for the socket to be writable (an

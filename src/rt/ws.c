@@ -260,7 +260,7 @@ static int ws_write_once(struct wsv_ws *ws) {
   size_t total = 0;
   for (int i = 0; i < k; i++)
     total += iov[i].iov_len;
-  ssize_t w = wsv__tp_writev(&ws->tp, iov, k);
+  ssize_t w = wsv__tp_writev(&ws->tp, iov, k, total);
   if (w < 0) {
     if (errno == EPROTO && ws->tp.tls != NULL) {
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
