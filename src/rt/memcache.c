@@ -31,11 +31,21 @@ static int cache_wants_trim(const struct wsv__rt_cache *c) {
   return c->n > 0 || c->freed >= WSV__RT_TRIM_MIN;
 }
 
-/* A big buffer was used: come back when the cache may be quiet. */
+/* Come back once no big buffer was used for WSV__RT_CACHE_KEEP_MS, if
+ * there is something to give back then. */
+static void cache_arm(struct wsv__rt_cache *c) {
+  if (wsv_timer_active(&c->timer) || !cache_wants_trim(c))
+    return;
+  uint64_t idle = c->loop->now - c->last_use;
+  uint64_t left =
+      idle >= WSV__RT_CACHE_KEEP_MS ? 1 : WSV__RT_CACHE_KEEP_MS - idle + 1;
+  (void)wsv_timer_start(&c->timer, left, 0);
+}
+
+/* A big buffer was used: the quiet time starts again. */
 static void cache_used(struct wsv__rt_cache *c) {
   c->last_use = c->loop->now;
-  if (!wsv_timer_active(&c->timer) && cache_wants_trim(c))
-    (void)wsv_timer_start(&c->timer, WSV__RT_CACHE_KEEP_MS + 1, 0);
+  cache_arm(c);
 }
 
 static void *cache_malloc(size_t n, void *user) {
@@ -72,8 +82,10 @@ static void cache_free(void *p, void *user) {
   c->freed += u;
   if (u < WSV__RT_CACHE_MIN || u > WSV__RT_CACHE_BYTES) {
     free(p);
-    if (u >= WSV__RT_CACHE_MIN || c->freed >= WSV__RT_TRIM_MIN)
+    if (u >= WSV__RT_CACHE_MIN)
       cache_used(c); /* a burst is ending: trim once it has */
+    else
+      cache_arm(c); /* small frees add up to a trim, not to the quiet */
     return;
   }
   /* Full: a bigger buffer displaces smaller ones (a growing message
@@ -131,13 +143,9 @@ static void cache_trim(struct wsv__rt_cache *c, int all) {
 
 static void cache_on_timer(struct wsv_timer *t, void *user) {
   struct wsv__rt_cache *c = user;
+  (void)t;
   cache_trim(c, 0);
-  if (cache_wants_trim(c)) { /* used since: look again when it may be quiet */
-    uint64_t idle = c->loop->now - c->last_use;
-    uint64_t left =
-        idle >= WSV__RT_CACHE_KEEP_MS ? 1 : WSV__RT_CACHE_KEEP_MS - idle + 1;
-    (void)wsv_timer_start(t, left, 0);
-  }
+  cache_arm(c); /* used since: look again when it may be quiet */
 }
 
 static int cache_init(struct wsv_loop *loop, void *ext) {
