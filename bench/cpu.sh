@@ -14,12 +14,15 @@ cpu_ticks() {
   echo "$sum"
 }
 
-# cpu_children_s: user + system seconds of the children this shell has
-# waited for so far (bash's `times`, second line: "0m1.250s 0m3.500s").
+# cpu_children_s FILE: user + system seconds of the children this shell
+# has waited for so far (bash's `times`, second line: "0m1.250s 0m3.500s").
+# Call it as `cpu_children_s F; v=$(cat F)`, not inside $(...): a
+# subshell has children of its own.
 cpu_children_s() {
-  times | tail -1 | awk '{
+  times >"$1.times"
+  tail -1 "$1.times" | awk '{
     s = 0
     for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] }
     printf "%.3f\n", s
-  }'
+  }' >"$1"
 }
