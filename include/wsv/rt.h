@@ -439,6 +439,39 @@ WSV_EXTERN int wsv_ws_ping(struct wsv_ws *ws, const void *data, size_t len);
 WSV_EXTERN int wsv_ws_close(struct wsv_ws *ws, int code, const char *reason,
                             size_t len);
 
+/* wsv_ws_pause - back-pressure on reading: stop (paused nonzero) or
+ * resume (0) reading from the peer, e.g. while what its messages feed
+ * (a TCP target of a bridge, a pipe, a disk) cannot take more.  Paused,
+ * the socket is not read: the peer's bytes wait in the kernel, and once
+ * its buffers are full the peer's sends stop (its own back-pressure).
+ *   - Messages already read when the call is made are still delivered:
+ *     the rest of the current read (at most read_buffer_size bytes,
+ *     decoded in one go), called from a message callback included.
+ *     Over TLS, records OpenSSL has already decrypted wait with the
+ *     socket and come after resuming.
+ *   - Sending is unaffected (pings answered are those already read).
+ *   - The keep-alive does not count a paused time as quiet: no ping is
+ *     sent while paused, a pong outstanding when the pause began is not
+ *     waited for, and the quiet time restarts when reading resumes.  A
+ *     peer that is gone is found out by the next ping after resuming, or
+ *     at once if the socket fails (an error or a reset is still read).
+ *   - The closing handshake ends a pause: once a Close is sent
+ *     (wsv_ws_close, or a failure the runtime closes with), reading
+ *     resumes by itself so that the peer's Close is seen; messages that
+ *     come before it are delivered as usual.  A Close from the peer is
+ *     only seen once reading resumes.
+ *   - An idle connection's state may still be given back (park_after_ms)
+ *     while paused; the pause is kept by the connection, not by it.
+ * Returns 0 (also for pausing a paused connection, or resuming one not
+ * paused, or resuming one that is gone or closing); WSV_ERR_INVAL (NULL
+ * ws); WSV_ERR_STATE (pausing a client still in its handshake);
+ * WSV_ERR_CLOSED (pausing once a Close was sent or received, or the
+ * connection is gone); an errno code if epoll refused the change. */
+WSV_EXTERN int wsv_ws_pause(struct wsv_ws *ws, int paused);
+
+/* wsv_ws_paused - nonzero while reading is paused (wsv_ws_pause). */
+WSV_EXTERN int wsv_ws_paused(const struct wsv_ws *ws);
+
 /* wsv_ws_abort - drop the TCP connection now, without a closing
  * handshake (the peer sees a reset or EOF).  The close callback (code
  * 1006, error text "aborted") or, for a client not yet open, the fail

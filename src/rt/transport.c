@@ -82,17 +82,39 @@ int wsv__tp_init(struct wsv__tp *tp, struct wsv_loop *loop,
 /* ---- the watch ----------------------------------------------------------- */
 
 int wsv__tp_watch(struct wsv__tp *tp, uint32_t events) {
-  return wsv__rt_watch_add(tp->loop, &tp->w, events);
+  if (tp->rd_off)
+    events &= ~(uint32_t)EPOLLIN;
+  if (wsv__rt_watch_add(tp->loop, &tp->w, events) != 0)
+    return -1;
+  tp->watched = 1;
+  return 0;
 }
 
 int wsv__tp_interest(struct wsv__tp *tp, uint32_t events) {
-  if (tp->w.fd < 0 || tp->w.events == 0)
+  if (tp->w.fd < 0 || !tp->watched)
     return 0;
+  if (tp->rd_off)
+    events &= ~(uint32_t)EPOLLIN;
   return wsv__rt_watch_mod(tp->loop, &tp->w, events);
 }
 
 void wsv__tp_unwatch(struct wsv__tp *tp) {
   wsv__rt_watch_del(tp->loop, &tp->w);
+  tp->watched = 0;
+}
+
+int wsv__tp_pause_read(struct wsv__tp *tp, int on) {
+  if ((tp->rd_off != 0) == (on != 0))
+    return 0;
+  uint32_t ev = tp->w.events;
+  if (on) {
+    tp->rd_off = 1;
+    return wsv__tp_interest(tp, ev & ~(uint32_t)EPOLLIN);
+  }
+  tp->rd_off = 0;
+  int rc = wsv__tp_interest(tp, ev | EPOLLIN);
+  wsv__tp_read_again(tp); /* what OpenSSL holds, and the EOF/error it saw */
+  return rc;
 }
 
 /* Ask for EPOLLOUT when `on` or when a TLS read needs it. */

@@ -56,6 +56,8 @@ struct wsv__tp {
   uint8_t flushing; /* on the flush list */
   uint8_t again;    /* on the read-again list */
   uint8_t dead;     /* retired (wsv__tp_retire) */
+  uint8_t watched;  /* registered with epoll (wsv__tp_watch) */
+  uint8_t rd_off;   /* reading paused: EPOLLIN kept off (wsv__tp_pause_read) */
 };
 
 /* Set up an embedded transport on `loop` with socket `fd` (-1: none yet)
@@ -65,10 +67,23 @@ int wsv__tp_init(struct wsv__tp *tp, struct wsv_loop *loop,
                  const struct wsv__tp_ops *ops, int fd);
 
 /* Register the socket with the loop for `events` (EPOLLIN, EPOLLOUT),
- * change them, or stop watching.  0 or -1 with errno set. */
+ * change them, or stop watching.  0 or -1 with errno set.  A change
+ * before the socket is registered (or after unwatch) does nothing; while
+ * reading is paused, EPOLLIN is left out of `events`. */
 int wsv__tp_watch(struct wsv__tp *tp, uint32_t events);
 int wsv__tp_interest(struct wsv__tp *tp, uint32_t events);
 void wsv__tp_unwatch(struct wsv__tp *tp);
+
+/* Pause (on nonzero) or resume (0) reading: EPOLLIN off, so the peer's
+ * bytes stay in the kernel (its sends stop once the buffers are full).
+ * Only the owner's event operation can honour it for the rest: epoll
+ * still reports EPOLLERR and EPOLLHUP, the read-again list still calls
+ * it with EPOLLIN (TLS input inside OpenSSL), and a TLS read that waits
+ * for writability comes as EPOLLOUT; the owner checks tp->rd_off.
+ * Resuming puts EPOLLIN back and the transport on the read-again list,
+ * so input already inside OpenSSL is read at the end of the iteration.
+ * 0, or -1 with errno set (epoll_ctl failed). */
+int wsv__tp_pause_read(struct wsv__tp *tp, int on);
 
 /* recv(2)'s contract (n > 0, 0 at EOF, -1 with errno; EAGAIN to wait),
  * through TLS when there is some (EPROTO: see wsv__tp_error).  Over TLS,

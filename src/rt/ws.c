@@ -332,12 +332,24 @@ void wsv__rt_ws_flush_op(struct wsv__tp *tp) {
 /* ---- input ------------------------------------------------------------------
  */
 
-/* Arm the close timer once the closing handshake has begun. */
+/* Resume reading (a pause ends): the quiet time restarts, since we did
+ * not look while paused. */
+static void ws_resume(struct wsv_ws *ws) {
+  if (!ws->tp.rd_off)
+    return;
+  (void)wsv__tp_pause_read(&ws->tp, 0);
+  ws->last_recv = (uint32_t)ws->tp.loop->now;
+}
+
+/* Arm the close timer once the closing handshake has begun (which ends a
+ * pause: the peer's Close must be read). */
 static void ws_check_closing(struct wsv_ws *ws) {
   if (ws->phase != WS_OPEN || ws->tmode == WS_T_CLOSE)
     return;
-  if (wsv__rt_ws_state(ws) != WSV_CONN_OPEN)
+  if (wsv__rt_ws_state(ws) != WSV_CONN_OPEN) {
+    ws_resume(ws);
     wsv__rt_ws_timer(ws, WS_T_CLOSE, ws->ctx->limits.close_timeout_ms);
+  }
 }
 
 static void ws_event(struct wsv_ws *ws, const struct wsv_event *ev) {
@@ -432,8 +444,14 @@ static void ws_read(struct wsv_ws *ws) {
 
 static void ws_on_event(struct wsv__tp *tp, uint32_t events) {
   struct wsv_ws *ws = wsv__rt_ws_of(tp);
-  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ||
-      ((events & EPOLLOUT) && wsv__tp_read_wants_out(tp)))
+  /* Paused (wsv_ws_pause): no reading, except when epoll reports an
+   * error or hang-up, which it reports whatever was asked and again on
+   * every wait until the socket is read. */
+  uint32_t rd = tp->rd_off ? (uint32_t)(EPOLLERR | EPOLLHUP)
+                           : (uint32_t)(EPOLLIN | EPOLLERR | EPOLLHUP |
+                                        EPOLLRDHUP);
+  if ((events & rd) ||
+      (!tp->rd_off && (events & EPOLLOUT) && wsv__tp_read_wants_out(tp)))
     ws_read(ws);
   if (ws->phase != WS_DEAD && (events & EPOLLOUT))
     (void)wsv__rt_ws_flush(ws);
@@ -479,6 +497,8 @@ static void ws_idle_check(struct wsv_ws *ws) {
       next = quiet < lim->park_after_ms ? lim->park_after_ms - quiet
                                         : lim->park_after_ms;
   }
+  if (ws->tp.rd_off) /* paused: what the peer sent is unread, not missing */
+    quiet = 0;
   if (lim->ping_interval_ms == 0 || quiet < lim->ping_interval_ms) {
     if (lim->ping_interval_ms > 0 && lim->ping_interval_ms - quiet < next)
       next = lim->ping_interval_ms - quiet;
@@ -510,7 +530,8 @@ void wsv__rt_ws_timeout_op(struct wsv__tp *tp) {
     ws_idle_check(ws);
     break;
   case WS_T_PONG:
-    if ((int32_t)(ws->last_recv - ws->ping_sent) >= 0) {
+    /* Paused since the ping: the pong may wait unread; no verdict. */
+    if ((int32_t)(ws->last_recv - ws->ping_sent) >= 0 || ws->tp.rd_off) {
       ws->tmode = WS_T_IDLE;
       ws_idle_check(ws);
     } else {
@@ -641,6 +662,27 @@ int wsv_ws_close(struct wsv_ws *ws, int code, const char *reason, size_t len) {
   ws_check_closing(ws);
   wsv__rt_ws_want_flush(ws);
   return 0;
+}
+
+int wsv_ws_pause(struct wsv_ws *ws, int paused) {
+  int rc = ws_check_sendable(ws);
+  if (rc != 0)
+    return paused || rc == WSV_ERR_INVAL ? rc : 0;
+  if (!paused) {
+    ws_resume(ws);
+    return 0;
+  }
+  if (ws->tp.rd_off)
+    return 0;
+  if (wsv__rt_ws_state(ws) != WSV_CONN_OPEN)
+    return WSV_ERR_CLOSED; /* the peer's Close must be read */
+  if (wsv__tp_pause_read(&ws->tp, 1) != 0)
+    return wsv_err_from_errno(errno);
+  return 0;
+}
+
+int wsv_ws_paused(const struct wsv_ws *ws) {
+  return ws != NULL && ws->tp.rd_off;
 }
 
 void wsv_ws_abort(struct wsv_ws *ws) {
