@@ -71,6 +71,8 @@ set(WSV_TOOL_SOURCES
   tools/bench_fanout.c
   tools/bench_report.c
   tools/bench_run.c
+  tools/bridge.c
+  tools/bridge_listen.c
   tools/cli.c
   tools/connect.c
   tools/demo.c

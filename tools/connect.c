@@ -20,6 +20,7 @@
 #include "wsv/rt.h"
 #include "wsv/utf8.h"
 
+#include "bridge.h"
 #include "cli.h"
 #include "wsv_tool.h"
 
@@ -27,6 +28,7 @@ static const char connect_usage[] =
     "usage: wsv connect [--versions LIST] [--binary] [--echo] [--hex]\n"
     "                   [--max-message BYTES] [--no-deflate]\n"
     "                   [--cacert FILE | --insecure] [-v] URL\n"
+    "       wsv connect --listen ADDR [options] URL\n"
     "\n"
     "Connect to a WebSocket server (URL: ws://host[:port][/path][?query],\n"
     "or wss://... for TLS).\n"
@@ -51,6 +53,11 @@ static const char connect_usage[] =
     "                       the system's store (e.g. a private CA)\n"
     "  --insecure           wss://: accept any certificate and host name\n"
     "                       (testing only)\n"
+    "  --listen ADDR        a reverse bridge instead: carry every TCP\n"
+    "                       connection accepted on ADDR (tcp://HOST:PORT or\n"
+    "                       unix:PATH) over its own WebSocket to URL, bytes\n"
+    "                       as binary messages both ways (see wsv connect\n"
+    "                       --listen ADDR --help)\n"
     "  -v, --verbose        show the connection, the TLS version and\n"
     "                       cipher, the version negotiation, the agreed\n"
     "                       extensions and the close on standard error\n"
@@ -441,6 +448,10 @@ static void connect_config(struct connect *c, struct wsv_client_config *cfg) {
 }
 
 int wsv_cmd_connect(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) /* the reverse bridge: bridge_listen.c */
+    if (strcmp(argv[i], "--listen") == 0 ||
+        strncmp(argv[i], "--listen=", 9) == 0)
+      return bridge_listen_main(argc, argv);
   struct connect c;
   memset(&c, 0, sizeof c);
   int rc = connect_parse(argc, argv, &c.opt);

@@ -3,7 +3,8 @@
  *
  * Every path echoes by default; --chat makes each path a publish/subscribe
  * topic; --exec runs a program per connection and bridges its standard
- * input and output to the socket, one line per message.  A browser's
+ * input and output to the socket, one line per message; --to bridges
+ * every connection to a TCP or Unix socket of its own (bridge.c).  A browser's
  * plain GET / gets a small page (page.html) that talks to the server.
  *
  * The runtime (wsv/rt.h) does the sockets, threads and signals.  This
@@ -29,6 +30,7 @@
 #include "wsv.h"
 #include "wsv/rt.h"
 
+#include "bridge.h"
 #include "cli.h"
 #include "exec.h"
 #include "serve.h"
@@ -45,6 +47,8 @@ struct serve {
   /* Which pages may open a WebSocket; NULL: every one (no accept hook). */
   struct wsv_origin_policy *origin;
   struct exec exec; /* --exec: the programs (exec.h) */
+  struct bridge_target to;      /* --to: where (bridge.h) */
+  struct bridge_set bridges;    /* --to: the bridges */
   /* RLIMIT_NOFILE before it was raised, given back to the programs. */
   struct rlimit nofile;
   int nofile_raised;
@@ -61,6 +65,7 @@ struct serve_conn {
   uint64_t in;              /* messages received */
   uint64_t out;             /* messages sent (echo, exec) */
   struct exec_child *child; /* --exec: its program */
+  struct bridge *bridge;    /* --to: its socket */
 };
 
 /* ---- logging ------------------------------------------------------------- */
@@ -80,7 +85,16 @@ static void serve_on_log(void *user, int level, const char *text) {
 }
 
 static const char *serve_mode_name(int mode) {
-  return mode == SERVE_CHAT ? "chat" : mode == SERVE_EXEC ? "exec" : "echo";
+  return mode == SERVE_CHAT     ? "chat"
+         : mode == SERVE_EXEC   ? "exec"
+         : mode == SERVE_BRIDGE ? "bridge"
+                                : "echo";
+}
+
+/* The modes that act for the peer (run a program, open a socket): they
+ * refuse other sites' pages unless --origin or --sameorigin says. */
+static int serve_mode_guarded(int mode) {
+  return mode == SERVE_EXEC || mode == SERVE_BRIDGE;
 }
 
 /* ---- WebSocket callbacks ------------------------------------------------- */
@@ -100,7 +114,7 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
   struct serve *st = user;
   /* Quiet echo and chat keep nothing per connection: the record only
    * feeds the open/close log lines (and --exec's child). */
-  if (st->opt.quiet && st->opt.mode != SERVE_EXEC) {
+  if (st->opt.quiet && !serve_mode_guarded(st->opt.mode)) {
     if (st->opt.mode == SERVE_CHAT)
       serve_chat_join(ws, 0);
     return;
@@ -127,6 +141,8 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
   } else if (st->opt.mode == SERVE_EXEC) {
     if (exec_start(&st->exec, ws, c->id, &c->out, &c->child) != 0)
       (void)wsv_ws_close(ws, 1011, "cannot run the program", 22);
+  } else if (st->opt.mode == SERVE_BRIDGE) {
+    (void)bridge_connect(&st->bridges, ws, c->id, &c->bridge);
   }
 }
 
@@ -145,6 +161,10 @@ static void serve_on_message(struct wsv_ws *ws, int opcode, const void *data,
     if (c != NULL && c->child != NULL)
       exec_input(c->child, data, len);
     break;
+  case SERVE_BRIDGE:
+    if (c != NULL && c->bridge != NULL)
+      bridge_input(c->bridge, opcode, data, len);
+    break;
   default:
     if (wsv_ws_send(ws, opcode, data, len) >= 0 && c != NULL)
       c->out++;
@@ -157,6 +177,8 @@ static void serve_on_drain(struct wsv_ws *ws, void *user) {
   (void)user;
   if (c != NULL && c->child != NULL)
     exec_drain(c->child);
+  if (c != NULL && c->bridge != NULL)
+    bridge_drain(c->bridge);
 }
 
 static void serve_on_close(struct wsv_ws *ws, int code, const char *reason,
@@ -183,6 +205,8 @@ static void serve_on_close(struct wsv_ws *ws, int code, const char *reason,
   }
   if (c->child != NULL)
     exec_detach(c->child);
+  if (c->bridge != NULL)
+    bridge_detach(c->bridge);
   free(c);
   wsv_ws_set_user(ws, NULL);
 }
@@ -232,7 +256,11 @@ static void serve_on_http(const struct wsv_hs_server *hs,
  * the options, and a log line (a browser only shows "failed"). */
 static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
   struct serve *st = user;
-  if (wsv_origin_check(st->origin, hs, st->opt.cert != NULL) == 0)
+  if (st->opt.mode == SERVE_BRIDGE && /* websockify's: binary first */
+      wsv_hs_server_select_subprotocol(hs, "binary") != 0)
+    (void)wsv_hs_server_select_subprotocol(hs, "base64");
+  if (st->origin == NULL ||
+      wsv_origin_check(st->origin, hs, st->opt.cert != NULL) == 0)
     return 0;
   struct wsv_str o = wsv_hs_server_origin(hs), host = {NULL, 0};
   (void)wsv_hs_server_header(hs, "Host", &host);
@@ -262,7 +290,7 @@ static int serve_origin_init(struct serve *st) {
   const char *list = st->opt.origins;
   unsigned flags = st->opt.sameorigin ? WSV_ORIGIN_SAME : 0;
   if (list == NULL && !st->opt.sameorigin) {
-    if (st->opt.mode != SERVE_EXEC)
+    if (!serve_mode_guarded(st->opt.mode))
       return 0;
     /* The default: the server's own page, reached by address or as
      * localhost (a rebound DNS name could pose as it). */
@@ -404,7 +432,7 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   }
   cfg->http = serve_on_http;
   cfg->http_user = st;
-  if (st->origin != NULL) {
+  if (st->origin != NULL || st->opt.mode == SERVE_BRIDGE) {
     cfg->handshake.accept = serve_on_accept;
     cfg->handshake.accept_user = st;
   }
@@ -542,7 +570,14 @@ static int serve_main(struct serve *st, int argc, char **argv) {
   sigaddset(&stop_sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
   serve_raise_nofile(st);
+  if (st->opt.mode == SERVE_BRIDGE) {
+    char err[300];
+    if (bridge_target_parse(st->opt.to, &st->to, err, sizeof err) != 0)
+      return wsv_cli_usage_error("serve", "--to %s", err);
+  }
   if (serve_origin_init(st) != 0 ||
+      bridge_set_init(&st->bridges, &st->to, "target", st->opt.quiet,
+                      st->opt.verbose) != 0 ||
       (st->opt.mode == SERVE_EXEC &&
        exec_init(&st->exec, st->opt.exec, st->opt.passenv, st->opt.quiet,
                  st->opt.max_message,
@@ -586,8 +621,9 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     serve_origin_text(st, origins, sizeof origins);
     wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, deflate %s, "
                 "origins %s; Ctrl-C stops",
-                serve_mode_name(st->opt.mode), st->opt.exec ? " " : "",
-                st->opt.exec ? st->opt.exec : "",
+                serve_mode_name(st->opt.mode),
+                st->opt.exec ? " " : st->opt.to ? " to " : "",
+                st->opt.exec ? st->opt.exec : st->opt.to ? st->to.text : "",
                 st->opt.broker ? " across instances through " : "",
                 st->opt.broker ? st->opt.broker : "", vl, st->opt.threads,
                 st->opt.threads == 1 ? "" : "s", st->opt.cert ? ", TLS" : "",
@@ -601,6 +637,7 @@ static int serve_main(struct serve *st, int argc, char **argv) {
   wsv_timer_free(st->stats_timer);
   st->stats_timer = NULL;
   exec_sweep(&st->exec);
+  bridge_sweep(&st->bridges);
   wsv_server_free(st->srv);
   if (rc != 0) {
     fprintf(stderr, "wsv serve: %s\n", wsv_strerror(rc));
@@ -618,6 +655,8 @@ int wsv_cmd_serve(int argc, char **argv) {
   wsv_origin_policy_free(st.origin);
   wsv_broker_free(st.broker); /* after the server (serve_main freed it) */
   exec_free(&st.exec);
+  bridge_sweep(&st.bridges);
+  bridge_set_free(&st.bridges);
   free(st.opt.origins);
   free(st.opt.passenv);
   return rc;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /* How messages are handled. */
-enum serve_mode { SERVE_ECHO, SERVE_CHAT, SERVE_EXEC };
+enum serve_mode { SERVE_ECHO, SERVE_CHAT, SERVE_EXEC, SERVE_BRIDGE };
 
 struct serve_opts {
   const char *host;
@@ -16,6 +16,7 @@ struct serve_opts {
   int threads;
   int mode;
   const char *exec;
+  const char *to; /* --to: tcp://HOST:PORT or unix:PATH (bridge.h) */
   int quiet;
   int verbose;
   uint64_t max_message; /* 0: the core's default */

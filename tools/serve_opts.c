@@ -18,7 +18,8 @@
 
 static const char serve_usage[] =
     "usage: wsv serve [--host H] [--port P] [--versions LIST] [--threads N]\n"
-    "                 [--chat | --exec CMD] [--max-message BYTES]\n"
+    "                 [--chat | --exec CMD | --to TARGET]\n"
+    "                 [--max-message BYTES]\n"
     "                 [--max-connections N] [--handshake-timeout MS]\n"
     "                 [--close-timeout MS]\n"
     "                 [--output-budget BYTES] [--input-budget BYTES]\n"
@@ -31,8 +32,9 @@ static const char serve_usage[] =
     "                 [--quiet] [-v]\n"
     "\n"
     "Serve WebSocket connections: echo every message back (the default),\n"
-    "relay it to every connection on the same path (--chat), or bridge it\n"
-    "to a program (--exec).  A browser opening http://HOST:PORT/ gets a\n"
+    "relay it to every connection on the same path (--chat), bridge it\n"
+    "to a program (--exec), or to a TCP or Unix socket (--to, as\n"
+    "websockify does).  A browser opening http://HOST:PORT/ gets a\n"
     "page that talks to the server.\n"
     "\n"
     "  --host H             address to listen on (default 127.0.0.1; 0.0.0.0\n"
@@ -51,6 +53,18 @@ static const char serve_usage[] =
     "                       2 s later); the connection's end closes its\n"
     "                       input, and the group gets SIGTERM 2 s later\n"
     "                       (SIGKILL 2 s after that)\n"
+    "  --to TARGET          bridge every connection to its own new\n"
+    "                       connection to TARGET: tcp://HOST:PORT (or\n"
+    "                       HOST:PORT; IPv6 in brackets) or unix:PATH.\n"
+    "                       Binary messages carry the bytes both ways\n"
+    "                       (subprotocol binary, or none); with subprotocol\n"
+    "                       base64, text messages of base64.  A text\n"
+    "                       message without base64 closes with 1003.  The\n"
+    "                       target's end closes the WebSocket with 1000; a\n"
+    "                       refused, reset or unreachable target with 1011\n"
+    "                       and a reason naming it; the WebSocket's end\n"
+    "                       sends the target a FIN.  Back-pressure both\n"
+    "                       ways: a side that does not read slows the other\n"
     "  --passenv LIST       --exec: also pass these environment variables\n"
     "                       (comma-separated names).  The program gets only\n"
     "                       PATH, LD_LIBRARY_PATH (when set), these, and\n"
@@ -95,9 +109,10 @@ static const char serve_usage_limits[] =
     "                       its own: less memory per idle connection)\n"
     "  -v, --verbose        also log rejected handshakes and other details\n"
     "\n"
-    "Without --origin or --sameorigin, --exec accepts pages of its own\n"
-    "origin only, reached by IP address or as localhost: any other site's\n"
-    "page, opened in a browser, could run the program through it (a host\n"
+    "Without --origin or --sameorigin, --exec and --to accept pages of\n"
+    "their own origin only, reached by IP address or as localhost: any\n"
+    "other site's page, opened in a browser, could run the program or\n"
+    "reach the target through it (a host\n"
     "name could be a DNS-rebinding page's: --sameorigin allows names too).\n"
     "Echo and chat accept every page (nothing runs).\n"
     "A request without Origin (not a browser) is always accepted.\n"
@@ -176,9 +191,9 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
       fputs(serve_usage_broker, stdout);
       return 0;
     } else if (strcmp(a, "--chat") == 0) {
-      if (o->mode == SERVE_EXEC)
+      if (o->mode == SERVE_EXEC || o->mode == SERVE_BRIDGE)
         return wsv_cli_usage_error(
-            "serve", "%s: --chat and --exec exclude each other", a);
+            "serve", "%s: --chat, --exec and --to exclude each other", a);
       o->mode = SERVE_CHAT;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       o->quiet = 1;
@@ -263,11 +278,21 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--exec", &v)) != 0) {
       if (m < 0 || *v == '\0')
         return wsv_cli_usage_error("serve", "%s needs a command", a);
-      if (o->mode == SERVE_CHAT)
+      if (o->mode == SERVE_CHAT || o->mode == SERVE_BRIDGE)
         return wsv_cli_usage_error(
-            "serve", "%s: --chat and --exec exclude each other", "--exec");
+            "serve", "%s: --chat, --exec and --to exclude each other",
+            "--exec");
       o->mode = SERVE_EXEC;
       o->exec = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--to", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return wsv_cli_usage_error(
+            "serve", "--to needs tcp://HOST:PORT or unix:PATH");
+      if (o->mode != SERVE_ECHO && o->mode != SERVE_BRIDGE)
+        return wsv_cli_usage_error(
+            "serve", "--to: --chat, --exec and --to exclude each other");
+      o->mode = SERVE_BRIDGE;
+      o->to = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-message", &v)) != 0) {
       if (m < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 40, &n) != 0)
         return wsv_cli_usage_error(
