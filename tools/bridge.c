@@ -65,8 +65,8 @@ struct bridge {
 
 /* ---- targets ------------------------------------------------------------- */
 
-int bridge_target_parse(const char *spec, struct bridge_target *t, char *err,
-                        size_t cap) {
+int bridge_target_parse(const char *spec, int listening,
+                        struct bridge_target *t, char *err, size_t cap) {
   memset(t, 0, sizeof *t);
   if (strncmp(spec, "unix:", 5) == 0) {
     const char *path = spec + 5;
@@ -111,9 +111,11 @@ int bridge_target_parse(const char *spec, struct bridge_target *t, char *err,
     hl = (size_t)(colon - hp);
   }
   uint64_t port;
-  if (hl == 0 || hl >= sizeof host || wsv_cli_uint(colon + 1, 1, 65535, &port)
-                                          != 0) {
-    snprintf(err, cap, "%s: needs a host and a port from 1 to 65535", spec);
+  uint64_t low = listening ? 0 : 1;
+  if (hl == 0 || hl >= sizeof host ||
+      wsv_cli_uint(colon + 1, low, 65535, &port) != 0) {
+    snprintf(err, cap, "%s: needs a host and a port from %u to 65535", spec,
+             (unsigned)low);
     return -1;
   }
   memcpy(host, hs, hl);
@@ -121,7 +123,7 @@ int bridge_target_parse(const char *spec, struct bridge_target *t, char *err,
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
+  hints.ai_flags = AI_NUMERICSERV | (listening ? AI_PASSIVE : 0);
   int g = getaddrinfo(host, colon + 1, &hints, &res);
   if (g != 0 || res == NULL) {
     snprintf(err, cap, "%s: %s", spec, g != 0 ? gai_strerror(g) : "no address");

@@ -30,10 +30,10 @@ struct bridge_target {
 /* bridge_target_parse - parse "tcp://HOST:PORT", "HOST:PORT" (websockify's
  * form) or "unix:PATH" into *t; HOST is an IPv4 address, an IPv6 address
  * in brackets or a name (resolved here with getaddrinfo: the first
- * address; this may block).  Returns 0, or -1 with a one-line reason in
- * err[0..cap). */
-int bridge_target_parse(const char *spec, struct bridge_target *t, char *err,
-                        size_t cap);
+ * address; this may block).  Port 0 only when `listening` (a free one).
+ * Returns 0, or -1 with a one-line reason in err[0..cap). */
+int bridge_target_parse(const char *spec, int listening,
+                        struct bridge_target *t, char *err, size_t cap);
 
 /* What the bridges of one server (or one listener) share: read-only once
  * running, except for the registry of live bridges (under `mu`), which

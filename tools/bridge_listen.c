@@ -359,7 +359,7 @@ static void bl_config(struct bl *l) {
 
 static int bl_run(struct bl *l) {
   char err[300];
-  if (bridge_target_parse(l->opt.listen, &l->where, err, sizeof err) != 0)
+  if (bridge_target_parse(l->opt.listen, 1, &l->where, err, sizeof err) != 0)
     return wsv_cli_usage_error("connect", "--listen %s", err);
   if (bridge_set_init(&l->set, NULL, "client", l->opt.quiet,
                       l->opt.verbose) != 0 ||

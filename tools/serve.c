@@ -572,7 +572,7 @@ static int serve_main(struct serve *st, int argc, char **argv) {
   serve_raise_nofile(st);
   if (st->opt.mode == SERVE_BRIDGE) {
     char err[300];
-    if (bridge_target_parse(st->opt.to, &st->to, err, sizeof err) != 0)
+    if (bridge_target_parse(st->opt.to, 0, &st->to, err, sizeof err) != 0)
       return wsv_cli_usage_error("serve", "--to %s", err);
   }
   if (serve_origin_init(st) != 0 ||
