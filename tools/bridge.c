@@ -32,6 +32,7 @@
 
 #include "wsv.h"
 #include "wsv/rt.h"
+#include "wsv/utf8.h"
 
 #include "bridge.h"
 #include "cli.h"
@@ -284,8 +285,9 @@ static void bridge_close_ws(struct bridge *b, int code, const char *what) {
   int n = snprintf(reason, sizeof reason, "%s", what);
   size_t len = n < 0 ? 0 : (size_t)n >= sizeof reason ? sizeof reason - 1
                                                      : (size_t)n;
-  /* Cut on a UTF-8 boundary (a path may hold anything). */
-  while (len > 0 && ((unsigned char)reason[len] & 0xc0) == 0x80)
+  /* A Close reason must be UTF-8 (a path may hold anything, and the cut
+   * may split a character): shorten until it is. */
+  while (len > 0 && wsv_utf8_valid((const uint8_t *)reason, len) != WSV_OK)
     len--;
   (void)wsv_ws_close(b->ws, code, reason, len);
 }

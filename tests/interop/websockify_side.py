@@ -520,6 +520,34 @@ async def case_origin_opt_out(b):
         rep.fail("wsv --to --origin '*': a cross-origin page is bridged", "101", repr(e))
 
 
+async def case_missing_unix(b):
+    name = "wsv: a missing Unix socket target with a long UTF-8 path -> 1011, reason cut to valid UTF-8"
+    try:
+        ws = await connect(b.url)
+        code, reason, _ = await closed_with(ws)
+        rep.check(name, code == 1011 and reason.startswith("cannot connect to unix:") and
+                  len(reason.encode()) <= 123, "1011 'cannot connect to unix:...' within 123 bytes",
+                  f"{code} {reason!r}")
+    except Exception as e:
+        rep.fail(name, "Close 1011", repr(e))
+
+
+async def case_sigterm_busy(b, target):
+    name = "wsv serve --to: SIGTERM with a bridge open"
+    try:
+        ws = await connect(b.url)
+        tag = b"term-" + os.urandom(6).hex().encode()[:11]
+        await ws.send(b"E" + tag)
+        await recv_bytes(ws, 16, 5)
+        b.p.p.send_signal(signal.SIGTERM)
+        code, _, _ = await closed_with(ws)
+        rc = b.p.wait(6)
+        rep.check(name + ": the client gets 1001, the target EOF, exit 0", code == 1001 and target.eof_of(tag, 5)
+                  and rc == 0, "1001, EOF, exit 0", f"code={code} eof={target.eof_of(tag, 0.1)} rc={rc} {b.p.text()}")
+    except Exception as e:
+        rep.fail(name, "1001, EOF, exit 0", repr(e))
+
+
 def reverse_case(name, url, first=b"", via_target=False):
     """`wsv connect --listen` in front of url: a TCP client's bytes go over a
     WebSocket and come back."""
@@ -617,6 +645,14 @@ def main():
         asyncio.run(run_kind(k, kinds[k], target, dead_port))
     open_b = Bridge("wsv", f"tcp://127.0.0.1:{target.port}", ["--origin", "*"])
     asyncio.run(case_origin_opt_out(open_b))
+    # a missing Unix socket whose long UTF-8 name does not fit in a Close
+    # reason: 1011, the reason cut to valid UTF-8 (else the client fails 1007)
+    long_b = Bridge("wsv", "unix:" + os.path.join(TMP, "\u00e9" * 36 + ".sock"))
+    asyncio.run(case_missing_unix(long_b))
+    T.stop_server(rep, long_b.p, "wsv serve --to (missing Unix socket)")
+    # SIGTERM while bridges are open: 1001 to the client, EOF to the target
+    busy = Bridge("wsv", f"tcp://127.0.0.1:{target.port}")
+    asyncio.run(case_sigterm_busy(busy, target))
     # the reverse bridge through wsv serve (echo) and through websockify
     echo = T.start_server(rep, WSV)
     if echo is not None:
