@@ -449,7 +449,8 @@ WSV_EXTERN int wsv_ws_close(struct wsv_ws *ws, int code, const char *reason,
  *     decoded in one go), called from a message callback included.
  *     Over TLS, records OpenSSL has already decrypted wait with the
  *     socket and come after resuming.
- *   - Sending is unaffected (pings answered are those already read).
+ *   - Sending is unaffected.  A ping from the peer is answered once it
+ *     is read, so after resuming.
  *   - The keep-alive does not count a paused time as quiet: no ping is
  *     sent while paused, a pong outstanding when the pause began is not
  *     waited for, and the quiet time restarts when reading resumes.  A
