@@ -604,6 +604,34 @@ def reverse_case(name, url, first=b"", via_target=False):
     rep.check(name + ": SIGINT -> exit 0", rc == 0, "0", f"{rc} {p.text()}")
 
 
+def reverse_dead(dead_port):
+    """`wsv connect --listen` to a URL nothing answers: the TCP client gets
+    EOF at once, the failure is logged, and the listener goes on."""
+    import re
+    name = "wsv connect --listen -> nothing listening"
+    p = T.Proc([WSV, "connect", "--listen", "127.0.0.1:0", f"ws://127.0.0.1:{dead_port}/"], env=T.child_env())
+    m = p.wait_output(lambda o, e: re.search(rb"listening on tcp://127\.0\.0\.1:(\d+)", o), 10)
+    if not m:
+        rep.fail(name, "listening", p.text())
+        p.stop()
+        return
+    results = []
+    for _ in range(2):
+        c = socket.create_connection(("127.0.0.1", int(m.group(1))), 5)
+        c.settimeout(5)
+        try:
+            results.append(c.recv(10))
+        except OSError as e:
+            results.append(repr(e))
+        c.close()
+    logged = p.wait_output(lambda o, e: e.count(b"cannot connect to") >= 2 and b"refused" in e, 5)
+    rep.check(name + ": each TCP client gets EOF, the failure is logged, the listener goes on",
+              results == [b"", b""] and bool(logged), "EOF twice, 'cannot connect ... refused' twice",
+              f"{results} {p.text()}")
+    rc = p.stop(signal.SIGTERM, 6)
+    rep.check(name + ": SIGTERM -> exit 0", rc == 0, "0", f"{rc}")
+
+
 async def run_kind(k, bridges, target, dead_port):
     b = bridges["tcp"]
     await case_round_trips(k, b)
@@ -659,6 +687,7 @@ def main():
         reverse_case("wsv connect --listen -> wsv serve (echo)", echo.url)
     reverse_case("wsv connect --listen -> websockify -> target", kinds["websockify"]["tcp"].url,
                  first=b"E", via_target=True)
+    reverse_dead(dead_port)
     # the wsv side logged its bridges, and stops cleanly
     wb = kinds["wsv"]["tcp"]
     rep.check("wsv serve --to: the startup line names the target",
