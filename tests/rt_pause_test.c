@@ -5,7 +5,8 @@
  * in its own send buffer), is not dropped by its ping deadline, and gets
  * everything in order once resumed; a Close the server sends while
  * paused ends the pause; a Close the client sends is only seen once the
- * server resumes.  The server runs on its own thread; the test talks to
+ * server resumes; a pause from a message callback delivers the rest of
+ * that read only.  The server runs on its own thread; the test talks to
  * its connection through posts to that thread.  Every wait is bounded.
  */
 #define _GNU_SOURCE
@@ -41,25 +42,28 @@ struct pause_srv {
   atomic_int paused;  /* wsv_ws_paused after the last post */
   atomic_int pause_rc;
   atomic_int done;    /* posts run */
+  int pause_open;     /* pause in the open callback */
+  int pause_at;       /* else pause in the callback of message N (1-based) */
+  size_t size;        /* the size of every message */
 };
 
 static struct pause_srv g;
 
-/* Message i: its index in the first 4 bytes, then bytes of (i + k). */
-static void fill_msg(uint8_t *p, uint32_t i) {
+/* Message i of `size` bytes: its index in the first 4, then (i + k). */
+static void fill_msg(uint8_t *p, uint32_t i, size_t size) {
   memcpy(p, &i, 4);
-  for (size_t k = 4; k < MSG_SIZE; k++)
+  for (size_t k = 4; k < size; k++)
     p[k] = (uint8_t)(i + k);
 }
 
 static int check_msg(const uint8_t *p, size_t n, uint32_t want) {
   uint32_t i;
-  if (n != MSG_SIZE)
+  if (n != g.size)
     return 0;
   memcpy(&i, p, 4);
   if (i != want)
     return 0;
-  for (size_t k = 4; k < MSG_SIZE; k++)
+  for (size_t k = 4; k < n; k++)
     if (p[k] != (uint8_t)(i + k))
       return 0;
   return 1;
@@ -69,9 +73,12 @@ static void s_open(struct wsv_ws *ws, void *user) {
   (void)user;
   g.ws = ws;
   int small = 32768; /* so that the kernel holds little for the paused side */
-  (void)setsockopt(wsv_ws_fd(ws), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  atomic_store(&g.pause_rc, wsv_ws_pause(ws, 1));
-  atomic_store(&g.paused, wsv_ws_paused(ws));
+  if (g.pause_open) {
+    (void)setsockopt(wsv_ws_fd(ws), SOL_SOCKET, SO_RCVBUF, &small,
+                     sizeof small);
+    atomic_store(&g.pause_rc, wsv_ws_pause(ws, 1));
+    atomic_store(&g.paused, wsv_ws_paused(ws));
+  }
   atomic_store(&g.opened, 1);
 }
 
@@ -83,6 +90,10 @@ static void s_message(struct wsv_ws *ws, int op, const void *d, size_t n,
   if (op != WSV_OP_BINARY || !check_msg(d, n, (uint32_t)i))
     atomic_fetch_add(&g.bad, 1);
   atomic_store(&g.msgs, i + 1);
+  if (g.pause_at == i + 1) {
+    atomic_store(&g.pause_rc, wsv_ws_pause(ws, 1));
+    atomic_store(&g.paused, wsv_ws_paused(ws));
+  }
 }
 
 static void s_close(struct wsv_ws *ws, int code, const char *reason,
@@ -174,15 +185,23 @@ static void c_close(struct wsv_ws *ws, int code, const char *reason,
 
 /* A server (TLS when tls) whose connections pause in open, with a short
  * ping deadline; a client connected to it on *loop. */
-static struct wsv_server *start(int tls, struct wsv_loop **loop,
-                                struct pause_cli *c, struct wsv_ws **ws) {
+static struct wsv_server *start_at(int tls, int pause_at, size_t size,
+                                   size_t rbuf, struct wsv_loop **loop,
+                                   struct pause_cli *c, struct wsv_ws **ws) {
   memset(&g, 0, sizeof g);
+  g.pause_open = pause_at == 0;
+  g.pause_at = pause_at;
+  g.size = size;
   struct wsv_server_config scfg;
   wsv_server_config_init(&scfg);
   scfg.port = 0;
   scfg.limits.ping_interval_ms = 100;
   scfg.limits.pong_timeout_ms = 100;
   scfg.limits.park_after_ms = 50; /* parked and unparked while paused */
+  if (rbuf != 0)
+    scfg.read_buffer_size = rbuf;
+  if (pause_at != 0) /* no pong to wake the reader up after resuming */
+    scfg.limits.ping_interval_ms = 0;
   scfg.callbacks.open = s_open;
   scfg.callbacks.message = s_message;
   scfg.callbacks.close = s_close;
@@ -215,8 +234,14 @@ static struct wsv_server *start(int tls, struct wsv_loop **loop,
   assert_true(c->opened);
   rtf_wait_atomic(&g.opened, 1, 2000);
   assert_int_equal(atomic_load(&g.pause_rc), 0);
-  assert_int_equal(atomic_load(&g.paused), 1);
+  assert_int_equal(atomic_load(&g.paused), g.pause_open);
   return srv;
+}
+
+/* Paused from the open callback, messages of MSG_SIZE. */
+static struct wsv_server *start(int tls, struct wsv_loop **loop,
+                                struct pause_cli *c, struct wsv_ws **ws) {
+  return start_at(tls, 0, MSG_SIZE, 0, loop, c, ws);
 }
 
 static void finish(struct wsv_server *srv, struct wsv_loop *loop, int tls) {
@@ -243,7 +268,7 @@ static void paused_then_resumed(int tls) {
   uint8_t *m = malloc(MSG_SIZE);
   assert_non_null(m);
   for (uint32_t i = 0; i < MSG_COUNT; i++) {
-    fill_msg(m, i);
+    fill_msg(m, i, MSG_SIZE);
     assert_true(wsv_ws_send_binary(ws, m, MSG_SIZE) >= 0);
   }
   free(m);
@@ -284,6 +309,53 @@ static void test_pause_plain(void **state) {
 static void test_pause_tls(void **state) {
   (void)state;
   paused_then_resumed(1);
+}
+
+/* Paused from a message callback over TLS: the rest of that read is
+ * still delivered, then nothing; resumed, everything, in order.  With n
+ * messages of 1000 bytes and the server's read buffer of rbuf bytes
+ * (0: the default 64 KiB).  75 messages (75,450 bytes: four full TLS
+ * records and a shorter one) read with a 70,000-byte buffer leave the rest
+ * of the last record decrypted inside OpenSSL and, once all of it has
+ * arrived, nothing in the kernel: only the read-again on resume brings
+ * it. */
+static void pause_in_message_tls(int n, size_t rbuf) {
+  enum { SIZE = 1000 };
+  struct wsv_loop *loop;
+  struct pause_cli c;
+  struct wsv_ws *ws;
+  struct wsv_server *srv = start_at(1, 1, SIZE, rbuf, &loop, &c, &ws);
+  uint8_t m[SIZE];
+  for (uint32_t i = 0; i < (uint32_t)n; i++) {
+    fill_msg(m, i, SIZE);
+    assert_int_equal(wsv_ws_send_binary(ws, m, SIZE), 0);
+  }
+  run_for(loop, 400);
+  int seen = atomic_load(&g.msgs);
+  assert_int_equal(atomic_load(&g.pause_rc), 0);
+  assert_int_equal(atomic_load(&g.paused), 1);
+  assert_true(seen >= 1 && seen < n);
+  run_for(loop, 300);
+  assert_int_equal(atomic_load(&g.msgs), seen); /* nothing while paused */
+  post_and_wait(srv, post_resume);
+  for (int t = 0; t < 300 && atomic_load(&g.msgs) < n; t++)
+    run_for(loop, 10);
+  assert_int_equal(atomic_load(&g.msgs), n);
+  assert_int_equal(atomic_load(&g.bad), 0);
+  assert_int_equal(wsv_ws_close(ws, 1000, NULL, 0), 0);
+  rtf_run_until(loop, &c.closed, 3000);
+  assert_int_equal(c.code, 1000);
+  finish(srv, loop, 1);
+}
+
+static void test_pause_in_message_tls(void **state) {
+  (void)state;
+  pause_in_message_tls(90, 0); /* 90 KB: more than one 64 KiB read */
+}
+
+static void test_pause_tls_input_in_openssl(void **state) {
+  (void)state;
+  pause_in_message_tls(75, 70000);
 }
 
 /* The paused server sends a Close: reading resumes by itself, the
@@ -361,6 +433,8 @@ int main(void) {
       cmocka_unit_test(test_pause_args),
       cmocka_unit_test(test_pause_plain),
       cmocka_unit_test(test_pause_tls),
+      cmocka_unit_test(test_pause_in_message_tls),
+      cmocka_unit_test(test_pause_tls_input_in_openssl),
       cmocka_unit_test(test_close_while_paused),
       cmocka_unit_test(test_peer_close_waits_for_resume),
   };
