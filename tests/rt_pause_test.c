@@ -3,7 +3,8 @@
  * src/rt/ws.c and src/rt/transport.c) over loopback, plain and TLS: a
  * paused server connection stops consuming (the client's bytes pile up
  * in its own send buffer), is not dropped by its ping deadline, and gets
- * everything in order once resumed; a Close the server sends while
+ * everything in order once resumed (and is held to its pong deadline
+ * again); a Close the server sends while
  * paused ends the pause; a Close the client sends is only seen once the
  * server resumes; a pause from a message callback delivers the rest of
  * that read only.  The server runs on its own thread; the test talks to
@@ -113,6 +114,16 @@ static void post_resume(struct wsv_loop *loop, void *user) {
   (void)user;
   if (g.ws != NULL) {
     atomic_store(&g.pause_rc, wsv_ws_pause(g.ws, 0));
+    atomic_store(&g.paused, wsv_ws_paused(g.ws));
+  }
+  atomic_fetch_add(&g.done, 1);
+}
+
+static void post_pause(struct wsv_loop *loop, void *user) {
+  (void)loop;
+  (void)user;
+  if (g.ws != NULL) {
+    atomic_store(&g.pause_rc, wsv_ws_pause(g.ws, 1));
     atomic_store(&g.paused, wsv_ws_paused(g.ws));
   }
   atomic_fetch_add(&g.done, 1);
@@ -408,6 +419,88 @@ static void test_peer_close_waits_for_resume(void **state) {
   finish(srv, loop, 0);
 }
 
+/* A client that never answers pings; the server pauses after its ping
+ * left: the pong deadline gives no verdict while paused (the pong could
+ * wait unread), no ping is sent while paused, and once resumed the
+ * deadline holds again: the silent client is dropped ("ping timeout"). */
+struct ping_cli {
+  int opened, closed, pings, code;
+};
+
+static void pc_open(struct wsv_ws *ws, void *user) {
+  (void)ws;
+  ((struct ping_cli *)user)->opened = 1;
+}
+
+static void pc_control(struct wsv_ws *ws, int op, const void *d, size_t n,
+                       void *user) {
+  (void)ws;
+  (void)d;
+  (void)n;
+  if (op == WSV_OP_PING)
+    ((struct ping_cli *)user)->pings++;
+}
+
+static void pc_close(struct wsv_ws *ws, int code, const char *reason,
+                     size_t len, void *user) {
+  (void)ws;
+  (void)reason;
+  (void)len;
+  ((struct ping_cli *)user)->closed = 1;
+  ((struct ping_cli *)user)->code = code;
+}
+
+static void test_pong_deadline_while_paused(void **state) {
+  (void)state;
+  memset(&g, 0, sizeof g);
+  struct wsv_server_config scfg;
+  wsv_server_config_init(&scfg);
+  scfg.limits.ping_interval_ms = 200;
+  scfg.limits.pong_timeout_ms = 300;
+  scfg.callbacks.open = s_open;
+  scfg.callbacks.message = s_message;
+  scfg.callbacks.close = s_close;
+  struct wsv_server *srv;
+  assert_int_equal(wsv_server_new(&srv, &scfg), 0);
+  assert_int_equal(wsv_server_start(srv), 0);
+  struct wsv_loop *loop;
+  assert_int_equal(wsv_loop_new(&loop), 0);
+  struct ping_cli pc;
+  memset(&pc, 0, sizeof pc);
+  struct wsv_client_config cc;
+  wsv_client_config_init(&cc);
+  char url[64];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)wsv_server_port(srv));
+  cc.url = url;
+  cc.conn.auto_pong = 0; /* silent */
+  cc.limits.ping_interval_ms = 0;
+  cc.callbacks.open = pc_open;
+  cc.callbacks.control = pc_control;
+  cc.callbacks.close = pc_close;
+  cc.user = &pc;
+  assert_int_equal(wsv_client_connect(loop, &cc, NULL), 0);
+  rtf_run_until(loop, &pc.opened, 2000);
+  rtf_run_until(loop, &pc.pings, 2000); /* the server's ping left */
+  assert_int_equal(pc.pings, 1);
+  post_and_wait(srv, post_pause);
+  assert_int_equal(atomic_load(&g.paused), 1);
+  run_for(loop, 900); /* past the pong deadline, and past another ping */
+  assert_false(pc.closed);
+  assert_int_equal(atomic_load(&g.closes), 0);
+  assert_int_equal(pc.pings, 1); /* no ping while paused */
+  post_and_wait(srv, post_resume);
+  rtf_run_until(loop, &pc.closed, 3000);
+  assert_true(pc.closed);
+  rtf_wait_atomic(&g.closes, 1, 1000);
+  assert_int_equal(atomic_load(&g.code), 1006);
+  assert_int_equal(atomic_load(&g.err), WSV_ERR_CLOSED); /* ping timeout */
+  assert_true(pc.pings >= 2); /* pinged again once resumed */
+  wsv_loop_free(loop);
+  wsv_server_stop(srv);
+  assert_int_equal(wsv_server_join(srv), 0);
+  wsv_server_free(srv);
+}
+
 /* The calls' own rules. */
 static void test_pause_args(void **state) {
   (void)state;
@@ -436,6 +529,7 @@ int main(void) {
       cmocka_unit_test(test_pause_in_message_tls),
       cmocka_unit_test(test_pause_tls_input_in_openssl),
       cmocka_unit_test(test_close_while_paused),
+      cmocka_unit_test(test_pong_deadline_while_paused),
       cmocka_unit_test(test_peer_close_waits_for_resume),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
