@@ -162,7 +162,8 @@ ABI_FIELD(wsv_hs_server_config, max_headers, 24, 8)
 ABI_FIELD(wsv_hs_server_config, accept, 32, 8)
 ABI_FIELD(wsv_hs_server_config, accept_user, 40, 8)
 ABI_FIELD(wsv_hs_server_config, pmd_policy, 48, 4)
-ABI_FIELD(wsv_hs_server_config, _reserved, 56, 64)
+ABI_FIELD(wsv_hs_server_config, extra_headers, 56, 8)
+ABI_FIELD(wsv_hs_server_config, _reserved, 64, 56)
 
 /* struct wsv_http_head (frozen) */
 ABI_STRUCT(wsv_http_head, 128, 8)
