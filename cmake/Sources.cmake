@@ -75,6 +75,7 @@ set(WSV_TOOL_SOURCES
   tools/connect.c
   tools/demo.c
   tools/exec.c
+  tools/exec_env.c
   tools/exec_spawn.c
   tools/main.c
   tools/page.c
@@ -84,6 +85,8 @@ set(WSV_TOOL_SOURCES
   tools/probe_report.c
   tools/serve.c
   tools/serve_opts.c
+  tools/static.c
+  tools/webpath.c
 )
 
 # Unit tests (cmocka): each tests/NAME_test.c is the executable and ctest

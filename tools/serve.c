@@ -2,15 +2,18 @@
  * serve.c - `wsv serve`: a WebSocket server for people and test drivers.
  *
  * Every path echoes by default; --chat makes each path a publish/subscribe
- * topic; --exec runs a program per connection and bridges its standard
- * input and output to the socket, one line per message.  A browser's
- * plain GET / gets a small page (page.html) that talks to the server.
+ * topic; --exec runs a program per connection (--dir: the program the
+ * path names) and bridges its standard input and output to the socket,
+ * one line per message.  A browser's plain GET / gets a small page
+ * (page.html) that talks to the server, or with --staticdir the files of
+ * a directory (static.c).
  *
  * The runtime (wsv/rt.h) does the sockets, threads and signals.  This
  * file owns the server: its setup from the options (open-files limit,
  * port check, TLS, the startup and log lines), the echo and chat modes,
- * the page and the Origin policy.  The command line is serve_opts.c's;
- * the programs of --exec are exec.c's.
+ * the page, the accept hook (Origin policy, --dir lookup, --maxforks) and
+ * the --header lines.  The command line is serve_opts.c's; the programs of
+ * --exec and --dir are exec.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,7 @@
 #include "cli.h"
 #include "exec.h"
 #include "serve.h"
+#include "static.h"
 #include "wsv_tool.h"
 
 /* The whole server: shared by every thread, read-only once running except
@@ -44,7 +48,11 @@ struct serve {
   char start_err[320];
   /* Which pages may open a WebSocket; NULL: every one (no accept hook). */
   struct wsv_origin_policy *origin;
-  struct exec exec; /* --exec: the programs (exec.h) */
+  struct exec exec; /* --exec, --dir: the programs (exec.h) */
+  struct serve_static files; /* --staticdir (root NULL without) */
+  /* The demo page's and the 405's header lines, --header and
+   * --header-http ones after them (malloc'd). */
+  char *page_headers, *bad_method_headers;
   /* RLIMIT_NOFILE before it was raised, given back to the programs. */
   struct rlimit nofile;
   int nofile_raised;
@@ -79,8 +87,11 @@ static void serve_on_log(void *user, int level, const char *text) {
     wsv_cli_log("wsv: %s", text);
 }
 
-static const char *serve_mode_name(int mode) {
-  return mode == SERVE_CHAT ? "chat" : mode == SERVE_EXEC ? "exec" : "echo";
+static const char *serve_mode_name(const struct serve_opts *o) {
+  return o->mode == SERVE_CHAT ? "chat"
+         : o->dir != NULL      ? "dir"
+         : o->mode == SERVE_EXEC ? "exec"
+                                 : "echo";
 }
 
 /* ---- WebSocket callbacks ------------------------------------------------- */
@@ -201,22 +212,24 @@ static void serve_on_http(const struct wsv_hs_server *hs,
   struct serve *st = user;
   struct wsv_str method = wsv_hs_server_method(hs);
   struct wsv_str path = wsv_hs_server_path(hs);
-  if (!serve_str_is(path, "/")) {
+  if (st->files.root != NULL) {
+    static_answer(&st->files, hs, res);
+  } else if (!serve_str_is(path, "/")) {
     res->status = 404;
     res->body = not_found;
     res->body_len = sizeof not_found - 1;
+    res->headers = st->opt.http_headers;
   } else if (serve_str_is(method, "GET") || serve_str_is(method, "HEAD")) {
     res->status = 200;
     res->content_type = "text/html; charset=utf-8";
     res->body = wsv_page_html;
     res->body_len = wsv_page_html_len;
-    res->headers = "Cache-Control: no-store\r\n"
-                   "X-Content-Type-Options: nosniff\r\n";
+    res->headers = st->page_headers;
   } else {
     res->status = 405;
     res->body = bad_method;
     res->body_len = sizeof bad_method - 1;
-    res->headers = "Allow: GET, HEAD\r\n";
+    res->headers = st->bad_method_headers;
   }
   if (!st->opt.quiet) {
     char m[32], p[256];
@@ -226,14 +239,51 @@ static void serve_on_http(const struct wsv_hs_server *hs,
   }
 }
 
+/* The header lines of the demo page and of its 405, with --header and
+ * --header-http after them.  0, or -1 out of memory. */
+static int serve_headers_init(struct serve *st) {
+  const char *user = st->opt.http_headers != NULL ? st->opt.http_headers : "";
+  if (asprintf(&st->page_headers,
+               "Cache-Control: no-store\r\n"
+               "X-Content-Type-Options: nosniff\r\n%s",
+               user) < 0) {
+    st->page_headers = NULL;
+    return -1;
+  }
+  if (asprintf(&st->bad_method_headers, "Allow: GET, HEAD\r\n%s", user) < 0) {
+    st->bad_method_headers = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- which pages may connect (--origin, --sameorigin) -------------------- */
 
-/* The accept hook: judge the Origin.  A refusal is a 403 whose body names
- * the options, and a log line (a browser only shows "failed"). */
+/* --exec, --dir: may this request start a program?  0, or the refusal's
+ * status (its reason set, a log line unless --quiet). */
+static int serve_admit(struct serve *st, struct wsv_hs_server *hs) {
+  struct wsv_str path = wsv_hs_server_path(hs);
+  const char *why = "";
+  int status = exec_admit(&st->exec, path.ptr, path.len, &why);
+  if (status == 0)
+    return 0;
+  (void)wsv_hs_server_set_reason(hs, why);
+  if (!st->opt.quiet) {
+    char p[256];
+    wsv_cli_printable(path.ptr, path.len, p, sizeof p);
+    wsv_cli_log("wsv: %d for %s: %s", status, p, why);
+  }
+  return status;
+}
+
+/* The accept hook: judge the Origin, then whether a program may start.
+ * A refusal is a 403 whose body names the options, and a log line (a
+ * browser only shows "failed"). */
 static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
   struct serve *st = user;
-  if (wsv_origin_check(st->origin, hs, st->opt.cert != NULL) == 0)
-    return 0;
+  if (st->origin == NULL ||
+      wsv_origin_check(st->origin, hs, st->opt.cert != NULL) == 0)
+    return st->opt.mode == SERVE_EXEC ? serve_admit(st, hs) : 0;
   struct wsv_str o = wsv_hs_server_origin(hs), host = {NULL, 0};
   (void)wsv_hs_server_header(hs, "Host", &host);
   int n = o.len < 64 ? (int)o.len : 64;
@@ -256,13 +306,14 @@ static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
   return 403;
 }
 
-/* Make the Origin policy: the options', or for --exec same-origin pages
- * only, or none (every page).  0, or -1 (out of memory). */
+/* Make the Origin policy: the options', or for a guarded mode
+ * (serve_mode_guarded: --exec, --dir) same-origin pages only, or none
+ * (every page).  0, or -1 (out of memory). */
 static int serve_origin_init(struct serve *st) {
   const char *list = st->opt.origins;
   unsigned flags = st->opt.sameorigin ? WSV_ORIGIN_SAME : 0;
   if (list == NULL && !st->opt.sameorigin) {
-    if (st->opt.mode != SERVE_EXEC)
+    if (!serve_mode_guarded(&st->opt))
       return 0;
     /* The default: the server's own page, reached by address or as
      * localhost (a rebound DNS name could pose as it). */
@@ -404,10 +455,11 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   }
   cfg->http = serve_on_http;
   cfg->http_user = st;
-  if (st->origin != NULL) {
+  if (st->origin != NULL || st->opt.mode == SERVE_EXEC) {
     cfg->handshake.accept = serve_on_accept;
     cfg->handshake.accept_user = st;
   }
+  cfg->handshake.extra_headers = st->opt.ws_headers;
   cfg->handle_signals = 1;
   cfg->callbacks.open = serve_on_open;
   cfg->callbacks.message = serve_on_message;
@@ -542,13 +594,29 @@ static int serve_main(struct serve *st, int argc, char **argv) {
   sigaddset(&stop_sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
   serve_raise_nofile(st);
-  if (serve_origin_init(st) != 0 ||
-      (st->opt.mode == SERVE_EXEC &&
-       exec_init(&st->exec, st->opt.exec, st->opt.passenv, st->opt.quiet,
-                 st->opt.max_message,
-                 st->nofile_raised ? &st->nofile : NULL) != 0)) {
+  if (serve_origin_init(st) != 0 || serve_headers_init(st) != 0) {
     fprintf(stderr, "wsv serve: out of memory\n");
     return 1;
+  }
+  if (st->opt.mode == SERVE_EXEC &&
+      (rc = exec_init(&st->exec, &st->opt,
+                      st->nofile_raised ? &st->nofile : NULL)) != 0) {
+    if (rc == -2)
+      fprintf(stderr, "wsv serve: --dir %s: %s\n", st->opt.dir,
+              strerror(errno));
+    else
+      fprintf(stderr, "wsv serve: out of memory\n");
+    return rc == -2 ? 2 : 1;
+  }
+  if (st->opt.staticdir != NULL &&
+      (rc = static_init(&st->files, st->opt.staticdir,
+                        st->opt.http_headers)) != 0) {
+    if (rc == -2)
+      fprintf(stderr, "wsv serve: --staticdir %s: %s\n", st->opt.staticdir,
+              strerror(errno));
+    else
+      fprintf(stderr, "wsv serve: out of memory\n");
+    return rc == -2 ? 2 : 1;
   }
 
   if (st->opt.port != 0 && serve_port_taken(st->opt.host, st->opt.port))
@@ -584,14 +652,16 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     char vl[32], origins[256];
     wsv_cli_version_list(st->opt.versions, vl, sizeof vl);
     serve_origin_text(st, origins, sizeof origins);
+    const char *what = st->opt.exec ? st->opt.exec : st->opt.dir;
     wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, deflate %s, "
-                "origins %s; Ctrl-C stops",
-                serve_mode_name(st->opt.mode), st->opt.exec ? " " : "",
-                st->opt.exec ? st->opt.exec : "",
+                "origins %s%s%s; Ctrl-C stops",
+                serve_mode_name(&st->opt), what ? " " : "", what ? what : "",
                 st->opt.broker ? " across instances through " : "",
                 st->opt.broker ? st->opt.broker : "", vl, st->opt.threads,
                 st->opt.threads == 1 ? "" : "s", st->opt.cert ? ", TLS" : "",
-                wsv_cli_deflate_name(st->opt.deflate), origins);
+                wsv_cli_deflate_name(st->opt.deflate), origins,
+                st->files.root ? ", files from " : "",
+                st->files.root ? st->files.root : "");
   }
   if (st->broker != NULL && st->opt.verbose &&
       wsv_timer_new(wsv_server_loop(st->srv, 0), &st->stats_timer,
@@ -616,9 +686,11 @@ int wsv_cmd_serve(int argc, char **argv) {
   memset(&st, 0, sizeof st);
   int rc = serve_main(&st, argc, argv);
   wsv_origin_policy_free(st.origin);
+  static_free(&st.files);
+  free(st.page_headers);
+  free(st.bad_method_headers);
   wsv_broker_free(st.broker); /* after the server (serve_main freed it) */
   exec_free(&st.exec);
-  free(st.opt.origins);
-  free(st.opt.passenv);
+  serve_opts_free(&st.opt);
   return rc;
 }
