@@ -220,6 +220,12 @@ char **exec_env_build(const struct exec_req *r, char *const *base,
   exec_envb_add(&b, "UNIQUE_ID", buf);
   if (r->tls)
     exec_envb_add(&b, "HTTPS", "on");
+  /* Set empty, as websocketd does (no body, no authentication here). */
+  static const char *const empty[] = {"AUTH_TYPE", "CONTENT_LENGTH",
+                                      "CONTENT_TYPE", "REMOTE_IDENT",
+                                      "REMOTE_USER"};
+  for (size_t k = 0; k < sizeof empty / sizeof empty[0]; k++)
+    exec_envb_add(&b, empty[k], "");
   exec_env_headers(&b, r);
   size_t own = b.n;
   /* The base entries point into environ: not ours to free, so they go

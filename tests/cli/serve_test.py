@@ -865,8 +865,15 @@ def case_env():
         check("exec env: PATH is passed unchanged", f"PATH={base['PATH']}" in lines, repr(lines))
         check("exec env: WSV_PATH, WSV_QUERY, WSV_PEER, WSV_VERSION are set",
               all(n in names for n in ("WSV_PATH", "WSV_QUERY", "WSV_PEER", "WSV_VERSION")), repr(names))
+        cgi = {"REMOTE_ADDR", "REMOTE_PORT", "REMOTE_HOST", "QUERY_STRING", "REQUEST_URI",
+               "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "SERVER_NAME", "SERVER_PORT",
+               "SERVER_PROTOCOL", "SERVER_SOFTWARE", "GATEWAY_INTERFACE", "UNIQUE_ID",
+               "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"}
+        # the CGI/1.1 variables and HTTP_<NAME> of the request's headers
+        # (tests/interop/websocketd_side.py checks their values)
         extra = set(names) - {"PATH", "WSV_PATH", "WSV_QUERY", "WSV_PEER", "WSV_VERSION",
-                              "PWD", "LD_PRELOAD", "_STDBUF_O"}  # sh sets PWD, stdbuf the others
+                              "PWD", "LD_PRELOAD", "_STDBUF_O"} - cgi  # sh sets PWD, stdbuf the others
+        extra = {n for n in extra if not n.startswith("HTTP_")}
         check("exec env: nothing else", not extra, repr(sorted(extra)))
     finally:
         stop(s)
