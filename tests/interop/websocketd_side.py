@@ -185,9 +185,21 @@ def handshake(port, path, extra=""):
         return 0, {}, None, bytes(data), local
     st, _, hdrs, rest = head
     if st != 101:
-        body, _ = W.read_until_eof(s, 2)
+        # websocketd keeps the connection open: read Content-Length bytes
+        want = int(hdrs.get("content-length", ["-1"])[0])
+        body = bytearray(rest)
+        deadline = time.monotonic() + 2
+        while (want < 0 or len(body) < want) and time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, OSError):
+                break
+            if not chunk:
+                break
+            body += chunk
         s.close()
-        return st, hdrs, None, rest + body, local
+        return st, hdrs, None, bytes(body), local
     return st, hdrs, s, W.FrameReader(s, rest), local
 
 
