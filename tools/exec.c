@@ -560,18 +560,23 @@ static int exec_find(const struct exec *x, const char *path, size_t len,
                      char *info, size_t icap, const char **why) {
   char decoded[WEBPATH_MAX + 1];
   int r = webpath_decode(path, len, decoded, sizeof decoded);
+  if (x->cmd != NULL) {
+    /* --exec: websocketd's SCRIPT_NAME is "/" and PATH_INFO the path
+     * (decoded; as received when it does not decode: nothing is looked
+     * up with it). */
+    snprintf(prog, pcap, "%s", x->cmd);
+    snprintf(script, scap, "/");
+    if (r != WEBPATH_OK && r != WEBPATH_DOTFILE)
+      snprintf(info, icap, "%.*s", (int)len, path);
+    else
+      snprintf(info, icap, "%s", strcmp(decoded, "/") == 0 ? "" : decoded);
+    return 0;
+  }
   if (r != WEBPATH_OK) {
     *why = r == WEBPATH_DOTDOT    ? "'.' and '..' are not allowed in the path"
            : r == WEBPATH_DOTFILE ? "no program at this path (dot file)"
                                   : "malformed path";
     return r == WEBPATH_DOTFILE ? 404 : 400;
-  }
-  if (x->cmd != NULL) {
-    /* --exec: websocketd's SCRIPT_NAME is "/" and PATH_INFO the path. */
-    snprintf(prog, pcap, "%s", x->cmd);
-    snprintf(script, scap, "/");
-    snprintf(info, icap, "%s", strcmp(decoded, "/") == 0 ? "" : decoded);
-    return 0;
   }
   const char *rest = "";
   r = webpath_program(x->dir, decoded, prog, pcap, script, scap, &rest, why);

@@ -574,6 +574,13 @@ def run_exec_pair():
                       "/some/path", repr(env.get("PATH_INFO")))
             rep.check(f"{name}: one program: QUERY_STRING=x=1", env.get("QUERY_STRING") == "x=1", "x=1",
                       repr(env.get("QUERY_STRING")))
+            st, _, s, rd, _ = handshake(srv.port, "/.well-known/x%20y")
+            env = dict(l.partition("=")[::2] for l in lines_of(read_all(rd))) if st == 101 else {}
+            if s:
+                s.close()
+            rep.check(f"{name}: one program: any path runs it, PATH_INFO decoded",
+                      env.get("PATH_INFO") == "/.well-known/x y", "/.well-known/x y",
+                      f"{st} {env.get('PATH_INFO')!r}")
             st, _, s, _, _ = handshake(srv.port, "/", "Origin: http://evil.example\r\n")
             if s:
                 s.close()
