@@ -45,8 +45,9 @@
 #define EXEC_REAP_POLL_MS 20
 /* The sweep after the server stopped: deadlines at most this long. */
 #define EXEC_SWEEP_TERM_MS 1000
-/* Longest line of a program's stderr put in the log (longer: cut). */
-#define EXEC_ERR_LINE 1024
+/* Longest line of a program's stderr put in the log (longer: cut, with
+ * "..."), so that the whole log line fits wsv_cli_log's 1 KiB. */
+#define EXEC_ERR_LINE 960
 /* Without pidfd_open (Linux < 5.3), how often a running program is
  * checked for its exit. */
 #define EXEC_EXIT_POLL_MS 250

@@ -7,7 +7,9 @@ do: the CGI/1.1 variables a program prints, --dir routing, static files
 (types, HEAD, Last-Modified, If-Modified-Since -> 304, 404, traversal
 refused), --maxforks, --binary with bytes that are not UTF-8, --closems
 ending a program that ignores the end of its input, --header,
---header-ws, --header-http, the clean environment.  Where wsv deliberately
+--header-ws, --header-http, the clean environment, HTTPS=on over TLS.
+wsv alone: the 8 MiB static file limit, the stderr line limit, usage
+errors, --origin/--sameorigin in echo and chat.  Where wsv deliberately
 differs, the case is named "DIFFERS" and checks each server's own
 behaviour:
   - Origin: websocketd accepts every page unless told; wsv --exec and
@@ -238,7 +240,7 @@ def http(port, method, path, extra=""):
     """(status, headers, body) of a raw HTTP/1.1 request (path as is)."""
     s = W.connect_raw(port, 5)
     s.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{extra}\r\n".encode())
-    data, _ = W.read_until_eof(s, 5)
+    data, _ = W.read_until_eof(s, 5, 16 << 20)
     s.close()
     head = W.parse_http_head(data)
     if head is None:
@@ -680,6 +682,90 @@ def run_binary_pair():
             stop(srv)
 
 
+def wss_lines(port, ca, path):
+    """The text a program sends over wss:// (Python websockets client)."""
+    import asyncio
+    import websockets
+
+    async def go():
+        out = []
+        async with websockets.connect(f"wss://localhost:{port}{path}", ssl=W.client_ssl(ca),
+                                      open_timeout=5) as ws:
+            try:
+                while True:
+                    out.append(await asyncio.wait_for(ws.recv(), 5))
+            except (websockets.ConnectionClosed, asyncio.TimeoutError):
+                pass
+        return out
+    try:
+        return asyncio.run(go())
+    except Exception as e:  # noqa: BLE001 - reported as the case's result
+        return [f"error {e!r}"]
+
+
+def run_tls_pair():
+    """HTTPS=on (and the CGI variables) over TLS, on both."""
+    if not W.require_peers(rep, python_websockets=True):
+        return
+    pki = W.make_pki(rep)
+    if pki is None:
+        return
+    for name in ("websocketd", "wsv"):
+        if name == "websocketd":
+            common = ["--ssl", f"--sslcert={pki['cert']}", f"--sslkey={pki['key']}"]
+        else:
+            common = ["--cert", pki["cert"], "--key", pki["key"]]
+        srv = start(name, common + [f"--dir={D}"])
+        if srv is None:
+            continue
+        try:
+            lines = []
+            for m in wss_lines(srv.port, pki["ca"], "/env.sh"):
+                lines += m.split("\n") if isinstance(m, str) else []
+            env = dict(l.partition("=")[::2] for l in lines if l)
+            rep.check(f"{name}: over TLS: HTTPS=on", env.get("HTTPS") == "on", "on",
+                      f"{env.get('HTTPS')!r} {lines[:3]}")
+            rep.check(f"{name}: over TLS: SCRIPT_NAME=/env.sh", env.get("SCRIPT_NAME") == "/env.sh", "/env.sh",
+                      repr(env.get("SCRIPT_NAME")))
+        finally:
+            stop(srv)
+
+
+def run_limits():
+    """wsv only: a static file over the 8 MiB limit gets 500 (the answer is
+    held in memory), one at the limit is served; a stderr line longer than
+    960 bytes is cut in the log (the line then fits in 1 KiB)."""
+    big = os.path.join(TMP, "big")
+    os.makedirs(big, exist_ok=True)
+    with open(f"{big}/over.bin", "wb") as f:
+        f.truncate((8 << 20) + 1)
+    with open(f"{big}/at.bin", "wb") as f:
+        f.truncate(8 << 20)
+    put(f"{D}/longerr.sh", "#!/bin/sh\nhead -c 3000 /dev/zero | tr '\\0' x >&2\necho >&2\necho done\n", X)
+    srv = start("wsv", [f"--staticdir={big}", f"--dir={D}"])
+    if srv is None:
+        return
+    try:
+        st, h, body = http(srv.port, "HEAD", "/over.bin")
+        st2, _, body2 = http(srv.port, "GET", "/over.bin")
+        rep.check("wsv: static file over 8 MiB -> 500 with a line saying so",
+                  st == 500 and st2 == 500 and b"8 MiB" in body2, "500 ... 8 MiB", f"{st} {st2} {sb(body2)}")
+        st, h, body = http(srv.port, "GET", "/at.bin")
+        rep.check("wsv: static file of 8 MiB served whole", st == 200 and len(body) == 8 << 20
+                  and h1(h, "Content-Type") == "application/octet-stream", "200, 8 MiB, octet-stream",
+                  f"{st} {len(body)} {h1(h, 'Content-Type')}")
+        st, _, s, rd, _ = handshake(srv.port, "/longerr.sh")
+        got = lines_of(read_all(rd)) if st == 101 else []
+        if s:
+            s.close()
+        m = srv.proc.wait_output(lambda o, e: re.search(rb"wsv: #\d+ stderr: (x+)(\.\.\.)?\n", e), 5)
+        rep.check("wsv: a 3000-byte stderr line is logged cut at 960 bytes",
+                  got == ["done"] and m is not None and len(m.group(1)) == 960 and m.group(2) == b"...",
+                  "960 x and ...", f"{got} {len(m.group(1)) if m else None}")
+    finally:
+        stop(srv)
+
+
 def run_bad_options():
     for args, what in [(["--header", "X-A: a\r\nX-B: b"], "CR/LF in a value"),
                        (["--header-ws", "X-A: a\nb"], "LF in a value"),
@@ -765,8 +851,8 @@ def main():
     if not os.path.exists(WEBSOCKETD):
         rep.fail("peer: websocketd", "/usr/bin/websocketd (apt: websocketd; scripts/deps)", "missing")
         rep.finish()
-    for part in (run_dir_pair, run_exec_pair, run_maxforks_pair, run_binary_pair, run_bad_options,
-                 run_origin_modes):
+    for part in (run_dir_pair, run_exec_pair, run_maxforks_pair, run_binary_pair, run_tls_pair,
+                 run_limits, run_bad_options, run_origin_modes):
         t0 = time.monotonic()
         part()
         print(f"-- {part.__name__}: {time.monotonic() - t0:.1f} s", flush=True)
