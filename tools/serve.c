@@ -46,7 +46,7 @@ struct serve {
   atomic_ulong next_id;
   int starting; /* during wsv_server_new: keep errors, print none */
   char start_err[320];
-  /* Which pages may open a WebSocket; NULL: every one (no accept hook). */
+  /* Which pages may open a WebSocket; NULL: every one. */
   struct wsv_origin_policy *origin;
   struct exec exec; /* --exec, --dir: the programs (exec.h) */
   struct serve_static files; /* --staticdir (root NULL without) */
