@@ -387,7 +387,7 @@ static void serve_fix_std_fds(void) {
 /* Is host:port already taken by a listener?  The runtime's listeners use
  * SO_REUSEPORT, so a second `wsv serve` by the same user would otherwise
  * silently share the port with the first: try a bind without it. */
-static int serve_port_taken(const char *host, uint16_t port) {
+static int serve_port_taken_one(const char *host, uint16_t port) {
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_socktype = SOCK_STREAM;
@@ -417,6 +417,23 @@ static int serve_port_taken(const char *host, uint16_t port) {
   }
   freeaddrinfo(res);
   return taken;
+}
+
+/* The same for a comma-separated list of hosts: taken on any of them. */
+static int serve_port_taken(const char *hosts, uint16_t port) {
+  for (const char *p = hosts; *p != '\0';) {
+    size_t n = strcspn(p, ", ");
+    char one[256];
+    if (n > 0 && n < sizeof one) {
+      memcpy(one, p, n);
+      one[n] = '\0';
+      if (serve_port_taken_one(one, port))
+        return 1;
+    }
+    p += n;
+    p += strspn(p, ", ");
+  }
+  return 0;
 }
 
 static int serve_port_in_use(uint16_t port) {
@@ -476,18 +493,29 @@ static int serve_is_tls_error(const char *e) {
          strncmp(e, "TLS", 3) == 0;
 }
 
-/* The URL line, printed once the server listens. */
-static void serve_print_url(const struct serve *st, uint16_t port) {
+/* The URL line, printed once the server listens: the first address's
+ * URL (127.0.0.1 for every address), then the other addresses. */
+static void serve_print_url(const struct serve *st) {
+  char first[48], more[160] = "";
+  if (!wsv_server_address(st->srv, 0, first, sizeof first))
+    snprintf(first, sizeof first, "?:%u", (unsigned)wsv_server_port(st->srv));
   const char *h = st->opt.host;
   int any = strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
-  const char *shown = any ? "127.0.0.1" : h;
-  const char *lb = strchr(shown, ':') != NULL ? "[" : "";
-  const char *rb = *lb != '\0' ? "]" : "";
+  if (any)
+    snprintf(first, sizeof first, "127.0.0.1:%u",
+             (unsigned)wsv_server_port(st->srv));
+  size_t m = 0;
+  char at[48];
+  for (int i = 1; wsv_server_address(st->srv, i, at, sizeof at); i++) {
+    int w = snprintf(more + m, sizeof more - m, "%s%s", i == 1 ? "" : ", ", at);
+    if (w < 0 || (size_t)w >= sizeof more - m)
+      break;
+    m += (size_t)w;
+  }
   const char *s = st->opt.cert != NULL ? "s" : "";
-  printf("wsv: serving on http%s://%s%s%s:%u/ (WebSocket: ws%s://%s%s%s:%u/)"
-         "%s\n",
-         s, lb, shown, rb, (unsigned)port, s, lb, shown, rb, (unsigned)port,
-         any ? " on every address" : "");
+  printf("wsv: serving on http%s://%s/ (WebSocket: ws%s://%s/)%s%s%s\n", s,
+         first, s, first, any ? " on every address" : "",
+         m > 0 ? ", also on " : "", more);
   fflush(stdout);
 }
 
@@ -646,8 +674,7 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     return 1;
   }
   st->starting = 0;
-  uint16_t port = wsv_server_port(st->srv);
-  serve_print_url(st, port);
+  serve_print_url(st);
   if (!st->opt.quiet) {
     char vl[32], origins[256];
     wsv_cli_version_list(st->opt.versions, vl, sizeof vl);

@@ -40,8 +40,11 @@ static const char serve_usage[] =
     "http://HOST:PORT/ gets a page that talks to the server, or the files\n"
     "of --staticdir.\n"
     "\n"
-    "  --host H             address to listen on (default 127.0.0.1; 0.0.0.0\n"
-    "                       or :: for every address)\n"
+    "  --host H             address to listen on: an IP address, a host\n"
+    "                       name (each of its addresses) or a comma-\n"
+    "                       separated list (default 127.0.0.1,::1: both\n"
+    "                       loopbacks, so localhost works over IPv4 and\n"
+    "                       IPv6; 0.0.0.0 or :: for every address)\n"
     "  --port P             port (default 8080; 0 picks a free one)\n"
     "  --versions LIST      WebSocket versions to accept, from 13, 8, 7\n"
     "                       (default 13)\n"
@@ -300,7 +303,7 @@ void serve_opts_free(struct serve_opts *o) {
 
 /* Parse the command line.  Returns -1 to go on, or an exit status. */
 int serve_parse(int argc, char **argv, struct serve_opts *o) {
-  o->host = "127.0.0.1";
+  o->host = "127.0.0.1,::1";
   o->port = 8080;
   o->versions = WSV_VERSIONS_DEFAULT;
   o->threads = 1;

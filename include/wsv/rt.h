@@ -598,9 +598,14 @@ typedef void (*wsv_http_fn)(const struct wsv_hs_server *hs,
  * "Library contract"). */
 struct wsv_server_config {
   /* Where to listen: an IPv4 or IPv6 literal ("::1", "0.0.0.0", "::"
-   * for every address, dual-stack) or a host name (resolved with
-   * getaddrinfo, which may block; the first address that binds is used).
-   * Default "127.0.0.1". */
+   * for every address, dual-stack), a host name (resolved with
+   * getaddrinfo, which may block: every distinct IPv4 and IPv6 address it
+   * has is bound, e.g. 127.0.0.1 and ::1 for a "localhost" that has
+   * both), or a comma-separated list of those ("127.0.0.1,::1": both
+   * loopbacks).  At most 4 addresses, all on one port (a picked one is
+   * the same on each); with more than one, IPv6 sockets are IPv6-only.  An
+   * address that cannot be bound is logged (WSV_LOG_WARN) and left out
+   * as long as another one is bound.  Default "127.0.0.1". */
   const char *host;
   /* The port; 0 (default) picks a free one (see wsv_server_port). */
   uint16_t port;
@@ -725,6 +730,14 @@ WSV_EXTERN int wsv_server_new(struct wsv_server **out,
 
 /* wsv_server_port - the bound port (the picked one when cfg.port was 0). */
 WSV_EXTERN uint16_t wsv_server_port(const struct wsv_server *srv);
+
+/* wsv_server_address - the i-th address the server listens on (0 <=
+ * i; in the order of cfg.host), as "127.0.0.1:8080" or "[::1]:8080",
+ * into buf[0..cap) (NUL-terminated, cut to fit; at most 47 characters).
+ * Returns 1, or 0 when there is no i-th address (or srv is NULL), so
+ * `for (i = 0; wsv_server_address(srv, i, b, sizeof b); i++)` lists them. */
+WSV_EXTERN int wsv_server_address(const struct wsv_server *srv, int i,
+                                  char *buf, size_t cap);
 
 /* wsv_server_run - serve on the calling thread (thread 0) plus threads-1
  * new threads, until the server stops (wsv_server_stop or a handled
