@@ -95,6 +95,8 @@ static const struct {
     {"otf", "font/otf"},
     {"mp3", "audio/mpeg"},
     {"ogg", "audio/ogg"},
+    {"oga", "audio/ogg"},
+    {"opus", "audio/ogg"},
     {"wav", "audio/wav"},
     {"mp4", "video/mp4"},
     {"webm", "video/webm"},
