@@ -52,6 +52,7 @@ set(WSV_RT_SOURCES
   src/rt/listen.c
   src/rt/loop.c
   src/rt/memcache.c
+  src/rt/proxy.c
   src/rt/pubsub.c
   src/rt/redis.c
   src/rt/redis_config.c
