@@ -428,6 +428,12 @@ WSV_EXTERN int wsv_ws_send_binary(struct wsv_ws *ws, const void *data,
  * Returns 0, or the errors of wsv_conn_ping / wsv_ws_send. */
 WSV_EXTERN int wsv_ws_ping(struct wsv_ws *ws, const void *data, size_t len);
 
+/* wsv_ws_pong - queue an unsolicited pong (a one-way heartbeat, RFC 6455
+ * §5.5.3; pings are answered automatically, so this is never needed for
+ * them).  Payload at most 125 bytes, copied.  Returns 0, or the errors
+ * of wsv_ws_ping. */
+WSV_EXTERN int wsv_ws_pong(struct wsv_ws *ws, const void *data, size_t len);
+
 /* wsv_ws_close - start the closing handshake with `code` (0: a Close
  * without a code; else a code valid on the wire, e.g. 1000) and
  * reason[0..len) (UTF-8, at most 123 bytes, copied).  The close callback
