@@ -74,6 +74,7 @@ set(WSV_TOOL_SOURCES
   tools/bench_run.c
   tools/cli.c
   tools/connect.c
+  tools/connect_opts.c
   tools/demo.c
   tools/exec.c
   tools/exec_spawn.c
