@@ -42,6 +42,7 @@ struct connect {
   int signo;  /* the signal that ended us, or 0 */
   int opened;
   int tty;                      /* stdin is a terminal: /commands */
+  int quit;                     /* /quit dropped the connection */
   uint64_t received;            /* messages received */
   struct wsv_timer *wait_timer; /* --wait after the end of input */
   char *redirect;               /* the URL to follow next, or NULL */
@@ -146,6 +147,7 @@ static int connect_command(struct connect *c, const char *p, size_t n) {
     return -1;
   } else if (strcmp(line, "/quit") == 0) {
     connect_stop_input(c);
+    c->quit = 1;
     if (c->ws != NULL)
       wsv_ws_abort(c->ws);
     return -1;
@@ -410,6 +412,8 @@ static void connect_on_close(struct wsv_ws *ws, int code, const char *reason,
             why[0] ? "\"" : "");
   if (c->signo != 0) {
     c->status = 128 + c->signo;
+  } else if (c->quit) {
+    c->status = 0; /* asked for: not a failure */
   } else if (wsv_ws_error(ws) != 0) {
     const char *text = wsv_ws_error_text(ws);
     if (strstr(text, "(close ") != NULL) /* wsv_strerror names it already */
@@ -533,8 +537,10 @@ static void connect_config(struct connect *c, struct wsv_client_config *cfg,
   cfg->handshake.nheaders = nh;
   if (cfg->conn.max_frame > o->max_message)
     cfg->conn.max_frame = o->max_message;
-  if (o->ping_given)
+  if (o->ping_given) { /* a ping every S s; no answer within S s: gone */
     cfg->limits.ping_interval_ms = o->ping_interval_ms;
+    cfg->limits.pong_timeout_ms = o->ping_interval_ms;
+  }
   const char *from = NULL;
   const char *px = connect_pick_proxy(o, url, &from);
   if (px != NULL && strstr(px, "://") == NULL) { /* "host:port" */
