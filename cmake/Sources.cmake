@@ -106,6 +106,7 @@ set(WSV_TEST_SOURCES
   tests/rt_broker_test.c
   tests/rt_client_test.c
   tests/rt_loop_test.c
+  tests/rt_proxy_test.c
   tests/rt_pubsub_test.c
   tests/rt_redis_test.c
   tests/rt_server_test.c
