@@ -132,6 +132,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/host.c
   fuzz/inflate.c
   fuzz/origin.c
+  fuzz/proxy.c
   fuzz/redis_nodes.c
   fuzz/request.c
   fuzz/response.c
