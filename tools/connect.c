@@ -624,6 +624,9 @@ static void connect_follow(struct connect *c) {
 }
 
 int wsv_cmd_connect(int argc, char **argv) {
+  /* `wsv connect --listen ...` (the reverse bridge: local TCP connections
+   * carried over WebSockets) has its own options and file: dispatch to it
+   * here, before the client's parser. */
   struct connect c;
   memset(&c, 0, sizeof c);
   int rc = connect_parse(argc, argv, &c.opt);

@@ -411,8 +411,6 @@ int connect_parse(int argc, char **argv, struct connect_opts *o) {
   if (o->proxy != NULL && o->no_proxy)
     return wsv_cli_usage_error("connect",
                                "--proxy and --no-proxy exclude each other");
-  if (o->no_close && o->echo)
-    o->no_close = 1; /* --echo never closes at the end of input anyway */
   for (size_t k = 0; k < o->nheaders; k++)
     if (have_auth && o->headers[k].name.len == 13 &&
         strncasecmp(o->headers[k].name.ptr, "Authorization", 13) == 0)
