@@ -68,7 +68,10 @@ void connect_opts_free(struct connect_opts *o);
  * URL): NULL with --no-proxy; --proxy if given; else, unless NO_PROXY /
  * no_proxy matches the URL's host, https_proxy / HTTPS_PROXY for wss://
  * or http_proxy / HTTP_PROXY for ws://, then all_proxy / ALL_PROXY (the
- * lower-case name first; an empty value counts as unset).  The result
+ * lower-case name first; an empty value counts as unset).  Upper-case
+ * HTTP_PROXY is read too, unlike curl: the "httpoxy" concern (a CGI
+ * server turning a request's Proxy: header into HTTP_PROXY) is about
+ * programs run by a web server, not a command run by its user.  The result
  * points into o or the environment.  *from (may be NULL) gets the source's
  * name ("--proxy", "HTTPS_PROXY", ...) for -v. */
 const char *connect_pick_proxy(const struct connect_opts *o, const char *url,

@@ -279,6 +279,7 @@ class RawWs(ThreadedServer):
         self.routes = {}
         self.events = []  # (path, kind, data)
         self.paths = []
+        self.heads = {}  # path -> its request's fields (the last one)
         super().__init__()
 
     def ev(self, path, kind, data):
@@ -291,6 +292,7 @@ class RawWs(ThreadedServer):
         path = line.split(" ")[1]
         with self.lock:
             self.paths.append(path)
+            self.heads[path] = f
         if path in self.routes:
             st, loc = self.routes[path]
             c.sendall(f"HTTP/1.1 {st} Moved\r\nLocation: {loc}\r\nContent-Length: 0\r\n\r\n".encode())
@@ -570,6 +572,19 @@ def case_redirects():
         rc, out, err = run(["-L", "-n", "1", "--no-close", RAW + src], None)
         rep.check(f"-L: {src} ({raw.routes[src][0]} to {raw.routes[src][1]}) reaches {dst}",
                   rc == 0 and out == f"path={dst}\n".encode(), f"exit 0, 'path={dst}'", desc(rc, out, err))
+    raw.routes["/xhost"] = (302, f"ws://localhost:{raw.port}/landing")
+    raw.routes["/samehost"] = (302, "/landing2")
+    rc1, out1, err1 = run(["-L", "--auth", "a:b", "-n", "1", "--no-close", RAW + "/xhost"], None)
+    rc2, out2, err2 = run(["-L", "--auth", "a:b", "-n", "1", "--no-close", RAW + "/samehost"], None)
+    want = "Basic " + base64.b64encode(b"a:b").decode()
+    h0 = raw.heads.get("/xhost", {}).get("authorization")
+    h1 = raw.heads.get("/landing", {}).get("authorization")
+    h2 = raw.heads.get("/landing2", {}).get("authorization")
+    rep.check("-L --auth: Authorization goes to the same host after a redirect, not to another "
+              "(127.0.0.1 -> localhost)",
+              rc1 == 0 and rc2 == 0 and h0 == [want] and h1 is None and h2 == [want],
+              f"first {want}, other host none, same host {want}",
+              f"first={h0} other={h1} same={h2} {desc(rc1, out1, err1)} {desc(rc2, out2, err2)}")
     rc, out, err = run(["-n", "1", "--no-close", RAW + "/r301"], None)
     rep.check("no -L: a 301 is an error naming the Location and -L", rc == 1 and b"/final" in err and
               b"-L" in err, "exit 1, '/final' and '-L' on stderr", desc(rc, out, err))
@@ -640,6 +655,15 @@ def case_proxies(pki):
                        env={"HTTP_PROXY": f"http://127.0.0.1:{hp.port}", "NO_PROXY": "example.com,127.0.0.1"})
     rep.check("NO_PROXY listing the host: direct", rc == 0 and out == b"env\n" and len(hp.seen) == n0,
               "exit 0, no CONNECT", f"{desc(rc, out, err)} proxied={len(hp.seen) - n0}")
+    rc, out, err = run(["--wait", "0.3", target], b"env\n",
+                       env={"http_proxy": f"http://127.0.0.1:{hp.port}", "no_proxy": "*"})
+    rep.check("no_proxy=* (lower case): direct", rc == 0 and len(hp.seen) == n0, "no CONNECT",
+              f"{desc(rc, out, err)} proxied={len(hp.seen) - n0}")
+    rc, out, err = run(["--wait", "0.3", "--proxy", f"http://127.0.0.1:{hp.port}", target], b"env\n",
+                       env={"NO_PROXY": "*"})
+    rep.check("--proxy ignores NO_PROXY", rc == 0 and out == b"env\n" and len(hp.seen) == n0 + 1,
+              "one CONNECT", f"{desc(rc, out, err)} proxied={len(hp.seen) - n0}")
+    n0 = len(hp.seen)
     rc, out, err = run(["--no-proxy", "--wait", "0.3", target], b"env\n",
                        env={"ALL_PROXY": f"http://127.0.0.1:{hp.port}"})
     rep.check("--no-proxy beats ALL_PROXY", rc == 0 and len(hp.seen) == n0, "no CONNECT",
@@ -678,6 +702,15 @@ def case_proxies(pki):
     rep.check("SOCKS5 needing a login we lack: exit 1, 'none of our methods'",
               rc == 1 and b"none of our methods" in err, "exit 1", desc(rc, out, err))
     T.stop_server(rep, srv, "wsv serve (proxy target)")
+    old = T.start_server(rep, WSV, ("--versions", "8"))
+    if old is not None:
+        n0 = len(hp.seen)
+        rc, out, err = run(["--wait", "0.5", "--proxy", f"http://127.0.0.1:{hp.port}",
+                            f"ws://127.0.0.1:{old.port}/"], b"v8\n")
+        rep.check("through a proxy, the version retry (a server speaking 8) makes a second tunnel",
+                  rc == 0 and out == b"v8\n" and len(hp.seen) == n0 + 2, "exit 0, echo, 2 CONNECTs",
+                  f"{desc(rc, out, err)} proxied={len(hp.seen) - n0}")
+        T.stop_server(rep, old, "wsv serve --versions 8 (proxy target)")
     if pki is None:
         return
     tls = T.start_server(rep, WSV, ("--cert", pki["cert"], "--key", pki["key"]))
