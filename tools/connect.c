@@ -49,17 +49,21 @@ struct connect {
   char err[512]; /* the runtime's last error line */
 };
 
-/* Send our Close (quietly when the connection is already closing). */
-static void connect_close(struct connect *c, int code, const char *reason) {
+/* Send our Close (shown with -P).  Returns 0 or wsv_ws_close's error
+ * (WSV_ERR_CLOSED when the connection is already closing: callers that
+ * only want it closed ignore it). */
+static int connect_close(struct connect *c, int code, const char *reason) {
   if (c->ws == NULL)
-    return;
+    return WSV_ERR_CLOSED;
   size_t rl = reason != NULL ? strlen(reason) : 0;
-  if (wsv_ws_close(c->ws, code, reason, rl) == 0 && c->opt.show_control) {
+  int rc = wsv_ws_close(c->ws, code, reason, rl);
+  if (rc == 0 && c->opt.show_control) {
     char shown[160];
     wsv_cli_printable(reason != NULL ? reason : "", rl, shown, sizeof shown);
     fprintf(stderr, "> close %d%s%s%s\n", code, rl ? " \"" : "", shown,
             rl ? "\"" : "");
   }
+  return rc;
 }
 
 /* Bytes read from standard input at a time. */
@@ -102,7 +106,7 @@ static void connect_pause_input(struct connect *c, int pause) {
 static void connect_give_up(struct connect *c) {
   c->status = 1;
   connect_stop_input(c);
-  connect_close(c, 1000, NULL);
+  (void)connect_close(c, 1000, NULL);
 }
 
 /* A terminal's command line p[0..n) (p[0] == '/').  Returns 0, or -1 when
@@ -142,8 +146,12 @@ static int connect_command(struct connect *c, const char *p, size_t n) {
       wsv_cli_say("connect", "/close: the reason is at most 123 bytes");
       return 0;
     }
+    rc = connect_close(c, (int)code, reason);
+    if (rc == WSV_ERR_INVAL) {
+      wsv_cli_say("connect", "/close: the reason is not valid UTF-8");
+      return 0;
+    }
     connect_stop_input(c);
-    connect_close(c, (int)code, reason);
     return -1;
   } else if (strcmp(line, "/quit") == 0) {
     connect_stop_input(c);
@@ -193,7 +201,7 @@ static void connect_on_wait(struct wsv_timer *t, void *user) {
   (void)t;
   if (c->opt.verbose)
     fputs("* --wait is over: closing with 1000\n", stderr);
-  connect_close(c, 1000, NULL);
+  (void)connect_close(c, 1000, NULL);
 }
 
 /* End of input: send a last line without a newline, then close (unless
@@ -216,7 +224,7 @@ static void connect_input_eof(struct connect *c) {
   }
   if (c->opt.verbose)
     fputs("* end of input: closing with 1000\n", stderr);
-  connect_close(c, 1000, NULL);
+  (void)connect_close(c, 1000, NULL);
 }
 
 /* Read once from stdin and send the complete lines. */
@@ -375,7 +383,7 @@ static void connect_on_message(struct wsv_ws *ws, int opcode, const void *data,
       fprintf(stderr, "* %llu messages: closing with 1000\n",
               (unsigned long long)c->received);
     connect_stop_input(c);
-    connect_close(c, 1000, NULL);
+    (void)connect_close(c, 1000, NULL);
   }
 }
 

@@ -295,11 +295,12 @@ static int opts_valued(int argc, char **argv, int *i, struct connect_opts *o,
           "connect", "--proxy needs a URL (http://HOST:PORT, socks5://...)");
     o->proxy = v;
   } else if ((m = wsv_cli_opt(argc, argv, i, "--max-redirects", &v)) != 0) {
-    uint64_t n;
+    uint64_t n = 0;
     if (m < 0 || wsv_cli_uint(v, 0, 100, &n) != 0)
       *rc = wsv_cli_usage_error("connect",
                                 "--max-redirects needs a number 0..100");
-    o->max_redirects = (unsigned)n;
+    else
+      o->max_redirects = (unsigned)n;
     o->follow = 1;
   } else if ((m = wsv_cli_opt(argc, argv, i, "--wait", &v)) != 0) {
     if (m < 0 || opts_seconds(v, &o->wait_ms) != 0)
@@ -335,11 +336,12 @@ static int opts_valued(int argc, char **argv, int *i, struct connect_opts *o,
     else if (wsv_cli_versions(v, &o->versions, err, sizeof err) != 0)
       *rc = wsv_cli_usage_error("connect", "--versions: %s", err);
   } else if ((m = wsv_cli_opt(argc, argv, i, "--max-message", &v)) != 0) {
-    uint64_t n;
+    uint64_t n = 0;
     if (m < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 40, &n) != 0)
       *rc = wsv_cli_usage_error(
           "connect", "--max-message needs a size in bytes, e.g. 65536 or 16M");
-    o->max_message = n;
+    else
+      o->max_message = n;
   } else {
     return 0;
   }
