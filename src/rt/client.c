@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "proxy.h"
@@ -125,7 +126,8 @@ static void cli_attempt(struct wsv_ws *ws) {
 
 /* Log an HTTP head line by line at WSV_LOG_DEBUG behind `prefix` ("> "
  * for the request, "< " for the response), for `wsv connect -v`.  Bytes
- * from the server are shown as printable ASCII only. */
+ * from the server are shown as printable ASCII only; an Authorization
+ * field's credentials are not shown ("Authorization: (hidden)"). */
 static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
                          size_t n) {
   char line[256];
@@ -142,6 +144,8 @@ static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
     line[k] = '\0';
     if (j == i)
       break; /* the blank line that ends the head */
+    if (strncasecmp(line, "Authorization:", 14) == 0)
+      snprintf(line + 14, sizeof line - 14, " (hidden)");
     wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s%s", prefix, line);
     i = j;
     if (i < n && p[i] == '\r')

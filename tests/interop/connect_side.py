@@ -431,6 +431,11 @@ def case_headers():
     got = py.conns[n0:] if len(py.conns) > n0 else []
     h = got[0][1] if got else {}
     want = "Basic " + base64.b64encode(b"bob:p@ss").decode()
+    rc2, out2, err2 = run(["-v", "--auth", "zed:topsecret", "--wait", "0.3", py.url], b"y\n")
+    b64 = base64.b64encode(b"zed:topsecret")
+    rep.check("-v shows 'Authorization: (hidden)', never the credentials",
+              rc2 == 0 and b"> Authorization: (hidden)" in err2 and b64 not in err2,
+              "the line hidden", desc(rc2, out2, err2))
     rep.check("ws://bob:p%40ss@host/: Authorization Basic bob:p@ss (decoded), not in Host",
               rc == 0 and h.get("authorization") == [want] and
               all("@" not in v for v in h.get("host", [])),
