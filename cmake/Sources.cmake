@@ -52,6 +52,7 @@ set(WSV_RT_SOURCES
   src/rt/listen.c
   src/rt/loop.c
   src/rt/memcache.c
+  src/rt/proxy.c
   src/rt/pubsub.c
   src/rt/redis.c
   src/rt/redis_config.c
@@ -73,6 +74,7 @@ set(WSV_TOOL_SOURCES
   tools/bench_run.c
   tools/cli.c
   tools/connect.c
+  tools/connect_opts.c
   tools/demo.c
   tools/exec.c
   tools/exec_env.c
@@ -107,6 +109,7 @@ set(WSV_TEST_SOURCES
   tests/rt_broker_test.c
   tests/rt_client_test.c
   tests/rt_loop_test.c
+  tests/rt_proxy_test.c
   tests/rt_pubsub_test.c
   tests/rt_redis_test.c
   tests/rt_server_test.c
@@ -132,6 +135,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/host.c
   fuzz/inflate.c
   fuzz/origin.c
+  fuzz/proxy.c
   fuzz/redis_nodes.c
   fuzz/request.c
   fuzz/response.c

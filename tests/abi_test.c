@@ -72,7 +72,8 @@ ABI_FIELD(wsv_client_config, log, 584, 8)
 ABI_FIELD(wsv_client_config, log_user, 592, 8)
 ABI_FIELD(wsv_client_config, tls_insecure, 600, 4)
 ABI_FIELD(wsv_client_config, tls_cafile, 608, 8)
-ABI_FIELD(wsv_client_config, _reserved, 616, 128)
+ABI_FIELD(wsv_client_config, proxy, 616, 8)
+ABI_FIELD(wsv_client_config, _reserved, 624, 120)
 
 /* struct wsv_conn_config (grows into _reserved) */
 ABI_STRUCT(wsv_conn_config, 176, 8)
