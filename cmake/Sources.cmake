@@ -52,6 +52,7 @@ set(WSV_RT_SOURCES
   src/rt/listen.c
   src/rt/loop.c
   src/rt/memcache.c
+  src/rt/proxy.c
   src/rt/pubsub.c
   src/rt/redis.c
   src/rt/redis_config.c
@@ -75,8 +76,10 @@ set(WSV_TOOL_SOURCES
   tools/bridge_listen.c
   tools/cli.c
   tools/connect.c
+  tools/connect_opts.c
   tools/demo.c
   tools/exec.c
+  tools/exec_env.c
   tools/exec_spawn.c
   tools/main.c
   tools/page.c
@@ -86,6 +89,8 @@ set(WSV_TOOL_SOURCES
   tools/probe_report.c
   tools/serve.c
   tools/serve_opts.c
+  tools/static.c
+  tools/webpath.c
 )
 
 # Unit tests (cmocka): each tests/NAME_test.c is the executable and ctest
@@ -107,6 +112,7 @@ set(WSV_TEST_SOURCES
   tests/rt_client_test.c
   tests/rt_loop_test.c
   tests/rt_pause_test.c
+  tests/rt_proxy_test.c
   tests/rt_pubsub_test.c
   tests/rt_redis_test.c
   tests/rt_server_test.c
@@ -132,6 +138,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/host.c
   fuzz/inflate.c
   fuzz/origin.c
+  fuzz/proxy.c
   fuzz/redis_nodes.c
   fuzz/request.c
   fuzz/response.c

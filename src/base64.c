@@ -4,6 +4,9 @@
  * input re-encodes to itself.
  */
 #include <limits.h>
+#include <stdint.h>
+
+#include "wsv/http.h"
 
 #include "int.h"
 
@@ -112,4 +115,17 @@ long wsv__base64_decode(const char *in, size_t len, uint8_t *out, size_t cap) {
   }
 
   return (long)o;
+}
+
+size_t wsv_base64_encode(const void *in, size_t len, char *out, size_t cap) {
+  size_t need;
+
+  if (len / 3 >= SIZE_MAX / 4 - 1)
+    return SIZE_MAX;
+  need = (len + 2) / 3 * 4;
+  if (out == NULL || cap <= need || (in == NULL && len > 0))
+    return need;
+  (void)wsv__base64_encode((const uint8_t *)in, len, out);
+  out[need] = '\0';
+  return need;
 }

@@ -638,8 +638,63 @@ void wsv_hs_server_config_init(struct wsv_hs_server_config *cfg) {
   cfg->max_headers = 100;
 }
 
+/* The names the core writes in a 101 itself, or that would make it lie
+ * about its length: extra_headers may not repeat them. */
+static const char *const hss_own_names[] = {
+    "upgrade",
+    "connection",
+    "sec-websocket-accept",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "sec-websocket-version",
+    "content-length",
+    "transfer-encoding"};
+
+static int hss_own_name(const char *s, size_t n) {
+  for (size_t k = 0; k < sizeof hss_own_names / sizeof hss_own_names[0]; k++) {
+    const char *o = hss_own_names[k];
+    if (strlen(o) != n)
+      continue;
+    size_t i = 0;
+    while (i < n && (s[i] | 0x20) == o[i])
+      i++;
+    if (i == n)
+      return 1;
+  }
+  return 0;
+}
+
+/* extra_headers: NULL or "", or lines "Name: value\r\n", the name a token
+ * other than hss_own_names, the value field-content (no CR, LF, NUL or
+ * other CTL but HTAB), 4096 bytes at most in all. */
+static int hss_extra_ok(const char *h) {
+  if (h == NULL)
+    return 1;
+  size_t len = strlen(h);
+  if (len > 4096)
+    return 0;
+  size_t i = 0;
+  while (i < len) {
+    size_t name = i;
+    while (i < len && h[i] != ':' && h[i] != '\r' && h[i] != '\n')
+      i++;
+    if (i >= len || h[i] != ':' || !wsv__http_token(h + name, i - name) ||
+        hss_own_name(h + name, i - name))
+      return 0;
+    for (i++; i < len && h[i] != '\r'; i++) {
+      unsigned char c = (unsigned char)h[i];
+      if ((c < 0x20 && c != '\t') || c == 0x7f)
+        return 0;
+    }
+    if (i + 1 >= len || h[i + 1] != '\n')
+      return 0;
+    i += 2;
+  }
+  return 1;
+}
+
 static int hss_config_ok(const struct wsv_hs_server_config *c) {
-  return c->versions != 0 && (c->versions & ~WSV_VERSIONS_ALL) == 0 &&
+  return hss_extra_ok(c->extra_headers) && c->versions != 0 && (c->versions & ~WSV_VERSIONS_ALL) == 0 &&
          (c->unsupported_status == 426 || c->unsupported_status == 400) &&
          (c->plain_http == WSV_HS_PLAIN_REPORT ||
           c->plain_http == WSV_HS_PLAIN_426) &&
@@ -751,6 +806,8 @@ static void hss_build_101(const struct wsv_hs_server *hs, struct hss_buf *b) {
     hss_put_n(b, hs->extensions.ptr, hs->extensions.len);
     hss_put(b, "\r\n");
   }
+  if (hs->cfg.extra_headers != NULL)
+    hss_put(b, hs->cfg.extra_headers);
   hss_put(b, "\r\n");
 }
 

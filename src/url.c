@@ -3,6 +3,7 @@
  * http.c's (wsv__uri_host), so a client checks its URL by the rules a
  * server checks its Host field with.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "http.h"
@@ -204,4 +205,43 @@ size_t wsv_url_target(const struct wsv_url *u, char *out, size_t cap) {
     out[len] = '\0';
   }
   return len;
+}
+
+/* The value of the hex digit c, or -1. */
+static int url_hex(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+size_t wsv_url_decode(const char *s, size_t n, char *out, size_t cap) {
+  size_t i, o = 0;
+  if (s == NULL && n > 0)
+    return SIZE_MAX;
+  for (i = 0; i < n; i++) { /* check and measure first: nothing half-done */
+    if (s[i] == '%') {
+      if (n - i < 3 || url_hex(s[i + 1]) < 0 || url_hex(s[i + 2]) < 0 ||
+          (s[i + 1] == '0' && s[i + 2] == '0'))
+        return SIZE_MAX;
+      i += 2;
+    }
+    o++;
+  }
+  if (out == NULL || cap <= o)
+    return SIZE_MAX;
+  o = 0;
+  for (i = 0; i < n; i++) {
+    if (s[i] == '%') {
+      out[o++] = (char)(url_hex(s[i + 1]) * 16 + url_hex(s[i + 2]));
+      i += 2;
+    } else {
+      out[o++] = s[i];
+    }
+  }
+  out[o] = '\0';
+  return o;
 }

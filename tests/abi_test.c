@@ -72,7 +72,8 @@ ABI_FIELD(wsv_client_config, log, 584, 8)
 ABI_FIELD(wsv_client_config, log_user, 592, 8)
 ABI_FIELD(wsv_client_config, tls_insecure, 600, 4)
 ABI_FIELD(wsv_client_config, tls_cafile, 608, 8)
-ABI_FIELD(wsv_client_config, _reserved, 616, 128)
+ABI_FIELD(wsv_client_config, proxy, 616, 8)
+ABI_FIELD(wsv_client_config, _reserved, 624, 120)
 
 /* struct wsv_conn_config (grows into _reserved) */
 ABI_STRUCT(wsv_conn_config, 176, 8)
@@ -162,7 +163,8 @@ ABI_FIELD(wsv_hs_server_config, max_headers, 24, 8)
 ABI_FIELD(wsv_hs_server_config, accept, 32, 8)
 ABI_FIELD(wsv_hs_server_config, accept_user, 40, 8)
 ABI_FIELD(wsv_hs_server_config, pmd_policy, 48, 4)
-ABI_FIELD(wsv_hs_server_config, _reserved, 56, 64)
+ABI_FIELD(wsv_hs_server_config, extra_headers, 56, 8)
+ABI_FIELD(wsv_hs_server_config, _reserved, 64, 56)
 
 /* struct wsv_http_head (frozen) */
 ABI_STRUCT(wsv_http_head, 128, 8)

@@ -71,6 +71,7 @@ static const struct {
     {WSV_ERR_TLS, 1, 0},
     {WSV_ERR_TLS_VERIFY, 1, 0},
     {WSV_ERR_RESOLVE, 1, 0},
+    {WSV_ERR_PROXY, 1, 0},
     {WSV_ERR_SYSTEM, 1, 0},
     {WSV_ERR_EADDRINUSE, 1, 0},
     {WSV_ERR_EADDRNOTAVAIL, 1, 0},
@@ -97,7 +98,7 @@ static const struct {
 /* Numbers the table must never use. */
 static const int error_unknown[] = {
     1,    2,    -5,   -19,  -45,  -99,  -107,    -110,
-    -119, -123, -199, -219, -299, -300, -1000,   INT_MAX,
+    -119, -124, -199, -219, -299, -300, -1000,   INT_MAX,
     1002, 1007, 98,   -98,  111,  -111, INT_MIN, INT_MIN + 1};
 
 /* The stable numbers of the transport and system codes, written out: a
@@ -107,7 +108,8 @@ static const struct {
   int num;
 } error_numbers[] = {
     {WSV_ERR_TLS, -120},          {WSV_ERR_TLS_VERIFY, -121},
-    {WSV_ERR_RESOLVE, -122},      {WSV_ERR_SYSTEM, -200},
+    {WSV_ERR_RESOLVE, -122},      {WSV_ERR_PROXY, -123},
+    {WSV_ERR_SYSTEM, -200},
     {WSV_ERR_EADDRINUSE, -201},   {WSV_ERR_EADDRNOTAVAIL, -202},
     {WSV_ERR_EAFNOSUPPORT, -203}, {WSV_ERR_EACCES, -204},
     {WSV_ERR_EPERM, -205},        {WSV_ERR_ECONNREFUSED, -206},

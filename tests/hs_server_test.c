@@ -1318,6 +1318,85 @@ static void hst_free(void *p, void *user) {
   free(p);
 }
 
+/* extra_headers: written into the 101 after the core's lines, never into
+ * a rejection; a config with a malformed line, a CR or LF inside a value,
+ * a bad name or one of the core's own names is refused. */
+static void test_extra_headers(void **state) {
+  static const char *const good[] = {
+      "X-A: 1\r\n", "X-A: 1\r\nCache-Control: no-store\r\n", "",
+      "X-Tab:\tv w\r\n", "X-Empty:\r\n", "X-Obs: caf\xc3\xa9\r\n"};
+  static const char *const bad[] = {
+      "X-A: 1",            /* no CRLF */
+      "X-A: 1\n",          /* bare LF */
+      "X-A: 1\r",          /* bare CR */
+      "X-A: a\rb\r\n",     /* CR inside */
+      "X-A: a\nb\r\n",     /* LF inside */
+      "X-A: 1\r\n\r\n",    /* an empty line would end the head */
+      "X A: 1\r\n",        /* space in the name */
+      ": 1\r\n",           /* empty name */
+      "X-A 1\r\n",         /* no colon */
+      "X(A): 1\r\n",       /* not a token */
+      "X-A: \x01\r\n",     /* CTL in the value */
+      "X-A: \x7f\r\n",     /* DEL */
+      "upgrade: h2c\r\n",  /* the core's own */
+      "Sec-WebSocket-Accept: x\r\n",
+      "Content-Length: 5\r\n",
+      "X-A: 1\r\nConnection: close\r\n"};
+  struct wsv_hs_server_config cfg;
+  struct wsv_hs_server *hs;
+  size_t i, n;
+  char *r;
+  (void)state;
+  wsv_hs_server_config_init(&cfg);
+  assert_null(cfg.extra_headers);
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    wsv_hs_server_config_init(&cfg);
+    cfg.extra_headers = bad[i];
+    hs = (struct wsv_hs_server *)&cfg;
+    assert_int_equal(wsv_hs_server_new(&hs, &cfg, NULL), WSV_ERR_INVAL);
+    assert_null(hs);
+  }
+  {
+    static char big[4200];
+    for (i = 0; i + 10 < sizeof big; i += 10)
+      memcpy(big + i, "X-Big: 1\r\n", 10);
+    big[i] = '\0';
+    wsv_hs_server_config_init(&cfg);
+    cfg.extra_headers = big; /* over 4096 bytes */
+    assert_int_equal(wsv_hs_server_new(&hs, &cfg, NULL), WSV_ERR_INVAL);
+  }
+  for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+    static const char req[] = BASE END;
+    wsv_hs_server_config_init(&cfg);
+    cfg.extra_headers = good[i];
+    assert_int_equal(wsv_hs_server_new(&hs, &cfg, NULL), 0);
+    assert_int_equal(wsv_hs_server_parse(hs, req, sizeof req - 1),
+                     WSV_HS_ACCEPT);
+    r = hst_response(hs, &n);
+    /* the core's 101, then the lines, then the blank line */
+    size_t core = sizeof hst_rfc_101 - 3;
+    assert_true(n == core + strlen(good[i]) + 2);
+    assert_memory_equal(r, hst_rfc_101, core);
+    assert_memory_equal(r + core, good[i], strlen(good[i]));
+    assert_string_equal(r + n - 2, "\r\n");
+    free(r);
+    wsv_hs_server_free(hs);
+  }
+  /* a rejection carries none of them */
+  {
+    static const char req[] = RL HOST UPG CONN KEY END; /* no version */
+    wsv_hs_server_config_init(&cfg);
+    cfg.extra_headers = "X-Only-101: yes\r\n";
+    assert_int_equal(wsv_hs_server_new(&hs, &cfg, NULL), 0);
+    assert_int_equal(wsv_hs_server_parse(hs, req, sizeof req - 1),
+                     WSV_HS_REJECT);
+    r = hst_response(hs, &n);
+    assert_null(strstr(r, "X-Only-101"));
+    free(r);
+    wsv_hs_server_free(hs);
+  }
+}
+
 static void test_config_and_memory(void **state) {
   struct wsv_hs_server_config cfg;
   struct wsv_hs_server *hs = (struct wsv_hs_server *)&cfg;
@@ -1459,6 +1538,7 @@ int main(void) {
       cmocka_unit_test(test_hook_bad_subprotocol),
       cmocka_unit_test(test_hook_refuse),
       cmocka_unit_test(test_hook_long_reason),
+      cmocka_unit_test(test_extra_headers),
       cmocka_unit_test(test_config_and_memory),
       cmocka_unit_test(test_api_edges),
   };

@@ -13,8 +13,12 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -286,6 +290,91 @@ static void test_listen_errors(void **state) {
   wsv_server_free(a);
 }
 
+/* A TCP connect to [::1]:port or 127.0.0.1:port: 0 when it connects, else
+ * the errno. */
+static int s_try_connect(int family, uint16_t port) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)&ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)(void *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof *a;
+  }
+  int rc = connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+  close(fd);
+  return rc;
+}
+
+/* A list of hosts binds each (one port); a literal is one address. */
+static void test_listen_addresses(void **state) {
+  (void)state;
+  struct wsv_server_config cfg;
+  rtf_srv_config(&cfg);
+  cfg.threads = 2;
+  cfg.host = "127.0.0.1, ::1,127.0.0.1"; /* the repeat is bound once */
+  struct wsv_server *srv = NULL;
+  assert_int_equal(wsv_server_new(&srv, &cfg), 0);
+  uint16_t port = wsv_server_port(srv);
+  char at[48], want[48];
+  assert_int_equal(wsv_server_address(srv, 0, at, sizeof at), 1);
+  snprintf(want, sizeof want, "127.0.0.1:%u", (unsigned)port);
+  assert_string_equal(at, want);
+  assert_int_equal(wsv_server_address(srv, 1, at, sizeof at), 1);
+  snprintf(want, sizeof want, "[::1]:%u", (unsigned)port);
+  assert_string_equal(at, want);
+  assert_int_equal(wsv_server_address(srv, 2, at, sizeof at), 0);
+  assert_int_equal(wsv_server_address(NULL, 0, at, sizeof at), 0);
+  assert_int_equal(wsv_server_start(srv), 0);
+  assert_int_equal(s_try_connect(AF_INET, port), 0);
+  assert_int_equal(s_try_connect(AF_INET6, port), 0);
+  /* And a WebSocket through it. */
+  int fd = rtf_raw_ws(port);
+  close(fd);
+  rtf_srv_finish(srv);
+
+  cfg.threads = 1;
+  cfg.host = "127.0.0.1";
+  assert_int_equal(wsv_server_new(&srv, &cfg), 0);
+  port = wsv_server_port(srv);
+  assert_int_equal(s_try_connect(AF_INET, port), 0);
+  assert_int_equal(s_try_connect(AF_INET6, port), ECONNREFUSED);
+  assert_int_equal(wsv_server_address(srv, 1, at, sizeof at), 0);
+  wsv_server_free(srv);
+
+  /* Any element that does not resolve fails the whole list. */
+  cfg.host = "127.0.0.1,no-such-host.invalid";
+  assert_int_equal(wsv_server_new(&srv, &cfg), WSV_ERR_RESOLVE);
+  assert_null(srv);
+  /* A fixed port taken on one address of two: served on the other. */
+  int busy = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in6 b6;
+  memset(&b6, 0, sizeof b6);
+  b6.sin6_family = AF_INET6;
+  b6.sin6_addr = in6addr_loopback;
+  assert_int_equal(bind(busy, (struct sockaddr *)&b6, sizeof b6), 0);
+  assert_int_equal(listen(busy, 1), 0);
+  socklen_t bl = sizeof b6;
+  assert_int_equal(getsockname(busy, (struct sockaddr *)&b6, &bl), 0);
+  cfg.host = "127.0.0.1,::1";
+  cfg.port = ntohs(b6.sin6_port);
+  assert_int_equal(wsv_server_new(&srv, &cfg), 0);
+  assert_int_equal(s_try_connect(AF_INET, cfg.port), 0);
+  assert_int_equal(wsv_server_address(srv, 1, at, sizeof at), 0);
+  wsv_server_free(srv);
+  close(busy);
+}
+
 static void test_max_connections(void **state) {
   (void)state;
   struct wsv_server_config scfg;
@@ -358,6 +447,7 @@ int main(void) {
       cmocka_unit_test(test_output_budget),
       cmocka_unit_test(test_input_budget),
       cmocka_unit_test(test_listen_errors),
+      cmocka_unit_test(test_listen_addresses),
       cmocka_unit_test(test_max_connections),
       cmocka_unit_test(test_graceful_stop),
   };

@@ -57,5 +57,16 @@ for cmd in $cmds; do
 done
 check "every command in --help is in the man page ($cmds)" test -z "$missing"
 
+# Every long option `wsv connect --help` names is in the man page (written
+# there with \- for each dash).
+copts=$("$wsv" connect --help | grep -oE -- '--[a-z][a-z-]*[a-z]' | sort -u)
+missing=""
+for o in $copts; do
+  esc=$(printf '%s' "$o" | sed 's/-/\\-/g')
+  grep -qF -- "$esc" "$man" || missing="$missing $o"
+done
+check "every option in 'wsv connect --help' is in the man page" test -z "$missing"
+[ -z "$missing" ] || echo "     missing:$missing"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]

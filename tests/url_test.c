@@ -441,8 +441,49 @@ static void test_prefixes(void **state) {
     ut_prefixes(ut_bads[i].in, ut_bads[i].flags);
 }
 
+/* wsv_url_decode: decoded, refused (bad escape, %00, no room), every
+ * input read from a guard copy. */
+static void ut_decode(const char *in, const char *want) {
+  size_t n = strlen(in);
+  char out[64];
+  uint8_t *g = guard_copy(in, n);
+  size_t r = wsv_url_decode((const char *)g, n, out, sizeof out);
+  if (want == NULL) {
+    if (r != SIZE_MAX)
+      fail_msg("\"%s\" decoded, expected a refusal", in);
+  } else {
+    assert_int_equal(r, strlen(want));
+    assert_string_equal(out, want);
+    /* exactly the length is too small; length + 1 is enough */
+    assert_int_equal(wsv_url_decode((const char *)g, n, out, r), SIZE_MAX);
+    assert_int_equal(wsv_url_decode((const char *)g, n, out, r + 1), r);
+  }
+  guard_free(g, n);
+}
+
+static void test_decode(void **state) {
+  (void)state;
+  ut_decode("", "");
+  ut_decode("alice", "alice");
+  ut_decode("p%40ss", "p@ss");
+  ut_decode("%3a%3A", "::");
+  ut_decode("a%20b%7e", "a b~");
+  ut_decode("%e2%82%ac", "\xe2\x82\xac");
+  ut_decode("100%", NULL);
+  ut_decode("%4", NULL);
+  ut_decode("%zz", NULL);
+  ut_decode("%g0", NULL);
+  ut_decode("a%00b", NULL);
+  assert_int_equal(wsv_url_decode(NULL, 0, NULL, 0), SIZE_MAX); /* no room */
+  char out[4];
+  assert_int_equal(wsv_url_decode(NULL, 0, out, sizeof out), 0);
+  assert_string_equal(out, "");
+  assert_int_equal(wsv_url_decode(NULL, 3, out, sizeof out), SIZE_MAX);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode),
       cmocka_unit_test(test_accepted),   cmocka_unit_test(test_refused),
       cmocka_unit_test(test_nul_inside), cmocka_unit_test(test_arguments),
       cmocka_unit_test(test_long),       cmocka_unit_test(test_prefixes),

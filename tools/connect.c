@@ -2,10 +2,13 @@
  * connect.c - `wsv connect`: an interactive WebSocket client.
  *
  * Each line of standard input is sent as a message; each message received
- * is printed on its own line; end of input closes the connection with
- * 1000 and waits for the server's Close.  The version negotiation (a
- * server answering 400/426 with the versions it speaks, and the retry) is
- * the runtime's; -v shows it.
+ * is printed on its own line (or as JSON); end of input closes the
+ * connection with 1000 (after --wait, never with --no-close) and waits for
+ * the server's Close.  The version negotiation (a server answering
+ * 400/426 with the versions it speaks, and the retry) and the proxy tunnel
+ * are the runtime's; redirects are followed here (-L), each on a new
+ * client; on a terminal, lines starting with '/' are commands (/ping,
+ * /pong, /close, /quit).  The options are connect_opts.c's.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,65 +25,8 @@
 
 #include "bridge.h"
 #include "cli.h"
+#include "connect.h"
 #include "wsv_tool.h"
-
-static const char connect_usage[] =
-    "usage: wsv connect [--versions LIST] [--binary] [--echo] [--hex]\n"
-    "                   [--max-message BYTES] [--no-deflate]\n"
-    "                   [--cacert FILE | --insecure] [-v] URL\n"
-    "       wsv connect --listen ADDR [options] URL\n"
-    "\n"
-    "Connect to a WebSocket server (URL: ws://host[:port][/path][?query],\n"
-    "or wss://... for TLS).\n"
-    "Each line of standard input is sent as a text message (without its\n"
-    "newline); each message received is printed on its own line.  At the\n"
-    "end of input the connection is closed with 1000, and messages still\n"
-    "arriving are printed until the server's Close.\n"
-    "\n"
-    "  --versions LIST      WebSocket versions we speak, from 13, 8, 7\n"
-    "                       (default 13,8,7: 13 first, the others only if\n"
-    "                       the server asks for them)\n"
-    "  --binary             send each line as a binary message\n"
-    "  --echo               send every message received back unchanged\n"
-    "                       (same type) instead of printing it; the end of\n"
-    "                       input then does not close the connection\n"
-    "  --hex                print binary messages as hexadecimal (default:\n"
-    "                       their raw bytes)\n"
-    "  --max-message BYTES  largest message accepted (default 16M)\n"
-    "  --no-deflate         do not offer permessage-deflate (RFC 7692;\n"
-    "                       offered by default)\n"
-    "  --cacert FILE        wss://: trust the CAs in FILE (PEM) instead of\n"
-    "                       the system's store (e.g. a private CA)\n"
-    "  --insecure           wss://: accept any certificate and host name\n"
-    "                       (testing only)\n"
-    "  --listen ADDR        a reverse bridge instead: carry every TCP\n"
-    "                       connection accepted on ADDR (tcp://HOST:PORT or\n"
-    "                       unix:PATH) over its own WebSocket to URL, bytes\n"
-    "                       as binary messages both ways (see wsv connect\n"
-    "                       --listen ADDR --help)\n"
-    "  -v, --verbose        show the connection, the TLS version and\n"
-    "                       cipher, the version negotiation, the agreed\n"
-    "                       extensions and the close on standard error\n"
-    "\n"
-    "Exit status: 0 after a normal close: the server's Close with 1000 (or\n"
-    "without a code), also when the server then keeps TCP open (dropped\n"
-    "after the 5 s close timeout); 1 if connecting or the handshake failed,\n"
-    "the connection broke, the server never answered our Close, or it\n"
-    "closed with another code; 2 on a usage error; 128+N after signal N\n"
-    "(SIGINT or SIGTERM send a Close with 1001 first).\n";
-
-struct connect_opts {
-  const char *url;
-  uint32_t versions;
-  int binary;
-  int echo;
-  int hex;
-  int verbose;
-  int no_deflate;
-  int insecure;
-  const char *cacert;
-  uint64_t max_message;
-};
 
 struct connect {
   struct connect_opts opt;
@@ -96,8 +42,30 @@ struct connect {
   int status; /* the exit status */
   int signo;  /* the signal that ended us, or 0 */
   int opened;
+  int tty;                      /* stdin is a terminal: /commands */
+  int quit;                     /* /quit dropped the connection */
+  uint64_t received;            /* messages received */
+  struct wsv_timer *wait_timer; /* --wait after the end of input */
+  char *redirect;               /* the URL to follow next, or NULL */
   char err[512]; /* the runtime's last error line */
 };
+
+/* Send our Close (shown with -P).  Returns 0 or wsv_ws_close's error
+ * (WSV_ERR_CLOSED when the connection is already closing: callers that
+ * only want it closed ignore it). */
+static int connect_close(struct connect *c, int code, const char *reason) {
+  if (c->ws == NULL)
+    return WSV_ERR_CLOSED;
+  size_t rl = reason != NULL ? strlen(reason) : 0;
+  int rc = wsv_ws_close(c->ws, code, reason, rl);
+  if (rc == 0 && c->opt.show_control) {
+    char shown[160];
+    wsv_cli_printable(reason != NULL ? reason : "", rl, shown, sizeof shown);
+    fprintf(stderr, "> close %d%s%s%s\n", code, rl ? " \"" : "", shown,
+            rl ? "\"" : "");
+  }
+  return rc;
+}
 
 /* Bytes read from standard input at a time. */
 #define CONNECT_READ_CHUNK 65536
@@ -139,13 +107,78 @@ static void connect_pause_input(struct connect *c, int pause) {
 static void connect_give_up(struct connect *c) {
   c->status = 1;
   connect_stop_input(c);
-  if (c->ws != NULL)
-    (void)wsv_ws_close(c->ws, 1000, NULL, 0);
+  (void)connect_close(c, 1000, NULL);
+}
+
+/* A terminal's command line p[0..n) (p[0] == '/').  Returns 0, or -1 when
+ * input must stop. */
+static int connect_command(struct connect *c, const char *p, size_t n) {
+  char line[512];
+  snprintf(line, sizeof line, "%.*s", (int)n, p);
+  char *arg = line + strcspn(line, " \t");
+  if (*arg != '\0')
+    *arg++ = '\0';
+  arg += strspn(arg, " \t");
+  int rc = 0;
+  if (strcmp(line, "/ping") == 0 || strcmp(line, "/pong") == 0) {
+    int ping = line[2] == 'i';
+    size_t al = strlen(arg);
+    if (al > 125) {
+      wsv_cli_say("connect", "%s: at most 125 bytes of data", line);
+      return 0;
+    }
+    rc = ping ? wsv_ws_ping(c->ws, arg, al) : wsv_ws_pong(c->ws, arg, al);
+    if (rc == 0 && c->opt.show_control)
+      fprintf(stderr, "> %s: %s\n", ping ? "ping" : "pong", arg);
+  } else if (strcmp(line, "/close") == 0) {
+    uint64_t code = 1000;
+    char *reason = arg + strcspn(arg, " \t");
+    if (*reason != '\0')
+      *reason++ = '\0';
+    reason += strspn(reason, " \t");
+    if (*arg != '\0' &&
+        (wsv_cli_uint(arg, 1000, 4999, &code) != 0 ||
+         wsv_close_code_valid((int)code) == 0)) {
+      wsv_cli_say("connect", "/close: '%s' is not a close code to send "
+                  "(1000-1003, 1007-1014, 3000-4999)", arg);
+      return 0;
+    }
+    if (strlen(reason) > 123) {
+      wsv_cli_say("connect", "/close: the reason is at most 123 bytes");
+      return 0;
+    }
+    rc = connect_close(c, (int)code, reason);
+    if (rc == WSV_ERR_INVAL) {
+      wsv_cli_say("connect", "/close: the reason is not valid UTF-8");
+      return 0;
+    }
+    connect_stop_input(c);
+    return -1;
+  } else if (strcmp(line, "/quit") == 0) {
+    connect_stop_input(c);
+    c->quit = 1;
+    if (c->ws != NULL)
+      wsv_ws_abort(c->ws);
+    return -1;
+  } else {
+    wsv_cli_say("connect", "unknown command '%s' (/ping, /pong, /close, "
+                "/quit; '//' sends a line starting with '/')", line);
+    return 0;
+  }
+  if (rc != 0)
+    wsv_cli_say("connect", "%s: %s", line, wsv_strerror(rc));
+  return 0;
 }
 
 /* Send one line.  Returns 0, or -1 when input must stop. */
 static int connect_send_line(struct connect *c, const char *p, size_t n) {
   c->lineno++;
+  if (c->tty && n > 0 && p[0] == '/') {
+    if (n < 2 || p[1] != '/')
+      return connect_command(c, p, n);
+    p++; /* "//x" sends "/x" */
+    n--;
+  }
   int op = c->opt.binary ? WSV_OP_BINARY : WSV_OP_TEXT;
   if (op == WSV_OP_TEXT && wsv_utf8_valid((const uint8_t *)p, n) != WSV_OK) {
     wsv_cli_say("connect",
@@ -164,18 +197,35 @@ static int connect_send_line(struct connect *c, const char *p, size_t n) {
   return 0;
 }
 
+static void connect_on_wait(struct wsv_timer *t, void *user) {
+  struct connect *c = user;
+  (void)t;
+  if (c->opt.verbose)
+    fputs("* --wait is over: closing with 1000\n", stderr);
+  (void)connect_close(c, 1000, NULL);
+}
+
 /* End of input: send a last line without a newline, then close (unless
- * --echo, where the server decides when to stop). */
+ * --echo or --no-close, where the server decides when to stop; after
+ * --wait seconds with it). */
 static void connect_input_eof(struct connect *c) {
   if (c->len > 0 && connect_send_line(c, c->line, c->len) != 0)
     return;
   c->len = 0;
   connect_stop_input(c);
-  if (!c->opt.echo && c->ws != NULL) {
+  if (c->opt.echo || c->opt.no_close || c->ws == NULL)
+    return;
+  if (c->opt.wait_ms > 0) {
     if (c->opt.verbose)
-      fputs("* end of input: closing with 1000\n", stderr);
-    (void)wsv_ws_close(c->ws, 1000, NULL, 0);
+      fprintf(stderr, "* end of input: reading %u ms more\n",
+              (unsigned)c->opt.wait_ms);
+    if (wsv_timer_new(c->loop, &c->wait_timer, connect_on_wait, c) == 0 &&
+        wsv_timer_start(c->wait_timer, c->opt.wait_ms, 0) == 0)
+      return;
   }
+  if (c->opt.verbose)
+    fputs("* end of input: closing with 1000\n", stderr);
+  (void)connect_close(c, 1000, NULL);
 }
 
 /* Read once from stdin and send the complete lines. */
@@ -261,6 +311,10 @@ static void connect_on_open(struct wsv_ws *ws, void *user) {
     if (ext != NULL)
       wsv_cli_printable(ext, strlen(ext), shown, sizeof shown);
     fprintf(stderr, "* extensions: %s\n", ext != NULL ? shown : "none");
+    const char *sp = wsv_ws_subprotocol(ws);
+    if (sp != NULL)
+      wsv_cli_printable(sp, strlen(sp), shown, sizeof shown);
+    fprintf(stderr, "* subprotocol: %s\n", sp != NULL ? shown : "none");
   }
   connect_start_input(c);
 }
@@ -280,19 +334,70 @@ static void connect_print_hex(const uint8_t *p, size_t n) {
   fwrite(buf, 1, o, stdout);
 }
 
+/* One message as a JSON object on a line of stdout. */
+static void connect_print_json(int opcode, const uint8_t *p, size_t n) {
+  printf("{\"type\":\"%s\",\"length\":%zu,\"%s\":\"",
+         opcode == WSV_OP_TEXT ? "text" : "binary", n,
+         opcode == WSV_OP_TEXT ? "text" : "base64");
+  if (opcode == WSV_OP_TEXT) {
+    for (size_t k = 0; k < n; k++) { /* valid UTF-8: only escapes needed */
+      unsigned char ch = p[k];
+      if (ch == '"' || ch == '\\')
+        printf("\\%c", ch);
+      else if (ch < 0x20 || ch == 0x7f)
+        printf("\\u%04x", ch);
+      else
+        putchar(ch);
+    }
+  } else {
+    char b64[4 * 1024 + 1];
+    for (size_t k = 0; k < n; k += 3 * 1024) {
+      size_t m = n - k < 3 * 1024 ? n - k : 3 * 1024;
+      size_t w = wsv_base64_encode(p + k, m, b64, sizeof b64);
+      fwrite(b64, 1, w, stdout);
+    }
+  }
+  fputs("\"}", stdout);
+}
+
 static void connect_on_message(struct wsv_ws *ws, int opcode, const void *data,
                                size_t len, void *user) {
   struct connect *c = user;
+  if (c->opt.count > 0 && c->received >= c->opt.count)
+    return; /* after -n N: closing */
+  c->received++;
   if (c->opt.echo) {
     (void)wsv_ws_send(ws, opcode, data, len);
-    return;
-  }
-  if (opcode == WSV_OP_BINARY && c->opt.hex)
+  } else if (c->opt.json) {
+    connect_print_json(opcode, data, len);
+  } else if (opcode == WSV_OP_BINARY && c->opt.hex) {
     connect_print_hex(data, len);
-  else if (len > 0)
+  } else if (len > 0) {
     fwrite(data, 1, len, stdout);
-  fputc('\n', stdout);
-  fflush(stdout);
+  }
+  if (!c->opt.echo) {
+    fputc('\n', stdout);
+    fflush(stdout);
+  }
+  if (c->opt.count > 0 && c->received == c->opt.count) {
+    if (c->opt.verbose)
+      fprintf(stderr, "* %llu messages: closing with 1000\n",
+              (unsigned long long)c->received);
+    connect_stop_input(c);
+    (void)connect_close(c, 1000, NULL);
+  }
+}
+
+static void connect_on_control(struct wsv_ws *ws, int opcode, const void *data,
+                               size_t len, void *user) {
+  struct connect *c = user;
+  (void)ws;
+  if (!c->opt.show_control)
+    return;
+  char shown[160];
+  wsv_cli_printable(data, len, shown, sizeof shown);
+  fprintf(stderr, "< %s: %s\n", opcode == WSV_OP_PING ? "ping" : "pong",
+          shown);
 }
 
 static void connect_on_drain(struct wsv_ws *ws, void *user) {
@@ -309,8 +414,15 @@ static void connect_on_close(struct wsv_ws *ws, int code, const char *reason,
   wsv_cli_printable(reason, len, why, sizeof why);
   c->ws = NULL;
   connect_stop_input(c);
+  wsv_timer_free(c->wait_timer);
+  c->wait_timer = NULL;
+  if (c->opt.show_control && code != 1006 && code != 1015)
+    fprintf(stderr, "< close %d%s%s%s\n", code, why[0] ? " \"" : "", why,
+            why[0] ? "\"" : "");
   if (c->signo != 0) {
     c->status = 128 + c->signo;
+  } else if (c->quit) {
+    c->status = 0; /* asked for: not a failure */
   } else if (wsv_ws_error(ws) != 0) {
     const char *text = wsv_ws_error_text(ws);
     if (strstr(text, "(close ") != NULL) /* wsv_strerror names it already */
@@ -318,6 +430,11 @@ static void connect_on_close(struct wsv_ws *ws, int code, const char *reason,
     else
       wsv_cli_say("connect", "connection lost: %s (close %d)", text, code);
     c->status = 1;
+  } else if (c->opt.exit_mode == CONNECT_EXIT_CLOSE) {
+    c->status = connect_exit(code);
+    if (c->opt.verbose)
+      fprintf(stderr, "* closed: %d \"%s\" (exit status %d)\n", code, why,
+              c->status);
   } else if (code == 1000 || code == 1005) {
     if (c->opt.verbose)
       fprintf(stderr, "* closed: %d \"%s\"\n", code, why);
@@ -329,22 +446,46 @@ static void connect_on_close(struct wsv_ws *ws, int code, const char *reason,
   wsv_loop_stop(c->loop);
 }
 
+/* 1 for the statuses -L follows. */
+static int connect_is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 ||
+         status == 308;
+}
+
 static void connect_on_fail(struct wsv_ws *ws, int err, const char *text,
                             void *user) {
   struct connect *c = user;
-  (void)ws;
   c->ws = NULL;
+  c->status = 1;
+  wsv_loop_stop(c->loop);
   if (c->signo != 0) {
     c->status = 128 + c->signo;
-  } else {
-    const char *t = text != NULL && text[0] != '\0' ? text : wsv_strerror(err);
-    if (err == WSV_ERR_HS_NO_COMMON_VERSION)
-      wsv_cli_say("connect", "no common WebSocket version: %s", t);
-    else
-      wsv_cli_say("connect", "%s", t);
-    c->status = 1;
+    return;
   }
-  wsv_loop_stop(c->loop);
+  const char *t = text != NULL && text[0] != '\0' ? text : wsv_strerror(err);
+  int st = wsv_client_status(ws);
+  const char *loc = wsv_client_location(ws);
+  if (connect_is_redirect(st) && loc != NULL) {
+    if (c->opt.follow) {
+      free(c->redirect);
+      c->redirect = strdup(loc); /* NULL: reported as no memory below */
+      if (c->redirect != NULL) {
+        if (c->opt.verbose)
+          fprintf(stderr, "* redirect: %d to %s\n", st, loc);
+        return;
+      }
+      t = "out of memory";
+    } else {
+      wsv_cli_say("connect",
+                  "the server redirects (%d) to %s (use -L to follow)", st,
+                  loc);
+      return;
+    }
+  }
+  if (err == WSV_ERR_HS_NO_COMMON_VERSION)
+    wsv_cli_say("connect", "no common WebSocket version: %s", t);
+  else
+    wsv_cli_say("connect", "%s", t);
 }
 
 /* SIGINT / SIGTERM: the first sends a Close with 1001 ("going away") and
@@ -366,79 +507,61 @@ static void connect_on_signal(struct wsv_signal *sig, int signo, void *user) {
 
 /* ---- setup --------------------------------------------------------------- */
 
-/* Parse the command line.  Returns -1 to go on, or an exit status. */
-static int connect_parse(int argc, char **argv, struct connect_opts *o) {
-  o->versions = WSV_VERSIONS_ALL;
-  o->max_message = WSV_CONN_DEFAULT_MAX_MESSAGE;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
-    int m;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(connect_usage, stdout);
-      return 0;
-    } else if (strcmp(a, "--binary") == 0) {
-      o->binary = 1;
-    } else if (strcmp(a, "--echo") == 0) {
-      o->echo = 1;
-    } else if (strcmp(a, "--hex") == 0) {
-      o->hex = 1;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-      o->verbose = 1;
-    } else if (strcmp(a, "--no-deflate") == 0) {
-      o->no_deflate = 1;
-    } else if (strcmp(a, "--insecure") == 0 || strcmp(a, "-k") == 0) {
-      o->insecure = 1;
-    } else if ((m = wsv_cli_opt(argc, argv, &i, "--cacert", &v)) != 0) {
-      if (m < 0 || *v == '\0')
-        return wsv_cli_usage_error("connect", "--cacert needs a PEM file");
-      o->cacert = v;
-    } else if ((m = wsv_cli_opt(argc, argv, &i, "--versions", &v)) != 0) {
-      char err[160];
-      if (m < 0)
-        return wsv_cli_usage_error("connect", "%s needs a list such as 13,8,7",
-                                   a);
-      if (wsv_cli_versions(v, &o->versions, err, sizeof err) != 0)
-        return wsv_cli_usage_error("connect", "--versions: %s", err);
-    } else if ((m = wsv_cli_opt(argc, argv, &i, "--max-message", &v)) != 0) {
-      uint64_t n;
-      if (m < 0 || wsv_cli_size(v, 1, UINT64_C(1) << 40, &n) != 0)
-        return wsv_cli_usage_error(
-            "connect",
-            "--max-message needs a size in bytes, e.g. 65536 or 16M");
-      o->max_message = n;
-    } else if (a[0] == '-' && a[1] != '\0') {
-      return wsv_cli_usage_error("connect", "unknown option '%s'", a);
-    } else if (o->url != NULL) {
-      return wsv_cli_usage_error("connect", "one URL only ('%s' is extra)", a);
-    } else {
-      o->url = a;
-    }
-  }
-  if (o->url == NULL)
-    return wsv_cli_usage_error("connect",
-                               "no URL given (e.g. ws://127.0.0.1:8080/)");
-  if (strncasecmp(o->url, "ws://", 5) != 0 &&
-      strncasecmp(o->url, "wss://", 6) != 0)
-    return wsv_cli_usage_error(
-        "connect", "'%s' is not a WebSocket URL (ws://...)", o->url);
-  if (o->insecure && o->cacert != NULL)
-    return wsv_cli_usage_error("connect",
-                               "--cacert and --insecure exclude each other");
-  return -1;
+/* 1 if a and b name the same host and port. */
+static int connect_same_authority(const char *a, const char *b) {
+  struct wsv_url ua, ub;
+  if (wsv_url_parse(&ua, a, strlen(a), 0, NULL) != WSV_OK ||
+      wsv_url_parse(&ub, b, strlen(b), 0, NULL) != WSV_OK)
+    return 0;
+  return ua.port == ub.port && ua.host.len == ub.host.len &&
+         strncasecmp(ua.host.ptr, ub.host.ptr, ua.host.len) == 0;
 }
 
-static void connect_config(struct connect *c, struct wsv_client_config *cfg) {
+/* The settings for one attempt at `url` (the first or a redirect's);
+ * `proxy_buf` holds an environment proxy given without a scheme. */
+static void connect_config(struct connect *c, struct wsv_client_config *cfg,
+                           const char *url, char *proxy_buf, size_t pcap) {
+  struct connect_opts *o = &c->opt;
   wsv_client_config_init(cfg);
-  cfg->url = c->opt.url;
-  cfg->handshake.versions = c->opt.versions;
-  cfg->conn.max_message = c->opt.max_message;
-  cfg->tls_insecure = c->opt.insecure;
-  cfg->tls_cafile = c->opt.cacert;
-  cfg->handshake.pmd_offer = !c->opt.no_deflate;
-  if (cfg->conn.max_frame > c->opt.max_message)
-    cfg->conn.max_frame = c->opt.max_message;
+  cfg->url = url;
+  cfg->handshake.versions = o->versions;
+  cfg->conn.max_message = o->max_message;
+  cfg->tls_insecure = o->insecure;
+  cfg->tls_cafile = o->cacert;
+  cfg->handshake.pmd_offer = !o->no_deflate;
+  cfg->handshake.origin = o->origin;
+  cfg->handshake.subprotocols = o->subprotocols;
+  cfg->handshake.nsubprotocols = o->nsubprotocols;
+  size_t nh = o->nheaders;
+  /* Basic credentials go to the URL's host only, not to a redirect's
+   * other host (as curl does without --location-trusted). */
+  if (o->auth_hdr != NULL && connect_same_authority(o->url, url)) {
+    o->headers[nh].name.ptr = "Authorization";
+    o->headers[nh].name.len = 13;
+    o->headers[nh].value.ptr = o->auth_hdr;
+    o->headers[nh].value.len = strlen(o->auth_hdr);
+    nh++;
+  }
+  cfg->handshake.headers = o->headers;
+  cfg->handshake.nheaders = nh;
+  if (cfg->conn.max_frame > o->max_message)
+    cfg->conn.max_frame = o->max_message;
+  if (o->ping_given) { /* a ping every S s; no answer within S s: gone */
+    cfg->limits.ping_interval_ms = o->ping_interval_ms;
+    cfg->limits.pong_timeout_ms = o->ping_interval_ms;
+  }
+  const char *from = NULL;
+  const char *px = connect_pick_proxy(o, url, &from);
+  if (px != NULL && strstr(px, "://") == NULL) { /* "host:port" */
+    snprintf(proxy_buf, pcap, "http://%s", px);
+    px = proxy_buf;
+  }
+  cfg->proxy = px;
+  if (o->verbose && px != NULL)
+    fprintf(stderr, "* proxy: %s (from %s)\n", px, from);
   cfg->callbacks.open = connect_on_open;
   cfg->callbacks.message = connect_on_message;
+  cfg->callbacks.control = connect_on_control;
   cfg->callbacks.drain = connect_on_drain;
   cfg->callbacks.close = connect_on_close;
   cfg->callbacks.fail = connect_on_fail;
@@ -447,7 +570,72 @@ static void connect_config(struct connect *c, struct wsv_client_config *cfg) {
   cfg->log_user = c;
 }
 
+/* Connect to url and run until the connection ends.  Returns 0, or -1
+ * when the client could not even start (status set). */
+static int connect_run(struct connect *c, const char *url) {
+  struct wsv_client_config cfg;
+  char proxy_buf[1024];
+  connect_config(c, &cfg, url, proxy_buf, sizeof proxy_buf);
+  c->err[0] = '\0';
+  int rc = wsv_client_connect(c->loop, &cfg, &c->ws);
+  if (rc != 0) {
+    wsv_cli_say("connect", "%s", c->err[0] != '\0' ? c->err : wsv_strerror(rc));
+    c->status = 1;
+    return -1;
+  }
+  rc = wsv_loop_run(c->loop);
+  if (rc != 0) {
+    wsv_cli_say("connect", "%s", wsv_strerror(rc));
+    c->status = 1;
+    return -1;
+  }
+  return 0;
+}
+
+/* Connect, following redirects (-L) up to --max-redirects hops and
+ * stopping at the first URL seen twice. */
+static void connect_follow(struct connect *c) {
+  char *seen[CONNECT_DEFAULT_REDIRECTS * 10 + 2];
+  size_t nseen = 0;
+  seen[nseen++] = strdup(c->opt.url);
+  const char *url = c->opt.url;
+  unsigned hops = 0;
+  while (connect_run(c, url) == 0 && c->redirect != NULL) {
+    char why[200];
+    char *next = connect_redirect(url, c->redirect, why, sizeof why);
+    free(c->redirect);
+    c->redirect = NULL;
+    c->status = 1;
+    if (next == NULL) {
+      wsv_cli_say("connect", "cannot follow the redirect: %s", why);
+      break;
+    }
+    int loop = 0;
+    for (size_t k = 0; k < nseen; k++)
+      loop |= seen[k] != NULL && strcmp(seen[k], next) == 0;
+    if (loop) {
+      wsv_cli_say("connect", "redirect loop: %s was visited already", next);
+      free(next);
+      break;
+    }
+    if (++hops > c->opt.max_redirects) {
+      wsv_cli_say("connect", "too many redirects (over %u, --max-redirects)",
+                  c->opt.max_redirects);
+      free(next);
+      break;
+    }
+    seen[nseen++] = next;
+    url = next;
+    c->status = 0;
+  }
+  for (size_t k = 0; k < nseen; k++)
+    free(seen[k]);
+}
+
 int wsv_cmd_connect(int argc, char **argv) {
+  /* `wsv connect --listen ...` (the reverse bridge: local TCP connections
+   * carried over WebSockets) has its own options and file: dispatch to it
+   * here, before the client's parser. */
   for (int i = 1; i < argc; i++) /* the reverse bridge: bridge_listen.c */
     if (strcmp(argv[i], "--listen") == 0 ||
         strncmp(argv[i], "--listen=", 9) == 0)
@@ -455,39 +643,34 @@ int wsv_cmd_connect(int argc, char **argv) {
   struct connect c;
   memset(&c, 0, sizeof c);
   int rc = connect_parse(argc, argv, &c.opt);
-  if (rc >= 0)
+  if (rc >= 0) {
+    connect_opts_free(&c.opt);
     return rc;
+  }
   if (c.opt.verbose) {
     char vl[32];
     wsv_cli_version_list(c.opt.versions, vl, sizeof vl);
     fprintf(stderr, "* we speak %s\n", vl);
   }
+  c.tty = isatty(STDIN_FILENO);
   rc = wsv_loop_new(&c.loop);
   if (rc != 0) {
     wsv_cli_say("connect", "%s", wsv_strerror(rc));
+    connect_opts_free(&c.opt);
     return 1;
   }
   static const int sigs[] = {SIGINT, SIGTERM};
   struct wsv_signal *sig = NULL;
   if (wsv_signal_start(c.loop, &sig, sigs, 2, connect_on_signal, &c) != 0)
     sig = NULL; /* the default actions then apply */
-  struct wsv_client_config cfg;
-  connect_config(&c, &cfg);
-  rc = wsv_client_connect(c.loop, &cfg, &c.ws);
-  if (rc != 0) {
-    wsv_cli_say("connect", "%s", c.err[0] != '\0' ? c.err : wsv_strerror(rc));
-    c.status = 1;
-  } else {
-    rc = wsv_loop_run(c.loop);
-    if (rc != 0) {
-      wsv_cli_say("connect", "%s", wsv_strerror(rc));
-      c.status = 1;
-    }
-  }
+  connect_follow(&c);
   connect_stop_input(&c);
+  wsv_timer_free(c.wait_timer);
   wsv_signal_stop(sig);
   wsv_loop_free(c.loop);
   free(c.line);
+  free(c.redirect);
+  connect_opts_free(&c.opt);
   fflush(stdout);
   return c.status;
 }

@@ -1,23 +1,28 @@
 /*
- * exec.c - the exec bridge of `wsv serve --exec`: the life of the program
- * run for each connection.  Each message from the peer becomes a line on
- * its stdin (queued, written as the pipe takes it); each line of its
- * stdout becomes a message (text when valid UTF-8, else binary; paused
- * while the connection's send buffer is full).  Its exit closes the
+ * exec.c - the exec bridge of `wsv serve --exec` and --dir: the life of
+ * the program run for each connection.  Each message from the peer
+ * becomes a line on its stdin (queued, written as the pipe takes it);
+ * each line of its stdout becomes a message (text when valid UTF-8, else
+ * binary; paused while the connection's send buffer is full); with
+ * --binary, bytes go as they are both ways, what one read gets being one
+ * binary message.  Each line of its stderr goes to the log with the
+ * connection's number (cut at EXEC_ERR_LINE bytes).  Its exit closes the
  * connection with 1000; the connection's end closes its pipes.  Either
  * way its process group is then ended: SIGTERM, and SIGKILL later, on the
- * deadlines below, driven by a timer per program (and a pidfd to see its
- * exit), and by exec_sweep once the server has stopped.  How a program is
- * started (argv, environment) is exec_spawn.c's.
+ * deadlines of --closems, driven by a timer per program (and a pidfd to
+ * see its exit), and by exec_sweep once the server has stopped.  How a
+ * program is started is exec_spawn.c's, its environment exec_env.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,15 +34,20 @@
 
 #include "cli.h"
 #include "exec.h"
+#include "serve.h"
+#include "webpath.h"
 
-/* After the connection is gone, a program gets this long to exit once its
- * input is closed before SIGTERM, and as long again before SIGKILL. */
-#define EXEC_REAP_TERM_MS 2000
-#define EXEC_REAP_KILL_MS 4000
+/* After the connection is gone, a program gets --closems ms to exit once
+ * its input is closed before SIGTERM, and as long again (at least
+ * EXEC_KILL_MIN_MS) before SIGKILL; once it exited, what it left in its
+ * process group gets SIGTERM at once and SIGKILL that long after. */
+#define EXEC_KILL_MIN_MS 100
 #define EXEC_REAP_POLL_MS 20
-/* Once the program exited, what it left in its process group gets
- * SIGTERM at once and SIGKILL this long after. */
-#define EXEC_GROUP_KILL_MS 2000
+/* The sweep after the server stopped: deadlines at most this long. */
+#define EXEC_SWEEP_TERM_MS 1000
+/* Longest line of a program's stderr put in the log (longer: cut, with
+ * "..."), so that the whole log line fits wsv_cli_log's 1 KiB. */
+#define EXEC_ERR_LINE 960
 /* Without pidfd_open (Linux < 5.3), how often a running program is
  * checked for its exit. */
 #define EXEC_EXIT_POLL_MS 250
@@ -71,8 +81,10 @@ struct exec_child {
   pid_t pid;
   int in_fd;  /* our end of its stdin, -1 once closed */
   int out_fd; /* our end of its stdout, -1 once closed */
+  int err_fd; /* our end of its stderr, -1 once closed */
   struct wsv_io *in_io;
   struct wsv_io *out_io;
+  struct wsv_io *err_io;
   int pidfd;                 /* readable once the program exits, or -1 */
   struct wsv_io *pid_io;     /* watching pidfd while RUNNING */
   struct wsv_timer *timer;   /* polling, signals and reaping */
@@ -85,6 +97,9 @@ struct exec_child {
   size_t in_off, in_len, in_cap;
   char *line; /* a partial line of its stdout */
   size_t line_len, line_cap;
+  int counted; /* counts in x->running */
+  size_t err_len, err_skip; /* bytes in err_line; 1: cutting a long one */
+  char err_line[EXEC_ERR_LINE];
   struct exec_child *prev, *next;
 };
 
@@ -155,12 +170,71 @@ static void exec_child_stop_pidfd(struct exec_child *ch) {
   exec_unwatch(&ch->pid_io, &ch->pidfd);
 }
 
+/* Log the line held in err_line (printable; NUL-free). */
+static void exec_child_err_flush(struct exec_child *ch) {
+  char shown[EXEC_ERR_LINE + 1];
+  wsv_cli_printable(ch->err_line, ch->err_len, shown, sizeof shown);
+  wsv_cli_log("wsv: #%lu stderr: %s%s", ch->id, shown,
+              ch->err_len == sizeof ch->err_line ? "..." : "");
+  ch->err_len = 0;
+}
+
+/* Read what the program wrote on stderr now (at most `rounds` reads) and
+ * log each complete line; 0 at EOF or error, 1 otherwise. */
+static int exec_child_err_read(struct exec_child *ch, int rounds) {
+  char buf[4096];
+  while (rounds-- > 0) {
+    ssize_t n = read(ch->err_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      return 1;
+    if (n <= 0)
+      return 0;
+    for (ssize_t i = 0; i < n; i++) {
+      char c = buf[i];
+      if (c == '\n') {
+        if (!ch->err_skip)
+          exec_child_err_flush(ch);
+        ch->err_skip = 0;
+        ch->err_len = 0;
+      } else if (!ch->err_skip) {
+        ch->err_line[ch->err_len++] = c;
+        if (ch->err_len == sizeof ch->err_line) {
+          exec_child_err_flush(ch); /* too long: the rest is dropped */
+          ch->err_skip = 1;
+        }
+      }
+    }
+  }
+  return 1;
+}
+
+/* Stop reading its stderr: what is there now is logged, a last partial
+ * line too. */
+static void exec_child_close_err(struct exec_child *ch) {
+  if (ch->err_fd >= 0) {
+    (void)exec_child_err_read(ch, 16);
+    if (ch->err_len > 0 && !ch->err_skip)
+      exec_child_err_flush(ch);
+  }
+  exec_unwatch(&ch->err_io, &ch->err_fd);
+}
+
 static void exec_child_free(struct exec_child *ch) {
   exec_child_close_in(ch);
   exec_child_close_out(ch);
+  exec_child_close_err(ch);
   exec_child_stop_pidfd(ch);
   wsv_timer_free(ch->timer);
+  if (ch->counted)
+    atomic_fetch_sub(&ch->x->running, 1);
   free(ch);
+}
+
+/* The SIGKILL delay after SIGTERM. */
+static uint64_t exec_kill_ms(const struct exec *x) {
+  return x->closems > EXEC_KILL_MIN_MS ? x->closems : EXEC_KILL_MIN_MS;
 }
 
 /* Milliseconds of CLOCK_MONOTONIC: the deadlines work the same in the
@@ -188,7 +262,7 @@ static int exec_child_has_exited(const struct exec_child *ch) {
  * zombie leader still holds the group's ID), then reap it.  If anything
  * of the group is left (kill(-pgid, 0) succeeds: the ID stays in use while
  * a member lives, so it still names the same group), it gets SIGKILL
- * EXEC_GROUP_KILL_MS later; else the program is done. */
+ * exec_kill_ms later; else the program is done. */
 static void exec_child_end_group(struct exec_child *ch, uint64_t now) {
   (void)kill(-ch->pid, SIGTERM);
   int status = 0;
@@ -198,9 +272,10 @@ static void exec_child_end_group(struct exec_child *ch, uint64_t now) {
   while (r < 0 && errno == EINTR);
   if (r == ch->pid)
     exec_child_report(ch, status);
+  exec_child_close_err(ch);
   if (kill(-ch->pid, 0) == 0) {
     ch->phase = EXEC_CHILD_GROUP;
-    ch->kill_at = now + EXEC_GROUP_KILL_MS;
+    ch->kill_at = now + exec_kill_ms(ch->x);
   } else {
     ch->phase = EXEC_CHILD_DONE;
   }
@@ -263,9 +338,9 @@ static void exec_child_timer(struct exec_child *ch, uint64_t every_ms) {
 }
 
 /* The connection is gone: close the program's input and output (so it
- * sees EOF, and SIGPIPE if it still writes), give it EXEC_REAP_TERM_MS
- * to exit before its group gets SIGTERM, and SIGKILL at
- * EXEC_REAP_KILL_MS. */
+ * sees EOF, and SIGPIPE if it still writes; its stderr is still read),
+ * give it --closems ms to exit before its group gets SIGTERM, and
+ * SIGKILL exec_kill_ms later. */
 void exec_detach(struct exec_child *ch) {
   ch->ws = NULL;
   ch->sent = NULL;
@@ -275,8 +350,8 @@ void exec_detach(struct exec_child *ch) {
   uint64_t now = exec_now_ms();
   if (ch->phase == EXEC_CHILD_RUNNING) {
     ch->phase = EXEC_CHILD_GRACE;
-    ch->term_at = now + EXEC_REAP_TERM_MS;
-    ch->kill_at = now + EXEC_REAP_KILL_MS;
+    ch->term_at = now + ch->x->closems;
+    ch->kill_at = ch->term_at + exec_kill_ms(ch->x);
   }
   if (exec_child_step(ch, now)) {
     exec_child_unlink(ch);
@@ -289,8 +364,9 @@ void exec_detach(struct exec_child *ch) {
 /* Send one line of the program's output as a message: text when it is
  * valid UTF-8, binary otherwise. */
 static int exec_child_emit(struct exec_child *ch, const char *p, size_t n) {
-  int op = wsv_utf8_valid((const uint8_t *)p, n) == WSV_OK ? WSV_OP_TEXT
-                                                           : WSV_OP_BINARY;
+  int op = !ch->x->binary && wsv_utf8_valid((const uint8_t *)p, n) == WSV_OK
+               ? WSV_OP_TEXT
+               : WSV_OP_BINARY;
   int rc = wsv_ws_send(ch->ws, op, p, n);
   if (rc < 0)
     return rc;
@@ -329,6 +405,13 @@ static int exec_child_read(struct exec_child *ch) {
     return 0;
   if (n <= 0)
     return -1;
+  if (ch->x->binary) { /* as it comes: one read, one message */
+    if (exec_child_emit(ch, ch->line, (size_t)n) < 0) {
+      exec_child_close_out(ch);
+      return -2;
+    }
+    return 1;
+  }
   size_t start = 0, scan = ch->line_len;
   ch->line_len += (size_t)n;
   for (;;) {
@@ -411,6 +494,9 @@ static void exec_child_on_io(struct wsv_io *io, int fd, unsigned events,
   } else if (io == ch->in_io) {
     if (exec_child_write(ch) != 0)
       exec_child_close_in(ch);
+  } else if (io == ch->err_io) {
+    if (exec_child_err_read(ch, 4) == 0)
+      exec_child_close_err(ch);
   }
 }
 
@@ -419,6 +505,7 @@ void exec_input(struct exec_child *ch, const void *data, size_t len) {
   if (ch->in_fd < 0)
     return; /* the program closed its input: drop the message */
   size_t queued = ch->in_len - ch->in_off;
+  size_t nl = ch->x->binary ? 0 : 1; /* the newline after a line */
   if (queued + len + 1 > ch->x->max_input) {
     (void)wsv_ws_close(ch->ws, 1008, "the program is not reading its input",
                        36);
@@ -444,8 +531,8 @@ void exec_input(struct exec_child *ch, const void *data, size_t len) {
   }
   if (len > 0)
     memcpy(ch->inq + ch->in_len, data, len);
-  ch->inq[ch->in_len + len] = '\n';
-  ch->in_len += len + 1;
+  ch->inq[ch->in_len + len] = '\n'; /* kept only when nl is 1 */
+  ch->in_len += len + nl;
   if (exec_child_write(ch) != 0)
     exec_child_close_in(ch);
 }
@@ -466,50 +553,127 @@ static int exec_set_nonblock(int fd) {
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* --dir: the program for the connection's path, its SCRIPT_NAME and
+ * PATH_INFO (into the caller's buffers).  0, or an HTTP status with a
+ * reason in *why. */
+static int exec_find(const struct exec *x, const char *path, size_t len,
+                     char *prog, size_t pcap, char *script, size_t scap,
+                     char *info, size_t icap, const char **why) {
+  char decoded[WEBPATH_MAX + 1];
+  int r = webpath_decode(path, len, decoded, sizeof decoded);
+  if (x->cmd != NULL) {
+    /* --exec: websocketd's SCRIPT_NAME is "/" and PATH_INFO the path
+     * (decoded; as received when it does not decode: nothing is looked
+     * up with it). */
+    snprintf(prog, pcap, "%s", x->cmd);
+    snprintf(script, scap, "/");
+    if (r != WEBPATH_OK && r != WEBPATH_DOTFILE)
+      snprintf(info, icap, "%.*s", (int)len, path);
+    else
+      snprintf(info, icap, "%s", strcmp(decoded, "/") == 0 ? "" : decoded);
+    return 0;
+  }
+  if (r != WEBPATH_OK) {
+    *why = r == WEBPATH_DOTDOT    ? "'.' and '..' are not allowed in the path"
+           : r == WEBPATH_DOTFILE ? "no program at this path (dot file)"
+                                  : "malformed path";
+    return r == WEBPATH_DOTFILE ? 404 : 400;
+  }
+  const char *rest = "";
+  r = webpath_program(x->dir, decoded, prog, pcap, script, scap, &rest, why);
+  if (r == 0)
+    snprintf(info, icap, "%s", rest);
+  return r;
+}
+
+int exec_admit(struct exec *x, const char *path, size_t len,
+               const char **why) {
+  char prog[PATH_MAX], script[WEBPATH_MAX + 1], info[WEBPATH_MAX + 1];
+  int r = x->cmd != NULL ? 0
+                         : exec_find(x, path, len, prog, sizeof prog, script,
+                                     sizeof script, info, sizeof info, why);
+  if (r != 0)
+    return r;
+  if (x->maxforks != 0 && atomic_load(&x->running) >= x->maxforks) {
+    *why = "too many programs running (--maxforks); try again later";
+    return 429;
+  }
+  return 0;
+}
+
 int exec_start(struct exec *x, struct wsv_ws *ws, unsigned long id,
                uint64_t *sent, struct exec_child **child) {
   struct exec_child *ch = calloc(1, sizeof *ch);
-  int in[2] = {-1, -1}, out[2] = {-1, -1};
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
   size_t nadd = 0;
   char **env = NULL;
   int err = ENOMEM;
-  if (ch == NULL)
+  char prog[PATH_MAX], script[WEBPATH_MAX + 1], info[WEBPATH_MAX + 1];
+  const char *path = wsv_ws_path(ws), *why = "";
+  if (exec_find(x, path, strlen(path), prog, sizeof prog, script,
+                sizeof script, info, sizeof info, &why) != 0) {
+    wsv_cli_log("wsv: #%lu cannot run a program: %s", id, why);
+    free(ch);
+    return -1; /* removed since the handshake */
+  }
+  /* The slot: the accept hook checked it, but other threads may have
+   * taken the last one since. */
+  size_t was = atomic_fetch_add(&x->running, 1);
+  if (x->maxforks != 0 && was >= x->maxforks) {
+    atomic_fetch_sub(&x->running, 1);
+    wsv_cli_log("wsv: #%lu too many programs running (--maxforks %zu)", id,
+                x->maxforks);
+    free(ch);
+    return -1;
+  }
+  if (ch == NULL) {
+    atomic_fetch_sub(&x->running, 1);
     goto fail;
+  }
+  ch->counted = 1;
   ch->x = x;
   ch->ws = ws;
   ch->sent = sent;
   ch->id = id;
-  ch->in_fd = ch->out_fd = ch->pidfd = -1;
+  ch->in_fd = ch->out_fd = ch->err_fd = ch->pidfd = -1;
   ch->phase = EXEC_CHILD_RUNNING;
   if (wsv_timer_new(wsv_ws_loop(ws), &ch->timer, exec_child_on_timer, ch) != 0)
     goto fail;
-  env = exec_env_new(x, ws, &nadd);
+  env = exec_env_new(x, ws, script, info, &nadd);
   if (env == NULL)
     goto fail;
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+      pipe2(er, O_CLOEXEC) != 0) {
     err = errno;
     goto fail;
   }
-  if (exec_set_nonblock(in[1]) != 0 || exec_set_nonblock(out[0]) != 0) {
+  if (exec_set_nonblock(in[1]) != 0 || exec_set_nonblock(out[0]) != 0 ||
+      exec_set_nonblock(er[0]) != 0) {
     err = errno;
     goto fail;
   }
-  err = exec_spawn(x, env, &ch->pid, in, out);
+  char *argv[8];
+  exec_spawn_argv(x, prog, argv);
+  err = exec_spawn(argv, env, &ch->pid, in, out, er);
   if (err != 0)
     goto fail;
   exec_env_free(env, nadd);
   env = NULL;
   close(in[0]);
   close(out[1]);
+  close(er[1]);
   ch->in_fd = in[1];
   ch->out_fd = out[0];
-  in[0] = in[1] = out[0] = out[1] = -1;
+  ch->err_fd = er[0];
+  in[0] = in[1] = out[0] = out[1] = er[0] = er[1] = -1;
   exec_child_link(ch);
   *child = ch;
   if (wsv_io_start(wsv_ws_loop(ws), &ch->out_io, ch->out_fd, WSV_IO_READ,
                    exec_child_on_io, ch) != 0 ||
       wsv_io_start(wsv_ws_loop(ws), &ch->in_io, ch->in_fd, 0, exec_child_on_io,
-                   ch) != 0) {
+                   ch) != 0 ||
+      wsv_io_start(wsv_ws_loop(ws), &ch->err_io, ch->err_fd, WSV_IO_READ,
+                   exec_child_on_io, ch) != 0) {
     wsv_cli_log("wsv: #%lu cannot watch the program's pipes", id);
     return -1; /* the close callback detaches and reaps it */
   }
@@ -530,23 +694,31 @@ fail:
       close(in[k]);
     if (out[k] >= 0)
       close(out[k]);
+    if (er[k] >= 0)
+      close(er[k]);
   }
   if (ch != NULL) {
     wsv_timer_free(ch->timer);
+    if (ch->counted)
+      atomic_fetch_sub(&x->running, 1);
     free(ch);
   }
   return -1;
 }
 
 /* After the server stopped: the loops no longer run, so end the programs
- * still alive here, on shorter deadlines: SIGTERM to the group after 1 s,
- * SIGKILL after 2 s; what an exited program left behind gets SIGKILL
- * after 1 s at most. */
+ * still alive here, on shorter deadlines: SIGTERM to the group after
+ * --closems but 1 s at most, SIGKILL as long after; what an exited
+ * program left behind gets SIGKILL after 1 s at most. */
 void exec_sweep(struct exec *x) {
   uint64_t t0 = exec_now_ms();
+  uint64_t term = x->closems < EXEC_SWEEP_TERM_MS ? x->closems
+                                                  : EXEC_SWEEP_TERM_MS;
+  uint64_t kill_ms = term > EXEC_KILL_MIN_MS ? term : EXEC_KILL_MIN_MS;
   for (struct exec_child *ch = x->children; ch != NULL; ch = ch->next) {
     exec_child_close_in(ch);
     exec_child_close_out(ch);
+    exec_child_close_err(ch);
     exec_child_stop_pidfd(ch);
     ch->ws = NULL;
     ch->sent = NULL;
@@ -555,13 +727,13 @@ void exec_sweep(struct exec *x) {
       ch->term_at = ch->kill_at = UINT64_MAX;
     }
     if (ch->phase == EXEC_CHILD_GRACE) {
-      if (ch->term_at > t0 + EXEC_REAP_TERM_MS / 2)
-        ch->term_at = t0 + EXEC_REAP_TERM_MS / 2;
-      if (ch->kill_at > t0 + EXEC_REAP_TERM_MS)
-        ch->kill_at = t0 + EXEC_REAP_TERM_MS;
+      if (ch->term_at > t0 + term)
+        ch->term_at = t0 + term;
+      if (ch->kill_at > ch->term_at + kill_ms)
+        ch->kill_at = ch->term_at + kill_ms;
     } else if (ch->phase == EXEC_CHILD_GROUP &&
-               ch->kill_at > t0 + EXEC_REAP_TERM_MS / 2) {
-      ch->kill_at = t0 + EXEC_REAP_TERM_MS / 2;
+               ch->kill_at > t0 + kill_ms) {
+      ch->kill_at = t0 + kill_ms;
     }
   }
   while (x->children != NULL) {
@@ -587,18 +759,32 @@ void exec_drain(struct exec_child *ch) {
     (void)wsv_io_set(ch->out_io, WSV_IO_READ);
 }
 
-int exec_init(struct exec *x, const char *cmd, const char *passenv, int quiet,
-              uint64_t max_message, const struct rlimit *nofile) {
-  x->cmd = cmd;
-  x->quiet = quiet;
-  x->max_line = max_message != 0 && max_message < (1u << 24)
-                    ? (size_t)max_message
+int exec_init(struct exec *x, const struct serve_opts *o,
+              const struct rlimit *nofile) {
+  x->cmd = o->exec;
+  x->quiet = o->quiet;
+  x->binary = o->binary;
+  x->closems = o->closems;
+  x->maxforks = o->maxforks;
+  atomic_init(&x->running, 0);
+  x->max_line = o->max_message != 0 && o->max_message < (1u << 24)
+                    ? (size_t)o->max_message
                     : (size_t)1 << 24;
   x->max_input = (size_t)16 << 20;
+  if (o->dir != NULL) {
+    struct stat st;
+    x->dir = realpath(o->dir, NULL);
+    if (x->dir == NULL)
+      return errno == ENOMEM ? -1 : -2;
+    if (stat(x->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      errno = ENOTDIR;
+      return -2;
+    }
+  }
   if (pthread_mutex_init(&x->mu, NULL) != 0)
     return -1;
   x->mu_ready = 1;
-  return exec_spawn_setup(x, passenv, nofile);
+  return exec_spawn_setup(x, o->passenv, nofile);
 }
 
 void exec_free(struct exec *x) {
@@ -607,4 +793,6 @@ void exec_free(struct exec *x) {
   x->mu_ready = 0;
   free(x->base_env);
   x->base_env = NULL;
+  free(x->dir);
+  x->dir = NULL;
 }

@@ -1,14 +1,13 @@
 /*
- * exec_spawn.c - how `wsv serve --exec` starts a program: its argv (under
- * stdbuf -oL when installed, with the original open-files limit given
- * back), its environment (PATH, LD_LIBRARY_PATH, --passenv and the
- * connection's WSV_* variables, nothing else of the server's), and
- * posix_spawn into a process group of its own with SIGPIPE back to the
- * default.  exec.c runs what starts here.
+ * exec_spawn.c - how `wsv serve --exec` and --dir start a program: its
+ * argv (under stdbuf -oL when installed, with the original open-files
+ * limit given back), its base environment (PATH, LD_LIBRARY_PATH and
+ * --passenv, nothing else of the server's; exec_env.c adds the
+ * connection's variables), and posix_spawn into a process group of its
+ * own with SIGPIPE back to the default.  exec.c runs what starts here.
  */
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,19 +20,10 @@
 #include "cli.h"
 #include "exec.h"
 
-/* The variables set per connection; a --passenv name among them is
- * ignored (ours win). */
-static const char *const exec_conn_vars[] = {"WSV_PATH", "WSV_QUERY",
-                                             "WSV_PEER", "WSV_VERSION"};
-#define EXEC_CONN_VARS 4
-
 /* Add the variable name[0..n) to the base environment if it is set and
- * not there yet. */
+ * not there yet (a name exec_env.c sets per connection is overridden
+ * there). */
 static void exec_env_add(struct exec *x, const char *name, size_t n) {
-  for (size_t k = 0; k < EXEC_CONN_VARS; k++)
-    if (strlen(exec_conn_vars[k]) == n &&
-        memcmp(exec_conn_vars[k], name, n) == 0)
-      return;
   for (size_t k = 0; k < x->base_env_n; k++)
     if (strncmp(x->base_env[k], name, n) == 0 && x->base_env[k][n] == '=')
       return;
@@ -68,57 +58,8 @@ static int exec_env_init(struct exec *x, const char *passenv) {
   return 0;
 }
 
-/* A malloc'd "NAME=value" string, or NULL. */
-static char *exec_env_var(const char *fmt, ...) WSV_PRINTF(1, 2);
-
-static char *exec_env_var(const char *fmt, ...) {
-  char *v = NULL;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vasprintf(&v, fmt, ap);
-  va_end(ap);
-  return n < 0 ? NULL : v;
-}
-
-char **exec_env_new(const struct exec *x, struct wsv_ws *ws, size_t *nadd) {
-  char **env = calloc(EXEC_CONN_VARS + x->base_env_n + 1, sizeof *env);
-  if (env == NULL)
-    return NULL;
-  char peer[64] = "";
-  (void)wsv_ws_peer(ws, peer, sizeof peer);
-  struct wsv_str q = {NULL, 0};
-  const struct wsv_hs_server *hs = wsv_ws_request(ws);
-  if (hs != NULL)
-    q = wsv_hs_server_query(hs);
-  env[0] = exec_env_var("WSV_PATH=%s", wsv_ws_path(ws));
-  env[1] =
-      exec_env_var("WSV_QUERY=%.*s", (int)q.len, q.ptr != NULL ? q.ptr : "");
-  env[2] = exec_env_var("WSV_PEER=%s", peer);
-  env[3] = exec_env_var("WSV_VERSION=%d", wsv_ws_version(ws));
-  int ok = env[0] != NULL && env[1] != NULL && env[2] != NULL && env[3] != NULL;
-  *nadd = EXEC_CONN_VARS;
-  if (!ok) {
-    for (size_t k = 0; k < EXEC_CONN_VARS; k++)
-      free(env[k]);
-    free(env);
-    return NULL;
-  }
-  for (size_t k = 0; k < x->base_env_n; k++)
-    env[EXEC_CONN_VARS + k] = x->base_env[k];
-  env[EXEC_CONN_VARS + x->base_env_n] = NULL;
-  return env;
-}
-
-void exec_env_free(char **env, size_t nadd) {
-  if (env == NULL)
-    return;
-  for (size_t k = 0; k < nadd; k++)
-    free(env[k]);
-  free(env);
-}
-
-int exec_spawn(const struct exec *x, char **env, pid_t *pid, int in[2],
-               int out[2]) {
+int exec_spawn(char *const *argv, char **env, pid_t *pid, int in[2],
+               int out[2], int err[2]) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   int rc = posix_spawn_file_actions_init(&fa);
@@ -150,9 +91,11 @@ int exec_spawn(const struct exec *x, char **env, pid_t *pid, int in[2],
   if (rc == 0)
     rc = posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
   if (rc == 0)
+    rc = posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
+  if (rc == 0)
     rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   if (rc == 0)
-    rc = posix_spawn(pid, x->argv[0], &fa, &attr, x->argv, env);
+    rc = posix_spawn(pid, argv[0], &fa, &attr, argv, env);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   return rc;
@@ -175,30 +118,42 @@ static int exec_which(const char *name, char *buf, size_t cap) {
   return -1;
 }
 
-/* Set up the program's argv: under stdbuf -oL when it is installed, so
- * that programs using C stdio send each line at once, not at exit.  When
- * the open-files limit was raised, a first shell puts the original soft
- * limit back and execs the one running CMD (same PID): posix_spawn cannot
- * set a limit in the child, and prlimit after it would race the program's
- * own start. */
+/* Set up the programs' argv: under stdbuf -oL when it is installed, so
+ * that programs using C stdio send each line at once, not at exit
+ * (--binary: -o0, every write at once).  When the open-files limit
+ * was raised, a first shell puts the original soft limit back and execs
+ * the program (same PID): posix_spawn cannot set a limit in the child, and
+ * prlimit after it would race the program's own start.  --exec's command
+ * runs under /bin/sh -c; --dir's file is run itself (its slot is filled
+ * per program by exec_spawn_argv). */
 static void exec_argv_init(struct exec *x, const struct rlimit *nofile) {
   char **a = x->argv;
   size_t k = 0;
+  const char *run = x->cmd != NULL ? "exec /bin/sh -c \"$1\"" : "exec \"$1\"";
   if (exec_which("stdbuf", x->stdbuf, sizeof x->stdbuf) == 0) {
     a[k++] = x->stdbuf;
-    a[k++] = (char *)(uintptr_t) "-oL";
+    a[k++] = (char *)(uintptr_t)(x->binary ? "-o0" : "-oL");
   }
-  a[k++] = (char *)(uintptr_t) "/bin/sh";
-  a[k++] = (char *)(uintptr_t) "-c";
   if (nofile != NULL) {
-    snprintf(x->script, sizeof x->script,
-             "ulimit -S -n %llu 2>/dev/null; exec /bin/sh -c \"$1\"",
-             (unsigned long long)nofile->rlim_cur);
+    snprintf(x->script, sizeof x->script, "ulimit -S -n %llu 2>/dev/null; %s",
+             (unsigned long long)nofile->rlim_cur, run);
+    a[k++] = (char *)(uintptr_t) "/bin/sh";
+    a[k++] = (char *)(uintptr_t) "-c";
     a[k++] = x->script;
     a[k++] = (char *)(uintptr_t) "sh";
+  } else if (x->cmd != NULL) {
+    a[k++] = (char *)(uintptr_t) "/bin/sh";
+    a[k++] = (char *)(uintptr_t) "-c";
   }
+  x->prog_slot = (int)k;
   a[k++] = (char *)(uintptr_t)x->cmd;
   a[k] = NULL;
+}
+
+void exec_spawn_argv(const struct exec *x, const char *prog, char *argv[8]) {
+  memcpy(argv, x->argv, 8 * sizeof argv[0]);
+  if (x->cmd == NULL)
+    argv[x->prog_slot] = (char *)(uintptr_t)prog;
 }
 
 int exec_spawn_setup(struct exec *x, const char *passenv,

@@ -2,16 +2,19 @@
  * serve.c - `wsv serve`: a WebSocket server for people and test drivers.
  *
  * Every path echoes by default; --chat makes each path a publish/subscribe
- * topic; --exec runs a program per connection and bridges its standard
- * input and output to the socket, one line per message; --to bridges
- * every connection to a TCP or Unix socket of its own (bridge.c).  A browser's
- * plain GET / gets a small page (page.html) that talks to the server.
+ * topic; --exec runs a program per connection (--dir: the program the
+ * path names) and bridges its standard input and output to the socket,
+ * one line per message; --to bridges every connection to a TCP or Unix
+ * socket of its own (bridge.c).  A browser's plain GET / gets a small page
+ * (page.html) that talks to the server, or with --staticdir the files of
+ * a directory (static.c).
  *
  * The runtime (wsv/rt.h) does the sockets, threads and signals.  This
  * file owns the server: its setup from the options (open-files limit,
  * port check, TLS, the startup and log lines), the echo and chat modes,
- * the page and the Origin policy.  The command line is serve_opts.c's;
- * the programs of --exec are exec.c's.
+ * the page, the accept hook (Origin policy, --dir lookup, --maxforks) and
+ * the --header lines.  The command line is serve_opts.c's; the programs of
+ * --exec and --dir are exec.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@
 #include "cli.h"
 #include "exec.h"
 #include "serve.h"
+#include "static.h"
 #include "wsv_tool.h"
 
 /* The whole server: shared by every thread, read-only once running except
@@ -44,11 +48,15 @@ struct serve {
   atomic_ulong next_id;
   int starting; /* during wsv_server_new: keep errors, print none */
   char start_err[320];
-  /* Which pages may open a WebSocket; NULL: every one (no accept hook). */
+  /* Which pages may open a WebSocket; NULL: every one. */
   struct wsv_origin_policy *origin;
-  struct exec exec; /* --exec: the programs (exec.h) */
-  struct bridge_target to;      /* --to: where (bridge.h) */
-  struct bridge_set bridges;    /* --to: the bridges */
+  struct exec exec; /* --exec, --dir: the programs (exec.h) */
+  struct bridge_target to;   /* --to: where (bridge.h) */
+  struct bridge_set bridges; /* --to: the bridges */
+  struct serve_static files; /* --staticdir (root NULL without) */
+  /* The demo page's and the 405's header lines, --header and
+   * --header-http ones after them (malloc'd). */
+  char *page_headers, *bad_method_headers;
   /* RLIMIT_NOFILE before it was raised, given back to the programs. */
   struct rlimit nofile;
   int nofile_raised;
@@ -84,17 +92,12 @@ static void serve_on_log(void *user, int level, const char *text) {
     wsv_cli_log("wsv: %s", text);
 }
 
-static const char *serve_mode_name(int mode) {
-  return mode == SERVE_CHAT     ? "chat"
-         : mode == SERVE_EXEC   ? "exec"
-         : mode == SERVE_BRIDGE ? "bridge"
-                                : "echo";
-}
-
-/* The modes that act for the peer (run a program, open a socket): they
- * refuse other sites' pages unless --origin or --sameorigin says. */
-static int serve_mode_guarded(int mode) {
-  return mode == SERVE_EXEC || mode == SERVE_BRIDGE;
+static const char *serve_mode_name(const struct serve_opts *o) {
+  return o->mode == SERVE_CHAT     ? "chat"
+         : o->dir != NULL          ? "dir"
+         : o->mode == SERVE_EXEC   ? "exec"
+         : o->mode == SERVE_BRIDGE ? "bridge"
+                                   : "echo";
 }
 
 /* ---- WebSocket callbacks ------------------------------------------------- */
@@ -114,7 +117,7 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
   struct serve *st = user;
   /* Quiet echo and chat keep nothing per connection: the record only
    * feeds the open/close log lines (and --exec's child). */
-  if (st->opt.quiet && !serve_mode_guarded(st->opt.mode)) {
+  if (st->opt.quiet && !serve_mode_guarded(&st->opt)) {
     if (st->opt.mode == SERVE_CHAT)
       serve_chat_join(ws, 0);
     return;
@@ -225,22 +228,24 @@ static void serve_on_http(const struct wsv_hs_server *hs,
   struct serve *st = user;
   struct wsv_str method = wsv_hs_server_method(hs);
   struct wsv_str path = wsv_hs_server_path(hs);
-  if (!serve_str_is(path, "/")) {
+  if (st->files.root != NULL) {
+    static_answer(&st->files, hs, res);
+  } else if (!serve_str_is(path, "/")) {
     res->status = 404;
     res->body = not_found;
     res->body_len = sizeof not_found - 1;
+    res->headers = st->opt.http_headers;
   } else if (serve_str_is(method, "GET") || serve_str_is(method, "HEAD")) {
     res->status = 200;
     res->content_type = "text/html; charset=utf-8";
     res->body = wsv_page_html;
     res->body_len = wsv_page_html_len;
-    res->headers = "Cache-Control: no-store\r\n"
-                   "X-Content-Type-Options: nosniff\r\n";
+    res->headers = st->page_headers;
   } else {
     res->status = 405;
     res->body = bad_method;
     res->body_len = sizeof bad_method - 1;
-    res->headers = "Allow: GET, HEAD\r\n";
+    res->headers = st->bad_method_headers;
   }
   if (!st->opt.quiet) {
     char m[32], p[256];
@@ -250,10 +255,46 @@ static void serve_on_http(const struct wsv_hs_server *hs,
   }
 }
 
+/* The header lines of the demo page and of its 405, with --header and
+ * --header-http after them.  0, or -1 out of memory. */
+static int serve_headers_init(struct serve *st) {
+  const char *user = st->opt.http_headers != NULL ? st->opt.http_headers : "";
+  if (asprintf(&st->page_headers,
+               "Cache-Control: no-store\r\n"
+               "X-Content-Type-Options: nosniff\r\n%s",
+               user) < 0) {
+    st->page_headers = NULL;
+    return -1;
+  }
+  if (asprintf(&st->bad_method_headers, "Allow: GET, HEAD\r\n%s", user) < 0) {
+    st->bad_method_headers = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- which pages may connect (--origin, --sameorigin) -------------------- */
 
-/* The accept hook: judge the Origin.  A refusal is a 403 whose body names
- * the options, and a log line (a browser only shows "failed"). */
+/* --exec, --dir: may this request start a program?  0, or the refusal's
+ * status (its reason set, a log line unless --quiet). */
+static int serve_admit(struct serve *st, struct wsv_hs_server *hs) {
+  struct wsv_str path = wsv_hs_server_path(hs);
+  const char *why = "";
+  int status = exec_admit(&st->exec, path.ptr, path.len, &why);
+  if (status == 0)
+    return 0;
+  (void)wsv_hs_server_set_reason(hs, why);
+  if (!st->opt.quiet) {
+    char p[256];
+    wsv_cli_printable(path.ptr, path.len, p, sizeof p);
+    wsv_cli_log("wsv: %d for %s: %s", status, p, why);
+  }
+  return status;
+}
+
+/* The accept hook: judge the Origin, then whether a program may start.
+ * A refusal is a 403 whose body names the options, and a log line (a
+ * browser only shows "failed"). */
 static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
   struct serve *st = user;
   if (st->opt.mode == SERVE_BRIDGE && /* websockify's: binary first */
@@ -261,7 +302,7 @@ static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
     (void)wsv_hs_server_select_subprotocol(hs, "base64");
   if (st->origin == NULL ||
       wsv_origin_check(st->origin, hs, st->opt.cert != NULL) == 0)
-    return 0;
+    return st->opt.mode == SERVE_EXEC ? serve_admit(st, hs) : 0;
   struct wsv_str o = wsv_hs_server_origin(hs), host = {NULL, 0};
   (void)wsv_hs_server_header(hs, "Host", &host);
   int n = o.len < 64 ? (int)o.len : 64;
@@ -284,13 +325,14 @@ static int serve_on_accept(struct wsv_hs_server *hs, void *user) {
   return 403;
 }
 
-/* Make the Origin policy: the options', or for --exec same-origin pages
- * only, or none (every page).  0, or -1 (out of memory). */
+/* Make the Origin policy: the options', or for a guarded mode
+ * (serve_mode_guarded: --exec, --dir) same-origin pages only, or none
+ * (every page).  0, or -1 (out of memory). */
 static int serve_origin_init(struct serve *st) {
   const char *list = st->opt.origins;
   unsigned flags = st->opt.sameorigin ? WSV_ORIGIN_SAME : 0;
   if (list == NULL && !st->opt.sameorigin) {
-    if (!serve_mode_guarded(st->opt.mode))
+    if (!serve_mode_guarded(&st->opt))
       return 0;
     /* The default: the server's own page, reached by address or as
      * localhost (a rebound DNS name could pose as it). */
@@ -364,7 +406,7 @@ static void serve_fix_std_fds(void) {
 /* Is host:port already taken by a listener?  The runtime's listeners use
  * SO_REUSEPORT, so a second `wsv serve` by the same user would otherwise
  * silently share the port with the first: try a bind without it. */
-static int serve_port_taken(const char *host, uint16_t port) {
+static int serve_port_taken_one(const char *host, uint16_t port) {
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_socktype = SOCK_STREAM;
@@ -394,6 +436,23 @@ static int serve_port_taken(const char *host, uint16_t port) {
   }
   freeaddrinfo(res);
   return taken;
+}
+
+/* The same for a comma-separated list of hosts: taken on any of them. */
+static int serve_port_taken(const char *hosts, uint16_t port) {
+  for (const char *p = hosts; *p != '\0';) {
+    size_t n = strcspn(p, ", ");
+    char one[256];
+    if (n > 0 && n < sizeof one) {
+      memcpy(one, p, n);
+      one[n] = '\0';
+      if (serve_port_taken_one(one, port))
+        return 1;
+    }
+    p += n;
+    p += strspn(p, ", ");
+  }
+  return 0;
 }
 
 static int serve_port_in_use(uint16_t port) {
@@ -432,10 +491,12 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
   }
   cfg->http = serve_on_http;
   cfg->http_user = st;
-  if (st->origin != NULL || st->opt.mode == SERVE_BRIDGE) {
+  if (st->origin != NULL || st->opt.mode == SERVE_EXEC ||
+      st->opt.mode == SERVE_BRIDGE) {
     cfg->handshake.accept = serve_on_accept;
     cfg->handshake.accept_user = st;
   }
+  cfg->handshake.extra_headers = st->opt.ws_headers;
   cfg->handle_signals = 1;
   cfg->callbacks.open = serve_on_open;
   cfg->callbacks.message = serve_on_message;
@@ -452,18 +513,29 @@ static int serve_is_tls_error(const char *e) {
          strncmp(e, "TLS", 3) == 0;
 }
 
-/* The URL line, printed once the server listens. */
-static void serve_print_url(const struct serve *st, uint16_t port) {
+/* The URL line, printed once the server listens: the first address's
+ * URL (127.0.0.1 for every address), then the other addresses. */
+static void serve_print_url(const struct serve *st) {
+  char first[48], more[160] = "";
+  if (!wsv_server_address(st->srv, 0, first, sizeof first))
+    snprintf(first, sizeof first, "?:%u", (unsigned)wsv_server_port(st->srv));
   const char *h = st->opt.host;
   int any = strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
-  const char *shown = any ? "127.0.0.1" : h;
-  const char *lb = strchr(shown, ':') != NULL ? "[" : "";
-  const char *rb = *lb != '\0' ? "]" : "";
+  if (any)
+    snprintf(first, sizeof first, "127.0.0.1:%u",
+             (unsigned)wsv_server_port(st->srv));
+  size_t m = 0;
+  char at[48];
+  for (int i = 1; wsv_server_address(st->srv, i, at, sizeof at); i++) {
+    int w = snprintf(more + m, sizeof more - m, "%s%s", i == 1 ? "" : ", ", at);
+    if (w < 0 || (size_t)w >= sizeof more - m)
+      break;
+    m += (size_t)w;
+  }
   const char *s = st->opt.cert != NULL ? "s" : "";
-  printf("wsv: serving on http%s://%s%s%s:%u/ (WebSocket: ws%s://%s%s%s:%u/)"
-         "%s\n",
-         s, lb, shown, rb, (unsigned)port, s, lb, shown, rb, (unsigned)port,
-         any ? " on every address" : "");
+  printf("wsv: serving on http%s://%s/ (WebSocket: ws%s://%s/)%s%s%s\n", s,
+         first, s, first, any ? " on every address" : "",
+         m > 0 ? ", also on " : "", more);
   fflush(stdout);
 }
 
@@ -575,15 +647,31 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     if (bridge_target_parse(st->opt.to, 0, &st->to, err, sizeof err) != 0)
       return wsv_cli_usage_error("serve", "--to %s", err);
   }
-  if (serve_origin_init(st) != 0 ||
+  if (serve_origin_init(st) != 0 || serve_headers_init(st) != 0 ||
       bridge_set_init(&st->bridges, &st->to, "target", st->opt.quiet,
-                      st->opt.verbose) != 0 ||
-      (st->opt.mode == SERVE_EXEC &&
-       exec_init(&st->exec, st->opt.exec, st->opt.passenv, st->opt.quiet,
-                 st->opt.max_message,
-                 st->nofile_raised ? &st->nofile : NULL) != 0)) {
+                      st->opt.verbose) != 0) {
     fprintf(stderr, "wsv serve: out of memory\n");
     return 1;
+  }
+  if (st->opt.mode == SERVE_EXEC &&
+      (rc = exec_init(&st->exec, &st->opt,
+                      st->nofile_raised ? &st->nofile : NULL)) != 0) {
+    if (rc == -2)
+      fprintf(stderr, "wsv serve: --dir %s: %s\n", st->opt.dir,
+              strerror(errno));
+    else
+      fprintf(stderr, "wsv serve: out of memory\n");
+    return rc == -2 ? 2 : 1;
+  }
+  if (st->opt.staticdir != NULL &&
+      (rc = static_init(&st->files, st->opt.staticdir,
+                        st->opt.http_headers)) != 0) {
+    if (rc == -2)
+      fprintf(stderr, "wsv serve: --staticdir %s: %s\n", st->opt.staticdir,
+              strerror(errno));
+    else
+      fprintf(stderr, "wsv serve: out of memory\n");
+    return rc == -2 ? 2 : 1;
   }
 
   if (st->opt.port != 0 && serve_port_taken(st->opt.host, st->opt.port))
@@ -613,21 +701,26 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     return 1;
   }
   st->starting = 0;
-  uint16_t port = wsv_server_port(st->srv);
-  serve_print_url(st, port);
+  serve_print_url(st);
   if (!st->opt.quiet) {
     char vl[32], origins[256];
     wsv_cli_version_list(st->opt.versions, vl, sizeof vl);
     serve_origin_text(st, origins, sizeof origins);
+    char to[160];
+    snprintf(to, sizeof to, "to %s", st->to.text);
+    const char *what = st->opt.exec  ? st->opt.exec
+                       : st->opt.dir ? st->opt.dir
+                       : st->opt.to  ? to
+                                     : NULL;
     wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, deflate %s, "
-                "origins %s; Ctrl-C stops",
-                serve_mode_name(st->opt.mode),
-                st->opt.exec ? " " : st->opt.to ? " to " : "",
-                st->opt.exec ? st->opt.exec : st->opt.to ? st->to.text : "",
+                "origins %s%s%s; Ctrl-C stops",
+                serve_mode_name(&st->opt), what ? " " : "", what ? what : "",
                 st->opt.broker ? " across instances through " : "",
                 st->opt.broker ? st->opt.broker : "", vl, st->opt.threads,
                 st->opt.threads == 1 ? "" : "s", st->opt.cert ? ", TLS" : "",
-                wsv_cli_deflate_name(st->opt.deflate), origins);
+                wsv_cli_deflate_name(st->opt.deflate), origins,
+                st->files.root ? ", files from " : "",
+                st->files.root ? st->files.root : "");
   }
   if (st->broker != NULL && st->opt.verbose &&
       wsv_timer_new(wsv_server_loop(st->srv, 0), &st->stats_timer,
@@ -653,11 +746,13 @@ int wsv_cmd_serve(int argc, char **argv) {
   memset(&st, 0, sizeof st);
   int rc = serve_main(&st, argc, argv);
   wsv_origin_policy_free(st.origin);
+  static_free(&st.files);
+  free(st.page_headers);
+  free(st.bad_method_headers);
   wsv_broker_free(st.broker); /* after the server (serve_main freed it) */
   exec_free(&st.exec);
   bridge_sweep(&st.bridges);
   bridge_set_free(&st.bridges);
-  free(st.opt.origins);
-  free(st.opt.passenv);
+  serve_opts_free(&st.opt);
   return rc;
 }

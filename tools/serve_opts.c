@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "wsv.h"
@@ -18,14 +19,17 @@
 
 static const char serve_usage[] =
     "usage: wsv serve [--host H] [--port P] [--versions LIST] [--threads N]\n"
-    "                 [--chat | --exec CMD | --to TARGET]\n"
+    "                 [--chat | --exec CMD | --dir DIR | --to TARGET]\n"
     "                 [--max-message BYTES]\n"
+    "                 [--passenv LIST] [--maxforks N] [--binary]\n"
+    "                 [--closems MS] [--staticdir DIR]\n"
+    "                 [--header H] [--header-ws H] [--header-http H]\n"
     "                 [--max-connections N] [--handshake-timeout MS]\n"
     "                 [--close-timeout MS]\n"
     "                 [--output-budget BYTES] [--input-budget BYTES]\n"
     "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
     "MODE]\n"
-    "                 [--origin LIST] [--sameorigin] [--passenv LIST]\n"
+    "                 [--origin LIST] [--sameorigin]\n"
     "                 [--broker redis://HOST:PORT[,HOST:PORT...]\n"
     "                  [--broker-prefix P] [--broker-user U]\n"
     "                  [--broker-password-file FILE]]\n"
@@ -33,12 +37,16 @@ static const char serve_usage[] =
     "\n"
     "Serve WebSocket connections: echo every message back (the default),\n"
     "relay it to every connection on the same path (--chat), bridge it\n"
-    "to a program (--exec), or to a TCP or Unix socket (--to, as\n"
-    "websockify does).  A browser opening http://HOST:PORT/ gets a\n"
-    "page that talks to the server.\n"
+    "to a program (--exec, or one per path with --dir), or to a TCP or\n"
+    "Unix socket (--to, as websockify does).  A browser opening\n"
+    "http://HOST:PORT/ gets a page that talks to the server, or the files\n"
+    "of --staticdir.\n"
     "\n"
-    "  --host H             address to listen on (default 127.0.0.1; 0.0.0.0\n"
-    "                       or :: for every address)\n"
+    "  --host H             address to listen on: an IP address, a host\n"
+    "                       name (each of its addresses) or a comma-\n"
+    "                       separated list (default 127.0.0.1,::1: both\n"
+    "                       loopbacks, so localhost works over IPv4 and\n"
+    "                       IPv6; 0.0.0.0 or :: for every address)\n"
     "  --port P             port (default 8080; 0 picks a free one)\n"
     "  --versions LIST      WebSocket versions to accept, from 13, 8, 7\n"
     "                       (default 13)\n"
@@ -47,12 +55,14 @@ static const char serve_usage[] =
     "                       same path, the sender included\n"
     "  --exec CMD           run CMD (/bin/sh -c) per connection: each\n"
     "                       message becomes a line on its standard input,\n"
-    "                       each line it prints a text message; its exit\n"
-    "                       closes the connection (1000) and sends SIGTERM\n"
-    "                       to what is left of its process group (SIGKILL\n"
-    "                       2 s later); the connection's end closes its\n"
-    "                       input, and the group gets SIGTERM 2 s later\n"
-    "                       (SIGKILL 2 s after that)\n"
+    "                       each line it prints a text message, each line\n"
+    "                       of its stderr a log line (with the connection's\n"
+    "                       number); its exit closes the connection (1000)\n"
+    "                       and what is left of its process group gets\n"
+    "                       SIGTERM (SIGKILL 2 s later); the connection's\n"
+    "                       end closes its input, and the group gets\n"
+    "                       SIGTERM 2 s later (SIGKILL 2 s after that);\n"
+    "                       --closems sets these delays\n"
     "  --to TARGET          bridge every connection to its own new\n"
     "                       connection to TARGET: tcp://HOST:PORT (or\n"
     "                       HOST:PORT; IPv6 in brackets) or unix:PATH.\n"
@@ -65,10 +75,37 @@ static const char serve_usage[] =
     "                       and a reason naming it; the WebSocket's end\n"
     "                       sends the target a FIN.  Back-pressure both\n"
     "                       ways: a side that does not read slows the other\n"
-    "  --passenv LIST       --exec: also pass these environment variables\n"
-    "                       (comma-separated names).  The program gets only\n"
-    "                       PATH, LD_LIBRARY_PATH (when set), these, and\n"
+    ;
+
+/* The programs' part of the help (--dir and its friends). */
+static const char serve_usage_exec[] =
+    "  --dir DIR            run the program the path names under DIR:\n"
+    "                       /a/b.sh/x/y runs DIR/a/b.sh (SCRIPT_NAME /a/b.sh,\n"
+    "                       PATH_INFO /x/y); '..', dot files, a directory or\n"
+    "                       a file that is not executable get 404 (400 for\n"
+    "                       '..'), before the upgrade\n"
+    "  --passenv LIST       --exec, --dir: also pass these environment\n"
+    "                       variables (comma-separated names).  The program\n"
+    "                       gets only PATH, LD_LIBRARY_PATH (when set),\n"
+    "                       these, the CGI/1.1 variables (see below) and\n"
     "                       WSV_PATH, WSV_QUERY, WSV_PEER, WSV_VERSION\n"
+    "  --maxforks N         --exec, --dir: at most N programs at once (a\n"
+    "                       program counts until it has exited); past it a\n"
+    "                       handshake gets 429 Too Many Requests\n"
+    "  --binary             --exec, --dir: bytes both ways: each message is\n"
+    "                       written to the program as it is (no newline\n"
+    "                       added), its output is sent as binary messages as\n"
+    "                       it comes (no line splitting)\n"
+    "  --closems MS         --exec, --dir: after the connection ends, a\n"
+    "                       program has MS ms to exit before SIGTERM to its\n"
+    "                       group, and MS more (at least 100) before SIGKILL\n"
+    "                       (default 2000; 0: SIGTERM at once)\n"
+    "  --staticdir DIR      serve the files under DIR to plain HTTP GET and\n"
+    "                       HEAD (index.html for a directory; instead of the\n"
+    "                       demo page), in every mode; --web DIR is the same\n"
+    "  --header H           'Name: value' on every answer (repeatable)\n"
+    "  --header-ws H        'Name: value' on the 101 only\n"
+    "  --header-http H      'Name: value' on plain HTTP answers only\n"
     "  --origin LIST        the web pages that may open a WebSocket, by\n"
     "                       the Origin their browser sends: comma-separated\n"
     "                       scheme://host[:port], host[:port] (any scheme;\n"
@@ -106,13 +143,27 @@ static const char serve_usage_limits[] =
     "                       connection) or off\n"
     "  --no-deflate         the same as --deflate off\n"
     "  --quiet              no line per connection (and no record of\n"
-    "                       its own: less memory per idle connection)\n"
+    "                       its own: less memory per idle connection); a\n"
+    "                       program's stderr is still logged\n"
     "  -v, --verbose        also log rejected handshakes and other details\n"
     "\n"
-    "Without --origin or --sameorigin, --exec and --to accept pages of\n"
-    "their own origin only, reached by IP address or as localhost: any\n"
-    "other site's page, opened in a browser, could run the program or\n"
-    "reach the target through it (a host\n"
+    "The programs of --exec and --dir get the CGI/1.1 variables of their\n"
+    "request: REMOTE_ADDR, REMOTE_PORT, REMOTE_HOST (the address: no DNS),\n"
+    "QUERY_STRING, REQUEST_URI, REQUEST_METHOD, SCRIPT_NAME, PATH_INFO,\n"
+    "SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL, SERVER_SOFTWARE,\n"
+    "GATEWAY_INTERFACE, UNIQUE_ID, HTTPS=on with TLS, and HTTP_<NAME> per\n"
+    "request header (upper case, '-' as '_'; repeated fields joined with\n"
+    "\", \").  Left out: a header whose name holds '_' or anything but\n"
+    "letters, digits and '-' (it could pose as another), and Proxy (its\n"
+    "HTTP_PROXY would be taken for a proxy setting: \"httpoxy\").\n"
+    "Static files: at most 8 MiB each (larger: 500); Last-Modified, and\n"
+    "304 for If-Modified-Since; '..' gets 400, dot files and what is\n"
+    "missing 404, a symbolic link leading out of DIR 403, a method other\n"
+    "than GET or HEAD 405.\n"
+    "\n"
+    "Without --origin or --sameorigin, --exec, --dir, --to accept pages of their\n"
+    "own origin only, reached by IP address or as localhost: any other site's\n"
+    "page, opened in a browser, could run the program through it (a host\n"
     "name could be a DNS-rebinding page's: --sameorigin allows names too).\n"
     "Echo and chat accept every page (nothing runs).\n"
     "A request without Origin (not a browser) is always accepted.\n"
@@ -172,29 +223,170 @@ static int serve_passenv_ok(const char *v, const char **bad, size_t *bad_len) {
   }
 }
 
+/* The names an answer's header may not take from --header*: the ones the
+ * core and the runtime write themselves. */
+static const char *const serve_own_headers[] = {
+    "Upgrade", "Connection", "Content-Length", "Content-Type",
+    "Transfer-Encoding", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions", "Sec-WebSocket-Version"};
+
+/* A header name's byte: RFC 9110 tchar. */
+static int serve_tchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* --header*: "Name: value" (a token name, a value of visible bytes,
+ * spaces and tabs, no CR or LF) appended to *list as "Name: value\r\n"
+ * with the value's outer spaces trimmed.  0; -1 with a reason in why;
+ * -2 out of memory. */
+static int serve_header_add(char **list, const char *h, const char **why) {
+  size_t n = 0;
+  while (serve_tchar((unsigned char)h[n]))
+    n++;
+  if (n == 0 || h[n] != ':') {
+    *why = "needs 'Name: value' with a token name (letters, digits, -)";
+    return -1;
+  }
+  for (size_t k = 0; k < sizeof serve_own_headers / sizeof *serve_own_headers;
+       k++)
+    if (strlen(serve_own_headers[k]) == n &&
+        strncasecmp(serve_own_headers[k], h, n) == 0) {
+      *why = "names a header wsv writes itself";
+      return -1;
+    }
+  const char *v = h + n + 1;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  size_t vl = strlen(v);
+  while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+    vl--;
+  for (size_t k = 0; k < vl; k++) {
+    unsigned char c = (unsigned char)v[k];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      *why = "has a control byte (CR, LF...) in its value";
+      return -1;
+    }
+  }
+  size_t old = *list != NULL ? strlen(*list) : 0;
+  if (old + n + vl + 5 > 4096) {
+    *why = "makes the headers longer than 4096 bytes";
+    return -1;
+  }
+  char *q = realloc(*list, old + n + vl + 5);
+  if (q == NULL)
+    return -2;
+  memcpy(q + old, h, n);
+  memcpy(q + old + n, ": ", 2);
+  memcpy(q + old + n + 2, v, vl);
+  memcpy(q + old + n + 2 + vl, "\r\n", 3);
+  *list = q;
+  return 0;
+}
+
+/* a followed by b (either may be NULL), malloc'd; NULL when both are
+ * empty.  0, or -1 out of memory. */
+static int serve_join(const char *a, const char *b, char **out) {
+  size_t na = a != NULL ? strlen(a) : 0, nb = b != NULL ? strlen(b) : 0;
+  *out = NULL;
+  if (na + nb == 0)
+    return 0;
+  if ((*out = malloc(na + nb + 1)) == NULL)
+    return -1;
+  memcpy(*out, na ? a : "", na);
+  memcpy(*out + na, nb ? b : "", nb);
+  (*out)[na + nb] = '\0';
+  return 0;
+}
+
+int serve_mode_guarded(const struct serve_opts *o) {
+  return o->mode == SERVE_EXEC || o->mode == SERVE_BRIDGE;
+}
+
+void serve_opts_free(struct serve_opts *o) {
+  free(o->origins);
+  free(o->passenv);
+  free(o->hdr_all);
+  free(o->hdr_ws);
+  free(o->hdr_http);
+  free(o->ws_headers);
+  free(o->http_headers);
+  o->origins = o->passenv = o->hdr_all = o->hdr_ws = o->hdr_http = NULL;
+  o->ws_headers = o->http_headers = NULL;
+}
+
 /* Parse the command line.  Returns -1 to go on, or an exit status. */
 int serve_parse(int argc, char **argv, struct serve_opts *o) {
-  o->host = "127.0.0.1";
+  o->host = "127.0.0.1,::1";
   o->port = 8080;
   o->versions = WSV_VERSIONS_DEFAULT;
   o->threads = 1;
   o->mode = SERVE_ECHO;
   o->deflate = WSV_CLI_DEFLATE_ON;
   o->output_budget = o->input_budget = UINT64_MAX;
+  o->closems = SERVE_CLOSEMS_DEFAULT;
+  int closems_set = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
     uint64_t n;
     int m;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(serve_usage, stdout);
+      fputs(serve_usage_exec, stdout);
       fputs(serve_usage_limits, stdout);
       fputs(serve_usage_broker, stdout);
       return 0;
     } else if (strcmp(a, "--chat") == 0) {
       if (o->mode == SERVE_EXEC || o->mode == SERVE_BRIDGE)
         return wsv_cli_usage_error(
-            "serve", "%s: --chat, --exec and --to exclude each other", a);
+            "serve", "%s: --chat and %s exclude each other", a,
+            o->dir != NULL             ? "--dir"
+            : o->mode == SERVE_BRIDGE ? "--to"
+                                      : "--exec");
       o->mode = SERVE_CHAT;
+    } else if (strcmp(a, "--binary") == 0) {
+      o->binary = 1;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--header", &v)) != 0 ||
+               (m = wsv_cli_opt(argc, argv, &i, "--header-ws", &v)) != 0 ||
+               (m = wsv_cli_opt(argc, argv, &i, "--header-http", &v)) != 0) {
+      const char *name = strncmp(a, "--header-ws", 11) == 0     ? "--header-ws"
+                         : strncmp(a, "--header-http", 13) == 0 ? "--header-http"
+                                                                : "--header";
+      char **list = name[8] == '\0'  ? &o->hdr_all
+                    : name[9] == 'w' ? &o->hdr_ws
+                                     : &o->hdr_http;
+      const char *why = "needs 'Name: value'";
+      int r = m < 0 ? -1 : serve_header_add(list, v, &why);
+      if (r == -2)
+        return wsv_cli_usage_error("serve", "out of memory");
+      if (r != 0)
+        return wsv_cli_usage_error("serve", "%s: %s", name, why);
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--dir", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return wsv_cli_usage_error("serve", "--dir needs a directory");
+      if (o->mode == SERVE_CHAT || o->exec != NULL || o->mode == SERVE_BRIDGE)
+        return wsv_cli_usage_error(
+            "serve", "--dir: --dir, --exec and --chat exclude each other");
+      o->mode = SERVE_EXEC;
+      o->dir = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--staticdir", &v)) != 0 ||
+               (m = wsv_cli_opt(argc, argv, &i, "--web", &v)) != 0) {
+      if (m < 0 || *v == '\0')
+        return wsv_cli_usage_error("serve", "%s needs a directory",
+                                   strncmp(a, "--web", 5) == 0 ? "--web"
+                                                               : "--staticdir");
+      o->staticdir = v;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--maxforks", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 0, 1000000, &n) != 0)
+        return wsv_cli_usage_error(
+            "serve", "--maxforks needs a number from 0 (no limit) to 1000000");
+      o->maxforks = (size_t)n;
+    } else if ((m = wsv_cli_opt(argc, argv, &i, "--closems", &v)) != 0) {
+      if (m < 0 || wsv_cli_uint(v, 0, 3600000, &n) != 0)
+        return wsv_cli_usage_error(
+            "serve", "--closems needs milliseconds from 0 to 3600000");
+      o->closems = (uint32_t)n;
+      closems_set = 1;
     } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
       o->quiet = 1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -278,10 +470,9 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--exec", &v)) != 0) {
       if (m < 0 || *v == '\0')
         return wsv_cli_usage_error("serve", "%s needs a command", a);
-      if (o->mode == SERVE_CHAT || o->mode == SERVE_BRIDGE)
+      if (o->mode == SERVE_CHAT || o->dir != NULL || o->mode == SERVE_BRIDGE)
         return wsv_cli_usage_error(
-            "serve", "%s: --chat, --exec and --to exclude each other",
-            "--exec");
+            "serve", "--exec: --dir, --exec, --to and --chat exclude each other");
       o->mode = SERVE_EXEC;
       o->exec = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--to", &v)) != 0) {
@@ -344,9 +535,19 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
                             o->broker_user != NULL ||
                             o->broker_password_file != NULL))
     return wsv_cli_usage_error("serve", "--broker-* options need --broker");
-  if (o->passenv != NULL && o->mode != SERVE_EXEC)
-    return wsv_cli_usage_error("serve",
-                               "--passenv is for the programs of --exec");
+  if (o->mode != SERVE_EXEC) {
+    const char *only = o->passenv != NULL ? "--passenv"
+                       : o->maxforks != 0 ? "--maxforks"
+                       : o->binary        ? "--binary"
+                       : closems_set      ? "--closems"
+                                                          : NULL;
+    if (only != NULL)
+      return wsv_cli_usage_error(
+          "serve", "%s is for the programs of --exec and --dir", only);
+  }
+  if (serve_join(o->hdr_all, o->hdr_ws, &o->ws_headers) != 0 ||
+      serve_join(o->hdr_all, o->hdr_http, &o->http_headers) != 0)
+    return wsv_cli_usage_error("serve", "out of memory");
   if (o->threads == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;

@@ -69,6 +69,7 @@ extern "C" {
   XX(TLS, -120, "TLS protocol error")                                          \
   XX(TLS_VERIFY, -121, "TLS certificate verification failed")                  \
   XX(RESOLVE, -122, "name resolution failed")                                  \
+  XX(PROXY, -123, "the proxy refused or broke the tunnel")                     \
   /* fatal: a system call failed */                                            \
   XX(SYSTEM, -200, "system call failed")                                       \
   WSV_ERRNO_MAP(XX)

@@ -168,9 +168,17 @@ struct wsv_hs_server_config {
   /* permessage-deflate: an enum wsv_pmd_policy, WSV_PMD_OFF (default),
    * WSV_PMD_ON or WSV_PMD_LEAN (see the top of this file and deflate.h). */
   int pmd_policy;
+  /* Extra header lines for the 101 only (never for a rejection), written
+   * after the core's own: each "Name: value\r\n", the name a token, the
+   * value HTAB, SP, VCHAR or obs-text (no CR or LF inside), at most 4096
+   * bytes in all; NULL or "" (default) for none.  Not copied: the string
+   * must stay valid while objects made with this config live.  The names
+   * the core writes itself (Upgrade, Connection, Sec-WebSocket-Accept,
+   * -Protocol, -Extensions, -Version) and Content-Length are refused. */
+  const char *extra_headers;
   /* Room for new fields (zeroed by wsv_hs_server_config_init; do not
    * touch). */
-  uint64_t _reserved[8];
+  uint64_t _reserved[7];
 };
 
 /* wsv_hs_server_config_init - fill `cfg` with the defaults above. */
@@ -182,7 +190,7 @@ WSV_EXTERN void wsv_hs_server_config_init(struct wsv_hs_server_config *cfg);
  * Returns 0 and sets *out; WSV_ERR_INVAL for a NULL `out` or a bad config
  * (a version bit other than 13, 8, 7 or no version at all;
  * unsupported_status not 400/426; plain_http unknown; a zero limit; an
- * unknown pmd_policy);
+ * unknown pmd_policy; extra_headers not lines as described above);
  * WSV_ERR_NOMEM. */
 WSV_EXTERN int wsv_hs_server_new(struct wsv_hs_server **out,
                                  const struct wsv_hs_server_config *cfg,

@@ -129,6 +129,18 @@ WSV_EXTERN int wsv_http_list_has(const struct wsv_header *hs, size_t n,
  * 100..599.  Returns a static string, never NULL or empty. */
 WSV_EXTERN const char *wsv_http_reason(int status);
 
+/* ---- base64 ------------------------------------------------------------- */
+
+/* wsv_base64_encode - write in[0..len) as RFC 4648 §4 base64 with padding
+ * and a NUL into out[0..cap), for Basic credentials (Authorization,
+ * Proxy-Authorization) and for showing binary data as text.  `in` may be
+ * NULL when len is 0.  Returns the length without the NUL, 4 * ceil(len /
+ * 3); when cap is at most that length nothing is written (call with out
+ * NULL and cap 0 to learn the size).  A len whose encoding would not fit
+ * in a size_t returns SIZE_MAX and writes nothing. */
+WSV_EXTERN size_t wsv_base64_encode(const void *in, size_t len, char *out,
+                                    size_t cap);
+
 /* ---- quoting untrusted bytes -------------------------------------------- */
 
 /* Flags of wsv_str_escape.  WSV_ESCAPE_HEX: write a byte outside

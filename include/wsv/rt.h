@@ -428,6 +428,12 @@ WSV_EXTERN int wsv_ws_send_binary(struct wsv_ws *ws, const void *data,
  * Returns 0, or the errors of wsv_conn_ping / wsv_ws_send. */
 WSV_EXTERN int wsv_ws_ping(struct wsv_ws *ws, const void *data, size_t len);
 
+/* wsv_ws_pong - queue an unsolicited pong (a one-way heartbeat, RFC 6455
+ * §5.5.3; pings are answered automatically, so this is never needed for
+ * them).  Payload at most 125 bytes, copied.  Returns 0, or the errors
+ * of wsv_ws_ping. */
+WSV_EXTERN int wsv_ws_pong(struct wsv_ws *ws, const void *data, size_t len);
+
 /* wsv_ws_close - start the closing handshake with `code` (0: a Close
  * without a code; else a code valid on the wire, e.g. 1000) and
  * reason[0..len) (UTF-8, at most 123 bytes, copied).  The close callback
@@ -632,9 +638,14 @@ typedef void (*wsv_http_fn)(const struct wsv_hs_server *hs,
  * "Library contract"). */
 struct wsv_server_config {
   /* Where to listen: an IPv4 or IPv6 literal ("::1", "0.0.0.0", "::"
-   * for every address, dual-stack) or a host name (resolved with
-   * getaddrinfo, which may block; the first address that binds is used).
-   * Default "127.0.0.1". */
+   * for every address, dual-stack), a host name (resolved with
+   * getaddrinfo, which may block: every distinct IPv4 and IPv6 address it
+   * has is bound, e.g. 127.0.0.1 and ::1 for a "localhost" that has
+   * both), or a comma-separated list of those ("127.0.0.1,::1": both
+   * loopbacks).  At most 4 addresses, all on one port (a picked one is
+   * the same on each); with more than one, IPv6 sockets are IPv6-only.  An
+   * address that cannot be bound is logged (WSV_LOG_WARN) and left out
+   * as long as another one is bound.  Default "127.0.0.1". */
   const char *host;
   /* The port; 0 (default) picks a free one (see wsv_server_port). */
   uint16_t port;
@@ -760,6 +771,14 @@ WSV_EXTERN int wsv_server_new(struct wsv_server **out,
 /* wsv_server_port - the bound port (the picked one when cfg.port was 0). */
 WSV_EXTERN uint16_t wsv_server_port(const struct wsv_server *srv);
 
+/* wsv_server_address - the i-th address the server listens on (0 <=
+ * i; in the order of cfg.host), as "127.0.0.1:8080" or "[::1]:8080",
+ * into buf[0..cap) (NUL-terminated, cut to fit; at most 47 characters).
+ * Returns 1, or 0 when there is no i-th address (or srv is NULL), so
+ * `for (i = 0; wsv_server_address(srv, i, b, sizeof b); i++)` lists them. */
+WSV_EXTERN int wsv_server_address(const struct wsv_server *srv, int i,
+                                  char *buf, size_t cap);
+
 /* wsv_server_run - serve on the calling thread (thread 0) plus threads-1
  * new threads, until the server stops (wsv_server_stop or a handled
  * signal, then every thread's connections are closed); joins the workers
@@ -860,9 +879,30 @@ struct wsv_client_config {
    * ("TLS: TLSv1.3, TLS_AES_256_GCM_SHA384, ALPN http/1.1"). */
   int tls_insecure;
   const char *tls_cafile;
+  /* A proxy to reach the server through, or NULL (default) to connect
+   * directly.  The runtime reads no environment variable: the caller
+   * picks the proxy (`wsv connect` reads ALL_PROXY, HTTPS_PROXY,
+   * HTTP_PROXY and NO_PROXY).
+   *   "http://[user:pass@]host[:port]"  an HTTP CONNECT tunnel (port
+   *      default 8080), with Proxy-Authorization: Basic when user:pass
+   *      is given;
+   *   "socks5://[user:pass@]host[:port]" (or "socks5h://", the same) a
+   *      SOCKS5 tunnel (RFC 1928; port default 1080), with the RFC 1929
+   *      user/password method when user:pass is given.  The server's host
+   *      is resolved by the proxy (a name is sent as a name, as curl's
+   *      socks5h:// does; no local DNS query for it).
+   * user and pass are percent-decoded.  The proxy's host is resolved
+   * here; the server's host is not (the proxy resolves it).  For wss://
+   * the TLS handshake runs inside the tunnel, with the server's name.  A
+   * proxy that refuses (407, any non-2xx, a SOCKS5 error) or answers
+   * garbage ends in `fail` with WSV_ERR_PROXY and a one-line text, e.g.
+   * "proxy 127.0.0.1:3128: the proxy refused the tunnel: 407 \"Proxy
+   * Authentication Required\"".  The handshake timeout covers the
+   * tunnel.  The connect attempts are logged at WSV_LOG_DEBUG. */
+  const char *proxy;
   /* Room for new fields (zeroed by wsv_client_config_init; do not
    * touch). */
-  uint64_t _reserved[16];
+  uint64_t _reserved[15];
 };
 
 /* wsv_client_config_init - the defaults above (and the core's). */
@@ -890,6 +930,25 @@ WSV_EXTERN void wsv_client_config_init(struct wsv_client_config *cfg);
 WSV_EXTERN int wsv_client_connect(struct wsv_loop *loop,
                                   const struct wsv_client_config *cfg,
                                   struct wsv_ws **out);
+
+/* wsv_client_status - during the `fail` callback of a client whose server
+ * answered the handshake with a complete HTTP head: that answer's status
+ * (e.g. 301, 403, 503; 101 when a 101 failed the handshake's checks).  0
+ * in every other case: no answer came (connect, TLS, timeout, EOF), a
+ * proxy refused the tunnel (WSV_ERR_PROXY: the text says why), outside
+ * `fail`, or ws NULL.  With wsv_client_location, this is what a caller
+ * needs to follow a redirect: a 301, 302, 303, 307 or 308 fails with
+ * WSV_ERR_HS_STATUS; the runtime itself never follows one. */
+WSV_EXTERN int wsv_client_status(const struct wsv_ws *ws);
+
+/* wsv_client_location - during the `fail` callback, the value of the
+ * Location field of a 3xx answer (see wsv_client_status) exactly as sent:
+ * not resolved against the URL (it may be relative, e.g. "/other", or
+ * name another scheme, e.g. "http://..."), NUL-terminated, owned by the
+ * runtime and valid until `fail` returns.  NULL when the answer was not a
+ * 3xx, had no Location or more than one, the value is empty or holds a
+ * byte outside printable ASCII, outside `fail`, or ws NULL. */
+WSV_EXTERN const char *wsv_client_location(const struct wsv_ws *ws);
 
 #ifdef __cplusplus
 }

@@ -139,6 +139,17 @@ WSV_EXTERN int wsv_url_parse(struct wsv_url *u, const char *s, size_t n,
 WSV_EXTERN size_t wsv_url_target(const struct wsv_url *u, char *out,
                                  size_t cap);
 
+/* wsv_url_decode - percent-decode s[0..n) (RFC 3986 §2.1: each "%" HEXDIG
+ * HEXDIG becomes its byte; other bytes are copied) into out[0..cap) with a
+ * NUL, e.g. a user name or password from `userinfo`.  Returns the decoded
+ * length without the NUL; SIZE_MAX, writing nothing, when a '%' is not
+ * followed by two hex digits, when the result would hold a NUL byte
+ * ("%00": it could not be told from the end of the string), or when it
+ * does not fit (cap at most the length).  The decoded length is never
+ * above n, so a buffer of n + 1 bytes always fits. */
+WSV_EXTERN size_t wsv_url_decode(const char *s, size_t n, char *out,
+                                 size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

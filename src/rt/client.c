@@ -4,16 +4,22 @@
  * on each resolved address in turn, the opening handshake through
  * wsv_hs_client, and the version retry on a new TCP connection (WSV_HSC_RETRY).
  * For wss://, the TLS handshake (tls.c) runs after each TCP connect and before
- * the request is sent.  Once
- * open, the connection is driven by ws.c like a server's.
+ * the request is sent.  Through a proxy (cfg->proxy, proxy.c), the proxy's
+ * address is resolved and connected instead, and the CONNECT or SOCKS5
+ * tunnel is set up on each TCP connection before TLS and the request.  A
+ * refused handshake keeps the answer's status and Location for the fail
+ * callback (wsv_client_status, wsv_client_location).  Once open, the
+ * connection is driven by ws.c like a server's.
  */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "proxy.h"
 #include "ws_int.h"
 
 #define CLI_MAX_ADDRS 8
@@ -29,14 +35,34 @@ struct cli_state {
   int cur;
   char *host;       /* the URL's host (TLS: SNI and verification) */
   char addr[80];    /* the address being tried, as text */
-  char errbuf[320]; /* the fail callback's text */
+  char errbuf[420]; /* the fail callback's text */
   int last_err;     /* the code of the last failed connect (errbuf's) */
+  uint16_t port;    /* the URL's port */
+  struct wsv__proxy proxy; /* kind WSV__PROXY_NONE: direct */
+  int px_step; /* the tunnel reply awaited (PX_*), 0 when none (or up) */
+  int px_auth; /* SOCKS5: we offered user/password */
+  int status;  /* the refused answer's status, for wsv_client_status */
+  char *location; /* its Location, for wsv_client_location */
+};
+
+/* The tunnel replies a client awaits (cli_state's px_step). */
+enum {
+  PX_NONE = 0,
+  PX_HTTP = 10, /* the CONNECT answer */
+  PX_SOCKS5_METHOD = WSV__SOCKS5_METHOD,
+  PX_SOCKS5_AUTH = WSV__SOCKS5_AUTH,
+  PX_SOCKS5_REPLY = WSV__SOCKS5_REPLY
 };
 
 static void cli_on_event(struct wsv__tp *tp, uint32_t events);
 static void cli_free(struct wsv_ws *ws);
 static void cli_tls_step(struct wsv_ws *ws);
 static void cli_send_request(struct wsv_ws *ws);
+static void cli_tunnel_up(struct wsv_ws *ws);
+static void cli_proxy_start(struct wsv_ws *ws);
+static void cli_proxy_read(struct wsv_ws *ws);
+static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
+                         size_t n);
 
 void wsv_client_config_init(struct wsv_client_config *cfg) {
   if (cfg == NULL)
@@ -100,7 +126,8 @@ static void cli_attempt(struct wsv_ws *ws) {
 
 /* Log an HTTP head line by line at WSV_LOG_DEBUG behind `prefix` ("> "
  * for the request, "< " for the response), for `wsv connect -v`.  Bytes
- * from the server are shown as printable ASCII only. */
+ * from the server are shown as printable ASCII only; an Authorization
+ * field's credentials are not shown ("Authorization: (hidden)"). */
 static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
                          size_t n) {
   char line[256];
@@ -117,6 +144,8 @@ static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
     line[k] = '\0';
     if (j == i)
       break; /* the blank line that ends the head */
+    if (strncasecmp(line, "Authorization:", 14) == 0)
+      snprintf(line + 14, sizeof line - 14, " (hidden)");
     wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s%s", prefix, line);
     i = j;
     if (i < n && p[i] == '\r')
@@ -185,9 +214,20 @@ static void cli_connected(struct wsv_ws *ws) {
     cli_attempt(ws);
     return;
   }
-  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "connected to %s", c->addr);
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "connected to %s%s", c->addr,
+              c->proxy.kind != WSV__PROXY_NONE ? " (the proxy)" : "");
   ws->phase = WS_CLIENT_HS;
   c->len = 0;
+  if (c->proxy.kind != WSV__PROXY_NONE) {
+    cli_proxy_start(ws);
+    return;
+  }
+  cli_tunnel_up(ws);
+}
+
+/* TCP (and the tunnel, if any) is up: TLS if wss, then the request. */
+static void cli_tunnel_up(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
   if (ws->ctx->tls != NULL) {
     int rc = wsv__rt_tls_start(&ws->tp, ws->ctx->tls, c->host);
     if (rc != 0) {
@@ -198,6 +238,137 @@ static void cli_connected(struct wsv_ws *ws) {
     return;
   }
   cli_send_request(ws);
+}
+
+/* ---- the proxy tunnel ------------------------------------------------------ */
+
+/* Queue bytes to send to the proxy and write them. */
+static int cli_proxy_send(struct wsv_ws *ws, const void *p, size_t n) {
+  char *q = wsv__rt_pre_new(ws, n);
+  if (q == NULL) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return -1;
+  }
+  memcpy(q, p, n);
+  ws->pre->len = n;
+  (void)wsv__tp_interest(&ws->tp, EPOLLIN);
+  return wsv__rt_ws_flush(ws);
+}
+
+/* Fail naming the proxy: "proxy HOST:PORT: <why>". */
+static void cli_proxy_fail(struct wsv_ws *ws, int err, const char *why) {
+  struct cli_state *c = ws->cli;
+  snprintf(c->errbuf, sizeof c->errbuf, "proxy %s: %s", c->addr, why);
+  wsv__rt_ws_terminate(ws, err, c->errbuf);
+}
+
+/* Connected to the proxy: send the CONNECT request or the greeting. */
+static void cli_proxy_start(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  if (c->proxy.kind == WSV__PROXY_HTTP) {
+    char req[2048];
+    size_t n = wsv__proxy_connect_request(&c->proxy, c->host, c->port, req,
+                                          sizeof req);
+    if (n == 0) {
+      cli_proxy_fail(ws, WSV_ERR_INVAL, "the CONNECT request is too long");
+      return;
+    }
+    c->px_step = PX_HTTP;
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "proxy: CONNECT %s:%u%s", c->host,
+                (unsigned)c->port,
+                c->proxy.user != NULL ? " (with Proxy-Authorization)" : "");
+    (void)cli_proxy_send(ws, req, n);
+    memset(req, 0, sizeof req);
+    return;
+  }
+  uint8_t g[4];
+  size_t n = wsv__socks5_greeting(&c->proxy, g);
+  c->px_auth = c->proxy.user != NULL;
+  c->px_step = PX_SOCKS5_METHOD;
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "proxy: SOCKS5 greeting%s",
+              c->px_auth ? " (offering user/password)" : "");
+  (void)cli_proxy_send(ws, g, n);
+}
+
+/* The SOCKS5 CONNECT request for the server. */
+static int cli_socks5_connect(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  uint8_t req[262];
+  size_t n = wsv__socks5_connect(c->host, c->port, req);
+  if (n == 0) {
+    cli_proxy_fail(ws, WSV_ERR_INVAL, "the host name is too long for SOCKS5");
+    return -1;
+  }
+  c->px_step = PX_SOCKS5_REPLY;
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "proxy: SOCKS5 CONNECT %s:%u", c->host,
+              (unsigned)c->port);
+  return cli_proxy_send(ws, req, n);
+}
+
+/* One complete reply of `used` bytes for the current step arrived: take
+ * the next step.  Returns 0 or -1 (terminated). */
+static int cli_proxy_next(struct wsv_ws *ws, size_t used, int method) {
+  struct cli_state *c = ws->cli;
+  if (c->len > used) {
+    cli_proxy_fail(ws, WSV_ERR_PROXY,
+                   "the proxy sent more than its answer before the tunnel was "
+                   "up");
+    return -1;
+  }
+  c->len = 0;
+  if (c->px_step == PX_SOCKS5_METHOD && method == 2) {
+    uint8_t a[513];
+    size_t n = wsv__socks5_auth(&c->proxy, a);
+    c->px_step = PX_SOCKS5_AUTH;
+    int rc = cli_proxy_send(ws, a, n);
+    memset(a, 0, sizeof a);
+    return rc;
+  }
+  if (c->px_step == PX_SOCKS5_METHOD || c->px_step == PX_SOCKS5_AUTH)
+    return cli_socks5_connect(ws);
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "proxy: tunnel to %s:%u is up", c->host,
+              (unsigned)c->port);
+  c->px_step = PX_NONE;
+  cli_tunnel_up(ws);
+  return 0;
+}
+
+/* Read the proxy's answer (before any TLS). */
+static void cli_proxy_read(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  struct wsv_loop *loop = ws->tp.loop;
+  ssize_t n = wsv__tp_read(&ws->tp, loop->rbuf, loop->rbuf_cap);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return;
+  if (n <= 0) {
+    cli_proxy_fail(ws, n == 0 ? WSV_ERR_PROXY : wsv_err_from_errno(errno),
+                   n == 0 ? "the proxy closed the connection before the "
+                            "tunnel was up"
+                          : strerror(errno));
+    return;
+  }
+  if (c->len + (size_t)n > WSV__PROXY_MAX_HEAD + 1)
+    n = (ssize_t)(WSV__PROXY_MAX_HEAD + 1 - c->len); /* enough to judge */
+  if (wsv__rt_append(&c->buf, &c->len, &c->cap, loop->rbuf, (size_t)n) != 0) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  char why[256];
+  int method = 0, status = 0;
+  int r = c->px_step == PX_HTTP
+              ? wsv__proxy_connect_answer(c->buf, c->len, &status, why,
+                                          sizeof why)
+              : wsv__socks5_parse(c->px_step, (const uint8_t *)c->buf, c->len,
+                                  c->px_auth, &method, why, sizeof why);
+  if (r == 0)
+    return;
+  if (c->px_step == PX_HTTP)
+    cli_log_head(ws, "< ", c->buf, r > 0 ? (size_t)r : c->len);
+  if (r < 0) {
+    cli_proxy_fail(ws, r, why);
+    return;
+  }
+  (void)cli_proxy_next(ws, (size_t)r, method);
 }
 
 /* ---- the handshake ------------------------------------------------------- */
@@ -244,6 +415,30 @@ static void cli_open(struct wsv_ws *ws) {
     cli_free(ws);
 }
 
+/* A refused handshake: keep its status and (3xx) its Location for
+ * wsv_client_status / wsv_client_location during `fail`. */
+static void cli_keep_refusal(struct wsv_ws *ws, size_t head) {
+  struct cli_state *c = ws->cli;
+  c->status = wsv_hs_client_status(c->hs);
+  if (c->status < 300 || c->status > 399 || head == 0 || head > c->len)
+    return;
+  struct wsv_header hdrs[WSV_HS_CLIENT_MAX_HEADERS];
+  struct wsv_http_head h;
+  memset(&h, 0, sizeof h);
+  h.headers = hdrs;
+  h.max_headers = sizeof hdrs / sizeof hdrs[0];
+  h.max_bytes = head;
+  struct wsv_str loc;
+  if (wsv_http_parse_response(&h, c->buf, head) <= 0 ||
+      wsv_http_count(hdrs, h.nheaders, "Location", &loc) != 1 ||
+      loc.len == 0)
+    return;
+  for (size_t i = 0; i < loc.len; i++)
+    if ((unsigned char)loc.ptr[i] <= 0x20 || (unsigned char)loc.ptr[i] >= 0x7f)
+      return;
+  c->location = wsv__rt_strndup(loc.ptr, loc.len); /* NULL: none shown */
+}
+
 static void cli_read(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   struct wsv_loop *loop = ws->tp.loop;
@@ -275,6 +470,7 @@ static void cli_read(struct wsv_ws *ws) {
   } else if (r == WSV_HSC_RETRY) {
     cli_retry(ws);
   } else {
+    cli_keep_refusal(ws, head);
     cli_fail(ws, r < 0 ? r : WSV_ERR_STATE, wsv_hs_client_reason(c->hs), "");
   }
 }
@@ -284,6 +480,13 @@ static void cli_on_event(struct wsv__tp *tp, uint32_t events) {
   if (ws->phase == WS_CONNECTING) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
       cli_connected(ws);
+    return;
+  }
+  if (ws->cli != NULL && ws->cli->px_step != PX_NONE) {
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+      cli_proxy_read(ws);
+    if (ws->phase == WS_CLIENT_HS && (events & EPOLLOUT))
+      (void)wsv__rt_ws_flush(ws);
     return;
   }
   if (!wsv__rt_tls_ready(&ws->tp)) {
@@ -359,8 +562,22 @@ static void cli_free(struct wsv_ws *ws) {
   wsv_hs_client_free(c->hs);
   free(c->buf);
   free(c->host);
+  free(c->location);
+  wsv__proxy_free(&c->proxy);
   free(c);
   ws->cli = NULL;
+}
+
+int wsv_client_status(const struct wsv_ws *ws) {
+  return ws == NULL || ws->phase != WS_DEAD || ws->cli == NULL
+             ? 0
+             : ws->cli->status;
+}
+
+const char *wsv_client_location(const struct wsv_ws *ws) {
+  return ws == NULL || ws->phase != WS_DEAD || ws->cli == NULL
+             ? NULL
+             : ws->cli->location;
 }
 
 /* ---- wsv_client_connect -----------------------------------------------------
@@ -446,12 +663,24 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     rc = wsv_hs_client_new(&ws->cli->hs, &hc, NULL);
   }
   free(path);
-  if (rc == 0)
-    rc = cli_resolve(ws->cli, ctx, host, u->port);
+  if (rc == 0 && cfg->proxy != NULL) {
+    const char *why = NULL;
+    rc = wsv__proxy_parse(&ws->cli->proxy, cfg->proxy, &why);
+    if (rc == WSV_ERR_INVAL)
+      wsv__rt_log(ctx, WSV_LOG_ERROR, "proxy %s: %s", cfg->proxy, why);
+  }
+  if (rc == 0) {
+    ws->cli->port = u->port;
+    if (ws->cli->proxy.kind != WSV__PROXY_NONE)
+      rc = cli_resolve(ws->cli, ctx, ws->cli->proxy.host, ws->cli->proxy.port);
+    else
+      rc = cli_resolve(ws->cli, ctx, host, u->port);
+  }
   if (rc != 0) {
     if (ws->cli != NULL) {
       wsv_hs_client_free(ws->cli->hs);
       free(ws->cli->host);
+      wsv__proxy_free(&ws->cli->proxy);
     }
     wsv__rt_tls_ctx_free(ctx->tls);
     free(ws->cli);

@@ -209,8 +209,11 @@ static int srv_workers_new(struct wsv_server *srv, size_t rbuf,
     struct srv_worker *wk = &srv->workers[i];
     wk->srv = srv;
     wk->index = i;
-    wk->listen.fd = -1;
-    wk->listen.fn = wsv__rt_srv_on_accept;
+    for (int j = 0; j < WSV__SRV_MAX_ADDRS; j++) {
+      wk->listen[j].w.fd = -1;
+      wk->listen[j].w.fn = wsv__rt_srv_on_accept;
+      wk->listen[j].wk = wk;
+    }
     wk->reserve_fd = -1;
     int rc = wsv_loop_new(&wk->loop);
     if (rc != 0)
@@ -302,9 +305,10 @@ int wsv_server_new(struct wsv_server **out,
   if (rc == 0)
     rc = wsv__rt_srv_listen(srv, cfg->host, cfg->port, cfg->backlog);
   for (int i = 0; rc == 0 && i < srv->nthreads; i++)
-    if (wsv__rt_watch_add(srv->workers[i].loop, &srv->workers[i].listen,
-                          EPOLLIN) != 0)
-      rc = wsv_err_from_errno(errno);
+    for (int j = 0; rc == 0 && j < srv->workers[i].nlisten; j++)
+      if (wsv__rt_watch_add(srv->workers[i].loop, &srv->workers[i].listen[j].w,
+                            EPOLLIN) != 0)
+        rc = wsv_err_from_errno(errno);
   if (rc != 0) {
     int e = errno;
     wsv_server_free(srv);
@@ -402,6 +406,15 @@ int wsv_server_join(struct wsv_server *srv) {
 
 /* ---- accessors
  * ---------------------------------------------------------------- */
+
+int wsv_server_address(const struct wsv_server *srv, int i, char *buf,
+                       size_t cap) {
+  if (srv == NULL || i < 0 || i >= srv->naddrs)
+    return 0;
+  if (buf != NULL && cap > 0)
+    snprintf(buf, cap, "%s", srv->addrs[i]);
+  return 1;
+}
 
 uint16_t wsv_server_port(const struct wsv_server *srv) {
   return srv == NULL ? 0 : srv->port;

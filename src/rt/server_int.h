@@ -23,11 +23,25 @@ struct srv_hs {
   size_t cap;
 };
 
+/* Addresses one server binds at most (a host name's distinct IPv4 and
+ * IPv6 addresses). */
+#define WSV__SRV_MAX_ADDRS 4
+
+struct srv_worker;
+/* A listening socket of a worker; its watch's fd is -1 when closed. */
+struct srv_listener {
+  struct wsv__rt_watch w; /* first: epoll's data.ptr points here */
+  struct srv_worker *wk;
+};
+
 struct srv_worker {
   struct wsv_server *srv;
   struct wsv_loop *loop;
   int index;
-  struct wsv__rt_watch listen;
+  /* One listener per bound address (a host name may give several:
+   * "localhost" is 127.0.0.1 and ::1); nlisten of them are open. */
+  struct srv_listener listen[WSV__SRV_MAX_ADDRS];
+  int nlisten;
   int reserve_fd;
   int shutting;
   int dropped;
@@ -56,6 +70,9 @@ struct wsv_server {
   int handle_signals;
   int nthreads;
   uint16_t port;
+  /* The bound addresses, as text ("127.0.0.1:8080", "[::1]:8080"). */
+  char addrs[WSV__SRV_MAX_ADDRS][48];
+  int naddrs;
   struct srv_worker *workers;
   struct wsv__rt_ps_group *ps;
   struct wsv_signal *sig;
@@ -81,15 +98,18 @@ void wsv__rt_srv_link(struct srv_worker *wk, struct wsv_ws *ws);
 
 /* ---- listen.c ---------------------------------------------------------------
  */
-/* Resolve host and bind every worker's listener on the first address that
- * works (SO_REUSEPORT with more than one thread); sets srv->port.  0 or a
- * WSV_ERR_* (errno kept). */
+/* Resolve host and bind every worker's listeners (SO_REUSEPORT with more
+ * than one thread): an IP literal is one address; a host name is every
+ * distinct IPv4 and IPv6 address it resolves to (at most
+ * WSV__SRV_MAX_ADDRS), on one port, skipping (with a warning) those that
+ * cannot be bound as long as one can.  Sets srv->port and each worker's
+ * nlisten.  0 or a WSV_ERR_* (errno kept). */
 int wsv__rt_srv_listen(struct wsv_server *srv, const char *host, uint16_t port,
                        int backlog);
-/* The listener's watch (worker->listen.fn) and the accept pause's timer. */
+/* A listener's watch function and the accept pause's timer. */
 void wsv__rt_srv_on_accept(struct wsv__rt_watch *w, uint32_t events);
 void wsv__rt_srv_resume_accept(struct wsv_timer *t, void *user);
-/* Stop accepting: close the worker's listener. */
+/* Stop accepting: close the worker's listeners. */
 void wsv__rt_srv_close_listener(struct srv_worker *wk);
 
 /* ---- upgrade.c

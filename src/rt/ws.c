@@ -650,6 +650,15 @@ int wsv_ws_ping(struct wsv_ws *ws, const void *data, size_t len) {
   return ws_after_queue(ws, wsv_conn_ping(ws->conn, data, len));
 }
 
+int wsv_ws_pong(struct wsv_ws *ws, const void *data, size_t len) {
+  int rc = ws_check_sendable(ws);
+  if (rc != 0)
+    return rc;
+  if ((rc = ws_unpark(ws)) != 0)
+    return rc;
+  return ws_after_queue(ws, wsv_conn_pong(ws->conn, data, len));
+}
+
 int wsv_ws_close(struct wsv_ws *ws, int code, const char *reason, size_t len) {
   int rc = ws_check_sendable(ws);
   if (rc != 0)

@@ -865,8 +865,15 @@ def case_env():
         check("exec env: PATH is passed unchanged", f"PATH={base['PATH']}" in lines, repr(lines))
         check("exec env: WSV_PATH, WSV_QUERY, WSV_PEER, WSV_VERSION are set",
               all(n in names for n in ("WSV_PATH", "WSV_QUERY", "WSV_PEER", "WSV_VERSION")), repr(names))
+        cgi = {"REMOTE_ADDR", "REMOTE_PORT", "REMOTE_HOST", "QUERY_STRING", "REQUEST_URI",
+               "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "SERVER_NAME", "SERVER_PORT",
+               "SERVER_PROTOCOL", "SERVER_SOFTWARE", "GATEWAY_INTERFACE", "UNIQUE_ID",
+               "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"}
+        # the CGI/1.1 variables and HTTP_<NAME> of the request's headers
+        # (tests/interop/websocketd_side.py checks their values)
         extra = set(names) - {"PATH", "WSV_PATH", "WSV_QUERY", "WSV_PEER", "WSV_VERSION",
-                              "PWD", "LD_PRELOAD", "_STDBUF_O"}  # sh sets PWD, stdbuf the others
+                              "PWD", "LD_PRELOAD", "_STDBUF_O"} - cgi  # sh sets PWD, stdbuf the others
+        extra = {n for n in extra if not n.startswith("HTTP_")}
         check("exec env: nothing else", not extra, repr(sorted(extra)))
     finally:
         stop(s)
@@ -1176,8 +1183,67 @@ def case_connect_close_linger():
           f"rc={rc} {c.text()}")
 
 
+def case_listen_addresses():
+    """The default host is both loopbacks; --host with one address is one."""
+    any_re = re.compile(rb"wsv: serving on http://(\S+?)/ \(WebSocket: ws://\S+?/\)"
+                        rb"(?:, also on (\S+))?\n")
+
+    def start(*args):
+        s = Proc([WSV, "serve", "--port", "0", *args], stdin=subprocess.DEVNULL)
+        m = s.wait_for(lambda o, e: any_re.search(o), 10)
+        if not m:
+            s.kill()
+            raise RuntimeError(f"wsv serve {args} did not start: {s.text()}")
+        return s, m.group(1).decode(), (m.group(2) or b"").decode()
+
+    def tcp_ok(family, addr, port):
+        c = socket.socket(family, socket.SOCK_STREAM)
+        c.settimeout(3)
+        try:
+            c.connect((addr, port))
+            return True
+        except OSError:
+            return False
+        finally:
+            c.close()
+
+    s, first, more = start()
+    port = int(first.rsplit(":", 1)[1])
+    check("default host: URL on 127.0.0.1, also on [::1] with the same port",
+          first == f"127.0.0.1:{port}" and more == f"[::1]:{port}", f"{first!r} {more!r}")
+    rc, out, err = run([WSV, "connect", f"ws://[::1]:{port}/"], b"six\n")
+    check("default host: a WebSocket over ::1 echoes", rc == 0 and out == b"six\n",
+          f"rc={rc} {out!r} {err!r}")
+    rc, out, err = run([WSV, "connect", f"ws://127.0.0.1:{port}/"], b"four\n")
+    check("default host: a WebSocket over 127.0.0.1 echoes", rc == 0 and out == b"four\n",
+          f"rc={rc} {out!r} {err!r}")
+    c = http.client.HTTPConnection("::1", port, timeout=5)
+    c.request("GET", "/")
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    check("default host: the demo page over ::1", r.status == 200 and b"<html" in body.lower(),
+          f"{r.status} {body[:80]!r}")
+    stop(s)
+    s, first, more = start("--host", "127.0.0.1")
+    port = int(first.rsplit(":", 1)[1])
+    check("--host 127.0.0.1: one address, nothing on ::1",
+          more == "" and tcp_ok(socket.AF_INET, "127.0.0.1", port) and
+          not tcp_ok(socket.AF_INET6, "::1", port), f"{first!r} {more!r}")
+    stop(s)
+    s, first, more = start("--host", "::1")
+    port = int(first.rsplit(":", 1)[1])
+    check("--host ::1: the URL in brackets, nothing on 127.0.0.1",
+          first == f"[::1]:{port}" and more == "" and
+          not tcp_ok(socket.AF_INET, "127.0.0.1", port), f"{first!r} {more!r}")
+    stop(s)
+    rc, out, err = run([WSV, "serve", "--port", "0", "--host", "127.0.0.1,no-such-host.invalid"])
+    check("--host with a list naming a host that does not resolve: exit 1 naming it",
+          rc == 1 and b"no-such-host.invalid" in err, f"rc={rc} {err!r}")
+
+
 def main():
-    for case in (case_help, case_echo, case_quiet_and_threads, case_chat, case_exec,
+    for case in (case_help, case_listen_addresses, case_echo, case_quiet_and_threads, case_chat, case_exec,
                  case_page, case_page_body_and_host, case_port_in_use, case_signals,
                  case_versions, case_refused, case_connect_close_linger, case_tls,
                  case_origin, case_env, case_exec_groups, case_nofile):

@@ -42,7 +42,10 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
   // whatever localhost resolves to (Debian's /etc/hosts also says ::1)
   '--host-resolver-rules=MAP localhost 127.0.0.1'];
 
-const shotDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsv-interop-shots-'));
+// Screenshots stay in the test's output folder (ctest's working directory,
+// the build tree's tests/interop), replaced by each run.
+const shotDir = path.join(process.cwd(), 'chromium-shots');
+fs.mkdirSync(shotDir, { recursive: true });
 
 async function launch() {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsv-interop-chromium-'));
@@ -126,6 +129,26 @@ async function echoCase(ctx) {
       }
       const nIn = await page.locator('#log .in').count();
       rep.check('chromium echo: one .in child per message', nIn === msgs.length, msgs.length, nIn);
+      // The page says what it shows: URL, HTTP, extensions, subprotocol,
+      // a round trip per echoed message (and, below, the close).
+      const inf = await page.evaluate(() => {
+        const t = (id) => document.getElementById(id).textContent;
+        return { url: t('i-url'), http: t('i-http'), ext: t('i-ext'), proto: t('i-proto'),
+          rtt: t('i-rtt'), close: t('i-close'),
+          rtts: Array.from(document.querySelectorAll('#log .in')).map((li) => li.getAttribute('data-rtt')) };
+      });
+      rep.check('chromium echo: #i-url is the WebSocket URL', inf.url === `ws://127.0.0.1:${srv.port}/`,
+        `ws://127.0.0.1:${srv.port}/`, inf.url);
+      rep.check('chromium echo: #i-http names the page\'s protocol and the Upgrade',
+        /^page over http\/1\.1; WebSocket over HTTP\/1\.1/.test(inf.http), 'page over http/1.1; WebSocket over HTTP/1.1', inf.http);
+      rep.check('chromium echo: #i-ext shows the agreed permessage-deflate', inf.ext.startsWith('permessage-deflate'),
+        'permessage-deflate...', inf.ext);
+      rep.check('chromium echo: #i-proto says none (none offered)', inf.proto === 'none', 'none', inf.proto);
+      rep.check('chromium echo: a round trip beside every echo', inf.rtts.length === msgs.length &&
+        inf.rtts.every((r) => r !== null && Number(r) >= 0 && Number(r) < 5000) &&
+        new RegExp(`over ${msgs.length}$`).test(inf.rtt), `${msgs.length} data-rtt values, "... over ${msgs.length}"`,
+        JSON.stringify([inf.rtts, inf.rtt]));
+      rep.check('chromium echo: #i-close empty while open', inf.close === '-', '-', inf.close);
     }
     const shot = path.join(shotDir, 'echo.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -135,8 +158,14 @@ async function echoCase(ctx) {
     const ex = await L.stop(srv);
     rep.check('chromium echo: SIGTERM with a browser connected -> exit 0', ex && ex.code === 0, 'exit 0',
       `${JSON.stringify(ex)} ${srv.text()}`);
-    const closed = await page.evaluate(() => document.querySelector('#status').textContent).catch(() => '');
-    console.log(`     #status after SIGTERM: ${JSON.stringify(closed)}`);
+    const closed = await page.waitForFunction(() => document.getElementById('i-close').textContent !== '-',
+      null, { timeout: 5000 }).then(() => page.evaluate(() => document.getElementById('i-close').textContent))
+      .catch(() => '');
+    rep.check('chromium echo: #i-close shows the server\'s 1001 "going away" after SIGTERM',
+      /^code 1001 .going away., clean$/.test(closed), 'code 1001 "going away", clean', closed);
+    const shot2 = path.join(shotDir, 'echo-closed.png');
+    await page.screenshot({ path: shot2, fullPage: true });
+    console.log(`     screenshot: ${shot2}`);
     await page.close();
   } catch (e) {
     rep.fail('chromium echo: cases', 'no exception', String(e).split('\n')[0]);
