@@ -51,15 +51,15 @@ struct bridge {
   struct wsv_ws *ws; /* NULL once the WebSocket is gone */
   struct wsv_io *io;
   struct wsv_timer *timer;
-  int fd;                /* -1 once closed */
+  int fd; /* -1 once closed */
   unsigned long id;
-  uint8_t mode;          /* enum bridge_mode */
-  uint8_t connecting;    /* connect in progress */
-  uint8_t ws_open;       /* the WebSocket is open (--listen waits for it) */
-  uint8_t ws_full;       /* its send buffer is full: do not read */
-  uint8_t eof;           /* the socket's peer closed its side */
-  uint8_t shut;          /* shutdown(SHUT_WR) done */
-  uint8_t *q;            /* bytes for the socket: q[off..len) */
+  uint8_t mode;       /* enum bridge_mode */
+  uint8_t connecting; /* connect in progress */
+  uint8_t ws_open;    /* the WebSocket is open (--listen waits for it) */
+  uint8_t ws_full;    /* its send buffer is full: do not read */
+  uint8_t eof;        /* the socket's peer closed its side */
+  uint8_t shut;       /* shutdown(SHUT_WR) done */
+  uint8_t *q;         /* bytes for the socket: q[off..len) */
   size_t off, len, cap;
   struct bridge *prev, *next; /* the set's registry */
 };
@@ -105,8 +105,10 @@ int bridge_target_parse(const char *spec, int listening,
   } else {
     colon = strrchr(hp, ':');
     if (colon == NULL || memchr(hp, ':', (size_t)(colon - hp)) != NULL) {
-      snprintf(err, cap, "%s: use tcp://HOST:PORT (an IPv6 address in "
-                         "brackets) or unix:PATH", spec);
+      snprintf(err, cap,
+               "%s: use tcp://HOST:PORT (an IPv6 address in "
+               "brackets) or unix:PATH",
+               spec);
       return -1;
     }
     hl = (size_t)(colon - hp);
@@ -135,11 +137,10 @@ int bridge_target_parse(const char *spec, int listening,
   t->family = res->ai_family;
   freeaddrinfo(res);
   char ip[INET6_ADDRSTRLEN] = "?";
-  const void *a = t->family == AF_INET6
-                      ? (const void *)&((struct sockaddr_in6 *)(void *)&t->addr)
-                            ->sin6_addr
-                      : (const void *)&((struct sockaddr_in *)(void *)&t->addr)
-                            ->sin_addr;
+  const void *a =
+      t->family == AF_INET6
+          ? (const void *)&((struct sockaddr_in6 *)(void *)&t->addr)->sin6_addr
+          : (const void *)&((struct sockaddr_in *)(void *)&t->addr)->sin_addr;
   (void)inet_ntop(t->family, a, ip, sizeof ip);
   snprintf(t->text, sizeof t->text, t->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
            ip, (unsigned)port);
@@ -283,8 +284,9 @@ static void bridge_close_ws(struct bridge *b, int code, const char *what) {
     return;
   char reason[124];
   int n = snprintf(reason, sizeof reason, "%s", what);
-  size_t len = n < 0 ? 0 : (size_t)n >= sizeof reason ? sizeof reason - 1
-                                                     : (size_t)n;
+  size_t len = n < 0                        ? 0
+               : (size_t)n >= sizeof reason ? sizeof reason - 1
+                                            : (size_t)n;
   /* A Close reason must be UTF-8 (a path may hold anything, and the cut
    * may split a character): shorten until it is. */
   while (len > 0 && wsv_utf8_valid((const uint8_t *)reason, len) != WSV_OK)
@@ -371,12 +373,12 @@ static void bridge_finish(struct bridge *b) {
 
 /* ---- socket output ------------------------------------------------------- */
 
-/* Write the queue as far as the socket takes it.  Returns 0, or -1 if
- * the bridge failed (and may be freed). */
-static int bridge_flush(struct bridge *b) {
-  while (b->off < b->len) {
-    ssize_t w = send(b->fd, b->q + b->off, b->len - b->off,
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
+/* Write what the socket takes now of p[0..n).  Returns the bytes written
+ * (0..n), or -1 after failing the bridge (it may be freed). */
+static ssize_t bridge_send(struct bridge *b, const uint8_t *p, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = send(b->fd, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EINTR)
         continue;
@@ -385,12 +387,21 @@ static int bridge_flush(struct bridge *b) {
       bridge_fail(b, "writing to", errno);
       return -1;
     }
-    b->off += (size_t)w;
+    done += (size_t)w;
   }
+  return (ssize_t)done;
+}
+
+/* Write the queue as far as the socket takes it.  Returns 0, or -1 if
+ * the bridge failed (and may be freed). */
+static int bridge_flush(struct bridge *b) {
+  ssize_t w = bridge_send(b, b->q + b->off, b->len - b->off);
+  if (w < 0)
+    return -1;
+  b->off += (size_t)w;
   if (b->off == b->len)
     b->off = b->len = 0;
-  if (b->ws != NULL && b->len - b->off < BRIDGE_Q_LOW &&
-      wsv_ws_paused(b->ws))
+  if (b->ws != NULL && b->len - b->off < BRIDGE_Q_LOW && wsv_ws_paused(b->ws))
     (void)wsv_ws_pause(b->ws, 0);
   if (b->ws == NULL && b->off == b->len) {
     bridge_finish(b);
@@ -404,19 +415,11 @@ static int bridge_flush(struct bridge *b) {
  * Returns 0, or -1 if the bridge failed or memory ran out. */
 static int bridge_queue(struct bridge *b, const uint8_t *p, size_t n) {
   if (b->fd >= 0 && !b->connecting && b->off == b->len) {
-    while (n > 0) {
-      ssize_t w = send(b->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w < 0) {
-        if (errno == EINTR)
-          continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-          break;
-        bridge_fail(b, "writing to", errno);
-        return -1;
-      }
-      p += w;
-      n -= (size_t)w;
-    }
+    ssize_t w = bridge_send(b, p, n);
+    if (w < 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
     if (n == 0)
       return 0;
   }
@@ -454,8 +457,9 @@ void bridge_input(struct bridge *b, int opcode, const void *data, size_t len) {
     return;
   if (b->mode == BRIDGE_RAW) {
     if (opcode != WSV_OP_BINARY) {
-      bridge_close_ws(b, 1003, "text messages are not supported; send "
-                               "binary (or use subprotocol base64)");
+      bridge_close_ws(b, 1003,
+                      "text messages are not supported; send "
+                      "binary (or use subprotocol base64)");
       return;
     }
     (void)bridge_queue(b, data, len);
@@ -622,8 +626,8 @@ int bridge_connect(struct bridge_set *s, struct wsv_ws *ws, unsigned long id,
   b->ws = ws;
   b->ws_open = 1;
   const char *sub = wsv_ws_subprotocol(ws);
-  b->mode = sub != NULL && strcmp(sub, "base64") == 0 ? BRIDGE_BASE64
-                                                      : BRIDGE_RAW;
+  b->mode =
+      sub != NULL && strcmp(sub, "base64") == 0 ? BRIDGE_BASE64 : BRIDGE_RAW;
   *out = b;
   b->fd = socket(t->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (b->fd < 0) {
@@ -670,7 +674,9 @@ int bridge_adopt(struct bridge_set *s, struct wsv_loop *loop, int fd,
   return 0;
 }
 
-void bridge_set_ws(struct bridge *b, struct wsv_ws *ws) { b->ws = ws; }
+void bridge_set_ws(struct bridge *b, struct wsv_ws *ws) {
+  b->ws = ws;
+}
 
 void bridge_opened(struct bridge *b) {
   b->ws_open = 1;

@@ -7,42 +7,26 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "webpath.h"
-
-static int webpath_hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
+#include "wsv/url.h"
 
 int webpath_decode(const char *path, size_t len, char *out, size_t cap) {
-  size_t o = 0;
   if (len == 0 || path[0] != '/' || cap == 0)
     return WEBPATH_BAD;
-  for (size_t i = 0; i < len; i++) {
-    char c = path[i];
-    if (c == '%') {
-      int hi = i + 2 < len ? webpath_hex(path[i + 1]) : -1;
-      int lo = hi >= 0 ? webpath_hex(path[i + 2]) : -1;
-      if (lo < 0)
-        return WEBPATH_BAD;
-      c = (char)(hi * 16 + lo);
-      i += 2;
-    }
-    if (c == '\0' || c == '\\' || o + 1 >= cap || o >= WEBPATH_MAX)
-      return WEBPATH_BAD; /* '\\' is no separator here, but may be one
-                             for a tool the file is handed to */
-    out[o++] = c;
-  }
-  out[o] = '\0';
+  /* A bad escape, an encoded NUL, or too long: refused whole. */
+  size_t o = wsv_url_decode(path, len, out,
+                            cap < WEBPATH_MAX + 1 ? cap : WEBPATH_MAX + 1);
+  if (o == SIZE_MAX)
+    return WEBPATH_BAD;
+  /* '\\' is no separator here, but may be one for a tool the file is
+   * handed to. */
+  if (memchr(out, '\\', o) != NULL)
+    return WEBPATH_BAD;
   /* Every segment: "." and ".." (the decoded forms too) leave or stay
    * put; a leading '.' is a dot file. */
   for (const char *s = out; *s != '\0';) {
