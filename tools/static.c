@@ -267,6 +267,12 @@ void static_answer(struct serve_static *sd, const struct wsv_hs_server *hs,
     if (decoded[strlen(decoded) - 1] != '/') {
       /* index.html's relative links need the slash */
       struct wsv_str q = wsv_hs_server_query(hs);
+      /* One leading '/': "//host/dir" would be another site's address
+       * (a protocol-relative reference) in Location. */
+      while (p.len > 1 && p.ptr[1] == '/') {
+        p.ptr++;
+        p.len--;
+      }
       res->status = 301;
       res->content_type = NULL;
       res->body = "moved: the directory's address ends with '/'\n";

@@ -359,6 +359,11 @@ def check_static(srv):
     st, h, body = http(srv.port, "GET", "/sub")
     rep.check(f"{n}: static /sub -> 301 to /sub/", st == 301 and (h1(h, "Location") or "").endswith("sub/"),
               "301 Location .../sub/", f"{st} {h1(h, 'Location')}")
+    if n == "wsv":
+        st, h, body = http(srv.port, "GET", "//sub")
+        loc = h1(h, "Location") or ""
+        rep.check("wsv: static //sub -> 301 to /sub/, never a protocol-relative //host",
+                  st == 301 and loc == "/sub/", "301 Location /sub/", f"{st} {loc!r}")
     st, h, body = http(srv.port, "GET", "/sub/")
     rep.check(f"{n}: static /sub/ -> its index.html", st == 200 and b"<p>sub" in body, "sub/index.html",
               f"{st} {sb(body)}")
