@@ -143,6 +143,44 @@ static void test_idle_ping_deadline(void **state) {
   rtf_srv_finish(srv);
 }
 
+/* Pongs the client gets for its keep-alive pings. */
+static void s_count_pong(struct wsv_ws *ws, int op, const void *d, size_t n,
+                         void *user) {
+  (void)ws, (void)d, (void)n;
+  if (op == WSV_OP_PONG)
+    ((struct rtf_cli *)user)->msgs++;
+}
+
+/* A pong that comes at once starts the next quiet interval at once: pings
+ * are ping_interval_ms apart even when pong_timeout_ms is longer. */
+static void test_ping_spacing(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  rtf_srv_config(&scfg);
+  scfg.limits.ping_interval_ms = 0;
+  struct wsv_server *srv = rtf_srv_start(&scfg);
+  struct rtf_cli c;
+  memset(&c, 0, sizeof c);
+  struct wsv_loop *loop;
+  assert_int_equal(wsv_loop_new(&loop), 0);
+  struct wsv_client_config cc;
+  char url[64];
+  rtf_cli_config(&cc, &c, url, sizeof url, wsv_server_port(srv), "/");
+  cc.limits.ping_interval_ms = 50;
+  cc.limits.pong_timeout_ms = 5000;
+  cc.callbacks.control = s_count_pong;
+  cc.user = &c;
+  assert_int_equal(wsv_client_connect(loop, &cc, NULL), 0);
+  rtf_run_until(loop, &c.opened, 2000);
+  assert_true(c.opened);
+  rtf_run_until(loop, &c.closed, 1000); /* runs the full second */
+  assert_false(c.closed);
+  /* 1000 ms / 50 ms: about 20 (once per pong timeout: none or 1). */
+  assert_true(c.msgs >= 8);
+  wsv_loop_free(loop);
+  rtf_srv_finish(srv);
+}
+
 static void test_slow_consumer(void **state) {
   (void)state;
   struct wsv_server_config scfg;
@@ -461,6 +499,7 @@ int main(void) {
       cmocka_unit_test(test_echo_sizes),
       cmocka_unit_test(test_server_closes),
       cmocka_unit_test(test_idle_ping_deadline),
+      cmocka_unit_test(test_ping_spacing),
       cmocka_unit_test(test_slow_consumer),
       cmocka_unit_test(test_reset_mid_frame),
       cmocka_unit_test(test_park),

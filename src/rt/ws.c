@@ -352,6 +352,8 @@ static void ws_check_closing(struct wsv_ws *ws) {
   }
 }
 
+static void ws_idle_check(struct wsv_ws *ws);
+
 static void ws_event(struct wsv_ws *ws, const struct wsv_event *ev) {
   const struct wsv__rt_ctx *ctx = ws->ctx;
   switch (ev->type) {
@@ -362,6 +364,13 @@ static void ws_event(struct wsv_ws *ws, const struct wsv_event *ev) {
     break;
   case WSV_EV_PING:
   case WSV_EV_PONG:
+    /* The keep-alive's answer: the quiet time runs again from now, not
+     * from the end of the pong timeout (which spaced pings a pong
+     * timeout apart when it was the longer one). */
+    if (ev->type == WSV_EV_PONG && ws->tmode == WS_T_PONG) {
+      ws->tmode = WS_T_IDLE;
+      ws_idle_check(ws);
+    }
     if (ctx->cb.control != NULL)
       ctx->cb.control(ws, ev->opcode, ev->data, ev->len, ctx->user);
     break;
