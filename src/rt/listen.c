@@ -63,9 +63,10 @@ static void srv_set_port(struct sockaddr_storage *ss, uint16_t port) {
 }
 
 static uint16_t srv_get_port(const struct sockaddr_storage *ss) {
-  return ntohs(ss->ss_family == AF_INET
-                   ? ((const struct sockaddr_in *)(const void *)ss)->sin_port
-                   : ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
+  return ntohs(
+      ss->ss_family == AF_INET
+          ? ((const struct sockaddr_in *)(const void *)ss)->sin_port
+          : ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
 }
 
 /* The addresses to bind: the distinct IPv4 and IPv6 ones of a lookup. */
@@ -138,15 +139,12 @@ static int srv_bind_addr(struct wsv_server *srv, const struct srv_addrs *a,
   return 0;
 }
 
-static void srv_addr_text(const struct sockaddr_storage *ss, char *buf,
+/* Address k of `a` as text ("127.0.0.1:8080", "[::1]:8080"). */
+static void srv_addr_text(const struct srv_addrs *a, int k, char *buf,
                           size_t cap) {
-  char h[INET6_ADDRSTRLEN] = "?";
-  const void *p = ss->ss_family == AF_INET
-                      ? (const void *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr
-                      : (const void *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
-  (void)inet_ntop(ss->ss_family, p, h, sizeof h);
-  snprintf(buf, cap, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", h,
-           (unsigned)srv_get_port(ss));
+  if (wsv__rt_addr_text((const struct sockaddr *)&a->ss[k], a->len[k], buf,
+                        cap) < 0)
+    snprintf(buf, cap, "?");
 }
 
 /* Bind every address of `a` on one port (picked by the first bind when
@@ -160,8 +158,6 @@ static int srv_bind_addrs(struct wsv_server *srv, struct srv_addrs *a,
   for (int k = 0; k < a->n; k++) {
     if (bound)
       srv_set_port(&a->ss[k], srv->port);
-    char at[64];
-    srv_addr_text(&a->ss[k], at, sizeof at);
     if (srv_bind_addr(srv, a, k, backlog) == 0) {
       if (!bound) {
         struct sockaddr_storage b;
@@ -172,8 +168,7 @@ static int srv_bind_addrs(struct wsv_server *srv, struct srv_addrs *a,
       }
       bound = 1;
       srv_set_port(&a->ss[k], srv->port);
-      srv_addr_text(&a->ss[k], srv->addrs[srv->naddrs],
-                    sizeof srv->addrs[0]);
+      srv_addr_text(a, k, srv->addrs[srv->naddrs], sizeof srv->addrs[0]);
       srv->naddrs++;
       continue;
     }
@@ -182,6 +177,8 @@ static int srv_bind_addrs(struct wsv_server *srv, struct srv_addrs *a,
       srv_close_all(srv);
       return 1;
     }
+    char at[64];
+    srv_addr_text(a, k, at, sizeof at);
     wsv__rt_log(&srv->ctx, bound || k + 1 < a->n ? WSV_LOG_WARN : WSV_LOG_ERROR,
                 "bind %s: %s%s", at, strerror(e),
                 bound ? "; listening without it" : "");
@@ -214,13 +211,15 @@ static int srv_addrs_add(struct wsv_server *srv, struct srv_addrs *a,
     return rc;
   }
   unsigned char lit[sizeof(struct in6_addr)];
-  int literal = inet_pton(AF_INET, host, lit) == 1 ||
-                inet_pton(AF_INET6, host, lit) == 1;
+  int literal =
+      inet_pton(AF_INET, host, lit) == 1 || inet_pton(AF_INET6, host, lit) == 1;
   int found = srv_addrs_collect(a, res, literal ? 1 : WSV__SRV_MAX_ADDRS);
   freeaddrinfo(res);
   if (found == 0) {
-    wsv__rt_log(&srv->ctx, WSV_LOG_ERROR, "listen: %s has no IPv4 or IPv6 "
-                "address", host);
+    wsv__rt_log(&srv->ctx, WSV_LOG_ERROR,
+                "listen: %s has no IPv4 or IPv6 "
+                "address",
+                host);
     errno = EINVAL;
     return WSV_ERR_INVAL;
   }
