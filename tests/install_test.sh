@@ -183,9 +183,9 @@ rt_static=$(pkg-config --static --libs wsv-rt)
 has "$core_static" -lwsv -lz && ! has "$core_static" -lssl &&
   ok "pkg-config --static --libs wsv adds zlib ($core_static)" ||
   bad "pkg-config --static --libs wsv adds zlib ($core_static)"
-has "$rt_static" -lwsv_rt -lwsv -lssl -lcrypto -lhiredis -lz -pthread &&
-  ok "pkg-config --static --libs wsv-rt adds OpenSSL, hiredis, zlib, threads ($rt_static)" ||
-  bad "pkg-config --static --libs wsv-rt adds OpenSSL, hiredis, zlib, threads ($rt_static)"
+has "$rt_static" -lwsv_rt -lwsv -lssl -lcrypto -lhiredis -lnghttp2 -lz -pthread &&
+  ok "pkg-config --static --libs wsv-rt adds OpenSSL, hiredis, nghttp2, zlib, threads ($rt_static)" ||
+  bad "pkg-config --static --libs wsv-rt adds OpenSSL, hiredis, nghttp2, zlib, threads ($rt_static)"
 if cc -std=c11 $cflags "$src/examples/version.c" -o "$tmp/version_pc" \
      $(pkg-config --cflags --libs wsv) 2>"$tmp/pc.log" &&
    LD_LIBRARY_PATH="$libdir" "$tmp/version_pc" >"$tmp/pc.out" 2>&1; then
