@@ -74,7 +74,8 @@ ABI_FIELD(wsv_client_config, tls_insecure, 600, 4)
 ABI_FIELD(wsv_client_config, tls_cafile, 608, 8)
 ABI_FIELD(wsv_client_config, proxy, 616, 8)
 ABI_FIELD(wsv_client_config, http, 624, 4)
-ABI_FIELD(wsv_client_config, _reserved, 632, 112)
+ABI_FIELD(wsv_client_config, share, 632, 8)
+ABI_FIELD(wsv_client_config, _reserved, 640, 104)
 
 /* struct wsv_conn_config (grows into _reserved) */
 ABI_STRUCT(wsv_conn_config, 176, 8)

@@ -714,13 +714,17 @@ static int serve_main(struct serve *st, int argc, char **argv) {
                        : st->opt.dir ? st->opt.dir
                        : st->opt.to  ? to
                                      : NULL;
-    wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, deflate %s, "
+    const char *h2 = st->opt.http2 == WSV_HTTP2_OFF ? "HTTP/1.1 only"
+                     : st->opt.http2 == WSV_HTTP2_NO_WEBSOCKET
+                         ? "HTTP/2 without WebSockets"
+                         : "HTTP/2";
+    wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, %s, deflate %s, "
                 "origins %s%s%s; Ctrl-C stops",
                 serve_mode_name(&st->opt), what ? " " : "", what ? what : "",
                 st->opt.broker ? " across instances through " : "",
                 st->opt.broker ? st->opt.broker : "", vl, st->opt.threads,
                 st->opt.threads == 1 ? "" : "s", st->opt.cert ? ", TLS" : "",
-                wsv_cli_deflate_name(st->opt.deflate), origins,
+                h2, wsv_cli_deflate_name(st->opt.deflate), origins,
                 st->files.root ? ", files from " : "",
                 st->files.root ? st->files.root : "");
   }

@@ -943,12 +943,21 @@ struct wsv_client_config {
    * only.  WSV_CLIENT_HTTP2: HTTP/2 only (over ws://, h2c with prior
    * knowledge); a server without it fails with WSV_ERR_HS_STATUS and a
    * text saying why.  The version retry works the same over HTTP/2 (a
-   * 400 listing versions: a new stream... on a new connection).  Not
-   * with `proxy` (HTTP/1.1 is used through a proxy). */
+   * 400 or 426 listing other versions: the retry is a new stream on
+   * the same connection).  Through a `proxy` HTTP/1.1 is used. */
   int http;
+  /* An open client WebSocket over HTTP/2 (wsv_ws_http2) on the same
+   * loop, or NULL (default): the new WebSocket is then one more stream
+   * of that one's connection (as a browser does for a page's
+   * WebSockets to one server): no new TCP connection or TLS handshake;
+   * `url` must name the same scheme, host and port (its path and query
+   * are used), and TLS, proxy and resolution settings are not used.  The
+   * connection closes once its last WebSocket has.  WSV_ERR_INVAL when
+   * `share` is not such a WebSocket or the URL names another server. */
+  struct wsv_ws *share;
   /* Room for new fields (zeroed by wsv_client_config_init; do not
    * touch). */
-  uint64_t _reserved[14];
+  uint64_t _reserved[13];
 };
 
 /* struct wsv_client_config's http. */

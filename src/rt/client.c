@@ -353,6 +353,8 @@ static void cli_h2_start(struct wsv_ws *ws) {
     return;
   }
   h->user = ws;
+  h->host = wsv__rt_strndup(c->host, strlen(c->host));
+  h->port = c->port;
   c->h2 = h;
   ws->tp.stream = 1; /* no stream yet: the request waits for SETTINGS */
   ws->tp.h2s = NULL;
@@ -835,7 +837,7 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     if (cfg->http < WSV_CLIENT_HTTP_AUTO || cfg->http > WSV_CLIENT_HTTP2)
       rc = WSV_ERR_INVAL;
   }
-  if (rc == 0 && u->secure) {
+  if (rc == 0 && u->secure && cfg->share == NULL) {
     char err[400];
     ctx->tls = wsv__rt_tls_client_ctx(cfg->tls_insecure, cfg->tls_cafile, err,
                                       sizeof err);
@@ -861,7 +863,9 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     if (rc == WSV_ERR_INVAL)
       wsv__rt_log(ctx, WSV_LOG_ERROR, "proxy %s: %s", cfg->proxy, why);
   }
-  if (rc == 0) {
+  if (rc == 0 && cfg->share != NULL) {
+    ws->cli->port = u->port; /* another stream: nothing to resolve */
+  } else if (rc == 0) {
     ws->cli->port = u->port;
     if (ws->cli->proxy.kind != WSV__PROXY_NONE)
       rc = cli_resolve(ws->cli, ctx, ws->cli->proxy.host, ws->cli->proxy.port);
@@ -886,6 +890,22 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
   return 0;
 }
 
+/* 0 when `share` is an open client WebSocket over HTTP/2 on `loop`
+ * whose server is the one `u` names (scheme, host, port); else -1. */
+static int cli_share_check(struct wsv_loop *loop, const struct wsv_ws *share,
+                           const struct wsv_url *u) {
+  if (share->tp.loop != loop || share->ctx->role != &cli_role ||
+      !share->tp.stream || share->tp.h2s == NULL || share->phase != WS_OPEN ||
+      share->tp.h2s->h->dead || share->tp.h2s->h->wk != NULL)
+    return -1;
+  const struct wsv__h2 *h = share->tp.h2s->h;
+  if ((wsv__tp_tls(&h->tp) != NULL) != (u->secure != 0) || h->port != u->port ||
+      h->host == NULL || strlen(h->host) != u->host.len ||
+      strncasecmp(h->host, u->host.ptr, u->host.len) != 0)
+    return -1;
+  return 0;
+}
+
 int wsv_client_connect(struct wsv_loop *loop,
                        const struct wsv_client_config *cfg,
                        struct wsv_ws **out) {
@@ -901,6 +921,13 @@ int wsv_client_connect(struct wsv_loop *loop,
   const char *why = NULL;
   if (wsv_url_parse(&u, cfg->url, strlen(cfg->url), 0, &why) != WSV_OK) {
     wsv__rt_log(&logctx, WSV_LOG_ERROR, "%s: %s", cfg->url, why);
+    return WSV_ERR_INVAL;
+  }
+  if (cfg->share != NULL && cli_share_check(loop, cfg->share, &u) != 0) {
+    wsv__rt_log(&logctx, WSV_LOG_ERROR,
+                "%s: cannot share: not an open client WebSocket over HTTP/2 "
+                "to the same server on this loop",
+                cfg->url);
     return WSV_ERR_INVAL;
   }
   char *host = wsv__rt_strndup(u.host.ptr, u.host.len);
@@ -921,7 +948,17 @@ int wsv_client_connect(struct wsv_loop *loop,
     return rc;
   cli_link(set, ws);
   wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, ws->ctx->limits.handshake_timeout_ms);
-  cli_attempt(ws);
+  if (cfg->share != NULL) {
+    /* One more stream on the shared connection (checked above). */
+    struct wsv__h2 *h = cfg->share->tp.h2s->h;
+    ws->phase = WS_CLIENT_HS;
+    ws->cli->h2 = h;
+    snprintf(ws->cli->addr, sizeof ws->cli->addr, "a shared connection");
+    ws->tp.stream = 1;
+    cli_h2_request(ws, h);
+  } else {
+    cli_attempt(ws);
+  }
   if (out != NULL)
     *out = ws;
   return 0;

@@ -531,14 +531,18 @@ static void h2_on_timeout(struct wsv__tp *tp) {
 
 static void h2_on_free(struct wsv__tp *tp) {
   struct wsv__h2 *h = (struct wsv__h2 *)(void *)tp;
-  while (h->streams != NULL)
+  while (h->streams != NULL) {
+    if (h->streams->ws != NULL) /* never: the close ended them (h2_close) */
+      h->streams->ws->tp.h2s = NULL;
     h2s_free(h->streams);
+  }
   if (h->role->gone != NULL)
     h->role->gone(h);
   nghttp2_session_del(h->ng);
   h->ng = NULL;
   h2_buf_free(&h->out);
   wsv__tp_release(&h->tp);
+  free(h->host);
   free(h);
 }
 

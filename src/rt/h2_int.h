@@ -73,6 +73,8 @@ struct wsv__h2 {
   uint8_t dead;                 /* closed (retired) */
   struct wsv__h2 *prev, *next;  /* the worker's list */
   void *user;                   /* the side's own (client: its ws) */
+  char *host;                   /* client: the server's host (sharing) */
+  uint16_t port;                /* client: its port */
 };
 
 /* A connection on the socket of `from` (watch and TLS move to it; `from`
