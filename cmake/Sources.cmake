@@ -111,6 +111,7 @@ set(WSV_TEST_SOURCES
   tests/origin_test.c
   tests/rt_broker_test.c
   tests/rt_client_test.c
+  tests/rt_h2_test.c
   tests/rt_loop_test.c
   tests/rt_pause_test.c
   tests/rt_proxy_test.c
