@@ -608,7 +608,9 @@ struct wsv__h2 *wsv__rt_h2_new(struct wsv__tp *from, int server,
     goto fail;
   /* Move the socket: its watch, its TLS. */
   int fd = from->w.fd;
-  uint32_t events = from->w.events ? from->w.events : EPOLLIN;
+  /* Always EPOLLIN: a client's socket fresh from connect() is watched
+   * for EPOLLOUT only, and an HTTP/2 connection always reads. */
+  uint32_t events = from->w.events | EPOLLIN;
   wsv__tp_unwatch(from);
   h->tp.w.fd = fd;
   h->tp.tls = wsv__tp_tls(from);
