@@ -363,7 +363,8 @@ static ssize_t tc_read_data(nghttp2_session *ng, int32_t id, uint8_t *buf,
   struct ts *s = src->ptr;
   size_t have = s->out.len - s->out_off;
   size_t n = have < len ? have : len;
-  memcpy(buf, s->out.p + s->out_off, n);
+  if (n > 0)
+    memcpy(buf, s->out.p + s->out_off, n);
   s->out_off += n;
   s->sent += n;
   if (s->out_off == s->out.len && s->end_out)
@@ -908,7 +909,7 @@ static void test_handshake_max_headers(void **state) {
   cfg.handshake.max_headers = 20;
   struct wsv_server *srv = rtf_srv_start(&cfg);
   struct tc *c = tc_open(wsv_server_port(srv), 0, 0);
-  static char names[40][16];
+  static char names[40][24];
   const char *f[90];
   for (int over = 0; over <= 1; over++) {
     int n = 0, fields = over ? 25 : 15;
@@ -1485,11 +1486,10 @@ static void test_client_http2_against_off(void **state) {
     rc_run(&cc, &r);
     assert_true(r.c.failed);
     assert_false(r.c.opened);
-    assert_true(strlen(r.c.fail_text) > 10);
-    if (tls)
-      assert_non_null(strstr(r.c.fail_text, "does not speak HTTP/2"));
-    else
-      fprintf(stderr, "h2c against OFF: \"%s\"\n", r.c.fail_text);
+    /* TLS: ALPN did not pick h2; h2c: the HTTP/1.1 400 and the close
+     * came instead of SETTINGS. */
+    assert_non_null(strstr(r.c.fail_text, tls ? "does not speak HTTP/2"
+                                               : "before its SETTINGS"));
     /* AUTO against OFF over TLS: HTTP/1.1 at once */
     rc_config(&cc, &r, url, sizeof url, tls, wsv_server_port(srv), "/echo",
               WSV_CLIENT_HTTP_AUTO);
