@@ -400,6 +400,16 @@ static int h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id,
   return 0;
 }
 
+/* nghttp2's text for an error it found (kept for the close's reason). */
+static int h2_on_error(nghttp2_session *ng, int code, const char *msg,
+                       size_t len, void *user) {
+  struct wsv__h2 *h = user;
+  (void)ng;
+  (void)code;
+  snprintf(h->err, sizeof h->err, "%.*s", (int)len, msg);
+  return 0;
+}
+
 static int h2_on_close(nghttp2_session *ng, int32_t id, uint32_t code,
                        void *user) {
   struct wsv__h2 *h = user;
@@ -461,7 +471,8 @@ static int h2_write(struct wsv__h2 *h) {
   }
   if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng) &&
       h2_buf_size(&h->out) == 0) {
-    wsv__rt_h2_close(h, NULL); /* GOAWAY done, or the peer's */
+    /* GOAWAY done (ours after an error nghttp2 found, or the peer's). */
+    wsv__rt_h2_close(h, h->err[0] != '\0' ? h->err : NULL);
     return -1;
   }
   return 0;
@@ -491,7 +502,7 @@ int wsv__rt_h2_feed(struct wsv__h2 *h, const uint8_t *p, size_t n) {
   ssize_t r = nghttp2_session_mem_recv(h->ng, p, n);
   if (r < 0) {
     /* nghttp2 has queued a GOAWAY for most errors: send it, then close. */
-    wsv__rt_log(h->ctx, WSV_LOG_DEBUG, "HTTP/2: %s", nghttp2_strerror((int)r));
+    h->why = nghttp2_strerror((int)r);
     (void)h2_write(h);
     if (!h->dead)
       wsv__rt_h2_close(h, nghttp2_strerror((int)r));
@@ -553,6 +564,8 @@ void wsv__rt_h2_close(struct wsv__h2 *h, const char *why) {
   if (h->dead)
     return;
   h->dead = 1;
+  if (why != NULL || h->why == NULL)
+    h->why = why;
   if (why != NULL)
     wsv__rt_log(h->ctx, WSV_LOG_DEBUG, "HTTP/2 connection closed: %s", why);
   /* Every WebSocket on it ends now (a paused one would not read the
@@ -594,6 +607,7 @@ struct wsv__h2 *wsv__rt_h2_new(struct wsv__tp *from, int server,
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_close);
+  nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
   /* Windows open as the readers consume (h2.h), not as nghttp2 parses. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_session *ng = NULL;
@@ -608,7 +622,7 @@ struct wsv__h2 *wsv__rt_h2_new(struct wsv__tp *from, int server,
     goto fail;
   /* Move the socket: its watch, its TLS. */
   int fd = from->w.fd;
-  uint32_t events = from->w.events ? from->w.events : EPOLLIN;
+  uint32_t events = EPOLLIN | (from->w.events & (uint32_t)EPOLLOUT);
   wsv__tp_unwatch(from);
   h->tp.w.fd = fd;
   h->tp.tls = wsv__tp_tls(from);

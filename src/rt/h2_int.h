@@ -73,6 +73,8 @@ struct wsv__h2 {
   uint8_t dead;                 /* closed (retired) */
   struct wsv__h2 *prev, *next;  /* the worker's list */
   void *user;                   /* the side's own (client: its ws) */
+  const char *why;              /* why it closed (static or tp-owned) */
+  char err[160];                /* nghttp2's last error text, or "" */
   char *host;                   /* client: the server's host (sharing) */
   uint16_t port;                /* client: its port */
 };
