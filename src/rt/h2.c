@@ -22,6 +22,11 @@
 
 static void h2srv_idle_timer(struct wsv__h2 *h);
 
+/* Pseudo-headers a request may carry (:method, :scheme, :authority,
+ * :path, :protocol): kept beyond max_headers, which counts the regular
+ * fields only (as the core does). */
+#define H2_PSEUDO_MAX 5
+
 /* Bytes gathered from nghttp2 before one write to the socket. */
 #define H2_OUT_BATCH ((size_t)64 << 10)
 
@@ -317,7 +322,7 @@ static int h2_on_header(nghttp2_session *ng, const nghttp2_frame *f,
     return 0;
   s->nfields++;
   size_t need = namelen + valuelen + 2;
-  if (s->fields_over || s->nfields > h->max_fields ||
+  if (s->fields_over || s->nfields > h->max_fields + H2_PSEUDO_MAX ||
       s->hb_len + need > h->max_bytes + 64) {
     s->fields_over = 1;
     return 0;
@@ -1003,7 +1008,11 @@ static void h2srv_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
                                     NGHTTP2_INTERNAL_ERROR);
     return;
   }
-  size_t cap = s->nfields < h->max_fields + 1 ? s->nfields : h->max_fields + 1;
+  /* Past a limit the kept fields (at most max_fields + H2_PSEUDO_MAX)
+   * are followed by max_fields + 1 filler fields, so that the core
+   * counts more regular fields than max_headers and answers 431. */
+  size_t cap = s->fields_over ? 2 * h->max_fields + 1 + H2_PSEUDO_MAX
+                              : s->nfields;
   struct wsv_header *f = calloc(cap ? cap : 1, sizeof *f);
   if (f == NULL) {
     wsv__rt_srv_hs_put(wk, sh);
@@ -1012,12 +1021,8 @@ static void h2srv_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
     return;
   }
   size_t n = wsv__rt_h2_fields(s, f, cap);
-  if (s->fields_over && n < cap) {
-    /* Past a limit: a field count over it makes the core answer 431. */
-    n = cap;
-    for (size_t i = wsv__rt_h2_fields(s, f, cap); i < n; i++)
-      f[i] = (struct wsv_header){{"x", 1}, {"", 0}};
-  }
+  for (size_t i = 0; s->fields_over && i <= h->max_fields && n < cap; i++)
+    f[n++] = (struct wsv_header){{"x", 1}, {"", 0}};
   int r = wsv_hs_server_parse_h2(sh->hs, f, n);
   if (r == WSV_HS_ACCEPT) {
     h2srv_accept(h, s, sh);
