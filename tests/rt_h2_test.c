@@ -1339,12 +1339,46 @@ static void test_shutdown(void **state) {
   TC_UNTIL(c, c->eof, 4000);
   assert_true(c->eof);
   assert_true(c->eof_seq > c->goaway_seq);
+  /* As over HTTP/1.1 (test_shutdown_http1): every close callback has
+   * run, on the server's thread, when join returns. */
   assert_int_equal(wsv_server_join(srv), 0);
   assert_int_equal(atomic_load(&rtf_srv.closes), 3);
   assert_int_equal(atomic_load(&rtf_srv.last_code), 1001);
   assert_int_equal(wsv_server_connections(srv), 0);
   assert_int_equal(c->bad, 0);
   tc_close(c);
+  wsv_server_free(srv);
+}
+
+/* The same over HTTP/1.1 (the reference test_shutdown compares with):
+ * every close callback has run when wsv_server_join returns. */
+static void test_shutdown_http1(void **state) {
+  (void)state;
+  struct wsv_server_config cfg;
+  srv_config(&cfg, WSV_HTTP2_ON, 0);
+  cfg.shutdown_timeout_ms = 3000;
+  struct wsv_server *srv = rtf_srv_start(&cfg);
+  int fd[3];
+  for (int i = 0; i < 3; i++)
+    fd[i] = rtf_raw_ws_path(wsv_server_port(srv), "/echo");
+  rtf_wait_atomic(&rtf_srv.opens, 3, 2000);
+  wsv_server_stop(srv);
+  for (int i = 0; i < 3; i++) {
+    unsigned b0;
+    char p[128];
+    size_t n = rtf_raw_read_frame(fd[i], &b0, p, sizeof p);
+    assert_int_equal(b0, 0x88);
+    assert_true(n >= 2);
+    assert_int_equal((uint8_t)p[0] << 8 | (uint8_t)p[1], 1001);
+    rtf_raw_frame(fd[i], 0x88, "\x03\xe9", 2, 1, 0);
+  }
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(rtf_raw_drain(fd[i], 3000), 0);
+    close(fd[i]);
+  }
+  assert_int_equal(wsv_server_join(srv), 0);
+  assert_int_equal(atomic_load(&rtf_srv.closes), 3);
+  assert_int_equal(atomic_load(&rtf_srv.last_code), 1001);
   wsv_server_free(srv);
 }
 
@@ -1650,6 +1684,7 @@ int main(void) {
       cmocka_unit_test(test_flow_stalled_reader),
       cmocka_unit_test(test_flow_slow_consumer),
       cmocka_unit_test(test_shutdown),
+      cmocka_unit_test(test_shutdown_http1),
       cmocka_unit_test(test_client_http2),
       cmocka_unit_test(test_client_fallback),
       cmocka_unit_test(test_client_http2_against_off),
