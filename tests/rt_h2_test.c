@@ -568,7 +568,7 @@ static struct ts *tc_req(struct tc *c, const char *method, const char *proto,
                          int with_data) {
   assert_true(c->nst < TC_STREAMS);
   struct ts *s = &c->st[c->nst++];
-  nghttp2_nv nv[96];
+  nghttp2_nv nv[104];
   size_t k = 0;
   char auth[32];
   snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)c->port);
@@ -588,7 +588,7 @@ static struct ts *tc_req(struct tc *c, const char *method, const char *proto,
   NV(":path", path);
   NV(":authority", auth);
   for (int i = 0; pairs != NULL && pairs[i] != NULL; i += 2) {
-    assert_true(k < 96);
+    assert_true(k < 104);
     NV(pairs[i], pairs[i + 1]);
   }
 #undef NV
@@ -604,12 +604,14 @@ static struct ts *tc_req(struct tc *c, const char *method, const char *proto,
 /* An extended CONNECT for a WebSocket on `path`, version 13, plus pairs. */
 static struct ts *tc_ws(struct tc *c, const char *path,
                         const char *const *pairs) {
-  const char *f[64];
+  const char *f[96];
   int n = 0;
   f[n++] = "sec-websocket-version";
   f[n++] = "13";
-  for (int i = 0; pairs != NULL && pairs[i] != NULL; i++)
+  for (int i = 0; pairs != NULL && pairs[i] != NULL; i++) {
+    assert_true(n < 95);
     f[n++] = pairs[i];
+  }
   f[n] = NULL;
   return tc_req(c, "CONNECT", "websocket", path, f, 1);
 }
