@@ -47,7 +47,7 @@ struct cli_state {
   char *location;     /* its Location, for wsv_client_location */
   int http;           /* cfg->http: an enum wsv_client_http */
   int h1_only;        /* HTTP/1.1 from now on (the h2 server had no setting) */
-  struct wsv__h2 *h2; /* the HTTP/2 connection, once there is one */
+  struct wsv__h2 *h2; /* the HTTP/2 connection until the request is sent */
 };
 
 /* The tunnel replies a client awaits (cli_state's px_step). */
@@ -247,6 +247,9 @@ static void cli_h2_request(struct wsv_ws *ws, struct wsv__h2 *h) {
     return;
   }
   h->user = NULL;
+  /* The connection is the stream's from now on (ws->tp.h2s->h): it may
+   * be freed before the WebSocket, so cli_free must not see it. */
+  ws->cli->h2 = NULL;
   wsv__rt_h2_attach(s, ws);
   wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "HTTP/2: extended CONNECT on stream %d",
               (int)wsv__h2s_id(s));
@@ -284,7 +287,6 @@ static void cli_h2_settings(struct wsv__h2 *h) {
 /* The answer to our extended CONNECT. */
 static void cli_h2_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
   struct wsv_ws *ws = s->ws;
-  (void)h;
   if (ws == NULL || ws->cli == NULL || ws->phase != WS_CLIENT_HS)
     return;
   struct cli_state *c = ws->cli;
@@ -314,7 +316,7 @@ static void cli_h2_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
       return;
     }
     ws->tp.stream = 1;
-    cli_h2_request(ws, c->h2);
+    cli_h2_request(ws, h);
     return;
   }
   cli_keep_status(ws, status);
