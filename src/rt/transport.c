@@ -287,11 +287,29 @@ static int tp_reap(struct tp_set *s) {
   return 0;
 }
 
+/* Move the retired transports still on the again list to the retired
+ * list, so that they are freed in this iteration. */
+static void tp_sweep_again(struct tp_set *s) {
+  struct wsv__tp **pp = &s->again;
+  while (*pp != NULL) {
+    struct wsv__tp *tp = *pp;
+    if (tp->dead) {
+      *pp = tp->again_next;
+      tp->again = 0;
+      tp->again_next = NULL;
+      tp_list_dead(s, tp);
+    } else {
+      pp = &tp->again_next;
+    }
+  }
+}
+
 static int tp_hook(struct wsv_loop *loop, void *user) {
   struct tp_set *s = user;
   (void)loop;
   tp_run_again(s);
   tp_run_flush(s);
+  tp_sweep_again(s);
   return tp_reap(s) || s->again != NULL || s->flush != NULL;
 }
 
