@@ -1039,8 +1039,8 @@ static void h2srv_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
   /* Past a limit the kept fields (at most max_fields + H2_PSEUDO_MAX)
    * are followed by max_fields + 1 filler fields, so that the core
    * counts more regular fields than max_headers and answers 431. */
-  size_t cap = s->fields_over ? 2 * h->max_fields + 1 + H2_PSEUDO_MAX
-                              : s->nfields;
+  size_t cap =
+      s->fields_over ? 2 * h->max_fields + 1 + H2_PSEUDO_MAX : s->nfields;
   struct wsv_header *f = calloc(cap ? cap : 1, sizeof *f);
   if (f == NULL) {
     wsv__rt_srv_hs_put(wk, sh);
