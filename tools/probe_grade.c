@@ -369,6 +369,10 @@ void probe_grade(struct probe_result *r, struct probe_summary *sum) {
                  "version 13 was refused with %d %s, so the URL is not a "
                  "WebSocket endpoint for this client",
                  s, r->reason);
+      } else if (r->h2) {
+        probe_flag(r, PROBE_FAIL,
+                   "refused 13 after announcing extended CONNECT (RFC 8441 "
+                   "§3, §5; §4.2.1)");
       } else {
         probe_flag(r, PROBE_FAIL,
                    "refused 13, RFC 6455's version (§4.1 item 9, §4.2.1)");
