@@ -356,7 +356,7 @@ static void h2_ws_read(struct h2_conn *c, struct h2_stream *st) {
       char c8[40];
       probe_clean(c8, sizeof c8, (const char *)b, avail < 4 ? avail : 4);
       snprintf(st->frame_error, sizeof st->frame_error,
-               "server frame %s breaks §5.2 (%s)", c8, wsv_strerror(hl));
+               "server frame %s breaks §5.1/§5.2 (%s)", c8, wsv_strerror(hl));
       return;
     }
     if (avail - (size_t)hl < h.len)
@@ -855,7 +855,7 @@ static void h2_grade_close(const struct h2_conn *c, struct probe_h2_report *h,
     h2_set(k, PROBE_FAIL, "%s", st->frame_error);
   } else if (!st->server_close) {
     snprintf(k->got, sizeof k->got, "no Close");
-    h2_set(k, PROBE_FAIL, "%s instead of a Close (MUST answer a Close, §5.5.1)",
+    h2_set(k, PROBE_FAIL, "%s (MUST answer a Close with a Close, §5.5.1)",
            end);
   } else if (st->end_stream) {
     snprintf(k->got, sizeof k->got, "Close %d, END_STREAM", st->close_status);

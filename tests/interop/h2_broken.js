@@ -15,6 +15,12 @@
 //              CONNECT (400 with sec-websocket-version: 13 otherwise),
 //              echoes text and binary, answers a Close with a Close and
 //              END_STREAM; an independent peer for the probe's PASS rows.
+//              With --flaw F, broken in one known way:
+//                version200  the 200 carries sec-websocket-version: 13
+//                nolist      refusals carry no sec-websocket-version
+//                426         refusals are 426 (meaningless on HTTP/2)
+//                noclose     a Close is answered with RST_STREAM, no Close
+//                mask        server frames are masked (RFC 6455 §5.1)
 // Loopback only; the port is chosen by the system.
 
 const http2 = require('http2');
@@ -30,6 +36,7 @@ const mode = opt('--mode', 'error');
 const status = Number(opt('--status', '501'));
 const cert = opt('--cert', null);
 const key = opt('--key', null);
+const flaw = opt('--flaw', '');
 if (!['error', 'nosetting', 'echo'].includes(mode)) {
   process.stderr.write(`h2_broken.js: unknown --mode ${mode}\n`);
   process.exit(2);
@@ -45,6 +52,11 @@ function refuse(stream, code, text, extra = {}) {
   stream.end(`${text}\n`);
 }
 
+function refuseVersion(stream) {
+  const extra = flaw === 'nolist' ? {} : { 'sec-websocket-version': '13' };
+  refuse(stream, flaw === '426' ? 426 : 400, 'h2_broken.js: sec-websocket-version must be 13', extra);
+}
+
 function echo(stream) {
   const dec = new Decoder();
   let closed = false;
@@ -54,9 +66,12 @@ function echo(stream) {
     for (const f of frames) {
       if (closed) return;
       if (!f.masked) { stream.close(http2.constants.NGHTTP2_CANCEL); return; }
-      if (f.opcode === 1 || f.opcode === 2) stream.write(encode(f.opcode, f.payload, false));
+      if (f.opcode === 1 || f.opcode === 2) stream.write(encode(f.opcode, f.payload, flaw === 'mask'));
       else if (f.opcode === 9) stream.write(encode(10, f.payload, false));
-      else if (f.opcode === 8) {
+      else if (f.opcode === 8 && flaw === 'noclose') {
+        closed = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      } else if (f.opcode === 8) {
         closed = true;
         stream.end(encode(8, f.payload.subarray(0, 2), false));
       }
@@ -80,10 +95,10 @@ server.on('stream', (stream, headers) => {
     return;
   }
   if (headers['sec-websocket-version'] !== '13') {
-    refuse(stream, 400, 'h2_broken.js: sec-websocket-version must be 13', { 'sec-websocket-version': '13' });
+    refuseVersion(stream);
     return;
   }
-  stream.respond({ ':status': 200 });
+  stream.respond(flaw === 'version200' ? { ':status': 200, 'sec-websocket-version': '13' } : { ':status': 200 });
   echo(stream);
 });
 server.on('sessionError', () => {});

@@ -12,7 +12,7 @@
 
 const http2 = require('http2');
 const fs = require('fs');
-const { Report, makePki, startServer, stop, withTimeout } = require('./lib.js');
+const { Report, makePki, startServer, stop, withTimeout, lookupLoopback } = require('./lib.js');
 const { encode, Decoder } = require('./h2_frames.js');
 
 const WSV = process.argv[2] || 'wsv';
@@ -24,7 +24,7 @@ const STEP_MS = 8000;
 function connect(srv, ca, opts = {}) {
   return withTimeout(new Promise((resolve) => {
     const url = ca ? `https://localhost:${srv.port}` : `http://127.0.0.1:${srv.port}`;
-    const s = http2.connect(url, ca ? { ca: fs.readFileSync(ca), host: '127.0.0.1', servername: 'localhost', ...opts } : opts);
+    const s = http2.connect(url, ca ? { ca: fs.readFileSync(ca), lookup: lookupLoopback, ...opts } : opts);
     s.on('error', (e) => resolve({ error: e.message }));
     s.once('remoteSettings', (settings) => resolve({ session: s, settings }));
   }), STEP_MS, 'HTTP/2 connect and SETTINGS').catch((e) => ({ error: e.message }));
