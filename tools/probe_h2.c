@@ -92,7 +92,9 @@ struct h2_conn {
   uint32_t goaway_code;
   uint8_t first[24]; /* the first bytes from the server */
   size_t first_len;
-  char err[200]; /* why the connection ended, "" while it lives */
+  char err[200]; /* why the last step stopped short, "" if it did not */
+  int timeout;   /* ... only because its deadline passed (the connection
+                    lives on) */
   struct h2_stream st[PROBE_H2_COUNT];
 };
 
@@ -198,6 +200,7 @@ static long h2_recv(struct h2_conn *c, uint8_t *buf, size_t cap,
     if (h2_wait(c->fd, ev, deadline) != 0) {
       snprintf(c->err, sizeof c->err, "no answer within %d ms",
                c->o->timeout_ms);
+      c->timeout = errno == ETIMEDOUT;
       return -1;
     }
   }
@@ -936,6 +939,11 @@ static void h2_run_rows(struct h2_conn *c, struct probe_h2_report *h,
   }
   probe_grade_summary(rs, PROBE_H2_COUNT, sum);
   h2_fields_text(&rs[0], h->v13_headers, sizeof h->v13_headers);
+  if (c->timeout) {
+    /* A row that never got its answer does not stop the frames. */
+    c->err[0] = '\0';
+    c->timeout = 0;
+  }
 
   /* Step 3: frames on the version-13 stream. */
   struct h2_stream *st = h2_ws_stream(c);
@@ -948,13 +956,16 @@ static void h2_run_rows(struct h2_conn *c, struct probe_h2_report *h,
     h2_ws_queue(c, st, WSV_OP_BINARY, bin, sizeof bin);
     deadline = probe_now_ms() + c->o->timeout_ms;
     (void)h2_pump(c, deadline, h2_step_echo);
-    if (!st->closed && !st->rst && !st->end_stream &&
-        st->frame_error[0] == '\0') {
+    if (c->timeout) {
       c->err[0] = '\0';
-      if (!st->server_close) {
-        static const uint8_t bye[2] = {0x03, 0xe8};
-        h2_ws_queue(c, st, WSV_OP_CLOSE, bye, sizeof bye);
-      }
+      c->timeout = 0;
+    }
+    if (c->err[0] == '\0' && !st->closed && !st->rst && !st->end_stream &&
+        st->frame_error[0] == '\0') {
+      /* Our Close: the start of the closing handshake, or the answer to
+       * the server's. */
+      static const uint8_t bye[2] = {0x03, 0xe8};
+      h2_ws_queue(c, st, WSV_OP_CLOSE, bye, sizeof bye);
       close_sent = 1;
       deadline = probe_now_ms() + c->o->timeout_ms;
       (void)h2_pump(c, deadline, h2_step_close);

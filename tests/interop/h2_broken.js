@@ -21,6 +21,7 @@
 //                426         refusals are 426 (meaningless on HTTP/2)
 //                noclose     a Close is answered with RST_STREAM, no Close
 //                mask        server frames are masked (RFC 6455 §5.1)
+//                silent99    the CONNECT asking for 99 is never answered
 // Loopback only; the port is chosen by the system.
 
 const http2 = require('http2');
@@ -94,6 +95,7 @@ server.on('stream', (stream, headers) => {
     refuse(stream, 400, 'h2_broken.js: :protocol must be websocket');
     return;
   }
+  if (headers['sec-websocket-version'] === '99' && flaw === 'silent99') return;
   if (headers['sec-websocket-version'] !== '13') {
     refuseVersion(stream);
     return;

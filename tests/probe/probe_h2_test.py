@@ -308,6 +308,19 @@ def main():
                   rc == 1 and r.get(row, ("", "", ""))[1] == verdict and
                   why in r[row][2], "exit %d\n%s" % (rc, out))
         stop(srv)
+    srv, port = broken("--mode", "echo", "--flaw", "silent99")
+    if check("h2_broken.js --flaw silent99 starts", port is not None):
+        t0 = time.monotonic()
+        rc, out, err = probe("--timeout", "1000", "ws://127.0.0.1:%d/" % port)
+        r = rows(out)
+        check("--flaw silent99: exit 1, v99 FAIL (no answer), the frames still PASS",
+              rc == 1 and r.get("v99", ("", "", ""))[1] == "FAIL" and
+              "no answer within 1000 ms" in r["v99"][2] and
+              r.get("text", ("", ""))[1] == "PASS" and
+              r.get("close", ("", ""))[1] == "PASS", "exit %d\n%s" % (rc, out))
+        check("--flaw silent99: bounded by the timeout (%.1f s)" % (time.monotonic() - t0),
+              time.monotonic() - t0 < 5)
+    stop(srv)
     srv, port = broken("--mode", "echo", "--flaw", "426")
     if check("h2_broken.js --flaw 426 starts", port is not None):
         rc, out, err = probe("ws://127.0.0.1:%d/" % port)
