@@ -239,9 +239,9 @@ enum probe_h2_check_id {
 
 struct probe_check {
   const char *name;
-  int run;        /* 0: not reached (not printed) */
-  char sent[64];  /* what was sent or offered */
-  char got[96];   /* what came back */
+  int run;       /* 0: not reached (not printed) */
+  char sent[64]; /* what was sent or offered */
+  char got[96];  /* what came back */
   enum probe_verdict verdict;
   char why[240];
 };
@@ -256,7 +256,7 @@ struct probe_h2_report {
   struct probe_result *rs; /* PROBE_H2_COUNT rows, or none when nrs is 0 */
   size_t nrs;
   struct probe_summary *sum;
-  int unknown;      /* nothing to judge: exit 2 */
+  int unknown; /* nothing to judge: exit 2 */
   char unknown_why[240];
   char v13_headers[600]; /* the version-13 answer's fields, for display */
 };
