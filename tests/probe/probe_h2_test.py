@@ -250,6 +250,16 @@ def main():
               rc == 2 and r.get("connect-protocol", ("", ""))[:2] ==
               ("ENABLE_CONNECT_PROTOCOL=0", "N/A") and "v13" not in r and
               "SETTINGS_ENABLE_CONNECT_PROTOCOL" in out, "exit %d\n%s" % (rc, out))
+        rc, out, err = probe("--json", "ws://127.0.0.1:%d/" % port)
+        try:
+            j = json.loads(out)
+            ok = (rc == 2 and j["summary"]["conformant"] is None and
+                  "SETTINGS_ENABLE_CONNECT_PROTOCOL" in j["summary"]["inconclusive"] and
+                  j["probes"] == [] and j["checks"][-1]["verdict"] == "N/A")
+        except Exception as e:
+            ok, out = False, "%r\n%s" % (e, out)
+        check("--no-h2-websocket --json: conformant null, inconclusive names the setting",
+              ok, out)
     stop(srv)
 
     # ---- h2_broken.js ------------------------------------------------------
