@@ -32,9 +32,11 @@
 #include "probe.h"
 #include "probe_h2.h"
 
-/* ---- the steps ------------------------------------------------------------
- */
+/* ---- the steps ----------------------------------------------------------- */
 
+/* The steps of probe_h2_pump: 1 when the step is done. */
+
+/* The server's SETTINGS came. */
 static int h2_step_settings(struct probe_h2_conn *c) {
   return c->got_settings;
 }
@@ -56,28 +58,28 @@ static int h2_step_rows(struct probe_h2_conn *c) {
   return done;
 }
 
+/* The version-13 stream, the one that carries the WebSocket. */
 static struct probe_h2_stream *h2_ws_stream(struct probe_h2_conn *c) {
   return &c->st[0];
 }
 
+/* Two messages back, or anything that ends the exchange. */
 static int h2_step_echo(struct probe_h2_conn *c) {
   struct probe_h2_stream *st = h2_ws_stream(c);
   return st->nmsgs >= 2 || st->server_close || st->frame_error[0] ||
          st->closed || st->rst || st->end_stream;
 }
 
+/* The stream's end (END_STREAM or a reset); our END_STREAM follows the
+ * server's Close. */
 static int h2_step_close(struct probe_h2_conn *c) {
   struct probe_h2_stream *st = h2_ws_stream(c);
   if (st->server_close)
     probe_h2_end_ours(c, st);
-  return st->closed || st->rst || (st->server_close && st->end_stream) ||
-         (st->end_stream && !st->server_close);
+  return st->closed || st->rst || st->end_stream;
 }
 
-/* Submit the extended CONNECT of row i.  0, or -1 with c->err set. */
-
-/* ---- grading the rows that are not handshakes -----------------------------
- */
+/* ---- grading the rows that are not handshakes ---------------------------- */
 
 static struct probe_check *h2_check(struct probe_h2_report *h,
                                     enum probe_h2_check_id id,
@@ -99,7 +101,8 @@ static void h2_set(struct probe_check *k, enum probe_verdict v, const char *fmt,
   k->verdict = v;
 }
 
-/* What ended the WebSocket stream early, for a row's "why". */
+/* What ended the WebSocket stream early, for a row's "why": text into
+ * dst[0..cap). */
 static void h2_stream_end_text(const struct probe_h2_conn *c,
                                const struct probe_h2_stream *st, char *dst,
                                size_t cap) {
@@ -116,6 +119,8 @@ static void h2_stream_end_text(const struct probe_h2_conn *c,
     snprintf(dst, cap, "nothing within %d ms", c->o->timeout_ms);
 }
 
+/* The text and binary rows: the echo (or any valid message) passes, a
+ * broken server frame or a stream that ends fails, silence warns. */
 static void h2_grade_echo(const struct probe_h2_conn *c,
                           struct probe_h2_report *h) {
   const struct probe_h2_stream *st = &c->st[0];
@@ -164,6 +169,9 @@ static void h2_grade_echo(const struct probe_h2_conn *c,
   }
 }
 
+/* The close row: after our Close (`sent`), the server's Close and
+ * END_STREAM pass, RST_STREAM instead of END_STREAM warns, no Close or no
+ * end of the stream fails. */
 static void h2_grade_close(const struct probe_h2_conn *c,
                            struct probe_h2_report *h, int sent) {
   const struct probe_h2_stream *st = &c->st[0];
@@ -203,7 +211,8 @@ static void h2_grade_close(const struct probe_h2_conn *c,
   }
 }
 
-/* The answer fields of row 0, "name: value; ..." for the report. */
+/* The answer fields of r, ":status: N; name: value; ..." into dst[0..cap)
+ * for the report ("" without an answer). */
 static void h2_fields_text(const struct probe_result *r, char *dst,
                            size_t cap) {
   dst[0] = '\0';
@@ -300,6 +309,8 @@ static void h2_run_rows(struct probe_h2_conn *c, struct probe_h2_report *h,
 }
 
 int probe_h2_main(const struct probe_opts *o, struct probe_target *t) {
+  /* About 700 KB (results, stream buffers): static, not on the stack; one
+   * run per process. */
   static struct probe_result rs[PROBE_H2_COUNT];
   static struct probe_h2_report h;
   static struct probe_h2_conn c;

@@ -352,8 +352,7 @@ static void h2_ws_read(struct probe_h2_conn *c, struct probe_h2_stream *st) {
   }
 }
 
-/* ---- nghttp2 callbacks ----------------------------------------------------
- */
+/* ---- nghttp2 callbacks --------------------------------------------------- */
 
 static struct probe_h2_stream *h2_stream_of(nghttp2_session *s, int32_t id) {
   return id > 0 ? nghttp2_session_get_stream_user_data(s, id) : NULL;
@@ -514,8 +513,7 @@ static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t code,
   return 0;
 }
 
-/* ---- the session ----------------------------------------------------------
- */
+/* ---- the session --------------------------------------------------------- */
 
 /* Write what the session has to send.  0, or -1 with c->err set. */
 int probe_h2_flush(struct probe_h2_conn *c, long long deadline) {
