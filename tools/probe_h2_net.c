@@ -33,6 +33,8 @@ _Static_assert(sizeof probe_h2_text - 1 == PROBE_H2_TEXT_LEN,
 
 /* ---- the socket: plain or TLS ------------------------------------------- */
 
+/* Wait for `events` on fd until deadline: 0, or -1 (errno ETIMEDOUT at
+ * the deadline). */
 static int h2_wait(int fd, short events, long long deadline) {
   struct pollfd p = {fd, events, 0};
   int pr;
@@ -247,6 +249,7 @@ void probe_h2_end_ours(struct probe_h2_conn *c, struct probe_h2_stream *st) {
   nghttp2_session_resume_data(c->s, st->id);
 }
 
+/* 255, 254, ... down: bytes that are not text. */
 void probe_h2_binary_payload(uint8_t *p) {
   for (size_t i = 0; i < H2_BINARY_LEN; i++)
     p[i] = (uint8_t)(255 - i);
@@ -354,10 +357,14 @@ static void h2_ws_read(struct probe_h2_conn *c, struct probe_h2_stream *st) {
 
 /* ---- nghttp2 callbacks --------------------------------------------------- */
 
+/* The callbacks record into the probe_h2_stream set as each stream's
+ * user data (probe_h2_submit_row); frames of other streams are ignored. */
 static struct probe_h2_stream *h2_stream_of(nghttp2_session *s, int32_t id) {
   return id > 0 ? nghttp2_session_get_stream_user_data(s, id) : NULL;
 }
 
+/* The data provider of our side of a stream: the queued frames, then
+ * END_STREAM once out_eof; deferred while there is nothing. */
 static ssize_t h2_send_cb(nghttp2_session *s, int32_t id, uint8_t *buf,
                           size_t length, uint32_t *flags,
                           nghttp2_data_source *src, void *ud) {
@@ -382,6 +389,8 @@ static ssize_t h2_send_cb(nghttp2_session *s, int32_t id, uint8_t *buf,
   return NGHTTP2_ERR_DEFERRED;
 }
 
+/* A field of a response: :status into r->status, the others copied into
+ * r->buf as r->headers views (1xx blocks and trailers skipped). */
 static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f,
                         const uint8_t *name, size_t nlen, const uint8_t *value,
                         size_t vlen, uint8_t flags, void *ud) {
@@ -427,6 +436,9 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f,
   return 0;
 }
 
+/* A whole frame: SETTINGS, GOAWAY, RST_STREAM, the end of a response's
+ * HEADERS (a 2xx opens the WebSocket on the version-13 stream and resets
+ * any other), END_STREAM. */
 static int h2_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   struct probe_h2_conn *c = ud;
   if (f->hd.type == NGHTTP2_SETTINGS) {
@@ -471,6 +483,8 @@ static int h2_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   return 0;
 }
 
+/* DATA: WebSocket bytes on an open WebSocket, else the body (its first
+ * PROBE_BODY_MAX bytes kept after the fields). */
 static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
                       const uint8_t *data, size_t len, void *ud) {
   (void)flags;
@@ -502,6 +516,7 @@ static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
   return 0;
 }
 
+/* The stream is closed (both ends, or reset). */
 static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t code,
                        void *ud) {
   (void)ud;
@@ -574,6 +589,8 @@ int probe_h2_pump(struct probe_h2_conn *c, long long deadline,
   }
 }
 
+/* Our SETTINGS: ENABLE_PUSH = 0; nghttp2 opens the windows as it reads
+ * (automatic WINDOW_UPDATE). */
 int probe_h2_session_new(struct probe_h2_conn *c) {
   nghttp2_session_callbacks *cb;
   if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -643,6 +660,7 @@ int probe_h2_submit_row(struct probe_h2_conn *c, size_t i) {
   return 0;
 }
 
+/* nghttp2's name of an RFC 9113 §7 error code. */
 const char *probe_h2_code_name(uint32_t code) {
   return nghttp2_http2_strerror(code);
 }
