@@ -49,6 +49,7 @@ set(WSV_RT_SOURCES
   src/rt/broker.c
   src/rt/budget.c
   src/rt/client.c
+  src/rt/h2.c
   src/rt/listen.c
   src/rt/loop.c
   src/rt/memcache.c

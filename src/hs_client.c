@@ -3,9 +3,12 @@
  * Sec-WebSocket-Version negotiation (§4.4).  See include/wsv/hs_client.h.
  *
  * The object is one allocation: the struct, the header array the response
- * parser fills, and copies of every configured string.  The only other
- * allocation is the joined Sec-WebSocket-Extensions value of a successful
- * response.
+ * parser fills, and copies of every configured string (with what the
+ * HTTP/2 request of RFC 8441 needs besides: the offered subprotocols
+ * joined, the extra header names lowered).  The only other allocation is
+ * the joined Sec-WebSocket-Extensions value of a successful response.
+ * Over HTTP/2 the answer (a :status and its fields) goes through the same
+ * checks as a 101 or a version-negotiating 400/426 on HTTP/1.1.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -36,6 +39,13 @@ struct wsv_hs_client {
   char *ext_offer; /* or NULL */
   struct wsv_header *extra;
   size_t nextra;
+  /* For the HTTP/2 request: the extra headers with lowered names (the
+   * values shared with `extra`), the subprotocols as one list ("a, b"),
+   * the scheme, and the current version as text. */
+  struct wsv_header *extra_h2;
+  char *subs_joined; /* or NULL */
+  int secure;
+  char version_text[4];
   wsv_random_fn random;
   void *random_user;
   /* The response parser and its header storage. */
@@ -49,6 +59,7 @@ struct wsv_hs_client {
   int result; /* 0 until a final result, then that result */
   int retry_version;
   int status;
+  int h2; /* this attempt's answer came through wsv_hs_client_parse_h2 */
   size_t head_len;
   size_t fed;
   char key[HSC_KEY_LEN + 1];
@@ -315,7 +326,8 @@ static int hsc_config_check(const struct wsv_hs_client_config *cfg,
     for (size_t j = 0; j < i; j++)
       if (strcmp(s, cfg->subprotocols[j]) == 0)
         return WSV_ERR_INVAL;
-    bad |= hsc_size_add(&need, strlen(s) + 1);
+    /* the copy, and its place in the joined list with ", " */
+    bad |= hsc_size_add(&need, 2 * strlen(s) + 3);
   }
   if (cfg->pmd_offer != 0 && cfg->pmd_offer != 1)
     return WSV_ERR_INVAL;
@@ -351,12 +363,21 @@ static int hsc_config_check(const struct wsv_hs_client_config *cfg,
         hsc_reserved_name(nm) || (v.ptr == NULL && v.len > 0) ||
         (v.len > 0 && !hsc_value_ok(v.ptr, v.len)))
       return WSV_ERR_INVAL;
-    bad |= hsc_size_add(&need, nm.len + 1) | hsc_size_add(&need, v.len + 1);
+    /* the name twice (as given, and lowered for HTTP/2), the value */
+    bad |= hsc_size_add(&need, 2 * (nm.len + 1)) |
+           hsc_size_add(&need, v.len + 1);
   }
   if (bad != 0)
     return WSV_ERR_INVAL;
   *size = need;
   return WSV_OK;
+}
+
+/* Append s[0..n) at out + at when out is not NULL; returns at + n. */
+static size_t hsc_put(char *out, size_t at, const char *s, size_t n) {
+  if (out != NULL && n > 0)
+    memcpy(out + at, s, n);
+  return at + n;
 }
 
 /* Copy s[0..n) to *cursor, NUL-terminate, advance; returns the copy. */
@@ -419,7 +440,30 @@ static void hsc_copy_config(struct wsv_hs_client *hs,
     hs->extra[i].name.len = nm.len;
     hs->extra[i].value.ptr = hsc_copy(&cursor, v.len > 0 ? v.ptr : "", v.len);
     hs->extra[i].value.len = v.len;
+    /* HTTP/2 field names are lower case (RFC 9113 §8.2.1). */
+    char *low = hsc_copy(&cursor, nm.ptr, nm.len);
+    for (size_t k = 0; k < nm.len; k++)
+      if (low[k] >= 'A' && low[k] <= 'Z')
+        low[k] = (char)(low[k] - 'A' + 'a');
+    hs->extra_h2[i].name.ptr = low;
+    hs->extra_h2[i].name.len = nm.len;
+    hs->extra_h2[i].value = hs->extra[i].value;
   }
+  if (hs->nsubs > 0) {
+    size_t j = 0;
+    hs->subs_joined = cursor;
+    for (size_t i = 0; i < hs->nsubs; i++) {
+      if (i > 0)
+        j = hsc_put(cursor, j, ", ", 2);
+      j = hsc_put(cursor, j, hs->subs[i], strlen(hs->subs[i]));
+    }
+    cursor[j] = '\0';
+  }
+}
+
+/* The current version as the text of sec-websocket-version. */
+static void hsc_version_text(struct wsv_hs_client *hs) {
+  snprintf(hs->version_text, sizeof hs->version_text, "%d", hs->version);
 }
 
 /* Draw a fresh key and compute the accept value we will expect. */
@@ -442,6 +486,7 @@ static void hsc_reset_attempt(struct wsv_hs_client *hs) {
   hs->result = 0;
   hs->retry_version = 0;
   hs->status = 0;
+  hs->h2 = 0;
   hs->head_len = 0;
   hs->fed = 0;
   hs->subprotocol = NULL;
@@ -471,8 +516,10 @@ int wsv_hs_client_new(struct wsv_hs_client **out,
   size_t off_subs =
       off_hdrs + hsc_align(max_headers * sizeof(struct wsv_header));
   size_t off_extra = off_subs + hsc_align(cfg->nsubprotocols * sizeof(char *));
-  size_t off_strs =
+  size_t off_extra_h2 =
       off_extra + hsc_align(cfg->nheaders * sizeof(struct wsv_header));
+  size_t off_strs =
+      off_extra_h2 + hsc_align(cfg->nheaders * sizeof(struct wsv_header));
   size_t total = off_strs;
   if (hsc_size_add(&total, strs) != 0)
     return WSV_ERR_INVAL;
@@ -493,6 +540,8 @@ int wsv_hs_client_new(struct wsv_hs_client **out,
   hs->nsubs = cfg->nsubprotocols;
   hs->extra = (struct wsv_header *)(void *)(block + off_extra);
   hs->nextra = cfg->nheaders;
+  hs->extra_h2 = (struct wsv_header *)(void *)(block + off_extra_h2);
+  hs->secure = cfg->secure != 0;
   hs->random = cfg->random == NULL ? wsv_random_os : cfg->random;
   hs->random_user = cfg->random_user;
   hsc_copy_config(hs, cfg, block + off_strs, brackets);
@@ -506,6 +555,7 @@ int wsv_hs_client_new(struct wsv_hs_client **out,
       }
     }
   }
+  hsc_version_text(hs);
   hsc_reset_attempt(hs);
   rc = hsc_new_key(hs);
   if (rc != WSV_OK) {
@@ -527,12 +577,6 @@ void wsv_hs_client_free(struct wsv_hs_client *hs) {
 /* ---- the request ------------------------------------------------------------
  */
 
-/* Append s[0..n) at out + at when out is not NULL; returns at + n. */
-static size_t hsc_put(char *out, size_t at, const char *s, size_t n) {
-  if (out != NULL && n > 0)
-    memcpy(out + at, s, n);
-  return at + n;
-}
 
 static size_t hsc_puts(char *out, size_t at, const char *s) {
   return hsc_put(out, at, s, strlen(s));
@@ -595,6 +639,55 @@ int wsv_hs_client_request(const struct wsv_hs_client *hs, char *out, size_t cap,
   hsc_render(hs, out);
   out[n] = '\0';
   return WSV_OK;
+}
+
+/* Append the field name: value to out[0..cap) at *k (counted even when it
+ * does not fit). */
+static void hsc_field(struct wsv_header *out, size_t cap, size_t *k,
+                      const char *name, const char *value) {
+  if (*k < cap) {
+    out[*k].name.ptr = name;
+    out[*k].name.len = strlen(name);
+    out[*k].value.ptr = value;
+    out[*k].value.len = strlen(value);
+  }
+  (*k)++;
+}
+
+/* The extra headers HTTP/2 forbids (RFC 9113 §8.2.2) that the config's
+ * HTTP/1.1 rules let through: left out of the HTTP/2 request. */
+static int hsc_h2_forbidden(struct wsv_str name) {
+  return wsv_str_ieq(name, "keep-alive") ||
+         wsv_str_ieq(name, "proxy-connection") || wsv_str_ieq(name, "te");
+}
+
+int wsv_hs_client_request_h2(const struct wsv_hs_client *hs,
+                             struct wsv_header *out, size_t cap) {
+  size_t k = 0;
+  if (hs == NULL || (out == NULL && cap > 0))
+    return WSV_ERR_INVAL;
+  hsc_field(out, cap, &k, ":method", "CONNECT");
+  hsc_field(out, cap, &k, ":protocol", "websocket");
+  hsc_field(out, cap, &k, ":scheme", hs->secure ? "https" : "http");
+  hsc_field(out, cap, &k, ":path", hs->path);
+  hsc_field(out, cap, &k, ":authority", hs->host);
+  hsc_field(out, cap, &k, "sec-websocket-version", hs->version_text);
+  if (hs->origin != NULL)
+    hsc_field(out, cap, &k,
+              hs->version == 13 ? "origin" : "sec-websocket-origin",
+              hs->origin);
+  if (hs->subs_joined != NULL)
+    hsc_field(out, cap, &k, "sec-websocket-protocol", hs->subs_joined);
+  if (hs->ext_offer != NULL)
+    hsc_field(out, cap, &k, "sec-websocket-extensions", hs->ext_offer);
+  for (size_t i = 0; i < hs->nextra; i++) {
+    if (hsc_h2_forbidden(hs->extra_h2[i].name))
+      continue;
+    if (k < cap)
+      out[k] = hs->extra_h2[i];
+    k++;
+  }
+  return (int)k;
 }
 
 /* ---- the response
@@ -670,14 +763,17 @@ static int hsc_status_error(struct wsv_hs_client *hs, const char *buf,
                             size_t len, const char *what) {
   char q[HSC_QUOTE_CAP];
   hsc_quote(q, hs->head.reason.ptr, hs->head.reason.len);
-  hsc_say(hs, "server answered %d \"%s\"%s", hs->status, q, what);
+  if (hs->h2) /* no reason phrase, no body here */
+    hsc_say(hs, "server answered :status %d%s", hs->status, what);
+  else
+    hsc_say(hs, "server answered %d \"%s\"%s", hs->status, q, what);
   struct wsv_str loc;
   if (hs->status >= 300 && hs->status < 400 &&
       wsv_http_count(hs->hdrs, hs->head.nheaders, "Location", &loc) == 1) {
     hsc_quote(q, loc.ptr, loc.len);
     hsc_say_more(hs, "; Location: \"%s\"", q);
   }
-  if (hsc_body_line(hs, buf, len, q))
+  if (!hs->h2 && hsc_body_line(hs, buf, len, q))
     hsc_say_more(hs, "; body: \"%s\"", q);
   return hsc_final(hs, WSV_ERR_HS_STATUS);
 }
@@ -1030,6 +1126,51 @@ int wsv_hs_client_parse(struct wsv_hs_client *hs, const char *buf, size_t len) {
                               : "");
 }
 
+int wsv_hs_client_parse_h2(struct wsv_hs_client *hs, int status,
+                           const struct wsv_header *fields, size_t n) {
+  size_t count = 0;
+  if (hs == NULL || (fields == NULL && n > 0))
+    return WSV_ERR_INVAL;
+  if (hs->result != 0)
+    return hs->result;
+  if (hs->fed > 0)
+    return WSV_ERR_INVAL;
+  for (size_t i = 0; i < n; i++)
+    if ((fields[i].name.ptr == NULL && fields[i].name.len > 0) ||
+        (fields[i].value.ptr == NULL && fields[i].value.len > 0))
+      return WSV_ERR_INVAL;
+  hs->h2 = 1;
+  hs->status = status;
+  for (size_t i = 0; i < n; i++) {
+    if (fields[i].name.len > 0 && fields[i].name.ptr[0] == ':')
+      continue; /* :status, given apart */
+    if (count == hs->max_headers) {
+      hsc_say(hs, "response has more than %zu header fields", hs->max_headers);
+      return hsc_final(hs, WSV_ERR_HTTP_TOO_LARGE);
+    }
+    hs->hdrs[count++] = fields[i];
+  }
+  hs->head.nheaders = count;
+  if (status == 200) {
+    int rc = hsc_check_subprotocol(hs);
+    if (rc == WSV_OK)
+      rc = hsc_check_extensions(hs);
+    if (rc == WSV_OK)
+      rc = hsc_check_pmd(hs);
+    return rc != WSV_OK ? rc : hsc_final(hs, WSV_HSC_OPEN);
+  }
+  if (status > 200 && status < 300)
+    return hsc_status_error(hs, NULL, 0,
+                            "; RFC 8441 5 opens a WebSocket with 200");
+  if ((status == 400 || status == 426) &&
+      wsv_http_count(hs->hdrs, count, "sec-websocket-version", NULL) > 0)
+    return hsc_negotiate(hs, NULL, 0);
+  return hsc_status_error(hs, NULL, 0,
+                          status == 400 || status == 426
+                              ? " without sec-websocket-version"
+                              : "");
+}
+
 int wsv_hs_client_retry(struct wsv_hs_client *hs) {
   if (hs == NULL)
     return WSV_ERR_INVAL;
@@ -1039,6 +1180,7 @@ int wsv_hs_client_retry(struct wsv_hs_client *hs) {
   if (rc != WSV_OK)
     return rc;
   hs->version = hs->retry_version;
+  hsc_version_text(hs);
   hs->retried = 1;
   hsc_reset_attempt(hs);
   return WSV_OK;

@@ -3,8 +3,13 @@
  *
  * The request head is parsed by http.c; this file applies RFC 6455 §4.2.1
  * to it, one small check function per rule, in the order documented in the
- * header, and writes the answer of §4.2.2 / §4.4.  The object is one
- * allocation: the struct followed by its header slots.
+ * header, and writes the answer of §4.2.2 / §4.4.  An HTTP/2 request
+ * (RFC 8441: an extended CONNECT, given as its decoded field list) is
+ * judged by the same object: its own field and pseudo-header rules, then
+ * the same check functions (host syntax, body, version, origin,
+ * subprotocols, permessage-deflate, the accept hook) as HTTP/1.1.  The
+ * object is one allocation: the struct, its header slots, then the
+ * configured extra headers as HTTP/2 fields (lower-cased names).
  */
 #include <limits.h>
 #include <string.h>
@@ -27,9 +32,16 @@ struct wsv_hs_server {
   int in_hook;     /* inside the accept hook */
   int accepting;   /* every check passed */
   int plain;       /* the request has no Upgrade field */
+  int h2;          /* judged by wsv_hs_server_parse_h2 */
+  int viewable;    /* the request views are set */
+  unsigned pseudo; /* HTTP/2: the HSS_PS_* bits of the pseudo-headers seen */
   size_t head_len; /* the head's length once complete */
   size_t seen;     /* the length last passed to parse */
   struct wsv_str path, query, subprotocol, extensions;
+  struct wsv_str scheme, authority, protocol; /* HTTP/2 pseudo-headers */
+  struct wsv_header *extra; /* extra_headers as HTTP/2 fields */
+  size_t nextra;
+  char versions_text[16]; /* "13, 8, 7" */
   struct wsv_pmd_params pmd; /* what pmd_answer says */
   char pmd_answer[WSV_PMD_FORMAT_MAX + 1];
   char accept[28];
@@ -230,6 +242,16 @@ static int hss_check_target(struct wsv_hs_server *hs) {
  * checked against the full IPv6address grammar; port digits only, 0 to
  * 65535, not empty).  `required` is 0 for a plain HTTP/1.0 request,
  * which may lack a Host (but not repeat one, nor send a bad one). */
+/* One host[:port] value, the Host field's or HTTP/2's :authority (named
+ * by `what`, e.g. "Host "), checked by wsv__uri_host_port. */
+static int hss_check_host_value(struct wsv_hs_server *hs, const char *what,
+                                struct wsv_str v) {
+  if (wsv__uri_host_port(v.ptr, v.len, NULL, NULL) != WSV_HOST_INVALID)
+    return 0;
+  return hss_reject_q(hs, WSV_ERR_HS_HOST, 400, what, v,
+                      " is not host[:port] (RFC 3986)");
+}
+
 static int hss_check_host(struct wsv_hs_server *hs, int required) {
   struct wsv_str v;
   size_t n = hss_count(hs, "Host", &v);
@@ -239,10 +261,7 @@ static int hss_check_host(struct wsv_hs_server *hs, int required) {
     return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is missing");
   if (n > 1)
     return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is repeated");
-  if (wsv__uri_host_port(v.ptr, v.len, NULL, NULL) == WSV_HOST_INVALID)
-    return hss_reject_q(hs, WSV_ERR_HS_HOST, 400, "Host ", v,
-                        " is not host[:port] (RFC 3986)");
-  return 0;
+  return hss_check_host_value(hs, "Host ", v);
 }
 
 /* 1*DIGIT, the Content-Length grammar (RFC 9110 §8.6). */
@@ -380,8 +399,9 @@ static int hss_reject_unsupported(struct wsv_hs_server *hs, int v) {
   }
   hss_put(&b, "; this server speaks ");
   hss_put_versions(&b, hs->cfg.versions);
+  /* 426 needs Upgrade, which HTTP/2 does not have: always 400 there. */
   return hss_reject_end(hs, &b, WSV_ERR_HS_VERSION_UNSUPPORTED,
-                        hs->cfg.unsupported_status);
+                        hs->h2 ? 400 : hs->cfg.unsupported_status);
 }
 
 static int hss_check_version(struct wsv_hs_server *hs) {
@@ -539,7 +559,7 @@ static int hss_run_hook(struct wsv_hs_server *hs) {
   hss_negotiate_pmd(hs);
   if (hs->cfg.accept == NULL) {
     hs->result = WSV_HS_ACCEPT;
-    hs->status = 101;
+    hs->status = hs->h2 ? 200 : 101;
     return hs->result;
   }
   hs->reason[0] = '\0';
@@ -549,7 +569,7 @@ static int hss_run_hook(struct wsv_hs_server *hs) {
   if (r == 0) {
     hs->reason[0] = '\0';
     hs->result = WSV_HS_ACCEPT;
-    hs->status = 101;
+    hs->status = hs->h2 ? 200 : 101;
     return hs->result;
   }
   hs->accepting = 0;
@@ -563,6 +583,27 @@ static int hss_run_hook(struct wsv_hs_server *hs) {
   return hs->result;
 }
 
+/* A well-formed request that does not ask for a WebSocket (both
+ * protocols): plain HTTP, or a refusal when so configured: 426 on
+ * HTTP/1.1, 400 on HTTP/2 (426 means nothing without Upgrade). */
+static int hss_plain_verdict(struct wsv_hs_server *hs) {
+  if (hs->cfg.plain_http == WSV_HS_PLAIN_426) {
+    if (hs->h2)
+      (void)hss_reject(hs, WSV_ERR_HS_NOT_UPGRADE, 400,
+                       "this endpoint speaks WebSocket (RFC 6455); over "
+                       "HTTP/2 send an extended CONNECT with :protocol "
+                       "websocket (RFC 8441)");
+    else
+      (void)hss_reject(hs, WSV_ERR_HS_NOT_UPGRADE, 426,
+                       "this endpoint speaks WebSocket (RFC 6455); send a "
+                       "GET with Upgrade: websocket");
+    return hs->result;
+  }
+  hs->err = WSV_ERR_HS_NOT_UPGRADE;
+  hs->result = WSV_HS_PLAIN_HTTP;
+  return hs->result;
+}
+
 /* A request without Upgrade: Host and body are checked as for an upgrade
  * (a Host may be missing below HTTP/1.1, RFC 9112 §3.2), then it is
  * plain HTTP, or a 426 when so configured. */
@@ -573,15 +614,17 @@ static int hss_plain(struct wsv_hs_server *hs) {
   (void)hss_target_ok(hs, hs->head.target); /* path and query, if any */
   if (hss_check_host(hs, http11) || hss_check_body(hs))
     return hs->result;
-  if (hs->cfg.plain_http == WSV_HS_PLAIN_426) {
-    (void)hss_reject(hs, WSV_ERR_HS_NOT_UPGRADE, 426,
-                     "this endpoint speaks WebSocket (RFC 6455); send a "
-                     "GET with Upgrade: websocket");
+  return hss_plain_verdict(hs);
+}
+
+/* The checks both protocols make once the request is known to ask for a
+ * WebSocket, then the accept hook: the version, the key (HTTP/1.1 only:
+ * RFC 8441 §5 has none), Origin and subprotocols. */
+static int hss_judge_websocket(struct wsv_hs_server *hs) {
+  if (hss_check_version(hs) || (!hs->h2 && hss_check_key(hs)) ||
+      hss_check_fields(hs))
     return hs->result;
-  }
-  hs->err = WSV_ERR_HS_NOT_UPGRADE;
-  hs->result = WSV_HS_PLAIN_HTTP;
-  return hs->result;
+  return hss_run_hook(hs);
 }
 
 /* Judge a complete, well-formed head. */
@@ -590,10 +633,9 @@ static int hss_judge(struct wsv_hs_server *hs) {
     return hss_plain(hs);
   if (hss_check_method(hs) || hss_check_http_version(hs) ||
       hss_check_target(hs) || hss_check_host(hs, 1) || hss_check_body(hs) ||
-      hss_check_upgrade(hs) || hss_check_connection(hs) ||
-      hss_check_version(hs) || hss_check_key(hs) || hss_check_fields(hs))
+      hss_check_upgrade(hs) || hss_check_connection(hs))
     return hs->result;
-  return hss_run_hook(hs);
+  return hss_judge_websocket(hs);
 }
 
 static int hss_syntax(struct wsv_hs_server *hs) {
@@ -603,16 +645,23 @@ static int hss_syntax(struct wsv_hs_server *hs) {
   return hss_reject_end(hs, &b, WSV_ERR_HTTP_SYNTAX, 400);
 }
 
+/* "request has more than N header fields" (both protocols' 431). */
+static int hss_too_many_fields(struct wsv_hs_server *hs) {
+  struct hss_buf b = hss_reason_begin(hs);
+  hss_put(&b, "request has more than ");
+  hss_put_uint(&b, hs->cfg.max_headers);
+  hss_put(&b, " header fields");
+  return hss_reject_end(hs, &b, WSV_ERR_HTTP_TOO_LARGE, 431);
+}
+
 static int hss_too_large(struct wsv_hs_server *hs, const char *buf,
                          size_t len) {
   struct hss_buf b = hss_reason_begin(hs);
   size_t max = hs->cfg.max_head_bytes;
   int status = 431;
-  if (hs->head._fields > hs->cfg.max_headers) {
-    hss_put(&b, "request has more than ");
-    hss_put_uint(&b, hs->cfg.max_headers);
-    hss_put(&b, " header fields");
-  } else if (memchr(buf, '\n', len < max ? len : max) == NULL) {
+  if (hs->head._fields > hs->cfg.max_headers)
+    return hss_too_many_fields(hs);
+  if (memchr(buf, '\n', len < max ? len : max) == NULL) {
     status = 414;
     hss_put(&b, "request line is longer than ");
     hss_put_uint(&b, max);
@@ -623,6 +672,275 @@ static int hss_too_large(struct wsv_hs_server *hs, const char *buf,
     hss_put(&b, " bytes");
   }
   return hss_reject_end(hs, &b, WSV_ERR_HTTP_TOO_LARGE, status);
+}
+
+/* ---- HTTP/2 (RFC 9113 §8.2-8.3, RFC 8441 §4-5) --------------------------- */
+
+/* The pseudo-header fields a request may carry, and their bits. */
+enum {
+  HSS_PS_METHOD = 1u << 0,
+  HSS_PS_SCHEME = 1u << 1,
+  HSS_PS_AUTHORITY = 1u << 2,
+  HSS_PS_PATH = 1u << 3,
+  HSS_PS_PROTOCOL = 1u << 4
+};
+static const char *const hss_pseudo_names[] = {":method", ":scheme",
+                                               ":authority", ":path",
+                                               ":protocol"};
+#define HSS_NPSEUDO (sizeof hss_pseudo_names / sizeof hss_pseudo_names[0])
+
+/* The fields RFC 9113 §8.2.2 forbids (te is allowed as "trailers"). */
+static const char *const hss_h2_forbidden[] = {
+    "connection", "keep-alive", "proxy-connection", "transfer-encoding",
+    "upgrade"};
+
+/* 1 if the two views are equal, ASCII letters compared without case. */
+static int hss_ieq(struct wsv_str a, struct wsv_str b) {
+  size_t i;
+  if (a.len != b.len)
+    return 0;
+  for (i = 0; i < a.len; i++) {
+    char x = a.ptr[i], y = b.ptr[i];
+    if (x >= 'A' && x <= 'Z')
+      x = (char)(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z')
+      y = (char)(y - 'A' + 'a');
+    if (x != y)
+      return 0;
+  }
+  return 1;
+}
+
+/* 1 if the view equals the NUL-terminated s exactly. */
+static int hss_eq(struct wsv_str v, const char *s) {
+  size_t n = strlen(s);
+  return v.len == n && memcmp(v.ptr, s, n) == 0;
+}
+
+/* A rejection naming a field: `before` "name" `after`. */
+static int hss_reject_field(struct wsv_hs_server *hs, const char *before,
+                            struct wsv_str name, const char *after) {
+  return hss_reject_q(hs, WSV_ERR_HTTP_SYNTAX, 400, before, name, after);
+}
+
+/* An HTTP/2 field name (RFC 9113 §8.2.1): a token without upper case. */
+static int hss_h2_check_name(struct wsv_hs_server *hs, struct wsv_str name) {
+  size_t i;
+  if (!wsv__http_token(name.ptr, name.len))
+    return hss_reject_field(hs, "field name ", name,
+                            " is not a token (RFC 9113 8.2.1)");
+  for (i = 0; i < name.len; i++)
+    if (name.ptr[i] >= 'A' && name.ptr[i] <= 'Z')
+      return hss_reject_field(hs, "field name ", name,
+                              " has upper case; HTTP/2 sends lower case "
+                              "(RFC 9113 8.2.1)");
+  return 0;
+}
+
+/* A field value: the HTTP/1.1 field-content bytes (no NUL, CR, LF or other
+ * control byte but HTAB: RFC 9113 §8.2.1 and RFC 9110 §5.5), and no
+ * leading or trailing SP or HTAB. */
+static int hss_h2_check_value(struct wsv_hs_server *hs, struct wsv_str name,
+                              struct wsv_str v) {
+  size_t i;
+  for (i = 0; i < v.len; i++)
+    if (!wsv__http_value_byte((unsigned char)v.ptr[i]))
+      return hss_reject_field(hs, "value of ", name,
+                              " holds NUL, CR, LF or another control byte "
+                              "(RFC 9113 8.2.1)");
+  if (v.len > 0 && (wsv__http_ows(v.ptr[0]) || wsv__http_ows(v.ptr[v.len - 1])))
+    return hss_reject_field(hs, "value of ", name,
+                            " starts or ends with a space or tab "
+                            "(RFC 9113 8.2.1)");
+  return 0;
+}
+
+/* The connection-specific fields of RFC 9113 §8.2.2. */
+static int hss_h2_check_specific(struct wsv_hs_server *hs, struct wsv_str name,
+                                 struct wsv_str v) {
+  size_t k;
+  for (k = 0; k < sizeof hss_h2_forbidden / sizeof hss_h2_forbidden[0]; k++)
+    if (hss_eq(name, hss_h2_forbidden[k]))
+      return hss_reject_field(hs, "connection-specific field ", name,
+                              " is not allowed in HTTP/2 (RFC 9113 8.2.2)");
+  if (hss_eq(name, "te") && !wsv_str_ieq(v, "trailers"))
+    return hss_reject_q(hs, WSV_ERR_HTTP_SYNTAX, 400, "te ", v,
+                        " is not \"trailers\" (RFC 9113 8.2.2)");
+  return 0;
+}
+
+/* One pseudo-header field: known, not repeated, before every regular
+ * field, a valid value (:method a token, :path printable ASCII). */
+static int hss_h2_pseudo(struct wsv_hs_server *hs, const struct wsv_header *f,
+                         int regular_seen) {
+  size_t k;
+  struct wsv_str v = f->value;
+  if (regular_seen)
+    return hss_reject_field(hs, "pseudo-header field ", f->name,
+                            " after a regular field (RFC 9113 8.3)");
+  for (k = 0; k < HSS_NPSEUDO && !hss_eq(f->name, hss_pseudo_names[k]); k++)
+    ;
+  if (k == HSS_NPSEUDO)
+    return hss_reject_field(hs, "unknown pseudo-header field ", f->name,
+                            " (RFC 9113 8.3)");
+  if (hs->pseudo & (1u << k))
+    return hss_reject_field(hs, "pseudo-header field ", f->name,
+                            " is repeated (RFC 9113 8.3)");
+  if (hss_h2_check_value(hs, f->name, v))
+    return 1;
+  if (k == 0 && !wsv__http_token(v.ptr, v.len))
+    return hss_reject_q(hs, WSV_ERR_HTTP_SYNTAX, 400, ":method ", v,
+                        " is not a token");
+  for (size_t i = 0; k == 3 && i < v.len; i++)
+    if ((unsigned char)v.ptr[i] <= 0x20 || (unsigned char)v.ptr[i] >= 0x7f)
+      return hss_reject_q(hs, WSV_ERR_HTTP_SYNTAX, 400, ":path ", v,
+                          " holds a byte that is not printable ASCII");
+  hs->pseudo |= 1u << k;
+  if (k == 0)
+    hs->head.method = v;
+  else if (k == 1)
+    hs->scheme = v;
+  else if (k == 2)
+    hs->authority = v;
+  else if (k == 3)
+    hs->head.target = v;
+  else
+    hs->protocol = v;
+  return 0;
+}
+
+/* Walk the field list: the syntax of every field (first failure wins),
+ * the pseudo-headers into their views, the regular fields into the
+ * header slots while they fit; then the two size limits. */
+static int hss_h2_fields(struct wsv_hs_server *hs,
+                         const struct wsv_header *fields, size_t n) {
+  size_t i, regular = 0, bytes = 0;
+  for (i = 0; i < n; i++) {
+    const struct wsv_header *f = &fields[i];
+    size_t add = f->name.len + f->value.len;
+    bytes = add < SIZE_MAX - 32 - bytes ? bytes + add + 32 : SIZE_MAX;
+    if (f->name.len > 0 && f->name.ptr[0] == ':') {
+      if (hss_h2_pseudo(hs, f, regular > 0))
+        return 1;
+      continue;
+    }
+    if (hss_h2_check_name(hs, f->name) ||
+        hss_h2_check_value(hs, f->name, f->value) ||
+        hss_h2_check_specific(hs, f->name, f->value))
+      return 1;
+    if (regular < hs->cfg.max_headers)
+      hs->headers[regular] = *f;
+    regular++;
+  }
+  if (regular > hs->cfg.max_headers)
+    return hss_too_many_fields(hs);
+  if (bytes > hs->cfg.max_head_bytes) {
+    struct hss_buf b = hss_reason_begin(hs);
+    hss_put(&b, "request header list is over ");
+    hss_put_uint(&b, hs->cfg.max_head_bytes);
+    hss_put(&b, " bytes (name + value + 32 per field, RFC 9113 6.5.2)");
+    return hss_reject_end(hs, &b, WSV_ERR_HTTP_TOO_LARGE, 431);
+  }
+  hs->head.nheaders = regular;
+  return 0;
+}
+
+/* :authority and host (RFC 9113 §8.3.1): at most one host field; each
+ * present one a valid host[:port]; equal (without case) when both are
+ * there.  `connect`: :authority itself is required (RFC 8441 §5), else
+ * either will do. */
+static int hss_h2_check_host(struct wsv_hs_server *hs, int connect) {
+  struct wsv_str v;
+  size_t n = hss_count(hs, "host", &v);
+  int auth = (hs->pseudo & HSS_PS_AUTHORITY) != 0;
+  if (n > 1)
+    return hss_reject(hs, WSV_ERR_HS_HOST, 400, "Host header is repeated");
+  if (!auth && connect)
+    return hss_reject(hs, WSV_ERR_HS_HOST, 400,
+                      "extended CONNECT has no :authority (RFC 8441 5)");
+  if (!auth && n == 0)
+    return hss_reject(hs, WSV_ERR_HS_HOST, 400,
+                      "request has neither :authority nor host "
+                      "(RFC 9113 8.3.1)");
+  if ((auth && hss_check_host_value(hs, ":authority ", hs->authority)) ||
+      (n == 1 && hss_check_host_value(hs, "host ", v)))
+    return 1;
+  if (auth && n == 1 && !hss_ieq(v, hs->authority))
+    return hss_reject_q(hs, WSV_ERR_HS_HOST, 400, "host ", v,
+                        " differs from :authority (RFC 9113 8.3.1)");
+  return 0;
+}
+
+/* A request other than CONNECT: :scheme and :path, a host, no
+ * :protocol, no body; then plain HTTP (or the configured refusal).  The
+ * verdict is left in hs; returns 1 when a check rejected. */
+static int hss_h2_plain(struct wsv_hs_server *hs) {
+  hs->plain = 1;
+  if ((hs->pseudo & HSS_PS_SCHEME) == 0)
+    return hss_reject(hs, WSV_ERR_HS_TARGET, 400,
+                      "request has no :scheme (RFC 9113 8.3.1)");
+  if ((hs->pseudo & HSS_PS_PATH) == 0 || hs->head.target.len == 0)
+    return hss_reject(hs, WSV_ERR_HS_TARGET, 400,
+                      "request has no :path or an empty one (RFC 9113 8.3.1)");
+  if (hs->head.target.ptr[0] == '/')
+    hss_split_path(hs, hs->head.target);
+  if (hss_h2_check_host(hs, 0))
+    return 1;
+  if (hs->pseudo & HSS_PS_PROTOCOL)
+    return hss_reject_q(hs, WSV_ERR_HS_METHOD, 400, ":protocol ", hs->protocol,
+                        " needs the CONNECT method (RFC 8441 4)");
+  if (hss_check_body(hs))
+    return 1;
+  (void)hss_plain_verdict(hs);
+  return 0;
+}
+
+/* An extended CONNECT for a WebSocket (RFC 8441 §4-5): its own rules,
+ * then those HTTP/1.1 shares.  The verdict is left in hs; returns 1 when
+ * one of its own checks rejected. */
+static int hss_h2_connect(struct wsv_hs_server *hs) {
+  struct wsv_str s = hs->scheme, t = hs->head.target, v;
+  if ((hs->pseudo & HSS_PS_PROTOCOL) == 0)
+    return hss_reject(hs, WSV_ERR_HS_METHOD, 400,
+                      "CONNECT without :protocol asks for a tunnel, which "
+                      "this server does not open; a WebSocket needs "
+                      ":protocol websocket (RFC 8441 4)");
+  if (!wsv_str_ieq(hs->protocol, "websocket"))
+    return hss_reject_q(hs, WSV_ERR_HS_UPGRADE, 400, ":protocol ",
+                        hs->protocol, " is not websocket (RFC 8441 5)");
+  if ((hs->pseudo & HSS_PS_SCHEME) == 0)
+    return hss_reject(hs, WSV_ERR_HS_TARGET, 400,
+                      "extended CONNECT has no :scheme (RFC 8441 4)");
+  if (!wsv_str_ieq(s, "https") && !wsv_str_ieq(s, "http"))
+    return hss_reject_q(hs, WSV_ERR_HS_TARGET, 400, ":scheme ", s,
+                        " is not http or https (RFC 8441 5)");
+  if ((hs->pseudo & HSS_PS_PATH) == 0)
+    return hss_reject(hs, WSV_ERR_HS_TARGET, 400,
+                      "extended CONNECT has no :path (RFC 8441 4)");
+  if (t.len == 0 || t.ptr[0] != '/' || memchr(t.ptr, '#', t.len) != NULL)
+    return hss_reject_q(hs, WSV_ERR_HS_TARGET, 400, ":path ", t,
+                        " is not a path (origin-form, no '#')");
+  hss_split_path(hs, t);
+  if (hss_h2_check_host(hs, 1))
+    return 1;
+  if (hss_count(hs, "content-length", &v) > 0)
+    return hss_reject_q(hs, WSV_ERR_HS_BODY, 400, "extended CONNECT carries "
+                        "content-length ", v,
+                        "; the stream's data is the WebSocket");
+  (void)hss_judge_websocket(hs);
+  return 0;
+}
+
+/* Judge a field list whose syntax and size passed. */
+static int hss_h2_judge(struct wsv_hs_server *hs) {
+  if ((hs->pseudo & HSS_PS_METHOD) == 0)
+    (void)hss_reject(hs, WSV_ERR_HTTP_SYNTAX, 400,
+                     "request has no :method (RFC 9113 8.3.1)");
+  else if (!hss_eq(hs->head.method, "CONNECT"))
+    (void)hss_h2_plain(hs);
+  else
+    (void)hss_h2_connect(hs);
+  return hs->result;
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -693,6 +1011,42 @@ static int hss_extra_ok(const char *h) {
   return 1;
 }
 
+/* The extra_headers (already checked by hss_extra_ok) as HTTP/2 fields:
+ * the number of lines, and the bytes of their names. */
+static size_t hss_extra_count(const char *h, size_t *name_bytes) {
+  size_t n = 0;
+  *name_bytes = 0;
+  while (h != NULL && *h != '\0') {
+    const char *colon = strchr(h, ':');
+    *name_bytes += (size_t)(colon - h);
+    h = strchr(colon, '\n') + 1;
+    n++;
+  }
+  return n;
+}
+
+/* Fill hs->extra from the extra_headers: each name lowered into `names`
+ * (RFC 9113 §8.2.1), each value a view of the config's string with its
+ * surrounding OWS dropped. */
+static void hss_extra_fields(struct wsv_hs_server *hs, char *names) {
+  const char *h = hs->cfg.extra_headers;
+  size_t k, i;
+  for (k = 0; k < hs->nextra; k++) {
+    const char *colon = strchr(h, ':'), *cr = strchr(colon, '\r');
+    size_t a = 1, b = (size_t)(cr - colon);
+    for (i = 0; h + i < colon; i++)
+      names[i] = (h[i] >= 'A' && h[i] <= 'Z') ? (char)(h[i] - 'A' + 'a') : h[i];
+    hs->extra[k].name = hss_str(names, i);
+    names += i;
+    while (a < b && wsv__http_ows(colon[a]))
+      a++;
+    while (b > a && wsv__http_ows(colon[b - 1]))
+      b--;
+    hs->extra[k].value = hss_str(colon + a, b - a);
+    h = cr + 2;
+  }
+}
+
 static int hss_config_ok(const struct wsv_hs_server_config *c) {
   return hss_extra_ok(c->extra_headers) && c->versions != 0 && (c->versions & ~WSV_VERSIONS_ALL) == 0 &&
          (c->unsupported_status == 426 || c->unsupported_status == 400) &&
@@ -701,16 +1055,25 @@ static int hss_config_ok(const struct wsv_hs_server_config *c) {
          c->max_head_bytes >= 1 && c->max_head_bytes <= (size_t)INT_MAX &&
          c->max_headers >= 1 && c->pmd_policy >= WSV_PMD_OFF &&
          c->pmd_policy <= WSV_PMD_LEAN &&
-         c->max_headers <= (SIZE_MAX - sizeof(struct wsv_hs_server)) /
-                               sizeof(struct wsv_header);
+         c->max_headers <= (SIZE_MAX / 2) / sizeof(struct wsv_header);
 }
 
 /* The fields of a new object beyond its zeroed memory, mem and cfg. */
 static void hss_init(struct wsv_hs_server *hs) {
+  struct hss_buf b;
+  size_t names;
   hs->version = -1;
   hs->head.headers = hs->headers;
   hs->head.max_headers = hs->cfg.max_headers;
   hs->head.max_bytes = hs->cfg.max_head_bytes;
+  b.p = hs->versions_text;
+  b.cap = sizeof hs->versions_text - 1;
+  b.len = 0;
+  hss_put_versions(&b, hs->cfg.versions);
+  hs->versions_text[b.len] = '\0';
+  hs->extra = hs->headers + hs->cfg.max_headers;
+  hs->nextra = hss_extra_count(hs->cfg.extra_headers, &names);
+  hss_extra_fields(hs, (char *)(hs->extra + hs->nextra));
 }
 
 int wsv_hs_server_new(struct wsv_hs_server **out,
@@ -719,6 +1082,7 @@ int wsv_hs_server_new(struct wsv_hs_server **out,
   struct wsv_hs_server_config c;
   struct wsv_mem m;
   struct wsv_hs_server *hs;
+  size_t nextra, names;
   if (out == NULL)
     return WSV_ERR_INVAL;
   *out = NULL;
@@ -729,7 +1093,10 @@ int wsv_hs_server_new(struct wsv_hs_server **out,
   if (!hss_config_ok(&c))
     return WSV_ERR_INVAL;
   wsv__mem_init(&m, mem);
-  hs = wsv__calloc(&m, sizeof *hs + c.max_headers * sizeof(struct wsv_header));
+  nextra = hss_extra_count(c.extra_headers, &names);
+  hs = wsv__calloc(&m, sizeof *hs +
+                           (c.max_headers + nextra) * sizeof(struct wsv_header) +
+                           names);
   if (hs == NULL)
     return WSV_ERR_NOMEM;
   hs->mem = m;
@@ -761,7 +1128,7 @@ void wsv_hs_server_free(struct wsv_hs_server *hs) {
 
 int wsv_hs_server_parse(struct wsv_hs_server *hs, const char *buf, size_t len) {
   int rc;
-  if (hs == NULL || (buf == NULL && len > 0) || hs->in_hook)
+  if (hs == NULL || (buf == NULL && len > 0) || hs->in_hook || hs->h2)
     return WSV_ERR_INVAL;
   if (hs->result != WSV_HS_INCOMPLETE)
     return hs->result;
@@ -780,7 +1147,29 @@ int wsv_hs_server_parse(struct wsv_hs_server *hs, const char *buf, size_t len) {
     return hs->result;
   }
   hs->head_len = (size_t)rc;
+  hs->viewable = 1;
   return hss_judge(hs);
+}
+
+int wsv_hs_server_parse_h2(struct wsv_hs_server *hs,
+                           const struct wsv_header *fields, size_t n) {
+  size_t i;
+  if (hs == NULL || (fields == NULL && n > 0) || hs->in_hook || hs->h2 ||
+      hs->seen > 0 || hs->result != WSV_HS_INCOMPLETE)
+    return WSV_ERR_INVAL;
+  for (i = 0; i < n; i++)
+    if ((fields[i].name.ptr == NULL && fields[i].name.len > 0) ||
+        (fields[i].value.ptr == NULL && fields[i].value.len > 0))
+      return WSV_ERR_INVAL;
+  hs->h2 = 1;
+  if (hss_h2_fields(hs, fields, n))
+    return hs->result;
+  hs->viewable = 1;
+  return hss_h2_judge(hs);
+}
+
+int wsv_hs_server_is_h2(const struct wsv_hs_server *hs) {
+  return hs != NULL && hs->h2;
 }
 
 size_t wsv_hs_server_want(const struct wsv_hs_server *hs) {
@@ -840,11 +1229,50 @@ size_t wsv_hs_server_response(const struct wsv_hs_server *hs, char *out,
   b.p = out;
   b.cap = cap;
   b.len = 0;
+  if (hs->h2)
+    return 0;
   if (hs->result == WSV_HS_ACCEPT)
     hss_build_101(hs, &b);
   else if (hs->result == WSV_HS_REJECT)
     hss_build_error(hs, &b);
   return b.len;
+}
+
+/* Append one field to out[0..cap) at *k (counted even when it does not
+ * fit). */
+static void hss_field(struct wsv_header *out, size_t cap, size_t *k,
+                      const char *name, struct wsv_str value) {
+  if (*k < cap) {
+    out[*k].name = hss_str(name, strlen(name));
+    out[*k].value = value;
+  }
+  (*k)++;
+}
+
+size_t wsv_hs_server_response_h2(const struct wsv_hs_server *hs,
+                                 struct wsv_header *out, size_t cap) {
+  size_t k = 0, i;
+  if (hs == NULL || !hs->h2 || (out == NULL && cap > 0))
+    return 0;
+  if (hs->result == WSV_HS_ACCEPT) {
+    if (hs->subprotocol.len > 0)
+      hss_field(out, cap, &k, "sec-websocket-protocol", hs->subprotocol);
+    if (hs->extensions.len > 0)
+      hss_field(out, cap, &k, "sec-websocket-extensions", hs->extensions);
+    for (i = 0; i < hs->nextra; i++) {
+      if (k < cap)
+        out[k] = hs->extra[i];
+      k++;
+    }
+  } else if (hs->result == WSV_HS_REJECT) {
+    hss_field(out, cap, &k, "sec-websocket-version",
+              hss_str(hs->versions_text, strlen(hs->versions_text)));
+    hss_field(out, cap, &k, "content-type",
+              hss_str("text/plain; charset=utf-8", 25));
+    if (hs->status == 405 || hs->err == WSV_ERR_HS_METHOD)
+      hss_field(out, cap, &k, "allow", hss_str("CONNECT", 7));
+  }
+  return k;
 }
 
 int wsv_hs_server_close_after(const struct wsv_hs_server *hs) {
@@ -872,11 +1300,11 @@ int wsv_hs_server_version(const struct wsv_hs_server *hs) {
 }
 
 struct wsv_str wsv_hs_server_method(const struct wsv_hs_server *hs) {
-  return hs != NULL && hs->head_len > 0 ? hs->head.method : hss_str(NULL, 0);
+  return hs != NULL && hs->viewable ? hs->head.method : hss_str(NULL, 0);
 }
 
 struct wsv_str wsv_hs_server_target(const struct wsv_hs_server *hs) {
-  return hs != NULL && hs->head_len > 0 ? hs->head.target : hss_str(NULL, 0);
+  return hs != NULL && hs->viewable ? hs->head.target : hss_str(NULL, 0);
 }
 
 struct wsv_str wsv_hs_server_path(const struct wsv_hs_server *hs) {
@@ -889,7 +1317,7 @@ struct wsv_str wsv_hs_server_query(const struct wsv_hs_server *hs) {
 
 struct wsv_str wsv_hs_server_origin(const struct wsv_hs_server *hs) {
   struct wsv_str v = hss_str(NULL, 0);
-  if (hs != NULL && hs->head_len > 0)
+  if (hs != NULL && hs->viewable)
     (void)hss_count(hs, hss_origin_name(hs), &v);
   return v;
 }
@@ -898,14 +1326,23 @@ size_t wsv_hs_server_header(const struct wsv_hs_server *hs, const char *name,
                             struct wsv_str *value) {
   if (value != NULL)
     *value = hss_str(NULL, 0);
-  if (hs == NULL || name == NULL || hs->head_len == 0)
+  size_t n;
+  if (hs == NULL || name == NULL || !hs->viewable)
     return 0;
-  return hss_count(hs, name, value);
+  n = hss_count(hs, name, value);
+  /* HTTP/2 carries the Host in :authority (RFC 9113 §8.3.1). */
+  if (n == 0 && hs->h2 && (hs->pseudo & HSS_PS_AUTHORITY) &&
+      wsv_str_ieq(hss_str(name, strlen(name)), "host")) {
+    if (value != NULL)
+      *value = hs->authority;
+    n = 1;
+  }
+  return n;
 }
 
 const struct wsv_header *wsv_hs_server_headers(const struct wsv_hs_server *hs,
                                                size_t *n) {
-  size_t count = hs != NULL && hs->head_len > 0 ? hs->head.nheaders : 0;
+  size_t count = hs != NULL && hs->viewable ? hs->head.nheaders : 0;
   if (n != NULL)
     *n = count;
   return hs != NULL ? hs->headers : NULL;
@@ -914,7 +1351,7 @@ const struct wsv_header *wsv_hs_server_headers(const struct wsv_hs_server *hs,
 int wsv_hs_server_list_next(const struct wsv_hs_server *hs, const char *name,
                             size_t *pos, struct wsv_str *elem) {
   if (hs == NULL || name == NULL || pos == NULL || elem == NULL ||
-      hs->head_len == 0)
+      !hs->viewable)
     return 0;
   return wsv_http_list_next(hss_hdrs(hs), hs->head.nheaders, name, pos, elem);
 }

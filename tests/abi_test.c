@@ -73,7 +73,9 @@ ABI_FIELD(wsv_client_config, log_user, 592, 8)
 ABI_FIELD(wsv_client_config, tls_insecure, 600, 4)
 ABI_FIELD(wsv_client_config, tls_cafile, 608, 8)
 ABI_FIELD(wsv_client_config, proxy, 616, 8)
-ABI_FIELD(wsv_client_config, _reserved, 624, 120)
+ABI_FIELD(wsv_client_config, http, 624, 4)
+ABI_FIELD(wsv_client_config, share, 632, 8)
+ABI_FIELD(wsv_client_config, _reserved, 640, 104)
 
 /* struct wsv_conn_config (grows into _reserved) */
 ABI_STRUCT(wsv_conn_config, 176, 8)
@@ -245,7 +247,8 @@ ABI_FIELD(wsv_server_config, tls_key_file, 592, 8)
 ABI_FIELD(wsv_server_config, output_budget, 600, 8)
 ABI_FIELD(wsv_server_config, input_budget, 608, 8)
 ABI_FIELD(wsv_server_config, broker, 616, 8)
-ABI_FIELD(wsv_server_config, _reserved, 624, 120)
+ABI_FIELD(wsv_server_config, http2, 624, 4)
+ABI_FIELD(wsv_server_config, _reserved, 632, 112)
 
 /* struct wsv_str (frozen) */
 ABI_STRUCT(wsv_str, 16, 8)

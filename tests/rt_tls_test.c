@@ -179,6 +179,8 @@ static void cli_config(struct wsv_client_config *cfg, struct rtf_cli *c,
   rtf_cli_config(cfg, c, url, cap, port, "/tls");
   snprintf(url, cap, "wss://%s:%u/tls", host, (unsigned)port);
   cfg->tls_cafile = path_of("ca.pem");
+  /* These cases are about TLS under HTTP/1.1 (rt_h2_test has HTTP/2). */
+  cfg->http = WSV_CLIENT_HTTP1;
   cfg->callbacks.open = c_open;
   cfg->callbacks.message = c_message;
 }
@@ -435,11 +437,46 @@ static void test_stalled_handshake(void **state) {
   rtf_srv_finish(srv);
 }
 
-/* A TLS 1.1 client is refused; ALPN: http/1.1 is picked among others. */
+/* ALPN offered "h2, http/1.1" to a server with http2 `mode`: what the
+ * server picks. */
+static void alpn_picked(int mode, const char *want) {
+  struct wsv_server_config sc;
+  srv_config(&sc, "good.pem");
+  sc.http2 = mode;
+  struct wsv_server *srv = rtf_srv_start(&sc);
+  SSL_CTX *ctx = raw_ctx();
+  static const unsigned char alpn[] = "\x02h2\x08http/1.1";
+  assert_int_equal(SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1), 0);
+  int fd = rtf_raw_connect(wsv_server_port(srv));
+  SSL *ssl = raw_tls(ctx, fd);
+  assert_int_equal(SSL_connect(ssl), 1);
+  const unsigned char *p;
+  unsigned int n;
+  SSL_get0_alpn_selected(ssl, &p, &n);
+  assert_int_equal(n, strlen(want));
+  assert_memory_equal(p, want, n);
+  SSL_free(ssl);
+  close(fd);
+  SSL_CTX_free(ctx);
+  rtf_srv_finish(srv);
+}
+
+/* ALPN: h2 is picked when HTTP/2 is on (the default, and without
+ * WebSockets over it), http/1.1 when it is off. */
+static void test_alpn_h2(void **state) {
+  (void)state;
+  alpn_picked(WSV_HTTP2_ON, "h2");
+  alpn_picked(WSV_HTTP2_NO_WEBSOCKET, "h2");
+  alpn_picked(WSV_HTTP2_OFF, "http/1.1");
+}
+
+/* A TLS 1.1 client is refused; ALPN: http/1.1 is picked among others
+ * (HTTP/2 off). */
 static void test_protocols(void **state) {
   (void)state;
   struct wsv_server_config sc;
   srv_config(&sc, "good.pem");
+  sc.http2 = WSV_HTTP2_OFF;
   struct wsv_server *srv = rtf_srv_start(&sc);
   uint16_t port = wsv_server_port(srv);
 
@@ -540,6 +577,7 @@ int main(void) {
       cmocka_unit_test(test_plaintext),
       cmocka_unit_test(test_stalled_handshake),
       cmocka_unit_test(test_protocols),
+      cmocka_unit_test(test_alpn_h2),
       cmocka_unit_test(test_reset_no_sigpipe),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -47,7 +47,7 @@ struct connect {
   uint64_t received;            /* messages received */
   struct wsv_timer *wait_timer; /* --wait after the end of input */
   char *redirect;               /* the URL to follow next, or NULL */
-  char err[512]; /* the runtime's last error line */
+  char err[512];                /* the runtime's last error line */
 };
 
 /* Send our Close (shown with -P).  Returns 0 or wsv_ws_close's error
@@ -136,11 +136,12 @@ static int connect_command(struct connect *c, const char *p, size_t n) {
     if (*reason != '\0')
       *reason++ = '\0';
     reason += strspn(reason, " \t");
-    if (*arg != '\0' &&
-        (wsv_cli_uint(arg, 1000, 4999, &code) != 0 ||
-         wsv_close_code_valid((int)code) == 0)) {
-      wsv_cli_say("connect", "/close: '%s' is not a close code to send "
-                  "(1000-1003, 1007-1014, 3000-4999)", arg);
+    if (*arg != '\0' && (wsv_cli_uint(arg, 1000, 4999, &code) != 0 ||
+                         wsv_close_code_valid((int)code) == 0)) {
+      wsv_cli_say("connect",
+                  "/close: '%s' is not a close code to send "
+                  "(1000-1003, 1007-1014, 3000-4999)",
+                  arg);
       return 0;
     }
     if (strlen(reason) > 123) {
@@ -161,8 +162,10 @@ static int connect_command(struct connect *c, const char *p, size_t n) {
       wsv_ws_abort(c->ws);
     return -1;
   } else {
-    wsv_cli_say("connect", "unknown command '%s' (/ping, /pong, /close, "
-                "/quit; '//' sends a line starting with '/')", line);
+    wsv_cli_say("connect",
+                "unknown command '%s' (/ping, /pong, /close, "
+                "/quit; '//' sends a line starting with '/')",
+                line);
     return 0;
   }
   if (rc != 0)
@@ -305,7 +308,8 @@ static void connect_on_open(struct wsv_ws *ws, void *user) {
   if (c->opt.verbose) {
     char peer[64] = "?";
     (void)wsv_ws_peer(ws, peer, sizeof peer);
-    fprintf(stderr, "* open: %s, version %d\n", peer, wsv_ws_version(ws));
+    fprintf(stderr, "* open: %s, version %d, over %s\n", peer,
+            wsv_ws_version(ws), wsv_ws_http2(ws) ? "HTTP/2" : "HTTP/1.1");
     const char *ext = wsv_ws_extensions(ws);
     char shown[256];
     if (ext != NULL)
@@ -396,8 +400,7 @@ static void connect_on_control(struct wsv_ws *ws, int opcode, const void *data,
     return;
   char shown[160];
   wsv_cli_printable(data, len, shown, sizeof shown);
-  fprintf(stderr, "< %s: %s\n", opcode == WSV_OP_PING ? "ping" : "pong",
-          shown);
+  fprintf(stderr, "< %s: %s\n", opcode == WSV_OP_PING ? "ping" : "pong", shown);
 }
 
 static void connect_on_drain(struct wsv_ws *ws, void *user) {
@@ -529,6 +532,9 @@ static void connect_config(struct connect *c, struct wsv_client_config *cfg,
   cfg->tls_insecure = o->insecure;
   cfg->tls_cafile = o->cacert;
   cfg->handshake.pmd_offer = !o->no_deflate;
+  cfg->http = o->http2   ? WSV_CLIENT_HTTP2
+              : o->http1 ? WSV_CLIENT_HTTP1
+                         : WSV_CLIENT_HTTP_AUTO;
   cfg->handshake.origin = o->origin;
   cfg->handshake.subprotocols = o->subprotocols;
   cfg->handshake.nsubprotocols = o->nsubprotocols;

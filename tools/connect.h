@@ -28,6 +28,7 @@ struct connect_opts {
   char *url_buf;    /* the URL without its userinfo, when it had one */
   uint32_t versions;
   int binary, echo, hex, verbose, no_deflate, insecure;
+  int http1, http2; /* --http1.1 / --http2: force one (default: either) */
   const char *cacert;
   uint64_t max_message;
   /* the handshake */

@@ -25,8 +25,7 @@ const char *const connect_usage[] = {
     "newline); each message received is printed on its own line.  At the\n"
     "end of input the connection is closed with 1000, and messages still\n"
     "arriving are printed until the server's Close.\n"
-    "\n"
-    ,
+    "\n",
     "The handshake:\n"
     "  -H, --header 'NAME: VALUE'\n"
     "                       add a request header (repeatable); a name that\n"
@@ -38,7 +37,8 @@ const char *const connect_usage[] = {
     "  --subprotocol NAME   offer a subprotocol (repeatable, most preferred\n"
     "                       first); -v shows the one the server chose\n"
     "  --auth USER:PASS     HTTP Basic authentication (Authorization); also\n"
-    "                       taken from the URL's user:pass@ (percent-decoded);\n"
+    "                       taken from the URL's user:pass@ "
+    "(percent-decoded);\n"
     "                       not sent again after a redirect to another host\n"
     "  --versions LIST      WebSocket versions we speak, from 13, 8, 7\n"
     "                       (default 13,8,7: 13 first, the others only if\n"
@@ -49,8 +49,14 @@ const char *const connect_usage[] = {
     "                       the system's store (e.g. a private CA)\n"
     "  -k, --insecure       wss://: accept any certificate and host name\n"
     "                       (testing only)\n"
-    "\n"
-    ,
+    "  --http2              the handshake over HTTP/2 only (RFC 8441\n"
+    "                       extended CONNECT; h2c with prior knowledge for\n"
+    "                       ws://); fail if the server does not offer it\n"
+    "  --http1.1            the handshake over HTTP/1.1 only (by default\n"
+    "                       wss:// uses HTTP/2 when the server picks h2 and\n"
+    "                       allows WebSockets on it, else HTTP/1.1; -v says\n"
+    "                       which)\n"
+    "\n",
     "The way there:\n"
     "  --proxy URL          connect through a proxy: http://[user:pass@]HOST\n"
     "                       [:PORT] (HTTP CONNECT, default port 8080, Basic\n"
@@ -68,8 +74,7 @@ const char *const connect_usage[] = {
     "                       against the URL, http(s):// becomes ws(s)://\n"
     "  --max-redirects N    follow at most N redirects (default 10; implies\n"
     "                       -L); a loop stops at the first URL seen twice\n"
-    "\n"
-    ,
+    "\n",
     "Input and output:\n"
     "  --binary             send each line as a binary message\n"
     "  --echo               send every message received back unchanged\n"
@@ -88,8 +93,10 @@ const char *const connect_usage[] = {
     "  -P, --show-control   show pings, pongs and Close frames, received (<)\n"
     "                       and sent (>), on standard error\n"
     "  --json               print each message as one JSON object per line:\n"
-    "                       {\"type\":\"text\",\"length\":N,\"text\":\"...\"} or\n"
-    "                       {\"type\":\"binary\",\"length\":N,\"base64\":\"...\"}\n"
+    "                       {\"type\":\"text\",\"length\":N,\"text\":\"...\"} "
+    "or\n"
+    "                       "
+    "{\"type\":\"binary\",\"length\":N,\"base64\":\"...\"}\n"
     "  --hex                print binary messages as hexadecimal (default:\n"
     "                       their raw bytes)\n"
     "  --max-message BYTES  largest message accepted (default 16M)\n"
@@ -103,16 +110,14 @@ const char *const connect_usage[] = {
     "                       version negotiation, the agreed extensions and\n"
     "                       subprotocol, redirects and the close on\n"
     "                       standard error\n"
-    "\n"
-    ,
+    "\n",
     "When standard input is a terminal, a line starting with '/' is a\n"
     "command (a line starting with '//' sends the rest after one '/'):\n"
     "  /ping [DATA]         send a ping (DATA at most 125 bytes)\n"
     "  /pong [DATA]         send an unsolicited pong\n"
     "  /close [CODE [REASON]]  close with CODE (default 1000) and REASON\n"
     "  /quit                drop the connection at once and exit\n"
-    "\n"
-    ,
+    "\n",
     "Exit status:\n"
     "  --exit-code MODE     'default' or 'close' (below)\n"
     "  0    a normal close: the server's Close with 1000 (or without a\n"
@@ -129,7 +134,8 @@ const char *const connect_usage[] = {
     "  (code - 3970); 3 for any other code.\n",
     NULL};
 
-/* ---- small parsers ---------------------------------------------------------- */
+/* ---- small parsers ----------------------------------------------------------
+ */
 
 /* Seconds as "1", "0.5", "2.25" into milliseconds; 0 or -1. */
 static int opts_seconds(const char *s, uint32_t *ms) {
@@ -150,8 +156,8 @@ static int opts_tchar(unsigned char c) {
 
 /* The headers -H may not give (the handshake writes them). */
 static int opts_reserved_header(const char *name, size_t n) {
-  static const char *const names[] = {"Host",       "Upgrade",
-                                      "Connection", "Origin",
+  static const char *const names[] = {"Host",           "Upgrade",
+                                      "Connection",     "Origin",
                                       "Content-Length", "Transfer-Encoding"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
@@ -169,8 +175,8 @@ static int opts_header(struct connect_opts *o, const char *a) {
   for (size_t i = 0; i < n; i++)
     if (!opts_tchar((unsigned char)a[i]))
       return wsv_cli_usage_error(
-          "connect", "-H: the header name '%.*s' is not an HTTP token",
-          (int)n, a);
+          "connect", "-H: the header name '%.*s' is not an HTTP token", (int)n,
+          a);
   const char *v = colon + 1, *end;
   for (const char *p = v; *p != '\0'; p++) {
     unsigned char ch = (unsigned char)*p;
@@ -261,7 +267,8 @@ static int opts_url_userinfo(struct connect_opts *o, int have_auth) {
   return -1;
 }
 
-/* ---- the parser --------------------------------------------------------------- */
+/* ---- the parser
+ * --------------------------------------------------------------- */
 
 /* One option with a value; returns 1 (handled, *rc set), or 0. */
 static int opts_valued(int argc, char **argv, int *i, struct connect_opts *o,
@@ -310,8 +317,8 @@ static int opts_valued(int argc, char **argv, int *i, struct connect_opts *o,
     o->follow = 1;
   } else if ((m = wsv_cli_opt(argc, argv, i, "--wait", &v)) != 0) {
     if (m < 0 || opts_seconds(v, &o->wait_ms) != 0)
-      *rc = wsv_cli_usage_error("connect",
-                                "--wait needs seconds, e.g. 1 or 0.5");
+      *rc =
+          wsv_cli_usage_error("connect", "--wait needs seconds, e.g. 1 or 0.5");
     o->wait_given = 1;
   } else if ((m = wsv_cli_opt(argc, argv, i, "-n", &v)) != 0 ||
              (m = wsv_cli_opt(argc, argv, i, "--count", &v)) != 0) {
@@ -337,8 +344,7 @@ static int opts_valued(int argc, char **argv, int *i, struct connect_opts *o,
   } else if ((m = wsv_cli_opt(argc, argv, i, "--versions", &v)) != 0) {
     char err[160];
     if (m < 0)
-      *rc = wsv_cli_usage_error("connect", "%s needs a list such as 13,8,7",
-                                a);
+      *rc = wsv_cli_usage_error("connect", "%s needs a list such as 13,8,7", a);
     else if (wsv_cli_versions(v, &o->versions, err, sizeof err) != 0)
       *rc = wsv_cli_usage_error("connect", "--versions: %s", err);
   } else if ((m = wsv_cli_opt(argc, argv, i, "--max-message", &v)) != 0) {
@@ -366,6 +372,8 @@ static int opts_flag(const char *a, struct connect_opts *o) {
       {"-v", "--verbose", offsetof(struct connect_opts, verbose)},
       {NULL, "--no-deflate", offsetof(struct connect_opts, no_deflate)},
       {"-k", "--insecure", offsetof(struct connect_opts, insecure)},
+      {NULL, "--http1.1", offsetof(struct connect_opts, http1)},
+      {NULL, "--http2", offsetof(struct connect_opts, http2)},
       {NULL, "--no-proxy", offsetof(struct connect_opts, no_proxy)},
       {"-L", "--location", offsetof(struct connect_opts, follow)},
       {NULL, "--no-close", offsetof(struct connect_opts, no_close)},
@@ -413,6 +421,9 @@ int connect_parse(int argc, char **argv, struct connect_opts *o) {
       strncasecmp(o->url, "wss://", 6) != 0)
     return wsv_cli_usage_error(
         "connect", "'%s' is not a WebSocket URL (ws://...)", o->url);
+  if (o->http1 && o->http2)
+    return wsv_cli_usage_error("connect",
+                               "--http1.1 and --http2 exclude each other");
   if (o->insecure && o->cacert != NULL)
     return wsv_cli_usage_error("connect",
                                "--cacert and --insecure exclude each other");
@@ -435,7 +446,8 @@ void connect_opts_free(struct connect_opts *o) {
   o->auth_hdr = o->url_buf = NULL;
 }
 
-/* ---- the proxy ------------------------------------------------------------------ */
+/* ---- the proxy
+ * ------------------------------------------------------------------ */
 
 /* The first set, non-empty variable of the two names, or NULL. */
 static const char *opts_env(const char *lower, const char *upper,
@@ -478,7 +490,8 @@ int connect_no_proxy_match(const char *list, const char *host) {
       }
     } else if (n > 0) {
       const char *colon = memchr(q, ':', n);
-      if (colon != NULL && memchr(colon + 1, ':', n - (size_t)(colon - q) - 1) == NULL)
+      if (colon != NULL &&
+          memchr(colon + 1, ':', n - (size_t)(colon - q) - 1) == NULL)
         n = (size_t)(colon - q); /* "host:port"; a bare IPv6 stays whole */
     }
     if (n > 0 && n <= hl && strncasecmp(host + hl - n, q, n) == 0 &&
@@ -518,7 +531,8 @@ const char *connect_pick_proxy(const struct connect_opts *o, const char *url,
   return v;
 }
 
-/* ---- redirects ------------------------------------------------------------------- */
+/* ---- redirects
+ * ------------------------------------------------------------------- */
 
 /* The length of a URI scheme followed by ':' at the start of s, or 0. */
 static size_t opts_scheme_len(const char *s) {
@@ -553,12 +567,14 @@ char *connect_redirect(const char *base, const char *location, char *why,
       const char *from, *to;
     } map[] = {{"ws", "ws"}, {"wss", "wss"}, {"http", "ws"}, {"https", "wss"}};
     for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
-      if (strlen(map[k].from) == sl && strncasecmp(location, map[k].from, sl) == 0) {
+      if (strlen(map[k].from) == sl &&
+          strncasecmp(location, map[k].from, sl) == 0) {
         snprintf(out, bl + ll + 8, "%s%.*s", map[k].to, (int)(ll - sl),
                  location + sl);
         return out;
       }
-    snprintf(why, cap, "the Location's scheme '%.*s' is not ws, wss, http or https",
+    snprintf(why, cap,
+             "the Location's scheme '%.*s' is not ws, wss, http or https",
              (int)(sl > 20 ? 20 : sl), location);
   } else if (location[0] == '/' && location[1] == '/') {
     snprintf(out, bl + ll + 8, "%.*s:%.*s", (int)bs, base, (int)ll, location);
@@ -577,8 +593,8 @@ char *connect_redirect(const char *base, const char *location, char *why,
     while (dir > 0 && path[dir - 1] != '/')
       dir--;
     if (dir == 0)
-      snprintf(out, bl + ll + 8, "%.*s/%.*s", (int)(path - base), base,
-               (int)ll, location);
+      snprintf(out, bl + ll + 8, "%.*s/%.*s", (int)(path - base), base, (int)ll,
+               location);
     else
       snprintf(out, bl + ll + 8, "%.*s%.*s", (int)(path + dir - base), base,
                (int)ll, location);

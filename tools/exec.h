@@ -116,6 +116,7 @@ struct exec_req {
   const char *server_addr; /* local address, for a request without Host */
   unsigned server_port;    /* local port */
   int tls;
+  int http2; /* over HTTP/2 (SERVER_PROTOCOL) */
   const char *script_name, *path_info;
   unsigned long long unique_id;
 };

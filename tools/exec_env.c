@@ -188,8 +188,8 @@ static struct wsv_str exec_host_name(struct wsv_str host) {
   return host;
 }
 
-char **exec_env_build(const struct exec_req *r, char *const *base,
-                      size_t nbase, size_t *nadd) {
+char **exec_env_build(const struct exec_req *r, char *const *base, size_t nbase,
+                      size_t *nadd) {
   struct exec_envb b = {NULL, 0, 0, 0};
   char buf[64], addr[64], port[16];
   exec_envb_add(&b, "WSV_PATH", r->ws_path);
@@ -212,7 +212,7 @@ char **exec_env_build(const struct exec_req *r, char *const *base,
     exec_envb_add(&b, "SERVER_NAME", r->server_addr);
   snprintf(buf, sizeof buf, "%u", (unsigned)r->server_port);
   exec_envb_add(&b, "SERVER_PORT", buf);
-  exec_envb_add(&b, "SERVER_PROTOCOL", "HTTP/1.1");
+  exec_envb_add(&b, "SERVER_PROTOCOL", r->http2 ? "HTTP/2" : "HTTP/1.1");
   snprintf(buf, sizeof buf, "wsv/%s", wsv_version_string());
   exec_envb_add(&b, "SERVER_SOFTWARE", buf);
   exec_envb_add(&b, "GATEWAY_INTERFACE", "CGI/1.1");
@@ -294,6 +294,7 @@ char **exec_env_new(const struct exec *x, struct wsv_ws *ws,
   r.server_addr = local;
   struct wsv_tls_info ti;
   r.tls = wsv_ws_tls(ws, &ti) == 1;
+  r.http2 = wsv_ws_http2(ws);
   r.script_name = script_name;
   r.path_info = path_info;
   if (getrandom(&r.unique_id, sizeof r.unique_id, GRND_NONBLOCK) !=

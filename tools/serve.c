@@ -50,7 +50,7 @@ struct serve {
   char start_err[320];
   /* Which pages may open a WebSocket; NULL: every one. */
   struct wsv_origin_policy *origin;
-  struct exec exec; /* --exec, --dir: the programs (exec.h) */
+  struct exec exec;          /* --exec, --dir: the programs (exec.h) */
   struct bridge_target to;   /* --to: where (bridge.h) */
   struct bridge_set bridges; /* --to: the bridges */
   struct serve_static files; /* --staticdir (root NULL without) */
@@ -136,8 +136,8 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
     (void)wsv_ws_peer(ws, peer, sizeof peer);
     const char *p = wsv_ws_path(ws);
     wsv_cli_printable(p, strlen(p), path, sizeof path);
-    wsv_cli_log("wsv: #%lu open %s %s version %d", c->id, peer, path,
-                wsv_ws_version(ws));
+    wsv_cli_log("wsv: #%lu open %s %s version %d%s", c->id, peer, path,
+                wsv_ws_version(ws), wsv_ws_http2(ws) ? " over HTTP/2" : "");
   }
   if (st->opt.mode == SERVE_CHAT) {
     serve_chat_join(ws, c->id);
@@ -479,6 +479,7 @@ static void serve_config(struct serve *st, struct wsv_server_config *cfg) {
     cfg->limits.handshake_timeout_ms = st->opt.handshake_timeout_ms;
   if (st->opt.close_timeout_ms != 0)
     cfg->limits.close_timeout_ms = st->opt.close_timeout_ms;
+  cfg->http2 = st->opt.http2;
   cfg->tls_cert_file = st->opt.cert;
   cfg->tls_key_file = st->opt.key;
   if (st->opt.output_budget != UINT64_MAX)
@@ -539,13 +540,14 @@ static void serve_print_url(const struct serve *st) {
   fflush(stdout);
 }
 
-/* ---- --broker ------------------------------------------------------------- */
+/* ---- --broker -------------------------------------------------------------
+ */
 
 /* The AUTH password: the first line of --broker-password-file, else
  * $WSV_BROKER_PASSWORD, else none (NULL).  Returns 0, or -1 when the file
  * cannot be read (said on stderr).  buf holds what *out points to. */
-static int serve_broker_password(const struct serve *st, char *buf,
-                                 size_t cap, const char **out) {
+static int serve_broker_password(const struct serve *st, char *buf, size_t cap,
+                                 const char **out) {
   *out = NULL;
   const char *file = st->opt.broker_password_file;
   if (file == NULL) {
@@ -614,9 +616,9 @@ static void serve_broker_stats(struct wsv_timer *t, void *user) {
               "received %llu, dropped %llu, echoes %llu, unrouted %llu, "
               "reconnects %llu",
               bs.links_up, bs.links, bs.channels,
-              (unsigned long long)bs.published,
-              (unsigned long long)bs.received, (unsigned long long)bs.dropped,
-              (unsigned long long)bs.echoes, (unsigned long long)bs.unrouted,
+              (unsigned long long)bs.published, (unsigned long long)bs.received,
+              (unsigned long long)bs.dropped, (unsigned long long)bs.echoes,
+              (unsigned long long)bs.unrouted,
               (unsigned long long)bs.reconnects);
 }
 
@@ -664,8 +666,8 @@ static int serve_main(struct serve *st, int argc, char **argv) {
     return rc == -2 ? 2 : 1;
   }
   if (st->opt.staticdir != NULL &&
-      (rc = static_init(&st->files, st->opt.staticdir,
-                        st->opt.http_headers)) != 0) {
+      (rc = static_init(&st->files, st->opt.staticdir, st->opt.http_headers)) !=
+          0) {
     if (rc == -2)
       fprintf(stderr, "wsv serve: --staticdir %s: %s\n", st->opt.staticdir,
               strerror(errno));
@@ -712,13 +714,17 @@ static int serve_main(struct serve *st, int argc, char **argv) {
                        : st->opt.dir ? st->opt.dir
                        : st->opt.to  ? to
                                      : NULL;
-    wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, deflate %s, "
+    const char *h2 = st->opt.http2 == WSV_HTTP2_OFF ? "HTTP/1.1 only"
+                     : st->opt.http2 == WSV_HTTP2_NO_WEBSOCKET
+                         ? "HTTP/2 without WebSockets"
+                         : "HTTP/2";
+    wsv_cli_log("wsv: %s%s%s%s%s, versions %s, %d thread%s%s, %s, deflate %s, "
                 "origins %s%s%s; Ctrl-C stops",
                 serve_mode_name(&st->opt), what ? " " : "", what ? what : "",
                 st->opt.broker ? " across instances through " : "",
                 st->opt.broker ? st->opt.broker : "", vl, st->opt.threads,
                 st->opt.threads == 1 ? "" : "s", st->opt.cert ? ", TLS" : "",
-                wsv_cli_deflate_name(st->opt.deflate), origins,
+                h2, wsv_cli_deflate_name(st->opt.deflate), origins,
                 st->files.root ? ", files from " : "",
                 st->files.root ? st->files.root : "");
   }

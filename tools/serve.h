@@ -36,6 +36,7 @@ struct serve_opts {
   const char *cert;              /* TLS, with key */
   const char *key;
   int deflate;    /* enum wsv_pmd_policy: WSV_PMD_ON unless told */
+  int http2;      /* enum wsv_http2_mode: WSV_HTTP2_ON unless told */
   char *origins;  /* --origin lists joined by commas (malloc'd), or NULL */
   int sameorigin; /* --sameorigin */
   char *passenv;  /* --passenv lists joined by commas (malloc'd), or NULL */

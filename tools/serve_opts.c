@@ -29,6 +29,7 @@ static const char serve_usage[] =
     "                 [--output-budget BYTES] [--input-budget BYTES]\n"
     "                 [--cert FILE --key FILE] [--no-deflate | --deflate "
     "MODE]\n"
+    "                 [--no-http2 | --no-h2-websocket]\n"
     "                 [--origin LIST] [--sameorigin]\n"
     "                 [--broker redis://HOST:PORT[,HOST:PORT...]\n"
     "                  [--broker-prefix P] [--broker-user U]\n"
@@ -74,8 +75,7 @@ static const char serve_usage[] =
     "                       refused, reset or unreachable target with 1011\n"
     "                       and a reason naming it; the WebSocket's end\n"
     "                       sends the target a FIN.  Back-pressure both\n"
-    "                       ways: a side that does not read slows the other\n"
-    ;
+    "                       ways: a side that does not read slows the other\n";
 
 /* The programs' part of the help (--dir and its friends). */
 static const char serve_usage_exec[] =
@@ -142,6 +142,13 @@ static const char serve_usage_limits[] =
     "                       kept between messages: less memory per\n"
     "                       connection) or off\n"
     "  --no-deflate         the same as --deflate off\n"
+    "  --no-http2           HTTP/1.1 only: no ALPN h2 over TLS, no h2c\n"
+    "                       (by default HTTP/2 is served too, and\n"
+    "                       WebSockets ride it as RFC 8441 extended\n"
+    "                       CONNECT: browsers use it over https)\n"
+    "  --no-h2-websocket    serve HTTP/2 but not WebSockets over it (no\n"
+    "                       SETTINGS_ENABLE_CONNECT_PROTOCOL: clients use\n"
+    "                       HTTP/1.1 for WebSockets)\n"
     "  --quiet              no line per connection (and no record of\n"
     "                       its own: less memory per idle connection); a\n"
     "                       program's stderr is still logged\n"
@@ -161,7 +168,8 @@ static const char serve_usage_limits[] =
     "missing 404, a symbolic link leading out of DIR 403, a method other\n"
     "than GET or HEAD 405.\n"
     "\n"
-    "Without --origin or --sameorigin, --exec, --dir, --to accept pages of their\n"
+    "Without --origin or --sameorigin, --exec, --dir, --to accept pages of "
+    "their\n"
     "own origin only, reached by IP address or as localhost: any other site's\n"
     "page, opened in a browser, could run the program through it (a host\n"
     "name could be a DNS-rebinding page's: --sameorigin allows names too).\n"
@@ -225,10 +233,15 @@ static int serve_passenv_ok(const char *v, const char **bad, size_t *bad_len) {
 
 /* The names an answer's header may not take from --header*: the ones the
  * core and the runtime write themselves. */
-static const char *const serve_own_headers[] = {
-    "Upgrade", "Connection", "Content-Length", "Content-Type",
-    "Transfer-Encoding", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
-    "Sec-WebSocket-Extensions", "Sec-WebSocket-Version"};
+static const char *const serve_own_headers[] = {"Upgrade",
+                                                "Connection",
+                                                "Content-Length",
+                                                "Content-Type",
+                                                "Transfer-Encoding",
+                                                "Sec-WebSocket-Accept",
+                                                "Sec-WebSocket-Protocol",
+                                                "Sec-WebSocket-Extensions",
+                                                "Sec-WebSocket-Version"};
 
 /* A header name's byte: RFC 9110 tchar. */
 static int serve_tchar(unsigned char c) {
@@ -338,20 +351,21 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
       return 0;
     } else if (strcmp(a, "--chat") == 0) {
       if (o->mode == SERVE_EXEC || o->mode == SERVE_BRIDGE)
-        return wsv_cli_usage_error(
-            "serve", "%s: --chat and %s exclude each other", a,
-            o->dir != NULL             ? "--dir"
-            : o->mode == SERVE_BRIDGE ? "--to"
-                                      : "--exec");
+        return wsv_cli_usage_error("serve",
+                                   "%s: --chat and %s exclude each other", a,
+                                   o->dir != NULL            ? "--dir"
+                                   : o->mode == SERVE_BRIDGE ? "--to"
+                                                             : "--exec");
       o->mode = SERVE_CHAT;
     } else if (strcmp(a, "--binary") == 0) {
       o->binary = 1;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--header", &v)) != 0 ||
                (m = wsv_cli_opt(argc, argv, &i, "--header-ws", &v)) != 0 ||
                (m = wsv_cli_opt(argc, argv, &i, "--header-http", &v)) != 0) {
-      const char *name = strncmp(a, "--header-ws", 11) == 0     ? "--header-ws"
-                         : strncmp(a, "--header-http", 13) == 0 ? "--header-http"
-                                                                : "--header";
+      const char *name = strncmp(a, "--header-ws", 11) == 0 ? "--header-ws"
+                         : strncmp(a, "--header-http", 13) == 0
+                             ? "--header-http"
+                             : "--header";
       char **list = name[8] == '\0'  ? &o->hdr_all
                     : name[9] == 'w' ? &o->hdr_ws
                                      : &o->hdr_http;
@@ -393,6 +407,11 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
       o->verbose = 1;
     } else if (strcmp(a, "--no-deflate") == 0) {
       o->deflate = WSV_CLI_DEFLATE_OFF;
+    } else if (strcmp(a, "--no-http2") == 0) {
+      o->http2 = WSV_HTTP2_OFF;
+    } else if (strcmp(a, "--no-h2-websocket") == 0) {
+      if (o->http2 != WSV_HTTP2_OFF)
+        o->http2 = WSV_HTTP2_NO_WEBSOCKET;
     } else if (strcmp(a, "--sameorigin") == 0) {
       o->sameorigin = 1;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--origin", &v)) != 0) {
@@ -472,13 +491,14 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
         return wsv_cli_usage_error("serve", "%s needs a command", a);
       if (o->mode == SERVE_CHAT || o->dir != NULL || o->mode == SERVE_BRIDGE)
         return wsv_cli_usage_error(
-            "serve", "--exec: --dir, --exec, --to and --chat exclude each other");
+            "serve",
+            "--exec: --dir, --exec, --to and --chat exclude each other");
       o->mode = SERVE_EXEC;
       o->exec = v;
     } else if ((m = wsv_cli_opt(argc, argv, &i, "--to", &v)) != 0) {
       if (m < 0 || *v == '\0')
-        return wsv_cli_usage_error(
-            "serve", "--to needs tcp://HOST:PORT or unix:PATH");
+        return wsv_cli_usage_error("serve",
+                                   "--to needs tcp://HOST:PORT or unix:PATH");
       if (o->mode != SERVE_ECHO && o->mode != SERVE_BRIDGE)
         return wsv_cli_usage_error(
             "serve", "--to: --chat, --exec and --to exclude each other");
@@ -531,16 +551,16 @@ int serve_parse(int argc, char **argv, struct serve_opts *o) {
     return wsv_cli_usage_error("serve", "--cert and --key go together");
   if (o->broker != NULL && o->mode != SERVE_CHAT)
     return wsv_cli_usage_error("serve", "--broker is for --chat");
-  if (o->broker == NULL && (o->broker_prefix != NULL ||
-                            o->broker_user != NULL ||
-                            o->broker_password_file != NULL))
+  if (o->broker == NULL &&
+      (o->broker_prefix != NULL || o->broker_user != NULL ||
+       o->broker_password_file != NULL))
     return wsv_cli_usage_error("serve", "--broker-* options need --broker");
   if (o->mode != SERVE_EXEC) {
     const char *only = o->passenv != NULL ? "--passenv"
                        : o->maxforks != 0 ? "--maxforks"
                        : o->binary        ? "--binary"
                        : closems_set      ? "--closems"
-                                                          : NULL;
+                                          : NULL;
     if (only != NULL)
       return wsv_cli_usage_error(
           "serve", "%s is for the programs of --exec and --dir", only);

@@ -38,6 +38,23 @@
  * number 0..255 are ignored) yields WSV_HSC_RETRY naming the highest version
  * both sides speak other than the one just tried.  A handshake retries at
  * most once.
+ *
+ * HTTP/2 (RFC 8441 §4-5): the same object speaks an extended CONNECT on an
+ * HTTP/2 stream instead (the runtime owns the HTTP/2 session and HPACK):
+ * wsv_hs_client_request_h2 gives the request's fields,
+ * wsv_hs_client_parse_h2 judges the answer's :status and fields, and
+ * wsv_hs_client_retry works as on HTTP/1.1 (open a new stream and send the
+ * new fields).  There is no Sec-WebSocket-Key or -Accept.  The answer:
+ *   :status 200 only (RFC 8441 §5's answer; any other 2xx is
+ *     WSV_ERR_HS_STATUS), then the subprotocol, extension and
+ *     permessage-deflate checks of a 101; a sec-websocket-version in it
+ *     is ignored, as in a 101 on HTTP/1.1 (neither path refuses it);
+ *   400 or 426 with sec-websocket-version: the negotiation above
+ *     (WSV_HSC_RETRY once, or WSV_ERR_HS_NO_COMMON_VERSION, or
+ *     WSV_ERR_HS_STATUS when the list holds the version we sent);
+ *   anything else: WSV_ERR_HS_STATUS ("server answered :status 403").
+ * The getters (status, subprotocol, extensions, pmd, version, reason)
+ * work as on HTTP/1.1; wsv_hs_client_head_len is 0.
  */
 #ifndef WSV_HS_CLIENT_H
 #define WSV_HS_CLIENT_H
@@ -85,7 +102,8 @@ struct wsv_hs_client_config {
   /* The port; 0 (default) means the scheme's default.  Host carries
    * ":port" unless the port is the default (80, or 443 when `secure`). */
   uint16_t port;
-  /* Nonzero for wss (only changes which port is the default). */
+  /* Nonzero for wss: changes which port is the default, and the :scheme
+   * of the HTTP/2 request ("https", else "http"). */
   int secure;
   /* The resource name: path and optional "?query", starting with "/".
    * Default "/".  Printable ASCII only, no '#' (percent-encode the rest). */
@@ -173,6 +191,44 @@ WSV_EXTERN void wsv_hs_client_free(struct wsv_hs_client *hs);
  *   WSV_ERR_INVAL  hs or len is NULL, or out is NULL while cap > 0. */
 WSV_EXTERN int wsv_hs_client_request(const struct wsv_hs_client *hs, char *out,
                                      size_t cap, size_t *len);
+
+/* wsv_hs_client_request_h2 - the extended CONNECT's fields for HTTP/2
+ * (RFC 8441 §4-5), in this order: :method CONNECT, :protocol websocket,
+ * :scheme ("https" when the config's `secure` is set, else "http"), :path,
+ * :authority (host[:port], the port only when not the scheme's default,
+ * an IPv6 address in brackets: the HTTP/1.1 Host value), then
+ * sec-websocket-version (the version being tried; after a retry the retry
+ * version), origin (sec-websocket-origin for versions 8 and 7) if
+ * configured, sec-websocket-protocol (the offered subprotocols as one
+ * list, "a, b") and sec-websocket-extensions if any, and the config's
+ * extra headers in order with lowered names, leaving out keep-alive,
+ * proxy-connection and te (connection-specific: HTTP/2 forbids them,
+ * RFC 9113 §8.2.2; the config refuses the others already).  No Key.
+ * Writes min(cap, count) fields into out (views into hs, valid until it
+ * is freed or retried; `out` may be NULL when cap is 0) and returns the
+ * count, or WSV_ERR_INVAL for a NULL hs (or a NULL out with cap > 0). */
+WSV_EXTERN int wsv_hs_client_request_h2(const struct wsv_hs_client *hs,
+                                        struct wsv_header *out, size_t cap);
+
+/* wsv_hs_client_parse_h2 - judge the answer to wsv_hs_client_request_h2:
+ * `status` (the :status) and the regular fields fields[0..n) (views read
+ * during the call only; fields whose name starts with ':' are skipped, so
+ * the whole decoded list may be passed).  The rules are at the top of this
+ * file.  One call per answer: once it has returned, later calls return
+ * the same result until wsv_hs_client_retry().
+ * Returns WSV_HSC_OPEN, WSV_HSC_RETRY (call wsv_hs_client_retry() and
+ * request again on a new stream), or a negative error with
+ * wsv_hs_client_reason() saying why:
+ *   WSV_ERR_HS_STATUS, WSV_ERR_HS_SUBPROTOCOL, WSV_ERR_HS_EXTENSION,
+ *   WSV_ERR_HS_NO_COMMON_VERSION, WSV_ERR_NOMEM: as wsv_hs_client_parse;
+ *   WSV_ERR_HTTP_TOO_LARGE  more than max_headers regular fields;
+ *   WSV_ERR_INVAL           hs is NULL, fields is NULL while n > 0, a
+ *                           field's name or value is NULL with a length,
+ *                           or wsv_hs_client_parse was already fed bytes
+ *                           on this attempt. */
+WSV_EXTERN int wsv_hs_client_parse_h2(struct wsv_hs_client *hs, int status,
+                                      const struct wsv_header *fields,
+                                      size_t n);
 
 /* wsv_hs_client_parse - judge the response received so far.  `buf` holds
  * every byte received on this attempt's connection, from the first; each

@@ -99,6 +99,78 @@
  * buffer given to the wsv_hs_server_parse call that completed the head, and
  * stays valid while that buffer is unchanged (keep it until the response is
  * written).  Nothing is allocated after wsv_hs_server_new.
+ *
+ * HTTP/2 (RFC 8441).  wsv_hs_server_parse_h2 judges a request given as the
+ * field list HPACK decoded (the runtime does HTTP/2; the core never sees
+ * it), with the same object, config, accept hook and request views, so a
+ * hook or a plain-HTTP handler works unchanged over both protocols.  What
+ * is checked, in this order; the first failure decides.  Every rejection's
+ * fields (wsv_hs_server_response_h2) carry sec-websocket-version with the
+ * supported list and content-type text/plain; the body is
+ * wsv_hs_server_reason() and a newline.  No 426 is ever sent over HTTP/2:
+ * it means nothing without Upgrade, which HTTP/2 forbids.
+ *
+ *   field syntax (RFC 9113 §8.2.1, §8.3): a name with upper case or a
+ *     non-token byte; a value with NUL, CR, LF or another control byte
+ *     but HTAB (RFC 9110 §5.5, as HTTP/1.1 here), or with leading or
+ *     trailing SP/HTAB; a pseudo-header after a regular field; an unknown
+ *     or repeated pseudo-header; :method not a token; :path not printable
+ *     ASCII; a connection-specific field (connection, keep-alive,
+ *     proxy-connection, transfer-encoding, upgrade; te other than
+ *     "trailers", any case)              400  WSV_ERR_HTTP_SYNTAX
+ *   more than max_headers regular fields, or the header list (RFC 9113
+ *     §6.5.2: name + value + 32 per field, pseudo-headers included) over
+ *     max_head_bytes                     431  WSV_ERR_HTTP_TOO_LARGE
+ *   :method missing                      400  WSV_ERR_HTTP_SYNTAX
+ *   a method other than CONNECT (a plain request):
+ *     :scheme missing, :path missing or empty
+ *                                        400  WSV_ERR_HS_TARGET
+ *     neither :authority nor host; host repeated; either not RFC 3986
+ *     host[:port] (the HTTP/1.1 Host rule); host and :authority
+ *     differing (compared without case)  400  WSV_ERR_HS_HOST
+ *     :protocol present (it needs CONNECT) 400 + allow  WSV_ERR_HS_METHOD
+ *     the body rule of HTTP/1.1 (content-length repeated, a list, not
+ *     1*DIGIT, or not 0)                 400  WSV_ERR_HS_BODY
+ *     then WSV_HS_PLAIN_HTTP, or with plain_http = WSV_HS_PLAIN_426
+ *                                        400  WSV_ERR_HS_NOT_UPGRADE
+ *                                        (the reason asks for an
+ *                                        extended CONNECT)
+ *   CONNECT without :protocol (a tunnel, which this server never opens)
+ *                                        400 + allow  WSV_ERR_HS_METHOD
+ *   :protocol not "websocket" (any case, as the Upgrade token)
+ *                                        400  WSV_ERR_HS_UPGRADE
+ *   :scheme missing or not http/https (any case); :path missing, not
+ *     origin-form ("/..."), or holding '#'
+ *                                        400  WSV_ERR_HS_TARGET
+ *   :authority missing (a host field alone does not do), then the host
+ *     rules above                        400  WSV_ERR_HS_HOST
+ *   any content-length (the stream's data is the WebSocket)
+ *                                        400  WSV_ERR_HS_BODY
+ *   sec-websocket-version: as HTTP/1.1   400  WSV_ERR_HS_VERSION
+ *   well-formed but unsupported          400 (never 426, whatever
+ *                                        unsupported_status says)
+ *                                        WSV_ERR_HS_VERSION_UNSUPPORTED
+ *   (no Key: a sec-websocket-key is ignored, RFC 8441 §5)
+ *   origin and sec-websocket-protocol: as HTTP/1.1
+ *                                        400  WSV_ERR_HS_HEADER
+ *   permessage-deflate: negotiated as on HTTP/1.1 (pmd_policy)
+ *   the accept hook refuses              403, or the hook's 4xx/5xx,
+ *                                        WSV_ERR_HS_REFUSED
+ *
+ * "allow: CONNECT" is sent where HTTP/1.1 sends "Allow: GET" (a 405 or
+ * WSV_ERR_HS_METHOD): CONNECT is the WebSocket's method on HTTP/2.
+ * Accepted: :status 200 (wsv_hs_server_status), the chosen
+ * sec-websocket-protocol and -extensions and the extra_headers, never
+ * sec-websocket-version.  For an HTTP/2 request the views are:
+ * wsv_hs_server_method = :method, _target = :path, _path and _query split
+ * from :path (as an origin-form target; {NULL, 0} when :path does not
+ * start with '/', e.g. "*"), _headers the regular fields only (no
+ * pseudo-header), _header("host") the host field or, when there is none,
+ * :authority (so code asking for the Host works on both protocols),
+ * _head_len 0; wsv_hs_server_response writes nothing (0);
+ * wsv_hs_server_close_after is 0 on ACCEPT and 1 on REJECT (end the
+ * stream, not the connection).  The views point into the caller's field
+ * bytes and stay valid while they are unchanged.
  */
 #ifndef WSV_HS_SERVER_H
 #define WSV_HS_SERVER_H
@@ -131,12 +203,12 @@ enum wsv_hs_plain {
   WSV_HS_PLAIN_426 = 1     /* reject with 426 Upgrade Required */
 };
 
-/* The accept hook, called from wsv_hs_server_parse once every check has
- * passed.  It may read the request (wsv_hs_server_method, _path, _query,
+/* The accept hook, called from wsv_hs_server_parse (or _parse_h2) once
+ * every check has passed (wsv_hs_server_is_h2 tells which).  It may read the request (wsv_hs_server_method, _path, _query,
  * _origin, _header, _list_next, _version), choose a subprotocol
  * (wsv_hs_server_select_subprotocol), set extensions
  * (wsv_hs_server_set_extensions) and a reason (wsv_hs_server_set_reason).
- * It must not call wsv_hs_server_parse or wsv_hs_server_free.
+ * It must not call wsv_hs_server_parse, _parse_h2 or wsv_hs_server_free.
  * Return 0 to accept; a status 400..599 to refuse with that status; any
  * other value refuses with 403 Forbidden. */
 typedef int (*wsv_hs_accept_fn)(struct wsv_hs_server *hs, void *user);
@@ -218,6 +290,54 @@ WSV_EXTERN void wsv_hs_server_free(struct wsv_hs_server *hs);
 WSV_EXTERN int wsv_hs_server_parse(struct wsv_hs_server *hs, const char *buf,
                                    size_t len);
 
+/* wsv_hs_server_parse_h2 - judge an HTTP/2 request (RFC 9113 §8.3, RFC
+ * 8441 §4-5; the rules are in the table at the top of this file), given
+ * as its decoded field list fields[0..n) in the order received:
+ * pseudo-header fields (":method", ":scheme", ":authority", ":path",
+ * ":protocol") first, then the regular fields, names as sent (HTTP/2
+ * requires lower case).  One call per request on a new or reset object (no
+ * incremental parsing: HPACK has already produced the whole list).  Views
+ * (method, path, header values, ...) point into the caller's field bytes
+ * and stay valid while they are unchanged; they are {NULL, 0} after a
+ * field syntax or size rejection, as after an HTTP/1.1 syntax error.
+ * Nothing is allocated.  Returns an enum wsv_hs_result: WSV_HS_ACCEPT for
+ * an extended CONNECT with :protocol websocket that passes every check
+ * (the answer is :status 200), WSV_HS_REJECT (answer
+ * wsv_hs_server_status() with wsv_hs_server_response_h2()'s fields and
+ * wsv_hs_server_reason() + "\n" as the body), WSV_HS_PLAIN_HTTP for any
+ * other request that is well-formed (GET, HEAD, POST...: the caller serves
+ * it as plain HTTP, the views work as for HTTP/1.1); WSV_ERR_INVAL (the
+ * object unchanged) for a NULL hs, a NULL fields with n > 0, a field
+ * whose name or value is NULL with a length, a call from the accept hook,
+ * or a second call (either parse function) without wsv_hs_server_reset.
+ * wsv_hs_server_parse on an object given to this function returns
+ * WSV_ERR_INVAL. */
+WSV_EXTERN int wsv_hs_server_parse_h2(struct wsv_hs_server *hs,
+                                      const struct wsv_header *fields,
+                                      size_t n);
+
+/* wsv_hs_server_response_h2 - the answer's regular header fields for
+ * HTTP/2 (the status is wsv_hs_server_status(): 200 on ACCEPT), lower-case
+ * names: on ACCEPT the chosen sec-websocket-protocol and
+ * sec-websocket-extensions and the config's extra_headers (as fields,
+ * names lowered, values without their surrounding spaces), never
+ * sec-websocket-version; on REJECT sec-websocket-version listing every
+ * supported version ("13, 8, 7"), content-type "text/plain;
+ * charset=utf-8", and allow "CONNECT" where HTTP/1.1 sends Allow (a 405
+ * or WSV_ERR_HS_METHOD).  Writes min(cap, count) fields into out (views
+ * valid while hs and the request's field bytes are unchanged; nothing is
+ * allocated here: the lowered extra header names are prepared in
+ * wsv_hs_server_new) and returns the count; `out` may be NULL when cap is
+ * 0.  Returns 0 before a final result, for WSV_HS_PLAIN_HTTP, and for an
+ * HTTP/1.1 request (use wsv_hs_server_response). */
+WSV_EXTERN size_t wsv_hs_server_response_h2(const struct wsv_hs_server *hs,
+                                            struct wsv_header *out,
+                                            size_t cap);
+
+/* wsv_hs_server_is_h2 - 1 when the request came through
+ * wsv_hs_server_parse_h2 (HTTP/2), 0 for HTTP/1.1 (and for a NULL hs). */
+WSV_EXTERN int wsv_hs_server_is_h2(const struct wsv_hs_server *hs);
+
 /* wsv_hs_server_want - how many more bytes the caller may read before the
  * head limit: max_head_bytes minus the length last passed to parse while
  * the head is incomplete, 0 once parse has returned a final result. */
@@ -228,7 +348,8 @@ WSV_EXTERN size_t wsv_hs_server_want(const struct wsv_hs_server *hs);
  * min(cap, length) bytes (no NUL terminator); `out` may be NULL when cap is
  * 0.  Returns 0 (nothing to send) before a final result and for
  * WSV_HS_PLAIN_HTTP.  The 101 quotes the chosen subprotocol and extensions
- * as views, so call it while the request buffer is still valid. */
+ * as views, so call it while the request buffer is still valid.  Returns
+ * 0 for an HTTP/2 request (wsv_hs_server_response_h2 gives its fields). */
 WSV_EXTERN size_t wsv_hs_server_response(const struct wsv_hs_server *hs,
                                          char *out, size_t cap);
 
@@ -246,9 +367,9 @@ WSV_EXTERN int wsv_hs_server_error(const struct wsv_hs_server *hs);
  * and valid until it is freed; "" when there is no rejection. */
 WSV_EXTERN const char *wsv_hs_server_reason(const struct wsv_hs_server *hs);
 
-/* wsv_hs_server_status - the response's status code (101, 400, 403, 405,
- * 414, 426, 431 or the hook's), 0 before a final result and for
- * WSV_HS_PLAIN_HTTP. */
+/* wsv_hs_server_status - the response's status code (101, or 200 for an
+ * HTTP/2 request, 400, 403, 405, 414, 426, 431 or the hook's), 0 before a
+ * final result and for WSV_HS_PLAIN_HTTP. */
 WSV_EXTERN int wsv_hs_server_status(const struct wsv_hs_server *hs);
 
 /* wsv_hs_server_head_len - the request head's length in bytes, request
@@ -275,12 +396,14 @@ WSV_EXTERN struct wsv_str wsv_hs_server_query(const struct wsv_hs_server *hs);
 WSV_EXTERN struct wsv_str wsv_hs_server_origin(const struct wsv_hs_server *hs);
 
 /* wsv_hs_server_header - how many fields are named `name` (any case); sets
- * *value (if not NULL) to the first one's value, or {NULL, 0}. */
+ * *value (if not NULL) to the first one's value, or {NULL, 0}.  For an
+ * HTTP/2 request without a host field, "host" finds :authority (1). */
 WSV_EXTERN size_t wsv_hs_server_header(const struct wsv_hs_server *hs,
                                        const char *name, struct wsv_str *value);
 
 /* wsv_hs_server_headers - every header field in order; *n receives the
- * count (0 before the head is complete). */
+ * count (0 before the head is complete).  For HTTP/2 the regular fields
+ * only, no pseudo-header. */
 WSV_EXTERN const struct wsv_header *
 wsv_hs_server_headers(const struct wsv_hs_server *hs, size_t *n);
 

@@ -534,8 +534,14 @@ WSV_EXTERN int wsv_ws_is_open(const struct wsv_ws *ws);
 WSV_EXTERN int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap);
 
 /* wsv_ws_fd - the socket, or -1 once closed (for getsockopt and the like;
- * do not read, write or close it). */
+ * do not read, write or close it).  Over HTTP/2, the connection's socket,
+ * which the other streams share. */
 WSV_EXTERN int wsv_ws_fd(const struct wsv_ws *ws);
+
+/* wsv_ws_http2 - 1 when the WebSocket rides a stream of an HTTP/2
+ * connection (RFC 8441; wsv_ws_fd is then the connection's socket, shared
+ * with other streams), 0 over HTTP/1.1 (or NULL). */
+WSV_EXTERN int wsv_ws_http2(const struct wsv_ws *ws);
 
 /* TLS details of a connection (see wsv_ws_tls).  The strings are static
  * or owned by the connection: valid as long as it. */
@@ -734,9 +740,36 @@ struct wsv_server_config {
    * for none.  Each server thread opens its own link to it; the server
    * does not own it (wsv_broker_free after wsv_server_free). */
   struct wsv_broker *broker;
+  /* HTTP/2 (RFC 9113) and WebSockets over it (RFC 8441): an enum
+   * wsv_http2_mode.  WSV_HTTP2_ON (0, the default): a TLS listener
+   * offers ALPN "h2" beside "http/1.1", a plain one takes h2c with prior
+   * knowledge (a connection that opens with the HTTP/2 preface; no
+   * "Upgrade: h2c"), and SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 is sent:
+   * over one HTTP/2 connection the `http` callback answers plain
+   * requests (as over HTTP/1.1) and each extended CONNECT (":protocol
+   * websocket") is judged by the same handshake rules and accept hook
+   * (wsv_hs_server_parse_h2) and becomes a WebSocket on its stream, many
+   * at once (at most 128 streams per connection).  Each stream's
+   * receive window (256 KiB) opens only as its WebSocket reads, so one
+   * that is paused or slow stops its own sender and no other; the
+   * limits (max message, send buffer, slow consumer) hold per
+   * WebSocket.  A WebSocket ends its stream with END_STREAM after the
+   * closing handshake, RST_STREAM otherwise; a graceful shutdown sends
+   * 1001 to each, then GOAWAY.  WSV_HTTP2_NO_WEBSOCKET: HTTP/2 for plain
+   * requests only (the setting is not sent, so clients use HTTP/1.1 for
+   * WebSockets).  WSV_HTTP2_OFF: HTTP/1.1 only.  wsv_ws_http2 tells a
+   * WebSocket's transport. */
+  int http2;
   /* Room for new fields (zeroed by wsv_server_config_init; do not
    * touch). */
-  uint64_t _reserved[15];
+  uint64_t _reserved[14];
+};
+
+/* struct wsv_server_config's http2. */
+enum wsv_http2_mode {
+  WSV_HTTP2_ON = 0,
+  WSV_HTTP2_NO_WEBSOCKET = 1,
+  WSV_HTTP2_OFF = 2
 };
 
 #define WSV_DEFAULT_OUTPUT_BUDGET ((size_t)1 << 30)
@@ -900,9 +933,38 @@ struct wsv_client_config {
    * Authentication Required\"".  The handshake timeout covers the
    * tunnel.  The connect attempts are logged at WSV_LOG_DEBUG. */
   const char *proxy;
+  /* Which HTTP carries the handshake: an enum wsv_client_http.
+   * WSV_CLIENT_HTTP_AUTO (0, the default): for wss://, ALPN offers "h2"
+   * and "http/1.1"; when the server picks h2 and its SETTINGS announce
+   * ENABLE_CONNECT_PROTOCOL, the WebSocket is an extended CONNECT on an
+   * HTTP/2 stream (RFC 8441); when it picks h2 without the setting, the
+   * client tries again over HTTP/1.1 on a new connection (logged at
+   * WSV_LOG_INFO); ws:// uses HTTP/1.1.  WSV_CLIENT_HTTP1: HTTP/1.1
+   * only.  WSV_CLIENT_HTTP2: HTTP/2 only (over ws://, h2c with prior
+   * knowledge); a server without it fails with WSV_ERR_HS_STATUS and a
+   * text saying why.  The version retry works the same over HTTP/2 (a
+   * 400 or 426 listing other versions: the retry is a new stream on
+   * the same connection).  Through a `proxy` HTTP/1.1 is used. */
+  int http;
+  /* An open client WebSocket over HTTP/2 (wsv_ws_http2) on the same
+   * loop, or NULL (default): the new WebSocket is then one more stream
+   * of that one's connection (as a browser does for a page's
+   * WebSockets to one server): no new TCP connection or TLS handshake;
+   * `url` must name the same scheme, host and port (its path and query
+   * are used), and TLS, proxy and resolution settings are not used.  The
+   * connection closes once its last WebSocket has.  WSV_ERR_INVAL when
+   * `share` is not such a WebSocket or the URL names another server. */
+  struct wsv_ws *share;
   /* Room for new fields (zeroed by wsv_client_config_init; do not
    * touch). */
-  uint64_t _reserved[15];
+  uint64_t _reserved[13];
+};
+
+/* struct wsv_client_config's http. */
+enum wsv_client_http {
+  WSV_CLIENT_HTTP_AUTO = 0,
+  WSV_CLIENT_HTTP1 = 1,
+  WSV_CLIENT_HTTP2 = 2
 };
 
 /* wsv_client_config_init - the defaults above (and the core's). */

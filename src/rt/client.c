@@ -19,7 +19,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "h2_int.h"
 #include "proxy.h"
+#include "tls.h"
 #include "ws_int.h"
 
 #define CLI_MAX_ADDRS 8
@@ -33,16 +35,19 @@ struct cli_state {
   socklen_t alen[CLI_MAX_ADDRS];
   int naddrs;
   int cur;
-  char *host;       /* the URL's host (TLS: SNI and verification) */
-  char addr[80];    /* the address being tried, as text */
-  char errbuf[420]; /* the fail callback's text */
-  int last_err;     /* the code of the last failed connect (errbuf's) */
-  uint16_t port;    /* the URL's port */
+  char *host;              /* the URL's host (TLS: SNI and verification) */
+  char addr[80];           /* the address being tried, as text */
+  char errbuf[420];        /* the fail callback's text */
+  int last_err;            /* the code of the last failed connect (errbuf's) */
+  uint16_t port;           /* the URL's port */
   struct wsv__proxy proxy; /* kind WSV__PROXY_NONE: direct */
-  int px_step; /* the tunnel reply awaited (PX_*), 0 when none (or up) */
-  int px_auth; /* SOCKS5: we offered user/password */
-  int status;  /* the refused answer's status, for wsv_client_status */
-  char *location; /* its Location, for wsv_client_location */
+  int px_step;        /* the tunnel reply awaited (PX_*), 0 when none (or up) */
+  int px_auth;        /* SOCKS5: we offered user/password */
+  int status;         /* the refused answer's status, for wsv_client_status */
+  char *location;     /* its Location, for wsv_client_location */
+  int http;           /* cfg->http: an enum wsv_client_http */
+  int h1_only;        /* HTTP/1.1 from now on (the h2 server had no setting) */
+  struct wsv__h2 *h2; /* the HTTP/2 connection, once there is one */
 };
 
 /* The tunnel replies a client awaits (cli_state's px_step). */
@@ -63,6 +68,9 @@ static void cli_proxy_start(struct wsv_ws *ws);
 static void cli_proxy_read(struct wsv_ws *ws);
 static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
                          size_t n);
+static void cli_h2_start(struct wsv_ws *ws);
+static void cli_open(struct wsv_ws *ws);
+static void cli_keep_status(struct wsv_ws *ws, int status);
 
 void wsv_client_config_init(struct wsv_client_config *cfg) {
   if (cfg == NULL)
@@ -196,7 +204,166 @@ static void cli_tls_step(struct wsv_ws *ws) {
   if (wsv__rt_tls_info(&ws->tp, &ti) == 1)
     wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "TLS: %s, %s, ALPN %s", ti.version,
                 ti.cipher, ti.alpn != NULL ? ti.alpn : "none");
+  if (strcmp(wsv__rt_tls_alpn(&ws->tp), "h2") == 0) {
+    cli_h2_start(ws);
+    return;
+  }
+  if (ws->cli->http == WSV_CLIENT_HTTP2) {
+    cli_keep_status(ws, 0);
+    cli_fail(ws, WSV_ERR_HS_STATUS,
+             "the server does not speak HTTP/2 (ALPN did not pick h2)", "");
+    return;
+  }
   cli_send_request(ws);
+}
+
+/* ---- HTTP/2 (RFC 8441) -----------------------------------------------------
+ * One connection of our own per client WebSocket: the server's SETTINGS
+ * must allow extended CONNECT, then one stream carries the handshake and
+ * the WebSocket.  The connection's `user` is the WebSocket until its
+ * request is sent; the stream links them afterwards. */
+
+/* Log the fields of an HTTP/2 header block behind `prefix`. */
+static void cli_h2_log(struct wsv_ws *ws, const char *prefix,
+                       const struct wsv_header *f, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "%s%.*s: %.*s", prefix,
+                (int)f[i].name.len, f[i].name.ptr,
+                (int)(f[i].value.len < 200 ? f[i].value.len : 200),
+                f[i].value.ptr);
+}
+
+/* Send the extended CONNECT on a new stream. */
+static void cli_h2_request(struct wsv_ws *ws, struct wsv__h2 *h) {
+  struct wsv_header f[WSV__H2_MAX_ANSWER_FIELDS];
+  int n = wsv_hs_client_request_h2(ws->cli->hs, f, WSV__H2_MAX_ANSWER_FIELDS);
+  if (n < 0 || n > WSV__H2_MAX_ANSWER_FIELDS) {
+    wsv__rt_ws_terminate(ws, n < 0 ? n : WSV_ERR_INVAL, NULL);
+    return;
+  }
+  struct wsv__h2s *s = wsv__rt_h2_request(h, f, (size_t)n);
+  if (s == NULL) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  h->user = NULL;
+  wsv__rt_h2_attach(s, ws);
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "HTTP/2: extended CONNECT on stream %d",
+              (int)wsv__h2s_id(s));
+  cli_h2_log(ws, "> ", f, (size_t)n);
+}
+
+/* The server's SETTINGS: extended CONNECT allowed, or HTTP/1.1 again. */
+static void cli_h2_settings(struct wsv__h2 *h) {
+  struct wsv_ws *ws = h->user;
+  if (ws == NULL || ws->cli == NULL)
+    return;
+  struct cli_state *c = ws->cli;
+  if (wsv__rt_h2_remote_connect_protocol(h)) {
+    cli_h2_request(ws, h);
+    return;
+  }
+  static const char why[] = "the server speaks HTTP/2 but does not announce "
+                            "SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 3)";
+  h->user = NULL;
+  c->h2 = NULL;
+  ws->tp.stream = 0;
+  ws->tp.h2s = NULL;
+  wsv__rt_h2_close(h, NULL);
+  if (c->http == WSV_CLIENT_HTTP2) {
+    cli_keep_status(ws, 0);
+    cli_fail(ws, WSV_ERR_HS_STATUS, why, "");
+    return;
+  }
+  wsv__rt_log(ws->ctx, WSV_LOG_INFO, "%s: HTTP/1.1 on a new connection", why);
+  c->h1_only = 1;
+  c->len = 0;
+  cli_attempt(ws);
+}
+
+/* The answer to our extended CONNECT. */
+static void cli_h2_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
+  struct wsv_ws *ws = s->ws;
+  (void)h;
+  if (ws == NULL || ws->cli == NULL || ws->phase != WS_CLIENT_HS)
+    return;
+  struct cli_state *c = ws->cli;
+  struct wsv_header f[WSV_HS_CLIENT_MAX_HEADERS + 1];
+  size_t n = wsv__rt_h2_fields(s, f, WSV_HS_CLIENT_MAX_HEADERS + 1);
+  cli_h2_log(ws, "< ", f, n);
+  int status = 0;
+  size_t first = 0;
+  for (; first < n && f[first].name.len > 0 && f[first].name.ptr[0] == ':';
+       first++)
+    if (f[first].name.len == 7 && memcmp(f[first].name.ptr, ":status", 7) == 0)
+      for (size_t i = 0; i < f[first].value.len; i++)
+        status = status * 10 + (f[first].value.ptr[i] - '0');
+  int r = wsv_hs_client_parse_h2(c->hs, status, f + first, n - first);
+  if (r == WSV_HSC_OPEN) {
+    cli_open(ws);
+    return;
+  }
+  if (r == WSV_HSC_RETRY) {
+    /* Another version, on a new stream of the same connection. */
+    wsv__rt_log(ws->ctx, WSV_LOG_INFO, "%s on a new HTTP/2 stream",
+                wsv_hs_client_reason(c->hs));
+    wsv__tp_close(&ws->tp); /* detaches (and resets) the old stream */
+    int rc = wsv_hs_client_retry(c->hs);
+    if (rc != 0) {
+      wsv__rt_ws_terminate(ws, rc, NULL);
+      return;
+    }
+    ws->tp.stream = 1;
+    cli_h2_request(ws, c->h2);
+    return;
+  }
+  cli_keep_status(ws, status);
+  cli_fail(ws, r < 0 ? r : WSV_ERR_STATE, wsv_hs_client_reason(c->hs), "");
+}
+
+/* The connection goes: a WebSocket still waiting for SETTINGS fails. */
+static void cli_h2_gone(struct wsv__h2 *h) {
+  struct wsv_ws *ws = h->user;
+  if (ws == NULL)
+    return;
+  h->user = NULL;
+  if (ws->cli != NULL)
+    ws->cli->h2 = NULL;
+  ws->tp.h2s = NULL;
+  cli_fail(ws, WSV_ERR_CLOSED,
+           "the HTTP/2 connection ended before the server's SETTINGS: ",
+           h->why != NULL ? h->why : "closed");
+}
+
+static void cli_h2_tls_step(struct wsv__h2 *h) {
+  (void)h; /* the TLS handshake is done before the connection exists */
+}
+
+static const struct wsv__h2_role cli_h2_role = {
+    cli_h2_headers, cli_h2_settings, NULL, cli_h2_gone, cli_h2_tls_step};
+
+/* TLS agreed h2 (or h2c is forced): the socket becomes an HTTP/2
+ * connection and the WebSocket waits for the server's SETTINGS. */
+static void cli_h2_start(struct wsv_ws *ws) {
+  struct cli_state *c = ws->cli;
+  struct wsv__h2 *h =
+      wsv__rt_h2_new(&ws->tp, 0, ws->ctx, &cli_h2_role,
+                     WSV_HS_CLIENT_MAX_HEADERS, WSV_HS_CLIENT_MAX_HEADER_BYTES);
+  if (h == NULL) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+    return;
+  }
+  h->user = ws;
+  h->host = wsv__rt_strndup(c->host, strlen(c->host));
+  h->port = c->port;
+  c->h2 = h;
+  ws->tp.stream = 1; /* no stream yet: the request waits for SETTINGS */
+  ws->tp.h2s = NULL;
+  wsv__rt_log(ws->ctx, WSV_LOG_DEBUG, "HTTP/2: connection to %s", c->addr);
+  if (wsv__rt_h2_settings(h, 0) != 0)
+    wsv__rt_h2_close(h, "out of memory");
+  else
+    wsv__tp_read_again(&h->tp); /* TLS may hold the server's SETTINGS */
 }
 
 static void cli_connected(struct wsv_ws *ws) {
@@ -230,6 +397,8 @@ static void cli_tunnel_up(struct wsv_ws *ws) {
   struct cli_state *c = ws->cli;
   if (ws->ctx->tls != NULL) {
     int rc = wsv__rt_tls_start(&ws->tp, ws->ctx->tls, c->host);
+    if (rc == 0 && c->h1_only && wsv__rt_tls_alpn_h1(&ws->tp) != 0)
+      rc = WSV_ERR_NOMEM;
     if (rc != 0) {
       cli_fail(ws, rc, "TLS: cannot set up the connection to ", c->host);
       return;
@@ -237,10 +406,15 @@ static void cli_tunnel_up(struct wsv_ws *ws) {
     cli_tls_step(ws);
     return;
   }
+  if (c->http == WSV_CLIENT_HTTP2) {
+    cli_h2_start(ws); /* h2c with prior knowledge */
+    return;
+  }
   cli_send_request(ws);
 }
 
-/* ---- the proxy tunnel ------------------------------------------------------ */
+/* ---- the proxy tunnel ------------------------------------------------------
+ */
 
 /* Queue bytes to send to the proxy and write them. */
 static int cli_proxy_send(struct wsv_ws *ws, const void *p, size_t n) {
@@ -355,11 +529,11 @@ static void cli_proxy_read(struct wsv_ws *ws) {
   }
   char why[256];
   int method = 0, status = 0;
-  int r = c->px_step == PX_HTTP
-              ? wsv__proxy_connect_answer(c->buf, c->len, &status, why,
-                                          sizeof why)
-              : wsv__socks5_parse(c->px_step, (const uint8_t *)c->buf, c->len,
-                                  c->px_auth, &method, why, sizeof why);
+  int r =
+      c->px_step == PX_HTTP
+          ? wsv__proxy_connect_answer(c->buf, c->len, &status, why, sizeof why)
+          : wsv__socks5_parse(c->px_step, (const uint8_t *)c->buf, c->len,
+                              c->px_auth, &method, why, sizeof why);
   if (r == 0)
     return;
   if (c->px_step == PX_HTTP)
@@ -409,10 +583,19 @@ static void cli_open(struct wsv_ws *ws) {
   memset(&pmd, 0, sizeof pmd);
   (void)wsv_hs_client_pmd(c->hs, &pmd);
   wsv__rt_pmd_pack(&ws->pmd, &pmd);
-  size_t head = wsv_hs_client_head_len(c->hs);
-  (void)wsv__rt_ws_opened(ws, (uint8_t *)c->buf + head, c->len - head);
+  if (ws->tp.stream) {
+    (void)wsv__rt_ws_opened(ws, NULL, 0);
+  } else {
+    size_t head = wsv_hs_client_head_len(c->hs);
+    (void)wsv__rt_ws_opened(ws, (uint8_t *)c->buf + head, c->len - head);
+  }
   if (ws->phase != WS_DEAD)
     cli_free(ws);
+}
+
+/* Keep a refused answer's status for wsv_client_status. */
+static void cli_keep_status(struct wsv_ws *ws, int status) {
+  ws->cli->status = status;
 }
 
 /* A refused handshake: keep its status and (3xx) its Location for
@@ -430,8 +613,7 @@ static void cli_keep_refusal(struct wsv_ws *ws, size_t head) {
   h.max_bytes = head;
   struct wsv_str loc;
   if (wsv_http_parse_response(&h, c->buf, head) <= 0 ||
-      wsv_http_count(hdrs, h.nheaders, "Location", &loc) != 1 ||
-      loc.len == 0)
+      wsv_http_count(hdrs, h.nheaders, "Location", &loc) != 1 || loc.len == 0)
     return;
   for (size_t i = 0; i < loc.len; i++)
     if ((unsigned char)loc.ptr[i] <= 0x20 || (unsigned char)loc.ptr[i] >= 0x7f)
@@ -449,7 +631,7 @@ static void cli_read(struct wsv_ws *ws) {
     if (n == 0)
       cli_fail(ws, WSV_ERR_CLOSED,
                "the server closed the connection during the handshake", "");
-    else if (errno == EPROTO && ws->tp.tls != NULL)
+    else if (errno == EPROTO && wsv__tp_tls(&ws->tp) != NULL)
       cli_fail(ws, wsv__rt_tls_code(&ws->tp), wsv__rt_tls_error(&ws->tp), "");
     else
       cli_fail(ws, wsv_err_from_errno(errno),
@@ -559,6 +741,11 @@ static void cli_free(struct wsv_ws *ws) {
   /* The fail callback's text lives in c->errbuf: keep it readable. */
   if (ws->err_text == c->errbuf)
     ws->err_text = wsv_strerror(ws->err);
+  if (c->h2 != NULL && c->h2->user == ws) {
+    /* Still waiting for the server's SETTINGS: the connection goes. */
+    c->h2->user = NULL;
+    wsv__rt_h2_close(c->h2, NULL);
+  }
   wsv_hs_client_free(c->hs);
   free(c->buf);
   free(c->host);
@@ -645,13 +832,21 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
                    ws->names == NULL || ws->names->path == NULL
                ? WSV_ERR_NOMEM
                : 0;
-  if (rc == 0 && u->secure) {
+  if (rc == 0) {
+    /* HTTP/2 goes direct: through a proxy the client speaks HTTP/1.1. */
+    ws->cli->http = cfg->proxy != NULL ? WSV_CLIENT_HTTP1 : cfg->http;
+    if (cfg->http < WSV_CLIENT_HTTP_AUTO || cfg->http > WSV_CLIENT_HTTP2)
+      rc = WSV_ERR_INVAL;
+  }
+  if (rc == 0 && u->secure && cfg->share == NULL) {
     char err[400];
     ctx->tls = wsv__rt_tls_client_ctx(cfg->tls_insecure, cfg->tls_cafile, err,
                                       sizeof err);
     if (ctx->tls == NULL) {
       wsv__rt_log(ctx, WSV_LOG_ERROR, "%s", err);
       rc = WSV_ERR_INVAL;
+    } else if (ws->cli->http != WSV_CLIENT_HTTP1) {
+      wsv__rt_tls_ctx_h2(ctx->tls, 1);
     }
   }
   if (rc == 0) {
@@ -669,7 +864,9 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
     if (rc == WSV_ERR_INVAL)
       wsv__rt_log(ctx, WSV_LOG_ERROR, "proxy %s: %s", cfg->proxy, why);
   }
-  if (rc == 0) {
+  if (rc == 0 && cfg->share != NULL) {
+    ws->cli->port = u->port; /* another stream: nothing to resolve */
+  } else if (rc == 0) {
     ws->cli->port = u->port;
     if (ws->cli->proxy.kind != WSV__PROXY_NONE)
       rc = cli_resolve(ws->cli, ctx, ws->cli->proxy.host, ws->cli->proxy.port);
@@ -694,6 +891,22 @@ static int cli_new(struct wsv_loop *loop, const struct wsv_client_config *cfg,
   return 0;
 }
 
+/* 0 when `share` is an open client WebSocket over HTTP/2 on `loop`
+ * whose server is the one `u` names (scheme, host, port); else -1. */
+static int cli_share_check(struct wsv_loop *loop, const struct wsv_ws *share,
+                           const struct wsv_url *u) {
+  if (share->tp.loop != loop || share->ctx->role != &cli_role ||
+      !share->tp.stream || share->tp.h2s == NULL || share->phase != WS_OPEN ||
+      share->tp.h2s->h->dead || share->tp.h2s->h->wk != NULL)
+    return -1;
+  const struct wsv__h2 *h = share->tp.h2s->h;
+  if ((wsv__tp_tls(&h->tp) != NULL) != (u->secure != 0) || h->port != u->port ||
+      h->host == NULL || strlen(h->host) != u->host.len ||
+      strncasecmp(h->host, u->host.ptr, u->host.len) != 0)
+    return -1;
+  return 0;
+}
+
 int wsv_client_connect(struct wsv_loop *loop,
                        const struct wsv_client_config *cfg,
                        struct wsv_ws **out) {
@@ -709,6 +922,13 @@ int wsv_client_connect(struct wsv_loop *loop,
   const char *why = NULL;
   if (wsv_url_parse(&u, cfg->url, strlen(cfg->url), 0, &why) != WSV_OK) {
     wsv__rt_log(&logctx, WSV_LOG_ERROR, "%s: %s", cfg->url, why);
+    return WSV_ERR_INVAL;
+  }
+  if (cfg->share != NULL && cli_share_check(loop, cfg->share, &u) != 0) {
+    wsv__rt_log(&logctx, WSV_LOG_ERROR,
+                "%s: cannot share: not an open client WebSocket over HTTP/2 "
+                "to the same server on this loop",
+                cfg->url);
     return WSV_ERR_INVAL;
   }
   char *host = wsv__rt_strndup(u.host.ptr, u.host.len);
@@ -729,7 +949,17 @@ int wsv_client_connect(struct wsv_loop *loop,
     return rc;
   cli_link(set, ws);
   wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, ws->ctx->limits.handshake_timeout_ms);
-  cli_attempt(ws);
+  if (cfg->share != NULL) {
+    /* One more stream on the shared connection (checked above). */
+    struct wsv__h2 *h = cfg->share->tp.h2s->h;
+    ws->phase = WS_CLIENT_HS;
+    ws->cli->h2 = h;
+    snprintf(ws->cli->addr, sizeof ws->cli->addr, "a shared connection");
+    ws->tp.stream = 1;
+    cli_h2_request(ws, h);
+  } else {
+    cli_attempt(ws);
+  }
   if (out != NULL)
     *out = ws;
   return 0;

@@ -49,9 +49,8 @@ static const char *px_userinfo(struct wsv__proxy *p, struct wsv_str ui,
   int bad = 0;
   p->user = px_decoded(ui.ptr, ulen, &bad);
   if (p->user != NULL)
-    p->pass = colon != NULL
-                  ? px_decoded(colon + 1, ui.len - ulen - 1, &bad)
-                  : px_decoded("", 0, &bad);
+    p->pass = colon != NULL ? px_decoded(colon + 1, ui.len - ulen - 1, &bad)
+                            : px_decoded("", 0, &bad);
   if (bad)
     return "bad percent-encoding in the proxy's user or password";
   if (p->user == NULL || p->pass == NULL) {
@@ -95,8 +94,7 @@ int wsv__proxy_parse(struct wsv__proxy *p, const char *url, const char **why) {
   if (wsv_url_parse(&u, copy, strlen(copy), WSV_URL_HTTP | WSV_URL_USERINFO,
                     &w) != WSV_OK) {
     /* its reasons speak of "the URL": good enough for the proxy's */
-  } else if ((u.path.len != 1 || u.path.ptr[0] != '/') ||
-             u.query.ptr != NULL) {
+  } else if ((u.path.len != 1 || u.path.ptr[0] != '/') || u.query.ptr != NULL) {
     w = "a proxy URL has no path or query (http://host:port)";
   } else {
     p->kind = k->kind;
@@ -133,11 +131,11 @@ void wsv__proxy_free(struct wsv__proxy *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* ---- HTTP CONNECT --------------------------------------------------------- */
+/* ---- HTTP CONNECT ---------------------------------------------------------
+ */
 
-size_t wsv__proxy_connect_request(const struct wsv__proxy *p,
-                                  const char *host, uint16_t port, char *out,
-                                  size_t cap) {
+size_t wsv__proxy_connect_request(const struct wsv__proxy *p, const char *host,
+                                  uint16_t port, char *out, size_t cap) {
   if (p == NULL || host == NULL || out == NULL)
     return 0;
   int v6 = strchr(host, ':') != NULL;
@@ -205,7 +203,8 @@ int wsv__proxy_connect_answer(const char *buf, size_t len, int *status,
   return WSV_ERR_PROXY;
 }
 
-/* ---- SOCKS5 --------------------------------------------------------------- */
+/* ---- SOCKS5 ---------------------------------------------------------------
+ */
 
 size_t wsv__socks5_greeting(const struct wsv__proxy *p, uint8_t out[4]) {
   out[0] = 5;

@@ -59,9 +59,8 @@ void wsv__proxy_free(struct wsv__proxy *p);
  * Proxy-Authorization when p has a user, then the blank line, into
  * out[0..cap) (no NUL).  `host` is the target's (IPv6 without brackets).
  * Returns the length, or 0 when it does not fit (or a NULL argument). */
-size_t wsv__proxy_connect_request(const struct wsv__proxy *p,
-                                  const char *host, uint16_t port, char *out,
-                                  size_t cap);
+size_t wsv__proxy_connect_request(const struct wsv__proxy *p, const char *host,
+                                  uint16_t port, char *out, size_t cap);
 
 /* The largest CONNECT answer head accepted. */
 #define WSV__PROXY_MAX_HEAD 8192

@@ -37,9 +37,8 @@ void wsv__rt_ps_each_topic(struct wsv_loop *loop,
                            void *user);
 /* Deliver to the loop's subscribers of `topic`; the count, or -1 when
  * the loop has no such topic. */
-int wsv__rt_ps_deliver_here(struct wsv_loop *loop, const char *topic,
-                            size_t n, int opcode, const void *data,
-                            size_t len);
+int wsv__rt_ps_deliver_here(struct wsv_loop *loop, const char *topic, size_t n,
+                            int opcode, const void *data, size_t len);
 
 /* ---- broker.c, for pubsub.c ------------------------------------------------
  */
@@ -51,12 +50,11 @@ struct wsv_broker_link *wsv__rt_broker_link(struct wsv_loop *loop);
 /* A topic got its first subscriber on the link's loop, or lost its last. */
 void wsv__rt_broker_topic_added(struct wsv_broker_link *l, const char *topic,
                                 size_t n);
-void wsv__rt_broker_topic_dropped(struct wsv_broker_link *l,
-                                  const char *topic, size_t n);
+void wsv__rt_broker_topic_dropped(struct wsv_broker_link *l, const char *topic,
+                                  size_t n);
 /* Send a publish to the other instances (dropped and counted when the
  * link is down or the engine refuses it). */
 void wsv__rt_broker_publish(struct wsv_broker_link *l, const char *topic,
-                            size_t n, int opcode, const void *data,
-                            size_t len);
+                            size_t n, int opcode, const void *data, size_t len);
 
 #endif /* WSV_RT_PUBSUB_H */

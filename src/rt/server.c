@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "h2.h"
 #include "server_int.h"
 
 /* ---- configuration ---------------------------------------------------------
@@ -63,11 +64,15 @@ static void srv_unlink(struct wsv_ws *ws) {
   if (ws->next != NULL)
     ws->next->prev = ws->prev;
   ws->prev = ws->next = NULL;
+  int counted = ws->counted;
+  ws->counted = 0;
+  wsv__rt_srv_conn_gone(wk, counted);
+}
+
+void wsv__rt_srv_conn_gone(struct srv_worker *wk, int counted) {
   wk->nconns--;
-  if (ws->counted) {
-    ws->counted = 0;
+  if (counted)
     atomic_fetch_sub(&wk->srv->nconns, 1);
-  }
   if (wk->shutting && wk->nconns == 0)
     wsv_loop_stop(wk->loop);
 }
@@ -94,6 +99,7 @@ static void srv_drop_all(struct srv_worker *wk) {
   wk->dropped = 1;
   while (wk->conns != NULL)
     wsv__rt_ws_terminate(wk->conns, WSV_ERR_CLOSED, "shutdown");
+  wsv__rt_h2_drop_all(wk);
   wsv_loop_stop(wk->loop);
 }
 
@@ -116,6 +122,7 @@ static void srv_begin_shutdown(struct srv_worker *wk) {
     }
     ws = next;
   }
+  wsv__rt_h2_shutdown_all(wk); /* GOAWAY once their WebSockets are gone */
   if (wk->nconns == 0)
     wsv_loop_stop(wk->loop);
   else
@@ -157,7 +164,8 @@ static int srv_check(const struct wsv_server_config *cfg) {
   if (cfg->threads < 1 || cfg->threads > SRV_MAX_THREADS || cfg->backlog < 1 ||
       cfg->conn.stream != 0 || cfg->host == NULL ||
       cfg->limits.send_low_water > cfg->limits.send_high_water ||
-      (cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
+      (cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL) ||
+      cfg->http2 < WSV_HTTP2_ON || cfg->http2 > WSV_HTTP2_OFF)
     return WSV_ERR_INVAL;
   /* Output is counted per connection in 32 bits (ws->out_counted); the
    * runtime sets msg_reserve itself. */
@@ -198,6 +206,8 @@ static void srv_copy_config(struct wsv_server *srv,
   srv->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
   srv->handle_signals = cfg->handle_signals;
   srv->nthreads = cfg->threads;
+  srv->h2 = cfg->http2 != WSV_HTTP2_OFF;
+  srv->h2_websocket = cfg->http2 == WSV_HTTP2_ON;
 }
 
 static int srv_workers_new(struct wsv_server *srv, size_t rbuf,
@@ -244,8 +254,10 @@ static int srv_tls_load(struct wsv_server *srv,
   char err[400];
   srv->ctx.tls = wsv__rt_tls_server_ctx(cfg->tls_cert_file, cfg->tls_key_file,
                                         err, sizeof err);
-  if (srv->ctx.tls != NULL)
+  if (srv->ctx.tls != NULL) {
+    wsv__rt_tls_ctx_h2(srv->ctx.tls, srv->h2);
     return 0;
+  }
   wsv__rt_log(&srv->ctx, WSV_LOG_ERROR, "%s", err);
   errno = EINVAL;
   return WSV_ERR_INVAL;
@@ -261,6 +273,7 @@ void wsv_server_free(struct wsv_server *srv) {
     wsv__rt_srv_close_listener(wk);
     while (wk->conns != NULL)
       wsv__rt_ws_terminate(wk->conns, WSV_ERR_CLOSED, "server freed");
+    wsv__rt_h2_drop_all(wk);
     wsv_timer_stop(&wk->shutdown_timer);
     /* Runs queued posts (publishes), finishes the connections. */
     wsv_loop_free(wk->loop);

@@ -28,6 +28,7 @@ struct srv_hs {
 #define WSV__SRV_MAX_ADDRS 4
 
 struct srv_worker;
+struct wsv__h2;
 /* A listening socket of a worker; its watch's fd is -1 when closed. */
 struct srv_listener {
   struct wsv__rt_watch w; /* first: epoll's data.ptr points here */
@@ -49,7 +50,10 @@ struct srv_worker {
   struct wsv_timer accept_timer;
   struct wsv_timer shutdown_timer;
   struct wsv_ws *conns; /* linked by prev/next */
+  /* Connections still held: conns, plus the HTTP/2 connections (whose
+   * WebSockets are in conns too). */
   size_t nconns;
+  struct wsv__h2 *h2; /* HTTP/2 connections (h2.c), by prev/next */
   /* A finished handshake's state, kept for the next one (one calloc of a
    * few KB less per handshake, and no holes between connections). */
   struct srv_hs *spare_hs;
@@ -63,6 +67,10 @@ struct wsv_server {
   struct wsv_hs_server_config hs_cfg;
   wsv_http_fn http;
   void *http_user;
+  /* HTTP/2 (h2.c): h2 offered by ALPN and h2c taken (http2 != OFF), and
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL sent (h2_websocket). */
+  int h2;
+  int h2_websocket;
   size_t max_connections;
   uint32_t linger_ms;
   size_t linger_bytes;
@@ -96,6 +104,11 @@ static inline struct srv_worker *wsv__rt_worker_of(const struct wsv_ws *ws) {
 /* Put a new connection on its worker's list. */
 void wsv__rt_srv_link(struct srv_worker *wk, struct wsv_ws *ws);
 
+/* A connection of the worker is gone: one less held (and one less
+ * counted against max_connections when `counted`); the worker's loop
+ * stops when that was the last one during a shutdown. */
+void wsv__rt_srv_conn_gone(struct srv_worker *wk, int counted);
+
 /* ---- listen.c ---------------------------------------------------------------
  */
 /* Resolve host and bind every worker's listeners (SO_REUSEPORT with more
@@ -118,6 +131,12 @@ void wsv__rt_srv_close_listener(struct srv_worker *wk);
 /* The transport operations of a server connection before its 101 (TLS
  * handshake, request) and while lingering after an HTTP answer. */
 extern const struct wsv__tp_ops wsv__rt_srv_hs_ops;
+/* A handshake state for a request (the worker's spare, or a new one), and
+ * back (kept as the spare, or freed).  NULL when out of memory. */
+struct srv_hs *wsv__rt_srv_hs_get(struct srv_worker *wk);
+void wsv__rt_srv_hs_put(struct srv_worker *wk, struct srv_hs *h);
+/* Keep the request's path, subprotocol and version in ws.  0 or -1. */
+int wsv__rt_srv_take_strings(struct wsv_ws *ws, const struct wsv_hs_server *hs);
 /* Put a copy of an HTTP answer in ws->pre; 0 or -1. */
 int wsv__rt_srv_set_pre(struct wsv_ws *ws, const char *p, size_t n);
 /* Start the graceful close after an HTTP answer put in ws->pre. */

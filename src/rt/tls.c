@@ -43,6 +43,7 @@ struct wsv__rt_tls_ctx {
   SSL_CTX *ssl;
   BIO_METHOD *bio;
   int server;
+  int h2; /* ALPN: the server picks h2 when offered; the client offers it */
 };
 
 struct wsv__tls {
@@ -213,25 +214,60 @@ static struct wsv__rt_tls_ctx *tls_ctx_wrap(SSL_CTX *ssl, int server) {
   return c;
 }
 
-/* ALPN on the server: pick http/1.1 when offered, else go on without. */
-static int tls_alpn_select(SSL *ssl, const unsigned char **out,
-                           unsigned char *outlen, const unsigned char *in,
-                           unsigned int inlen, void *arg) {
-  (void)ssl;
-  (void)arg;
+/* The offered ALPN protocol `name` (its length byte and bytes) in
+ * in[0..inlen), or NULL. */
+static const unsigned char *
+tls_alpn_find(const unsigned char *in, unsigned int inlen, const char *name) {
+  size_t want = strlen(name);
   unsigned int i = 0;
   while (i < inlen) {
     unsigned int n = in[i];
     if (i + 1 + n > inlen)
       break;
-    if (n == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
-      *out = in + i + 1;
-      *outlen = (unsigned char)n;
-      return SSL_TLSEXT_ERR_OK;
-    }
+    if (n == want && memcmp(in + i + 1, name, n) == 0)
+      return in + i;
     i += 1 + n;
   }
-  return SSL_TLSEXT_ERR_NOACK;
+  return NULL;
+}
+
+/* ALPN on the server: h2 when offered and enabled (RFC 9113 §3.2), else
+ * http/1.1 when offered, else go on without. */
+static int tls_alpn_select(SSL *ssl, const unsigned char **out,
+                           unsigned char *outlen, const unsigned char *in,
+                           unsigned int inlen, void *arg) {
+  const struct wsv__rt_tls_ctx *c = arg;
+  (void)ssl;
+  const unsigned char *p = c->h2 ? tls_alpn_find(in, inlen, "h2") : NULL;
+  if (p == NULL)
+    p = tls_alpn_find(in, inlen, "http/1.1");
+  if (p == NULL)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = p + 1;
+  *outlen = p[0];
+  return SSL_TLSEXT_ERR_OK;
+}
+
+void wsv__rt_tls_ctx_h2(struct wsv__rt_tls_ctx *c, int on) {
+  static const unsigned char both[] = "\x02h2\x08http/1.1";
+  static const unsigned char h1[] = "\x08http/1.1";
+  c->h2 = on != 0;
+  if (!c->server)
+    (void)SSL_CTX_set_alpn_protos(c->ssl, on ? both : h1,
+                                  on ? sizeof both - 1 : sizeof h1 - 1);
+}
+
+int wsv__rt_tls_alpn_h1(struct wsv__tp *tp) {
+  static const unsigned char h1[] = "\x08http/1.1";
+  struct wsv__tls *t = wsv__tp_tls(tp);
+  if (t == NULL)
+    return 0;
+  return SSL_set_alpn_protos(t->ssl, h1, sizeof h1 - 1) == 0 ? 0 : -1;
+}
+
+const char *wsv__rt_tls_alpn(const struct wsv__tp *tp) {
+  const struct wsv__tls *t = wsv__tp_tls(tp);
+  return t != NULL ? t->alpn : "";
 }
 
 struct wsv__rt_tls_ctx *wsv__rt_tls_server_ctx(const char *cert,
@@ -250,7 +286,6 @@ struct wsv__rt_tls_ctx *wsv__rt_tls_server_ctx(const char *cert,
     return NULL;
   }
   SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_alpn_select_cb(c, tls_alpn_select, NULL);
   char prefix[300];
   if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
     snprintf(prefix, sizeof prefix, "cannot load the certificate %s", cert);
@@ -274,7 +309,9 @@ struct wsv__rt_tls_ctx *wsv__rt_tls_server_ctx(const char *cert,
   if (w == NULL) {
     snprintf(err, cap, "out of memory");
     SSL_CTX_free(c);
+    return NULL;
   }
+  SSL_CTX_set_alpn_select_cb(c, tls_alpn_select, w);
   return w;
 }
 
@@ -382,7 +419,7 @@ int wsv__rt_tls_start(struct wsv__tp *tp, struct wsv__rt_tls_ctx *c,
 }
 
 void wsv__rt_tls_free(struct wsv__tp *tp) {
-  struct wsv__tls *t = tp->tls;
+  struct wsv__tls *t = wsv__tp_tls(tp);
   if (t == NULL)
     return;
   SSL_free(t->ssl);
@@ -392,17 +429,17 @@ void wsv__rt_tls_free(struct wsv__tp *tp) {
 }
 
 int wsv__rt_tls_ready(const struct wsv__tp *tp) {
-  return tp->tls == NULL || tp->tls->ready;
+  return wsv__tp_tls(tp) == NULL || tp->tls->ready;
 }
 
 const char *wsv__rt_tls_error(const struct wsv__tp *tp) {
-  return tp->tls != NULL && tp->tls->err[0] != '\0' ? tp->tls->err
-                                                    : "TLS error";
+  return wsv__tp_tls(tp) != NULL && tp->tls->err[0] != '\0' ? tp->tls->err
+                                                            : "TLS error";
 }
 
 int wsv__rt_tls_code(const struct wsv__tp *tp) {
-  return tp->tls != NULL && tp->tls->unverified ? WSV_ERR_TLS_VERIFY
-                                                : WSV_ERR_TLS;
+  return wsv__tp_tls(tp) != NULL && tp->tls->unverified ? WSV_ERR_TLS_VERIFY
+                                                        : WSV_ERR_TLS;
 }
 
 static void tls_interest(struct wsv__tp *tp, uint32_t events) {
@@ -415,7 +452,7 @@ static void tls_interest(struct wsv__tp *tp, uint32_t events) {
  * client.  Returns 1 to go on, 0 to wait, 2 for plaintext, -1 on EOF or
  * an error (t->err set). */
 static int tls_peek(struct wsv__tp *tp) {
-  struct wsv__tls *t = tp->tls;
+  struct wsv__tls *t = wsv__tp_tls(tp);
   unsigned char b;
   ssize_t r;
   do
@@ -435,7 +472,7 @@ static int tls_peek(struct wsv__tp *tp) {
 }
 
 int wsv__rt_tls_handshake(struct wsv__tp *tp) {
-  struct wsv__tls *t = tp->tls;
+  struct wsv__tls *t = tp->tls; /* a socket with TLS (see tls.h) */
   if (t->ready)
     return 1;
   if (t->fatal)
@@ -478,7 +515,7 @@ int wsv__rt_tls_handshake(struct wsv__tp *tp) {
 }
 
 ssize_t wsv__rt_tls_read(struct wsv__tp *tp, void *buf, size_t cap) {
-  struct wsv__tls *t = tp->tls;
+  struct wsv__tls *t = tp->tls; /* a socket with TLS (see tls.h) */
   if (t->eof_later)
     return 0;
   if (t->err_later || t->fatal) {
@@ -532,7 +569,7 @@ ssize_t wsv__rt_tls_read(struct wsv__tp *tp, void *buf, size_t cap) {
 /* Write p[0..n) record by record until done or the socket is full.
  * Returns the bytes written (>= 0), or -1 with errno set. */
 static ssize_t tls_write(struct wsv__tp *tp, const void *p, size_t n) {
-  struct wsv__tls *t = tp->tls;
+  struct wsv__tls *t = wsv__tp_tls(tp);
   size_t done = 0;
   while (done < n) {
     size_t w = 0;
@@ -585,11 +622,11 @@ ssize_t wsv__rt_tls_writev(struct wsv__tp *tp, const struct iovec *iov, int k) {
 }
 
 int wsv__rt_tls_want_out(const struct wsv__tp *tp) {
-  return tp->tls != NULL && tp->tls->rd_want_out;
+  return wsv__tp_tls(tp) != NULL && tp->tls->rd_want_out;
 }
 
 void wsv__rt_tls_close_notify(struct wsv__tp *tp) {
-  struct wsv__tls *t = tp->tls;
+  struct wsv__tls *t = wsv__tp_tls(tp);
   if (t == NULL || !t->ready || t->fatal || t->notified || tp->w.fd < 0)
     return;
   t->notified = 1;
@@ -599,7 +636,7 @@ void wsv__rt_tls_close_notify(struct wsv__tp *tp) {
 }
 
 int wsv__rt_tls_info(const struct wsv__tp *tp, struct wsv_tls_info *info) {
-  const struct wsv__tls *t = tp->tls;
+  const struct wsv__tls *t = wsv__tp_tls(tp);
   if (t == NULL || !t->ready)
     return 0;
   info->version = SSL_get_version(t->ssl);

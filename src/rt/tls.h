@@ -25,6 +25,15 @@ struct wsv__rt_tls_ctx *wsv__rt_tls_server_ctx(const char *cert,
 struct wsv__rt_tls_ctx *wsv__rt_tls_client_ctx(int insecure, const char *cafile,
                                                char *err, size_t cap);
 void wsv__rt_tls_ctx_free(struct wsv__rt_tls_ctx *c);
+/* ALPN h2 on (nonzero) or off (the default): a server context picks h2
+ * when the client offers it (else http/1.1); a client context offers
+ * "h2, http/1.1" instead of "http/1.1".  For new connections only. */
+void wsv__rt_tls_ctx_h2(struct wsv__rt_tls_ctx *c, int on);
+/* Client: offer only http/1.1 on this connection (after wsv__rt_tls_start,
+ * before the handshake).  0, or -1 (no memory). */
+int wsv__rt_tls_alpn_h1(struct wsv__tp *tp);
+/* The agreed ALPN protocol ("h2", "http/1.1"), "" if none or no TLS. */
+const char *wsv__rt_tls_alpn(const struct wsv__tp *tp);
 /* Put TLS on the transport's socket (tp->w.fd set): accept state for a
  * server context; for a client, `host` is sent as SNI (names only) and
  * checked against the certificate.  0, WSV_ERR_NOMEM or WSV_ERR_INVAL. */

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "h2.h"
 #include "tls.h"
 
 /* The loop's transports. */
@@ -82,6 +83,8 @@ int wsv__tp_init(struct wsv__tp *tp, struct wsv_loop *loop,
 /* ---- the watch ----------------------------------------------------------- */
 
 int wsv__tp_watch(struct wsv__tp *tp, uint32_t events) {
+  if (tp->stream)
+    return 0; /* a stream has no socket: its connection watches */
   if (tp->rd_off)
     events &= ~(uint32_t)EPOLLIN;
   if (wsv__rt_watch_add(tp->loop, &tp->w, events) != 0)
@@ -131,7 +134,16 @@ int wsv__tp_read_wants_out(const struct wsv__tp *tp) {
 
 /* ---- reading and writing ------------------------------------------------- */
 
+/* A stream transport whose stream is gone (detached) reads a reset. */
+static ssize_t tp_stream_gone(void) {
+  errno = ECONNRESET;
+  return -1;
+}
+
 ssize_t wsv__tp_read_raw(struct wsv__tp *tp, void *buf, size_t cap) {
+  if (tp->stream)
+    return tp->h2s != NULL ? wsv__h2s_read(tp->h2s, buf, cap)
+                           : tp_stream_gone();
   ssize_t n;
   do
     n = recv(tp->w.fd, buf, cap, 0);
@@ -140,7 +152,7 @@ ssize_t wsv__tp_read_raw(struct wsv__tp *tp, void *buf, size_t cap) {
 }
 
 ssize_t wsv__tp_read(struct wsv__tp *tp, void *buf, size_t cap) {
-  if (tp->tls != NULL)
+  if (wsv__tp_tls(tp) != NULL)
     return wsv__rt_tls_read(tp, buf, cap);
   return wsv__tp_read_raw(tp, buf, cap);
 }
@@ -148,7 +160,10 @@ ssize_t wsv__tp_read(struct wsv__tp *tp, void *buf, size_t cap) {
 ssize_t wsv__tp_writev(struct wsv__tp *tp, const struct iovec *iov, int k,
                        size_t total) {
   ssize_t w;
-  if (tp->tls != NULL) {
+  if (tp->stream)
+    return tp->h2s != NULL ? wsv__h2s_writev(tp->h2s, iov, k, total)
+                           : tp_stream_gone();
+  if (wsv__tp_tls(tp) != NULL) {
     w = wsv__rt_tls_writev(tp, iov, k);
   } else {
     struct msghdr msg;
@@ -227,7 +242,7 @@ static void tp_run_again(struct tp_set *s) {
     tp->again_next = NULL;
     if (tp->dead)
       tp_list_dead(s, tp); /* retired while listed */
-    else if (tp->w.fd >= 0)
+    else if (tp->w.fd >= 0 || tp->stream)
       tp->ops->event(tp, EPOLLIN);
   }
 }
@@ -284,6 +299,11 @@ static int tp_hook(struct wsv_loop *loop, void *user) {
  */
 
 void wsv__tp_shutdown_write(struct wsv__tp *tp) {
+  if (tp->stream) {
+    if (tp->h2s != NULL)
+      wsv__h2s_end(tp->h2s);
+    return;
+  }
   wsv__rt_tls_close_notify(tp);
   if (tp->w.fd >= 0)
     (void)shutdown(tp->w.fd, SHUT_WR);
@@ -291,12 +311,19 @@ void wsv__tp_shutdown_write(struct wsv__tp *tp) {
 
 void wsv__tp_reset(struct wsv__tp *tp) {
   struct linger lg = {1, 0};
+  if (tp->stream) {
+    if (tp->h2s != NULL)
+      wsv__h2s_reset(tp->h2s);
+    return;
+  }
   if (tp->w.fd >= 0)
     (void)setsockopt(tp->w.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 int wsv__tp_unsent(const struct wsv__tp *tp) {
   int n = 0;
+  if (tp->stream)
+    return tp->h2s != NULL ? (int)wsv__h2s_unsent(tp->h2s) : 0;
   if (tp->w.fd < 0 || ioctl(tp->w.fd, SIOCOUTQ, &n) != 0)
     return 0;
   return n;
@@ -318,6 +345,13 @@ int wsv__tp_drain(struct wsv__tp *tp, uint32_t *dropped, size_t limit) {
 }
 
 void wsv__tp_close(struct wsv__tp *tp) {
+  if (tp->stream) {
+    struct wsv__h2s *s = tp->h2s;
+    tp->h2s = NULL;
+    if (s != NULL)
+      wsv__h2s_detach(s);
+    return;
+  }
   if (tp->w.fd < 0)
     return;
   wsv__tp_unwatch(tp);
@@ -373,6 +407,11 @@ int wsv__rt_addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
 }
 
 int wsv__tp_peer(const struct wsv__tp *tp, char *buf, size_t cap) {
+  if (tp->stream) {
+    if (tp->h2s == NULL)
+      return WSV_ERR_INVAL;
+    tp = wsv__h2s_socket(tp->h2s);
+  }
   if (tp->w.fd < 0)
     return WSV_ERR_INVAL;
   struct sockaddr_storage ss;

@@ -34,6 +34,7 @@
 
 struct wsv__tp;
 struct wsv__tls;
+struct wsv__h2s;
 
 struct wsv__tp_ops {
   void (*event)(struct wsv__tp *tp, uint32_t events);
@@ -46,7 +47,13 @@ struct wsv__tp {
   struct wsv__rt_watch w; /* w.fd: the socket, or -1 */
   struct wsv_loop *loop;
   const struct wsv__tp_ops *ops;
-  struct wsv__tls *tls;   /* NULL: plain TCP */
+  /* A socket's TLS (NULL: plain TCP), or, when `stream` is set, the
+   * HTTP/2 stream the transport is (h2.c; NULL once detached from it).
+   * Read tls through wsv__tp_tls. */
+  union {
+    struct wsv__tls *tls;
+    struct wsv__h2s *h2s;
+  };
   struct wsv_timer timer; /* one timeout (wsv__tp_timer) */
   struct wsv__tp *flush_next;
   union {
@@ -58,7 +65,13 @@ struct wsv__tp {
   uint8_t dead;     /* retired (wsv__tp_retire) */
   uint8_t watched;  /* registered with epoll (wsv__tp_watch) */
   uint8_t rd_off;   /* reading paused: EPOLLIN kept off (wsv__tp_pause_read) */
+  uint8_t stream;   /* one stream of an HTTP/2 connection, not a socket */
 };
+
+/* The socket's TLS state, or NULL (plain TCP, or an HTTP/2 stream). */
+static inline struct wsv__tls *wsv__tp_tls(const struct wsv__tp *tp) {
+  return tp->stream ? NULL : tp->tls;
+}
 
 /* Set up an embedded transport on `loop` with socket `fd` (-1: none yet)
  * and owner operations `ops` (every one set).  0, or -1 (no memory for the

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "h2.h"
 #include "server_int.h"
 
 static const char srv_400_tls[] =
@@ -40,7 +41,10 @@ void wsv__rt_srv_free_hs(struct wsv_ws *ws) {
   if (h == NULL)
     return;
   ws->hs = NULL;
-  struct srv_worker *wk = wsv__rt_worker_of(ws);
+  wsv__rt_srv_hs_put(wsv__rt_worker_of(ws), h);
+}
+
+void wsv__rt_srv_hs_put(struct srv_worker *wk, struct srv_hs *h) {
   if (wk->spare_hs != NULL || wk->shutting) {
     wsv__rt_srv_hs_destroy(h);
     return;
@@ -150,7 +154,8 @@ static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
 /* ---- the handshake
  * ---------------------------------------------------------------- */
 
-static int srv_take_strings(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
+int wsv__rt_srv_take_strings(struct wsv_ws *ws,
+                             const struct wsv_hs_server *hs) {
   struct wsv_str path = wsv_hs_server_path(hs);
   /* "/" needs no copy: wsv_ws_path gives it for NULL. */
   if (!(path.len == 1 && path.ptr[0] == '/')) {
@@ -200,7 +205,7 @@ static void srv_accepted(struct wsv_ws *ws, char *p, size_t plen) {
   const struct wsv_hs_server *hs = ws->hs->hs;
   size_t rlen = wsv_hs_server_response(hs, NULL, 0);
   char *pre = wsv__rt_pre_new(ws, rlen);
-  if (pre == NULL || srv_take_strings(ws, hs) != 0) {
+  if (pre == NULL || wsv__rt_srv_take_strings(ws, hs) != 0) {
     wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
     return;
   }
@@ -244,22 +249,35 @@ static void srv_hs_result(struct wsv_ws *ws, int r, char *p, size_t plen) {
   wsv__rt_srv_linger(ws);
 }
 
-static int srv_hs_alloc(struct wsv_ws *ws) {
-  struct srv_worker *wk = wsv__rt_worker_of(ws);
+struct srv_hs *wsv__rt_srv_hs_get(struct srv_worker *wk) {
   if (wk->spare_hs != NULL) {
-    ws->hs = wk->spare_hs;
+    struct srv_hs *h = wk->spare_hs;
     wk->spare_hs = NULL;
-    return 0;
+    return h;
   }
   struct srv_hs *h = calloc(1, sizeof *h);
   if (h == NULL)
-    return -1;
-  if (wsv_hs_server_new(&h->hs, &wsv__rt_srv_of(ws)->hs_cfg, NULL) != 0) {
+    return NULL;
+  if (wsv_hs_server_new(&h->hs, &wk->srv->hs_cfg, NULL) != 0) {
     free(h);
-    return -1;
+    return NULL;
   }
-  ws->hs = h;
-  return 0;
+  return h;
+}
+
+static int srv_hs_alloc(struct wsv_ws *ws) {
+  ws->hs = wsv__rt_srv_hs_get(wsv__rt_worker_of(ws));
+  return ws->hs != NULL ? 0 : -1;
+}
+
+/* h2c with prior knowledge (RFC 9113 §3.3): 1 when p[0..n) begins with
+ * the client preface, 0 when it is a strict beginning of it (read more),
+ * -1 when it is not HTTP/2. */
+static int srv_h2c_preface(const char *p, size_t n) {
+  size_t k = n < WSV__H2_PREFACE_LEN ? n : WSV__H2_PREFACE_LEN;
+  if (memcmp(p, WSV__H2_PREFACE, k) != 0)
+    return -1;
+  return n >= WSV__H2_PREFACE_LEN ? 1 : 0;
 }
 
 static void srv_hs_read(struct wsv_ws *ws) {
@@ -289,6 +307,28 @@ static void srv_hs_read(struct wsv_ws *ws) {
     }
     p = h->buf;
     plen = h->len;
+  }
+  if (wsv__rt_srv_of(ws)->h2 && wsv__tp_tls(&ws->tp) == NULL) {
+    int pre = srv_h2c_preface(p, plen);
+    if (pre == 0) {
+      if (p != h->buf &&
+          wsv__rt_append(&h->buf, &h->len, &h->cap, p, plen) != 0)
+        wsv__rt_ws_terminate(ws, WSV_ERR_NOMEM, NULL);
+      return;
+    }
+    if (pre == 1) {
+      /* The bytes move to the HTTP/2 connection; the placeholder ends. */
+      char *keep = h->buf;
+      h->buf = NULL;
+      h->len = h->cap = 0;
+      if (keep == NULL) {
+        (void)wsv__rt_h2_server_take(ws, (const uint8_t *)p, plen);
+      } else {
+        (void)wsv__rt_h2_server_take(ws, (const uint8_t *)keep, plen);
+        free(keep);
+      }
+      return;
+    }
   }
   int r = wsv_hs_server_parse(h->hs, p, plen);
   if (r == WSV_HS_INCOMPLETE) {
@@ -326,6 +366,10 @@ static void srv_tls_step(struct wsv_ws *ws) {
   int r = wsv__rt_tls_handshake(&ws->tp);
   if (r == 0)
     return;
+  if (r == 1 && strcmp(wsv__rt_tls_alpn(&ws->tp), "h2") == 0) {
+    (void)wsv__rt_h2_server_take(ws, NULL, 0);
+    return;
+  }
   if (r == 1) {
     srv_hs_read(ws); /* the request may be in OpenSSL's buffer already */
     return;

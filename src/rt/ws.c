@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "memcache.h"
+#include "h2.h"
 #include "ws_int.h"
 
 #define WS_IOV 128
@@ -172,9 +173,15 @@ int wsv__rt_ws_state(const struct wsv_ws *ws) {
 /* ---- ending a connection --------------------------------------------------
  */
 
+static int ws_close_done(const struct wsv_ws *ws);
+
 void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text) {
   if (ws->phase == WS_DEAD)
     return;
+  /* An HTTP/2 stream ends with END_STREAM after a completed closing
+   * handshake; closing it otherwise resets it (h2.h). */
+  if (ws->tp.stream && ws_close_done(ws))
+    wsv__tp_shutdown_write(&ws->tp);
   if (ws->err == 0 && err != 0) {
     ws->err = err;
     ws->err_text = text != NULL ? text : wsv_strerror(err);
@@ -262,7 +269,7 @@ static int ws_write_once(struct wsv_ws *ws) {
     total += iov[i].iov_len;
   ssize_t w = wsv__tp_writev(&ws->tp, iov, k, total);
   if (w < 0) {
-    if (errno == EPROTO && ws->tp.tls != NULL) {
+    if (errno == EPROTO && wsv__tp_tls(&ws->tp) != NULL) {
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
       wsv__rt_ws_terminate(ws, wsv__rt_tls_code(&ws->tp),
                            wsv__rt_tls_error(&ws->tp));
@@ -424,7 +431,7 @@ static void ws_read(struct wsv_ws *ws) {
   struct wsv_loop *loop = ws->tp.loop;
   ssize_t n = wsv__tp_read(&ws->tp, loop->rbuf, loop->rbuf_cap);
   if (n < 0) {
-    if (errno == EPROTO && ws->tp.tls != NULL) {
+    if (errno == EPROTO && wsv__tp_tls(&ws->tp) != NULL) {
       /* The local-only code for a TLS failure (RFC 6455 7.4.1). */
       ws->fail_code = ws->fail_code ? ws->fail_code : (uint16_t)1015;
       wsv__rt_ws_terminate(ws, wsv__rt_tls_code(&ws->tp),
@@ -456,9 +463,9 @@ static void ws_on_event(struct wsv__tp *tp, uint32_t events) {
   /* Paused (wsv_ws_pause): no reading, except when epoll reports an
    * error or hang-up, which it reports whatever was asked and again on
    * every wait until the socket is read. */
-  uint32_t rd = tp->rd_off ? (uint32_t)(EPOLLERR | EPOLLHUP)
-                           : (uint32_t)(EPOLLIN | EPOLLERR | EPOLLHUP |
-                                        EPOLLRDHUP);
+  uint32_t rd = tp->rd_off
+                    ? (uint32_t)(EPOLLERR | EPOLLHUP)
+                    : (uint32_t)(EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
   if ((events & rd) ||
       (!tp->rd_off && (events & EPOLLOUT) && wsv__tp_read_wants_out(tp)))
     ws_read(ws);
@@ -760,6 +767,8 @@ int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap) {
 }
 
 int wsv_ws_fd(const struct wsv_ws *ws) {
+  if (ws != NULL && ws->tp.stream)
+    return ws->tp.h2s != NULL ? wsv__h2s_socket(ws->tp.h2s)->w.fd : -1;
   return ws == NULL ? -1 : ws->tp.w.fd;
 }
 
@@ -767,7 +776,17 @@ int wsv_ws_tls(const struct wsv_ws *ws, struct wsv_tls_info *info) {
   if (ws == NULL || info == NULL)
     return WSV_ERR_INVAL;
   memset(info, 0, sizeof *info);
-  return wsv__rt_tls_info(&ws->tp, info);
+  const struct wsv__tp *tp = &ws->tp;
+  if (tp->stream) {
+    if (tp->h2s == NULL)
+      return 0;
+    tp = wsv__h2s_socket(tp->h2s);
+  }
+  return wsv__rt_tls_info(tp, info);
+}
+
+int wsv_ws_http2(const struct wsv_ws *ws) {
+  return ws != NULL && ws->tp.stream;
 }
 
 const char *wsv_ws_extensions(const struct wsv_ws *ws) {
