@@ -86,6 +86,8 @@ set(WSV_TOOL_SOURCES
   tools/page.c
   tools/probe.c
   tools/probe_grade.c
+  tools/probe_h2.c
+  tools/probe_h2_net.c
   tools/probe_net.c
   tools/probe_report.c
   tools/serve.c
