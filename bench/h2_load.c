@@ -6,7 +6,7 @@
  *
  *   h2_load URL [--http 1|2] [--ws N] [--streams K] [--inflight D]
  *           [--size S] [--binary] [--duration SEC] [--warmup SEC]
- *           [--pid PID] [--json] [-q]
+ *           [--setup SEC] [--pid PID] [--json] [-q]
  *
  *   URL          ws://HOST:PORT/PATH or wss://... (an IP literal: no DNS)
  *   --http 1|2   HTTP/1.1 (default) or HTTP/2 (RFC 8441; over ws:// h2c
@@ -24,6 +24,7 @@
  *   --binary     binary messages (default text: printable ASCII)
  *   --duration SEC  the measured time (default 5; fractions allowed)
  *   --warmup SEC    echoing before it that is not counted (default 1)
+ *   --setup SEC  every WebSocket must be open within this (default 20)
  *   --pid PID    the server's process: its CPU time over the measured time
  *                is read from /proc/PID/stat
  *   --json       one JSON object on stdout instead of text
@@ -59,7 +60,6 @@
 #define H2L_HEAD 24        /* 8 hex digits of index, 16 of sequence */
 #define H2L_SPAN 251       /* pattern offsets (a prime: offsets vary) */
 #define H2L_HIST 100000    /* latency histogram: 1 us buckets up to 100 ms */
-#define H2L_SETUP_MS 20000 /* every WebSocket open by then */
 #define H2L_DRAIN_MS 5000  /* in-flight echoes after the measured time */
 #define H2L_CLOSE_MS 8000  /* closing handshakes after that */
 
@@ -80,7 +80,7 @@ struct h2l_opts {
   unsigned inflight;      /* per WebSocket */
   size_t size;            /* bytes per message */
   int binary;
-  double duration, warmup; /* seconds */
+  double duration, warmup, setup; /* seconds */
   long pid;               /* the server's, 0: none */
   int json, quiet;
 };
@@ -456,7 +456,7 @@ static int connect_peer(struct h2l *g, struct h2l_peer *p,
   cfg.share = share;
   cfg.tls_insecure = 1; /* the bench's own self-signed certificate */
   cfg.limits.ping_interval_ms = 0;
-  cfg.limits.handshake_timeout_ms = H2L_SETUP_MS;
+  cfg.limits.handshake_timeout_ms = (uint32_t)(g->o.setup * 1000 + 0.5);
   cfg.conn.max_message = g->o.size + 1;
   cfg.conn.max_frame = g->o.size + 1;
   cfg.callbacks.open = on_open;
@@ -621,7 +621,7 @@ static void usage(void) {
           "[--inflight D]\n"
           "               [--size S] [--binary] [--duration SEC] "
           "[--warmup SEC]\n"
-          "               [--pid PID] [--json] [-q]\n");
+          "               [--setup SEC] [--pid PID] [--json] [-q]\n");
 }
 
 /* "32", "1K", "1M": bytes; 0 when malformed. */
@@ -665,6 +665,7 @@ static int parse_args(int argc, char **argv, struct h2l_opts *o) {
   o->size = 32;
   o->duration = 5;
   o->warmup = 1;
+  o->setup = 20;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -698,6 +699,8 @@ static int parse_args(int argc, char **argv, struct h2l_opts *o) {
       bad = parse_secs(v, &o->duration) || o->duration <= 0;
     } else if (!strcmp(a, "--warmup")) {
       bad = parse_secs(v, &o->warmup);
+    } else if (!strcmp(a, "--setup")) {
+      bad = parse_secs(v, &o->setup) || o->setup < 0.1;
     } else if (!strcmp(a, "--pid")) {
       bad = parse_uint(v, 1, 0x7fffffff, &u);
       o->pid = (long)u;
@@ -768,7 +771,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  wsv_timer_start(g.phase_timer, H2L_SETUP_MS, 0);
+  wsv_timer_start(g.phase_timer, (uint64_t)(g.o.setup * 1000 + 0.5), 0);
   unsigned step = g.o.http2 ? g.o.streams : 1;
   for (unsigned i = 0; i < g.o.ws; i += step)
     if (connect_peer(&g, &g.peers[i], NULL) != 0) {
