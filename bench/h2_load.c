@@ -40,6 +40,8 @@
  * sockets), the TLS version, cipher and ALPN, and the CPU time of this
  * process (getrusage) and of --pid over the measured time, so a reader can
  * see whether the generator was the bottleneck.
+ * Masking keys come from a xorshift64* seeded once from the OS (no system
+ * call per frame, as in `wsv bench`); handshake keys from the OS.
  * Exit status: 0 when every WebSocket opened over the asked HTTP, at least
  * one echo was measured, and there was no verification error, no
  * connection error and no unanswered message at the end; 1 otherwise; 2
@@ -117,6 +119,7 @@ struct h2l {
   long srv0, srv1; /* server ticks; -1: unknown */
   uint64_t *hist;  /* H2L_HIST + 1 buckets of microseconds */
   uint64_t lat_max_us;
+  uint64_t rng; /* xorshift64* state for masking keys */
   unsigned tcp_conns;
   int have_tls; /* and the first WebSocket's TLS, copied when all opened: */
   char tls_version[32], tls_cipher[64], tls_alpn[32];
@@ -179,22 +182,39 @@ static size_t pat_off(unsigned idx, uint64_t seq) {
   return (size_t)((seq * 7u + idx) % H2L_SPAN);
 }
 
+/* Masking keys (cfg.conn.random): xorshift64*, seeded once from the OS,
+ * as `wsv bench` does, so that the generator makes no system call per
+ * frame (the runtime's default, wsv_random_os, is a getrandom(2) each).
+ * Fine for a load generator; not for a real client (RFC 6455 §5.3 wants
+ * keys an intermediary cannot predict). */
+static int mask_random(void *user, uint8_t *buf, size_t len) {
+  struct h2l *g = user;
+  for (size_t i = 0; i < len; i++) {
+    if (i % 8 == 0) {
+      g->rng ^= g->rng >> 12, g->rng ^= g->rng << 25, g->rng ^= g->rng >> 27;
+    }
+    buf[i] = (uint8_t)((g->rng * 2685821657736338717ull) >> (8 * (i % 8)));
+  }
+  return 0;
+}
+
 static void put_hex(unsigned char *p, uint64_t v, int digits) {
   static const char hex[] = "0123456789abcdef";
   for (int i = digits - 1; i >= 0; i--, v >>= 4)
     p[i] = (unsigned char)hex[v & 15];
 }
 
-/* Queue message next_send of `p`.  Returns 0, or -1 when the runtime
- * refused it (counted as a connection error; the close follows). */
-static int send_one(struct h2l_peer *p) {
+/* Queue message next_send of `p`, sent at `now` (now_ns()).  Returns 0,
+ * or -1 when the runtime refused it (counted as a connection error; the
+ * close follows). */
+static int send_one(struct h2l_peer *p, uint64_t now) {
   struct h2l *g = p->g;
   unsigned char *m = g->scratch;
   put_hex(m, p->idx, 8);
   put_hex(m + 8, p->next_send, 16);
   memcpy(m + H2L_HEAD, g->pattern + pat_off(p->idx, p->next_send),
          g->o.size - H2L_HEAD);
-  p->sent_ns[p->next_send % g->o.inflight] = now_ns();
+  p->sent_ns[p->next_send % g->o.inflight] = now;
   int rc = wsv_ws_send(p->ws, g->o.binary ? WSV_OP_BINARY : WSV_OP_TEXT, m,
                        g->o.size);
   if (rc < 0) {
@@ -297,7 +317,7 @@ static void all_open(struct h2l *g) {
   g->phase = H2L_WARMUP;
   for (unsigned i = 0; i < g->o.ws; i++)
     for (unsigned k = 0; k < g->o.inflight; k++)
-      if (send_one(&g->peers[i]) != 0)
+      if (send_one(&g->peers[i], now_ns()) != 0)
         break;
   if (g->o.warmup > 0)
     wsv_timer_start(g->phase_timer, (uint64_t)(g->o.warmup * 1000 + 0.5), 0);
@@ -342,19 +362,19 @@ static void on_message(struct wsv_ws *ws, int opcode, const void *data,
     h2l_fail(g, "an unasked-for message arrived", NULL);
     return;
   }
-  uint64_t seq = p->next_recv++;
+  uint64_t seq = p->next_recv++, now = now_ns();
   if (!echo_ok(p, opcode, data, len, seq)) {
     g->verify_errors++;
     h2l_fail(g, "an echo differs from the message sent", NULL);
   } else if (g->phase == H2L_MEASURE) {
-    uint64_t us = (now_ns() - p->sent_ns[seq % g->o.inflight]) / 1000;
+    uint64_t us = (now - p->sent_ns[seq % g->o.inflight]) / 1000;
     g->hist[us < H2L_HIST ? us : H2L_HIST]++;
     if (us > g->lat_max_us)
       g->lat_max_us = us;
     g->msgs++;
   }
   if (g->phase == H2L_WARMUP || g->phase == H2L_MEASURE)
-    send_one(p);
+    send_one(p, now);
   else if (g->phase == H2L_DRAIN && !in_flight(p))
     maybe_drained(g);
 }
@@ -459,6 +479,8 @@ static int connect_peer(struct h2l *g, struct h2l_peer *p,
   cfg.limits.handshake_timeout_ms = (uint32_t)(g->o.setup * 1000 + 0.5);
   cfg.conn.max_message = g->o.size + 1;
   cfg.conn.max_frame = g->o.size + 1;
+  cfg.conn.random = mask_random;
+  cfg.conn.random_user = g;
   cfg.callbacks.open = on_open;
   cfg.callbacks.message = on_message;
   cfg.callbacks.close = on_close;
@@ -752,6 +774,8 @@ int main(int argc, char **argv) {
                               : (unsigned char)(' ' + x % 95);
   }
   g.srv0 = g.srv1 = -1;
+  if (wsv_random_os(NULL, (uint8_t *)&g.rng, sizeof g.rng) != 0 || !g.rng)
+    g.rng = 0x9e3779b97f4a7c15ull;
   int rc = wsv_loop_new(&g.loop);
   if (rc == 0)
     rc = wsv_timer_new(g.loop, &g.phase_timer, on_phase_timer, &g);
