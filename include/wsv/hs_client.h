@@ -352,13 +352,6 @@ WSV_EXTERN const char *wsv_hs_client_extensions(const struct wsv_hs_client *hs);
 WSV_EXTERN int wsv_hs_client_pmd(const struct wsv_hs_client *hs,
                                  struct wsv_pmd_params *out);
 
-/* (interim: the HTTP/2 entry points; documented by the core's change) */
-WSV_EXTERN int wsv_hs_client_request_h2(const struct wsv_hs_client *hs,
-                                        struct wsv_header *out, size_t cap);
-WSV_EXTERN int wsv_hs_client_parse_h2(struct wsv_hs_client *hs, int status,
-                                      const struct wsv_header *fields,
-                                      size_t n);
-
 #ifdef __cplusplus
 }
 #endif

@@ -456,15 +456,6 @@ WSV_EXTERN int wsv_hs_server_pmd(const struct wsv_hs_server *hs,
 WSV_EXTERN int wsv_hs_server_set_reason(struct wsv_hs_server *hs,
                                         const char *text);
 
-/* (interim: the HTTP/2 entry points; documented by the core's change) */
-WSV_EXTERN int wsv_hs_server_parse_h2(struct wsv_hs_server *hs,
-                                      const struct wsv_header *fields,
-                                      size_t n);
-WSV_EXTERN size_t wsv_hs_server_response_h2(const struct wsv_hs_server *hs,
-                                            struct wsv_header *out,
-                                            size_t cap);
-WSV_EXTERN int wsv_hs_server_is_h2(const struct wsv_hs_server *hs);
-
 #ifdef __cplusplus
 }
 #endif

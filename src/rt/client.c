@@ -331,7 +331,8 @@ static void cli_h2_gone(struct wsv__h2 *h) {
     ws->cli->h2 = NULL;
   ws->tp.h2s = NULL;
   cli_fail(ws, WSV_ERR_CLOSED,
-           "the server closed the HTTP/2 connection before its SETTINGS", "");
+           "the HTTP/2 connection ended before the server's SETTINGS: ",
+           h->why != NULL ? h->why : "closed");
 }
 
 static void cli_h2_tls_step(struct wsv__h2 *h) {

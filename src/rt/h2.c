@@ -20,6 +20,8 @@
 #include "server_int.h"
 #include "tls.h"
 
+static void h2srv_idle_timer(struct wsv__h2 *h);
+
 /* Bytes gathered from nghttp2 before one write to the socket. */
 #define H2_OUT_BATCH ((size_t)64 << 10)
 
@@ -94,6 +96,8 @@ static void h2s_free(struct wsv__h2s *s) {
   if (s->next != NULL)
     s->next->prev = s->prev;
   h->nstreams--;
+  if (s->answer)
+    h->answers -= h2_buf_size(&s->out);
   if (h->ng != NULL && !s->closed)
     (void)nghttp2_session_set_stream_user_data(h->ng, s->id, NULL);
   h2_buf_free(&s->in);
@@ -200,6 +204,8 @@ size_t wsv__h2s_unsent(const struct wsv__h2s *s) {
 
 void wsv__h2s_detach(struct wsv__h2s *s) {
   struct wsv__h2 *h = s->h;
+  if (s->ws != NULL)
+    h->nws--;
   s->ws = NULL;
   h2_buf_free(&s->in);
   if (s->closed) {
@@ -231,6 +237,8 @@ static ssize_t h2_read_data(nghttp2_session *ng, int32_t id, uint8_t *buf,
   if (n > 0) {
     memcpy(buf, s->out.p + s->out.off, n);
     h2_buf_eat(&s->out, n);
+    if (s->answer)
+      s->h->answers -= n;
   }
   if (h2_buf_size(&s->out) == 0 && s->end) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -400,6 +408,16 @@ static int h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id,
   return 0;
 }
 
+/* nghttp2's text for an error it found (kept for the close's reason). */
+static int h2_on_error(nghttp2_session *ng, int code, const char *msg,
+                       size_t len, void *user) {
+  struct wsv__h2 *h = user;
+  (void)ng;
+  (void)code;
+  snprintf(h->err, sizeof h->err, "%.*s", (int)len, msg);
+  return 0;
+}
+
 static int h2_on_close(nghttp2_session *ng, int32_t id, uint32_t code,
                        void *user) {
   struct wsv__h2 *h = user;
@@ -461,7 +479,8 @@ static int h2_write(struct wsv__h2 *h) {
   }
   if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng) &&
       h2_buf_size(&h->out) == 0) {
-    wsv__rt_h2_close(h, NULL); /* GOAWAY done, or the peer's */
+    /* GOAWAY done (ours after an error nghttp2 found, or the peer's). */
+    wsv__rt_h2_close(h, h->err[0] != '\0' ? h->err : NULL);
     return -1;
   }
   return 0;
@@ -482,7 +501,9 @@ static void h2_read(struct wsv__h2 *h) {
     wsv__rt_h2_close(h, "connection closed by peer");
     return;
   }
-  (void)wsv__rt_h2_feed(h, loop->rbuf, (size_t)n);
+  if (wsv__rt_h2_feed(h, loop->rbuf, (size_t)n) == 0 && h->wk != NULL &&
+      h->nws == 0 && !h->shutting)
+    h2srv_idle_timer(h);
 }
 
 int wsv__rt_h2_feed(struct wsv__h2 *h, const uint8_t *p, size_t n) {
@@ -491,7 +512,7 @@ int wsv__rt_h2_feed(struct wsv__h2 *h, const uint8_t *p, size_t n) {
   ssize_t r = nghttp2_session_mem_recv(h->ng, p, n);
   if (r < 0) {
     /* nghttp2 has queued a GOAWAY for most errors: send it, then close. */
-    wsv__rt_log(h->ctx, WSV_LOG_DEBUG, "HTTP/2: %s", nghttp2_strerror((int)r));
+    h->why = nghttp2_strerror((int)r);
     (void)h2_write(h);
     if (!h->dead)
       wsv__rt_h2_close(h, nghttp2_strerror((int)r));
@@ -553,6 +574,8 @@ void wsv__rt_h2_close(struct wsv__h2 *h, const char *why) {
   if (h->dead)
     return;
   h->dead = 1;
+  if (why != NULL || h->why == NULL)
+    h->why = why;
   if (why != NULL)
     wsv__rt_log(h->ctx, WSV_LOG_DEBUG, "HTTP/2 connection closed: %s", why);
   /* Every WebSocket on it ends now (a paused one would not read the
@@ -594,6 +617,7 @@ struct wsv__h2 *wsv__rt_h2_new(struct wsv__tp *from, int server,
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_close);
+  nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
   /* Windows open as the readers consume (h2.h), not as nghttp2 parses. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_session *ng = NULL;
@@ -608,7 +632,7 @@ struct wsv__h2 *wsv__rt_h2_new(struct wsv__tp *from, int server,
     goto fail;
   /* Move the socket: its watch, its TLS. */
   int fd = from->w.fd;
-  uint32_t events = from->w.events ? from->w.events : EPOLLIN;
+  uint32_t events = EPOLLIN | (from->w.events & (uint32_t)EPOLLOUT);
   wsv__tp_unwatch(from);
   h->tp.w.fd = fd;
   h->tp.tls = wsv__tp_tls(from);
@@ -685,6 +709,8 @@ struct wsv__h2s *wsv__rt_h2_request(struct wsv__h2 *h,
 }
 
 void wsv__rt_h2_attach(struct wsv__h2s *s, struct wsv_ws *ws) {
+  if (s->ws == NULL)
+    s->h->nws++;
   s->ws = ws;
   ws->tp.stream = 1;
   ws->tp.h2s = s;
@@ -714,9 +740,17 @@ static void h2srv_gone(struct wsv__h2 *h) {
   wsv__rt_srv_conn_gone(wk, 1);
 }
 
-/* No WebSocket and no request left: during a shutdown GOAWAY goes out
- * (the connection then closes once it is written); otherwise the idle
- * timer runs (the handshake timeout). */
+/* (Re)start a server connection's idle timer. */
+static void h2srv_idle_timer(struct wsv__h2 *h) {
+  uint32_t ms = h->ctx->limits.handshake_timeout_ms;
+  (void)wsv__tp_timer(&h->tp, ms ? ms : 10000);
+}
+
+/* A server connection without a WebSocket is idle: during a shutdown
+ * GOAWAY goes out at once and the connection closes when its last
+ * stream (an answer still being sent) is done; otherwise the idle timer
+ * runs (the handshake timeout, restarted whenever the client sends
+ * something), so a client that opens streams and stalls is dropped. */
 void wsv__rt_h2_check_idle(struct wsv__h2 *h) {
   if (h->dead)
     return;
@@ -729,7 +763,7 @@ void wsv__rt_h2_check_idle(struct wsv__h2 *h) {
     }
     return;
   }
-  if (h->nstreams > 0) {
+  if (h->nws > 0) {
     (void)wsv__tp_timer(&h->tp, 0);
     return;
   }
@@ -740,17 +774,20 @@ void wsv__rt_h2_check_idle(struct wsv__h2 *h) {
           h->ng, NGHTTP2_FLAG_NONE,
           nghttp2_session_get_last_proc_stream_id(h->ng), NGHTTP2_NO_ERROR,
           NULL, 0);
+      wsv__rt_h2_want_flush(h);
+    }
+    if (h->nstreams == 0 && !h->terminated) {
+      h->terminated = 1;
       (void)nghttp2_session_terminate_session(h->ng, NGHTTP2_NO_ERROR);
       wsv__rt_h2_want_flush(h);
     }
     return;
   }
-  uint32_t ms = h->ctx->limits.handshake_timeout_ms;
-  (void)wsv__tp_timer(&h->tp, ms ? ms : 10000);
+  h2srv_idle_timer(h);
 }
 
 static void h2srv_timeout(struct wsv__h2 *h) {
-  if (h->nstreams == 0 && !h->shutting) {
+  if (h->nws == 0 && !h->shutting) {
     wsv__rt_log(h->ctx, WSV_LOG_DEBUG, "HTTP/2: idle connection: GOAWAY");
     h->shutting = 1;
     wsv__rt_h2_check_idle(h);
@@ -904,8 +941,30 @@ static void h2srv_plain(struct wsv__h2 *h, struct wsv__h2s *s,
                     WSV__H2_MAX_ANSWER_FIELDS);
   s->end = 1;
   int data = 0;
+  if (!head && res.body_len > 0 &&
+      h->answers + res.body_len > WSV__H2_ANSWER_BUDGET) {
+    /* One connection may ask for many files at once: what they hold
+     * unsent is bounded (per connection, as HTTP/1.1 holds one). */
+    static const char busy[] =
+        "too many answers in flight on this connection; retry\n";
+    struct wsv_header f503[3] = {
+        {{"content-type", 12}, {"text/plain; charset=utf-8", 25}},
+        {{"retry-after", 11}, {"1", 1}}};
+    s->answer = 1;
+    if (h2_buf_add(&s->out, busy, sizeof busy - 1) == 0) {
+      h->answers += sizeof busy - 1;
+      (void)wsv__rt_h2_submit(h, s, 503, f503, 2, 1);
+    } else {
+      (void)nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
+                                      NGHTTP2_INTERNAL_ERROR);
+    }
+    return;
+  }
   if (!head && res.body_len > 0) {
+    s->answer = 1;
+    h->answers += res.body_len;
     if (h2_buf_add(&s->out, res.body, res.body_len) != 0) {
+      h->answers -= res.body_len;
       (void)nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
                                       NGHTTP2_INTERNAL_ERROR);
       return;

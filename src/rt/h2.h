@@ -47,6 +47,9 @@ struct srv_worker;
 /* The receive window of each stream (SETTINGS_INITIAL_WINDOW_SIZE): the
  * most input a WebSocket that does not read makes the server hold. */
 #define WSV__H2S_WINDOW ((int32_t)256 << 10)
+/* The most bytes of plain-HTTP answers one connection holds unsent
+ * (more streams asking get 503 with Retry-After). */
+#define WSV__H2_ANSWER_BUDGET ((size_t)16 << 20)
 /* Streams at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
 #define WSV__H2_MAX_STREAMS 128
 

@@ -53,6 +53,7 @@ struct wsv__h2s {
   uint8_t reset;       /* reset on detach even after end */
   uint8_t deferred;    /* nghttp2 waits for output (resume_data) */
   uint8_t want_room;   /* the WebSocket waits for room in `out` */
+  uint8_t answer;      /* `out` is a plain answer (h->answers counts it) */
   uint32_t rst_code;   /* the stream's close code */
   struct h2_buf in;    /* DATA not yet read by the WebSocket */
   struct h2_buf out;   /* bytes to send as DATA */
@@ -66,13 +67,18 @@ struct wsv__h2 {
   struct srv_worker *wk; /* the server's worker, NULL for a client */
   struct wsv__h2s *streams;
   int nstreams;
+  int nws;                      /* streams with a WebSocket */
+  size_t answers;               /* plain answers' bytes not yet sent */
   size_t max_fields, max_bytes; /* the request limits (server) */
   struct h2_buf out;            /* bytes for the socket, not yet written */
   uint8_t shutting;             /* no new streams; GOAWAY when idle */
   uint8_t goaway;               /* GOAWAY submitted */
+  uint8_t terminated;           /* nghttp2_session_terminate_session done */
   uint8_t dead;                 /* closed (retired) */
   struct wsv__h2 *prev, *next;  /* the worker's list */
   void *user;                   /* the side's own (client: its ws) */
+  const char *why;              /* why it closed (static or tp-owned) */
+  char err[160];                /* nghttp2's last error text, or "" */
   char *host;                   /* client: the server's host (sharing) */
   uint16_t port;                /* client: its port */
 };

@@ -545,9 +545,17 @@ def case_tls():
                                "\n".join(lines).encode())
             check("wss echo with --cacert", rc == 0 and lines_of(out) == lines, f"rc={rc} {err!r}")
             rc, out, err = run([WSV, "connect", "-v", "--cacert", ca, f"wss://127.0.0.1:{port}/"], b"ip\n")
-            check("wss by IP address; -v shows TLS and extensions",
+            check("wss by IP address; -v shows TLS, HTTP/2 (ALPN h2) and extensions",
                   rc == 0 and out == b"ip\n" and b"* TLS: TLSv1.3" in err and
-                  b"ALPN http/1.1" in err and b"* extensions: " in err, err)
+                  b"ALPN h2" in err and b", over HTTP/2" in err and
+                  b"* extensions: " in err, err)
+            rc, out, err = run([WSV, "connect", "-v", "--http1.1", "--cacert", ca,
+                                f"wss://127.0.0.1:{port}/"], b"one\n")
+            check("wss --http1.1: ALPN http/1.1, over HTTP/1.1",
+                  rc == 0 and out == b"one\n" and b"ALPN http/1.1" in err and
+                  b", over HTTP/1.1" in err, err)
+            rc, out, err = run([WSV, "connect", "--http2", "ws://127.0.0.1:%d/" % port], b"x\n")
+            check("ws:// --http2 to a TLS port: exit 1", rc == 1, err)
             rc, out, err = run([WSV, "connect", "--insecure", f"wss://127.0.0.1:{port}/"], b"k\n")
             check("wss --insecure", rc == 0 and out == b"k\n", err)
             rc, out, err = run([WSV, "connect", "--cacert", other, f"wss://localhost:{port}/"], b"k\n")
