@@ -7,7 +7,7 @@
 # of docs/benchmarks.md, with the command that produced it.
 #
 #   bench/h2.sh [--reps N] [--duration S] [--warmup S] [--plain]
-#               [--wsv PATH --gen PATH] [--out DIR]
+#               [--wsv PATH --gen PATH] [--out DIR] [--min-messages N]
 #
 # Rows (the server pinned to CPU 0, h2_load to CPU 1, when there are two):
 #   echo 32 B, 100 WebSockets x 8 in flight, text:
@@ -25,7 +25,8 @@
 # --plain: ws:// (HTTP/2 as h2c with prior knowledge) instead of wss://.
 # --wsv and --gen: use these binaries instead of building wsv and h2_load
 # (Release, -O2) in build/bench.  --out DIR (default build/bench): where
-# h2.md (the table) and h2.jsonl (every run) go.  Exit status 1 when a
+# h2.md (the table) and h2.jsonl (every run) go.  --min-messages N (for
+# smoke tests only) makes each measured time last until N echoes.  Exit status 1 when a
 # run failed (it still appears in the table, marked).  Loopback only; the
 # server it starts is stopped by PID.
 set -uo pipefail
@@ -41,9 +42,10 @@ plain=0
 WSV=""
 GEN=""
 OUT=$ROOT/build/bench
+min_messages=0
 while [ $# -gt 0 ]; do
   case $1 in
-  --reps | --duration | --warmup | --wsv | --gen | --out)
+  --reps | --duration | --warmup | --wsv | --gen | --out | --min-messages)
     if [ $# -lt 2 ]; then
       echo "bench/h2.sh: $1 wants a value" >&2
       exit 2
@@ -57,6 +59,7 @@ while [ $# -gt 0 ]; do
   --wsv) WSV=$2; shift ;;
   --gen) GEN=$2; shift ;;
   --out) OUT=$2; shift ;;
+  --min-messages) min_messages=$2; shift ;;
   -h | --help) # the header comment, up to its first non-comment line
     sed -n '2,/^[^#]/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
   *) echo "bench/h2.sh: unknown option $1" >&2; exit 2 ;;
@@ -159,7 +162,7 @@ for r in $(seq 1 "$reps"); do
     args=(${row#*|})
     say "$name run $r"
     "${pin_gen[@]}" "$GEN" "$url" "${args[@]}" --duration "$duration" \
-      --warmup "$warmup" --pid "$srv_pid" --json -q >"$OUT/h2/run.json" \
+      --warmup "$warmup" --min-messages "$min_messages" --pid "$srv_pid" --json -q >"$OUT/h2/run.json" \
       2>>"$OUT/h2/h2_load.err"
     rc=$?
     line=$(cat "$OUT/h2/run.json")

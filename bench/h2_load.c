@@ -6,7 +6,7 @@
  *
  *   h2_load URL [--http 1|2] [--ws N] [--streams K] [--inflight D]
  *           [--size S] [--binary] [--duration SEC] [--warmup SEC]
- *           [--setup SEC] [--pid PID] [--json] [-q]
+ *           [--setup SEC] [--min-messages N] [--pid PID] [--json] [-q]
  *
  *   URL          ws://HOST:PORT/PATH or wss://... (an IP literal: no DNS)
  *   --http 1|2   HTTP/1.1 (default) or HTTP/2 (RFC 8441; over ws:// h2c
@@ -25,6 +25,10 @@
  *   --duration SEC  the measured time (default 5; fractions allowed)
  *   --warmup SEC    echoing before it that is not counted (default 1)
  *   --setup SEC  every WebSocket must be open within this (default 20)
+ *   --min-messages N  the measured time lasts until at least N echoes
+ *                have been verified, past --duration if need be (at most
+ *                --setup seconds more; default 0): for smoke tests on slow
+ *                or loaded machines, never for figures
  *   --pid PID    the server's process: its CPU time over the measured time
  *                is read from /proc/PID/stat
  *   --json       one JSON object on stdout instead of text
@@ -83,6 +87,7 @@ struct h2l_opts {
   size_t size;            /* bytes per message */
   int binary;
   double duration, warmup, setup; /* seconds */
+  unsigned min_messages;
   long pid;               /* the server's, 0: none */
   int json, quiet;
 };
@@ -109,6 +114,7 @@ struct h2l {
   unsigned char *pattern; /* size - H2L_HEAD + H2L_SPAN bytes */
   unsigned char *scratch; /* one message */
   enum h2l_phase phase;
+  int overtime; /* measuring past --duration for --min-messages */
   struct wsv_timer *phase_timer, *progress_timer;
   unsigned opened, ended, wrong_http;
   uint64_t verify_errors, conn_errors, unanswered;
@@ -372,6 +378,10 @@ static void on_message(struct wsv_ws *ws, int opcode, const void *data,
     if (us > g->lat_max_us)
       g->lat_max_us = us;
     g->msgs++;
+    if (g->overtime && g->msgs >= g->o.min_messages) {
+      end_measure(g);
+      return; /* this WebSocket has nothing more to send */
+    }
   }
   if (g->phase == H2L_WARMUP || g->phase == H2L_MEASURE)
     send_one(p, now);
@@ -510,7 +520,12 @@ static void on_phase_timer(struct wsv_timer *t, void *user) {
     begin_measure(g);
     break;
   case H2L_MEASURE:
-    end_measure(g);
+    if (!g->overtime && g->msgs < g->o.min_messages) {
+      g->overtime = 1;
+      wsv_timer_start(g->phase_timer, (uint64_t)(g->o.setup * 1000 + 0.5), 0);
+    } else {
+      end_measure(g);
+    }
     break;
   case H2L_DRAIN: /* what is still in flight stays unanswered */
     close_all(g);
@@ -643,7 +658,8 @@ static void usage(void) {
           "[--inflight D]\n"
           "               [--size S] [--binary] [--duration SEC] "
           "[--warmup SEC]\n"
-          "               [--setup SEC] [--pid PID] [--json] [-q]\n");
+          "               [--setup SEC] [--min-messages N] [--pid PID] "
+          "[--json] [-q]\n");
 }
 
 /* "32", "1K", "1M": bytes; 0 when malformed. */
@@ -723,6 +739,8 @@ static int parse_args(int argc, char **argv, struct h2l_opts *o) {
       bad = parse_secs(v, &o->warmup);
     } else if (!strcmp(a, "--setup")) {
       bad = parse_secs(v, &o->setup) || o->setup < 0.1;
+    } else if (!strcmp(a, "--min-messages")) {
+      bad = parse_uint(v, 0, 1000000000, &o->min_messages);
     } else if (!strcmp(a, "--pid")) {
       bad = parse_uint(v, 1, 0x7fffffff, &u);
       o->pid = (long)u;
