@@ -25,10 +25,10 @@
 # --plain: ws:// (HTTP/2 as h2c with prior knowledge) instead of wss://.
 # --wsv and --gen: use these binaries instead of building wsv and h2_load
 # (Release, -O2) in build/bench.  --out DIR (default build/bench): where
-# h2.md (the table) and h2.jsonl (every run) go.  --min-messages N (for
-# smoke tests only) makes each measured time last until N echoes.  Exit status 1 when a
-# run failed (it still appears in the table, marked).  Loopback only; the
-# server it starts is stopped by PID.
+# h2.md (the table) and h2.jsonl (every run) go.  --min-messages N (smoke
+# tests only, never for figures): each measured time lasts until N echoes.
+# Exit status 1 when a run failed (it still appears in the table,
+# marked).  Loopback only; the server it starts is stopped by PID.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
