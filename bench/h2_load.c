@@ -695,6 +695,19 @@ static int parse_secs(const char *s, double *out) {
   return 0;
 }
 
+/* The options that take a value, each between blanks. */
+#define H2L_VALUED                                                             \
+  " --http --ws --streams --inflight --size --duration --warmup --setup "     \
+  "--min-messages --pid "
+
+/* 1 when `a` is one of H2L_VALUED, as a whole word. */
+static int valued(const char *a) {
+  char word[32];
+  int n = snprintf(word, sizeof word, " %s ", a);
+  return n > 0 && (size_t)n < sizeof word && !strchr(a, ' ') &&
+         strstr(H2L_VALUED, word) != NULL;
+}
+
 static int parse_args(int argc, char **argv, struct h2l_opts *o) {
   memset(o, 0, sizeof *o);
   o->ws = 100;
@@ -718,7 +731,16 @@ static int parse_args(int argc, char **argv, struct h2l_opts *o) {
     } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage();
       exit(0);
-    } else if (a[0] == '-' && !v) {
+    } else if (a[0] != '-') {
+      if (o->url) {
+        fprintf(stderr, "h2_load: one URL only: %s\n", a);
+        return -1;
+      }
+      o->url = a, takes = 0;
+    } else if (!valued(a)) {
+      fprintf(stderr, "h2_load: unknown argument %s\n", a);
+      return -1;
+    } else if (!v) {
       fprintf(stderr, "h2_load: %s wants a value\n", a);
       return -1;
     } else if (!strcmp(a, "--http")) {
@@ -744,11 +766,6 @@ static int parse_args(int argc, char **argv, struct h2l_opts *o) {
     } else if (!strcmp(a, "--pid")) {
       bad = parse_uint(v, 1, 0x7fffffff, &u);
       o->pid = (long)u;
-    } else if (a[0] != '-' && !o->url) {
-      o->url = a, takes = 0;
-    } else {
-      fprintf(stderr, "h2_load: unknown argument %s\n", a);
-      return -1;
     }
     if (bad) {
       fprintf(stderr, "h2_load: bad value for %s: %s%s\n", a, v,
