@@ -96,6 +96,13 @@ set(WSV_TOOL_SOURCES
   tools/webpath.c
 )
 
+# Load generators of bench/ that the build makes (the echo servers there
+# are built by bench/run itself): each bench/NAME.c is the executable NAME,
+# on the static libraries and the public headers only.
+set(WSV_BENCH_SOURCES
+  bench/h2_load.c
+)
+
 # Unit tests (cmocka): each tests/NAME_test.c is the executable and ctest
 # test NAME_test, linked with WSV_TEST_SUPPORT and the static libraries.
 set(WSV_TEST_SOURCES
@@ -156,7 +163,7 @@ set(WSV_FUZZ_SOURCES
 function(wsv_check_sources)
   set(listed ${WSV_PUBLIC_HEADERS} ${WSV_CORE_SOURCES} ${WSV_RT_SOURCES}
     ${WSV_TOOL_SOURCES} ${WSV_TEST_SOURCES} ${WSV_TEST_SUPPORT}
-    ${WSV_FUZZ_SOURCES})
+    ${WSV_FUZZ_SOURCES} ${WSV_BENCH_SOURCES})
   set(where
     "include/wsv/*.h" WSV_PUBLIC_HEADERS
     "src/*.c" WSV_CORE_SOURCES
