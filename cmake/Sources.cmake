@@ -105,6 +105,7 @@ set(WSV_TEST_SOURCES
   tests/error_test.c
   tests/frame_test.c
   tests/hs_client_test.c
+  tests/hs_h2_test.c
   tests/hs_server_test.c
   tests/http_test.c
   tests/origin_test.c

@@ -204,7 +204,8 @@ enum wsv_hs_plain {
 };
 
 /* The accept hook, called from wsv_hs_server_parse (or _parse_h2) once
- * every check has passed (wsv_hs_server_is_h2 tells which).  It may read the request (wsv_hs_server_method, _path, _query,
+ * every check has passed (wsv_hs_server_is_h2 tells which).  It may read
+ * the request (wsv_hs_server_method, _path, _query,
  * _origin, _header, _list_next, _version), choose a subprotocol
  * (wsv_hs_server_select_subprotocol), set extensions
  * (wsv_hs_server_set_extensions) and a reason (wsv_hs_server_set_reason).
