@@ -137,6 +137,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/extensions.c
   fuzz/frame.c
   fuzz/host.c
+  fuzz/hs_h2.c
   fuzz/inflate.c
   fuzz/origin.c
   fuzz/proxy.c
