@@ -142,17 +142,15 @@ static void fuzz_check_server(const struct wsv_hs_server *hs, int rc,
     return;
   }
   CHECK(status >= 400 && status <= 599 && wsv_hs_server_close_after(hs));
-  CHECK(status != 426 ||
-        (hooked && hook->mode == 3 &&
-         wsv_hs_server_error(hs) == WSV_ERR_HS_REFUSED));
+  CHECK(status != 426 || (hooked && hook->mode == 3 &&
+                          wsv_hs_server_error(hs) == WSV_ERR_HS_REFUSED));
   CHECK(wsv_hs_server_error(hs) < 0 && reason[0] != '\0');
   CHECK(has_version && has_type);
 }
 
 /* The client offers chat and superchat and permessage-deflate, speaks
  * every version, and judges `status` with the fields. */
-static void fuzz_client(int status, const struct wsv_header *fields,
-                        size_t n) {
+static void fuzz_client(int status, const struct wsv_header *fields, size_t n) {
   static const char *subs[] = {"chat", "superchat"};
   struct wsv_hs_client_config cfg;
   struct wsv_hs_client *hs;
@@ -207,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (v != 0)
     cfg.versions = v;
   v = cfg.versions;
-  versions = v == WSV_VERSIONS_ALL                          ? "13, 8, 7"
+  versions = v == WSV_VERSIONS_ALL                             ? "13, 8, 7"
              : v == (WSV_VERSION_BIT(13) | WSV_VERSION_BIT(8)) ? "13, 8"
              : v == (WSV_VERSION_BIT(13) | WSV_VERSION_BIT(7)) ? "13, 7"
              : v == (WSV_VERSION_BIT(8) | WSV_VERSION_BIT(7))  ? "8, 7"

@@ -818,7 +818,8 @@ static int hss_h2_fields(struct wsv_hs_server *hs,
   for (i = 0; i < n; i++) {
     const struct wsv_header *f = &fields[i];
     size_t add = f->name.len + f->value.len;
-    bytes = add < SIZE_MAX - 32 - bytes ? bytes + add + 32 : SIZE_MAX;
+    size_t room = bytes <= SIZE_MAX - 32 ? SIZE_MAX - 32 - bytes : 0;
+    bytes = add <= room ? bytes + add + 32 : SIZE_MAX; /* saturated */
     if (f->name.len > 0 && f->name.ptr[0] == ':') {
       if (hss_h2_pseudo(hs, f, regular > 0))
         return 1;

@@ -41,8 +41,7 @@ struct flist {
   size_t n;
 };
 
-static void fl_add(struct flist *l, const char *n, const char *v,
-                   size_t vlen) {
+static void fl_add(struct flist *l, const char *n, const char *v, size_t vlen) {
   size_t nl = strlen(n), vl = vlen != 0 ? vlen : strlen(v);
   assert_true(l->n < MAXF);
   l->h[l->n].name.ptr = (const char *)guard_copy(n, nl);
@@ -71,8 +70,9 @@ static void fl_free(struct flist *l) {
 }
 
 static int str_is(struct wsv_str s, const char *want) {
-  return want == NULL ? s.ptr == NULL && s.len == 0
-                      : s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+  return want == NULL
+             ? s.ptr == NULL && s.len == 0
+             : s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
 }
 
 #define assert_str(s, want)                                                    \
@@ -269,11 +269,11 @@ static void test_server_rfc_example(void **state) {
   /* the regular fields only, in order, as views of the caller's bytes */
   assert_non_null(wsv_hs_server_headers(hs, &n));
   assert_int_equal(n, 4);
-  assert_ptr_equal(wsv_hs_server_headers(hs, &n)[0].value.ptr, l.h[5].value.ptr);
+  assert_ptr_equal(wsv_hs_server_headers(hs, &n)[0].value.ptr,
+                   l.h[5].value.ptr);
   assert_int_equal(wsv_hs_server_header(hs, ":path", NULL), 0);
-  assert_int_equal(wsv_hs_server_list_next(hs, "Sec-WebSocket-Protocol", &pos,
-                                           &e),
-                   1);
+  assert_int_equal(
+      wsv_hs_server_list_next(hs, "Sec-WebSocket-Protocol", &pos, &e), 1);
   assert_str(e, "chat");
   n = h2_shape(hs, f);
   assert_int_equal(n, 2);
@@ -294,11 +294,13 @@ static void test_server_rfc_example(void **state) {
 
 /* RFC 9113 §8.2.1, §8.2.2, §8.3: each field rule alone. */
 static void test_server_field_syntax(void **state) {
-  static const struct fld pseudo_late[] = {
-      {":method", "CONNECT", 0},       {":protocol", "websocket", 0},
-      {":scheme", "https", 0},         {":authority", "example.com", 0},
-      {"sec-websocket-version", "13", 0}, {":path", "/chat", 0},
-      {NULL, NULL, 0}};
+  static const struct fld pseudo_late[] = {{":method", "CONNECT", 0},
+                                           {":protocol", "websocket", 0},
+                                           {":scheme", "https", 0},
+                                           {":authority", "example.com", 0},
+                                           {"sec-websocket-version", "13", 0},
+                                           {":path", "/chat", 0},
+                                           {NULL, NULL, 0}};
   static const struct h2_case cases[] = {
       /* names */
       {NULL, {{"Sec-WebSocket-Protocol", "chat", 0}}, SYNTAX, "upper case"},
@@ -311,7 +313,13 @@ static void test_server_field_syntax(void **state) {
       {NULL, {{"x-a", "a\0b", 3}}, SYNTAX, "control byte"},
       {NULL, {{"x-a", "a\rb", 0}}, SYNTAX, "control byte"},
       {NULL, {{"x-a", "a\nb", 0}}, SYNTAX, "control byte"},
-      {NULL, {{"x-a", "a\x01" "b", 0}}, SYNTAX, "control byte"},
+      {NULL,
+       {{"x-a",
+         "a\x01"
+         "b",
+         0}},
+       SYNTAX,
+       "control byte"},
       {NULL, {{"x-a", "a\x7f", 0}}, SYNTAX, "control byte"},
       {NULL, {{"x-a", " a", 0}}, SYNTAX, "starts or ends"},
       {NULL, {{"x-a", "a\t", 0}}, SYNTAX, "starts or ends"},
@@ -322,7 +330,10 @@ static void test_server_field_syntax(void **state) {
       {NULL, {{":foo", "1", 0}}, SYNTAX, "after a regular field"},
       {pseudo_late, {{NULL, NULL, 0}}, SYNTAX, "after a regular field"},
       {NULL, {{":Method", "CONNECT", 0}}, SYNTAX, "after a regular field"},
-      {h2_pseudo, {{":method", "CONNECT", 0}}, SYNTAX, "\":method\" is repeated"},
+      {h2_pseudo,
+       {{":method", "CONNECT", 0}},
+       SYNTAX,
+       "\":method\" is repeated"},
       {h2_pseudo, {{":protocol", "websocket", 0}}, SYNTAX, "repeated"},
       {h2_pseudo, {{":scheme", "https", 0}}, SYNTAX, "repeated"},
       {h2_pseudo, {{":path", "/chat", 0}}, SYNTAX, "repeated"},
@@ -344,8 +355,7 @@ static void test_server_field_syntax(void **state) {
   };
   static const struct fld bad_method[] = {{":method", "CON NECT", 0},
                                           {NULL, NULL, 0}};
-  static const struct fld bad_path[] = {{":path", "/a b", 0},
-                                        {NULL, NULL, 0}};
+  static const struct fld bad_path[] = {{":path", "/a b", 0}, {NULL, NULL, 0}};
   static const struct fld utf8_path[] = {{":path", "/\xc3\xa9", 0},
                                          {NULL, NULL, 0}};
   struct h2_case c;
@@ -428,12 +438,14 @@ static void test_server_plain(void **state) {
                                          {":path", "/", 0},
                                          {":authority", "a.example", 0},
                                          {NULL, NULL, 0}};
-  static const struct fld no_scheme[] = {
-      {":method", "GET", 0}, {":path", "/", 0}, {":authority", "a", 0},
-      {NULL, NULL, 0}};
-  static const struct fld no_path[] = {
-      {":method", "GET", 0}, {":scheme", "https", 0}, {":authority", "a", 0},
-      {NULL, NULL, 0}};
+  static const struct fld no_scheme[] = {{":method", "GET", 0},
+                                         {":path", "/", 0},
+                                         {":authority", "a", 0},
+                                         {NULL, NULL, 0}};
+  static const struct fld no_path[] = {{":method", "GET", 0},
+                                       {":scheme", "https", 0},
+                                       {":authority", "a", 0},
+                                       {NULL, NULL, 0}};
   static const struct fld empty_path[] = {{":method", "GET", 0},
                                           {":scheme", "https", 0},
                                           {":path", "", 0},
@@ -453,12 +465,10 @@ static void test_server_plain(void **state) {
                                     {":path", "/form", 0},
                                     {":authority", "a", 0},
                                     {NULL, NULL, 0}};
-  static const struct fld get_protocol[] = {{":method", "GET", 0},
-                                            {":protocol", "websocket", 0},
-                                            {":scheme", "https", 0},
-                                            {":path", "/", 0},
-                                            {":authority", "a", 0},
-                                            {NULL, NULL, 0}};
+  static const struct fld get_protocol[] = {
+      {":method", "GET", 0},   {":protocol", "websocket", 0},
+      {":scheme", "https", 0}, {":path", "/", 0},
+      {":authority", "a", 0},  {NULL, NULL, 0}};
 #define PLAIN WSV_HS_PLAIN_HTTP, 0, WSV_ERR_HS_NOT_UPGRADE
 #define R400(e) WSV_HS_REJECT, 400, e
   static const struct h2_case cases[] = {
@@ -474,26 +484,38 @@ static void test_server_plain(void **state) {
       {no_auth, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_HOST), "neither"},
       {no_auth, {{"host", "a b", 0}}, R400(WSV_ERR_HS_HOST), "host \"a b\""},
       {no_auth, {{"host", "a:", 0}}, R400(WSV_ERR_HS_HOST), "host[:port]"},
-      {no_auth, {{"host", "a", 0}, {"host", "a", 0}}, R400(WSV_ERR_HS_HOST),
+      {no_auth,
+       {{"host", "a", 0}, {"host", "a", 0}},
+       R400(WSV_ERR_HS_HOST),
        "repeated"},
       {h2_get, {{"host", "example.com", 0}}, PLAIN, NULL},
       {h2_get, {{"host", "EXAMPLE.com", 0}}, PLAIN, NULL},
-      {h2_get, {{"host", "other.example", 0}}, R400(WSV_ERR_HS_HOST),
+      {h2_get,
+       {{"host", "other.example", 0}},
+       R400(WSV_ERR_HS_HOST),
        "differs from :authority"},
-      {h2_get, {{"host", "example.com:80", 0}}, R400(WSV_ERR_HS_HOST),
+      {h2_get,
+       {{"host", "example.com:80", 0}},
+       R400(WSV_ERR_HS_HOST),
        "differs"},
       /* :protocol needs CONNECT */
-      {get_protocol, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_METHOD),
+      {get_protocol,
+       {{NULL, NULL, 0}},
+       R400(WSV_ERR_HS_METHOD),
        "needs the CONNECT method"},
       /* the body rule of HTTP/1.1 */
       {post, {{"content-length", "0", 0}}, PLAIN, NULL},
       {post, {{"content-length", "00", 0}}, PLAIN, NULL},
-      {post, {{"content-length", "5", 0}}, R400(WSV_ERR_HS_BODY),
+      {post,
+       {{"content-length", "5", 0}},
+       R400(WSV_ERR_HS_BODY),
        "reads no request body"},
       {post, {{"content-length", "5, 5", 0}}, R400(WSV_ERR_HS_BODY), "list"},
       {post, {{"content-length", "-1", 0}}, R400(WSV_ERR_HS_BODY), "decimal"},
-      {post, {{"content-length", "0", 0}, {"content-length", "0", 0}},
-       R400(WSV_ERR_HS_BODY), "repeated"},
+      {post,
+       {{"content-length", "0", 0}, {"content-length", "0", 0}},
+       R400(WSV_ERR_HS_BODY),
+       "repeated"},
   };
   struct wsv_hs_server_config cfg;
   struct wsv_hs_server *hs;
@@ -524,8 +546,8 @@ static void test_server_plain(void **state) {
   fl_free(&l);
   /* a host field wins over :authority in _header (they are equal) and
    * stands in for it when :authority is absent */
-  fl_make(&l, h2_get, (const struct fld[]){{"host", "EXAMPLE.com", 0},
-                                           {NULL, NULL, 0}});
+  fl_make(&l, h2_get,
+          (const struct fld[]){{"host", "EXAMPLE.com", 0}, {NULL, NULL, 0}});
   assert_int_equal(wsv_hs_server_new(&hs, NULL, NULL), 0);
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_HS_PLAIN_HTTP);
   assert_int_equal(wsv_hs_server_header(hs, "host", &v), 1);
@@ -590,7 +612,10 @@ static void test_server_connect(void **state) {
                                       {":authority", "example.com:443", 0},
                                       {NULL, NULL, 0}};
 #define R400(e) WSV_HS_REJECT, 400, e
-#define NOMORE {{NULL, NULL, 0}}
+#define NOMORE                                                                 \
+  {                                                                            \
+    { NULL, NULL, 0 }                                                          \
+  }
   static const struct ws_req rows[] = {
       {NULL, NULL, NULL, "a", NOMORE, R400(WSV_ERR_HS_METHOD),
        ":protocol websocket"},
@@ -615,25 +640,54 @@ static void test_server_connect(void **state) {
        "not a path"},
       {"websocket", "https", "", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
        "not a path"},
-      {"websocket", "https", "/", NULL, {{"host", "a", 0}},
-       R400(WSV_ERR_HS_HOST), "no :authority"},
+      {"websocket",
+       "https",
+       "/",
+       NULL,
+       {{"host", "a", 0}},
+       R400(WSV_ERR_HS_HOST),
+       "no :authority"},
       {"websocket", "https", "/", "user@a", NOMORE, R400(WSV_ERR_HS_HOST),
        ":authority"},
       {"websocket", "https", "/", "a:65536", NOMORE, R400(WSV_ERR_HS_HOST),
        "host[:port]"},
-      {"websocket", "https", "/", "a:1", {{"host", "A:1", 0}}, OK_ACCEPT,
-       NULL},
-      {"websocket", "https", "/", "a:1", {{"host", "a", 0}},
-       R400(WSV_ERR_HS_HOST), "differs"},
-      {"websocket", "https", "/", "a", {{"host", "a", 0}, {"host", "a", 0}},
-       R400(WSV_ERR_HS_HOST), "repeated"},
-      {"websocket", "https", "/", "a", {{"content-length", "0", 0}},
-       R400(WSV_ERR_HS_BODY), "content-length \"0\""},
-      {"websocket", "https", "/", "a", {{"content-length", "12", 0}},
-       R400(WSV_ERR_HS_BODY), "the WebSocket"},
+      {"websocket", "https", "/", "a:1", {{"host", "A:1", 0}}, OK_ACCEPT, NULL},
+      {"websocket",
+       "https",
+       "/",
+       "a:1",
+       {{"host", "a", 0}},
+       R400(WSV_ERR_HS_HOST),
+       "differs"},
+      {"websocket",
+       "https",
+       "/",
+       "a",
+       {{"host", "a", 0}, {"host", "a", 0}},
+       R400(WSV_ERR_HS_HOST),
+       "repeated"},
+      {"websocket",
+       "https",
+       "/",
+       "a",
+       {{"content-length", "0", 0}},
+       R400(WSV_ERR_HS_BODY),
+       "content-length \"0\""},
+      {"websocket",
+       "https",
+       "/",
+       "a",
+       {{"content-length", "12", 0}},
+       R400(WSV_ERR_HS_BODY),
+       "the WebSocket"},
       /* no Key/Accept over HTTP/2: a key, even a broken one, is ignored */
-      {"websocket", "https", "/", "a", {{"sec-websocket-key", "not b64", 0}},
-       OK_ACCEPT, NULL},
+      {"websocket",
+       "https",
+       "/",
+       "a",
+       {{"sec-websocket-key", "not b64", 0}},
+       OK_ACCEPT,
+       NULL},
   };
   struct h2_case c;
   struct wsv_hs_server *hs;
@@ -666,32 +720,48 @@ static void test_server_versions(void **state) {
 #define R400(e) WSV_HS_REJECT, 400, e
   static const struct h2_case only13[] = {
       {h2_pseudo, {{"sec-websocket-version", "13", 0}}, OK_ACCEPT, NULL},
-      {h2_pseudo, {{"sec-websocket-version", "8", 0}},
+      {h2_pseudo,
+       {{"sec-websocket-version", "8", 0}},
        R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
        "unsupported WebSocket version 8; this server speaks 13"},
-      {h2_pseudo, {{"sec-websocket-version", "99", 0}},
-       R400(WSV_ERR_HS_VERSION_UNSUPPORTED), "version 99"},
-      {h2_pseudo, {{"sec-websocket-version", "255", 0}},
-       R400(WSV_ERR_HS_VERSION_UNSUPPORTED), "version 255"},
+      {h2_pseudo,
+       {{"sec-websocket-version", "99", 0}},
+       R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
+       "version 99"},
+      {h2_pseudo,
+       {{"sec-websocket-version", "255", 0}},
+       R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
+       "version 255"},
       {h2_pseudo, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_VERSION), "missing"},
-      {h2_pseudo, {{"sec-websocket-version", "013", 0}}, R400(WSV_ERR_HS_VERSION),
+      {h2_pseudo,
+       {{"sec-websocket-version", "013", 0}},
+       R400(WSV_ERR_HS_VERSION),
        "leading zero"},
-      {h2_pseudo, {{"sec-websocket-version", "13, 8", 0}},
-       R400(WSV_ERR_HS_VERSION), "is a list"},
-      {h2_pseudo, {{"sec-websocket-version", "256", 0}},
-       R400(WSV_ERR_HS_VERSION), "above 255"},
-      {h2_pseudo, {{"sec-websocket-version", "", 0}}, R400(WSV_ERR_HS_VERSION),
+      {h2_pseudo,
+       {{"sec-websocket-version", "13, 8", 0}},
+       R400(WSV_ERR_HS_VERSION),
+       "is a list"},
+      {h2_pseudo,
+       {{"sec-websocket-version", "256", 0}},
+       R400(WSV_ERR_HS_VERSION),
+       "above 255"},
+      {h2_pseudo,
+       {{"sec-websocket-version", "", 0}},
+       R400(WSV_ERR_HS_VERSION),
        "empty"},
       {h2_pseudo,
        {{"sec-websocket-version", "13", 0}, {"sec-websocket-version", "13", 0}},
-       R400(WSV_ERR_HS_VERSION), "repeated"},
+       R400(WSV_ERR_HS_VERSION),
+       "repeated"},
   };
   static const struct h2_case all[] = {
       {h2_pseudo, {{"sec-websocket-version", "13", 0}}, OK_ACCEPT, NULL},
       {h2_pseudo, {{"sec-websocket-version", "8", 0}}, OK_ACCEPT, NULL},
       {h2_pseudo, {{"sec-websocket-version", "7", 0}}, OK_ACCEPT, NULL},
-      {h2_pseudo, {{"sec-websocket-version", "99", 0}},
-       R400(WSV_ERR_HS_VERSION_UNSUPPORTED), "speaks 13, 8, 7"},
+      {h2_pseudo,
+       {{"sec-websocket-version", "99", 0}},
+       R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
+       "speaks 13, 8, 7"},
   };
   struct wsv_hs_server_config cfg;
   struct wsv_hs_server *hs;
@@ -747,20 +817,32 @@ static int hook_ctl(struct wsv_hs_server *hs, void *user) {
 static void test_server_fields_and_hook(void **state) {
 #define R400(e) WSV_HS_REJECT, 400, e
   static const struct h2_case rules[] = {
-      {NULL, {{"origin", "a", 0}, {"origin", "b", 0}}, R400(WSV_ERR_HS_HEADER),
+      {NULL,
+       {{"origin", "a", 0}, {"origin", "b", 0}},
+       R400(WSV_ERR_HS_HEADER),
        "Origin header is repeated"},
-      {NULL, {{"sec-websocket-protocol", "a, , b", 0}},
-       R400(WSV_ERR_HS_HEADER), "empty element"},
-      {NULL, {{"sec-websocket-protocol", "a, b", 0},
-              {"sec-websocket-protocol", "a", 0}},
-       R400(WSV_ERR_HS_HEADER), "offers \"a\" twice"},
-      {NULL, {{"sec-websocket-protocol", "a b", 0}}, R400(WSV_ERR_HS_HEADER),
+      {NULL,
+       {{"sec-websocket-protocol", "a, , b", 0}},
+       R400(WSV_ERR_HS_HEADER),
+       "empty element"},
+      {NULL,
+       {{"sec-websocket-protocol", "a, b", 0},
+        {"sec-websocket-protocol", "a", 0}},
+       R400(WSV_ERR_HS_HEADER),
+       "offers \"a\" twice"},
+      {NULL,
+       {{"sec-websocket-protocol", "a b", 0}},
+       R400(WSV_ERR_HS_HEADER),
        "not allowed in a token"},
-      {NULL, {{"sec-websocket-protocol", "a, b", 0}, {"origin", "x", 0}},
-       OK_ACCEPT, NULL},
+      {NULL,
+       {{"sec-websocket-protocol", "a, b", 0}, {"origin", "x", 0}},
+       OK_ACCEPT,
+       NULL},
   };
   static const struct h2_case offer = {
-      NULL, {{"sec-websocket-protocol", "chat, superchat", 0}}, OK_ACCEPT,
+      NULL,
+      {{"sec-websocket-protocol", "chat, superchat", 0}},
+      OK_ACCEPT,
       NULL};
   struct wsv_hs_server_config cfg;
   struct hook_ctl h;
@@ -830,18 +912,18 @@ static void test_server_pmd(void **state) {
   wsv_hs_server_config_init(&cfg);
   cfg.pmd_policy = WSV_PMD_ON;
   fl_make(&l, h2_base,
-          (const struct fld[]){
-              {"sec-websocket-extensions", "permessage-deflate; foo, "
-                                           "permessage-deflate; "
-                                           "client_max_window_bits", 0},
-              {NULL, NULL, 0}});
+          (const struct fld[]){{"sec-websocket-extensions",
+                                "permessage-deflate; foo, "
+                                "permessage-deflate; "
+                                "client_max_window_bits",
+                                0},
+                               {NULL, NULL, 0}});
   assert_int_equal(wsv_hs_server_new(&hs, &cfg, NULL), 0);
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_HS_ACCEPT);
   n = h2_shape(hs, f);
   assert_int_equal(n, 1);
   /* the second offer: the first has an unknown parameter */
-  assert_str(ans_field(f, n, "sec-websocket-extensions"),
-             "permessage-deflate");
+  assert_str(ans_field(f, n, "sec-websocket-extensions"), "permessage-deflate");
   assert_int_equal(wsv_hs_server_pmd(hs, &p), 1);
   assert_int_equal(p.enabled, 1);
   wsv_hs_server_free(hs);
@@ -1008,9 +1090,8 @@ static char *req_text(const struct wsv_hs_client *hs) {
   assert_non_null(t);
   assert_int_equal(wsv_hs_client_request_h2(hs, f, 32), n);
   for (int i = 0; i < n; i++)
-    at += (size_t)snprintf(t + at, 4096 - at, "%.*s=%.*s\n",
-                           (int)f[i].name.len, f[i].name.ptr,
-                           (int)f[i].value.len, f[i].value.ptr);
+    at += (size_t)snprintf(t + at, 4096 - at, "%.*s=%.*s\n", (int)f[i].name.len,
+                           f[i].name.ptr, (int)f[i].value.len, f[i].value.ptr);
   return t;
 }
 
@@ -1071,23 +1152,26 @@ static void test_client_request(void **state) {
   cfg.pmd_offer = 1;
   cfg.headers = extra;
   cfg.nheaders = 4;
-  expect_req(&cfg, PS("http", "example.com")
-             "sec-websocket-version=13\n"
-             "origin=http://www.example.com\n"
-             "sec-websocket-protocol=chat, superchat\n"
-             "sec-websocket-extensions=x-foo, permessage-deflate; "
-             "client_max_window_bits\n"
-             "x-token=abc\ncookie=a=b\n");
+  expect_req(
+      &cfg,
+      PS("http",
+         "example.com") "sec-websocket-version=13\n"
+                        "origin=http://www.example.com\n"
+                        "sec-websocket-protocol=chat, superchat\n"
+                        "sec-websocket-extensions=x-foo, permessage-deflate; "
+                        "client_max_window_bits\n"
+                        "x-token=abc\ncookie=a=b\n");
   /* version 8 first: sec-websocket-origin */
   cfg.first_version = 8;
   cfg.nsubprotocols = 1;
   cfg.nheaders = 0;
   cfg.extensions = NULL;
   cfg.pmd_offer = 0;
-  expect_req(&cfg, PS("http", "example.com")
-             "sec-websocket-version=8\n"
-             "sec-websocket-origin=http://www.example.com\n"
-             "sec-websocket-protocol=chat\n");
+  expect_req(
+      &cfg,
+      PS("http", "example.com") "sec-websocket-version=8\n"
+                                "sec-websocket-origin=http://www.example.com\n"
+                                "sec-websocket-protocol=chat\n");
   /* sizing, and the arguments */
   client_cfg(&cfg);
   assert_int_equal(wsv_hs_client_new(&hs, &cfg, NULL), 0);
@@ -1167,10 +1251,10 @@ static void test_client_answers(void **state) {
   wsv_hs_client_free(hs);
   expect_answer(0, 0, 200, NOF, WSV_HSC_OPEN, NULL);
   /* a sec-websocket-version in a 200 is ignored, as in a 101 */
-  expect_answer(0, 0, 200,
-                (const struct fld[]){{"sec-websocket-version", "13", 0},
-                                     {NULL, NULL, 0}},
-                WSV_HSC_OPEN, NULL);
+  expect_answer(
+      0, 0, 200,
+      (const struct fld[]){{"sec-websocket-version", "13", 0}, {NULL, NULL, 0}},
+      WSV_HSC_OPEN, NULL);
   /* the 101's checks: subprotocol and extensions */
   expect_answer(1, 0, 200,
                 (const struct fld[]){{"sec-websocket-protocol", "other", 0},
@@ -1202,18 +1286,18 @@ static void test_client_answers(void **state) {
                 (const struct fld[]){{"sec-websocket-version", "13, 8", 0},
                                      {NULL, NULL, 0}},
                 WSV_ERR_HS_STATUS, "speaks the version we sent (13)");
-  expect_answer(0, 0, 400,
-                (const struct fld[]){{"sec-websocket-version", "99", 0},
-                                     {NULL, NULL, 0}},
-                WSV_ERR_HS_NO_COMMON_VERSION, "server speaks 99");
+  expect_answer(
+      0, 0, 400,
+      (const struct fld[]){{"sec-websocket-version", "99", 0}, {NULL, NULL, 0}},
+      WSV_ERR_HS_NO_COMMON_VERSION, "server speaks 99");
   /* 400 listing 8: retry, and the next request says 8 */
   hs = client_new(0, 0);
-  assert_int_equal(answer(hs, 400,
-                          (const struct fld[]){
-                              {"sec-websocket-version", "8", 0},
-                              {"content-type", "text/plain", 0},
-                              {NULL, NULL, 0}}),
-                   WSV_HSC_RETRY);
+  assert_int_equal(
+      answer(hs, 400,
+             (const struct fld[]){{"sec-websocket-version", "8", 0},
+                                  {"content-type", "text/plain", 0},
+                                  {NULL, NULL, 0}}),
+      WSV_HSC_RETRY);
   assert_int_equal(wsv_hs_client_retry_version(hs), 8);
   assert_string_equal(wsv_hs_client_reason(hs),
                       "server speaks 8; retrying with 8");
@@ -1229,17 +1313,17 @@ static void test_client_answers(void **state) {
   assert_int_equal(wsv_hs_client_version(hs), 8);
   wsv_hs_client_free(hs);
   hs = client_new(0, 0);
-  assert_int_equal(answer(hs, 426,
-                          (const struct fld[]){
-                              {"sec-websocket-version", "7", 0},
-                              {NULL, NULL, 0}}),
-                   WSV_HSC_RETRY);
+  assert_int_equal(
+      answer(hs, 426,
+             (const struct fld[]){{"sec-websocket-version", "7", 0},
+                                  {NULL, NULL, 0}}),
+      WSV_HSC_RETRY);
   assert_int_equal(wsv_hs_client_retry(hs), 0);
-  assert_int_equal(answer(hs, 400,
-                          (const struct fld[]){
-                              {"sec-websocket-version", "13", 0},
-                              {NULL, NULL, 0}}),
-                   WSV_ERR_HS_NO_COMMON_VERSION);
+  assert_int_equal(
+      answer(hs, 400,
+             (const struct fld[]){{"sec-websocket-version", "13", 0},
+                                  {NULL, NULL, 0}}),
+      WSV_ERR_HS_NO_COMMON_VERSION);
   wsv_hs_client_free(hs);
 }
 
