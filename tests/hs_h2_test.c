@@ -84,20 +84,17 @@ static int str_is(struct wsv_str s, const char *want) {
                (want) != NULL ? (const char *)(want) : "(null)");              \
   } while (0)
 
-/* The extended CONNECT every server case starts from (RFC 8441 §5). */
-static const struct fld h2_pseudo[] = {{":method", "CONNECT", 0},
-                                       {":protocol", "websocket", 0},
-                                       {":scheme", "https", 0},
-                                       {":path", "/chat?room=1", 0},
-                                       {":authority", "example.com:8443", 0},
-                                       {NULL, NULL, 0}};
-static const struct fld h2_base[] = {{":method", "CONNECT", 0},
-                                     {":protocol", "websocket", 0},
-                                     {":scheme", "https", 0},
-                                     {":path", "/chat?room=1", 0},
-                                     {":authority", "example.com:8443", 0},
-                                     {"sec-websocket-version", "13", 0},
-                                     {NULL, NULL, 0}};
+/* The extended CONNECT every server case starts from (RFC 8441 §5):
+ * its pseudo-headers alone, and with sec-websocket-version 13. */
+/* clang-format off */
+#define H2_PSEUDO                                                              \
+  {":method", "CONNECT", 0}, {":protocol", "websocket", 0},                    \
+  {":scheme", "https", 0}, {":path", "/chat?room=1", 0},                       \
+  {":authority", "example.com:8443", 0}
+/* clang-format on */
+static const struct fld h2_pseudo[] = {H2_PSEUDO, {NULL, NULL, 0}};
+static const struct fld h2_base[] = {
+    H2_PSEUDO, {"sec-websocket-version", "13", 0}, {NULL, NULL, 0}};
 static const struct fld h2_get[] = {{":method", "GET", 0},
                                     {":scheme", "https", 0},
                                     {":path", "/index.html?a=b", 0},
@@ -432,87 +429,153 @@ static void test_server_limits(void **state) {
   h2_run(&cfg, &big);
 }
 
+/* A request row: :method (NULL: none), :protocol, :scheme, :path and
+ * :authority (NULL: absent), sec-websocket-version 13 when the method is
+ * CONNECT, then `more`; and what the server must answer. */
+struct row {
+  const char *method, *protocol, *scheme, *path, *authority;
+  struct fld more[3];
+  int result, status, err;
+  const char *reason;
+};
+
+static void row_run(const struct wsv_hs_server_config *cfg,
+                    const struct row *r) {
+  struct h2_case c;
+  struct fld *f = c.add;
+  memset(&c, 0, sizeof c);
+  c.base = (const struct fld[]){{NULL, NULL, 0}};
+  if (r->method != NULL)
+    *f++ = (struct fld){":method", r->method, 0};
+  if (r->protocol != NULL)
+    *f++ = (struct fld){":protocol", r->protocol, 0};
+  if (r->scheme != NULL)
+    *f++ = (struct fld){":scheme", r->scheme, 0};
+  if (r->path != NULL)
+    *f++ = (struct fld){":path", r->path, 0};
+  if (r->authority != NULL)
+    *f++ = (struct fld){":authority", r->authority, 0};
+  if (r->method != NULL && strcmp(r->method, "CONNECT") == 0)
+    *f++ = (struct fld){"sec-websocket-version", "13", 0};
+  for (size_t i = 0; i < 3 && r->more[i].n != NULL; i++)
+    *f++ = r->more[i];
+  c.result = r->result;
+  c.status = r->status;
+  c.err = r->err;
+  c.reason = r->reason;
+  h2_run(cfg, &c);
+}
+
+/* clang-format off */
+#define NOMORE {{NULL, NULL, 0}}
+/* clang-format on */
+#define R400(e) WSV_HS_REJECT, 400, e
+
 /* Requests other than CONNECT: plain HTTP once well-formed. */
 static void test_server_plain(void **state) {
-  static const struct fld no_method[] = {{":scheme", "https", 0},
-                                         {":path", "/", 0},
-                                         {":authority", "a.example", 0},
-                                         {NULL, NULL, 0}};
-  static const struct fld no_scheme[] = {{":method", "GET", 0},
-                                         {":path", "/", 0},
-                                         {":authority", "a", 0},
-                                         {NULL, NULL, 0}};
-  static const struct fld no_path[] = {{":method", "GET", 0},
-                                       {":scheme", "https", 0},
-                                       {":authority", "a", 0},
-                                       {NULL, NULL, 0}};
-  static const struct fld empty_path[] = {{":method", "GET", 0},
-                                          {":scheme", "https", 0},
-                                          {":path", "", 0},
-                                          {":authority", "a", 0},
-                                          {NULL, NULL, 0}};
-  static const struct fld no_auth[] = {{":method", "GET", 0},
-                                       {":scheme", "https", 0},
-                                       {":path", "/x", 0},
-                                       {NULL, NULL, 0}};
   static const struct fld options[] = {{":method", "OPTIONS", 0},
                                        {":scheme", "https", 0},
                                        {":path", "*", 0},
                                        {":authority", "a", 0},
                                        {NULL, NULL, 0}};
-  static const struct fld post[] = {{":method", "POST", 0},
-                                    {":scheme", "http", 0},
-                                    {":path", "/form", 0},
-                                    {":authority", "a", 0},
-                                    {NULL, NULL, 0}};
-  static const struct fld get_protocol[] = {
-      {":method", "GET", 0},   {":protocol", "websocket", 0},
-      {":scheme", "https", 0}, {":path", "/", 0},
-      {":authority", "a", 0},  {NULL, NULL, 0}};
+  static const struct fld accept_te[] = {
+      {"accept", "*/*", 0}, {"te", "trailers", 0}, {NULL, NULL, 0}};
 #define PLAIN WSV_HS_PLAIN_HTTP, 0, WSV_ERR_HS_NOT_UPGRADE
-#define R400(e) WSV_HS_REJECT, 400, e
-  static const struct h2_case cases[] = {
-      {h2_get, {{NULL, NULL, 0}}, PLAIN, NULL},
-      {h2_get, {{"accept", "*/*", 0}, {"te", "trailers", 0}}, PLAIN, NULL},
-      {options, {{NULL, NULL, 0}}, PLAIN, NULL},
-      {no_method, {{NULL, NULL, 0}}, SYNTAX, "no :method"},
-      {no_scheme, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_TARGET), "no :scheme"},
-      {no_path, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_TARGET), "no :path"},
-      {empty_path, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_TARGET), "empty"},
+#define GET(scheme, path, auth) "GET", NULL, scheme, path, auth
+  static const struct row rows[] = {
+      {GET("https", "/i?a=b", "example.com"), NOMORE, PLAIN, NULL},
+      {GET("https", "/", "a"),
+       {{"accept", "*/*", 0}, {"te", "trailers", 0}},
+       PLAIN,
+       NULL},
+      {"OPTIONS", NULL, "https", "*", "a", NOMORE, PLAIN, NULL},
+      {"HEAD", NULL, "http", "/", "a", NOMORE, PLAIN, NULL},
+      {NULL, NULL, "https", "/", "a", NOMORE, SYNTAX, "no :method"},
+      {GET(NULL, "/", "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "no :scheme"},
+      {GET("https", NULL, "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "no :path"},
+      {GET("https", "", "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "empty"},
       /* host and :authority */
-      {no_auth, {{"host", "b.example:8080", 0}}, PLAIN, NULL},
-      {no_auth, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_HOST), "neither"},
-      {no_auth, {{"host", "a b", 0}}, R400(WSV_ERR_HS_HOST), "host \"a b\""},
-      {no_auth, {{"host", "a:", 0}}, R400(WSV_ERR_HS_HOST), "host[:port]"},
-      {no_auth,
+      {GET("https", "/x", NULL), {{"host", "b.example:8080", 0}}, PLAIN, NULL},
+      {GET("https", "/x", NULL), NOMORE, R400(WSV_ERR_HS_HOST), "neither"},
+      {GET("https", "/x", NULL),
+       {{"host", "a b", 0}},
+       R400(WSV_ERR_HS_HOST),
+       "host \"a b\""},
+      {GET("https", "/x", NULL),
+       {{"host", "a:", 0}},
+       R400(WSV_ERR_HS_HOST),
+       "host[:port]"},
+      {GET("https", "/x", NULL),
        {{"host", "a", 0}, {"host", "a", 0}},
        R400(WSV_ERR_HS_HOST),
        "repeated"},
-      {h2_get, {{"host", "example.com", 0}}, PLAIN, NULL},
-      {h2_get, {{"host", "EXAMPLE.com", 0}}, PLAIN, NULL},
-      {h2_get,
+      {GET("https", "/", "a b"), NOMORE, R400(WSV_ERR_HS_HOST),
+       ":authority \"a b\""},
+      {GET("https", "/", "example.com"),
+       {{"host", "example.com", 0}},
+       PLAIN,
+       NULL},
+      {GET("https", "/", "example.com"),
+       {{"host", "EXAMPLE.com", 0}},
+       PLAIN,
+       NULL},
+      {GET("https", "/", "example.com"),
        {{"host", "other.example", 0}},
        R400(WSV_ERR_HS_HOST),
        "differs from :authority"},
-      {h2_get,
+      {GET("https", "/", "example.com"),
        {{"host", "example.com:80", 0}},
        R400(WSV_ERR_HS_HOST),
        "differs"},
       /* :protocol needs CONNECT */
-      {get_protocol,
-       {{NULL, NULL, 0}},
-       R400(WSV_ERR_HS_METHOD),
+      {"GET", "websocket", "https", "/", "a", NOMORE, R400(WSV_ERR_HS_METHOD),
        "needs the CONNECT method"},
       /* the body rule of HTTP/1.1 */
-      {post, {{"content-length", "0", 0}}, PLAIN, NULL},
-      {post, {{"content-length", "00", 0}}, PLAIN, NULL},
-      {post,
+      {"POST",
+       NULL,
+       "http",
+       "/f",
+       "a",
+       {{"content-length", "0", 0}},
+       PLAIN,
+       NULL},
+      {"POST",
+       NULL,
+       "http",
+       "/f",
+       "a",
+       {{"content-length", "00", 0}},
+       PLAIN,
+       NULL},
+      {"POST",
+       NULL,
+       "http",
+       "/f",
+       "a",
        {{"content-length", "5", 0}},
        R400(WSV_ERR_HS_BODY),
        "reads no request body"},
-      {post, {{"content-length", "5, 5", 0}}, R400(WSV_ERR_HS_BODY), "list"},
-      {post, {{"content-length", "-1", 0}}, R400(WSV_ERR_HS_BODY), "decimal"},
-      {post,
+      {"POST",
+       NULL,
+       "http",
+       "/f",
+       "a",
+       {{"content-length", "5, 5", 0}},
+       R400(WSV_ERR_HS_BODY),
+       "list"},
+      {"POST",
+       NULL,
+       "http",
+       "/f",
+       "a",
+       {{"content-length", "-1", 0}},
+       R400(WSV_ERR_HS_BODY),
+       "decimal"},
+      {"POST",
+       NULL,
+       "http",
+       "/f",
+       "a",
        {{"content-length", "0", 0}, {"content-length", "0", 0}},
        R400(WSV_ERR_HS_BODY),
        "repeated"},
@@ -523,9 +586,10 @@ static void test_server_plain(void **state) {
   struct wsv_str v;
   size_t n;
   (void)state;
-  h2_run_all(NULL, cases, NCASES(cases));
+  for (size_t i = 0; i < NCASES(rows); i++)
+    row_run(NULL, &rows[i]);
   /* the views of a plain GET, as for HTTP/1.1 */
-  fl_make(&l, h2_get, cases[1].add);
+  fl_make(&l, h2_get, accept_te);
   assert_int_equal(wsv_hs_server_new(&hs, NULL, NULL), 0);
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_HS_PLAIN_HTTP);
   assert_int_equal(wsv_hs_server_status(hs), 0);
@@ -570,39 +634,7 @@ static void test_server_plain(void **state) {
                                  {{NULL, NULL, 0}},
                                  R400(WSV_ERR_HS_NOT_UPGRADE),
                                  "extended CONNECT with :protocol websocket"});
-  h2_run(&cfg, &cases[19]);
-}
-
-/* An extended CONNECT with these :scheme, :path and :authority (NULL:
- * absent), a given :protocol, version 13, then `more`. */
-struct ws_req {
-  const char *protocol, *scheme, *path, *authority;
-  struct fld more[3];
-  int result, status, err;
-  const char *reason;
-};
-
-static void ws_run(const struct ws_req *r) {
-  struct h2_case c;
-  struct fld *f = c.add;
-  memset(&c, 0, sizeof c);
-  c.base = (const struct fld[]){{":method", "CONNECT", 0}, {NULL, NULL, 0}};
-  if (r->protocol != NULL)
-    *f++ = (struct fld){":protocol", r->protocol, 0};
-  if (r->scheme != NULL)
-    *f++ = (struct fld){":scheme", r->scheme, 0};
-  if (r->path != NULL)
-    *f++ = (struct fld){":path", r->path, 0};
-  if (r->authority != NULL)
-    *f++ = (struct fld){":authority", r->authority, 0};
-  *f++ = (struct fld){"sec-websocket-version", "13", 0};
-  for (size_t i = 0; i < 3 && r->more[i].n != NULL; i++)
-    *f++ = r->more[i];
-  c.result = r->result;
-  c.status = r->status;
-  c.err = r->err;
-  c.reason = r->reason;
-  h2_run(NULL, &c);
+  row_run(&cfg, &rows[21]);
 }
 
 /* CONNECT: a tunnel is refused, :protocol must be websocket, then the
@@ -611,90 +643,51 @@ static void test_server_connect(void **state) {
   static const struct fld tunnel[] = {{":method", "CONNECT", 0},
                                       {":authority", "example.com:443", 0},
                                       {NULL, NULL, 0}};
-#define R400(e) WSV_HS_REJECT, 400, e
-#define NOMORE                                                                 \
-  {                                                                            \
-    { NULL, NULL, 0 }                                                          \
-  }
-  static const struct ws_req rows[] = {
-      {NULL, NULL, NULL, "a", NOMORE, R400(WSV_ERR_HS_METHOD),
+#define WS "CONNECT"
+#define WSS(path, auth) WS, "websocket", "https", path, auth
+  /* clang-format off */
+  static const struct row rows[] = {
+      {WS, NULL, NULL, NULL, "a", NOMORE, R400(WSV_ERR_HS_METHOD),
        ":protocol websocket"},
-      {"WebSocket", "HTTPS", "/", "[::1]:8443", NOMORE, OK_ACCEPT, NULL},
-      {"websocket2", "https", "/", "a", NOMORE, R400(WSV_ERR_HS_UPGRADE),
+      {WS, "WebSocket", "HTTPS", "/", "[::1]:8443", NOMORE, OK_ACCEPT, NULL},
+      {WS, "websocket2", "https", "/", "a", NOMORE, R400(WSV_ERR_HS_UPGRADE),
        ":protocol \"websocket2\" is not websocket"},
-      {"h2c", NULL, NULL, NULL, NOMORE, R400(WSV_ERR_HS_UPGRADE),
+      {WS, "h2c", NULL, NULL, NULL, NOMORE, R400(WSV_ERR_HS_UPGRADE),
        "not websocket"},
-      {"", NULL, NULL, NULL, NOMORE, R400(WSV_ERR_HS_UPGRADE), "not websocket"},
-      {"websocket", NULL, "/", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
+      {WS, "", NULL, NULL, NULL, NOMORE, R400(WSV_ERR_HS_UPGRADE),
+       "not websocket"},
+      {WS, "websocket", NULL, "/", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
        "no :scheme"},
-      {"websocket", "ftp", "/", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
+      {WS, "websocket", "ftp", "/", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
        "not http or https"},
-      {"websocket", "http", "/", "a", NOMORE, OK_ACCEPT, NULL},
-      {"websocket", "https", NULL, "a", NOMORE, R400(WSV_ERR_HS_TARGET),
-       "no :path"},
-      {"websocket", "https", "chat", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
-       "origin-form"},
-      {"websocket", "https", "/chat#x", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
-       "no '#'"},
-      {"websocket", "https", "*", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
-       "not a path"},
-      {"websocket", "https", "", "a", NOMORE, R400(WSV_ERR_HS_TARGET),
-       "not a path"},
-      {"websocket",
-       "https",
-       "/",
-       NULL,
-       {{"host", "a", 0}},
-       R400(WSV_ERR_HS_HOST),
+      {WS, "websocket", "http", "/", "a", NOMORE, OK_ACCEPT, NULL},
+      {WSS(NULL, "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "no :path"},
+      {WSS("chat", "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "origin-form"},
+      {WSS("/chat#x", "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "no '#'"},
+      {WSS("*", "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "not a path"},
+      {WSS("", "a"), NOMORE, R400(WSV_ERR_HS_TARGET), "not a path"},
+      {WSS("/", NULL), {{"host", "a", 0}}, R400(WSV_ERR_HS_HOST),
        "no :authority"},
-      {"websocket", "https", "/", "user@a", NOMORE, R400(WSV_ERR_HS_HOST),
-       ":authority"},
-      {"websocket", "https", "/", "a:65536", NOMORE, R400(WSV_ERR_HS_HOST),
-       "host[:port]"},
-      {"websocket", "https", "/", "a:1", {{"host", "A:1", 0}}, OK_ACCEPT, NULL},
-      {"websocket",
-       "https",
-       "/",
-       "a:1",
-       {{"host", "a", 0}},
-       R400(WSV_ERR_HS_HOST),
-       "differs"},
-      {"websocket",
-       "https",
-       "/",
-       "a",
-       {{"host", "a", 0}, {"host", "a", 0}},
-       R400(WSV_ERR_HS_HOST),
-       "repeated"},
-      {"websocket",
-       "https",
-       "/",
-       "a",
-       {{"content-length", "0", 0}},
-       R400(WSV_ERR_HS_BODY),
+      {WSS("/", "user@a"), NOMORE, R400(WSV_ERR_HS_HOST), ":authority"},
+      {WSS("/", "a:65536"), NOMORE, R400(WSV_ERR_HS_HOST), "host[:port]"},
+      {WSS("/", "a:1"), {{"host", "A:1", 0}}, OK_ACCEPT, NULL},
+      {WSS("/", "a:1"), {{"host", "a", 0}}, R400(WSV_ERR_HS_HOST), "differs"},
+      {WSS("/", "a"), {{"host", "a", 0}, {"host", "a", 0}},
+       R400(WSV_ERR_HS_HOST), "repeated"},
+      {WSS("/", "a"), {{"content-length", "0", 0}}, R400(WSV_ERR_HS_BODY),
        "content-length \"0\""},
-      {"websocket",
-       "https",
-       "/",
-       "a",
-       {{"content-length", "12", 0}},
-       R400(WSV_ERR_HS_BODY),
+      {WSS("/", "a"), {{"content-length", "12", 0}}, R400(WSV_ERR_HS_BODY),
        "the WebSocket"},
       /* no Key/Accept over HTTP/2: a key, even a broken one, is ignored */
-      {"websocket",
-       "https",
-       "/",
-       "a",
-       {{"sec-websocket-key", "not b64", 0}},
-       OK_ACCEPT,
-       NULL},
+      {WSS("/", "a"), {{"sec-websocket-key", "not b64", 0}}, OK_ACCEPT, NULL},
   };
+  /* clang-format on */
   struct h2_case c;
   struct wsv_hs_server *hs;
   struct flist l;
   (void)state;
   for (size_t i = 0; i < NCASES(rows); i++)
-    ws_run(&rows[i]);
+    row_run(NULL, &rows[i]);
   /* a CONNECT tunnel as RFC 9113 §8.5 has it: refused, allow: CONNECT */
   memset(&c, 0, sizeof c);
   c.base = tunnel;
@@ -715,66 +708,70 @@ static void test_server_connect(void **state) {
   fl_free(&l);
 }
 
+/* A version row: the sec-websocket-version value (NULL: none) after
+ * h2_pseudo, and the answer. */
+struct vrow {
+  const char *version;
+  int result, status, err;
+  const char *reason;
+};
+
+static void vrow_run(const struct wsv_hs_server_config *cfg,
+                     const struct vrow *rows, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    struct h2_case c;
+    memset(&c, 0, sizeof c);
+    c.base = h2_pseudo;
+    if (rows[i].version != NULL)
+      c.add[0] = (struct fld){"sec-websocket-version", rows[i].version, 0};
+    c.result = rows[i].result;
+    c.status = rows[i].status;
+    c.err = rows[i].err;
+    c.reason = rows[i].reason;
+    h2_run(cfg, &c);
+  }
+}
+
 /* The version rows, as on HTTP/1.1 but never a 426. */
 static void test_server_versions(void **state) {
-#define R400(e) WSV_HS_REJECT, 400, e
-  static const struct h2_case only13[] = {
-      {h2_pseudo, {{"sec-websocket-version", "13", 0}}, OK_ACCEPT, NULL},
-      {h2_pseudo,
-       {{"sec-websocket-version", "8", 0}},
-       R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
-       "unsupported WebSocket version 8; this server speaks 13"},
-      {h2_pseudo,
-       {{"sec-websocket-version", "99", 0}},
-       R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
-       "version 99"},
-      {h2_pseudo,
-       {{"sec-websocket-version", "255", 0}},
-       R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
-       "version 255"},
-      {h2_pseudo, {{NULL, NULL, 0}}, R400(WSV_ERR_HS_VERSION), "missing"},
-      {h2_pseudo,
-       {{"sec-websocket-version", "013", 0}},
-       R400(WSV_ERR_HS_VERSION),
-       "leading zero"},
-      {h2_pseudo,
-       {{"sec-websocket-version", "13, 8", 0}},
-       R400(WSV_ERR_HS_VERSION),
-       "is a list"},
-      {h2_pseudo,
-       {{"sec-websocket-version", "256", 0}},
-       R400(WSV_ERR_HS_VERSION),
-       "above 255"},
-      {h2_pseudo,
-       {{"sec-websocket-version", "", 0}},
-       R400(WSV_ERR_HS_VERSION),
-       "empty"},
-      {h2_pseudo,
-       {{"sec-websocket-version", "13", 0}, {"sec-websocket-version", "13", 0}},
-       R400(WSV_ERR_HS_VERSION),
-       "repeated"},
+#define UNSUP R400(WSV_ERR_HS_VERSION_UNSUPPORTED)
+#define BADV R400(WSV_ERR_HS_VERSION)
+  static const struct vrow only13[] = {
+      {"13", OK_ACCEPT, NULL},
+      {"8", UNSUP, "unsupported WebSocket version 8; this server speaks 13"},
+      {"99", UNSUP, "version 99"},
+      {"255", UNSUP, "version 255"},
+      {NULL, BADV, "missing"},
+      {"013", BADV, "leading zero"},
+      {"13, 8", BADV, "is a list"},
+      {"256", BADV, "above 255"},
+      {"", BADV, "empty"},
+      {"+13", BADV, "sign"},
   };
-  static const struct h2_case all[] = {
-      {h2_pseudo, {{"sec-websocket-version", "13", 0}}, OK_ACCEPT, NULL},
-      {h2_pseudo, {{"sec-websocket-version", "8", 0}}, OK_ACCEPT, NULL},
-      {h2_pseudo, {{"sec-websocket-version", "7", 0}}, OK_ACCEPT, NULL},
-      {h2_pseudo,
-       {{"sec-websocket-version", "99", 0}},
-       R400(WSV_ERR_HS_VERSION_UNSUPPORTED),
-       "speaks 13, 8, 7"},
+  static const struct vrow all[] = {
+      {"13", OK_ACCEPT, NULL},
+      {"8", OK_ACCEPT, NULL},
+      {"7", OK_ACCEPT, NULL},
+      {"99", UNSUP, "speaks 13, 8, 7"},
   };
+  static const struct h2_case repeated = {
+      h2_pseudo,
+      {{"sec-websocket-version", "13", 0}, {"sec-websocket-version", "13", 0}},
+      BADV,
+      "repeated"};
   struct wsv_hs_server_config cfg;
   struct wsv_hs_server *hs;
   struct flist l;
   (void)state;
   wsv_hs_server_config_init(&cfg); /* unsupported_status 426: still 400 */
   assert_int_equal(cfg.unsupported_status, 426);
-  h2_run_all(&cfg, only13, NCASES(only13));
+  vrow_run(&cfg, only13, NCASES(only13));
+  h2_run(&cfg, &repeated);
   cfg.unsupported_status = 400;
-  h2_run_all(&cfg, only13, NCASES(only13));
+  vrow_run(&cfg, only13, NCASES(only13));
   wsv_hs_server_config_init(&cfg);
   cfg.versions = WSV_VERSIONS_ALL;
-  h2_run_all(&cfg, all, NCASES(all));
+  vrow_run(&cfg, all, NCASES(all));
   /* version 8: the origin comes from sec-websocket-origin */
   fl_make(&l, h2_pseudo,
           (const struct fld[]){{"sec-websocket-version", "8", 0},
