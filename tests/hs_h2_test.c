@@ -1007,8 +1007,19 @@ static void test_server_api_edges(void **state) {
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_ERR_INVAL);
   assert_int_equal(wsv_hs_server_parse(hs, "GET", 3), WSV_ERR_INVAL);
   wsv_hs_server_reset(hs);
+  /* the setters: not before a verdict, as on HTTP/1.1 */
+  assert_int_equal(wsv_hs_server_set_extensions(hs, bad.value), WSV_ERR_STATE);
+  assert_int_equal(wsv_hs_server_select_subprotocol(hs, "x"), WSV_ERR_STATE);
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_HS_ACCEPT);
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_ERR_INVAL);
+  /* after acceptance: the extensions may still be set (checked) */
+  bad.value.len = 2;
+  assert_int_equal(wsv_hs_server_set_extensions(hs, bad.value), WSV_ERR_INVAL);
+  assert_int_equal(
+      wsv_hs_server_set_extensions(hs, (struct wsv_str){"x-ext", 5}), 0);
+  assert_int_equal(wsv_hs_server_response_h2(hs, f, 4), 1);
+  assert_str(f[0].name, "sec-websocket-extensions");
+  assert_str(f[0].value, "x-ext");
   assert_int_equal(wsv_hs_server_response_h2(hs, NULL, 4), 0);
   /* an HTTP/1.1 head under way: HTTP/2 refused */
   wsv_hs_server_reset(hs);
