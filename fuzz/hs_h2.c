@@ -24,7 +24,8 @@
  * Checked, server: the result is ACCEPT, REJECT or PLAIN_HTTP; a reset
  * object judges the same list the same way; ACCEPT is :status 200, keeps
  * the stream, never answers sec-websocket-version, and its subprotocol is
- * one the request offered; REJECT is a 4xx/5xx (426 only from the hook),
+ * one the request offered; REJECT is a 4xx/5xx but never 426 (the hook's
+ * status, or 403; its 426 becomes 400),
  * closes the stream and answers sec-websocket-version with the supported
  * list and a content-type; PLAIN_HTTP has no fields and no status; every
  * answer's names are lower case and never a pseudo-header or an HTTP/1.1
@@ -141,9 +142,11 @@ static void fuzz_check_server(const struct wsv_hs_server *hs, int rc,
     CHECK(wsv_hs_server_version(hs) >= 7);
     return;
   }
-  CHECK(status >= 400 && status <= 599 && wsv_hs_server_close_after(hs));
-  CHECK(status != 426 || (hooked && hook->mode == 3 &&
-                          wsv_hs_server_error(hs) == WSV_ERR_HS_REFUSED));
+  CHECK(status >= 400 && status <= 599 && status != 426);
+  CHECK(wsv_hs_server_close_after(hs));
+  CHECK(status == 403 || status == 400 ||
+        (hooked && hook->mode == 3 && status == hook->status) ||
+        wsv_hs_server_error(hs) != WSV_ERR_HS_REFUSED);
   CHECK(wsv_hs_server_error(hs) < 0 && reason[0] != '\0');
   CHECK(has_version && has_type);
 }

@@ -579,6 +579,8 @@ static int hss_run_hook(struct wsv_hs_server *hs) {
     strcpy(hs->reason, "the server refused this WebSocket request");
   hs->err = WSV_ERR_HS_REFUSED;
   hs->status = (r >= 400 && r <= 599) ? r : 403;
+  if (hs->h2 && hs->status == 426) /* no Upgrade on HTTP/2 */
+    hs->status = 400;
   hs->result = WSV_HS_REJECT;
   return hs->result;
 }

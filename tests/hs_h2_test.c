@@ -844,7 +844,14 @@ static void test_server_fields_and_hook(void **state) {
   h.ret = 405;
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_HS_REJECT);
   h2_check_reject(hs, "13"); /* allow: CONNECT */
-  assert_int_equal(h.calls, 3);
+  /* a hook's 426 means nothing without Upgrade: 400 over HTTP/2 */
+  wsv_hs_server_reset(hs);
+  h.ret = 426;
+  assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_HS_REJECT);
+  assert_int_equal(wsv_hs_server_status(hs), 400);
+  assert_int_equal(wsv_hs_server_error(hs), WSV_ERR_HS_REFUSED);
+  h2_check_reject(hs, "13");
+  assert_int_equal(h.calls, 4);
   /* a request refused by a rule never reaches the hook */
   wsv_hs_server_free(hs);
   fl_free(&l);
