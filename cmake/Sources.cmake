@@ -115,6 +115,7 @@ set(WSV_TEST_SOURCES
   tests/error_test.c
   tests/frame_test.c
   tests/hs_client_test.c
+  tests/hs_h2_test.c
   tests/hs_server_test.c
   tests/http_test.c
   tests/origin_test.c
@@ -146,6 +147,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/extensions.c
   fuzz/frame.c
   fuzz/host.c
+  fuzz/hs_h2.c
   fuzz/inflate.c
   fuzz/origin.c
   fuzz/proxy.c
