@@ -1,6 +1,8 @@
-// ws_echo.js PORT - a Node `ws` echo server for bench/run: every message
-// goes back as it came (same type), permessage-deflate off (as for every
-// peer), no per-message work beyond the echo.  Stops on SIGINT or SIGTERM.
+// ws_echo.js PORT [--deflate] - a Node `ws` echo server for bench/run:
+// every message goes back as it came (same type), permessage-deflate off
+// (as for every peer) unless --deflate (perMessageDeflate: true, ws's own
+// defaults, for bench/deflate.py), no per-message work beyond the echo.
+// Stops on SIGINT or SIGTERM.
 'use strict';
 const { WebSocketServer } = require('ws');
 
@@ -8,7 +10,7 @@ const port = Number(process.argv[2] || 8080);
 const wss = new WebSocketServer({
   host: '127.0.0.1',
   port,
-  perMessageDeflate: false,
+  perMessageDeflate: process.argv.includes('--deflate'),
   maxPayload: 64 * 1024 * 1024,
 });
 wss.on('connection', (ws) => {

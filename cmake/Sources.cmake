@@ -86,12 +86,21 @@ set(WSV_TOOL_SOURCES
   tools/page.c
   tools/probe.c
   tools/probe_grade.c
+  tools/probe_h2.c
+  tools/probe_h2_net.c
   tools/probe_net.c
   tools/probe_report.c
   tools/serve.c
   tools/serve_opts.c
   tools/static.c
   tools/webpath.c
+)
+
+# Load generators of bench/ that the build makes (the echo servers there
+# are built by bench/run itself): each bench/NAME.c is the executable NAME,
+# on the static libraries and the public headers only.
+set(WSV_BENCH_SOURCES
+  bench/h2_load.c
 )
 
 # Unit tests (cmocka): each tests/NAME_test.c is the executable and ctest
@@ -106,6 +115,7 @@ set(WSV_TEST_SOURCES
   tests/error_test.c
   tests/frame_test.c
   tests/hs_client_test.c
+  tests/hs_h2_test.c
   tests/hs_server_test.c
   tests/http_test.c
   tests/origin_test.c
@@ -138,6 +148,7 @@ set(WSV_FUZZ_SOURCES
   fuzz/extensions.c
   fuzz/frame.c
   fuzz/host.c
+  fuzz/hs_h2.c
   fuzz/inflate.c
   fuzz/origin.c
   fuzz/proxy.c
@@ -155,7 +166,7 @@ set(WSV_FUZZ_SOURCES
 function(wsv_check_sources)
   set(listed ${WSV_PUBLIC_HEADERS} ${WSV_CORE_SOURCES} ${WSV_RT_SOURCES}
     ${WSV_TOOL_SOURCES} ${WSV_TEST_SOURCES} ${WSV_TEST_SUPPORT}
-    ${WSV_FUZZ_SOURCES})
+    ${WSV_FUZZ_SOURCES} ${WSV_BENCH_SOURCES})
   set(where
     "include/wsv/*.h" WSV_PUBLIC_HEADERS
     "src/*.c" WSV_CORE_SOURCES

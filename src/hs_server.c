@@ -579,6 +579,8 @@ static int hss_run_hook(struct wsv_hs_server *hs) {
     strcpy(hs->reason, "the server refused this WebSocket request");
   hs->err = WSV_ERR_HS_REFUSED;
   hs->status = (r >= 400 && r <= 599) ? r : 403;
+  if (hs->h2 && hs->status == 426) /* no Upgrade on HTTP/2 */
+    hs->status = 400;
   hs->result = WSV_HS_REJECT;
   return hs->result;
 }
@@ -818,7 +820,8 @@ static int hss_h2_fields(struct wsv_hs_server *hs,
   for (i = 0; i < n; i++) {
     const struct wsv_header *f = &fields[i];
     size_t add = f->name.len + f->value.len;
-    bytes = add < SIZE_MAX - 32 - bytes ? bytes + add + 32 : SIZE_MAX;
+    size_t room = bytes <= SIZE_MAX - 32 ? SIZE_MAX - 32 - bytes : 0;
+    bytes = add <= room ? bytes + add + 32 : SIZE_MAX; /* saturated */
     if (f->name.len > 0 && f->name.ptr[0] == ':') {
       if (hss_h2_pseudo(hs, f, regular > 0))
         return 1;

@@ -18,6 +18,9 @@
  * handshake for reasons other than the version (3xx, 401, 403, 404, 407),
  * where nothing can be judged.
  *
+ * With --h2 the run is probe_h2.c's (WebSockets over HTTP/2, RFC 8441):
+ * the same version rows on streams of one HTTP/2 connection.
+ *
  * This file owns the command: its options, the table of probes, the run
  * in order and the exit status, and the text helpers the pieces share.
  * The network is probe_net.c's, the grading probe_grade.c's, the two
@@ -37,6 +40,8 @@
 
 static const char probe_usage[] =
     "usage: wsv probe [--json] [--timeout MS] [--no-deflate] [-v] URL\n"
+    "       wsv probe --h2 [--cacert FILE | -k] [--json] [--timeout MS]\n"
+    "                 [-v] URL\n"
     "\n"
     "Audit a WebSocket server's opening handshake and its\n"
     "Sec-WebSocket-Version negotiation (RFC 6455 sections 4.2.2 and 4.4).\n"
@@ -48,16 +53,35 @@ static const char probe_usage[] =
     "also offers permessage-deflate, and the extensions the server agrees\n"
     "to are reported (not graded).\n"
     "\n"
-    "  URL            ws://host[:port][/path][?query]; IPv6 as [::1]\n"
+    "With --h2, the same over HTTP/2 (RFC 8441): one connection, TLS with\n"
+    "ALPN h2 for wss://, cleartext h2c with prior knowledge for ws://.\n"
+    "Rows: the ALPN choice, the server's SETTINGS and its\n"
+    "SETTINGS_ENABLE_CONNECT_PROTOCOL, an extended CONNECT per version\n"
+    "(13, 8, 7, 99, none, 013, \"13, 8\", twice; each on its own stream:\n"
+    "200 accepts, 400 with sec-websocket-version refuses), then on the\n"
+    "version-13 stream a masked text and a masked binary frame (echo\n"
+    "expected) and a Close (the server's Close and END_STREAM expected).\n"
+    "No extension is offered over HTTP/2.\n"
+    "\n"
+    "  URL            ws://host[:port][/path][?query]; IPv6 as [::1];\n"
+    "                 wss://... with --h2\n"
     "  --json         print one JSON object instead of the table\n"
-    "  --timeout MS   time allowed per handshake (default 3000)\n"
+    "  --timeout MS   time allowed per handshake (default 3000); with\n"
+    "                 --h2, per step (connection, handshakes, frames)\n"
     "  --no-deflate   offer no extension\n"
+    "  --h2           probe WebSockets over HTTP/2 (RFC 8441)\n"
+    "  --cacert FILE  wss://: trust the CAs in FILE (PEM) instead of the\n"
+    "                 system's store\n"
+    "  -k, --insecure wss://: accept any certificate and host name\n"
     "  -v, --verbose  print each request and response head to stderr\n"
     "  -h, --help     print this help\n"
     "\n"
     "Exit status: 0 the server conforms (no FAIL), 1 it does not,\n"
     "2 usage error, server unreachable, or the URL refuses even a\n"
-    "version-13 handshake for another reason (redirect, 401, 403, 404).\n";
+    "version-13 handshake for another reason (redirect, 401, 403, 404);\n"
+    "with --h2 also 2 when the server does not speak HTTP/2 (ALPN picks\n"
+    "http/1.1, or no SETTINGS after the h2c preface) or does not send\n"
+    "SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (no WebSockets over HTTP/2).\n";
 
 /* ---- what is sent -------------------------------------------------------- */
 
@@ -107,7 +131,9 @@ static int probe_parse_timeout(const char *s, int *out) {
 }
 
 int wsv_cmd_probe(int argc, char **argv) {
-  struct probe_opts o = {0, 0, 0, PROBE_DEFAULT_TIMEOUT_MS, NULL};
+  struct probe_opts o;
+  memset(&o, 0, sizeof o);
+  o.timeout_ms = PROBE_DEFAULT_TIMEOUT_MS;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -119,6 +145,17 @@ int wsv_cmd_probe(int argc, char **argv) {
       o.verbose = 1;
     } else if (strcmp(a, "--no-deflate") == 0) {
       o.no_deflate = 1;
+    } else if (strcmp(a, "--h2") == 0) {
+      o.h2 = 1;
+    } else if (strcmp(a, "-k") == 0 || strcmp(a, "--insecure") == 0) {
+      o.insecure = 1;
+    } else if (strcmp(a, "--cacert") == 0 || strncmp(a, "--cacert=", 9) == 0) {
+      const char *val = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+      if (val == NULL || val[0] == '\0') {
+        wsv_cli_say("probe", "--cacert needs a PEM file");
+        return 2;
+      }
+      o.cacert = val;
     } else if (strcmp(a, "--timeout") == 0 ||
                strncmp(a, "--timeout=", 10) == 0) {
       const char *val =
@@ -141,13 +178,26 @@ int wsv_cmd_probe(int argc, char **argv) {
     fputs(probe_usage, stderr);
     return 2;
   }
+  if ((o.insecure || o.cacert != NULL) && !o.h2) {
+    wsv_cli_say("probe", "--cacert and --insecure go with --h2 and wss://");
+    return 2;
+  }
+  if (o.insecure && o.cacert != NULL) {
+    wsv_cli_say("probe", "--cacert and --insecure exclude each other");
+    return 2;
+  }
 
   static struct probe_target t;
   memset(&t, 0, sizeof t);
   char err[200];
-  if (probe_target_open(&t, o.url, err, sizeof err) != 0) {
+  if (probe_target_open(&t, o.url, o.h2, err, sizeof err) != 0) {
     probe_fatal(&o, err);
     return 2;
+  }
+  if (o.h2) {
+    int rc = probe_h2_main(&o, &t);
+    probe_target_close(&t);
+    return rc;
   }
 
   /* About 90 KB of results: static, not on the stack. */

@@ -4,6 +4,12 @@
  * RFC 6455 §4.3, Upgrade, Connection, Sec-WebSocket-Accept, the
  * extensions), the grade of each answer (PASS, WARN, FAIL, N/A, with the
  * section that says so) and the "versions" row from all of them.
+ *
+ * The same rules grade the answers over HTTP/2 (r->h2, `wsv probe --h2`),
+ * as RFC 8441 §5 keeps Sec-WebSocket-Version as RFC 6455 defines it; what
+ * differs there: a 2xx (200) accepts instead of a 101, there is no
+ * Upgrade, Connection or Accept to check, and a refusal is 400 (a 426
+ * needs an Upgrade field, which HTTP/2 forbids, RFC 9113 §8.2.2).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -176,6 +182,12 @@ static void probe_flag(struct probe_result *r, enum probe_verdict level,
   }
 }
 
+/* Did the server accept the handshake: 101 on HTTP/1.1, any 2xx on
+ * HTTP/2 (RFC 8441 §5; RFC 9110 §9.3.6 for CONNECT)? */
+static int probe_accepted(const struct probe_result *r) {
+  return r->h2 ? r->status >= 200 && r->status < 300 : r->status == 101;
+}
+
 /* A PASS explanation, used only when nothing worse was found. */
 static void probe_pass(struct probe_result *r, const char *text) {
   if (r->why[0] == '\0') {
@@ -233,6 +245,26 @@ static void probe_grade_101(struct probe_result *r) {
                "(§11.3.5)");
 }
 
+/* The checks of a 2xx answer to an extended CONNECT (RFC 8441 §5, which
+ * keeps RFC 6455's rules for the Sec-WebSocket-* fields). */
+static void probe_grade_200(struct probe_result *r) {
+  if (r->status != 200)
+    probe_flag(r, PROBE_WARN, "%d, not 200 (RFC 8441 §5)", r->status);
+  if (!probe_ext_offered(r))
+    probe_flag(r, PROBE_FAIL,
+               "200 names an extension not offered (§4.1 step 5, "
+               "RFC 8441 §5)");
+  if (wsv_http_count(r->headers, r->nheaders, "Sec-WebSocket-Protocol", NULL) >
+      0)
+    probe_flag(r, PROBE_FAIL,
+               "200 names a subprotocol not offered (§4.1 step 6, "
+               "RFC 8441 §5)");
+  if (r->has_list)
+    probe_flag(r, PROBE_FAIL,
+               "200 carries sec-websocket-version, an error-only field "
+               "(§4.2.2, §11.3.5, RFC 8441 §5)");
+}
+
 /* A 426 must name the protocols to upgrade to (RFC 9110 §15.5.22);
  * `ref` ends the text of an Upgrade field without websocket. */
 static void probe_grade_426(struct probe_result *r, const char *ref) {
@@ -242,6 +274,24 @@ static void probe_grade_426(struct probe_result *r, const char *ref) {
     probe_flag(r, PROBE_WARN, "426 Upgrade does not name websocket%s", ref);
 }
 
+/* The status of a refusal over HTTP/2: 400 (RFC 8441 §5 keeps §4.2.2's
+ * "400 or 426"; a 426 needs an Upgrade field, forbidden on HTTP/2). */
+static void probe_grade_h2_status(struct probe_result *r) {
+  int s = r->status;
+  if (s == 426)
+    probe_flag(r, PROBE_WARN,
+               "426 on HTTP/2, which has no Upgrade (RFC 9113 §8.2.2); "
+               "400 (RFC 8441 §5)");
+  else if (s >= 300 && s < 400)
+    probe_flag(r, PROBE_WARN, "redirect instead of 400 (§4.2.2, RFC 8441 §5)");
+  else if (s >= 500)
+    probe_flag(r, PROBE_WARN,
+               "server error %d instead of 400 (§4.2.2, RFC 8441 §5)", s);
+  else if (s != 400)
+    probe_flag(r, PROBE_WARN, "%d instead of 400 (§4.2.2, §4.4, RFC 8441 §5)",
+               s);
+}
+
 /* The checks of an answer refusing the handshake.  `missing` is the level
  * of an answer without a Sec-WebSocket-Version list; `pass` explains a
  * refusal that passes them all. */
@@ -249,7 +299,9 @@ static void probe_grade_refusal(struct probe_result *r,
                                 enum probe_verdict missing, const char *pass) {
   const struct probe_def *d = r->def;
   int s = r->status;
-  if (s < 200 || (s >= 200 && s < 300))
+  if (r->h2)
+    probe_grade_h2_status(r);
+  else if (s < 200 || (s >= 200 && s < 300))
     probe_flag(r, PROBE_FAIL,
                "%d is not an error code (MUST, §4.2.2 /version/)", s);
   else if (s >= 300 && s < 400)
@@ -273,7 +325,7 @@ static void probe_grade_refusal(struct probe_result *r,
     probe_flag(r, PROBE_FAIL, "lists %d, refused it (§4.4)", d->version);
   }
 
-  if (s == 426)
+  if (s == 426 && !r->h2)
     probe_grade_426(r, " (RFC 9110 §15.5.22)");
   probe_pass(r, pass);
 }
@@ -286,17 +338,26 @@ void probe_grade(struct probe_result *r, struct probe_summary *sum) {
   if (!r->answered) {
     if (d->kind == PROBE_PLAIN)
       probe_flag(r, PROBE_WARN, "%s (an HTTP server should answer)", r->error);
+    else if (r->h2)
+      probe_flag(r, PROBE_FAIL, "%s (MUST answer, §4.2.2, RFC 8441 §5)",
+                 r->error);
     else
       probe_flag(r, PROBE_FAIL, "%s (MUST answer, §4.2.1, §4.2.2)", r->error);
     return;
   }
 
   int s = r->status;
+  int ok = probe_accepted(r);
   switch (d->kind) {
   case PROBE_KNOWN:
-    if (s == 101) {
-      probe_grade_101(r);
-      probe_pass(r, "101, Accept right (§4.2.2)");
+    if (ok) {
+      if (r->h2) {
+        probe_grade_200(r);
+        probe_pass(r, "200, no sec-websocket-version (RFC 8441 §5)");
+      } else {
+        probe_grade_101(r);
+        probe_pass(r, "101, Accept right (§4.2.2)");
+      }
       probe_set_add(&sum->accepted, d->version);
     } else if (d->version == 13) {
       if ((s >= 300 && s < 400) || s == 401 || s == 403 || s == 404 ||
@@ -308,6 +369,10 @@ void probe_grade(struct probe_result *r, struct probe_summary *sum) {
                  "version 13 was refused with %d %s, so the URL is not a "
                  "WebSocket endpoint for this client",
                  s, r->reason);
+      } else if (r->h2) {
+        probe_flag(r, PROBE_FAIL,
+                   "refused 13 after announcing extended CONNECT (RFC 8441 "
+                   "§3, §5; §4.2.1)");
       } else {
         probe_flag(r, PROBE_FAIL,
                    "refused 13, RFC 6455's version (§4.1 item 9, §4.2.1)");
@@ -319,30 +384,30 @@ void probe_grade(struct probe_result *r, struct probe_summary *sum) {
     }
     break;
   case PROBE_UNSUPPORTED:
-    if (s == 101) {
+    if (ok) {
       probe_flag(r, PROBE_FAIL,
-                 "101 for unknown version %d (MUST refuse, §4.2.2 /version/)",
-                 d->version);
+                 "%d for unknown version %d (MUST refuse, §4.2.2 /version/)",
+                 s, d->version);
     } else {
       probe_grade_refusal(r, PROBE_FAIL,
-                          s == 426 ? "426, list, Upgrade (§4.2.2, §4.4, "
+                          s == 426 && !r->h2 ? "426, list, Upgrade (§4.2.2, §4.4, "
                                      "RFC 9110 §15.5.22)"
                                    : "refused, listed versions (§4.2.2, §4.4)");
     }
     break;
   case PROBE_NONE:
-    if (s == 101) {
+    if (ok) {
       probe_flag(r, PROBE_FAIL,
-                 "101 without a version (MUST refuse, §4.2.1 item 6)");
+                 "%d without a version (MUST refuse, §4.2.1 item 6)", s);
     } else {
       probe_grade_refusal(r, PROBE_WARN,
                           "refused, listed versions (§4.2.1, §4.4)");
     }
     break;
   case PROBE_MALFORMED:
-    if (s == 101) {
+    if (ok) {
       probe_flag(r, PROBE_FAIL,
-                 "101 to a bad version field (%s); MUST refuse, §4.2.1",
+                 "%d to a bad version field (%s); MUST refuse, §4.2.1", s,
                  d->rule);
     } else {
       probe_grade_refusal(r, PROBE_FAIL,
@@ -375,7 +440,7 @@ void probe_grade_summary(struct probe_result *rs, size_t n,
   int differ = 0;
   for (size_t i = 0; i < n; i++) {
     struct probe_result *r = &rs[i];
-    if (!r->answered || r->status == 101 || !r->has_list)
+    if (!r->answered || probe_accepted(r) || !r->has_list)
       continue;
     if (sum->nlists > 0 && !probe_set_eq(&r->list_set, &sum->advertised))
       differ = 1;
@@ -397,10 +462,11 @@ void probe_grade_summary(struct probe_result *rs, size_t n,
   for (size_t k = 0; k < 3; k++)
     if (probe_set_has(&sum->accepted, known[k]))
       acc[nacc++] = known[k];
+  const char *code = n > 0 && rs[0].h2 ? "200" : "101";
   if (nacc == 0)
-    snprintf(sum->status_text, sizeof sum->status_text, "101: none");
+    snprintf(sum->status_text, sizeof sum->status_text, "%s: none", code);
   else {
-    snprintf(sum->status_text, sizeof sum->status_text, "101: ");
+    snprintf(sum->status_text, sizeof sum->status_text, "%s: ", code);
     for (size_t k = 0; k < nacc; k++)
       probe_appendf(sum->status_text, sizeof sum->status_text, "%s%d",
                     k ? ", " : "", acc[k]);
@@ -417,7 +483,7 @@ void probe_grade_summary(struct probe_result *rs, size_t n,
   for (size_t k = 0; k < nacc; k++) {
     for (size_t i = 0; i < n; i++) {
       struct probe_result *r = &rs[i];
-      if (!r->answered || r->status == 101 || !r->has_list)
+      if (!r->answered || probe_accepted(r) || !r->has_list)
         continue;
       if (!probe_set_has(&r->list_set, acc[k])) {
         probe_flag(&tmp, PROBE_FAIL,
@@ -430,7 +496,7 @@ void probe_grade_summary(struct probe_result *rs, size_t n,
   /* A listed version among 13, 8, 7 that its probe saw refused. */
   for (size_t i = 0; i < n; i++) {
     struct probe_result *r = &rs[i];
-    if (r->def->kind != PROBE_KNOWN || !r->answered || r->status == 101)
+    if (r->def->kind != PROBE_KNOWN || !r->answered || probe_accepted(r))
       continue;
     if (probe_set_has(&sum->advertised, r->def->version))
       probe_flag(&tmp, PROBE_FAIL, "lists %d, refused it (§4.4)",
@@ -440,7 +506,9 @@ void probe_grade_summary(struct probe_result *rs, size_t n,
     probe_flag(&tmp, PROBE_FAIL, "accepted no version at all");
   if (differ)
     probe_flag(&tmp, PROBE_WARN, "answers list different versions");
-  probe_pass(&tmp, "one list; 101 exactly for listed versions (§4.4)");
+  probe_pass(&tmp, n > 0 && rs[0].h2
+                       ? "one list; 200 exactly for listed versions (§4.4)"
+                       : "one list; 101 exactly for listed versions (§4.4)");
   sum->verdict = tmp.verdict;
   snprintf(sum->why, sizeof sum->why, "%s", tmp.why);
 }

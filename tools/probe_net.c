@@ -26,21 +26,23 @@
 
 /* ---- the target ---------------------------------------------------------- */
 
-/* The ws:// URL (wsv_url_parse; wss:// is refused for now) as t's host,
- * port, Host field and request target.  0, or -1 with the reason in
- * err[0..errcap). */
-static int probe_parse_url(const char *url, struct probe_target *t, char *err,
-                           size_t errcap) {
+/* The ws:// URL (wsv_url_parse; wss:// only when allow_wss, for --h2) as
+ * t's host, port, Host field and request target.  0, or -1 with the
+ * reason in err[0..errcap). */
+static int probe_parse_url(const char *url, int allow_wss,
+                           struct probe_target *t, char *err, size_t errcap) {
   struct wsv_url u;
   const char *why;
   if (wsv_url_parse(&u, url, strlen(url), 0, &why) != WSV_OK) {
     snprintf(err, errcap, "%s", why);
     return -1;
   }
-  if (u.secure) {
-    snprintf(err, errcap, "wss:// is not supported yet (use ws://)");
+  if (u.secure && !allow_wss) {
+    snprintf(err, errcap,
+             "wss:// is probed over HTTP/2 only (--h2); use ws:// here");
     return -1;
   }
+  t->secure = u.secure;
   if (u.host.len >= sizeof t->host) {
     snprintf(err, errcap, "the URL's host is too long");
     return -1;
@@ -61,9 +63,9 @@ static int probe_parse_url(const char *url, struct probe_target *t, char *err,
   return 0;
 }
 
-int probe_target_open(struct probe_target *t, const char *url, char *err,
-                      size_t cap) {
-  if (probe_parse_url(url, t, err, cap) != 0)
+int probe_target_open(struct probe_target *t, const char *url, int allow_wss,
+                      char *err, size_t cap) {
+  if (probe_parse_url(url, allow_wss, t, err, cap) != 0)
     return -1;
   struct addrinfo hints;
   memset(&hints, 0, sizeof hints);
@@ -91,13 +93,13 @@ void probe_target_close(struct probe_target *t) {
 
 /* ---- one exchange -------------------------------------------------------- */
 
-static long long probe_now_ms(void) {
+long long probe_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int probe_left_ms(long long deadline) {
+int probe_left_ms(long long deadline) {
   long long left = deadline - probe_now_ms();
   if (left < 0)
     return 0;
@@ -115,10 +117,8 @@ static void probe_addr_text(const struct sockaddr *sa, socklen_t salen,
   snprintf(dst, cap, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, s);
 }
 
-/* Connect to the first address that answers before `deadline`.  Returns
- * the socket (non-blocking), or -1 with err set. */
-static int probe_connect(struct probe_target *t, long long deadline, char *err,
-                         size_t errcap) {
+int probe_connect(struct probe_target *t, long long deadline, char *err,
+                  size_t errcap) {
   int last = 0;
   int timed_out = 0;
   for (struct addrinfo *ai = t->addrs; ai != NULL; ai = ai->ai_next) {
@@ -261,8 +261,7 @@ static void probe_build_request(struct probe_result *r,
   r->request_len = strlen(out);
 }
 
-/* The first non-empty line of a text body, if any. */
-static void probe_body_line(struct probe_result *r) {
+void probe_body_line(struct probe_result *r) {
   struct wsv_str ct;
   if (wsv_http_count(r->headers, r->nheaders, "Content-Type", &ct) > 0 &&
       !(ct.len >= 10 && strncasecmp(ct.ptr, "text/plain", 10) == 0))

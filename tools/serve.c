@@ -256,13 +256,19 @@ static void serve_on_http(const struct wsv_hs_server *hs,
 }
 
 /* The header lines of the demo page and of its 405, with --header and
- * --header-http after them.  0, or -1 out of memory. */
+ * --header-http after them.  The page's X-Wsv-WebSocket-Http2 says
+ * whether this server takes WebSockets over HTTP/2 (1: RFC 8441's
+ * extended CONNECT is on; 0: --no-h2-websocket or --no-http2), so that the
+ * page, which cannot see its WebSocket's HTTP version, can tell whether a
+ * browser may send it on the page's own HTTP/2 connection.  0, or -1 out
+ * of memory. */
 static int serve_headers_init(struct serve *st) {
   const char *user = st->opt.http_headers != NULL ? st->opt.http_headers : "";
   if (asprintf(&st->page_headers,
                "Cache-Control: no-store\r\n"
-               "X-Content-Type-Options: nosniff\r\n%s",
-               user) < 0) {
+               "X-Content-Type-Options: nosniff\r\n"
+               "X-Wsv-WebSocket-Http2: %d\r\n%s",
+               st->opt.http2 == WSV_HTTP2_ON, user) < 0) {
     st->page_headers = NULL;
     return -1;
   }

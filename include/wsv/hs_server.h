@@ -154,10 +154,11 @@
  *   origin and sec-websocket-protocol: as HTTP/1.1
  *                                        400  WSV_ERR_HS_HEADER
  *   permessage-deflate: negotiated as on HTTP/1.1 (pmd_policy)
- *   the accept hook refuses              403, or the hook's 4xx/5xx,
+ *   the accept hook refuses              403, or the hook's 4xx/5xx
+ *                                        (a 426 becomes 400),
  *                                        WSV_ERR_HS_REFUSED
  *
- * "allow: CONNECT" is sent where HTTP/1.1 sends "Allow: GET" (a 405 or
+ * "allow: CONNECT"" is sent where HTTP/1.1 sends "Allow: GET" (a 405 or
  * WSV_ERR_HS_METHOD): CONNECT is the WebSocket's method on HTTP/2.
  * Accepted: :status 200 (wsv_hs_server_status), the chosen
  * sec-websocket-protocol and -extensions and the extra_headers, never
@@ -204,7 +205,8 @@ enum wsv_hs_plain {
 };
 
 /* The accept hook, called from wsv_hs_server_parse (or _parse_h2) once
- * every check has passed (wsv_hs_server_is_h2 tells which).  It may read the request (wsv_hs_server_method, _path, _query,
+ * every check has passed (wsv_hs_server_is_h2 tells which).  It may read
+ * the request (wsv_hs_server_method, _path, _query,
  * _origin, _header, _list_next, _version), choose a subprotocol
  * (wsv_hs_server_select_subprotocol), set extensions
  * (wsv_hs_server_set_extensions) and a reason (wsv_hs_server_set_reason).

@@ -480,7 +480,8 @@ WSV_EXTERN int wsv_ws_pause(struct wsv_ws *ws, int paused);
 WSV_EXTERN int wsv_ws_paused(const struct wsv_ws *ws);
 
 /* wsv_ws_abort - drop the TCP connection now, without a closing
- * handshake (the peer sees a reset or EOF).  The close callback (code
+ * handshake (the peer sees a reset or EOF; over HTTP/2 the stream is
+ * reset with RST_STREAM CANCEL and the connection goes on).  The close callback (code
  * 1006, error text "aborted") or, for a client not yet open, the fail
  * callback (WSV_ERR_CLOSED) runs at the end of the current iteration,
  * never inside this call.  NULL is fine. */
@@ -753,8 +754,10 @@ struct wsv_server_config {
    * receive window (256 KiB) opens only as its WebSocket reads, so one
    * that is paused or slow stops its own sender and no other; the
    * limits (max message, send buffer, slow consumer) hold per
-   * WebSocket.  A WebSocket ends its stream with END_STREAM after the
-   * closing handshake, RST_STREAM otherwise; a graceful shutdown sends
+   * WebSocket.  A WebSocket ends its stream as a socket would end:
+   * END_STREAM after its last bytes (the closing handshake, or the Close
+   * a failure sends), RST_STREAM (CANCEL) where a socket would be reset
+   * (ping or close timeout, wsv_ws_abort); a graceful shutdown sends
    * 1001 to each, then GOAWAY.  WSV_HTTP2_NO_WEBSOCKET: HTTP/2 for plain
    * requests only (the setting is not sent, so clients use HTTP/1.1 for
    * WebSockets).  WSV_HTTP2_OFF: HTTP/1.1 only.  wsv_ws_http2 tells a

@@ -17,6 +17,7 @@
 
 #include "h2.h"
 #include "h2_int.h"
+#include "memcache.h"
 #include "server_int.h"
 #include "tls.h"
 
@@ -32,7 +33,27 @@ static void h2srv_idle_timer(struct wsv__h2 *h);
 
 /* ---- buffers ---------------------------------------------------------- */
 
-/* Append p[0..n) to b (growing it); 0 or -1 (no memory). */
+/* The buffers' memory comes from the loop's allocator (memcache.h), whose
+ * cache keeps freed blocks of 64 KiB and more for the next one: a stream
+ * busy with large messages does not map fresh pages for each. */
+static void *h2_realloc(const struct h2_buf *b, void *p, size_t n) {
+  return b->mem != NULL ? b->mem->realloc(p, n, b->mem->user) : realloc(p, n);
+}
+
+static void h2_release(struct h2_buf *b) {
+  if (b->p != NULL) {
+    if (b->mem != NULL)
+      b->mem->free(b->p, b->mem->user);
+    else
+      free(b->p);
+  }
+  const struct wsv_mem *mem = b->mem;
+  memset(b, 0, sizeof *b);
+  b->mem = mem;
+}
+
+/* Append p[0..n) to b (growing it, doubling from 4 KiB); 0 or -1 (no
+ * memory). */
 static int h2_buf_add(struct h2_buf *b, const void *p, size_t n) {
   if (b->off > 0 && b->off == b->len)
     b->off = b->len = 0;
@@ -46,7 +67,7 @@ static int h2_buf_add(struct h2_buf *b, const void *p, size_t n) {
       size_t cap = b->cap ? b->cap : 4096;
       while (cap - b->len < n)
         cap *= 2;
-      uint8_t *q = realloc(b->p, cap);
+      uint8_t *q = h2_realloc(b, b->p, cap);
       if (q == NULL)
         return -1;
       b->p = q;
@@ -62,18 +83,24 @@ static size_t h2_buf_size(const struct h2_buf *b) {
   return b->len - b->off;
 }
 
-/* Drop n bytes from the front; an empty buffer gives its memory back. */
+/* Drop n bytes from the front; an empty buffer gives its memory back
+ * (streams: an idle WebSocket holds none). */
 static void h2_buf_eat(struct h2_buf *b, size_t n) {
   b->off += n;
-  if (b->off >= b->len) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-  }
+  if (b->off >= b->len)
+    h2_release(b);
+}
+
+/* The same, keeping the memory (the connection's write buffer, used
+ * for every batch while it carries WebSockets). */
+static void h2_buf_eat_keep(struct h2_buf *b, size_t n) {
+  b->off += n;
+  if (b->off >= b->len)
+    b->off = b->len = 0;
 }
 
 static void h2_buf_free(struct h2_buf *b) {
-  free(b->p);
-  memset(b, 0, sizeof *b);
+  h2_release(b);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -84,6 +111,7 @@ static struct wsv__h2s *h2s_new(struct wsv__h2 *h, int32_t id) {
     return NULL;
   s->h = h;
   s->id = id;
+  s->in.mem = s->out.mem = h->out.mem;
   s->next = h->streams;
   if (h->streams != NULL)
     h->streams->prev = s;
@@ -506,7 +534,7 @@ static int h2_write(struct wsv__h2 *h) {
                               : wsv__rt_errno_text(errno));
       return -1;
     }
-    h2_buf_eat(&h->out, (size_t)w);
+    h2_buf_eat_keep(&h->out, (size_t)w);
     if ((size_t)w < have)
       return 0; /* EPOLLOUT is armed */
   }
@@ -638,6 +666,7 @@ struct wsv__h2 *wsv__rt_h2_new(struct wsv__tp *from, int server,
   }
   h->ctx = ctx;
   h->role = role;
+  h->out.mem = wsv__rt_loop_mem(from->loop); /* NULL: plain malloc */
   h->max_fields = max_fields;
   h->max_bytes = max_bytes;
   nghttp2_session_callbacks *cb = NULL;
@@ -787,6 +816,8 @@ static void h2srv_idle_timer(struct wsv__h2 *h) {
 void wsv__rt_h2_check_idle(struct wsv__h2 *h) {
   if (h->dead)
     return;
+  if (h->nws == 0 && h2_buf_size(&h->out) == 0)
+    h2_buf_free(&h->out); /* an idle connection keeps no write buffer */
   if (h->wk == NULL) {
     /* A client's connection ends with its WebSocket's stream. */
     if (h->nstreams == 0 && h->user == NULL && !h->goaway) {

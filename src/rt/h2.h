@@ -16,10 +16,12 @@
  *           WebSocket, where its send-buffer limit and slow-consumer
  *           rules hold), sent as DATA frames as the peer's windows allow;
  *           once there is room again the WebSocket is asked to flush.
- *   close   after a completed closing handshake, END_STREAM once the
- *           output is sent (wsv__tp_shutdown_write); otherwise
- *           RST_STREAM (CANCEL).  The connection and the other streams
- *           go on.
+ *   close   as a socket's close: END_STREAM once the output written so
+ *           far is sent (TCP's FIN: after the closing handshake, or after
+ *           the Close 1002/1007/1009... a failure sends); RST_STREAM
+ *           (CANCEL) where a socket would be reset (wsv__tp_reset: a ping
+ *           or close timeout, wsv_ws_abort).  The connection and the
+ *           other streams go on.
  *
  * The server side (h2.c, with the server's pieces from server_int.h)
  * judges each request with the core (wsv_hs_server_parse_h2): extended

@@ -17,6 +17,7 @@
 struct h2_buf {
   uint8_t *p;
   size_t off, len, cap;
+  const struct wsv_mem *mem; /* the loop's allocator, or NULL: malloc */
 };
 
 struct wsv__h2;

@@ -173,14 +173,14 @@ int wsv__rt_ws_state(const struct wsv_ws *ws) {
 /* ---- ending a connection --------------------------------------------------
  */
 
-static int ws_close_done(const struct wsv_ws *ws);
-
 void wsv__rt_ws_terminate(struct wsv_ws *ws, int err, const char *text) {
   if (ws->phase == WS_DEAD)
     return;
-  /* An HTTP/2 stream ends with END_STREAM after a completed closing
-   * handshake; closing it otherwise resets it (h2.h). */
-  if (ws->tp.stream && ws_close_done(ws))
+  /* An HTTP/2 stream ends as a socket's close would: END_STREAM after
+   * the output written so far (a TCP FIN: the closing handshake's, or the
+   * Close a failure sends), RST_STREAM where the socket would be reset
+   * (wsv__tp_reset: timeouts, abort); see h2.h. */
+  if (ws->tp.stream)
     wsv__tp_shutdown_write(&ws->tp);
   if (ws->err == 0 && err != 0) {
     ws->err = err;
@@ -711,8 +711,11 @@ int wsv_ws_paused(const struct wsv_ws *ws) {
 }
 
 void wsv_ws_abort(struct wsv_ws *ws) {
-  if (ws != NULL)
-    wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "aborted");
+  if (ws == NULL)
+    return;
+  if (ws->tp.stream)
+    wsv__tp_reset(&ws->tp); /* RST_STREAM: the peer learns at once */
+  wsv__rt_ws_terminate(ws, WSV_ERR_CLOSED, "aborted");
 }
 
 int wsv_ws_flush(struct wsv_ws *ws) {

@@ -6,11 +6,17 @@
 //          appears in #log .in (and the sent message in #log .out)
 //   chat : `wsv serve --chat`, two pages on the same path see each other's
 //          messages
-//   deflate x TLS : `wsv serve [--no-deflate] [--cert --key]`, the page over
-//          http:// and https:// (certificate errors ignored: the test CA
-//          is made at run time), a second WebSocket opened in the page:
-//          .extensions, ~1 MiB text and 256 KiB random echoed, close 4000,
-//          bytes on the wire through a counting relay
+//   deflate x TLS : `wsv serve [--no-deflate] [--cert --key
+//          [--no-h2-websocket]]`, the page over http:// and https://
+//          (certificate errors ignored: the test CA is made at run time), a
+//          second WebSocket opened in the page: .extensions, ~1 MiB text
+//          and 256 KiB random echoed, close 4000, bytes on the wire through
+//          a counting relay.  Over https:// the page comes over h2 (ALPN,
+//          on by default) and its WebSockets ride that connection (RFC
+//          8441, "over HTTP/2" in the server's log); with
+//          --no-h2-websocket they are wss:// over HTTP/1.1 as before.  The
+//          relay counts TLS bytes either way, so the compression check
+//          holds for both.  (chromium_h2.js is the HTTP/2 test proper.)
 //   origin : `wsv serve --exec cat` and a page from another origin (a tiny
 //          Node HTTP server on another loopback port) opening a WebSocket
 //          to it: refused (403, logged); with --origin naming that page's
@@ -211,11 +217,16 @@ async function chatCase(ctx) {
 // Deflate on/off x http/https: the demo page through a counting relay, its
 // #status "open", and a second WebSocket opened in the page (the page keeps
 // its own in a closure) whose .extensions, echoes and close code are read.
-async function deflateTlsCase(ctx, deflate, tls) {
+// h2ws (https only): WebSockets over HTTP/2 on (the default) or
+// --no-h2-websocket.
+async function deflateTlsCase(ctx, deflate, tls, h2ws) {
   const args = [];
   if (!deflate) args.push('--no-deflate');
   if (tls) args.push('--cert', PKI.cert, '--key', PKI.key);
-  const tag = `chromium x serve${deflate ? '' : ' --no-deflate'} ${tls ? 'https/wss' : 'http/ws'}`;
+  if (tls && !h2ws) args.push('--no-h2-websocket');
+  const overH2 = tls && h2ws;
+  const tag = `chromium x serve${deflate ? '' : ' --no-deflate'}${tls && !h2ws ? ' --no-h2-websocket' : ''} `
+    + `${tls ? (overH2 ? 'https/wss over h2' : 'https/wss over http/1.1') : 'http/ws'}`;
   const srv = await L.startServer(rep, WSV, args, tag);
   if (!srv) return;
   const proxy = await L.countingProxy(srv.port);
@@ -230,6 +241,8 @@ async function deflateTlsCase(ctx, deflate, tls) {
       rep.check(`${tag}: page over TLS with the test certificate`,
         sec !== null && /^TLS 1\.[23]$/.test(sec.protocol) && sec.subjectName === 'localhost',
         'TLS 1.2/1.3, subject localhost', sec ? `${sec.protocol} ${sec.subjectName}` : 'null');
+      const proto = await page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
+      rep.check(`${tag}: the page came over h2 (ALPN)`, proto === 'h2', 'h2', proto);
     }
     await statusOpen(page, tag);
     const r0 = proxy.down;
@@ -274,6 +287,12 @@ async function deflateTlsCase(ctx, deflate, tls) {
       rep.check(`${tag}: server -> browser bytes uncompressed`, down >= (1 << 20) + 256 * 1024,
         `>= ${(1 << 20) + 256 * 1024} B`, down);
     }
+    // Which HTTP the page's two WebSockets came over, by the server's log.
+    await L.waitOutput(srv, (o, e) => (e.match(/ #\d+ open /g) || []).length >= 2, 3000);
+    const opens = srv.err.split('\n').filter((l) => / #\d+ open /.test(l));
+    rep.check(`${tag}: both WebSockets ${overH2 ? 'over HTTP/2' : 'over HTTP/1.1'} (server log)`,
+      opens.length === 2 && opens.every((l) => l.endsWith(' over HTTP/2') === overH2),
+      `2 "#N open" lines${overH2 ? ' ending "over HTTP/2"' : ' without "over HTTP/2"'}`, JSON.stringify(opens));
     await page.close();
   } catch (e) {
     rep.fail(`${tag}: cases`, 'no exception', String(e).split('\n')[0]);
@@ -368,8 +387,10 @@ async function originCase(ctx) {
     await L.withTimeout(chatCase(ctx), 60000, 'chat case');
     await L.withTimeout(originCase(ctx), 60000, 'origin case');
     if (PKI) {
-      for (const tls of [false, true]) {
-        for (const d of [true, false]) await L.withTimeout(deflateTlsCase(ctx, d, tls), 40000, 'deflate x tls case');
+      for (const [tls, h2ws] of [[false, false], [true, true], [true, false]]) {
+        for (const d of [true, false]) {
+          await L.withTimeout(deflateTlsCase(ctx, d, tls, h2ws), 40000, 'deflate x tls case');
+        }
       }
     }
   } catch (e) {

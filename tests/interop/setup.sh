@@ -28,6 +28,7 @@ check() { # check PKG TEST-COMMAND...
 check chromium test -x /usr/bin/chromium
 check python3-websockets /usr/bin/python3 -c 'import websockets'
 check openssl command -v openssl   # test certificates are made at run time
+check libnss3-tools command -v certutil   # Chromium's NSS database trusts the test CA (chromium_h2.js)
 if ! command -v node >/dev/null 2>&1; then want_pkgs+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then want_pkgs+=(npm); fi
 
@@ -79,6 +80,7 @@ fi
 # Final check: everything the tests use is there.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=("/usr/bin/chromium (Debian chromium)")
+command -v certutil >/dev/null 2>&1 || missing+=("certutil (Debian libnss3-tools)")
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 ||
   missing+=("python3-websockets for /usr/bin/python3")
 # (a module that is there but refuses this Node, as playwright-core >= 1.62

@@ -504,8 +504,8 @@ def case_errors():
     check("unreachable --json: exit 2 and a JSON error object",
           rc == 2 and "error" in json.loads(out), out + err)
     rc, out, err, _ = probe(["wss://127.0.0.1/"])
-    check("wss: exit 2, not supported yet",
-          rc == 2 and "not supported yet" in err, err)
+    check("wss without --h2: exit 2, points to --h2",
+          rc == 2 and "--h2" in err, err)
     rc, out, err, _ = probe([])
     check("no URL: exit 2 with usage", rc == 2 and "usage:" in err, err)
     rc, out, err, _ = probe(["--timeout", "x", "ws://127.0.0.1/"])
