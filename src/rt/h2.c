@@ -235,17 +235,6 @@ size_t wsv__h2s_unsent(const struct wsv__h2s *s) {
   return h2_buf_size(&s->out);
 }
 
-/* The stream's buffered output fits the peer's stream and connection
- * windows as they are. */
-static int h2_fits_window(struct wsv__h2 *h, const struct wsv__h2s *s) {
-  if (h->ng == NULL)
-    return 0;
-  int32_t sw = nghttp2_session_get_stream_remote_window_size(h->ng, s->id);
-  int32_t cw = nghttp2_session_get_remote_window_size(h->ng);
-  size_t have = h2_buf_size(&s->out);
-  return sw > 0 && cw > 0 && have <= (size_t)sw && have <= (size_t)cw;
-}
-
 void wsv__h2s_detach(struct wsv__h2s *s) {
   struct wsv__h2 *h = s->h;
   if (s->ws != NULL)
@@ -254,16 +243,6 @@ void wsv__h2s_detach(struct wsv__h2s *s) {
   h2_buf_free(&s->in);
   if (s->closed) {
     h2s_free(s);
-  } else if (!s->end && !s->reset && h2_buf_size(&s->out) > 0 &&
-             h2_fits_window(h, s)) {
-    /* A WebSocket that failed (e.g. a protocol error) leaves its last
-     * frames, its Close among them, to go out before the reset, as a
-     * socket closed with bytes queued still sends them.  Only when the
-     * peer's windows take them now: a peer that does not read is reset
-     * at once. */
-    s->end = 1;
-    s->rst_after = 1;
-    h2s_resume(s);
   } else if (!s->end || s->reset) {
     h2_buf_free(&s->out);
     s->end = 1;
@@ -294,14 +273,7 @@ static ssize_t h2_read_data(nghttp2_session *ng, int32_t id, uint8_t *buf,
     if (s->answer)
       s->h->answers -= n;
   }
-  if (h2_buf_size(&s->out) == 0 && s->end && s->rst_after) {
-    if (n == 0) { /* all sent: the reset (h2s_detach) */
-      (void)nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id,
-                                      NGHTTP2_CANCEL);
-      s->deferred = 1;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-  } else if (h2_buf_size(&s->out) == 0 && s->end) {
+  if (h2_buf_size(&s->out) == 0 && s->end) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
   } else if (n == 0) {
     s->deferred = 1;

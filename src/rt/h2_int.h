@@ -52,7 +52,6 @@ struct wsv__h2s {
   uint8_t closed;      /* nghttp2 closed the stream */
   uint8_t end;         /* END_STREAM after the output */
   uint8_t reset;       /* reset on detach even after end */
-  uint8_t rst_after;   /* RST_STREAM once the output is sent, not END_STREAM */
   uint8_t deferred;    /* nghttp2 waits for output (resume_data) */
   uint8_t want_room;   /* the WebSocket waits for room in `out` */
   uint8_t answer;      /* `out` is a plain answer (h->answers counts it) */
