@@ -1045,8 +1045,8 @@ static void test_handshake_deflate(void **state) {
   /* The stream without the extension refuses RSV1: no echo, the
    * WebSocket fails (what it sends then: test_frames_unmasked). */
   ws_put(c, plain, 0xC1, z, zn, 0);
-  TC_UNTIL(c, plain->closed, 3000);
-  assert_true(plain->closed);
+  TC_UNTIL(c, plain->eof || plain->rst, 3000);
+  assert_true(plain->eof || plain->rst);
   while (ws_next(c, plain, &b0, &p, &n))
     assert_int_equal(b0 & 0x0f, 8);
   rtf_wait_atomic(&rtf_srv.closes, 1, 2000);
@@ -1118,17 +1118,23 @@ static void test_frames_unmasked(void **state) {
   assert_int_equal(b0, 0x88);
   assert_int_equal(p[0] << 8 | p[1], 1002);
   /* Failing the WebSocket (RFC 6455 7.1.7) does not wait for our
-   * Close: after the server's Close the stream is reset (CANCEL), not
-   * ended (h2.h), and the Close was the last DATA before the reset. */
+   * Close: the stream ends after the server's Close as a socket's FIN
+   * would (END_STREAM, h2.h), the Close being its last DATA. */
   assert_int_equal(s->in.len, s->ws_off);
-  TC_UNTIL(c, s->closed, 3000);
-  assert_true(s->closed);
-  assert_true(s->rst);
-  assert_false(s->eof);
-  assert_int_equal(s->rst_code, NGHTTP2_CANCEL);
-  assert_true(s->rst_seq > s->data_seq);
+  TC_UNTIL(c, s->eof || s->rst, 3000);
+  assert_true(s->eof);
+  assert_false(s->rst);
+  assert_true(s->eof_seq > s->data_seq);
+  assert_int_equal(s->in.len, s->ws_off);
   rtf_wait_atomic(&rtf_srv.closes, 1, 2000);
   assert_int_equal(atomic_load(&rtf_srv.last_code), 1002);
+  /* Our END_STREAM: the stream closes without an error. */
+  s->end_out = 1;
+  tc_kick(c, s);
+  tc_done(c, s);
+  TC_UNTIL(c, s->closed, 3000);
+  assert_true(s->closed);
+  assert_int_equal(s->close_code, NGHTTP2_NO_ERROR);
   ws_text(c, sib, "sibling");
   ws_expect_text(c, sib, "sibling");
   struct ts *d = ws_open_ok(c, "/echo");
@@ -1268,18 +1274,70 @@ static void test_flow_slow_consumer(void **state) {
   assert_true(maxq <= cfg.conn.max_output + ((size_t)128 << 10));
   /* What reached us is what the client's window allowed. */
   assert_true(slow->held <= 65535);
-  /* The server's WebSocket ends with the slow consumer's 1008; the
-   * Close cannot reach a peer whose window is shut, so its stream is
-   * reset (h2.h), and only that one. */
-  rtf_wait_atomic(&g_srv.close_1008, 1, 6000);
+  /* The server's WebSocket is closing with the slow consumer's 1008,
+   * its Close behind what the shut window holds back; it waits for us
+   * up to close_timeout_ms (as for a socket whose peer does not read).
+   * Now read the stream: the data, the Close 1008, then END_STREAM
+   * (h2.h: a close is a FIN). */
+  assert_false(slow->rst);
+  slow->hold = 0;
+  assert_int_equal(nghttp2_session_consume_stream(c->ng, slow->id, slow->held),
+                   0);
+  unsigned b0 = 0;
+  const uint8_t *p;
+  size_t n;
+  int frames = 0;
+  do {
+    ws_wait(c, slow, &b0, &p, &n);
+    frames++;
+  } while ((b0 & 0x0f) != 8);
+  assert_true(frames > 1);
+  assert_true(n >= 2);
+  assert_int_equal(p[0] << 8 | p[1], 1008);
+  TC_UNTIL(c, slow->eof || slow->rst, 3000);
+  assert_true(slow->eof);
+  assert_false(slow->rst);
+  assert_false(c->goaway);
+  rtf_wait_atomic(&g_srv.close_1008, 1, 3000);
   assert_int_equal(atomic_load(&g_srv.close_1008), 1);
-  TC_UNTIL(c, slow->closed, 3000);
+  fc_round(c, echo, FC_STREAMS - 1, round++);
+  tc_close(c);
+  rtf_srv_finish(srv);
+}
+
+/* A slow consumer that never reads: its stream is reset once the close
+ * timeout passes (as a socket would be), the server's WebSocket ends
+ * with 1008, the connection and its other streams go on. */
+static void test_flow_slow_consumer_never_reads(void **state) {
+  (void)state;
+  struct wsv_server_config cfg;
+  srv_config(&cfg, WSV_HTTP2_ON, 0);
+  cfg.conn.max_output = (size_t)512 << 10;
+  cfg.limits.send_high_water = (size_t)256 << 10;
+  cfg.limits.send_low_water = (size_t)64 << 10;
+  cfg.limits.close_timeout_ms = 300;
+  struct wsv_server *srv = rtf_srv_start(&cfg);
+  struct tc *c = tc_open(wsv_server_port(srv), 0, 0);
+  struct ts *slow = ws_open_ok(c, "/echo");
+  struct ts *echo[3];
+  for (int i = 0; i < 3; i++)
+    echo[i] = ws_open_ok(c, "/echo");
+  slow->hold = 1;
+  ws_text(c, slow, "flood");
+  uint64_t end = now_ms() + 3000;
+  int round = 0;
+  while (!slow->closed && now_ms() < end)
+    fc_round(c, echo, 3, round++);
   assert_true(slow->closed);
   assert_true(slow->rst);
   assert_int_equal(slow->rst_code, NGHTTP2_CANCEL);
   assert_true(slow->held <= 65535);
+  rtf_wait_atomic(&g_srv.close_1008, 1, 2000);
+  assert_int_equal(atomic_load(&g_srv.close_1008), 1);
+  assert_true(atomic_load(&g_srv.max_queue) <=
+              cfg.conn.max_output + ((size_t)128 << 10));
+  fc_round(c, echo, 3, round++);
   assert_false(c->goaway);
-  fc_round(c, echo, FC_STREAMS - 1, round++);
   tc_close(c);
   rtf_srv_finish(srv);
 }
@@ -1673,6 +1731,7 @@ int main(void) {
       cmocka_unit_test(test_frames_abort),
       cmocka_unit_test(test_flow_stalled_reader),
       cmocka_unit_test(test_flow_slow_consumer),
+      cmocka_unit_test(test_flow_slow_consumer_never_reads),
       cmocka_unit_test(test_shutdown),
       cmocka_unit_test(test_shutdown_http1),
       cmocka_unit_test(test_client_http2),
