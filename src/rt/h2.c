@@ -945,20 +945,8 @@ static size_t h2srv_extra(const char *lines, char *low, size_t cap,
 /* A plain request: the plain-HTTP callback's answer, then END_STREAM. */
 static void h2srv_plain(struct wsv__h2 *h, struct wsv__h2s *s,
                         const struct wsv_hs_server *hs) {
-  const struct wsv_server *srv = h->wk->srv;
-  static const char not_found[] = "not found\n";
   struct wsv_http_response res;
-  memset(&res, 0, sizeof res);
-  res.status = 404;
-  res.body = not_found;
-  res.body_len = sizeof not_found - 1;
-  srv->http(hs, &res, srv->http_user);
-  if (res.status < 200 || res.status > 599)
-    res.status = 500;
-  if (res.body == NULL)
-    res.body_len = 0;
-  struct wsv_str m = wsv_hs_server_method(hs);
-  int head = m.len == 4 && memcmp(m.ptr, "HEAD", 4) == 0;
+  int head = wsv__rt_srv_http_call(h->wk->srv, hs, &res);
   struct wsv_header f[WSV__H2_MAX_ANSWER_FIELDS];
   char clen[24];
   char low[1024];

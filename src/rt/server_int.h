@@ -135,6 +135,13 @@ extern const struct wsv__tp_ops wsv__rt_srv_hs_ops;
  * back (kept as the spare, or freed).  NULL when out of memory. */
 struct srv_hs *wsv__rt_srv_hs_get(struct srv_worker *wk);
 void wsv__rt_srv_hs_put(struct srv_worker *wk, struct srv_hs *h);
+/* Ask the server's plain-HTTP callback (srv->http, set) about request
+ * hs: *res as it filled it from the defaults (404 "not found"), a status
+ * outside 200..599 made 500, a NULL body empty.  Returns 1 for a HEAD
+ * request (send no body), else 0. */
+int wsv__rt_srv_http_call(const struct wsv_server *srv,
+                          const struct wsv_hs_server *hs,
+                          struct wsv_http_response *res);
 /* Keep the request's path, subprotocol and version in ws.  0 or -1. */
 int wsv__rt_srv_take_strings(struct wsv_ws *ws, const struct wsv_hs_server *hs);
 /* Put a copy of an HTTP answer in ws->pre; 0 or -1. */

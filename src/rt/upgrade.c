@@ -103,20 +103,28 @@ static int srv_extra_ok(const char *h) {
   return 1;
 }
 
+int wsv__rt_srv_http_call(const struct wsv_server *srv,
+                          const struct wsv_hs_server *hs,
+                          struct wsv_http_response *res) {
+  static const char not_found[] = "not found\n";
+  memset(res, 0, sizeof *res);
+  res->status = 404;
+  res->body = not_found;
+  res->body_len = sizeof not_found - 1;
+  srv->http(hs, res, srv->http_user);
+  if (res->status < 200 || res->status > 599)
+    res->status = 500; /* no 1xx is a final answer */
+  if (res->body == NULL)
+    res->body_len = 0;
+  struct wsv_str m = wsv_hs_server_method(hs);
+  return m.len == 4 && memcmp(m.ptr, "HEAD", 4) == 0;
+}
+
 /* Build the plain-HTTP answer from the callback's response. */
 static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
   const struct wsv_server *srv = wsv__rt_srv_of(ws);
-  static const char not_found[] = "not found\n";
   struct wsv_http_response res;
-  memset(&res, 0, sizeof res);
-  res.status = 404;
-  res.body = not_found;
-  res.body_len = sizeof not_found - 1;
-  srv->http(hs, &res, srv->http_user);
-  if (res.status < 100 || res.status > 599)
-    res.status = 500;
-  if (res.body == NULL)
-    res.body_len = 0;
+  int head = wsv__rt_srv_http_call(srv, hs, &res);
   const char *ctype =
       res.content_type != NULL ? res.content_type : "text/plain; charset=utf-8";
   const char *extra = "";
@@ -127,8 +135,6 @@ static int srv_http_answer(struct wsv_ws *ws, const struct wsv_hs_server *hs) {
       wsv__rt_log(ws->ctx, WSV_LOG_ERROR,
                   "http callback: malformed extra headers dropped");
   }
-  struct wsv_str m = wsv_hs_server_method(hs);
-  int head = m.len == 4 && memcmp(m.ptr, "HEAD", 4) == 0;
   char line[512];
   int n =
       snprintf(line, sizeof line,
