@@ -441,6 +441,24 @@ static int h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id,
   return 0;
 }
 
+/* A plain answer or a refusal is complete (END_STREAM sent): a client
+ * that has not ended its side is asked to stop with RST_STREAM NO_ERROR
+ * (RFC 9113 §8.1), so the stream does not keep one of the connection's
+ * slots until it does. */
+static int h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
+                            void *user) {
+  (void)user;
+  if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
+      !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    return 0;
+  struct wsv__h2s *s =
+      nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+  if (s != NULL && s->answered && s->ws == NULL && !s->in_eof && !s->closed)
+    (void)nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+                                    NGHTTP2_NO_ERROR);
+  return 0;
+}
+
 /* nghttp2's text for an error it found (kept for the close's reason). */
 static int h2_on_error(nghttp2_session *ng, int code, const char *msg,
                        size_t len, void *user) {
@@ -652,6 +670,7 @@ struct wsv__h2 *wsv__rt_h2_new(struct wsv__tp *from, int server,
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_close);
   nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_send);
   /* Windows open as the readers consume (h2.h), not as nghttp2 parses. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_session *ng = NULL;
@@ -947,6 +966,7 @@ static void h2srv_plain(struct wsv__h2 *h, struct wsv__h2s *s,
                         const struct wsv_hs_server *hs) {
   struct wsv_http_response res;
   int head = wsv__rt_srv_http_call(h->wk->srv, hs, &res);
+  s->answered = 1;
   struct wsv_header f[WSV__H2_MAX_ANSWER_FIELDS];
   char clen[24];
   char low[1024];
@@ -1007,6 +1027,7 @@ static void h2srv_reject(struct wsv__h2 *h, struct wsv__h2s *s,
     k = WSV__H2_MAX_ANSWER_FIELDS - 1;
   const char *why = wsv_hs_server_reason(hs);
   size_t wl = strlen(why);
+  s->answered = 1;
   wsv__rt_log(h->ctx, WSV_LOG_DEBUG, "HTTP/2 stream %d refused: %d %s",
               (int)s->id, wsv_hs_server_status(hs), why);
   s->end = 1;

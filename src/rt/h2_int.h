@@ -55,6 +55,7 @@ struct wsv__h2s {
   uint8_t deferred;    /* nghttp2 waits for output (resume_data) */
   uint8_t want_room;   /* the WebSocket waits for room in `out` */
   uint8_t answer;      /* `out` is a plain answer (h->answers counts it) */
+  uint8_t answered;    /* a plain answer or a refusal was submitted */
   uint32_t rst_code;   /* the stream's close code */
   struct h2_buf in;    /* DATA not yet read by the WebSocket */
   struct h2_buf out;   /* bytes to send as DATA */
