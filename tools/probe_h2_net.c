@@ -176,8 +176,11 @@ int probe_h2_tls_start(struct probe_h2_conn *c, long long deadline) {
   unsigned char ip[16];
   int is_ip = inet_pton(AF_INET, t->host, ip) == 1 ||
               inet_pton(AF_INET6, t->host, ip) == 1;
-  if (!is_ip)
-    SSL_set_tlsext_host_name(c->ssl, t->host);
+  char sni[256]; /* SNI: a mutable copy (the macro casts away const) */
+  if (!is_ip && strlen(t->host) < sizeof sni) {
+    memcpy(sni, t->host, strlen(t->host) + 1);
+    (void)SSL_set_tlsext_host_name(c->ssl, sni);
+  }
   if (!c->o->insecure) {
     int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
                                                    t->host) == 1
