@@ -18,6 +18,7 @@
 #include <string.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -251,8 +252,8 @@ static void test_input_budget(void **state) {
   assert_int_equal(atomic_load(&rtf_srv.last_err), WSV_ERR_BUDGET);
   assert_int_equal(atomic_load(&rtf_srv.last_code), 1009);
   /* A small fragmented message still goes through meanwhile. */
-  uint8_t small[] = {0x01, 0x82, 0, 0, 0, 0, 'o', 'k', 0x80, 0x81, 0, 0, 0, 0,
-                     '!'};
+  uint8_t small[] = {0x01, 0x82, 0, 0, 0, 0, 'o', 'k',
+                     0x80, 0x81, 0, 0, 0, 0, '!'};
   rtf_raw_send(c, small, sizeof small);
   assert_int_equal(rtf_raw_read_all(c, buf, 5, 2000, &err), 5);
   assert_memory_equal(buf, "\x81\x03ok!", 5);
@@ -375,6 +376,38 @@ static void test_listen_addresses(void **state) {
   close(busy);
 }
 
+/* The open callback's check: the accepted socket has TCP_NODELAY (set on
+ * the listener and inherited, not set per connection). */
+static atomic_int g_nodelay_ok;
+static void s_open_nodelay(struct wsv_ws *ws, void *user) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (getsockopt(wsv_ws_fd(ws), IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 &&
+      v == 1)
+    atomic_fetch_add(&g_nodelay_ok, 1);
+  rtf_s_open(ws, user);
+}
+
+/* Accepting: each accepted socket has TCP_NODELAY; 40 connections opened
+ * at once (queued together, one accept per wake-up) are all taken. */
+static void test_accept_nodelay_burst(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  rtf_srv_config(&scfg);
+  scfg.callbacks.open = s_open_nodelay;
+  atomic_store(&g_nodelay_ok, 0);
+  struct wsv_server *srv = rtf_srv_start(&scfg);
+  int fds[40];
+  for (int i = 0; i < 40; i++)
+    fds[i] = rtf_raw_ws(wsv_server_port(srv));
+  rtf_wait_atomic(&rtf_srv.opens, 40, 5000);
+  assert_int_equal(atomic_load(&rtf_srv.opens), 40);
+  assert_int_equal(atomic_load(&g_nodelay_ok), 40);
+  for (int i = 0; i < 40; i++)
+    close(fds[i]);
+  rtf_srv_finish(srv);
+}
+
 static void test_max_connections(void **state) {
   (void)state;
   struct wsv_server_config scfg;
@@ -448,6 +481,7 @@ int main(void) {
       cmocka_unit_test(test_input_budget),
       cmocka_unit_test(test_listen_errors),
       cmocka_unit_test(test_listen_addresses),
+      cmocka_unit_test(test_accept_nodelay_burst),
       cmocka_unit_test(test_max_connections),
       cmocka_unit_test(test_graceful_stop),
   };
