@@ -62,6 +62,14 @@ if [ -f node_modules/.package-lock.json ] && [ -f node_modules/ws/package.json ]
   have_ws=$(node -e 'console.log(require("ws/package.json").version+" "+require("playwright-core/package.json").version)' 2>/dev/null)
   if [ -n "$lock_ws" ] && [ "$lock_ws" = "$have_ws" ]; then need_npm=0; fi
 fi
+if [ $need_npm -eq 1 ] && [ -L node_modules ]; then
+  # npm ci empties node_modules first, through a symlink too: another
+  # checkout's modules (a worktree sharing them) would vanish under it.
+  echo "interop setup: node_modules is a symlink ($(readlink node_modules))" \
+    "and does not match package-lock.json; install in the checkout it" \
+    "points to, or remove the link" >&2
+  exit 1
+fi
 if [ $need_npm -eq 1 ]; then
   echo "interop setup: npm ci in $here"
   if [ -f package-lock.json ]; then
