@@ -111,7 +111,7 @@ static struct wsv__h2s *h2s_new(struct wsv__h2 *h, int32_t id) {
     return NULL;
   s->h = h;
   s->id = id;
-  s->in.mem = s->out.mem = h->out.mem;
+  s->in.mem = s->out.mem = s->hb.mem = h->out.mem;
   s->next = h->streams;
   if (h->streams != NULL)
     h->streams->prev = s;
@@ -135,7 +135,7 @@ static void h2s_free(struct wsv__h2s *s) {
     (void)nghttp2_session_set_stream_user_data(h->ng, s->id, NULL);
   h2_buf_free(&s->in);
   h2_buf_free(&s->out);
-  free(s->hb);
+  h2_buf_free(&s->hb);
   free(s);
 }
 
@@ -198,9 +198,8 @@ ssize_t wsv__h2s_writev(struct wsv__h2s *s, const struct iovec *iov, int k,
     errno = s->closed ? ECONNRESET : EPIPE;
     return -1;
   }
-  size_t room = WSV__H2S_OUT_CAP - (h2_buf_size(&s->out) < WSV__H2S_OUT_CAP
-                                        ? h2_buf_size(&s->out)
-                                        : WSV__H2S_OUT_CAP);
+  size_t have = h2_buf_size(&s->out);
+  size_t room = have < WSV__H2S_OUT_CAP ? WSV__H2S_OUT_CAP - have : 0;
   size_t done = 0;
   for (int i = 0; i < k && room > 0; i++) {
     size_t n = iov[i].iov_len < room ? iov[i].iov_len : room;
@@ -287,6 +286,18 @@ static ssize_t h2_read_data(nghttp2_session *ng, int32_t id, uint8_t *buf,
   return (ssize_t)n;
 }
 
+/* Fields f[0..n) as nghttp2's name/value pairs (views, copied by
+ * nghttp2 when submitted). */
+static void h2_nv(nghttp2_nv *nv, const struct wsv_header *f, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    nv[i].name = (uint8_t *)(uintptr_t)f[i].name.ptr;
+    nv[i].namelen = f[i].name.len;
+    nv[i].value = (uint8_t *)(uintptr_t)f[i].value.ptr;
+    nv[i].valuelen = f[i].value.len;
+    nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+  }
+}
+
 int wsv__rt_h2_submit(struct wsv__h2 *h, struct wsv__h2s *s, int status,
                       const struct wsv_header *f, size_t n, int data) {
   nghttp2_nv nv[WSV__H2_MAX_ANSWER_FIELDS + 1];
@@ -301,13 +312,8 @@ int wsv__rt_h2_submit(struct wsv__h2 *h, struct wsv__h2s *s, int status,
   nv[k].valuelen = (size_t)len;
   nv[k].flags = NGHTTP2_NV_FLAG_NONE;
   k++;
-  for (size_t i = 0; i < n; i++, k++) {
-    nv[k].name = (uint8_t *)(uintptr_t)f[i].name.ptr;
-    nv[k].namelen = f[i].name.len;
-    nv[k].value = (uint8_t *)(uintptr_t)f[i].value.ptr;
-    nv[k].valuelen = f[i].value.len;
-    nv[k].flags = NGHTTP2_NV_FLAG_NONE;
-  }
+  h2_nv(nv + k, f, n);
+  k += n;
   nghttp2_data_provider prd;
   prd.source.ptr = s;
   prd.read_callback = h2_read_data;
@@ -351,38 +357,29 @@ static int h2_on_header(nghttp2_session *ng, const nghttp2_frame *f,
   s->nfields++;
   size_t need = namelen + valuelen + 2;
   if (s->fields_over || s->nfields > h->max_fields + H2_PSEUDO_MAX ||
-      s->hb_len + need > h->max_bytes + 64) {
+      s->hb.len + need > h->max_bytes + 64) {
     s->fields_over = 1;
     return 0;
   }
-  if (s->hb_cap - s->hb_len < need) {
-    size_t cap = s->hb_cap ? s->hb_cap : 512;
-    while (cap - s->hb_len < need)
-      cap *= 2;
-    char *p = realloc(s->hb, cap);
-    if (p == NULL)
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    s->hb = p;
-    s->hb_cap = cap;
-  }
-  memcpy(s->hb + s->hb_len, name, namelen);
-  s->hb[s->hb_len + namelen] = '\0';
-  memcpy(s->hb + s->hb_len + namelen + 1, value, valuelen);
-  s->hb[s->hb_len + need - 1] = '\0';
-  s->hb_len += need;
+  if (h2_buf_add(&s->hb, name, namelen) != 0 ||
+      h2_buf_add(&s->hb, "", 1) != 0 ||
+      h2_buf_add(&s->hb, value, valuelen) != 0 ||
+      h2_buf_add(&s->hb, "", 1) != 0)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return 0;
 }
 
 size_t wsv__rt_h2_fields(const struct wsv__h2s *s, struct wsv_header *out,
                          size_t cap) {
+  const char *hb = (const char *)s->hb.p;
   size_t k = 0;
   size_t i = 0;
-  while (i < s->hb_len && k < cap) {
-    size_t nl = strlen(s->hb + i);
-    size_t vl = strlen(s->hb + i + nl + 1);
-    out[k].name.ptr = s->hb + i;
+  while (i < s->hb.len && k < cap) {
+    size_t nl = strlen(hb + i);
+    size_t vl = strlen(hb + i + nl + 1);
+    out[k].name.ptr = hb + i;
     out[k].name.len = nl;
-    out[k].value.ptr = s->hb + i + nl + 1;
+    out[k].value.ptr = hb + i + nl + 1;
     out[k].value.len = vl;
     k++;
     i += nl + vl + 2;
@@ -738,13 +735,7 @@ struct wsv__h2s *wsv__rt_h2_request(struct wsv__h2 *h,
   nghttp2_nv nv[WSV__H2_MAX_ANSWER_FIELDS];
   if (n > WSV__H2_MAX_ANSWER_FIELDS)
     return NULL;
-  for (size_t i = 0; i < n; i++) {
-    nv[i].name = (uint8_t *)(uintptr_t)f[i].name.ptr;
-    nv[i].namelen = f[i].name.len;
-    nv[i].value = (uint8_t *)(uintptr_t)f[i].value.ptr;
-    nv[i].valuelen = f[i].value.len;
-    nv[i].flags = NGHTTP2_NV_FLAG_NONE;
-  }
+  h2_nv(nv, f, n);
   struct wsv__h2s *s = h2s_new(h, 0);
   if (s == NULL)
     return NULL;
@@ -909,10 +900,7 @@ static void h2srv_accept(struct wsv__h2 *h, struct wsv__h2s *s,
   (void)wsv__rt_ws_opened(ws, NULL, 0);
   if (ws->phase != WS_DEAD)
     wsv__rt_srv_free_hs(ws);
-  /* The request's fields are no longer needed. */
-  free(s->hb);
-  s->hb = NULL;
-  s->hb_len = s->hb_cap = 0;
+  h2_buf_free(&s->hb); /* the request's fields: judged, kept where needed */
 }
 
 /* "Name: value\r\n" lines (a plain-HTTP callback's extra headers) as
@@ -1078,9 +1066,7 @@ static void h2srv_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
                                     NGHTTP2_INTERNAL_ERROR);
   free(f);
   wsv__rt_srv_hs_put(wk, sh);
-  free(s->hb);
-  s->hb = NULL;
-  s->hb_len = s->hb_cap = 0;
+  h2_buf_free(&s->hb); /* the request's fields: judged, kept where needed */
 }
 
 static const struct wsv__h2_role h2srv_role = {h2srv_headers, NULL,

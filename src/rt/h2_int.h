@@ -42,8 +42,7 @@ struct wsv__h2s {
   struct wsv_ws *ws; /* the WebSocket on the stream, NULL if none */
   struct wsv__h2s *prev, *next;
   /* The header block being received: "name\0value\0" each. */
-  char *hb;
-  size_t hb_len, hb_cap;
+  struct h2_buf hb;
   size_t nfields;      /* fields seen (also past the limits) */
   uint8_t fields_over; /* the limits were passed: only counted */
   uint8_t headed;      /* its (first) header block is complete */
