@@ -42,20 +42,11 @@
 
 #include "wsv.h"
 
+#include "fuzz_hook.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
-
 #define MAX_FIELDS 256
-
-struct fuzz_hook {
-  int mode;
-  int status;
-};
 
 static int fuzz_eq(struct wsv_str s, const char *z) {
   size_t n = strlen(z);
@@ -64,10 +55,9 @@ static int fuzz_eq(struct wsv_str s, const char *z) {
 
 static int fuzz_hook(struct wsv_hs_server *hs, void *user) {
   const struct fuzz_hook *h = user;
-  size_t pos = 0, n, i;
-  struct wsv_str e, v;
+  size_t n, i;
+  struct wsv_str v;
   const struct wsv_header *all;
-  char name[256];
   CHECK(wsv_hs_server_is_h2(hs) == 1);
   CHECK(fuzz_eq(wsv_hs_server_method(hs), "CONNECT"));
   CHECK(wsv_hs_server_path(hs).len > 0 && wsv_hs_server_path(hs).ptr[0] == '/');
@@ -77,20 +67,7 @@ static int fuzz_hook(struct wsv_hs_server *hs, void *user) {
   all = wsv_hs_server_headers(hs, &n);
   for (i = 0; i < n; i++)
     CHECK(all[i].name.len > 0 && all[i].name.ptr[0] != ':');
-  while (wsv_hs_server_list_next(hs, "sec-websocket-extensions", &pos, &e))
-    CHECK(e.len > 0);
-  pos = 0;
-  if (h->mode == 1 &&
-      wsv_hs_server_list_next(hs, "sec-websocket-protocol", &pos, &e) &&
-      e.len < sizeof name) {
-    memcpy(name, e.ptr, e.len);
-    name[e.len] = '\0';
-    CHECK(wsv_hs_server_select_subprotocol(hs, name) == 0);
-    CHECK(wsv_hs_server_subprotocol(hs).len == e.len);
-  }
-  if (h->mode == 3)
-    CHECK(wsv_hs_server_set_reason(hs, "go \x01away\xff") == 0);
-  return h->mode < 2 ? 0 : h->mode == 2 ? -1 : h->status;
+  return fuzz_hook_decide(hs, h);
 }
 
 /* 1 if `sub` is one of the elements of the offered subprotocol lists. */
