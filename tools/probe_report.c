@@ -141,6 +141,20 @@ static void probe_json_opt(const char *key, int present, const char *s) {
     fputs("null", stdout);
 }
 
+/* A probe's JSON object opened with its name and the version values it
+ * sent: `    {"name": ..., "sent": [...]`. */
+static void probe_json_name_sent(const struct probe_def *d) {
+  printf("    {\"name\": ");
+  probe_json_str(d->name);
+  printf(", \"sent\": [");
+  for (size_t k = 0; k < 3 && d->values[k] != NULL; k++) {
+    if (k)
+      printf(", ");
+    probe_json_str(d->values[k]);
+  }
+  printf("]");
+}
+
 static void probe_json_ints(const int *v, size_t n) {
   putchar('[');
   for (size_t i = 0; i < n; i++)
@@ -161,15 +175,8 @@ void probe_print_json(const struct probe_opts *o, const struct probe_target *t,
   for (size_t i = 0; i < n; i++) {
     const struct probe_result *r = &rs[i];
     const struct probe_def *d = r->def;
-    printf("    {\"name\": ");
-    probe_json_str(d->name);
-    printf(", \"sent\": [");
-    for (size_t k = 0; k < 3 && d->values[k] != NULL; k++) {
-      if (k)
-        printf(", ");
-      probe_json_str(d->values[k]);
-    }
-    printf("], \"upgrade_request\": %s,\n     \"connected\": %s, ",
+    probe_json_name_sent(d);
+    printf(", \"upgrade_request\": %s,\n     \"connected\": %s, ",
            d->kind == PROBE_PLAIN ? "false" : "true",
            r->connected ? "true" : "false");
     probe_json_opt("error", r->error[0] != '\0', r->error);
@@ -334,8 +341,8 @@ void probe_h2_print_table(const struct probe_opts *o,
         w[c] = strlen(cells[c]);
   }
   printf("wsv probe --h2 %s (%s, %s), %d ms per step\n", o->url,
-         t->addr_text[0] ? t->addr_text : "?",
-         t->secure ? "TLS" : "h2c", o->timeout_ms);
+         t->addr_text[0] ? t->addr_text : "?", t->secure ? "TLS" : "h2c",
+         o->timeout_ms);
   printf("(a bare \xc2\xa7 is RFC 6455, which RFC 8441 \xc2\xa7"
          "5 applies to HTTP/2)\n\n");
   for (size_t c = 0; c + 1 < COLS; c++)
@@ -400,15 +407,8 @@ void probe_h2_print_json(const struct probe_opts *o,
   for (size_t i = 0; i < h->nrs; i++) {
     const struct probe_result *r = &h->rs[i];
     const struct probe_def *d = r->def;
-    printf("    {\"name\": ");
-    probe_json_str(d->name);
-    printf(", \"sent\": [");
-    for (size_t k = 0; k < 3 && d->values[k] != NULL; k++) {
-      if (k)
-        printf(", ");
-      probe_json_str(d->values[k]);
-    }
-    printf("], ");
+    probe_json_name_sent(d);
+    printf(", ");
     probe_json_opt("error", r->error[0] != '\0', r->error);
     if (r->answered) {
       printf(", \"status\": %d,\n     \"headers\": [", r->status);
