@@ -70,7 +70,6 @@ static void cli_log_head(struct wsv_ws *ws, const char *prefix, const char *p,
                          size_t n);
 static void cli_h2_start(struct wsv_ws *ws);
 static void cli_open(struct wsv_ws *ws);
-static void cli_keep_status(struct wsv_ws *ws, int status);
 
 void wsv_client_config_init(struct wsv_client_config *cfg) {
   if (cfg == NULL)
@@ -209,7 +208,6 @@ static void cli_tls_step(struct wsv_ws *ws) {
     return;
   }
   if (ws->cli->http == WSV_CLIENT_HTTP2) {
-    cli_keep_status(ws, 0);
     cli_fail(ws, WSV_ERR_HS_STATUS,
              "the server does not speak HTTP/2 (ALPN did not pick h2)", "");
     return;
@@ -274,7 +272,6 @@ static void cli_h2_settings(struct wsv__h2 *h) {
   ws->tp.h2s = NULL;
   wsv__rt_h2_close(h, NULL);
   if (c->http == WSV_CLIENT_HTTP2) {
-    cli_keep_status(ws, 0);
     cli_fail(ws, WSV_ERR_HS_STATUS, why, "");
     return;
   }
@@ -319,7 +316,7 @@ static void cli_h2_headers(struct wsv__h2 *h, struct wsv__h2s *s) {
     cli_h2_request(ws, h);
     return;
   }
-  cli_keep_status(ws, status);
+  c->status = status; /* for wsv_client_status during fail */
   cli_fail(ws, r < 0 ? r : WSV_ERR_STATE, wsv_hs_client_reason(c->hs), "");
 }
 
@@ -593,11 +590,6 @@ static void cli_open(struct wsv_ws *ws) {
   }
   if (ws->phase != WS_DEAD)
     cli_free(ws);
-}
-
-/* Keep a refused answer's status for wsv_client_status. */
-static void cli_keep_status(struct wsv_ws *ws, int status) {
-  ws->cli->status = status;
 }
 
 /* A refused handshake: keep its status and (3xx) its Location for
