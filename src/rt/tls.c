@@ -248,21 +248,25 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out,
   return SSL_TLSEXT_ERR_OK;
 }
 
+/* What a client offers by ALPN (length-prefixed, no NUL). */
+static const unsigned char tls_alpn_h1[] = "\x08http/1.1";
+static const unsigned char tls_alpn_h2_h1[] = "\x02h2\x08http/1.1";
+
 void wsv__rt_tls_ctx_h2(struct wsv__rt_tls_ctx *c, int on) {
-  static const unsigned char both[] = "\x02h2\x08http/1.1";
-  static const unsigned char h1[] = "\x08http/1.1";
   c->h2 = on != 0;
   if (!c->server)
-    (void)SSL_CTX_set_alpn_protos(c->ssl, on ? both : h1,
-                                  on ? sizeof both - 1 : sizeof h1 - 1);
+    (void)SSL_CTX_set_alpn_protos(c->ssl, on ? tls_alpn_h2_h1 : tls_alpn_h1,
+                                  on ? sizeof tls_alpn_h2_h1 - 1
+                                     : sizeof tls_alpn_h1 - 1);
 }
 
 int wsv__rt_tls_alpn_h1(struct wsv__tp *tp) {
-  static const unsigned char h1[] = "\x08http/1.1";
   struct wsv__tls *t = wsv__tp_tls(tp);
   if (t == NULL)
     return 0;
-  return SSL_set_alpn_protos(t->ssl, h1, sizeof h1 - 1) == 0 ? 0 : -1;
+  return SSL_set_alpn_protos(t->ssl, tls_alpn_h1, sizeof tls_alpn_h1 - 1) == 0
+             ? 0
+             : -1;
 }
 
 const char *wsv__rt_tls_alpn(const struct wsv__tp *tp) {
@@ -317,7 +321,6 @@ struct wsv__rt_tls_ctx *wsv__rt_tls_server_ctx(const char *cert,
 
 struct wsv__rt_tls_ctx *wsv__rt_tls_client_ctx(int insecure, const char *cafile,
                                                char *err, size_t cap) {
-  static const unsigned char alpn[] = "\x08http/1.1";
   ERR_clear_error();
   SSL_CTX *c = tls_ctx_common(TLS_client_method());
   if (c == NULL) {
@@ -338,7 +341,7 @@ struct wsv__rt_tls_ctx *wsv__rt_tls_client_ctx(int insecure, const char *cafile,
     SSL_CTX_free(c);
     return NULL;
   }
-  if (SSL_CTX_set_alpn_protos(c, alpn, sizeof alpn - 1) != 0) {
+  if (SSL_CTX_set_alpn_protos(c, tls_alpn_h1, sizeof tls_alpn_h1 - 1) != 0) {
     tls_queue_text(err, cap, "TLS", "ALPN");
     SSL_CTX_free(c);
     return NULL;

@@ -424,13 +424,15 @@ int wsv__rt_addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
   return n < 0 ? -1 : n;
 }
 
+const struct wsv__tp *wsv__tp_socket(const struct wsv__tp *tp) {
+  if (!tp->stream)
+    return tp;
+  return tp->h2s != NULL ? wsv__h2s_socket(tp->h2s) : NULL;
+}
+
 int wsv__tp_peer(const struct wsv__tp *tp, char *buf, size_t cap) {
-  if (tp->stream) {
-    if (tp->h2s == NULL)
-      return WSV_ERR_INVAL;
-    tp = wsv__h2s_socket(tp->h2s);
-  }
-  if (tp->w.fd < 0)
+  tp = wsv__tp_socket(tp);
+  if (tp == NULL || tp->w.fd < 0)
     return WSV_ERR_INVAL;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;

@@ -150,6 +150,10 @@ void wsv__tp_retire(struct wsv__tp *tp);
 /* Free what the transport holds (TLS); for the owner's free. */
 void wsv__tp_release(struct wsv__tp *tp);
 
+/* The transport that holds the socket: tp itself, or for an HTTP/2
+ * stream its connection's; NULL for a stream that was detached. */
+const struct wsv__tp *wsv__tp_socket(const struct wsv__tp *tp);
+
 /* The peer's address as "1.2.3.4:5" or "[::1]:5" into buf[0..cap).
  * Returns its length, WSV_ERR_NOBUF, or WSV_ERR_INVAL (no socket). */
 int wsv__tp_peer(const struct wsv__tp *tp, char *buf, size_t cap);

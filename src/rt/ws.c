@@ -770,22 +770,16 @@ int wsv_ws_peer(const struct wsv_ws *ws, char *buf, size_t cap) {
 }
 
 int wsv_ws_fd(const struct wsv_ws *ws) {
-  if (ws != NULL && ws->tp.stream)
-    return ws->tp.h2s != NULL ? wsv__h2s_socket(ws->tp.h2s)->w.fd : -1;
-  return ws == NULL ? -1 : ws->tp.w.fd;
+  const struct wsv__tp *tp = ws != NULL ? wsv__tp_socket(&ws->tp) : NULL;
+  return tp != NULL ? tp->w.fd : -1;
 }
 
 int wsv_ws_tls(const struct wsv_ws *ws, struct wsv_tls_info *info) {
   if (ws == NULL || info == NULL)
     return WSV_ERR_INVAL;
   memset(info, 0, sizeof *info);
-  const struct wsv__tp *tp = &ws->tp;
-  if (tp->stream) {
-    if (tp->h2s == NULL)
-      return 0;
-    tp = wsv__h2s_socket(tp->h2s);
-  }
-  return wsv__rt_tls_info(tp, info);
+  const struct wsv__tp *tp = wsv__tp_socket(&ws->tp);
+  return tp != NULL ? wsv__rt_tls_info(tp, info) : 0;
 }
 
 int wsv_ws_http2(const struct wsv_ws *ws) {
