@@ -323,16 +323,14 @@ static void srv_hs_read(struct wsv_ws *ws) {
       return;
     }
     if (pre == 1) {
-      /* The bytes move to the HTTP/2 connection; the placeholder ends. */
+      /* The bytes (p: the read buffer, or h->buf when the preface took
+       * several reads) move to the HTTP/2 connection; the placeholder
+       * ends. */
       char *keep = h->buf;
       h->buf = NULL;
       h->len = h->cap = 0;
-      if (keep == NULL) {
-        (void)wsv__rt_h2_server_take(ws, (const uint8_t *)p, plen);
-      } else {
-        (void)wsv__rt_h2_server_take(ws, (const uint8_t *)keep, plen);
-        free(keep);
-      }
+      (void)wsv__rt_h2_server_take(ws, (const uint8_t *)p, plen);
+      free(keep);
       return;
     }
   }
