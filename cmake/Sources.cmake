@@ -98,9 +98,11 @@ set(WSV_TOOL_SOURCES
 
 # Load generators of bench/ that the build makes (the echo servers there
 # are built by bench/run itself): each bench/NAME.c is the executable NAME,
-# on the static libraries and the public headers only.
+# on the static libraries and the public headers only (bench/load.c, the
+# yardstick, uses libc alone and also builds with `cc -O2`).
 set(WSV_BENCH_SOURCES
   bench/h2_load.c
+  bench/load.c
 )
 
 # Unit tests (cmocka): each tests/NAME_test.c is the executable and ctest
