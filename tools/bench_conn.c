@@ -61,7 +61,15 @@ static int msg_verify(const struct eng *e, uint64_t seq, size_t pos,
 
 /* ---- connections --------------------------------------------------------- */
 
-static void bconn_watch(struct bconn *c, uint32_t events) {
+ssize_t bconn_write(struct bconn *c, const void *p, size_t n) {
+  return send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+ssize_t bconn_read(struct bconn *c, void *p, size_t n) {
+  return recv(c->fd, p, n, 0);
+}
+
+void bconn_watch(struct bconn *c, uint32_t events) {
   if (c->events == events)
     return;
   struct epoll_event ev;
@@ -84,6 +92,7 @@ void bconn_release(struct bconn *c) {
   c->hslen = 0;
   wsv_conn_free(c->conn);
   c->conn = NULL;
+  c->whead = c->wlen = 0;
 }
 
 void bconn_fail(struct bconn *c, const char *fmt, ...) {
@@ -202,6 +211,8 @@ static int bconn_flush_raw(struct bconn *c) {
 }
 
 int bconn_flush(struct bconn *c) {
+  if (c->e->lean)
+    return wire_flush(c);
   return c->e->o->raw ? bconn_flush_raw(c) : bconn_flush_ws(c);
 }
 
@@ -215,6 +226,13 @@ int bconn_send(struct bconn *c) {
   if (e->o->raw) {
     msg_header(seq, e->hlen, (uint8_t *)c->hdrs + (size_t)(seq % d) * 16u);
     return 0;
+  }
+  if (e->lean) {
+    uint8_t head[16];
+    msg_header(seq, e->hlen, head);
+    return wire_send(c, e->op, head, e->hlen,
+                     e->b->pattern + seq % BENCH_PATTERN_SPAN + e->hlen,
+                     (size_t)e->o->size);
   }
   /* Patch the header into this thread's pattern copy, send (the core
    * copies and masks), and restore. */
@@ -235,6 +253,14 @@ int bconn_send(struct bconn *c) {
 void bconn_begin_close(struct bconn *c) {
   if (c->e->o->raw) {
     bconn_finish(c, 1);
+    return;
+  }
+  if (c->e->lean) {
+    static const uint8_t normal[2] = {0x03, 0xe8}; /* 1000 */
+    if (wire_send(c, WSV_OP_CLOSE, normal, 2, NULL, 2) != 0)
+      return;
+    c->state = BC_CLOSING;
+    (void)wire_flush(c);
     return;
   }
   int rc = wsv_conn_close(c->conn, 1000, NULL, 0);
@@ -270,6 +296,16 @@ static int bconn_echo_done(struct bconn *c) {
 
 /* A piece of an echo (WebSocket streaming mode delivers views). */
 static int bconn_ws_piece(struct bconn *c, const struct wsv_event *ev) {
+  if (ev->opcode != c->e->op || (ev->first && c->rpos != 0)) {
+    c->e->t->verify_errors++;
+    bconn_fail(c, "echo %llu differs from the message sent",
+               (unsigned long long)c->recvd);
+    return -1;
+  }
+  return bconn_piece(c, ev->data, ev->len, ev->last);
+}
+
+int bconn_piece(struct bconn *c, const uint8_t *data, size_t n, int last) {
   struct eng *e = c->e;
   size_t s = (size_t)e->o->size;
   if (c->recvd >= c->sent) {
@@ -277,16 +313,14 @@ static int bconn_ws_piece(struct bconn *c, const struct wsv_event *ev) {
     bconn_fail(c, "a message arrived that was never sent");
     return -1;
   }
-  if (ev->opcode != e->op || (ev->first && c->rpos != 0) ||
-      c->rpos + ev->len > s ||
-      msg_verify(e, c->recvd, c->rpos, ev->data, ev->len) != 0) {
+  if (c->rpos + n > s || msg_verify(e, c->recvd, c->rpos, data, n) != 0) {
     e->t->verify_errors++;
     bconn_fail(c, "echo %llu differs from the message sent",
                (unsigned long long)c->recvd);
     return -1;
   }
-  c->rpos += ev->len;
-  if (!ev->last)
+  c->rpos += n;
+  if (!last)
     return 0;
   if (c->rpos != s) {
     e->t->verify_errors++;
@@ -373,7 +407,9 @@ static void bconn_opened(struct bconn *c, uint8_t *rest, size_t n) {
   struct bench_thread *t = e->t;
   e->opening--;
   t->opened++;
-  if (!e->o->raw) {
+  if (e->lean) {
+    wire_opened(c);
+  } else if (!e->o->raw) {
     wsv_hs_client_free(c->hs);
     c->hs = NULL;
     int rc = wsv_conn_new(&c->conn, WSV_ROLE_CLIENT, &e->ccfg, NULL);
@@ -390,8 +426,14 @@ static void bconn_opened(struct bconn *c, uint8_t *rest, size_t n) {
       bench_hist_add(&t->lat, e->now - c->t0);
     bconn_begin_close(c);
   }
-  if (c->state != BC_DONE && c->conn != NULL && n > 0)
-    (void)bconn_ws_input(c, rest, n);
+  if (c->state != BC_DONE && n > 0) {
+    if (e->lean) {
+      if (wire_input(c, rest, n) == 0)
+        (void)wire_flush(c);
+    } else if (c->conn != NULL) {
+      (void)bconn_ws_input(c, rest, n);
+    }
+  }
   free(c->hsbuf);
   c->hsbuf = NULL;
   if (c->state == BC_OPEN && e->o->mode == BENCH_ECHO && e->loading &&
@@ -405,6 +447,13 @@ static void bconn_opened(struct bconn *c, uint8_t *rest, size_t n) {
 }
 
 static void bconn_send_request(struct bconn *c) {
+  if (c->e->lean) {
+    if (wire_request(c) != 0)
+      return;
+    c->state = BC_HANDSHAKE;
+    bconn_watch(c, EPOLLIN);
+    return;
+  }
   char req[2048];
   size_t len = 0;
   int rc = wsv_hs_client_request(c->hs, req, sizeof req, &len);
@@ -466,7 +515,7 @@ void bconn_start(struct bconn *c) {
       return;
     }
   }
-  if (!e->o->raw) {
+  if (!e->o->raw && !e->lean) {
     int rc = wsv_hs_client_new(&c->hs, &e->hcfg[c->target], NULL);
     if (rc != WSV_OK) {
       bconn_fail(c, "handshake: %s", wsv_strerror(rc));
@@ -498,28 +547,39 @@ static void bconn_hs_input(struct bconn *c) {
   size_t len;
   ssize_t n;
   if (c->hsbuf == NULL) {
-    n = recv(c->fd, e->rbuf, BENCH_RBUF, 0);
+    n = bconn_read(c, e->rbuf, BENCH_RBUF);
     if (n <= 0)
       goto gone;
     buf = e->rbuf;
     len = (size_t)n;
   } else {
-    n = recv(c->fd, c->hsbuf + c->hslen, BENCH_HS_CAP - c->hslen, 0);
+    n = bconn_read(c, c->hsbuf + c->hslen, BENCH_HS_CAP - c->hslen);
     if (n <= 0)
       goto gone;
     c->hslen += (size_t)n;
     buf = (uint8_t *)c->hsbuf;
     len = c->hslen;
   }
-  int rc = wsv_hs_client_parse(c->hs, (const char *)buf, len);
-  if (rc == WSV_HSC_OPEN) {
-    size_t head = wsv_hs_client_head_len(c->hs);
-    bconn_opened(c, buf + head, len - head);
-    return;
-  }
-  if (rc != WSV_HSC_INCOMPLETE) {
-    bconn_fail(c, "handshake refused: %s", wsv_hs_client_reason(c->hs));
-    return;
+  if (e->lean) {
+    size_t head = 0;
+    int rc = wire_response(c, (const char *)buf, len, &head);
+    if (rc < 0)
+      return;
+    if (rc > 0) {
+      bconn_opened(c, buf + head, len - head);
+      return;
+    }
+  } else {
+    int rc = wsv_hs_client_parse(c->hs, (const char *)buf, len);
+    if (rc == WSV_HSC_OPEN) {
+      size_t head = wsv_hs_client_head_len(c->hs);
+      bconn_opened(c, buf + head, len - head);
+      return;
+    }
+    if (rc != WSV_HSC_INCOMPLETE) {
+      bconn_fail(c, "handshake refused: %s", wsv_hs_client_reason(c->hs));
+      return;
+    }
   }
   if (c->hsbuf == NULL) {
     c->hsbuf = malloc(BENCH_HS_CAP);
@@ -546,10 +606,19 @@ static void bconn_input(struct bconn *c) {
   if (e->o->mode == BENCH_ECHO || e->o->mode == BENCH_FANOUT)
     e->now = bench_now_ns();
   for (int round = 0; round < 8; round++) {
-    ssize_t n = recv(c->fd, e->rbuf, BENCH_RBUF, 0);
+    ssize_t n = bconn_read(c, e->rbuf, BENCH_RBUF);
     if (n > 0) {
-      int rc = e->o->raw ? bconn_raw_input(c, e->rbuf, (size_t)n)
-                         : bconn_ws_input(c, e->rbuf, (size_t)n);
+      int rc;
+      if (e->lean) {
+        rc = wire_input(c, e->rbuf, (size_t)n);
+        if (rc == 0 && c->state == BC_CLOSING && c->got_close)
+          continue; /* its FIN is likely there already: read it now */
+        if (rc == 0)
+          rc = wire_flush(c);
+      } else {
+        rc = e->o->raw ? bconn_raw_input(c, e->rbuf, (size_t)n)
+                       : bconn_ws_input(c, e->rbuf, (size_t)n);
+      }
       if (rc != 0 || (size_t)n < BENCH_RBUF || c->state == BC_DONE)
         return;
       continue;

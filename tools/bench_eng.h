@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wsv.h"
 
@@ -32,6 +33,18 @@ enum {
 
 struct eng;
 
+/* The lean wire (bench_wire.c): requests rendered per thread, each with
+ * the Sec-WebSocket-Accept it must be answered with. */
+#define BENCH_WIRE_KEYS 64u
+struct wire_key {
+  char req[1280];
+  size_t reqlen;
+  char accept[29];
+};
+struct eng_wire {
+  struct wire_key key[BENCH_WIRE_KEYS];
+};
+
 struct bconn {
   struct eng *e;
   int fd;
@@ -43,6 +56,18 @@ struct bconn {
   char *hsbuf; /* the head so far when it took several reads */
   size_t hslen;
   struct wsv_conn *conn;
+  /* the lean wire (echo and connect over ws://, bench_wire.c) */
+  uint8_t *out; /* out[whead..wlen) waits to be written (kept across
+                   connect cycles; freed with the thread) */
+  size_t whead, wlen, wcap;
+  struct wsv_frame_parser fp;
+  uint64_t fleft;       /* payload bytes of the current frame still to come */
+  int8_t fop;           /* its opcode, -1 between frames */
+  uint8_t ffin;         /* its FIN bit */
+  uint8_t inmsg;        /* a fragmented message has begun */
+  uint8_t key;          /* the request it sent (index into wire->key) */
+  uint8_t clen;         /* control frame payload so far */
+  uint8_t cbuf[125];    /* ...and its bytes */
   uint64_t sent, recvd; /* messages sent, and echoes fully verified */
   size_t rpos;          /* bytes of echo `recvd` verified so far */
   uint64_t *stamps;     /* send time of message seq at seq % inflight */
@@ -94,6 +119,8 @@ struct eng {
   struct wsv_hs_client_config hcfg[BENCH_TARGETS_MAX]; /* per target */
   struct eng_fan fan;
   struct wsv_conn_config ccfg;
+  int lean;              /* echo or connect over ws://: bench_wire.c */
+  struct eng_wire *wire; /* ...its requests */
 };
 
 /* ---- bench_conn.c: one connection ---------------------------------------- */
@@ -134,6 +161,53 @@ void bconn_release(struct bconn *c);
 
 /* bconn_flush_ws - write what is queued on a WebSocket connection. */
 int bconn_flush_ws(struct bconn *c);
+
+/* bconn_watch - let epoll watch c for `events` (no call when unchanged). */
+void bconn_watch(struct bconn *c, uint32_t events);
+
+/* bconn_write, bconn_read - send(2) and recv(2) on c's socket: the number
+ * of bytes, or -1 with errno set. */
+ssize_t bconn_write(struct bconn *c, const void *p, size_t n);
+ssize_t bconn_read(struct bconn *c, void *p, size_t n);
+
+/* bconn_piece - bytes data[0..n) of the echo being received (last: they
+ * end it): verified against what was sent.  0, or -1 when c failed. */
+int bconn_piece(struct bconn *c, const uint8_t *data, size_t n, int last);
+
+/* ---- bench_wire.c: the lean WebSocket client ------------------------------
+ */
+
+/* wire_init - render e's requests (e->wire, freed by wire_cleanup).  0, or
+ * -1 (out of memory). */
+int wire_init(struct eng *e);
+void wire_cleanup(struct eng *e);
+
+/* wire_rand32 - 32 bits from the thread's xorshift generator. */
+uint32_t wire_rand32(struct eng *e);
+
+/* wire_request - pick a request for c and write it.  0, or -1 when c
+ * failed. */
+int wire_request(struct bconn *c);
+
+/* wire_response - the handshake response so far, buf[0..len).  1: it is a
+ * valid 101 of *head bytes; 0: incomplete; -1: refused (c failed). */
+int wire_response(struct bconn *c, const char *buf, size_t len, size_t *head);
+
+/* wire_opened - the handshake is done: reset c's frame state. */
+void wire_opened(struct bconn *c);
+
+/* wire_send - queue one frame of opcode op, masked, whose n payload bytes
+ * are hdr[0..hl) then body[0..n - hl).  0, or -1 when c failed. */
+int wire_send(struct bconn *c, int op, const uint8_t *hdr, size_t hl,
+              const uint8_t *body, size_t n);
+
+/* wire_flush - write what is queued and watch for EPOLLOUT while some is
+ * left.  0, or -1 when c failed. */
+int wire_flush(struct bconn *c);
+
+/* wire_input - frames from the server, p[0..n), parsed in place.  0, or -1
+ * when c failed. */
+int wire_input(struct bconn *c, const uint8_t *p, size_t n);
 
 /* ---- bench_run.c: the loop ----------------------------------------------- */
 

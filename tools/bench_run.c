@@ -77,8 +77,8 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
   }
   if (e->ep < 0 || e->rbuf == NULL || e->c == NULL ||
       (e->o->mode == BENCH_ECHO && !e->o->raw && e->pat == NULL) ||
-      (e->o->mode == BENCH_FANOUT && (fan_init(e) != 0 ||
-                                      (t->id == 0 && e->pat == NULL)))) {
+      (e->o->mode == BENCH_FANOUT &&
+       (fan_init(e) != 0 || (t->id == 0 && e->pat == NULL)))) {
     snprintf(t->err, sizeof t->err, "out of memory or file descriptors");
     return -1;
   }
@@ -110,6 +110,12 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
     h->random = eng_random;
     h->random_user = t;
   }
+  e->lean =
+      !e->o->raw && (e->o->mode == BENCH_ECHO || e->o->mode == BENCH_CONNECT);
+  if (e->lean && wire_init(e) != 0) {
+    snprintf(t->err, sizeof t->err, "out of memory");
+    return -1;
+  }
   wsv_conn_config_init(&e->ccfg);
   e->ccfg.stream = 1;
   e->ccfg.random = eng_random;
@@ -131,7 +137,9 @@ static void eng_cleanup(struct eng *e) {
     bconn_release(&e->c[i]);
     free(e->c[i].stamps);
     free(e->c[i].hdrs);
+    free(e->c[i].out);
   }
+  wire_cleanup(e);
   free(e->c);
   fan_cleanup(e);
   free(e->rbuf);
