@@ -29,28 +29,50 @@
 
 /* ---- messages ------------------------------------------------------------ */
 
-static const char hexdig[] = "0123456789abcdef";
+/* Eight lowercase hex digits of x, most significant first, as the bytes
+ * of the returned word in memory order (no table: the nibbles are spread
+ * one per byte, then turned into '0'..'9' or 'a'..'f' all at once). */
+static uint64_t msg_hex8(uint32_t x) {
+  uint64_t v = x;
+  v = (v | v << 16) & UINT64_C(0x0000ffff0000ffff);
+  v = (v | v << 8) & UINT64_C(0x00ff00ff00ff00ff);
+  v = (v | v << 4) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+  /* byte i (from the least significant) holds nibble i: in memory the
+   * top nibble must come first */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  uint64_t letters =
+      ((v + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
+  return v + UINT64_C(0x3030303030303030) + letters * 39u;
+}
 
-static uint8_t msg_hex(uint64_t seq, size_t hlen, size_t pos) {
-  unsigned shift = (unsigned)(4u * (hlen - 1u - pos));
-  return (uint8_t)hexdig[(seq >> shift) & 15u];
+/* The 16 hex digits of seq; message seq starts with the last hlen. */
+static void msg_hex16(uint64_t seq, uint8_t out[16]) {
+  uint64_t hi = msg_hex8((uint32_t)(seq >> 32)), lo = msg_hex8((uint32_t)seq);
+  memcpy(out, &hi, 8);
+  memcpy(out + 8, &lo, 8);
 }
 
 static void msg_header(uint64_t seq, size_t hlen, uint8_t *out) {
-  for (size_t p = 0; p < hlen; p++)
-    out[p] = msg_hex(seq, hlen, p);
+  uint8_t all[16];
+  msg_hex16(seq, all);
+  memcpy(out, all + 16u - hlen, hlen);
 }
 
 /* Check data[0..n) against bytes pos.. of message seq.  Returns 0 when
  * they match. */
 static int msg_verify(const struct eng *e, uint64_t seq, size_t pos,
                       const uint8_t *data, size_t n) {
-  while (n > 0 && pos < e->hlen) {
-    if (*data != msg_hex(seq, e->hlen, pos))
+  if (pos < e->hlen) {
+    uint8_t head[16];
+    msg_header(seq, e->hlen, head);
+    size_t m = e->hlen - pos < n ? e->hlen - pos : n;
+    if (memcmp(data, head + pos, m) != 0)
       return -1;
-    data++;
-    pos++;
-    n--;
+    data += m;
+    pos += m;
+    n -= m;
   }
   if (n == 0)
     return 0;
