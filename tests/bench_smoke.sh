@@ -1,25 +1,30 @@
 #!/bin/sh
-# bench_smoke.sh WSV - `wsv bench` end to end over loopback: echo (text and
+# bench_smoke.sh WSV LOAD - `wsv bench` end to end over loopback: echo (text and
 # binary), connect and idle against `wsv serve`, each with sane non-zero
 # figures and no verification or connection errors; fanout against
 # `wsv serve --chat` (every delivery, no loss) and against the plain echo
 # server, whose subscribers hear nothing (bench must exit 1, no figure);
 # and against a server that corrupts its echoes, where bench must exit 1
-# and count the mismatches.  Small numbers, no timing thresholds (benchmarks live in
+# and count the mismatches (and one with a wrong Sec-WebSocket-Accept,
+# refused).  LOAD (bench/load, the yardstick) runs once in each mode against
+# `wsv serve` and once against the corrupting server.  Small numbers, no timing thresholds (benchmarks live in
 # bench/, not in tests).
 set -u
 wsv=$1
+load=$2
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 fails=0
 tmp=$(mktemp -d)
 srv_pid=
 bad_pid=
+acc_pid=
 chat_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
   [ -n "$chat_pid" ] && kill "$chat_pid" 2>/dev/null
   [ -n "$bad_pid" ] && kill "$bad_pid" 2>/dev/null
+  [ -n "$acc_pid" ] && kill "$acc_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -77,6 +82,26 @@ check "idle exits 0" test $? -eq 0
 check "idle: 200 opened, server RSS read" json_ok "$tmp/idle.json" \
   'j["opened"] == 200 and j["server_rss_after"] > 0 and j["conn_errors"] == 0'
 
+# bench/load, the yardstick: each mode once, every echo verified.
+"$load" echo "$url" --conns 4 --inflight 4 --size 100 --duration 1 \
+  --warmup 0.2 --json >"$tmp/load.json" 2>"$tmp/load.err"
+check "load echo text exits 0" test $? -eq 0
+check "load echo text: a rate, no errors" json_ok "$tmp/load.json" \
+  'j["messages"] > 0 and j["msgs_per_s"] > 0 and j["mb_per_s"] > 0 and j["duration_s"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0 and j["unanswered"] == 0'
+"$load" echo "$url" --conns 2 --inflight 2 --size 300K --binary --duration 1 \
+  --warmup 0.2 --json >"$tmp/loadbin.json" 2>"$tmp/loadbin.err"
+check "load echo binary 300K exits 0" test $? -eq 0
+check "load echo binary: a rate, no errors" json_ok "$tmp/loadbin.json" \
+  'j["messages"] > 0 and j["binary"] and j["verify_errors"] == 0 and j["conn_errors"] == 0 and j["unanswered"] == 0'
+"$load" connect "$url" --conns 8 --duration 1 --warmup 0.2 --json \
+  >"$tmp/loadconn.json" 2>"$tmp/loadconn.err"
+check "load connect exits 0" test $? -eq 0
+check "load connect: handshakes/s > 0, no errors" json_ok "$tmp/loadconn.json" \
+  'j["handshakes"] > 0 and j["handshakes_per_s"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0'
+"$load" echo ws://127.0.0.1:1/ --conns 1 --duration 1 --warmup 0 \
+  >"$tmp/loadrefused" 2>&1
+check "load against a closed port exits 1" test $? -eq 1
+
 # fanout: a chat server delivers every message to every subscriber.
 "$wsv" serve --chat --port 0 --quiet >"$tmp/chat.out" 2>"$tmp/chat.err" &
 chat_pid=$!
@@ -126,6 +151,28 @@ done
 check "echo against a corrupting server exits 1" test $? -eq 1
 check "echo against a corrupting server counts verification errors" \
   json_ok "$tmp/bad.json" 'j["verify_errors"] > 0'
+"$load" echo "ws://127.0.0.1:$(cat "$tmp/bad.port")/" --conns 2 \
+  --inflight 2 --size 64 --duration 1 --warmup 0 --json >"$tmp/loadbad.json" 2>&1
+check "load against a corrupting server exits 1" test $? -eq 1
+check "load against a corrupting server counts verification errors" \
+  json_ok "$tmp/loadbad.json" 'j["verify_errors"] > 0'
+
+# A server whose Sec-WebSocket-Accept is wrong: wsv bench refuses it.
+"$py" "$here/bench/corrupt_echo.py" "$tmp/acc.port" --bad-accept &
+acc_pid=$!
+for _ in $(seq 1 50); do
+  [ -s "$tmp/acc.port" ] && break
+  sleep 0.1
+done
+acc_url="ws://127.0.0.1:$(cat "$tmp/acc.port")/"
+"$wsv" bench connect "$acc_url" --conns 2 --duration 1 --json -q \
+  >"$tmp/acc.json" 2>&1
+check "connect against a wrong accept exits 1" test $? -eq 1
+check "connect against a wrong accept: refused, no handshake counted" \
+  json_ok "$tmp/acc.json" 'j["handshakes"] == 0 and j["conn_errors"] > 0 and "Sec-WebSocket-Accept" in j["error"]'
+"$wsv" bench echo "$acc_url" --conns 2 --duration 1 --json -q \
+  >"$tmp/acc2.json" 2>&1
+check "echo against a wrong accept exits 1" test $? -eq 1
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

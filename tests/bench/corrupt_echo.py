@@ -1,4 +1,6 @@
-"""corrupt_echo.py PORTFILE - a WebSocket echo server that corrupts echoes.
+"""corrupt_echo.py PORTFILE [--bad-accept] - a WebSocket echo server that
+corrupts echoes (or, with --bad-accept, answers every handshake with a wrong
+Sec-WebSocket-Accept, which a client must refuse).
 
 Standard library only.  Listens on a free loopback port (written to
 PORTFILE), answers the opening handshake, and echoes every data frame with
@@ -14,6 +16,7 @@ import threading
 import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+BAD_ACCEPT = "--bad-accept" in sys.argv[2:]
 
 
 def recv_exact(sock, n):
@@ -40,6 +43,8 @@ def serve(sock):
             if name.strip().lower() == b"sec-websocket-key":
                 key = value.strip()
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        if BAD_ACCEPT:
+            accept = base64.b64encode(hashlib.sha1(key + b"x" + GUID).digest())
         sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
                      b"\r\n\r\n")
