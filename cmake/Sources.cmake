@@ -73,6 +73,7 @@ set(WSV_TOOL_SOURCES
   tools/bench_fanout.c
   tools/bench_report.c
   tools/bench_run.c
+  tools/bench_tls.c
   tools/bench_wire.c
   tools/bridge.c
   tools/bridge_listen.c

@@ -45,7 +45,9 @@ static const char bench_usage[] =
     "URL is ws://HOST:PORT/PATH (default ws://127.0.0.1:8080/), or\n"
     "tcp://HOST:PORT for echo against a plain TCP echo server (the same\n"
     "messages without WebSocket framing, for a baseline).  HOST must be a\n"
-    "numeric IPv4 or IPv6 address.\n"
+    "numeric IPv4 or IPv6 address.  echo and connect also take\n"
+    "wss://HOST:PORT/PATH (TLS 1.2 or later, a full handshake per\n"
+    "connection).\n"
     "\n"
     "  echo     --conns N connections each keep --inflight D messages of\n"
     "           --size S bytes in flight (masked, as a client must); every\n"
@@ -92,6 +94,9 @@ static const char bench_usage[] =
     "  --hold S           idle: seconds to hold after measuring (0)\n"
     "  --sources K        idle: connect from 127.0.0.1..127.0.0.K (default:\n"
     "                     one per 25,000 connections)\n"
+    "  --cacert FILE      wss://: trust the CAs in FILE (PEM) instead of\n"
+    "                     the system's\n"
+    "  -k, --insecure     wss://: accept any certificate\n"
     "  --host H, --port P instead of a URL\n"
     "  --json             print the summary as one JSON object\n"
     "  -q, --quiet        no progress line on standard error\n"
@@ -107,7 +112,8 @@ static void bench_on_signal(int signo) {
   bench_signalled = 1;
 }
 
-/* Parse "ws://host[:port][/path][?query]" or "tcp://host:port" (read as
+/* Parse "ws://host[:port][/path][?query]", "wss://..." (echo and connect)
+ * or "tcp://host:port" (read as
  * the ws:// URL it would be) with wsv_url_parse into o's host, port and
  * path.  Returns 0, or -1 with *why the reason (NULL when there is none
  * to add: another scheme, or tcp:// without a port). */
@@ -117,7 +123,8 @@ static int bench_parse_url(const char *url, struct bench_opts *o,
   const char *s = url;
   int raw = strncasecmp(url, "tcp://", 6) == 0;
   *why = NULL;
-  if (!raw && strncasecmp(url, "ws://", 5) != 0)
+  if (!raw && strncasecmp(url, "ws://", 5) != 0 &&
+      strncasecmp(url, "wss://", 6) != 0)
     return -1; /* the message names the schemes */
   if (raw) {
     int n = snprintf(as_ws, sizeof as_ws, "ws://%s", url + 6);
@@ -128,13 +135,14 @@ static int bench_parse_url(const char *url, struct bench_opts *o,
   struct wsv_url u;
   if (wsv_url_parse(&u, s, strlen(s), 0, why) != WSV_OK)
     return -1;
-  if (u.secure || (raw && !u.port_given) || u.host.len >= sizeof o->host ||
+  if ((raw && !u.port_given) || u.host.len >= sizeof o->host ||
       wsv_url_target(&u, o->path, sizeof o->path) >= sizeof o->path)
     return -1;
   memcpy(o->host, u.host.ptr, u.host.len);
   o->host[u.host.len] = '\0';
   o->port = u.port;
   o->raw = raw;
+  o->tls = u.secure;
   return 0;
 }
 
@@ -191,14 +199,19 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
       o->quiet = 1;
     } else if (strcmp(a, "--raw") == 0) {
       raw_flag = 1;
+    } else if (strcmp(a, "-k") == 0 || strcmp(a, "--insecure") == 0) {
+      o->insecure = 1;
+    } else if ((r = wsv_cli_opt(argc, argv, &i, "--cacert", &v)) != 0) {
+      if (r < 0 || v[0] == '\0')
+        return wsv_cli_usage_error("bench", "--cacert needs a PEM file");
+      o->cacert = v;
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--conns", &v)) != 0 ||
                (r = wsv_cli_opt(argc, argv, &i, "--subs", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 10000000, &conns) != 0)
         return wsv_cli_usage_error("bench", "%s needs a number from 1", a);
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--rate", &v)) != 0) {
       if (r < 0 || bench_seconds(v, 1e9, &o->rate) != 0 || o->rate <= 0)
-        return wsv_cli_usage_error("bench",
-                                   "--rate needs messages per second");
+        return wsv_cli_usage_error("bench", "--rate needs messages per second");
     } else if ((r = wsv_cli_opt(argc, argv, &i, "--inflight", &v)) != 0) {
       if (r < 0 || wsv_cli_uint(v, 1, 65536, &inflight) != 0)
         return wsv_cli_usage_error("bench",
@@ -248,8 +261,9 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
       return wsv_cli_usage_error("bench", "unknown option '%s'", a);
     } else if (bench_parse_url(a, o, &why) != 0) {
       return wsv_cli_usage_error("bench",
-                                 "'%s' is not a ws://HOST:PORT/ or "
-                                 "tcp://HOST:PORT URL%s%s",
+                                 "'%s' is not a ws://HOST:PORT/, "
+                                 "wss://HOST:PORT/ or tcp://HOST:PORT "
+                                 "URL%s%s",
                                  a, why != NULL ? ": " : "",
                                  why != NULL ? why : "");
     } else if (o->mode == BENCH_FANOUT) {
@@ -287,6 +301,15 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o) {
                                "tcp:// (raw TCP) works with echo only");
   if (o->raw && o->binary)
     o->binary = 0;
+  if (o->raw)
+    o->tls = 0;
+  if (o->tls && o->mode != BENCH_ECHO && o->mode != BENCH_CONNECT)
+    return wsv_cli_usage_error("bench", "wss:// works with echo and connect");
+  if ((o->cacert != NULL || o->insecure) && !o->tls)
+    return wsv_cli_usage_error("bench", "--cacert and -k are for wss://");
+  if (o->cacert != NULL && o->insecure)
+    return wsv_cli_usage_error("bench",
+                               "--cacert and --insecure exclude each other");
   o->conns = conns != 0                 ? conns
              : o->mode == BENCH_ECHO    ? 100
              : o->mode == BENCH_CONNECT ? 64

@@ -52,8 +52,11 @@ uint64_t bench_hist_quantile(const struct bench_hist *h, double q);
 /* The command line, parsed. */
 struct bench_opts {
   int mode;
-  int raw;        /* echo over plain TCP (a raw echo server), no WebSocket */
-  char host[256]; /* numeric address */
+  int raw; /* echo over plain TCP (a raw echo server), no WebSocket */
+  int tls; /* wss:// (echo, connect) */
+  const char *cacert; /* wss://: trust the CAs in this PEM file */
+  int insecure;       /* wss://: accept any certificate */
+  char host[256];     /* numeric address */
   uint16_t port;
   char path[512];
   uint64_t conns;    /* echo: connections; connect: cycles in flight;
@@ -72,8 +75,8 @@ struct bench_opts {
   double rate;       /* fanout: publishes per second (0: --inflight) */
   unsigned ntargets; /* fanout: the URLs given (target[0] is host/port) */
   struct bench_target target[BENCH_TARGETS_MAX];
-  int json;          /* print the summary as JSON */
-  int quiet;         /* no progress line */
+  int json;  /* print the summary as JSON */
+  int quiet; /* no progress line */
 };
 
 struct bench;
@@ -121,19 +124,19 @@ struct bench_thread {
 #define BENCH_FAN_JOIN_MS 10u /* a joining message every 10 ms meanwhile */
 enum { FAN_JOINING = 0, FAN_JOINED, FAN_SILENT };
 struct bench_fan {
-  uint64_t t_base;           /* stamps are ns since this (CLOCK_MONOTONIC) */
-  _Atomic uint64_t *stamps;  /* BENCH_FAN_RING entries */
-  _Atomic uint64_t published;   /* messages published so far */
-  _Atomic int pub_stopped;      /* `published` is final */
-  _Atomic uint64_t subs_open;   /* subscribers open after the setup */
-  _Atomic uint64_t joined;      /* ...that have received a message */
-  _Atomic uint64_t gone;        /* ...that failed after the setup */
-  _Atomic uint64_t subs_left;   /* ...not finished yet */
-  _Atomic int phase;            /* FAN_JOINING, FAN_JOINED or FAN_SILENT */
-  _Atomic uint64_t silent;      /* FAN_SILENT: subscribers that heard
-                                   nothing */
-  _Atomic int pub_waiting;      /* the publisher waits for fan_done */
-  int wake_fd;                  /* eventfd in thread 0's loop (or -1) */
+  uint64_t t_base;            /* stamps are ns since this (CLOCK_MONOTONIC) */
+  _Atomic uint64_t *stamps;   /* BENCH_FAN_RING entries */
+  _Atomic uint64_t published; /* messages published so far */
+  _Atomic int pub_stopped;    /* `published` is final */
+  _Atomic uint64_t subs_open; /* subscribers open after the setup */
+  _Atomic uint64_t joined;    /* ...that have received a message */
+  _Atomic uint64_t gone;      /* ...that failed after the setup */
+  _Atomic uint64_t subs_left; /* ...not finished yet */
+  _Atomic int phase;          /* FAN_JOINING, FAN_JOINED or FAN_SILENT */
+  _Atomic uint64_t silent;    /* FAN_SILENT: subscribers that heard
+                                 nothing */
+  _Atomic int pub_waiting;    /* the publisher waits for fan_done */
+  int wake_fd;                /* eventfd in thread 0's loop (or -1) */
 };
 
 /* The whole run, shared by the threads. */

@@ -84,10 +84,14 @@ static int msg_verify(const struct eng *e, uint64_t seq, size_t pos,
 /* ---- connections --------------------------------------------------------- */
 
 ssize_t bconn_write(struct bconn *c, const void *p, size_t n) {
+  if (c->ssl != NULL)
+    return btls_write(c, p, n);
   return send(c->fd, p, n, MSG_NOSIGNAL);
 }
 
 ssize_t bconn_read(struct bconn *c, void *p, size_t n) {
+  if (c->ssl != NULL)
+    return btls_read(c, p, n);
   return recv(c->fd, p, n, 0);
 }
 
@@ -104,6 +108,8 @@ void bconn_watch(struct bconn *c, uint32_t events) {
 
 /* Release what the connection holds and close its socket. */
 void bconn_release(struct bconn *c) {
+  if (c->ssl != NULL)
+    btls_release(c);
   if (c->fd >= 0)
     close(c->fd);
   c->fd = -1;
@@ -135,7 +141,8 @@ void bconn_finish(struct bconn *c, int ok) {
   struct eng *e = c->e;
   if (c->state == BC_DONE || c->state == BC_IDLE)
     return;
-  if (c->state == BC_CONNECTING || c->state == BC_HANDSHAKE)
+  if (c->state == BC_CONNECTING || c->state == BC_TLS ||
+      c->state == BC_HANDSHAKE)
     e->opening--;
   if (c->sent > c->recvd)
     e->t->unanswered += c->sent - c->recvd;
@@ -494,6 +501,12 @@ static void bconn_send_request(struct bconn *c) {
 
 /* TCP is connected. */
 static void bconn_connected(struct bconn *c) {
+  if (c->e->o->tls) {
+    c->state = BC_TLS;
+    if (btls_start(c) == 1)
+      bconn_send_request(c);
+    return;
+  }
   if (c->e->o->raw) {
     bconn_watch(c, EPOLLIN);
     bconn_opened(c, NULL, 0);
@@ -641,7 +654,10 @@ static void bconn_input(struct bconn *c) {
         rc = e->o->raw ? bconn_raw_input(c, e->rbuf, (size_t)n)
                        : bconn_ws_input(c, e->rbuf, (size_t)n);
       }
-      if (rc != 0 || (size_t)n < BENCH_RBUF || c->state == BC_DONE)
+      /* A short read took everything the socket had; TLS hands out one
+       * record per read, so it reads on until EAGAIN. */
+      if (rc != 0 || c->state == BC_DONE ||
+          ((size_t)n < BENCH_RBUF && c->ssl == NULL))
         return;
       continue;
     }
@@ -673,6 +689,10 @@ void bconn_event(struct bconn *c, uint32_t events) {
     bconn_connected(c);
     return;
   }
+  case BC_TLS:
+    if (btls_step(c) == 1)
+      bconn_send_request(c);
+    return;
   case BC_HANDSHAKE:
     bconn_hs_input(c);
     return;

@@ -18,6 +18,7 @@
 enum {
   BC_IDLE = 0,   /* not started (or finished, ready to start again) */
   BC_CONNECTING, /* TCP connect in progress */
+  BC_TLS,        /* wss://: the TLS handshake in progress */
   BC_HANDSHAKE,  /* request sent, waiting for the 101 */
   BC_OPEN,       /* messages flow */
   BC_CLOSING,    /* our Close sent: waiting for the server's and EOF */
@@ -32,6 +33,8 @@ enum {
 #define BENCH_OPENING_MAX 256 /* echo: handshakes in flight while opening */
 
 struct eng;
+struct ssl_st;     /* OpenSSL's SSL (bench_tls.c) */
+struct ssl_ctx_st; /* ...and SSL_CTX */
 
 /* The lean wire (bench_wire.c): requests rendered per thread, each with
  * the Sec-WebSocket-Accept it must be answered with. */
@@ -56,6 +59,7 @@ struct bconn {
   char *hsbuf; /* the head so far when it took several reads */
   size_t hslen;
   struct wsv_conn *conn;
+  struct ssl_st *ssl; /* wss:// (bench_tls.c), else NULL */
   /* the lean wire (echo and connect over ws://, bench_wire.c) */
   uint8_t *out; /* out[whead..wlen) waits to be written (kept across
                    connect cycles; freed with the thread) */
@@ -119,8 +123,9 @@ struct eng {
   struct wsv_hs_client_config hcfg[BENCH_TARGETS_MAX]; /* per target */
   struct eng_fan fan;
   struct wsv_conn_config ccfg;
-  int lean;              /* echo or connect over ws://: bench_wire.c */
-  struct eng_wire *wire; /* ...its requests */
+  int lean;               /* echo or connect over ws://: bench_wire.c */
+  struct eng_wire *wire;  /* ...its requests */
+  struct ssl_ctx_st *tls; /* wss://: the thread's context (bench_tls.c) */
 };
 
 /* ---- bench_conn.c: one connection ---------------------------------------- */
@@ -208,6 +213,28 @@ int wire_flush(struct bconn *c);
 /* wire_input - frames from the server, p[0..n), parsed in place.  0, or -1
  * when c failed. */
 int wire_input(struct bconn *c, const uint8_t *p, size_t n);
+
+/* ---- bench_tls.c: wss:// ---------------------------------------------------
+ */
+
+/* btls_init - e's TLS context from the options (--cacert, --insecure).  0,
+ * or -1 with the reason in e->t->err. */
+int btls_init(struct eng *e);
+void btls_cleanup(struct eng *e);
+
+/* btls_start - TCP is connected: start c's TLS handshake.  btls_step -
+ * go on with it after an event.  Both return 1 when it is done, 0 while it
+ * waits (c watched for what it needs), -1 when c failed. */
+int btls_start(struct bconn *c);
+int btls_step(struct bconn *c);
+
+/* btls_write, btls_read - like send(2) and recv(2) through c's TLS (a
+ * "want" is EAGAIN; 0 from btls_read: the end, close_notify or not). */
+ssize_t btls_write(struct bconn *c, const void *p, size_t n);
+ssize_t btls_read(struct bconn *c, void *p, size_t n);
+
+/* btls_release - free c's TLS state (the socket is closed by the caller). */
+void btls_release(struct bconn *c);
 
 /* ---- bench_run.c: the loop ----------------------------------------------- */
 

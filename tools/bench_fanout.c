@@ -86,7 +86,8 @@ static int fan_decode(const uint8_t *in, uint64_t *seq, uint64_t *ts) {
   return 0;
 }
 
-/* ---- the thread's state --------------------------------------------------- */
+/* ---- the thread's state ---------------------------------------------------
+ */
 
 int fan_init(struct eng *e) {
   struct eng_fan *f = &e->fan;
@@ -168,7 +169,8 @@ void fan_finished(struct bconn *c) {
   fan_advance(e);
 }
 
-/* ---- messages -------------------------------------------------------------- */
+/* ---- messages --------------------------------------------------------------
+ */
 
 /* Publish message number f->sent (thread 0). */
 static int fan_publish(struct eng *e) {
@@ -197,7 +199,8 @@ static int fan_publish(struct eng *e) {
 
 static int fan_bad(struct bconn *c, const char *what) {
   c->e->t->verify_errors++;
-  bconn_fail(c, "%s %s: message %llu %s", c->is_pub ? "publisher" : "subscriber",
+  bconn_fail(c, "%s %s: message %llu %s",
+             c->is_pub ? "publisher" : "subscriber",
              c->e->o->target[c->target].path, (unsigned long long)c->cur, what);
   return -1;
 }
@@ -256,8 +259,7 @@ static int fan_delivered(struct bconn *c) {
   }
   if (c->counted)
     fan_advance(e);
-  if (e->stopping && c->state == BC_OPEN &&
-      atomic_load(&bf->pub_stopped) &&
+  if (e->stopping && c->state == BC_OPEN && atomic_load(&bf->pub_stopped) &&
       c->next >= atomic_load(&bf->published)) {
     bconn_begin_close(c);
     if (c->state == BC_DONE)
@@ -305,14 +307,14 @@ int fan_piece(struct bconn *c, const struct wsv_event *ev) {
   return fan_delivered(c);
 }
 
-/* ---- the publisher ---------------------------------------------------------- */
+/* ---- the publisher ----------------------------------------------------------
+ */
 
 /* How far every subscriber of every thread is. */
 static uint64_t fan_min_done(const struct bench *b) {
   uint64_t m = UINT64_MAX;
   for (int i = 0; i < b->opt.threads; i++) {
-    uint64_t d =
-        atomic_load_explicit(&b->th[i].fan_done, memory_order_acquire);
+    uint64_t d = atomic_load_explicit(&b->th[i].fan_done, memory_order_acquire);
     if (d < m)
       m = d;
   }
@@ -365,7 +367,8 @@ static int fan_pump(struct eng *e, uint64_t t_load) {
   return timeout;
 }
 
-/* ---- the phases ------------------------------------------------------------- */
+/* ---- the phases -------------------------------------------------------------
+ */
 
 static void fan_open(struct eng *e) {
   struct bench *b = e->b;

@@ -125,8 +125,9 @@ static void bench_describe(const struct bench *b, char *buf, size_t cap) {
     const struct bench_target *t = &o->target[i];
     lb = strchr(t->host, ':') != NULL ? "[" : "";
     rb = lb[0] != '\0' ? "]" : "";
-    int k = snprintf(buf + n, cap - n, "%sws://%s%s%s:%u%s", i ? " " : "", lb,
-                     t->host, rb, (unsigned)t->port, t->path);
+    int k = snprintf(buf + n, cap - n, "%s%s://%s%s%s:%u%s", i ? " " : "",
+                     o->tls ? "wss" : "ws", lb, t->host, rb, (unsigned)t->port,
+                     t->path);
     if (k < 0)
       break;
     n += (size_t)k;
@@ -180,10 +181,11 @@ static void bench_report_json(const struct bench *b,
   const struct bench_opts *o = &b->opt;
   char url[1024];
   bench_describe(b, url, sizeof url);
-  static const char *const names[] = {"", "echo", "connect", "idle",
-                                      "fanout"};
-  printf("{\"mode\":\"%s\",\"url\":\"%s\",\"threads\":%d,\"conns\":%llu",
-         names[o->mode], url, o->threads, (unsigned long long)o->conns);
+  static const char *const names[] = {"", "echo", "connect", "idle", "fanout"};
+  printf("{\"mode\":\"%s\",\"url\":\"%s\",\"tls\":%s,\"threads\":%d,"
+         "\"conns\":%llu",
+         names[o->mode], url, o->tls ? "true" : "false", o->threads,
+         (unsigned long long)o->conns);
   if (o->mode == BENCH_ECHO) {
     printf(",\"inflight\":%llu,\"size\":%llu,\"binary\":%s,\"raw\":%s,"
            "\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.0f,"

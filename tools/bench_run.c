@@ -116,6 +116,8 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
     snprintf(t->err, sizeof t->err, "out of memory");
     return -1;
   }
+  if (e->o->tls && btls_init(e) != 0)
+    return -1;
   wsv_conn_config_init(&e->ccfg);
   e->ccfg.stream = 1;
   e->ccfg.random = eng_random;
@@ -140,6 +142,7 @@ static void eng_cleanup(struct eng *e) {
     free(e->c[i].out);
   }
   wire_cleanup(e);
+  btls_cleanup(e);
   free(e->c);
   fan_cleanup(e);
   free(e->rbuf);
@@ -213,7 +216,8 @@ void eng_open_all(struct eng *e) {
          !atomic_load(&b->abort_all))
     eng_poll(e, 50);
   for (size_t i = 0; i < e->n; i++)
-    if (e->c[i].state == BC_CONNECTING || e->c[i].state == BC_HANDSHAKE)
+    if (e->c[i].state == BC_CONNECTING || e->c[i].state == BC_TLS ||
+        e->c[i].state == BC_HANDSHAKE)
       bconn_fail(&e->c[i], "not open within %u s", BENCH_SETUP_S);
 }
 
