@@ -6,7 +6,8 @@
 # server, whose subscribers hear nothing (bench must exit 1, no figure);
 # and against a server that corrupts its echoes, where bench must exit 1
 # and count the mismatches (and one with a wrong Sec-WebSocket-Accept,
-# refused).  LOAD (bench/load, the yardstick) runs once in each mode against
+# refused); wss:// against `wsv serve --cert --key`, accepted with --cacert
+# and refused without it.  LOAD (bench/load, the yardstick) runs once in each mode against
 # `wsv serve` and once against the corrupting server.  Small numbers, no timing thresholds (benchmarks live in
 # bench/, not in tests).
 set -u
@@ -19,12 +20,14 @@ tmp=$(mktemp -d)
 srv_pid=
 bad_pid=
 acc_pid=
+tls_pid=
 chat_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
   [ -n "$chat_pid" ] && kill "$chat_pid" 2>/dev/null
   [ -n "$bad_pid" ] && kill "$bad_pid" 2>/dev/null
   [ -n "$acc_pid" ] && kill "$acc_pid" 2>/dev/null
+  [ -n "$tls_pid" ] && kill "$tls_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -134,6 +137,56 @@ check "fanout against an echo server exits 1" test $? -eq 1
 check "fanout against an echo server: every subscriber silent, no figure" \
   json_ok "$tmp/fanecho.json" \
   'j["silent"] == 5 and j["deliveries"] == 0 and "received nothing" in j["error"]'
+
+# wss:// against `wsv serve --cert --key` (a self-signed certificate made
+# here): accepted with --cacert, refused without it (no CA trusts it).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 >"$tmp/openssl.log" 2>&1
+check "a self-signed certificate made" test -s "$tmp/cert.pem"
+"$wsv" serve --port 0 --quiet --cert "$tmp/cert.pem" --key "$tmp/key.pem" \
+  >"$tmp/tls.out" 2>"$tmp/tls.err" &
+tls_pid=$!
+tls_port=
+for _ in $(seq 1 50); do
+  tls_port=$(sed -n 's|.*wss://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$tmp/tls.out")
+  [ -n "$tls_port" ] && break
+  sleep 0.1
+done
+check "wsv serve --cert --key printed its wss:// port" test -n "$tls_port"
+wss="wss://127.0.0.1:$tls_port/"
+"$wsv" bench echo "$wss" --cacert "$tmp/cert.pem" --conns 3 --inflight 4 \
+  --size 100 --duration 1 --json -q >"$tmp/wss.json" 2>"$tmp/wss.err"
+check "wss echo with --cacert exits 0" test $? -eq 0
+check "wss echo: messages, no errors" json_ok "$tmp/wss.json" \
+  'j["tls"] and j["messages"] > 0 and j["msgs_per_s"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0 and j["unanswered"] == 0'
+"$wsv" bench echo "$wss" --cacert "$tmp/cert.pem" --conns 2 --inflight 2 \
+  --size 300K --binary --messages 20 --threads 2 --json -q \
+  >"$tmp/wssbin.json" 2>"$tmp/wssbin.err"
+check "wss echo binary 300K, 2 threads exits 0" test $? -eq 0
+check "wss echo binary: at least 20 verified, no errors" json_ok "$tmp/wssbin.json" \
+  'j["messages"] >= 20 and j["binary"] and j["verify_errors"] == 0 and j["conn_errors"] == 0'
+"$wsv" bench connect "$wss" --cacert "$tmp/cert.pem" --conns 4 --duration 1 \
+  --json -q >"$tmp/wssconn.json" 2>"$tmp/wssconn.err"
+check "wss connect with --cacert exits 0" test $? -eq 0
+check "wss connect: handshakes, no errors" json_ok "$tmp/wssconn.json" \
+  'j["tls"] and j["handshakes"] > 0 and j["conn_errors"] == 0'
+"$wsv" bench echo "$wss" --conns 2 --duration 1 --json -q \
+  >"$tmp/wssno.json" 2>"$tmp/wssno.err"
+check "wss echo without --cacert exits 1" test $? -eq 1
+check "wss echo without --cacert: the certificate is not trusted" \
+  json_ok "$tmp/wssno.json" 'j["messages"] == 0 and j["conn_errors"] > 0 and "not trusted" in j["error"]'
+"$wsv" bench connect "$wss" --conns 2 --duration 1 --json -q \
+  >"$tmp/wssno2.json" 2>"$tmp/wssno2.err"
+check "wss connect without --cacert exits 1" test $? -eq 1
+"$wsv" bench connect "$wss" -k --conns 2 --duration 1 --json -q \
+  >"$tmp/wssk.json" 2>"$tmp/wssk.err"
+check "wss connect -k exits 0" test $? -eq 0
+"$wsv" bench echo "$url" --cacert "$tmp/cert.pem" --duration 1 -q \
+  >"$tmp/wsca" 2>&1
+check "--cacert with ws:// is a usage error" test $? -eq 2
+"$wsv" bench fanout "$wss" --duration 1 -q >"$tmp/wssfan" 2>&1
+check "wss:// with fanout is a usage error" test $? -eq 2
 
 # Nothing listening: a clear failure, not a hang.
 "$wsv" bench echo ws://127.0.0.1:1/ --conns 1 --duration 1 -q >"$tmp/refused" 2>&1
