@@ -1,8 +1,10 @@
 /*
  * bench_conn.c - one connection of the `wsv bench` load engine: the TCP
  * connect (from the --sources addresses for idle), the opening handshake
- * (wsv_hs_client), then the messages (wsv_conn in streaming mode, or raw
- * TCP), each echo verified byte for byte as it arrives, and the close.
+ * (bench_wire.c's for echo and connect, wsv_hs_client for idle and
+ * fanout), then the messages (bench_wire.c's frames, wsv_conn in streaming
+ * mode for fanout, or raw TCP), each echo verified byte for byte as it
+ * arrives, and the close.
  * The thread that runs the connections is bench_run.c's.
  *
  * Message `seq` of a connection is the sequence number in hexadecimal
@@ -240,7 +242,7 @@ static int bconn_flush_raw(struct bconn *c) {
 }
 
 int bconn_flush(struct bconn *c) {
-  if (c->e->lean)
+  if (c->e->lean || c->e->rawcopy)
     return wire_flush(c);
   return c->e->o->raw ? bconn_flush_raw(c) : bconn_flush_ws(c);
 }
@@ -252,6 +254,13 @@ int bconn_send(struct bconn *c) {
   size_t d = (size_t)e->o->inflight;
   c->stamps[seq % d] = e->now;
   c->sent++;
+  if (e->rawcopy) {
+    uint8_t head[16];
+    msg_header(seq, e->hlen, head);
+    return wire_bytes(c, head, e->hlen,
+                      e->b->pattern + seq % BENCH_PATTERN_SPAN + e->hlen,
+                      (size_t)e->o->size);
+  }
   if (e->o->raw) {
     msg_header(seq, e->hlen, (uint8_t *)c->hdrs + (size_t)(seq % d) * 16u);
     return 0;
@@ -427,7 +436,7 @@ static int bconn_raw_input(struct bconn *c, const uint8_t *p, size_t n) {
     if (c->rpos == s && bconn_echo_done(c) != 0)
       return -1;
   }
-  return c->state == BC_OPEN ? bconn_flush_raw(c) : 0;
+  return c->state == BC_OPEN ? bconn_flush(c) : 0;
 }
 
 /* The handshake succeeded; rest[0..n) are the bytes after the head. */

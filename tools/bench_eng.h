@@ -30,6 +30,7 @@ enum {
 #define BENCH_IOV 64          /* iovecs per writev */
 #define BENCH_SETUP_S 15u     /* most seconds to open the connections */
 #define BENCH_DRAIN_S 5u      /* most seconds to finish after the stop */
+#define BENCH_RAW_COPY 4096u  /* tcp://: copy messages up to this size */
 #define BENCH_OPENING_MAX 256 /* echo: handshakes in flight while opening */
 
 struct eng;
@@ -124,6 +125,9 @@ struct eng {
   struct eng_fan fan;
   struct wsv_conn_config ccfg;
   int lean;               /* echo or connect over ws://: bench_wire.c */
+  int rawcopy;            /* tcp:// echo of messages up to BENCH_RAW_COPY bytes:
+                             copied into the output buffer, one send per batch
+                             (larger ones are written from the pattern by writev) */
   struct eng_wire *wire;  /* ...its requests */
   struct ssl_ctx_st *tls; /* wss://: the thread's context (bench_tls.c) */
 };
@@ -205,6 +209,11 @@ void wire_opened(struct bconn *c);
  * are hdr[0..hl) then body[0..n - hl).  0, or -1 when c failed. */
 int wire_send(struct bconn *c, int op, const uint8_t *hdr, size_t hl,
               const uint8_t *body, size_t n);
+
+/* wire_bytes - queue n bytes, hdr[0..hl) then body[0..n - hl), unframed
+ * (tcp:// of small messages).  0, or -1 when c failed. */
+int wire_bytes(struct bconn *c, const uint8_t *hdr, size_t hl,
+               const uint8_t *body, size_t n);
 
 /* wire_flush - write what is queued and watch for EPOLLOUT while some is
  * left.  0, or -1 when c failed. */

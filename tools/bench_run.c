@@ -1,7 +1,9 @@
 /*
  * bench_run.c - the load engine of `wsv bench`: one epoll loop per
- * generator thread over raw non-blocking sockets, driving the sans-I/O
- * core directly (wsv_hs_client for the handshake, wsv_conn for frames);
+ * generator thread over raw non-blocking sockets: echo and connect over
+ * ws:// and wss:// on the lean client of bench_wire.c (and bench_tls.c),
+ * idle and fanout on the sans-I/O core directly (wsv_hs_client for the
+ * handshake, wsv_conn for frames);
  * this file owns the thread: its state, the loop, and the phases of each
  * measurement (open, warm up, count, stop, drain).  One connection's life
  * is bench_conn.c's.
@@ -110,6 +112,8 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
     h->random = eng_random;
     h->random_user = t;
   }
+  e->rawcopy =
+      e->o->raw && e->o->mode == BENCH_ECHO && e->o->size <= BENCH_RAW_COPY;
   e->lean =
       !e->o->raw && (e->o->mode == BENCH_ECHO || e->o->mode == BENCH_CONNECT);
   if (e->lean && wire_init(e) != 0) {

@@ -185,7 +185,8 @@ refused:
   return -1;
 }
 
-/* ---- output -------------------------------------------------------------- */
+/* ---- output (tcp:// of small messages too)
+ * -------------------------------------------------------------- */
 
 /* Room for n more bytes at the end of c's output; where they go, or NULL
  * (out of memory: c failed). */
@@ -233,6 +234,17 @@ static size_t wire_head(struct eng *e, uint8_t *p, int op, uint64_t n,
   memcpy(key, &r, 4);
   memcpy(p + h, key, 4);
   return h + 4;
+}
+
+int wire_bytes(struct bconn *c, const uint8_t *hdr, size_t hl,
+               const uint8_t *body, size_t n) {
+  uint8_t *p = wire_reserve(c, n);
+  if (p == NULL)
+    return -1;
+  memcpy(p, hdr, hl);
+  memcpy(p + hl, body, n - hl);
+  c->wlen += n;
+  return 0;
 }
 
 int wire_send(struct bconn *c, int op, const uint8_t *hdr, size_t hl,
