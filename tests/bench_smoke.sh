@@ -21,6 +21,7 @@ srv_pid=
 bad_pid=
 acc_pid=
 tls_pid=
+frag_pid=
 chat_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
@@ -28,6 +29,7 @@ cleanup() {
   [ -n "$bad_pid" ] && kill "$bad_pid" 2>/dev/null
   [ -n "$acc_pid" ] && kill "$acc_pid" 2>/dev/null
   [ -n "$tls_pid" ] && kill "$tls_pid" 2>/dev/null
+  [ -n "$frag_pid" ] && kill "$frag_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -209,6 +211,27 @@ check "echo against a corrupting server counts verification errors" \
 check "load against a corrupting server exits 1" test $? -eq 1
 check "load against a corrupting server counts verification errors" \
   json_ok "$tmp/loadbad.json" 'j["verify_errors"] > 0'
+
+# Echoes in two fragments with a Ping between them: verified whole, every
+# Ping answered with its payload (the server drops the connection else).
+"$py" "$here/bench/corrupt_echo.py" "$tmp/frag.port" --fragment-ping &
+frag_pid=$!
+for _ in $(seq 1 50); do
+  [ -s "$tmp/frag.port" ] && break
+  sleep 0.1
+done
+"$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/frag.port")/" --conns 2 \
+  --inflight 2 --size 300 --duration 1 --json -q >"$tmp/frag.json" 2>&1
+check "echo in fragments with pings exits 0" test $? -eq 0
+check "echo in fragments with pings: verified, no errors" json_ok \
+  "$tmp/frag.json" 'j["messages"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0 and j["unanswered"] == 0'
+"$load" echo "ws://127.0.0.1:$(cat "$tmp/frag.port")/" --conns 2 \
+  --inflight 2 --size 300 --duration 1 --warmup 0 --json >"$tmp/loadfrag.json" 2>&1
+check "load: echo in fragments with pings exits 0" test $? -eq 0
+check "load: echo in fragments with pings: verified, no errors" json_ok \
+  "$tmp/loadfrag.json" 'j["messages"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0 and j["unanswered"] == 0'
+kill "$frag_pid" 2>/dev/null
+frag_pid=
 
 # A server whose Sec-WebSocket-Accept is wrong: wsv bench refuses it.
 "$py" "$here/bench/corrupt_echo.py" "$tmp/acc.port" --bad-accept &

@@ -1,6 +1,10 @@
-"""corrupt_echo.py PORTFILE [--bad-accept] - a WebSocket echo server that
-corrupts echoes (or, with --bad-accept, answers every handshake with a wrong
-Sec-WebSocket-Accept, which a client must refuse).
+"""corrupt_echo.py PORTFILE [--bad-accept | --fragment-ping] - a WebSocket
+echo server that corrupts echoes (or, with --bad-accept, answers every
+handshake with a wrong Sec-WebSocket-Accept, which a client must refuse; or,
+with --fragment-ping, corrupts nothing but sends every echo of more than one
+byte as two fragments with a Ping between them, and checks that every Pong
+carries its Ping's payload: a wrong Pong, or a Close before every Ping was
+answered, ends the connection without a Close, a failure for the client).
 
 Standard library only.  Listens on a free loopback port (written to
 PORTFILE), answers the opening handshake, and echoes every data frame with
@@ -17,6 +21,18 @@ import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 BAD_ACCEPT = "--bad-accept" in sys.argv[2:]
+FRAGMENT_PING = "--fragment-ping" in sys.argv[2:]
+
+
+def frame(b0, data):
+    n = len(data)
+    if n < 126:
+        hdr = bytes([b0, n])
+    elif n < 65536:
+        hdr = bytes([b0, 126]) + n.to_bytes(2, "big")
+    else:
+        hdr = bytes([b0, 127]) + n.to_bytes(8, "big")
+    return hdr + bytes(data)
 
 
 def recv_exact(sock, n):
@@ -49,6 +65,7 @@ def serve(sock):
                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
                      b"\r\n\r\n")
         count = 0
+        pings = []
         while True:
             b0, b1 = recv_exact(sock, 2)
             n = b1 & 0x7F
@@ -61,7 +78,22 @@ def serve(sock):
             for i in range(n):
                 data[i] ^= mask[i % 4]
             op = b0 & 0x0F
-            if op in (1, 2):
+            if FRAGMENT_PING:
+                if op == 0xA:
+                    if not pings or bytes(data) != pings.pop(0):
+                        return  # a wrong Pong: drop the connection
+                    continue
+                if op == 8 and pings:
+                    return  # a Ping left unanswered
+                if op in (1, 2) and n > 1:
+                    count += 1
+                    ping = b"p%d" % count
+                    pings.append(ping)
+                    half = n // 2
+                    sock.sendall(frame(op, data[:half]) + frame(0x89, ping) +
+                                 frame(0x80, data[half:]))
+                    continue
+            elif op in (1, 2):
                 count += 1
                 if count >= 3 and n > 0:
                     data[n - 1] = ord("A") if data[n - 1] != ord("A") else ord("B")
