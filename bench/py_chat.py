@@ -1,4 +1,4 @@
-"""py_chat.py PORT - a Python `websockets` (Debian's 10.4, run with
+"""py_chat.py PORT - (0: any free port, printed) a Python `websockets` (Debian's 10.4, run with
 /usr/bin/python3) broadcast server for bench/run's fan-out rows, with the
 semantics of `wsv serve --chat` that `wsv bench fanout` expects: every
 connection subscribes to its path; each message it sends goes, as it came,
@@ -35,7 +35,8 @@ async def main(port):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
     async with websockets.serve(chat, "127.0.0.1", port, compression=None,
                                 max_size=64 << 20, max_queue=None,
-                                ping_interval=None):
+                                ping_interval=None) as server:
+        port = server.sockets[0].getsockname()[1]  # port 0: the kernel's pick
         print(f"py_chat: listening on 127.0.0.1:{port}", flush=True)
         await stop
 

@@ -15,9 +15,12 @@
  * time.  The key is read from a volatile at start, so the compiler cannot
  * drop the loop, and is 0, so the bytes go back unchanged and the
  * generator still verifies every echo.  The pass is the ceiling's
- * definition: "raw TCP echo plus one in-place XOR pass".
+ * definition: "raw TCP echo plus one in-place XOR pass".  --xor-key HEX
+ * (tests only: tests/interop/bench_peers.py) XORs with that key instead,
+ * so the pass can be seen to run.
  *
- *   raw_echo [--xor] PORT [HOST]   prints "raw_echo: listening on HOST:PORT"
+ *   raw_echo [--xor | --xor-key HEX] PORT [HOST]
+ *                                  prints "raw_echo: listening on HOST:PORT"
  *
  * Stops on SIGINT or SIGTERM.
  */
@@ -150,9 +153,20 @@ int main(int argc, char **argv) {
     xor = 1;
     argv++;
     argc--;
+  } else if (argc > 2 && strcmp(argv[1], "--xor-key") == 0) {
+    /* the key's bytes in stream order: "01020304" XORs byte 0 with 0x01 */
+    unsigned long k = strtoul(argv[2], NULL, 16);
+    unsigned char b[4] = {(unsigned char)(k >> 24), (unsigned char)(k >> 16),
+                          (unsigned char)(k >> 8), (unsigned char)k};
+    uint32_t kv;
+    memcpy(&kv, b, 4);
+    raw_xor_key_src = kv;
+    xor = 1;
+    argv += 2;
+    argc -= 2;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: raw_echo [--xor] PORT [HOST]\n");
+    fprintf(stderr, "usage: raw_echo [--xor | --xor-key HEX] PORT [HOST]\n");
     return 2;
   }
   uint32_t key = raw_xor_key_src;

@@ -1,4 +1,4 @@
-// ws_chat.js PORT - a Node `ws` broadcast server for bench/run's fan-out
+// ws_chat.js PORT (0: any free port, printed) - a Node `ws` broadcast server for bench/run's fan-out
 // rows, with the semantics of `wsv serve --chat` that `wsv bench fanout`
 // expects: every connection subscribes to its path (the request URL);
 // each message it sends goes, as it came (same type), to every
@@ -36,5 +36,5 @@ wss.on('connection', (ws, req) => {
     if (subs.size === 0) topics.delete(path);
   });
 });
-wss.on('listening', () => console.log(`ws_chat: listening on 127.0.0.1:${port}`));
+wss.on('listening', () => console.log(`ws_chat: listening on 127.0.0.1:${wss.address().port}`));
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

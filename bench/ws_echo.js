@@ -17,9 +17,13 @@ const opts = {
   maxPayload: 64 * 1024 * 1024,
 };
 let wss;
-const listening = () => console.log(`ws_echo: listening on 127.0.0.1:${port}${tls > 0 ? ' (TLS)' : ''}`);
+let server;
+const listening = () => {
+  const bound = (tls > 0 ? server : wss).address().port; // port 0: the kernel's pick
+  console.log(`ws_echo: listening on 127.0.0.1:${bound}${tls > 0 ? ' (TLS)' : ''}`);
+};
 if (tls > 0) {
-  const server = https.createServer({
+  server = https.createServer({
     cert: fs.readFileSync(process.argv[tls + 1]),
     key: fs.readFileSync(process.argv[tls + 2]),
   });
