@@ -7,7 +7,10 @@
  * message of any size is echoed as it came.  No extensions are offered
  * (no permessage-deflate), as for every peer.  Single-threaded.
  *
- *   lws_echo PORT        stops on SIGINT or SIGTERM
+ *   lws_echo PORT [--tls CERT KEY]      stops on SIGINT or SIGTERM
+ *
+ * --tls serves wss:// with lws's own OpenSSL integration (Debian's lws is
+ * built with it): the certificate chain and private key PEM files.
  */
 #include <libwebsockets.h>
 #include <signal.h>
@@ -96,10 +99,19 @@ int main(int argc, char **argv) {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   info.port = argc > 1 ? atoi(argv[1]) : 8080;
+  if (argc > 2 && strcmp(argv[2], "--tls") == 0) {
+    if (argc < 5) {
+      fprintf(stderr, "usage: lws_echo PORT [--tls CERT KEY]\n");
+      return 2;
+    }
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = argv[3];
+    info.ssl_private_key_filepath = argv[4];
+  }
   info.iface = "127.0.0.1";
   info.protocols = echo_protocols;
   info.pt_serv_buf_size = 65536;
-  info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   lws_set_log_level(LLL_ERR, NULL);
   signal(SIGINT, echo_on_signal);
   signal(SIGTERM, echo_on_signal);
@@ -108,7 +120,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lws_echo: cannot create the context\n");
     return 1;
   }
-  printf("lws_echo: listening on 127.0.0.1:%d\n", info.port);
+  printf("lws_echo: listening on 127.0.0.1:%d%s\n", info.port,
+         info.ssl_cert_filepath != NULL ? " (TLS)" : "");
   fflush(stdout);
   while (!echo_stop && lws_service(ctx, 0) >= 0)
     ;

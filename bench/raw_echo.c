@@ -8,7 +8,19 @@
  * has drained (back-pressure).  No framing, no parsing, no masking: the
  * upper bound for any echo server on the same machine.
  *
- *   raw_echo PORT [HOST]      prints "raw_echo: listening on HOST:PORT"
+ * --xor adds the one cost a WebSocket server cannot avoid, the unmasking:
+ * one pass over every byte read, in place, before it is echoed: each byte
+ * XORed with a 4-byte key, its position in the key that of the byte in the
+ * connection's stream (as a masking key runs over a payload), 8 bytes at a
+ * time.  The key is read from a volatile at start, so the compiler cannot
+ * drop the loop, and is 0, so the bytes go back unchanged and the
+ * generator still verifies every echo.  The pass is the ceiling's
+ * definition: "raw TCP echo plus one in-place XOR pass".  --xor-key HEX
+ * (tests only: tests/interop/bench_peers.py) XORs with that key instead,
+ * so the pass can be seen to run.
+ *
+ *   raw_echo [--xor | --xor-key HEX] PORT [HOST]
+ *                                  prints "raw_echo: listening on HOST:PORT"
  *
  * Stops on SIGINT or SIGTERM.
  */
@@ -18,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +44,11 @@ struct raw_conn {
   int fd;
   char *pend; /* bytes the socket did not take yet */
   size_t len, off, cap;
+  uint64_t pos; /* --xor: bytes read so far (the key's phase) */
 };
+
+/* --xor's key: 0, but the compiler cannot know. */
+static volatile uint32_t raw_xor_key_src;
 
 static volatile sig_atomic_t raw_stop;
 
@@ -82,7 +99,27 @@ static int raw_keep(struct raw_conn *c, const char *buf, size_t n) {
   return 0;
 }
 
-static void raw_readable(int ep, struct raw_conn *c, char *buf) {
+/* XOR buf[0..n) in place with the 4-byte key, starting at key byte
+ * pos % 4: one read and one write of every byte. */
+static void raw_xor(unsigned char *buf, size_t n, uint32_t key, uint64_t pos) {
+  unsigned char k[4];
+  memcpy(k, &key, 4);
+  size_t i = 0;
+  for (; i < n && ((pos + i) & 3u) != 0; i++) /* to the key's start */
+    buf[i] ^= k[(pos + i) & 3u];
+  uint64_t k8 = (uint64_t)key << 32 | key;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, buf + i, 8);
+    w ^= k8;
+    memcpy(buf + i, &w, 8);
+  }
+  for (; i < n; i++)
+    buf[i] ^= k[(pos + i) & 3u];
+}
+
+static void raw_readable(int ep, struct raw_conn *c, char *buf, int xor,
+                         uint32_t key) {
   ssize_t n = recv(c->fd, buf, RAW_BUF, 0);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
     raw_close(ep, c);
@@ -90,6 +127,10 @@ static void raw_readable(int ep, struct raw_conn *c, char *buf) {
   }
   if (n < 0)
     return;
+  if (xor) {
+    raw_xor((unsigned char *)buf, (size_t)n, key, c->pos);
+    c->pos += (uint64_t)n;
+  }
   ssize_t w = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL);
   if (w < 0 && errno != EAGAIN) {
     raw_close(ep, c);
@@ -107,10 +148,28 @@ static void raw_readable(int ep, struct raw_conn *c, char *buf) {
 }
 
 int main(int argc, char **argv) {
+  int xor = 0;
+  if (argc > 1 && strcmp(argv[1], "--xor") == 0) {
+    xor = 1;
+    argv++;
+    argc--;
+  } else if (argc > 2 && strcmp(argv[1], "--xor-key") == 0) {
+    /* the key's bytes in stream order: "01020304" XORs byte 0 with 0x01 */
+    unsigned long k = strtoul(argv[2], NULL, 16);
+    unsigned char b[4] = {(unsigned char)(k >> 24), (unsigned char)(k >> 16),
+                          (unsigned char)(k >> 8), (unsigned char)k};
+    uint32_t kv;
+    memcpy(&kv, b, 4);
+    raw_xor_key_src = kv;
+    xor = 1;
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 2) {
-    fprintf(stderr, "usage: raw_echo PORT [HOST]\n");
+    fprintf(stderr, "usage: raw_echo [--xor | --xor-key HEX] PORT [HOST]\n");
     return 2;
   }
+  uint32_t key = raw_xor_key_src;
   const char *host = argc > 2 ? argv[2] : "127.0.0.1";
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
@@ -177,7 +236,7 @@ int main(int argc, char **argv) {
         continue;
       }
       if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        raw_readable(ep, c, buf);
+        raw_readable(ep, c, buf, xor, key);
     }
   }
   free(buf);
