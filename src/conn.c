@@ -116,6 +116,8 @@ struct wsv_conn {
    * the next wsv_conn_next_event/wsv_conn_recv (wsv_conn_take_message). */
   const uint8_t *whole;
   size_t whole_len;
+  /* Owned buffers handed out and not yet sent or given back. */
+  size_t own_out;
 
   /* The view of the latest event if it was a whole text message (checked
    * valid UTF-8), until the next wsv_conn_next_event/wsv_conn_recv: a send
@@ -1473,12 +1475,16 @@ uint8_t *wsv_conn_buf_alloc(struct wsv_conn *c, size_t len) {
   b->cap = CONN_OWN_ROOM + len;
   b->sealed = 0;
   b->skip = 0;
+  c->own_out++;
   return b->data + CONN_OWN_ROOM;
 }
 
 void wsv_conn_buf_free(struct wsv_conn *c, uint8_t *buf) {
-  if (c != NULL && buf != NULL)
-    wsv__free(&c->mem, conn_own_block(buf));
+  if (c == NULL || buf == NULL)
+    return;
+  if (c->own_out > 0)
+    c->own_out--;
+  wsv__free(&c->mem, conn_own_block(buf));
 }
 
 int wsv_conn_take_message(struct wsv_conn *c, uint8_t **buf, size_t *len) {
@@ -1506,6 +1512,7 @@ int wsv_conn_take_message(struct wsv_conn *c, uint8_t **buf, size_t *len) {
     c->asm_len = 0;
     c->asm_cap = 0;
     c->asm_release = 0;
+    c->own_out++;
   } else {
     /* A view of the receive buffer (or an inflated piece): one copy. */
     p = wsv_conn_buf_alloc(c, c->whole_len);
@@ -1577,8 +1584,11 @@ int wsv_conn_send_buf(struct wsv_conn *c, int opcode, uint8_t *buf,
   if (c == NULL || buf == NULL)
     return WSV_ERR_INVAL;
   rc = conn_send_owned(c, opcode, buf, len);
-  if (rc == 1)
+  if (rc == 1) {
+    if (c->own_out > 0)
+      c->own_out--;
     return WSV_OK;
+  }
   wsv_conn_buf_free(c, buf);
   return rc;
 }
@@ -1647,7 +1657,7 @@ int wsv_conn_idle(const struct wsv_conn *c) {
     return 0;
   /* Memory: nothing held (a delivered buffer not yet released counts). */
   return c->asm_buf == NULL && c->z_chunk == NULL && c->zin == NULL &&
-         c->zout == NULL;
+         c->zout == NULL && c->own_out == 0;
 }
 
 int wsv_conn_want_read(const struct wsv_conn *c) {

@@ -544,7 +544,8 @@ WSV_EXTERN int wsv_conn_want_close_socket(const struct wsv_conn *conn);
 /* wsv_conn_idle - 1 if `conn` holds nothing beyond its role and
  * configuration: all input handed to it was parsed, no frame or message is
  * part-way in either direction, no output is queued, no Close was sent or
- * received, it has not failed, and it keeps no buffer or zlib stream (the
+ * received, it has not failed, no owned buffer (wsv_conn_buf_alloc,
+ * wsv_conn_take_message) is out, and it keeps no buffer or zlib stream (the
  * spare block of keep_spare_block does not count; a
  * permessage-deflate context that is taken over between messages counts as
  * state, so such a connection is idle only before its first compressed
