@@ -110,6 +110,7 @@ set(WSV_TEST_SOURCES
   tests/accept_test.c
   tests/base64_test.c
   tests/close_test.c
+  tests/conn_bulk_test.c
   tests/conn_test.c
   tests/deflate_test.c
   tests/error_test.c

@@ -739,9 +739,10 @@ static int conn_data_event(struct wsv_conn *c, struct wsv_event *ev,
   return ev->type;
 }
 
+static int conn_asm_resize(struct wsv_conn *c, size_t cap);
+
 static int conn_asm_grow(struct wsv_conn *c, size_t need) {
   size_t cap = c->asm_cap != 0 ? c->asm_cap : CONN_ASM_MIN;
-  uint8_t *nb;
 
   while (cap < need)
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
@@ -750,6 +751,13 @@ static int conn_asm_grow(struct wsv_conn *c, size_t need) {
     cap = (size_t)c->cfg.max_message;
   if (cap < need)
     cap = need;
+  return conn_asm_resize(c, cap);
+}
+
+/* Make the message buffer `cap` bytes (more than it has). */
+static int conn_asm_resize(struct wsv_conn *c, size_t cap) {
+  uint8_t *nb;
+
   /* Ask the shared budget first: nothing is taken if it says no. */
   if (c->cfg.msg_reserve != NULL &&
       c->cfg.msg_reserve(c->cfg.msg_reserve_user, c->asm_cap, cap) != 0)
@@ -1139,7 +1147,7 @@ int wsv_conn_recv_space(struct wsv_conn *c, uint8_t **p, size_t *n) {
   step = c->asm_len > CONN_DIRECT_STEP ? c->asm_len : CONN_DIRECT_STEP;
   room = c->rx_left < (uint64_t)step ? (size_t)c->rx_left : step;
   if (c->asm_cap - c->asm_len < room &&
-      conn_asm_grow(c, c->asm_len + room) != WSV_OK &&
+      conn_asm_resize(c, c->asm_len + room) != WSV_OK &&
       c->asm_cap - c->asm_len < CONN_DIRECT_MIN)
     return 0; /* refused or no memory: the copying path decides */
   room = c->asm_cap - c->asm_len;
