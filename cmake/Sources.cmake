@@ -121,6 +121,7 @@ set(WSV_TEST_SOURCES
   tests/http_test.c
   tests/origin_test.c
   tests/rt_broker_test.c
+  tests/rt_bulk_test.c
   tests/rt_client_test.c
   tests/rt_h2_test.c
   tests/rt_loop_test.c
