@@ -818,6 +818,19 @@ static int conn_assemble(struct wsv_conn *c, const uint8_t *p, size_t n,
   /* One frame, all of it in this buffer: a view, no copy. */
   if (done && c->msg_frames == 1 && c->asm_len == 0 && (uint64_t)n == c->fh.len)
     return conn_data_event(c, ev, p, n, 1, 1);
+  /* A large frame whose payload will mostly be read straight into the
+   * buffer (wsv_conn_recv_space): once 16 KiB of it came in one piece,
+   * take the first step now, so that they are not copied again when the
+   * buffer grows.  If that is refused, the append below grows as usual. */
+  if (c->rx_left >= CONN_DIRECT_MIN && n >= CONN_DIRECT_MIN &&
+      n <= SIZE_MAX / 2 - c->asm_len) {
+    size_t have = c->asm_len + n;
+    size_t step = have > CONN_DIRECT_STEP ? have : CONN_DIRECT_STEP;
+    size_t want = have + (c->rx_left < (uint64_t)step ? (size_t)c->rx_left
+                                                      : step);
+    if (want > c->asm_cap)
+      (void)conn_asm_resize(c, want);
+  }
   rc = conn_asm_append(c, p, n);
   if (rc != WSV_OK)
     return rc;

@@ -229,7 +229,10 @@ struct wsv_conn_config {
    * result is ignored.  So the calls for one conn add up to zero once it
    * is freed, and a caller can keep a running total across connections.
    * The buffer grows by doubling from 256 bytes, and at most 16 KiB
-   * beyond what has arrived for compressed messages (inflated bytes); a
+   * beyond what has arrived for compressed messages (inflated bytes);
+   * for an uncompressed frame with at least 16 KiB still due, once a piece
+   * of 16 KiB or more arrives or wsv_conn_recv_space is called, by one
+   * step of at most max(what it holds, 1 MiB) (never past the frame); a
    * single-frame message received whole in one wsv_conn_recv buffer is
    * delivered in place and takes no buffer.  Called from
    * wsv_conn_next_event and wsv_conn_free only, on the caller's thread. */
