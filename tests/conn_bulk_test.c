@@ -367,6 +367,7 @@ static void test_direct_budget(void **state) {
   /* Within the budget the message goes through, straight in. */
   b.limit = 4 * (long)MIB;
   b.calls = 0;
+  b_free(&s.msg);
   memset(&s, 0, sizeof s);
   assert_int_equal(wsv_conn_new(&c, S, &cfg, NULL), WSV_OK);
   drive(c, in.p, in.len, odd, 4096, &s, 0, NULL, NULL);
@@ -649,6 +650,7 @@ static void test_deflate_received_take(void **state) {
   assert_int_equal(wsv_conn_send_buf(srv, WSV_OP_TEXT, buf, len), WSV_OK);
   out.len = 0;
   drain(srv, &out);
+  b_free(&s.msg);
   memset(&s, 0, sizeof s);
   drive(cli, out.p, out.len, odd, 4096, &s, 0, NULL, NULL);
   assert_int_equal(s.messages, 1);
