@@ -826,8 +826,8 @@ static int conn_assemble(struct wsv_conn *c, const uint8_t *p, size_t n,
       n <= SIZE_MAX / 2 - c->asm_len) {
     size_t have = c->asm_len + n;
     size_t step = have > CONN_DIRECT_STEP ? have : CONN_DIRECT_STEP;
-    size_t want = have + (c->rx_left < (uint64_t)step ? (size_t)c->rx_left
-                                                      : step);
+    size_t want =
+        have + (c->rx_left < (uint64_t)step ? (size_t)c->rx_left : step);
     if (want > c->asm_cap)
       (void)conn_asm_resize(c, want);
   }
@@ -1202,10 +1202,10 @@ int wsv_conn_recv_commit(struct wsv_conn *c, size_t got) {
   if (c->rx_left == 0) {
     c->in_payload = 0;
     if (c->fh.fin)
-      c->direct = c->msg_opcode == WSV_OP_TEXT &&
-                          !wsv_utf8_is_complete(&c->rx_utf8)
-                      ? WSV_ERR_UTF8
-                      : 1;
+      c->direct =
+          c->msg_opcode == WSV_OP_TEXT && !wsv_utf8_is_complete(&c->rx_utf8)
+              ? WSV_ERR_UTF8
+              : 1;
   }
   return WSV_OK;
 }

@@ -34,8 +34,8 @@ struct seen {
   const uint8_t *buf; /* the message's view (for take checks) */
 };
 
-static void events(struct wsv_conn *c, struct seen *s, size_t fed,
-                   int take, uint8_t **taken, size_t *taken_len) {
+static void events(struct wsv_conn *c, struct seen *s, size_t fed, int take,
+                   uint8_t **taken, size_t *taken_len) {
   struct wsv_event ev;
 
   while (wsv_conn_next_event(c, &ev) != WSV_EV_NONE) {
@@ -461,8 +461,7 @@ static void test_take_and_echo(void **state) {
   assert_true(wsv_conn_idle(c));
   assert_int_equal(t.live, 1); /* the block was given back when written */
   /* Taking again, or with no message, is refused. */
-  assert_int_equal(wsv_conn_take_message(c, &again, &again_len),
-                   WSV_ERR_STATE);
+  assert_int_equal(wsv_conn_take_message(c, &again, &again_len), WSV_ERR_STATE);
   assert_null(again);
 
   /* A small message delivered as a view is copied once. */
@@ -560,8 +559,7 @@ static void test_send_buf_errors(void **state) {
   assert_int_equal(t.live, 1);
   assert_true(wsv_conn_idle(c));
   /* A fragmented send is open. */
-  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_BINARY, "a", 1, 0),
-                   WSV_OK);
+  assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_BINARY, "a", 1, 0), WSV_OK);
   buf = wsv_conn_buf_alloc(c, 4);
   assert_int_equal(wsv_conn_send_buf(c, WSV_OP_BINARY, buf, 4), WSV_ERR_STATE);
   assert_int_equal(wsv_conn_send_fragment(c, WSV_OP_CONT, "b", 1, 1), WSV_OK);
@@ -573,8 +571,7 @@ static void test_send_buf_errors(void **state) {
   assert_int_equal(wsv_conn_state(c), WSV_CONN_FAILED);
   assert_string_equal(output_str(c, S), "BINARY:ab;CLOSE 1008:;");
   buf = wsv_conn_buf_alloc(c, 4);
-  assert_int_equal(wsv_conn_send_buf(c, WSV_OP_BINARY, buf, 4),
-                   WSV_ERR_CLOSED);
+  assert_int_equal(wsv_conn_send_buf(c, WSV_OP_BINARY, buf, 4), WSV_ERR_CLOSED);
   wsv_conn_free(c);
   assert_int_equal(t.live, 0);
 }
@@ -600,8 +597,8 @@ static void test_send_buf_deflate(void **state) {
   fill_text(buf, len);
   assert_int_equal(wsv_conn_send_buf(srv, WSV_OP_TEXT, buf, len), WSV_OK);
   drain(srv, &out);
-  assert_true(out.len < len / 4);        /* compressed */
-  assert_int_equal(out.p[0], 0xc1);      /* FIN, RSV1, text */
+  assert_true(out.len < len / 4);   /* compressed */
+  assert_int_equal(out.p[0], 0xc1); /* FIN, RSV1, text */
   buf = wsv_conn_buf_alloc(srv, 8);
   memcpy(buf, "tinytiny", 8);
   assert_int_equal(wsv_conn_send_buf(srv, WSV_OP_BINARY, buf, 8), WSV_OK);

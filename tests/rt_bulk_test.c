@@ -87,8 +87,8 @@ static void s_message(struct wsv_ws *ws, int op, const void *d, size_t n,
 /* ---- the client --------------------------------------------------------- */
 
 #define NMSG 8
-static const size_t g_sizes[NMSG] = {100,        70000,      1 << 20, 3 << 20,
-                                     (1 << 20) + 3, 65536, 5, 2 << 20};
+static const size_t g_sizes[NMSG] = {100,           70000, 1 << 20, 3 << 20,
+                                     (1 << 20) + 3, 65536, 5,       2 << 20};
 
 struct cli {
   struct rtf_cli base; /* opened, closed, failed, log... */
@@ -134,8 +134,8 @@ static void c_message(struct wsv_ws *ws, int op, const void *d, size_t n,
     assert_int_equal(wsv_ws_close(ws, 1000, "done", 4), 0);
 }
 
-static void c_close(struct wsv_ws *ws, int code, const char *reason,
-                    size_t len, void *user) {
+static void c_close(struct wsv_ws *ws, int code, const char *reason, size_t len,
+                    void *user) {
   struct cli *c = user;
   rtf_c_close(ws, code, reason, len, &c->base);
 }

@@ -84,10 +84,11 @@
  * Output.  Sends copy the payload into the connection's output queue (a
  * client must copy anyway to mask it), so the caller's data need not
  * outlive the call; wsv_conn_send_buf queues an owned buffer instead, with
- * no copy (an echo: wsv_conn_take_message, then wsv_conn_send_buf).  Small frames are packed back to back into shared
- * blocks, so many frames go out as a few iovecs in one writev.  The queued
- * size is bounded by max_output.  A client draws a fresh masking key from
- * the random hook for every frame it sends.
+ * no copy (an echo: wsv_conn_take_message, then wsv_conn_send_buf).  Small
+ * frames are packed back to back into shared blocks, so many frames go out as a
+ * few iovecs in one writev.  The queued size is bounded by max_output.  A
+ * client draws a fresh masking key from the random hook for every frame it
+ * sends.
  *
  * permessage-deflate (RFC 7692), when config `pmd` is enabled (fill it
  * from wsv_hs_server_pmd / wsv_hs_client_pmd after the handshake):
@@ -129,7 +130,7 @@
  *     idle connection holds none; with context takeover it is kept (about
  *     45 KiB to inflate and 270 KiB to deflate with 15-bit windows).
  *
- * Memory: an idle connection holds only its struct (624 bytes on
+ * Memory: an idle connection holds only its struct (728 bytes on
  * LP64); message and output buffers are taken when needed and freed when
  * empty.
  */
