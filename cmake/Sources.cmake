@@ -114,6 +114,7 @@ set(WSV_TEST_SOURCES
   tests/accept_test.c
   tests/base64_test.c
   tests/close_test.c
+  tests/conn_bulk_test.c
   tests/conn_test.c
   tests/deflate_test.c
   tests/error_test.c
@@ -124,6 +125,7 @@ set(WSV_TEST_SOURCES
   tests/http_test.c
   tests/origin_test.c
   tests/rt_broker_test.c
+  tests/rt_bulk_test.c
   tests/rt_client_test.c
   tests/rt_h2_test.c
   tests/rt_loop_test.c

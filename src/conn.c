@@ -37,6 +37,17 @@
  * assemble mode grows its buffer by at most this much beyond what has
  * arrived). */
 #define CONN_Z_CHUNK 16384
+/* Zero-copy receive (wsv_conn_recv_space): offered while at least
+ * CONN_DIRECT_MIN payload bytes of the frame are due; the message buffer
+ * then grows by at most max(what it holds, CONN_DIRECT_STEP) at a time. */
+#define CONN_DIRECT_MIN 16384
+#define CONN_DIRECT_STEP ((size_t)1 << 20)
+/* Committed bytes are unmasked and validated in pieces of this size, so
+ * the validator reads what the unmasking just wrote while it is cached. */
+#define CONN_DIRECT_PASS 16384
+/* Room kept in front of an owned buffer for its frame header (at most 14
+ * bytes; 16 keeps the payload aligned). */
+#define CONN_OWN_ROOM 16
 
 /* Where a compressed message being received stands (z_stage). */
 enum {
@@ -57,8 +68,17 @@ struct conn_block {
   size_t len;     /* bytes of data[] in use */
   size_t cap;     /* bytes of data[] allocated */
   int sealed;     /* 1: holds an automatic pong; nothing is appended */
+  uint32_t skip;  /* bytes of data[] before the first frame (an owned
+                     buffer's unused header room); len counts them */
   uint8_t data[]; /* frames, back to back */
 };
+
+/* The block around an owned buffer (wsv_conn_buf_alloc) or a message
+ * buffer (asm_buf): the payload starts CONN_OWN_ROOM bytes into data[]. */
+static struct conn_block *conn_own_block(void *buf) {
+  return (struct conn_block *)(void *)((uint8_t *)buf - CONN_OWN_ROOM -
+                                       offsetof(struct conn_block, data));
+}
 
 struct wsv_conn {
   struct wsv_mem mem;
@@ -88,6 +108,16 @@ struct wsv_conn {
   size_t asm_len;
   size_t asm_cap;
   int asm_release; /* free asm_buf at the next call (it was delivered) */
+  /* Zero-copy receive: what wsv_conn_recv_commit left for the next
+   * wsv_conn_next_event (0 nothing, 1 the message is complete, or the
+   * error that fails the connection). */
+  int direct;
+  /* The view of the latest event if it was a whole data message, until
+   * the next wsv_conn_next_event/wsv_conn_recv (wsv_conn_take_message). */
+  const uint8_t *whole;
+  size_t whole_len;
+  /* Owned buffers handed out and not yet sent or given back. */
+  size_t own_out;
 
   /* The view of the latest event if it was a whole text message (checked
    * valid UTF-8), until the next wsv_conn_next_event/wsv_conn_recv: a send
@@ -242,7 +272,8 @@ int wsv_conn_new(struct wsv_conn **out, int role,
 static void conn_asm_free(struct wsv_conn *c) {
   if (c->asm_cap != 0 && c->cfg.msg_reserve != NULL)
     (void)c->cfg.msg_reserve(c->cfg.msg_reserve_user, c->asm_cap, 0);
-  wsv__free(&c->mem, c->asm_buf);
+  if (c->asm_buf != NULL)
+    wsv__free(&c->mem, conn_own_block(c->asm_buf));
   c->asm_buf = NULL;
   c->asm_len = 0;
   c->asm_cap = 0;
@@ -294,6 +325,7 @@ static struct conn_block *conn_block_new(struct wsv_conn *c, size_t cap,
   b->next = NULL;
   b->len = 0;
   b->sealed = sealed;
+  b->skip = 0;
   return b;
 }
 
@@ -428,7 +460,7 @@ int wsv_conn_output(struct wsv_conn *c, struct wsv_iovec *iov, int max) {
   if (c == NULL || max < 0 || (iov == NULL && max > 0))
     return WSV_ERR_INVAL;
   for (b = c->head; b != NULL && i < max; b = b->next) {
-    off = b == c->head ? c->head_off : 0;
+    off = b->skip + (b == c->head ? c->head_off : 0);
     iov[i].base = b->data + off;
     iov[i].len = b->len - off;
     i++;
@@ -444,7 +476,7 @@ int wsv_conn_consume_output(struct wsv_conn *c, size_t n) {
     return WSV_ERR_INVAL;
   while (n > 0) {
     b = c->head;
-    rest = b->len - c->head_off;
+    rest = b->len - b->skip - c->head_off;
     if (b->sealed && c->head_off == 0 && --c->pong_unsent == 0)
       c->pong = NULL; /* the newest pong started: none is replaceable */
     if (n < rest) {
@@ -503,9 +535,11 @@ static size_t conn_drop_unstarted(struct wsv_conn *c) {
 
   if (c->head != NULL && c->head_off > 0) {
     keep = c->head;
-    while (end < c->head_off)
+    end = keep->skip;
+    while (end - keep->skip < c->head_off)
       end += conn_frame_size(keep->data + end);
     keep->len = end;
+    end -= keep->skip;
   }
   for (b = keep != NULL ? keep->next : c->head; b != NULL; b = next) {
     next = b->next;
@@ -560,6 +594,7 @@ static int conn_fail(struct wsv_conn *c, int err, struct wsv_event *ev) {
   c->in_off = c->in_len;
   c->in_payload = 0;
   c->msg_opcode = 0;
+  c->direct = 0;
   conn_asm_free(c);
   conn_z_drop(c, 0);
   if (!c->close_sent && code != 0)
@@ -599,6 +634,7 @@ int64_t wsv_conn_shed(struct wsv_conn *c, int code) {
   c->in_off = c->in_len;
   c->in_payload = 0;
   c->msg_opcode = 0;
+  c->direct = 0;
   if (c->asm_buf != NULL)
     c->asm_release = 1; /* the latest event may be a view of it */
   conn_z_drop(c, 1);
@@ -690,6 +726,10 @@ static int conn_data_event(struct wsv_conn *c, struct wsv_event *ev,
   ev->len = len;
   if (last)
     c->msg_opcode = 0;
+  if (first && last) {
+    c->whole = ev->data;
+    c->whole_len = len;
+  }
   /* Every caller has validated the whole message when it is text and
    * both first and last (conn_data, conn_z_output/conn_z_finish). */
   if (ev->type == WSV_EV_TEXT && first && last && len > 0) {
@@ -699,9 +739,10 @@ static int conn_data_event(struct wsv_conn *c, struct wsv_event *ev,
   return ev->type;
 }
 
+static int conn_asm_resize(struct wsv_conn *c, size_t cap);
+
 static int conn_asm_grow(struct wsv_conn *c, size_t need) {
   size_t cap = c->asm_cap != 0 ? c->asm_cap : CONN_ASM_MIN;
-  uint8_t *nb;
 
   while (cap < need)
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
@@ -710,14 +751,28 @@ static int conn_asm_grow(struct wsv_conn *c, size_t need) {
     cap = (size_t)c->cfg.max_message;
   if (cap < need)
     cap = need;
+  return conn_asm_resize(c, cap);
+}
+
+/* Make the message buffer `cap` bytes (more than it has). */
+static int conn_asm_resize(struct wsv_conn *c, size_t cap) {
+  uint8_t *nb;
+
   /* Ask the shared budget first: nothing is taken if it says no. */
   if (c->cfg.msg_reserve != NULL &&
       c->cfg.msg_reserve(c->cfg.msg_reserve_user, c->asm_cap, cap) != 0)
     return WSV_ERR_BUDGET;
-  if (c->asm_buf == NULL)
-    nb = wsv__malloc(&c->mem, cap);
+  /* The buffer lives in a block with header room in front, so that
+   * wsv_conn_take_message can hand it over to be sent as it is. */
+  if (cap > SIZE_MAX - sizeof(struct conn_block) - CONN_OWN_ROOM)
+    nb = NULL;
+  else if (c->asm_buf == NULL)
+    nb = wsv__malloc(&c->mem, sizeof(struct conn_block) + CONN_OWN_ROOM + cap);
   else
-    nb = wsv__realloc(&c->mem, c->asm_buf, cap);
+    nb = wsv__realloc(&c->mem, conn_own_block(c->asm_buf),
+                      sizeof(struct conn_block) + CONN_OWN_ROOM + cap);
+  if (nb != NULL)
+    nb = ((struct conn_block *)(void *)nb)->data + CONN_OWN_ROOM;
   if (nb == NULL) {
     if (c->cfg.msg_reserve != NULL) /* give the reservation back */
       (void)c->cfg.msg_reserve(c->cfg.msg_reserve_user, cap, c->asm_cap);
@@ -763,6 +818,19 @@ static int conn_assemble(struct wsv_conn *c, const uint8_t *p, size_t n,
   /* One frame, all of it in this buffer: a view, no copy. */
   if (done && c->msg_frames == 1 && c->asm_len == 0 && (uint64_t)n == c->fh.len)
     return conn_data_event(c, ev, p, n, 1, 1);
+  /* A large frame whose payload will mostly be read straight into the
+   * buffer (wsv_conn_recv_space): once 16 KiB of it came in one piece,
+   * take the first step now, so that they are not copied again when the
+   * buffer grows.  If that is refused, the append below grows as usual. */
+  if (c->rx_left >= CONN_DIRECT_MIN && n >= CONN_DIRECT_MIN &&
+      n <= SIZE_MAX / 2 - c->asm_len) {
+    size_t have = c->asm_len + n;
+    size_t step = have > CONN_DIRECT_STEP ? have : CONN_DIRECT_STEP;
+    size_t want =
+        have + (c->rx_left < (uint64_t)step ? (size_t)c->rx_left : step);
+    if (want > c->asm_cap)
+      (void)conn_asm_resize(c, want);
+  }
   rc = conn_asm_append(c, p, n);
   if (rc != WSV_OK)
     return rc;
@@ -1033,6 +1101,8 @@ static int conn_control(struct wsv_conn *c, struct wsv_event *ev) {
 static void conn_release(struct wsv_conn *c) {
   c->txt_ok = NULL;
   c->txt_ok_len = 0;
+  c->whole = NULL;
+  c->whole_len = 0;
   if (c->asm_release)
     conn_asm_free(c);
   if (c->z_chunk_release) {
@@ -1057,6 +1127,86 @@ int wsv_conn_recv(struct wsv_conn *c, uint8_t *buf, size_t len) {
   c->in = buf;
   c->in_len = len;
   c->in_off = 0;
+  return WSV_OK;
+}
+
+/* ---- receiving: straight into the message buffer ------------------------
+ * While a large uncompressed data frame's payload is due in assemble
+ * mode, the caller may read it into the message buffer itself
+ * (wsv_conn_recv_space) and hand over what it read (wsv_conn_recv_commit):
+ * unmasked and validated there, in one pass per piece, never copied. */
+
+/* 1 when the next input is payload of a data frame that may be read
+ * straight into the message buffer. */
+static int conn_direct_ok(const struct wsv_conn *c) {
+  return c->in_off == c->in_len && c->in_payload && !c->failed &&
+         !c->close_received && !c->cfg.stream && !c->msg_z && !c->z_more &&
+         c->direct == 0 && !WSV_OP_IS_CONTROL(c->fh.opcode) &&
+         c->msg_opcode != 0;
+}
+
+int wsv_conn_recv_space(struct wsv_conn *c, uint8_t **p, size_t *n) {
+  size_t step, room;
+
+  if (c == NULL || p == NULL || n == NULL)
+    return WSV_ERR_INVAL;
+  *p = NULL;
+  *n = 0;
+  if (!conn_direct_ok(c) || c->rx_left < CONN_DIRECT_MIN)
+    return 0;
+  /* Grow by at most what the buffer holds (doubling) or one step, never
+   * by more than the frame still announces: a peer announcing a huge
+   * frame and sending little makes us take little. */
+  step = c->asm_len > CONN_DIRECT_STEP ? c->asm_len : CONN_DIRECT_STEP;
+  room = c->rx_left < (uint64_t)step ? (size_t)c->rx_left : step;
+  if (c->asm_cap - c->asm_len < room &&
+      conn_asm_resize(c, c->asm_len + room) != WSV_OK &&
+      c->asm_cap - c->asm_len < CONN_DIRECT_MIN)
+    return 0; /* refused or no memory: the copying path decides */
+  room = c->asm_cap - c->asm_len;
+  if (room == 0)
+    return 0;
+  if ((uint64_t)room > c->rx_left)
+    room = (size_t)c->rx_left;
+  *p = c->asm_buf + c->asm_len;
+  *n = room;
+  return 1;
+}
+
+int wsv_conn_recv_commit(struct wsv_conn *c, size_t got) {
+  uint8_t *p;
+  size_t done, k;
+
+  if (c == NULL)
+    return WSV_ERR_INVAL;
+  if (got == 0)
+    return WSV_OK;
+  if (!conn_direct_ok(c) || (uint64_t)got > c->rx_left ||
+      got > c->asm_cap - c->asm_len)
+    return WSV_ERR_STATE;
+  conn_release(c);
+  p = c->asm_buf + c->asm_len;
+  for (done = 0; done < got; done += k) {
+    k = got - done < CONN_DIRECT_PASS ? got - done : CONN_DIRECT_PASS;
+    if (c->fh.masked)
+      c->rx_phase = wsv_frame_mask(p + done, k, c->fh.mask, c->rx_phase);
+    if (c->msg_opcode == WSV_OP_TEXT &&
+        wsv_utf8_feed(&c->rx_utf8, p + done, k, NULL) != WSV_OK) {
+      c->direct = WSV_ERR_UTF8; /* nothing of it is delivered */
+      return WSV_OK;
+    }
+  }
+  c->asm_len += got;
+  c->msg_len += got;
+  c->rx_left -= got;
+  if (c->rx_left == 0) {
+    c->in_payload = 0;
+    if (c->fh.fin)
+      c->direct =
+          c->msg_opcode == WSV_OP_TEXT && !wsv_utf8_is_complete(&c->rx_utf8)
+              ? WSV_ERR_UTF8
+              : 1;
+  }
   return WSV_OK;
 }
 
@@ -1122,6 +1272,14 @@ int wsv_conn_next_event(struct wsv_conn *c, struct wsv_event *ev) {
   ev->data = conn_empty;
   conn_release(c);
   while (!c->failed && !c->close_received) {
+    if (c->direct != 0) { /* left by wsv_conn_recv_commit */
+      rc = c->direct;
+      c->direct = 0;
+      if (rc < 0)
+        return conn_fail(c, rc, ev);
+      c->asm_release = 1;
+      return conn_data_event(c, ev, c->asm_buf, c->asm_len, 1, 1);
+    }
     if (c->z_more) {
       rc = conn_z_pump(c, ev);
       if (rc < 0)
@@ -1320,6 +1478,142 @@ int wsv_conn_send(struct wsv_conn *c, int opcode, const void *data,
   return wsv_conn_send_fragment(c, opcode, data, len, 1);
 }
 
+/* ---- sending: owned buffers ---------------------------------------------
+ * An owned buffer is the payload part of an output block, with
+ * CONN_OWN_ROOM bytes in front for the frame header: sending it links the
+ * block into the queue as it is. */
+
+uint8_t *wsv_conn_buf_alloc(struct wsv_conn *c, size_t len) {
+  struct conn_block *b;
+
+  if (c == NULL || len > SIZE_MAX - sizeof *b - CONN_OWN_ROOM)
+    return NULL;
+  b = wsv__malloc(&c->mem, sizeof *b + CONN_OWN_ROOM + len);
+  if (b == NULL)
+    return NULL;
+  b->next = NULL;
+  b->len = 0;
+  b->cap = CONN_OWN_ROOM + len;
+  b->sealed = 0;
+  b->skip = 0;
+  c->own_out++;
+  return b->data + CONN_OWN_ROOM;
+}
+
+void wsv_conn_buf_free(struct wsv_conn *c, uint8_t *buf) {
+  if (c == NULL || buf == NULL)
+    return;
+  if (c->own_out > 0)
+    c->own_out--;
+  wsv__free(&c->mem, conn_own_block(buf));
+}
+
+int wsv_conn_take_message(struct wsv_conn *c, uint8_t **buf, size_t *len) {
+  struct conn_block *b;
+  uint8_t *p;
+
+  if (c == NULL || buf == NULL || len == NULL)
+    return WSV_ERR_INVAL;
+  *buf = NULL;
+  *len = 0;
+  if (c->whole == NULL)
+    return WSV_ERR_STATE;
+  if (c->asm_release && c->whole == c->asm_buf) {
+    /* The message buffer itself: it leaves the receive budget. */
+    b = conn_own_block(c->asm_buf);
+    b->next = NULL;
+    b->len = 0;
+    b->cap = CONN_OWN_ROOM + c->asm_cap;
+    b->sealed = 0;
+    b->skip = 0;
+    if (c->cfg.msg_reserve != NULL)
+      (void)c->cfg.msg_reserve(c->cfg.msg_reserve_user, c->asm_cap, 0);
+    p = c->asm_buf;
+    c->asm_buf = NULL;
+    c->asm_len = 0;
+    c->asm_cap = 0;
+    c->asm_release = 0;
+    c->own_out++;
+  } else {
+    /* A view of the receive buffer (or an inflated piece): one copy. */
+    p = wsv_conn_buf_alloc(c, c->whole_len);
+    if (p == NULL)
+      return WSV_ERR_NOMEM;
+    if (c->whole_len > 0)
+      memcpy(p, c->whole, c->whole_len);
+  }
+  /* The view stays what it was (same bytes), so an echo of a text message
+   * is still known to be valid UTF-8. */
+  if (c->txt_ok == c->whole)
+    c->txt_ok = p;
+  *len = c->whole_len;
+  c->whole = NULL;
+  c->whole_len = 0;
+  *buf = p;
+  return WSV_OK;
+}
+
+/* wsv_conn_send_buf once buf[0..len) may go: the checks of
+ * wsv_conn_send_fragment, then the block is linked in as it is. */
+static int conn_send_owned(struct wsv_conn *c, int opcode, uint8_t *buf,
+                           size_t len) {
+  struct conn_block *b = conn_own_block(buf);
+  struct wsv_frame_header h;
+  size_t hlen;
+  int rc;
+
+  if ((opcode != WSV_OP_TEXT && opcode != WSV_OP_BINARY) ||
+      len > b->cap - CONN_OWN_ROOM)
+    return WSV_ERR_INVAL;
+  rc = conn_can_send(c);
+  if (rc != WSV_OK)
+    return rc;
+  if (c->tx_opcode != 0)
+    return WSV_ERR_STATE;
+  if (opcode == WSV_OP_TEXT &&
+      !(len > 0 && buf == c->txt_ok && len == c->txt_ok_len) &&
+      wsv_utf8_valid(buf, len) != WSV_OK)
+    return WSV_ERR_INVAL;
+  if (conn_z_wanted(c, len, 1))
+    return conn_z_send(c, 1, opcode, buf, len); /* compressed: a copy */
+  hlen = wsv_frame_header_size((uint64_t)len, c->role == WSV_ROLE_CLIENT);
+  if (c->out_bytes > c->cfg.max_output ||
+      hlen + len > c->cfg.max_output - c->out_bytes) {
+    conn_overflow(c);
+    return WSV_ERR_POLICY;
+  }
+  rc = conn_make_header(c, &h, 1, opcode, 0, len);
+  if (rc != WSV_OK)
+    return rc;
+  /* A client masks the buffer in place: it is ours now. */
+  if (h.masked)
+    (void)wsv_frame_mask(buf, len, h.mask, 0);
+  b->skip = (uint32_t)(CONN_OWN_ROOM - hlen);
+  (void)wsv_frame_header_encode(b->data + b->skip, &h);
+  b->len = CONN_OWN_ROOM + len;
+  b->next = NULL;
+  b->sealed = 0;
+  conn_out_link(c, b);
+  c->out_bytes += hlen + len;
+  return 1; /* the queue has the block */
+}
+
+int wsv_conn_send_buf(struct wsv_conn *c, int opcode, uint8_t *buf,
+                      size_t len) {
+  int rc;
+
+  if (c == NULL || buf == NULL)
+    return WSV_ERR_INVAL;
+  rc = conn_send_owned(c, opcode, buf, len);
+  if (rc == 1) {
+    if (c->own_out > 0)
+      c->own_out--;
+    return WSV_OK;
+  }
+  wsv_conn_buf_free(c, buf);
+  return rc;
+}
+
 static int conn_send_control(struct wsv_conn *c, int opcode, const void *data,
                              size_t len) {
   int rc;
@@ -1384,7 +1678,7 @@ int wsv_conn_idle(const struct wsv_conn *c) {
     return 0;
   /* Memory: nothing held (a delivered buffer not yet released counts). */
   return c->asm_buf == NULL && c->z_chunk == NULL && c->zin == NULL &&
-         c->zout == NULL;
+         c->zout == NULL && c->own_out == 0;
 }
 
 int wsv_conn_want_read(const struct wsv_conn *c) {

@@ -149,6 +149,10 @@ static void serve_on_open(struct wsv_ws *ws, void *user) {
   }
 }
 
+/* Echoes of at least this many bytes take over the message's buffer
+ * (wsv_ws_take_message + wsv_ws_send_buf) instead of copying it. */
+#define SERVE_ECHO_TAKE ((size_t)64 << 10)
+
 static void serve_on_message(struct wsv_ws *ws, int opcode, const void *data,
                              size_t len, void *user) {
   struct serve *st = user;
@@ -168,10 +172,17 @@ static void serve_on_message(struct wsv_ws *ws, int opcode, const void *data,
     if (c != NULL && c->bridge != NULL)
       bridge_input(c->bridge, opcode, data, len);
     break;
-  default:
-    if (wsv_ws_send(ws, opcode, data, len) >= 0 && c != NULL)
+  default: {
+    /* A large message goes back in its own buffer: no copy. */
+    uint8_t *buf;
+    size_t n;
+    int rc = len >= SERVE_ECHO_TAKE && wsv_ws_take_message(ws, &buf, &n) == 0
+                 ? wsv_ws_send_buf(ws, opcode, buf, n)
+                 : wsv_ws_send(ws, opcode, data, len);
+    if (rc >= 0 && c != NULL)
       c->out++;
     break;
+  }
   }
 }
 

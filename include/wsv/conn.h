@@ -83,10 +83,12 @@
  *
  * Output.  Sends copy the payload into the connection's output queue (a
  * client must copy anyway to mask it), so the caller's data need not
- * outlive the call.  Small frames are packed back to back into shared
- * blocks, so many frames go out as a few iovecs in one writev.  The queued
- * size is bounded by max_output.  A client draws a fresh masking key from
- * the random hook for every frame it sends.
+ * outlive the call; wsv_conn_send_buf queues an owned buffer instead, with
+ * no copy (an echo: wsv_conn_take_message, then wsv_conn_send_buf).  Small
+ * frames are packed back to back into shared blocks, so many frames go out as a
+ * few iovecs in one writev.  The queued size is bounded by max_output.  A
+ * client draws a fresh masking key from the random hook for every frame it
+ * sends.
  *
  * permessage-deflate (RFC 7692), when config `pmd` is enabled (fill it
  * from wsv_hs_server_pmd / wsv_hs_client_pmd after the handshake):
@@ -128,7 +130,7 @@
  *     idle connection holds none; with context takeover it is kept (about
  *     45 KiB to inflate and 270 KiB to deflate with 15-bit windows).
  *
- * Memory: an idle connection holds only its struct (624 bytes on
+ * Memory: an idle connection holds only its struct (728 bytes on
  * LP64); message and output buffers are taken when needed and freed when
  * empty.
  */
@@ -228,7 +230,10 @@ struct wsv_conn_config {
    * result is ignored.  So the calls for one conn add up to zero once it
    * is freed, and a caller can keep a running total across connections.
    * The buffer grows by doubling from 256 bytes, and at most 16 KiB
-   * beyond what has arrived for compressed messages (inflated bytes); a
+   * beyond what has arrived for compressed messages (inflated bytes);
+   * for an uncompressed frame with at least 16 KiB still due, once a piece
+   * of 16 KiB or more arrives or wsv_conn_recv_space is called, by one
+   * step of at most max(what it holds, 1 MiB) (never past the frame); a
    * single-frame message received whole in one wsv_conn_recv buffer is
    * delivered in place and takes no buffer.  Called from
    * wsv_conn_next_event and wsv_conn_free only, on the caller's thread. */
@@ -319,6 +324,41 @@ WSV_EXTERN void wsv_conn_free(struct wsv_conn *conn);
  *   WSV_ERR_INVAL  conn is NULL, or buf is NULL with len > 0. */
 WSV_EXTERN int wsv_conn_recv(struct wsv_conn *conn, uint8_t *buf, size_t len);
 
+/* wsv_conn_recv_space - zero-copy receive: where the caller may read the
+ * next input straight into the message buffer, instead of reading into its
+ * own buffer for wsv_conn_recv.  Offered only in assemble mode, while the
+ * payload of an uncompressed text or binary frame is in progress with at
+ * least 16 KiB of it still due, all earlier input is parsed
+ * (wsv_conn_next_event returned WSV_EV_NONE) and the connection has not
+ * failed or received a Close.  Then it sets *p and *n (1 <= *n <= the
+ * frame's payload still due) and returns 1: read at most *n bytes to
+ * p[0..*n) and pass the count to wsv_conn_recv_commit.  Reading fewer, or
+ * none (then commit nothing, or do not call it), is fine; the space
+ * belongs to the connection and stays valid until the next call on it
+ * other than wsv_conn_recv_space itself.  Otherwise (or when growing the
+ * buffer is refused by msg_reserve or the allocator: the copying path then
+ * decides) it sets *p = NULL, *n = 0 and returns 0: use wsv_conn_recv.
+ * The message buffer grows as for wsv_conn_recv: within max_message,
+ * through msg_reserve, and by at most max(what it holds, 1 MiB) and never
+ * past the frame's announced length at a time, so a peer announcing a
+ * huge frame and sending little costs little.
+ * Returns 1, 0, or WSV_ERR_INVAL (a NULL argument). */
+WSV_EXTERN int wsv_conn_recv_space(struct wsv_conn *conn, uint8_t **p,
+                                   size_t *n);
+
+/* wsv_conn_recv_commit - the caller read `got` bytes into the space of the
+ * latest wsv_conn_recv_space: unmask them in place and validate text
+ * (incrementally, in the same pass).  Events (the completed message, or
+ * WSV_EV_ERROR with 1007 for invalid UTF-8, reported at the commit that
+ * holds the first bad byte) come from wsv_conn_next_event, which must be
+ * called until it returns WSV_EV_NONE before the next wsv_conn_recv or
+ * wsv_conn_recv_space.  A message received this way is delivered from the
+ * message buffer (wsv_conn_take_message can take it without a copy).
+ * Returns WSV_OK (also for got = 0: nothing happens), or
+ *   WSV_ERR_INVAL  conn is NULL;
+ *   WSV_ERR_STATE  no space is offered now, or got is larger than it. */
+WSV_EXTERN int wsv_conn_recv_commit(struct wsv_conn *conn, size_t got);
+
 /* wsv_conn_next_event - parse input until the next event and describe it
  * in *ev (see struct wsv_event for how long its views live).
  * Returns ev->type: an enum wsv_event_type, WSV_EV_NONE when the current
@@ -368,6 +408,53 @@ WSV_EXTERN int wsv_conn_next_event(struct wsv_conn *conn, struct wsv_event *ev);
  *                   connection at once. */
 WSV_EXTERN int wsv_conn_send(struct wsv_conn *conn, int opcode,
                              const void *data, size_t len);
+
+/* wsv_conn_buf_alloc - an owned buffer of `len` bytes (0 is fine) from
+ * the connection's allocator, for wsv_conn_send_buf: fill it and send it
+ * to go out with no copy.  The caller owns it until it passes it to
+ * wsv_conn_send_buf or wsv_conn_buf_free (exactly one of them, on this
+ * connection, before wsv_conn_free).
+ * Returns the buffer, or NULL (conn NULL, no memory). */
+WSV_EXTERN uint8_t *wsv_conn_buf_alloc(struct wsv_conn *conn, size_t len);
+
+/* wsv_conn_buf_free - give back an owned buffer that is not to be sent.
+ * NULL conn or buf is ignored. */
+WSV_EXTERN void wsv_conn_buf_free(struct wsv_conn *conn, uint8_t *buf);
+
+/* wsv_conn_take_message - take over the message of the latest event, if
+ * it was a whole text or binary message (first and last set): *buf
+ * becomes an owned buffer (as from wsv_conn_buf_alloc) holding its *len
+ * bytes.  A message delivered from the message buffer (assemble mode:
+ * fragmented, split across reads, received with wsv_conn_recv_commit, or
+ * inflated) is handed over as it is, no copy, and leaves the msg_reserve
+ * budget (reported as given back); one delivered as a view of the receive
+ * buffer is copied once.  The event's view stays valid and unchanged (it
+ * may now be the owned buffer itself) until the usual next call.  A text
+ * message taken and sent back with wsv_conn_send_buf before the next
+ * wsv_conn_next_event is not validated again.  At most once per event.
+ * Returns WSV_OK, or
+ *   WSV_ERR_INVAL  a NULL argument;
+ *   WSV_ERR_STATE  the latest event was not a whole data message, or it
+ *                  was already taken (*buf = NULL);
+ *   WSV_ERR_NOMEM  the copy could not be allocated. */
+WSV_EXTERN int wsv_conn_take_message(struct wsv_conn *conn, uint8_t **buf,
+                                     size_t *len);
+
+/* wsv_conn_send_buf - queue a whole message from an owned buffer (from
+ * wsv_conn_buf_alloc or wsv_conn_take_message of this connection):
+ * buf[0..len), len at most the buffer's size.  The buffer is consumed in
+ * every case (queued, or freed on an error) unless conn or buf is NULL.
+ * Uncompressed, the buffer itself is queued: its frame header goes in
+ * room kept in front of it, a client masks it in place with a fresh key,
+ * wsv_conn_output describes it as one iovec, and it is given back to the
+ * allocator once written.  When permessage-deflate compresses the message
+ * (as wsv_conn_send would) the compressed copy is queued and the buffer
+ * freed at once.  Text is validated (except an unchanged taken text
+ * message, see wsv_conn_take_message); max_output as for wsv_conn_send.
+ * Returns WSV_OK, or the errors of wsv_conn_send (WSV_ERR_INVAL also for
+ * len over the buffer's size; WSV_ERR_POLICY: the slow-consumer failure). */
+WSV_EXTERN int wsv_conn_send_buf(struct wsv_conn *conn, int opcode,
+                                 uint8_t *buf, size_t len);
 
 /* wsv_conn_send_fragment - queue one frame of a message sent in pieces.
  * The first call opens the message with `opcode` WSV_OP_TEXT or
@@ -461,7 +548,8 @@ WSV_EXTERN int wsv_conn_want_close_socket(const struct wsv_conn *conn);
 /* wsv_conn_idle - 1 if `conn` holds nothing beyond its role and
  * configuration: all input handed to it was parsed, no frame or message is
  * part-way in either direction, no output is queued, no Close was sent or
- * received, it has not failed, and it keeps no buffer or zlib stream (the
+ * received, it has not failed, no owned buffer (wsv_conn_buf_alloc,
+ * wsv_conn_take_message) is out, and it keeps no buffer or zlib stream (the
  * spare block of keep_spare_block does not count; a
  * permessage-deflate context that is taken over between messages counts as
  * state, so such a connection is idle only before its first compressed

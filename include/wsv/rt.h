@@ -424,6 +424,40 @@ WSV_EXTERN int wsv_ws_send_text(struct wsv_ws *ws, const char *text,
 WSV_EXTERN int wsv_ws_send_binary(struct wsv_ws *ws, const void *data,
                                   size_t len);
 
+/* Zero-copy sending (large messages).  The payload of a large frame is
+ * read straight into its message buffer (no copy out of the read buffer;
+ * plain TCP and TLS, not HTTP/2 streams), and these calls send a buffer
+ * without copying it:
+ *   wsv_ws_buf_alloc - an owned buffer of `len` bytes from the
+ *     connection's allocator (NULL: NULL ws, a dead connection, no
+ *     memory).  Fill it, then pass it to wsv_ws_send_buf or
+ *     wsv_ws_buf_free, exactly once, on the loop's thread, at the latest
+ *     in the close callback (a connection holding one is not parked).
+ *   wsv_ws_take_message - from the message callback only: take over the
+ *     message being delivered as an owned buffer (*buf, *len).  A message
+ *     that was assembled (large, fragmented, split across reads, inflated)
+ *     is handed over with no copy; one lying in the read buffer is copied
+ *     once.  `data` of the callback stays valid for the call.  Returns 0,
+ *     WSV_ERR_INVAL (a NULL argument), WSV_ERR_STATE (not in a message
+ *     callback, or already taken), WSV_ERR_NOMEM.
+ *   wsv_ws_send_buf - queue buf[0..len) as a whole message (as
+ *     wsv_ws_send, same returns and slow-consumer rules).  The buffer is
+ *     consumed in every case (queued, or freed on an error) unless ws or
+ *     buf is NULL; uncompressed it is written from where it is (a client
+ *     masks it in place) and given back once written.  With
+ *     permessage-deflate on, a message that is compressed is an ordinary
+ *     copy.
+ * An echo without a copy:
+ *   uint8_t *b; size_t n;
+ *   if (wsv_ws_take_message(ws, &b, &n) == 0) wsv_ws_send_buf(ws, op, b, n);
+ */
+WSV_EXTERN uint8_t *wsv_ws_buf_alloc(struct wsv_ws *ws, size_t len);
+WSV_EXTERN void wsv_ws_buf_free(struct wsv_ws *ws, uint8_t *buf);
+WSV_EXTERN int wsv_ws_take_message(struct wsv_ws *ws, uint8_t **buf,
+                                   size_t *len);
+WSV_EXTERN int wsv_ws_send_buf(struct wsv_ws *ws, int opcode, uint8_t *buf,
+                               size_t len);
+
 /* wsv_ws_ping - queue a ping (payload at most 125 bytes, copied).
  * Returns 0, or the errors of wsv_conn_ping / wsv_ws_send. */
 WSV_EXTERN int wsv_ws_ping(struct wsv_ws *ws, const void *data, size_t len);

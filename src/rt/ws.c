@@ -402,6 +402,17 @@ static void ws_event(struct wsv_ws *ws, const struct wsv_event *ev) {
   }
 }
 
+/* Handle every event of the input the conn was just given. */
+static void ws_events(struct wsv_ws *ws) {
+  struct wsv_event ev;
+  while (ws->phase != WS_DEAD && wsv_conn_next_event(ws->conn, &ev) > 0)
+    ws_event(ws, &ev);
+  if (ws->phase == WS_DEAD)
+    return;
+  ws_check_closing(ws);
+  wsv__rt_ws_want_flush(ws);
+}
+
 /* Hand buf[0..n) to the conn and handle every event in it. */
 static void ws_feed(struct wsv_ws *ws, uint8_t *buf, size_t n) {
   if (ws_unpark(ws) != 0)
@@ -410,13 +421,7 @@ static void ws_feed(struct wsv_ws *ws, uint8_t *buf, size_t n) {
     wsv__rt_ws_terminate(ws, WSV_ERR_STATE, "internal: input not consumed");
     return;
   }
-  struct wsv_event ev;
-  while (ws->phase != WS_DEAD && wsv_conn_next_event(ws->conn, &ev) > 0)
-    ws_event(ws, &ev);
-  if (ws->phase == WS_DEAD)
-    return;
-  ws_check_closing(ws);
-  wsv__rt_ws_want_flush(ws);
+  ws_events(ws);
 }
 
 /* 1 once the closing handshake is complete: the peer's Close received and
@@ -429,7 +434,18 @@ static int ws_close_done(const struct wsv_ws *ws) {
 
 static void ws_read(struct wsv_ws *ws) {
   struct wsv_loop *loop = ws->tp.loop;
-  ssize_t n = wsv__tp_read(&ws->tp, loop->rbuf, loop->rbuf_cap);
+  /* The payload of a large frame is read straight into its message
+   * buffer when the core offers it (zero copy; any transport but an
+   * HTTP/2 stream, whose bytes come out of the session's frames). */
+  uint8_t *buf = loop->rbuf;
+  size_t cap = loop->rbuf_cap;
+  int direct = ws->conn != NULL && !ws->tp.stream &&
+               wsv_conn_recv_space(ws->conn, &buf, &cap) == 1;
+  if (!direct) {
+    buf = loop->rbuf;
+    cap = loop->rbuf_cap;
+  }
+  ssize_t n = wsv__tp_read(&ws->tp, buf, cap);
   if (n < 0) {
     if (errno == EPROTO && wsv__tp_tls(&ws->tp) != NULL) {
       /* The local-only code for a TLS failure (RFC 6455 7.4.1). */
@@ -455,7 +471,15 @@ static void ws_read(struct wsv_ws *ws) {
     return;
   }
   ws->last_recv = (uint32_t)loop->now;
-  ws_feed(ws, loop->rbuf, (size_t)n);
+  if (!direct) {
+    ws_feed(ws, loop->rbuf, (size_t)n);
+    return;
+  }
+  if (wsv_conn_recv_commit(ws->conn, (size_t)n) != WSV_OK) {
+    wsv__rt_ws_terminate(ws, WSV_ERR_STATE, "internal: commit refused");
+    return;
+  }
+  ws_events(ws);
 }
 
 static void ws_on_event(struct wsv__tp *tp, uint32_t events) {
@@ -647,6 +671,41 @@ int wsv_ws_send(struct wsv_ws *ws, int opcode, const void *data, size_t len) {
   if ((rc = ws_unpark(ws)) != 0)
     return rc;
   return ws_after_queue(ws, wsv_conn_send(ws->conn, opcode, data, len));
+}
+
+uint8_t *wsv_ws_buf_alloc(struct wsv_ws *ws, size_t len) {
+  if (ws == NULL || ws->phase == WS_DEAD || ws_unpark(ws) != 0)
+    return NULL;
+  return wsv_conn_buf_alloc(ws->conn, len);
+}
+
+void wsv_ws_buf_free(struct wsv_ws *ws, uint8_t *buf) {
+  /* A conn holding an owned buffer is never parked (wsv_conn_idle). */
+  if (ws != NULL)
+    wsv_conn_buf_free(ws->conn, buf);
+}
+
+int wsv_ws_take_message(struct wsv_ws *ws, uint8_t **buf, size_t *len) {
+  if (ws == NULL || buf == NULL || len == NULL)
+    return WSV_ERR_INVAL;
+  if (ws->conn == NULL) {
+    *buf = NULL;
+    *len = 0;
+    return WSV_ERR_STATE;
+  }
+  return wsv_conn_take_message(ws->conn, buf, len);
+}
+
+int wsv_ws_send_buf(struct wsv_ws *ws, int opcode, uint8_t *buf, size_t len) {
+  if (ws == NULL || buf == NULL)
+    return WSV_ERR_INVAL;
+  int rc = ws_check_sendable(ws);
+  if (rc != 0) {
+    wsv_ws_buf_free(ws, buf);
+    return rc;
+  }
+  /* ws->conn is there: it holds the buffer, so it was not parked. */
+  return ws_after_queue(ws, wsv_conn_send_buf(ws->conn, opcode, buf, len));
 }
 
 int wsv_ws_send_text(struct wsv_ws *ws, const char *text, size_t len) {
