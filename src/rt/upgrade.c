@@ -352,6 +352,10 @@ static void srv_hs_read(struct wsv_ws *ws) {
     wsv__rt_srv_free_hs(ws);
 }
 
+void wsv__rt_srv_hs_try(struct wsv_ws *ws) {
+  srv_hs_read(ws);
+}
+
 static void srv_linger_read(struct wsv_ws *ws) {
   const struct wsv_server *srv = wsv__rt_srv_of(ws);
   int r = wsv__tp_drain(&ws->tp, &ws->lingered, srv->linger_bytes);
