@@ -144,6 +144,31 @@ static void test_accept_read(void **state) {
   rtf_srv_finish(srv);
 }
 
+/* A silent client is dropped at the handshake timeout counted from its
+ * connect, the kernel's deferral (1 s before the accept) included. */
+static void test_accept_silent_timeout(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  rtf_srv_config(&scfg);
+  scfg.limits.handshake_timeout_ms = 3000;
+  struct wsv_server *srv = rtf_srv_start(&scfg);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int fd = rtf_raw_connect(wsv_server_port(srv));
+  char buf[64];
+  int err;
+  size_t n = rtf_raw_read_all(fd, buf, sizeof buf, 6000, &err);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(n, 0);
+  assert_int_equal(err, 0);
+  double s =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  /* 3 s, not 4 s (the deferral on top of the timeout). */
+  assert_true(s >= 2.5 && s < 3.8);
+  close(fd);
+  rtf_srv_finish(srv);
+}
+
 static void test_plain_http(void **state) {
   (void)state;
   struct wsv_server_config scfg;
@@ -552,6 +577,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake_timeout),
       cmocka_unit_test(test_accept_read),
+      cmocka_unit_test(test_accept_silent_timeout),
       cmocka_unit_test(test_plain_http),
       cmocka_unit_test(test_bad_request_graceful),
       cmocka_unit_test(test_budget_config),

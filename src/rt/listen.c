@@ -21,7 +21,9 @@
 
 #define SRV_ACCEPT_BATCH 64
 #define SRV_LINGER_SLACK 256 /* lingering 503s allowed past the limit */
-#define SRV_DEFER_S 1 /* TCP_DEFER_ACCEPT: seconds a silent client waits */
+/* TCP_DEFER_ACCEPT: how long the kernel holds a silent client (Linux
+ * rounds it to SYN-ACK retransmissions: one, after a second). */
+#define SRV_DEFER_MS 1000u
 
 static const char srv_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
                               "Content-Type: text/plain; charset=utf-8\r\n"
@@ -54,10 +56,14 @@ static int srv_listen_one(struct wsv_server *srv, const struct sockaddr *sa,
    * one setsockopt here instead of one per connection. */
   wsv__rt_nodelay(fd);
   /* A client speaks first: the kernel queues a connection for accept
-   * once its first bytes are there (a silent one after at most
-   * SRV_DEFER_S more), so the accept can read the request at once. */
-  int defer = SRV_DEFER_S;
+   * once its first bytes are there (a silent one after SRV_DEFER_MS), so
+   * the accept can read the request at once.  Plain TCP only (a TLS
+   * connection's first read is OpenSSL's), and not with a handshake
+   * timeout so short that the deferral would be most of it. */
+  uint32_t ht = srv->ctx.limits.handshake_timeout_ms;
+  int defer = SRV_DEFER_MS / 1000;
   *deferred =
+      srv->ctx.tls == NULL && (ht == 0 || ht >= 2 * SRV_DEFER_MS) &&
       setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer) == 0;
   return fd;
 fail:;
@@ -326,9 +332,17 @@ static void srv_new_conn(struct srv_worker *wk, int fd, int deferred) {
   }
   wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, srv->ctx.limits.handshake_timeout_ms);
   /* Accepted once data came (TCP_DEFER_ACCEPT): the request is most
-   * likely there, so read it now instead of after an epoll round. */
-  if (deferred && srv->ctx.tls == NULL)
-    wsv__rt_srv_hs_try(ws);
+   * likely there, so read it now instead of after an epoll round.  When
+   * the read finds nothing, the client was silent through the deferral:
+   * the handshake timeout counts that time too (a silent client goes
+   * after handshake_timeout_ms from its connect, as without deferral). */
+  if (!deferred)
+    return;
+  wsv__rt_srv_hs_try(ws);
+  uint32_t ht = srv->ctx.limits.handshake_timeout_ms;
+  if (ws->phase == WS_HANDSHAKE && ht > SRV_DEFER_MS &&
+      (ws->hs == NULL || ws->hs->len == 0))
+    wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, ht - SRV_DEFER_MS);
 }
 
 static void srv_pause_accept(struct srv_worker *wk) {
