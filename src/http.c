@@ -302,6 +302,14 @@ static char http_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
+/* 1 if a[0..n) and b[0..n) are equal but for ASCII case. */
+static int http_ieq_n(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (http_lower(a[i]) != http_lower(b[i]))
+      return 0;
+  return 1;
+}
+
 int wsv_str_ieq(struct wsv_str s, const char *name) {
   size_t i;
   if (s.len != strlen(name))
@@ -319,8 +327,9 @@ size_t wsv_http_count(const struct wsv_header *hs, size_t n, const char *name,
     first->ptr = NULL;
     first->len = 0;
   }
+  size_t nl = strlen(name); /* once, not once per field */
   for (i = 0; i < n; i++) {
-    if (!wsv_str_ieq(hs[i].name, name))
+    if (hs[i].name.len != nl || !http_ieq_n(hs[i].name.ptr, name, nl))
       continue;
     if (count++ == 0 && first != NULL)
       *first = hs[i].value;

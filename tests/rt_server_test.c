@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -63,6 +64,107 @@ static void test_handshake_timeout(void **state) {
   buf[n] = '\0';
   assert_non_null(strstr(buf, "HTTP/1.1 408"));
   assert_int_equal(err, 0);
+  close(fd);
+  rtf_srv_finish(srv);
+}
+
+/* ---- the read right after accept (TCP_DEFER_ACCEPT) ---------------------- */
+
+static const char ar_req[] = "GET /raw HTTP/1.1\r\n"
+                             "Host: 127.0.0.1\r\n"
+                             "Upgrade: websocket\r\n"
+                             "Connection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n";
+
+/* Read the response head byte by byte (nothing past it) and check it is
+ * the 101 for the sample key of RFC 6455 §1.3. */
+static void ar_expect_101(int fd) {
+  char buf[1024];
+  size_t n = 0;
+  while (n < sizeof buf - 1) {
+    ssize_t r = recv(fd, buf + n, 1, 0);
+    assert_int_equal(r, 1);
+    n++;
+    if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0)
+      break;
+  }
+  buf[n] = '\0';
+  assert_non_null(strstr(buf, "HTTP/1.1 101 Switching Protocols\r\n"));
+  assert_non_null(
+      strstr(buf, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+}
+
+static void test_accept_read(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  rtf_srv_config(&scfg);
+  struct wsv_server *srv = rtf_srv_start(&scfg);
+  uint16_t port = wsv_server_port(srv);
+  /* The request and a first frame in one segment: the read after
+   * accept finds both; the frame is echoed. */
+  int fd = rtf_raw_connect(port);
+  uint8_t both[sizeof ar_req - 1 + 8];
+  memcpy(both, ar_req, sizeof ar_req - 1);
+  uint8_t *f = both + sizeof ar_req - 1;
+  f[0] = 0x81;
+  f[1] = 0x80 | 2;
+  memcpy(f + 2, "\x11\x22\x33\x44", 4);
+  f[6] = (uint8_t)('h' ^ 0x11);
+  f[7] = (uint8_t)('i' ^ 0x22);
+  rtf_raw_send(fd, both, sizeof both);
+  ar_expect_101(fd);
+  rtf_expect_echo(fd, "hi");
+  close(fd);
+  /* Silent past the deferral (1 s): accepted without a byte, the read
+   * finds nothing, and the request read later on EPOLLIN is answered. */
+  fd = rtf_raw_connect(port);
+  struct timespec ts = {1, 500000000};
+  nanosleep(&ts, NULL);
+  rtf_raw_send(fd, ar_req, sizeof ar_req - 1);
+  ar_expect_101(fd);
+  rtf_raw_frame(fd, 0x81, "again", 5, 1, 0);
+  rtf_expect_echo(fd, "again");
+  close(fd);
+  /* Half a request first: the read after accept finds a part, the rest
+   * comes on EPOLLIN. */
+  fd = rtf_raw_connect(port);
+  rtf_raw_send(fd, ar_req, 30);
+  ts.tv_sec = 0;
+  ts.tv_nsec = 200000000;
+  nanosleep(&ts, NULL);
+  rtf_raw_send(fd, ar_req + 30, sizeof ar_req - 1 - 30);
+  ar_expect_101(fd);
+  rtf_raw_frame(fd, 0x81, "split", 5, 1, 0);
+  rtf_expect_echo(fd, "split");
+  close(fd);
+  /* A client that connects and closes without a byte: nothing held. */
+  fd = rtf_raw_connect(port);
+  close(fd);
+  rtf_srv_finish(srv);
+}
+
+/* A silent client is dropped at the handshake timeout counted from its
+ * connect, the kernel's deferral (1 s before the accept) included. */
+static void test_accept_silent_timeout(void **state) {
+  (void)state;
+  struct wsv_server_config scfg;
+  rtf_srv_config(&scfg);
+  scfg.limits.handshake_timeout_ms = 3000;
+  struct wsv_server *srv = rtf_srv_start(&scfg);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int fd = rtf_raw_connect(wsv_server_port(srv));
+  char buf[64];
+  int err;
+  size_t n = rtf_raw_read_all(fd, buf, sizeof buf, 6000, &err);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(n, 0);
+  assert_int_equal(err, 0);
+  double s =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  /* 3 s, not 4 s (the deferral on top of the timeout). */
+  assert_true(s >= 2.5 && s < 3.8);
   close(fd);
   rtf_srv_finish(srv);
 }
@@ -474,6 +576,8 @@ static void test_graceful_stop(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake_timeout),
+      cmocka_unit_test(test_accept_read),
+      cmocka_unit_test(test_accept_silent_timeout),
       cmocka_unit_test(test_plain_http),
       cmocka_unit_test(test_bad_request_graceful),
       cmocka_unit_test(test_budget_config),

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 
 #define SRV_ACCEPT_BATCH 64
 #define SRV_LINGER_SLACK 256 /* lingering 503s allowed past the limit */
+/* TCP_DEFER_ACCEPT: how long the kernel holds a silent client (Linux
+ * rounds it to SYN-ACK retransmissions: one, after a second). */
+#define SRV_DEFER_MS 1000u
 
 static const char srv_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
                               "Content-Type: text/plain; charset=utf-8\r\n"
@@ -32,7 +36,8 @@ static const char srv_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
  */
 
 static int srv_listen_one(struct wsv_server *srv, const struct sockaddr *sa,
-                          socklen_t salen, int v6only, int backlog) {
+                          socklen_t salen, int v6only, int backlog,
+                          uint8_t *deferred) {
   int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
@@ -50,6 +55,16 @@ static int srv_listen_one(struct wsv_server *srv, const struct sockaddr *sa,
   /* Accepted sockets inherit TCP_NODELAY from the listener on Linux:
    * one setsockopt here instead of one per connection. */
   wsv__rt_nodelay(fd);
+  /* A client speaks first: the kernel queues a connection for accept
+   * once its first bytes are there (a silent one after SRV_DEFER_MS), so
+   * the accept can read the request at once.  Plain TCP only (a TLS
+   * connection's first read is OpenSSL's), and not with a handshake
+   * timeout so short that the deferral would be most of it. */
+  uint32_t ht = srv->ctx.limits.handshake_timeout_ms;
+  int defer = SRV_DEFER_MS / 1000;
+  *deferred =
+      srv->ctx.tls == NULL && (ht == 0 || ht >= 2 * SRV_DEFER_MS) &&
+      setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer) == 0;
   return fd;
 fail:;
   int e = errno;
@@ -124,8 +139,9 @@ static int srv_bind_addr(struct wsv_server *srv, const struct srv_addrs *a,
                          int k, int backlog) {
   for (int i = 0; i < srv->nthreads; i++) {
     struct srv_worker *wk = &srv->workers[i];
-    int fd = srv_listen_one(srv, (const struct sockaddr *)&a->ss[k], a->len[k],
-                            a->n > 1, backlog);
+    int fd =
+        srv_listen_one(srv, (const struct sockaddr *)&a->ss[k], a->len[k],
+                       a->n > 1, backlog, &wk->listen[wk->nlisten].deferred);
     if (fd < 0) {
       int e = errno;
       for (int j = 0; j < i; j++) {
@@ -270,7 +286,7 @@ int wsv__rt_srv_listen(struct wsv_server *srv, const char *host, uint16_t port,
 /* ---- accepting
  * ------------------------------------------------------------------ */
 
-static void srv_new_conn(struct srv_worker *wk, int fd) {
+static void srv_new_conn(struct srv_worker *wk, int fd, int deferred) {
   struct wsv_server *srv = wk->srv;
   size_t count = atomic_fetch_add(&srv->nconns, 1) + 1;
   int full = srv->max_connections > 0 && count > srv->max_connections;
@@ -315,6 +331,18 @@ static void srv_new_conn(struct srv_worker *wk, int fd) {
     return;
   }
   wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, srv->ctx.limits.handshake_timeout_ms);
+  /* Accepted once data came (TCP_DEFER_ACCEPT): the request is most
+   * likely there, so read it now instead of after an epoll round.  When
+   * the read finds nothing, the client was silent through the deferral:
+   * the handshake timeout counts that time too (a silent client goes
+   * after handshake_timeout_ms from its connect, as without deferral). */
+  if (!deferred)
+    return;
+  wsv__rt_srv_hs_try(ws);
+  uint32_t ht = srv->ctx.limits.handshake_timeout_ms;
+  if (ws->phase == WS_HANDSHAKE && ht > SRV_DEFER_MS &&
+      (ws->hs == NULL || ws->hs->len == 0))
+    wsv__rt_ws_timer(ws, WS_T_HANDSHAKE, ht - SRV_DEFER_MS);
 }
 
 static void srv_pause_accept(struct srv_worker *wk) {
@@ -371,7 +399,7 @@ void wsv__rt_srv_on_accept(struct wsv__rt_watch *w, uint32_t events) {
   for (int i = 0; i < SRV_ACCEPT_BATCH; i++) {
     int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      srv_new_conn(wk, fd);
+      srv_new_conn(wk, fd, ((struct srv_listener *)(void *)w)->deferred);
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||

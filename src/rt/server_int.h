@@ -33,6 +33,9 @@ struct wsv__h2;
 struct srv_listener {
   struct wsv__rt_watch w; /* first: epoll's data.ptr points here */
   struct srv_worker *wk;
+  /* TCP_DEFER_ACCEPT is on: a connection accepted has sent its first
+   * bytes (or waited its second out), worth an optimistic read. */
+  uint8_t deferred;
 };
 
 struct srv_worker {
@@ -150,6 +153,11 @@ int wsv__rt_srv_set_pre(struct wsv_ws *ws, const char *p, size_t n);
 void wsv__rt_srv_linger(struct wsv_ws *ws);
 /* The handshake or linger timer ran out (408 if a request began). */
 void wsv__rt_srv_timeout(struct wsv_ws *ws);
+/* Read the request of a plain-TCP connection just accepted (already
+ * watched for EPOLLIN), as its first EPOLLIN would: the 101 or an answer
+ * when it is all there, the part kept when not, nothing done (the
+ * connection waits for EPOLLIN) when no byte has come yet. */
+void wsv__rt_srv_hs_try(struct wsv_ws *ws);
 /* Free the handshake state, or keep it as the worker's spare. */
 void wsv__rt_srv_free_hs(struct wsv_ws *ws);
 void wsv__rt_srv_hs_destroy(struct srv_hs *h);

@@ -182,12 +182,16 @@ int wsv__rt_srv_take_strings(struct wsv_ws *ws,
 /* Keep the Sec-WebSocket-Extensions value of the 101 in ws->pre (the
  * core writes at most one such line).  0 or -1 (no memory). */
 static int srv_take_extensions(struct wsv_ws *ws) {
-  static const char name[] = "\r\nsec-websocket-extensions:";
+  static const char name[] = "sec-websocket-extensions:";
   size_t nl = sizeof name - 1;
   const char *p = ws->pre->data;
   size_t n = ws->pre->len;
-  for (size_t i = 0; i + nl <= n; i++) {
-    if (strncasecmp(p + i, name, nl) != 0)
+  /* Only at the start of a field line (after a CRLF): one memchr per
+   * line, not a comparison per byte. */
+  for (const char *lf = memchr(p, '\n', n); lf != NULL;
+       lf = memchr(lf + 1, '\n', n - (size_t)(lf + 1 - p))) {
+    size_t i = (size_t)(lf + 1 - p);
+    if (i + nl > n || (p[i] | 0x20) != 's' || strncasecmp(p + i, name, nl) != 0)
       continue;
     size_t a = i + nl;
     while (a < n && (p[a] == ' ' || p[a] == '\t'))
@@ -350,6 +354,10 @@ static void srv_hs_read(struct wsv_ws *ws) {
    * very read still runs (it does not: we are back at the top). */
   if (ws->phase != WS_DEAD)
     wsv__rt_srv_free_hs(ws);
+}
+
+void wsv__rt_srv_hs_try(struct wsv_ws *ws) {
+  srv_hs_read(ws);
 }
 
 static void srv_linger_read(struct wsv_ws *ws) {
