@@ -170,8 +170,9 @@ ssize_t wsv__tp_writev(struct wsv__tp *tp, const struct iovec *iov, int k,
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = (struct iovec *)(uintptr_t)iov;
     msg.msg_iovlen = (size_t)k;
+    int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (tp->last_out ? MSG_MORE : 0);
     do
-      w = sendmsg(tp->w.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      w = sendmsg(tp->w.fd, &msg, flags);
     while (w < 0 && errno == EINTR);
   }
   if (w < 0) {

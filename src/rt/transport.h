@@ -66,6 +66,10 @@ struct wsv__tp {
   uint8_t watched;  /* registered with epoll (wsv__tp_watch) */
   uint8_t rd_off;   /* reading paused: EPOLLIN kept off (wsv__tp_pause_read) */
   uint8_t stream;   /* one stream of an HTTP/2 connection, not a socket */
+  /* The output being written is the last: the socket is closed once it
+   * is written.  A plain socket's write then says MSG_MORE, so the last
+   * bytes wait for the close and leave in one segment with the FIN. */
+  uint8_t last_out;
 };
 
 /* The socket's TLS state, or NULL (plain TCP, or an HTTP/2 stream). */

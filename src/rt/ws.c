@@ -267,6 +267,12 @@ static int ws_write_once(struct wsv_ws *ws) {
   size_t total = 0;
   for (int i = 0; i < k; i++)
     total += iov[i].iov_len;
+  /* A server that has the peer's Close closes the socket once its own
+   * Close is written (ws_after_write): the Close and the FIN can share
+   * one segment (one loopback packet and its ACK less per cycle). */
+  ws->tp.last_out = ws->conn != NULL && ws->pre == NULL &&
+                    ws->ctx->role->role == WSV_ROLE_SERVER &&
+                    wsv_conn_state(ws->conn) == WSV_CONN_CLOSED;
   ssize_t w = wsv__tp_writev(&ws->tp, iov, k, total);
   if (w < 0) {
     if (errno == EPROTO && wsv__tp_tls(&ws->tp) != NULL) {
