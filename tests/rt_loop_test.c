@@ -309,7 +309,8 @@ static void test_signal(void **state) {
   wsv_loop_free(loop);
 }
 
-/* ---- the big-buffer cache (wsv__rt_loop_mem) -------------------------------- */
+/* ---- the big-buffer cache (wsv__rt_loop_mem) --------------------------------
+ */
 
 static void test_big_cache(void **state) {
   (void)state;
@@ -327,10 +328,13 @@ static void test_big_cache(void **state) {
   assert_ptr_equal(q, p);
   assert_int_equal(cache->n, 0);
   m->free(q, m->user);
-  /* Small buffers are not kept. */
+  /* Small buffers do not go into the big slots. */
   void *s = m->malloc(100, m->user);
   m->free(s, m->user);
   assert_int_equal(cache->n, 1);
+  wsv__rt_cache_trim(loop, 1); /* the small lists empty for the next test */
+  p = m->malloc((size_t)1 << 20, m->user);
+  m->free(p, m->user);
   /* realloc: growing onto a cached buffer keeps the contents; growing
    * within what a buffer holds keeps the pointer. */
   uint8_t *hold = m->malloc((size_t)1 << 20, m->user);
@@ -387,6 +391,70 @@ static void test_big_cache(void **state) {
   wsv_loop_free(loop);
 }
 
+/* The small-chunk lists: a freed chunk serves the next request of its
+ * size class; never a request of less than half its size; a bounded
+ * number of sizes and bytes; given back after the quiet delay. */
+static void test_small_cache(void **state) {
+  (void)state;
+  struct wsv_loop *loop;
+  assert_int_equal(wsv_loop_new(&loop), 0);
+  const struct wsv_mem *m = wsv__rt_loop_mem(loop);
+  struct wsv__rt_cache *cache = wsv__rt_loop_cache(loop);
+  /* Reuse, last freed first, contents writable. */
+  void *a = m->malloc(4120, m->user), *b = m->malloc(4120, m->user);
+  assert_non_null(a);
+  assert_non_null(b);
+  m->free(a, m->user);
+  m->free(b, m->user);
+  assert_true(cache->small_bytes >= 2 * 4120);
+  assert_ptr_equal(m->malloc(4120, m->user), b);
+  assert_ptr_equal(m->malloc(3000, m->user), a); /* within 2x */
+  memset(a, 0xab, 3000);
+  memset(b, 0xcd, 4120);
+  assert_int_equal(cache->small_bytes, 0);
+  /* A small request does not pin a chunk of more than twice its size. */
+  m->free(a, m->user);
+  void *t = m->malloc(100, m->user);
+  assert_ptr_not_equal(t, a);
+  m->free(t, m->user);
+  /* Chunks above WSV__RT_SMALL_MAX (and below the big ones) are freed. */
+  size_t before = cache->small_bytes;
+  void *mid = m->malloc(WSV__RT_SMALL_MAX + 1000, m->user);
+  m->free(mid, m->user);
+  assert_int_equal(cache->small_bytes, before);
+  /* At most WSV__RT_SMALL_CLASSES sizes held at once. */
+  void *z[WSV__RT_SMALL_CLASSES + 4];
+  for (int i = 0; i < WSV__RT_SMALL_CLASSES + 4; i++)
+    z[i] = m->malloc(200 + (size_t)i * 300, m->user);
+  for (int i = 0; i < WSV__RT_SMALL_CLASSES + 4; i++)
+    m->free(z[i], m->user);
+  int used = 0;
+  for (int i = 0; i < WSV__RT_SMALL_CLASSES; i++)
+    used += cache->small_head[i] != NULL;
+  assert_int_equal(used, WSV__RT_SMALL_CLASSES);
+  /* The byte bound. */
+  wsv__rt_cache_trim(loop, 1);
+  size_t n = WSV__RT_SMALL_BYTES / 4000 + 100;
+  void **many = malloc(n * sizeof *many);
+  assert_non_null(many);
+  for (size_t i = 0; i < n; i++)
+    many[i] = m->malloc(4000, m->user);
+  for (size_t i = 0; i < n; i++)
+    m->free(many[i], m->user);
+  free(many);
+  assert_true(cache->small_bytes <= WSV__RT_SMALL_BYTES);
+  assert_true(cache->small_bytes > WSV__RT_SMALL_BYTES / 2);
+  m->free(b, m->user);
+  /* Given back once quiet, the loop waking by itself for it. */
+  uint64_t t0 = wsv_loop_now(loop);
+  assert_true(wsv_loop_run_once(loop, 10000) >= 0);
+  assert_true(wsv_loop_now(loop) - t0 < 5000);
+  assert_int_equal(cache->small_bytes, 0);
+  for (int i = 0; i < WSV__RT_SMALL_CLASSES; i++)
+    assert_null(cache->small_head[i]);
+  wsv_loop_free(loop);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timers_in_order),
@@ -399,6 +467,7 @@ int main(void) {
       cmocka_unit_test(test_bad_args),
       cmocka_unit_test(test_signal),
       cmocka_unit_test(test_big_cache),
+      cmocka_unit_test(test_small_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

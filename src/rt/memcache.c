@@ -25,10 +25,51 @@ static void *cache_take(struct wsv__rt_cache *c, size_t n) {
   return p;
 }
 
+/* A kept small chunk of at least n bytes and at most twice that (so a
+ * small request never pins a much larger chunk), taken out; or NULL. */
+static void *small_take(struct wsv__rt_cache *c, size_t n) {
+  int best = -1;
+  for (int i = 0; i < WSV__RT_SMALL_CLASSES; i++)
+    if (c->small_head[i] != NULL && c->small_size[i] >= n &&
+        c->small_size[i] <= 2 * n &&
+        (best < 0 || c->small_size[i] < c->small_size[best]))
+      best = i;
+  if (best < 0)
+    return NULL;
+  void *p = c->small_head[best];
+  memcpy(&c->small_head[best], p, sizeof p);
+  c->small_bytes -= c->small_size[best];
+  return p;
+}
+
+/* Keep p (usable size u <= WSV__RT_SMALL_MAX) on its size's list; 0 if
+ * there is no room (the byte bound, or every class taken by other sizes
+ * that still hold chunks). */
+static int small_keep(struct wsv__rt_cache *c, void *p, size_t u) {
+  int at = -1;
+  if (u < sizeof p || u > WSV__RT_SMALL_BYTES - c->small_bytes)
+    return 0;
+  for (int i = 0; i < WSV__RT_SMALL_CLASSES; i++) {
+    if (c->small_size[i] == u) {
+      at = i;
+      break;
+    }
+    if (at < 0 && c->small_head[i] == NULL)
+      at = i; /* unused, or emptied: may take a new size */
+  }
+  if (at < 0)
+    return 0;
+  c->small_size[at] = u;
+  memcpy(p, &c->small_head[at], sizeof p);
+  c->small_head[at] = p;
+  c->small_bytes += u;
+  return 1;
+}
+
 /* Nonzero when the cache holds buffers or enough was freed since the last
  * malloc_trim that trimming is worth it once the loop is quiet. */
 static int cache_wants_trim(const struct wsv__rt_cache *c) {
-  return c->n > 0 || c->freed >= WSV__RT_TRIM_MIN;
+  return c->n > 0 || c->small_bytes > 0 || c->freed >= WSV__RT_TRIM_MIN;
 }
 
 /* Come back once no big buffer was used for WSV__RT_CACHE_KEEP_MS, if
@@ -50,10 +91,14 @@ static void cache_used(struct wsv__rt_cache *c) {
 
 static void *cache_malloc(size_t n, void *user) {
   struct wsv__rt_cache *c = user;
-  if (n >= WSV__RT_CACHE_MIN) {
-    void *p = cache_take(c, n);
-    if (p != NULL)
-      return p;
+  void *p = NULL;
+  if (n >= WSV__RT_CACHE_MIN)
+    p = cache_take(c, n);
+  else if (n <= WSV__RT_SMALL_MAX && c->small_bytes > 0)
+    p = small_take(c, n);
+  if (p != NULL) {
+    c->last_use = c->loop->now;
+    return p;
   }
   return malloc(n);
 }
@@ -79,6 +124,10 @@ static void cache_free(void *p, void *user) {
   if (p == NULL)
     return;
   size_t u = malloc_usable_size(p);
+  if (u <= WSV__RT_SMALL_MAX && small_keep(c, p, u)) {
+    cache_used(c);
+    return;
+  }
   c->freed += u;
   if (u < WSV__RT_CACHE_MIN || u > WSV__RT_CACHE_BYTES) {
     free(p);
@@ -126,9 +175,21 @@ static void cache_trim(struct wsv__rt_cache *c, int all) {
     return;
   for (int i = 0; i < c->n; i++)
     free(c->p[i]);
-  size_t freed = c->freed + c->bytes;
+  size_t freed = c->freed + c->bytes + c->small_bytes;
+  for (int i = 0; i < WSV__RT_SMALL_CLASSES; i++) {
+    void *p = c->small_head[i];
+    while (p != NULL) {
+      void *next;
+      memcpy(&next, p, sizeof next);
+      free(p);
+      p = next;
+    }
+    c->small_head[i] = NULL;
+    c->small_size[i] = 0;
+  }
   c->n = 0;
   c->bytes = 0;
+  c->small_bytes = 0;
   c->freed = 0;
 #ifdef __GLIBC__
   /* free() keeps the pages of chunks below the heap's top (and every
