@@ -51,7 +51,10 @@ static uint64_t msg_hex8(uint32_t x) {
 
 /* The 16 hex digits of seq; message seq starts with the last hlen. */
 static void msg_hex16(uint64_t seq, uint8_t out[16]) {
-  uint64_t hi = msg_hex8((uint32_t)(seq >> 32)), lo = msg_hex8((uint32_t)seq);
+  /* The high half is all "0" until 2^32 messages: not worth converting. */
+  uint64_t hi = seq >> 32 != 0 ? msg_hex8((uint32_t)(seq >> 32))
+                               : UINT64_C(0x3030303030303030),
+           lo = msg_hex8((uint32_t)seq);
   memcpy(out, &hi, 8);
   memcpy(out + 8, &lo, 8);
 }

@@ -70,6 +70,7 @@ struct bconn {
   int8_t fop;           /* its opcode, -1 between frames */
   uint8_t ffin;         /* its FIN bit */
   uint8_t inmsg;        /* a fragmented message has begun */
+  uint8_t fstaged;      /* fp holds part of a header (it said AGAIN) */
   uint8_t key;          /* the request it sent (index into wire->key) */
   uint8_t clen;         /* control frame payload so far */
   uint8_t cbuf[125];    /* ...and its bytes */
