@@ -22,6 +22,7 @@ bad_pid=
 acc_pid=
 tls_pid=
 frag_pid=
+rsv_pid=
 chat_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
@@ -30,6 +31,7 @@ cleanup() {
   [ -n "$acc_pid" ] && kill "$acc_pid" 2>/dev/null
   [ -n "$tls_pid" ] && kill "$tls_pid" 2>/dev/null
   [ -n "$frag_pid" ] && kill "$frag_pid" 2>/dev/null
+  [ -n "$rsv_pid" ] && kill "$rsv_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -211,6 +213,22 @@ check "echo against a corrupting server counts verification errors" \
 check "load against a corrupting server exits 1" test $? -eq 1
 check "load against a corrupting server counts verification errors" \
   json_ok "$tmp/loadbad.json" 'j["verify_errors"] > 0'
+
+# Intact echoes with RSV1 set (no extension agreed): a bad frame, exit 1
+# (the small-frame path of wsv bench must not take it).
+"$py" "$here/bench/corrupt_echo.py" "$tmp/rsv.port" --rsv1 &
+rsv_pid=$!
+for _ in $(seq 1 50); do
+  [ -s "$tmp/rsv.port" ] && break
+  sleep 0.1
+done
+"$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/rsv.port")/" --conns 2 \
+  --inflight 2 --size 32 --duration 1 --json -q >"$tmp/rsv.json" 2>&1
+check "echo against a server setting RSV1 exits 1" test $? -eq 1
+check "echo against a server setting RSV1: a connection error, named" \
+  json_ok "$tmp/rsv.json" 'j["conn_errors"] > 0 and "bad frame" in j.get("error", "")'
+kill "$rsv_pid" 2>/dev/null
+rsv_pid=
 
 # Echoes in two fragments with a Ping between them: verified whole, every
 # Ping answered with its payload (the server drops the connection else).

@@ -1,10 +1,12 @@
-"""corrupt_echo.py PORTFILE [--bad-accept | --fragment-ping] - a WebSocket
+"""corrupt_echo.py PORTFILE [--bad-accept | --fragment-ping | --rsv1] - a WebSocket
 echo server that corrupts echoes (or, with --bad-accept, answers every
 handshake with a wrong Sec-WebSocket-Accept, which a client must refuse; or,
 with --fragment-ping, corrupts nothing but sends every echo of more than one
 byte as two fragments with a Ping between them, and checks that every Pong
 carries its Ping's payload: a wrong Pong, or a Close before every Ping was
-answered, ends the connection without a Close, a failure for the client).
+answered, ends the connection without a Close, a failure for the client;
+or, with --rsv1, echoes every payload intact but sets RSV1 from the third
+message on, which no extension agreed to: the client must fail).
 
 Standard library only.  Listens on a free loopback port (written to
 PORTFILE), answers the opening handshake, and echoes every data frame with
@@ -22,6 +24,7 @@ import time
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 BAD_ACCEPT = "--bad-accept" in sys.argv[2:]
 FRAGMENT_PING = "--fragment-ping" in sys.argv[2:]
+RSV1 = "--rsv1" in sys.argv[2:]
 
 
 def frame(b0, data):
@@ -93,6 +96,10 @@ def serve(sock):
                     sock.sendall(frame(op, data[:half]) + frame(0x89, ping) +
                                  frame(0x80, data[half:]))
                     continue
+            elif op in (1, 2) and RSV1:
+                count += 1
+                if count >= 3:
+                    b0 |= 0x40
             elif op in (1, 2):
                 count += 1
                 if count >= 3 and n > 0:
