@@ -23,6 +23,7 @@ acc_pid=
 tls_pid=
 frag_pid=
 rsv_pid=
+split_pid=
 chat_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
@@ -32,6 +33,7 @@ cleanup() {
   [ -n "$tls_pid" ] && kill "$tls_pid" 2>/dev/null
   [ -n "$frag_pid" ] && kill "$frag_pid" 2>/dev/null
   [ -n "$rsv_pid" ] && kill "$rsv_pid" 2>/dev/null
+  [ -n "$split_pid" ] && kill "$split_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -229,6 +231,27 @@ check "echo against a server setting RSV1: a connection error, named" \
   json_ok "$tmp/rsv.json" 'j["conn_errors"] > 0 and "bad frame" in j.get("error", "")'
 kill "$rsv_pid" 2>/dev/null
 rsv_pid=
+
+# A 101 in 3-byte pieces, names in odd case, a token list: accepted, and
+# every echo verified (wsv bench echo and connect).
+"$py" "$here/bench/corrupt_echo.py" "$tmp/split.port" --split-101 &
+split_pid=$!
+for _ in $(seq 1 50); do
+  [ -s "$tmp/split.port" ] && break
+  sleep 0.1
+done
+"$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/split.port")/" --conns 2 \
+  --inflight 2 --size 32 --duration 1 --json -q >"$tmp/split.json" 2>&1
+check "echo against a 101 in pieces exits 0" test $? -eq 0
+check "echo against a 101 in pieces: verified, no errors" json_ok \
+  "$tmp/split.json" 'j["messages"] > 0 and j["verify_errors"] == 0 and j["conn_errors"] == 0'
+"$wsv" bench connect "ws://127.0.0.1:$(cat "$tmp/split.port")/" --conns 2 \
+  --duration 1 --json -q >"$tmp/splitc.json" 2>&1
+check "connect against a 101 in pieces exits 0" test $? -eq 0
+check "connect against a 101 in pieces: handshakes, no errors" json_ok \
+  "$tmp/splitc.json" 'j["handshakes"] > 0 and j["conn_errors"] == 0'
+kill "$split_pid" 2>/dev/null
+split_pid=
 
 # Echoes in two fragments with a Ping between them: verified whole, every
 # Ping answered with its payload (the server drops the connection else).

@@ -1,4 +1,5 @@
-"""corrupt_echo.py PORTFILE [--bad-accept | --fragment-ping | --rsv1] - a WebSocket
+"""corrupt_echo.py PORTFILE [--bad-accept | --fragment-ping | --rsv1 |
+--split-101] - a WebSocket
 echo server that corrupts echoes (or, with --bad-accept, answers every
 handshake with a wrong Sec-WebSocket-Accept, which a client must refuse; or,
 with --fragment-ping, corrupts nothing but sends every echo of more than one
@@ -6,7 +7,10 @@ byte as two fragments with a Ping between them, and checks that every Pong
 carries its Ping's payload: a wrong Pong, or a Close before every Ping was
 answered, ends the connection without a Close, a failure for the client;
 or, with --rsv1, echoes every payload intact but sets RSV1 from the third
-message on, which no extension agreed to: the client must fail).
+message on, which no extension agreed to: the client must fail; or, with
+--split-101, corrupts nothing but writes its 101 in 3-byte pieces, header
+names in odd case, an extra header and "Connection: keep-alive, Upgrade",
+which a client must accept).
 
 Standard library only.  Listens on a free loopback port (written to
 PORTFILE), answers the opening handshake, and echoes every data frame with
@@ -25,6 +29,7 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 BAD_ACCEPT = "--bad-accept" in sys.argv[2:]
 FRAGMENT_PING = "--fragment-ping" in sys.argv[2:]
 RSV1 = "--rsv1" in sys.argv[2:]
+SPLIT_101 = "--split-101" in sys.argv[2:]
 
 
 def frame(b0, data):
@@ -64,9 +69,18 @@ def serve(sock):
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
         if BAD_ACCEPT:
             accept = base64.b64encode(hashlib.sha1(key + b"x" + GUID).digest())
-        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
-                     b"\r\n\r\n")
+        if SPLIT_101:
+            resp = (b"HTTP/1.1 101 Switching Protocols\r\nuPGRADE: WebSocket\r\n"
+                    b"Server: corrupt_echo\r\nconnection: keep-alive, Upgrade\r\n"
+                    b"SEC-WEBSOCKET-ACCEPT:  " + accept + b" \r\n\r\n")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(0, len(resp), 3):
+                sock.sendall(resp[i:i + 3])
+                time.sleep(0.001)
+        else:
+            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
+                         b"\r\n\r\n")
         count = 0
         pings = []
         while True:
@@ -96,6 +110,8 @@ def serve(sock):
                     sock.sendall(frame(op, data[:half]) + frame(0x89, ping) +
                                  frame(0x80, data[half:]))
                     continue
+            elif op in (1, 2) and SPLIT_101:
+                pass
             elif op in (1, 2) and RSV1:
                 count += 1
                 if count >= 3:
