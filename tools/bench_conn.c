@@ -65,13 +65,19 @@ static void msg_header(uint64_t seq, size_t hlen, uint8_t *out) {
   memcpy(out, all + 16u - hlen, hlen);
 }
 
-/* Check data[0..n) against bytes pos.. of message seq.  Returns 0 when
- * they match. */
-static int msg_verify(const struct eng *e, uint64_t seq, size_t pos,
+/* Where message seq's header bytes are kept from its send until its echo
+ * is verified (the window: seq + inflight is sent only after seq's echo). */
+static uint8_t *msg_head_slot(const struct bconn *c, uint64_t seq) {
+  return (uint8_t *)c->hdrs + (size_t)(seq % (uint64_t)c->e->o->inflight) * 16u;
+}
+
+/* Check data[0..n) against bytes pos.. of message seq (its header as kept
+ * at its send, then the pattern).  Returns 0 when they match. */
+static int msg_verify(const struct bconn *c, uint64_t seq, size_t pos,
                       const uint8_t *data, size_t n) {
+  const struct eng *e = c->e;
   if (pos < e->hlen) {
-    uint8_t head[16];
-    msg_header(seq, e->hlen, head);
+    const uint8_t *head = msg_head_slot(c, seq);
     size_t m = e->hlen - pos < n ? e->hlen - pos : n;
     if (memcmp(data, head + pos, m) != 0)
       return -1;
@@ -257,30 +263,24 @@ int bconn_send(struct bconn *c) {
   size_t d = (size_t)e->o->inflight;
   c->stamps[seq % d] = e->now;
   c->sent++;
-  if (e->rawcopy) {
-    uint8_t head[16];
-    msg_header(seq, e->hlen, head);
+  uint8_t *head = msg_head_slot(c, seq);
+  msg_header(seq, e->hlen, head);
+  if (e->rawcopy)
     return wire_bytes(c, head, e->hlen,
                       e->b->pattern + seq % BENCH_PATTERN_SPAN + e->hlen,
                       (size_t)e->o->size);
-  }
-  if (e->o->raw) {
-    msg_header(seq, e->hlen, (uint8_t *)c->hdrs + (size_t)(seq % d) * 16u);
-    return 0;
-  }
-  if (e->lean) {
-    uint8_t head[16];
-    msg_header(seq, e->hlen, head);
+  if (e->o->raw)
+    return 0; /* written from the slot by bconn_flush_raw */
+  if (e->lean)
     return wire_send(c, e->op, head, e->hlen,
                      e->b->pattern + seq % BENCH_PATTERN_SPAN + e->hlen,
                      (size_t)e->o->size);
-  }
   /* Patch the header into this thread's pattern copy, send (the core
    * copies and masks), and restore. */
   uint8_t *p = e->pat + seq % BENCH_PATTERN_SPAN;
   uint8_t save[16];
   memcpy(save, p, e->hlen);
-  msg_header(seq, e->hlen, p);
+  memcpy(p, head, e->hlen);
   int rc = wsv_conn_send(c->conn, e->op, p, (size_t)e->o->size);
   memcpy(p, save, e->hlen);
   if (rc < 0) {
@@ -354,7 +354,7 @@ int bconn_piece(struct bconn *c, const uint8_t *data, size_t n, int last) {
     bconn_fail(c, "a message arrived that was never sent");
     return -1;
   }
-  if (c->rpos + n > s || msg_verify(e, c->recvd, c->rpos, data, n) != 0) {
+  if (c->rpos + n > s || msg_verify(c, c->recvd, c->rpos, data, n) != 0) {
     e->t->verify_errors++;
     bconn_fail(c, "echo %llu differs from the message sent",
                (unsigned long long)c->recvd);
@@ -427,7 +427,7 @@ static int bconn_raw_input(struct bconn *c, const uint8_t *p, size_t n) {
       return -1;
     }
     size_t m = s - c->rpos < n ? s - c->rpos : n;
-    if (msg_verify(c->e, c->recvd, c->rpos, p, m) != 0) {
+    if (msg_verify(c, c->recvd, c->rpos, p, m) != 0) {
       c->e->t->verify_errors++;
       bconn_fail(c, "echo %llu differs from the message sent",
                  (unsigned long long)c->recvd);

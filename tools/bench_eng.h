@@ -77,7 +77,8 @@ struct bconn {
   uint64_t sent, recvd; /* messages sent, and echoes fully verified */
   size_t rpos;          /* bytes of echo `recvd` verified so far */
   uint64_t *stamps;     /* send time of message seq at seq % inflight */
-  char *hdrs;           /* raw: header bytes of message seq at seq % D */
+  char *hdrs;           /* echo: header bytes of message seq at seq % D
+                           (written when it is sent, read to verify it) */
   uint64_t wseq;        /* raw: first message not completely written */
   size_t wpos;          /* raw: bytes of it written */
   uint64_t t0;          /* when the connect started */

@@ -95,8 +95,8 @@ static int eng_init(struct eng *e, struct bench_thread *t) {
                  : 0;
     if (e->o->mode == BENCH_ECHO) {
       c->stamps = malloc(d * sizeof *c->stamps);
-      c->hdrs = e->o->raw ? malloc(d * 16u) : NULL;
-      if (c->stamps == NULL || (e->o->raw && c->hdrs == NULL)) {
+      c->hdrs = malloc(d * 16u);
+      if (c->stamps == NULL || c->hdrs == NULL) {
         snprintf(t->err, sizeof t->err, "out of memory");
         return -1;
       }
