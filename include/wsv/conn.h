@@ -129,8 +129,13 @@
  *     on a side, that side's state is freed after every message, so an
  *     idle connection holds none; with context takeover it is kept (about
  *     45 KiB to inflate and 270 KiB to deflate with 15-bit windows).
+ *     pmd_deflate_bits / pmd_mem_level shrink our deflater, pmd_shared
+ *     sends large whole messages through a compressor shared by many
+ *     connections, and pmd_inflate_trim keeps only the inflater's window
+ *     between messages (see those fields; wsv_conn_config_pmd sets them
+ *     for a policy: ON keeps about 18 KiB to deflate and 8 KiB of window).
  *
- * Memory: an idle connection holds only its struct (728 bytes on
+ * Memory: an idle connection holds only its struct (744 bytes on
  * LP64); message and output buffers are taken when needed and freed when
  * empty.
  */
