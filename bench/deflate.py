@@ -7,7 +7,10 @@ usage: /usr/bin/python3 bench/deflate.py [--wsv PATH] [--conns N]
            [--msgs M] [--only NAME,NAME] [--json FILE]
 
 Servers (echo, each started here on a free loopback port, stopped by PID):
-  wsv-on      wsv serve --deflate on (the default)
+  wsv-max     wsv serve --deflate max (15-bit windows, memLevel 8, per conn)
+  wsv-on      wsv serve --deflate on (the default: 11-bit deflater per
+              conn, large messages through a shared 15-bit one, clients
+              held to 13 bits, inflater trimmed between messages)
   wsv-lean    wsv serve --deflate lean (no context takeover)
   wsv-off     wsv serve --no-deflate (the reference for memory)
   python      bench/py_echo.py --deflate: websockets 10.4, compression="deflate"
@@ -27,7 +30,8 @@ Corpus:
   text  one connection sends a 1 MiB text message (Debian's Python 3.11
         standard library sources, sorted, concatenated) three times.
 Figures per server: memory per connection (VmRSS after N connections have
-each sent their messages, minus VmRSS before, divided by N; `-off` rows
+each sent their messages, minus VmRSS before, divided by N; `idle`: the
+same after 2.5 s of quiet, past wsv's park_after_ms; `-off` rows
 give the part that is not compression), and the ratio (bytes on the wire
 after the handshake / payload bytes) both ways: client to server (the
 client compresses; the server inflates) and server to client (the
@@ -158,6 +162,9 @@ def server_cmd(name, wsv, port):
     table = {
         "wsv-on": [wsv, "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--quiet", "--deflate", "on", "--max-message", "16777216"],
+        "wsv-max": [wsv, "serve", "--host", "127.0.0.1", "--port",
+                    str(port), "--quiet", "--deflate", "max",
+                    "--max-message", "16777216"],
         "wsv-lean": [wsv, "serve", "--host", "127.0.0.1", "--port",
                      str(port), "--quiet", "--deflate", "lean"],
         "wsv-off": [wsv, "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -256,15 +263,19 @@ def measure(name, wsv, conns, msgs, vocab, text):
             relay, clients, raw, wire = await run_load(port, conns, msgs,
                                                        vocab, text)
             rss1 = rss_bytes(proc.pid)
+            # Quiet for longer than wsv's park_after_ms (2 s).
+            await asyncio.sleep(2.5)
+            rss_idle = rss_bytes(proc.pid)
             ws0, p0 = clients[0]
             text_c2s, text_s2c = await run_text(relay, ws0, p0, text)
             for ws, _ in clients:
                 await ws.close()
             relay.close()
-            return rss1, raw, wire, text_c2s, text_s2c
+            return rss1, rss_idle, raw, wire, text_c2s, text_s2c
 
-        rss1, raw, wire, tc, ts = asyncio.run(go())
+        rss1, rss_idle, raw, wire, tc, ts = asyncio.run(go())
         return {"name": name, "per_conn": (rss1 - rss0) / conns,
+                "idle": (rss_idle - rss0) / conns,
                 "chat_c2s": wire[0] / raw[0], "chat_s2c": wire[1] / raw[1],
                 "text_c2s": tc, "text_s2c": ts, "conns": conns,
                 "msgs": msgs}
@@ -285,7 +296,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
-    names = ["wsv-on", "wsv-lean", "wsv-off", "python", "python-off", "node",
+    names = ["wsv-max", "wsv-on", "wsv-lean", "wsv-off", "python", "python-off", "node",
              "node-off"]
     if a.only:
         names = [n for n in names if n in a.only.split(",")]
@@ -300,13 +311,14 @@ def main():
     print(f"`{cmd.strip()}` — {a.conns} connections x {a.msgs} chat "
           f"messages, then 3 x 1 MiB text on one; ratio = wire bytes / "
           f"payload bytes (lower is better)\n")
-    print("| server | memory/conn | chat c->s | chat s->c | text c->s | text s->c |")
-    print("|---|---|---|---|---|---|")
+    print("| server | memory/conn | idle (2.5 s) | chat c->s | chat s->c | text c->s | text s->c |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['name']} | {r['error']} | | | | |")
+            print(f"| {r['name']} | {r['error']} | | | | | |")
             continue
         print(f"| {r['name']} | {r['per_conn'] / 1024:.1f} KB | "
+              f"{r['idle'] / 1024:.1f} KB | "
               f"{r['chat_c2s']:.3f} | {r['chat_s2c']:.3f} | "
               f"{r['text_c2s']:.3f} | {r['text_s2c']:.3f} |")
     if a.json:

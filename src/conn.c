@@ -140,6 +140,10 @@ struct wsv_conn {
   /* permessage-deflate (cfg.pmd): zlib streams, created on first use. */
   struct wsv__z *zin;  /* inflates the peer's messages */
   struct wsv__z *zout; /* deflates ours */
+  /* cfg.pmd_inflate_trim: the peer's history while zin is freed between
+   * messages (2^bits bytes allocated, z_win_len of them used). */
+  uint8_t *z_win;
+  size_t z_win_len;
   int msg_z;           /* the message being received is compressed */
   int z_more;          /* call conn_z_pump before reading more frames */
   int z_stage;         /* CONN_Z_* */
@@ -183,8 +187,28 @@ void wsv_conn_config_init(struct wsv_conn_config *cfg) {
   cfg->rsv_allowed = 0;
   cfg->pmd.enabled = 0;
   cfg->pmd_min_size = WSV_CONN_DEFAULT_PMD_MIN_SIZE;
+  cfg->pmd_shared = NULL;
+  cfg->pmd_shared_min = WSV_CONN_DEFAULT_PMD_SHARED_MIN;
   cfg->random = wsv_random_os;
   cfg->random_user = NULL;
+}
+
+void wsv_conn_config_pmd(struct wsv_conn_config *cfg, int policy,
+                         struct wsv_pmd_shared *shared) {
+  if (cfg == NULL)
+    return;
+  cfg->pmd_shared = NULL;
+  cfg->pmd_deflate_bits = 0;
+  cfg->pmd_mem_level = 0;
+  cfg->pmd_inflate_trim = 0;
+  if (policy == WSV_PMD_ON) {
+    cfg->pmd_shared = shared;
+    cfg->pmd_deflate_bits = WSV_CONN_PMD_ON_DEFLATE_BITS;
+    cfg->pmd_mem_level = WSV_CONN_PMD_ON_MEM_LEVEL;
+    cfg->pmd_inflate_trim = 1;
+  } else if (policy == WSV_PMD_LEAN) {
+    cfg->pmd_shared = shared;
+  }
 }
 
 /* Window bits of a pmd config: 0 means 15; else 8..15. */
@@ -196,6 +220,10 @@ static int conn_config_valid(const struct wsv_conn_config *cfg) {
   if (cfg->pmd.enabled && (!conn_bits_ok(cfg->pmd.server_max_window_bits) ||
                            !conn_bits_ok(cfg->pmd.client_max_window_bits)))
     return 0;
+  if ((cfg->pmd_deflate_bits != 0 &&
+       (cfg->pmd_deflate_bits < 9 || cfg->pmd_deflate_bits > 15)) ||
+      cfg->pmd_mem_level < 0 || cfg->pmd_mem_level > 9)
+    return 0;
   return cfg->max_frame > 0 && cfg->max_message > 0 && cfg->max_fragments > 0 &&
          cfg->max_output > 0 && cfg->max_pending_pongs > 0 &&
          cfg->max_pending_pongs <= WSV_CONN_MAX_PENDING_PONGS_LIMIT &&
@@ -206,6 +234,16 @@ static int conn_config_valid(const struct wsv_conn_config *cfg) {
 static int conn_own_bits(const struct wsv_conn *c) {
   return c->role == WSV_ROLE_SERVER ? c->cfg.pmd.server_max_window_bits
                                     : c->cfg.pmd.client_max_window_bits;
+}
+
+/* Our own deflater's window: the agreed one, or the smaller one the
+ * config asks for (always valid for the peer). */
+static int conn_deflate_bits(const struct wsv_conn *c) {
+  int b = conn_own_bits(c);
+
+  return c->cfg.pmd_deflate_bits > 0 && c->cfg.pmd_deflate_bits < b
+             ? c->cfg.pmd_deflate_bits
+             : b;
 }
 
 static int conn_peer_bits(const struct wsv_conn *c) {
@@ -246,6 +284,8 @@ int wsv_conn_new(struct wsv_conn **out, int role,
     return WSV_ERR_NOMEM;
   c->mem = m;
   c->cfg = *cfg;
+  if (c->cfg.pmd_shared_min == 0)
+    c->cfg.pmd_shared_min = WSV_CONN_DEFAULT_PMD_SHARED_MIN;
   if (c->cfg.random == NULL)
     c->cfg.random = wsv_random_os;
   c->role = role;
@@ -293,6 +333,7 @@ void wsv_conn_free(struct wsv_conn *c) {
   conn_asm_free(c);
   wsv__z_free(c->zin);
   wsv__z_free(c->zout);
+  wsv__free(&c->mem, c->z_win);
   wsv__free(&c->mem, c->z_chunk);
   wsv__free(&c->mem, c);
 }
@@ -575,6 +616,9 @@ static void conn_z_drop(struct wsv_conn *c, int views) {
   c->zin = NULL;
   wsv__z_free(c->zout);
   c->zout = NULL;
+  wsv__free(&c->mem, c->z_win);
+  c->z_win = NULL;
+  c->z_win_len = 0;
   if (views && c->z_chunk != NULL) {
     c->z_chunk_release = 1;
     return;
@@ -851,6 +895,41 @@ static int conn_assemble(struct wsv_conn *c, const uint8_t *p, size_t n,
  * caller's buffer, so wsv_conn_next_event never returns WSV_EV_NONE while
  * compressed bytes are pending (z_more). */
 
+/* cfg.pmd_inflate_trim, between messages: keep the inflater's window (the
+ * peer may refer back into it) and free the rest of its state. */
+static int conn_z_trim(struct wsv_conn *c) {
+  int rc;
+
+  if (c->zin == NULL)
+    return WSV_OK;
+  if (c->z_win == NULL) {
+    c->z_win = wsv__malloc(&c->mem, (size_t)1 << wsv__z_bits(c->zin));
+    if (c->z_win == NULL)
+      return WSV_ERR_NOMEM;
+  }
+  rc = wsv__z_window(c->zin, c->z_win, &c->z_win_len);
+  if (rc != WSV_OK)
+    return rc;
+  wsv__z_free(c->zin);
+  c->zin = NULL;
+  return WSV_OK;
+}
+
+/* The inflater for the next step: made on first use, and primed with the
+ * window kept by conn_z_trim. */
+static int conn_z_inflater(struct wsv_conn *c) {
+  int rc;
+
+  if (c->zin != NULL)
+    return WSV_OK;
+  rc = wsv__z_inflater_new(&c->zin, &c->mem, conn_peer_bits(c));
+  if (rc == WSV_OK && c->z_win_len > 0) {
+    rc = wsv__z_prime(c->zin, c->z_win, c->z_win_len);
+    c->z_win_len = 0;
+  }
+  return rc;
+}
+
 /* The message is complete: check it, reset the inflater if the peer does
  * not keep its context, and deliver data[0..len) as its last event. */
 static int conn_z_finish(struct wsv_conn *c, struct wsv_event *ev,
@@ -866,6 +945,10 @@ static int conn_z_finish(struct wsv_conn *c, struct wsv_event *ev,
   if (conn_peer_reset(c)) {
     wsv__z_free(c->zin);
     c->zin = NULL;
+  } else if (c->cfg.pmd_inflate_trim) {
+    int rc = conn_z_trim(c);
+    if (rc != WSV_OK)
+      return rc;
   }
   if (c->z_chunk != NULL)
     c->z_chunk_release = 1;
@@ -958,11 +1041,9 @@ static int conn_z_pump(struct wsv_conn *c, struct wsv_event *ev) {
       c->z_full = 0;
       continue;
     }
-    if (c->zin == NULL) {
-      rc = wsv__z_inflater_new(&c->zin, &c->mem, conn_peer_bits(c));
-      if (rc != WSV_OK)
-        return rc;
-    }
+    rc = conn_z_inflater(c);
+    if (rc != WSV_OK)
+      return rc;
     rc = conn_z_target(c, &out, &cap);
     if (rc != WSV_OK)
       return rc;
@@ -1244,8 +1325,8 @@ static int conn_fast_frame(struct wsv_conn *c, struct wsv_event *ev) {
   if (avail < 6)
     return 0;
   p = c->in + c->in_off;
-  if (c->role != WSV_ROLE_SERVER || c->msg_opcode != 0 ||
-      c->fp._have != 0 || (p[0] != 0x81 && p[0] != 0x82) || (p[1] & 0x80) == 0)
+  if (c->role != WSV_ROLE_SERVER || c->msg_opcode != 0 || c->fp._have != 0 ||
+      (p[0] != 0x81 && p[0] != 0x82) || (p[1] & 0x80) == 0)
     return 0;
   len = p[1] & 0x7fu;
   if (len > 125 || avail - 6 < len || len > c->cfg.max_frame ||
@@ -1348,6 +1429,55 @@ static int conn_z_wanted(const struct wsv_conn *c, size_t len, int fin) {
   return !fin || len >= c->cfg.pmd_min_size;
 }
 
+/* Should this whole message go through the shared compressor?  (See
+ * pmd_shared in conn.h; `whole`: one call sends all of it.) */
+static int conn_z_use_shared(const struct wsv_conn *c, size_t len, int whole) {
+  if (!whole || c->cfg.pmd_shared == NULL || conn_own_bits(c) != 15)
+    return 0;
+  return conn_own_reset(c) || len >= c->cfg.pmd_shared_min;
+}
+
+/* Compress data[0..len) (a whole message) with the shared compressor,
+ * primed with our stream's history, into *buf (through c->mem); then
+ * prime our own deflater with the new history, so that it continues the
+ * same stream.  On failure our deflater is dropped by the caller. */
+static int conn_z_shared(struct wsv_conn *c, const uint8_t *data, size_t len,
+                         uint8_t **buf, size_t *blen, size_t *bcap) {
+  int keep = !conn_own_reset(c), bits = conn_deflate_bits(c), rc;
+  size_t w = (size_t)1 << bits, hlen = 0;
+  uint8_t *hist = NULL;
+  struct wsv__z *z;
+
+  if (keep) {
+    hist = wsv__malloc(&c->mem, w);
+    if (hist == NULL)
+      return WSV_ERR_NOMEM;
+    if (c->zout != NULL && wsv__z_window(c->zout, hist, &hlen) != WSV_OK)
+      hlen = 0;
+  }
+  rc = wsv__pmd_shared_get(c->cfg.pmd_shared, hist, hlen, &z);
+  if (rc == WSV_OK)
+    rc = wsv__z_deflate(z, data, len, &c->mem, buf, blen, bcap);
+  if (rc == WSV_OK && keep) {
+    /* The new history: the old one's tail, then the message. */
+    if (len >= w) {
+      memcpy(hist, data + len - w, w);
+      hlen = w;
+    } else {
+      size_t old = hlen < w - len ? hlen : w - len;
+      memmove(hist, hist + hlen - old, old);
+      memcpy(hist + old, data, len);
+      hlen = old + len;
+    }
+    if (c->zout == NULL)
+      rc = wsv__z_deflater_new(&c->zout, &c->mem, bits, c->cfg.pmd_mem_level);
+    if (rc == WSV_OK)
+      rc = wsv__z_prime(c->zout, hist, hlen);
+  }
+  wsv__free(&c->mem, hist);
+  return rc;
+}
+
 /* Compress and queue one frame.  On failure nothing is queued and the
  * deflater is dropped: the peer saw the stream up to the last flush, so a
  * fresh one (which refers to nothing older) continues it validly. */
@@ -1365,10 +1495,15 @@ static int conn_z_send(struct wsv_conn *c, int fin, int frame_op,
       blen = sizeof conn_z_empty;
     }
   } else {
-    if (c->zout == NULL)
-      rc = wsv__z_deflater_new(&c->zout, &c->mem, conn_own_bits(c));
-    if (rc == WSV_OK)
-      rc = wsv__z_deflate(c->zout, data, len, &buf, &blen, &bcap);
+    if (conn_z_use_shared(c, len, fin && frame_op != WSV_OP_CONT)) {
+      rc = conn_z_shared(c, data, len, &buf, &blen, &bcap);
+    } else {
+      if (c->zout == NULL)
+        rc = wsv__z_deflater_new(&c->zout, &c->mem, conn_deflate_bits(c),
+                                 c->cfg.pmd_mem_level);
+      if (rc == WSV_OK)
+        rc = wsv__z_deflate(c->zout, data, len, &c->mem, &buf, &blen, &bcap);
+    }
     if (rc == WSV_OK && fin) {
       if (blen < 4 || memcmp(buf + blen - 4, conn_z_tail, 4) != 0)
         rc = WSV_ERR_NOMEM; /* cannot happen with zlib's sync flush */
@@ -1451,7 +1586,8 @@ static int conn_send_small(struct wsv_conn *c, int opcode, const void *data,
   /* As in wsv_conn_send_fragment: an echo of the latest event's text was
    * checked on receipt. */
   if (opcode == WSV_OP_TEXT &&
-      !(len > 0 && (const uint8_t *)data == c->txt_ok && len == c->txt_ok_len) &&
+      !(len > 0 && (const uint8_t *)data == c->txt_ok &&
+        len == c->txt_ok_len) &&
       wsv_utf8_valid(data, len) != WSV_OK)
     return WSV_ERR_INVAL;
   p = t->data + t->len;
@@ -1678,7 +1814,7 @@ int wsv_conn_idle(const struct wsv_conn *c) {
     return 0;
   /* Memory: nothing held (a delivered buffer not yet released counts). */
   return c->asm_buf == NULL && c->z_chunk == NULL && c->zin == NULL &&
-         c->zout == NULL && c->own_out == 0;
+         c->zout == NULL && c->z_win == NULL && c->own_out == 0;
 }
 
 int wsv_conn_want_read(const struct wsv_conn *c) {

@@ -196,7 +196,7 @@ int wsv_pmd_parse(const char *s, size_t len, struct wsv_pmd_offer *out,
 int wsv_pmd_negotiate(const struct wsv_pmd_offer *offer, int policy,
                       struct wsv_pmd_params *out) {
   if (offer == NULL || out == NULL || policy < WSV_PMD_OFF ||
-      policy > WSV_PMD_LEAN)
+      policy > WSV_PMD_MAX)
     return WSV_ERR_INVAL;
   if (policy == WSV_PMD_OFF || offer->server_max_window_bits == 8)
     return 0;
@@ -210,6 +210,11 @@ int wsv_pmd_negotiate(const struct wsv_pmd_offer *offer, int policy,
       offer->server_max_window_bits > 0 ? offer->server_max_window_bits : 15;
   out->client_max_window_bits =
       offer->client_max_window_bits > 0 ? offer->client_max_window_bits : 15;
+  /* ON limits the client's window when the offer lets us (§7.1.2.2): the
+   * inflater's window is most of what a connection keeps. */
+  if (policy == WSV_PMD_ON && offer->client_max_window_bits != 0 &&
+      out->client_max_window_bits > WSV_PMD_ON_CLIENT_BITS)
+    out->client_max_window_bits = WSV_PMD_ON_CLIENT_BITS;
   return 1;
 }
 
@@ -237,7 +242,7 @@ int wsv_pmd_select(const char *s, size_t len, int policy,
   size_t pos = 0, elen;
 
   if ((s == NULL && len > 0) || agreed == NULL || policy < WSV_PMD_OFF ||
-      policy > WSV_PMD_LEAN)
+      policy > WSV_PMD_MAX)
     return WSV_ERR_INVAL;
   if (policy == WSV_PMD_OFF)
     return 0;
@@ -473,23 +478,28 @@ int wsv__z_inflater_new(struct wsv__z **out, const struct wsv_mem *m,
   return WSV_OK;
 }
 
-int wsv__z_deflater_new(struct wsv__z **out, const struct wsv_mem *m,
-                        int bits) {
+int wsv__z_deflater_new(struct wsv__z **out, const struct wsv_mem *m, int bits,
+                        int mem_level) {
   struct wsv__z *z;
 
   *out = NULL;
-  if (bits < 9 || bits > 15)
+  if (bits < 9 || bits > 15 || mem_level < 0 || mem_level > 9)
     return WSV_ERR_INVAL;
   z = pmd_z_alloc(m, 1, bits);
   if (z == NULL)
     return WSV_ERR_NOMEM;
   if (deflateInit2(&z->s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits,
-                   WSV__Z_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+                   mem_level > 0 ? mem_level : WSV__Z_MEM_LEVEL,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
     wsv__free(m, z);
     return WSV_ERR_NOMEM;
   }
   *out = z;
   return WSV_OK;
+}
+
+int wsv__z_bits(const struct wsv__z *z) {
+  return z->bits;
 }
 
 void wsv__z_free(struct wsv__z *z) {
@@ -572,16 +582,17 @@ static int pmd_grow(const struct wsv_mem *m, uint8_t **buf, size_t *cap,
 }
 
 int wsv__z_deflate(struct wsv__z *z, const uint8_t *in, size_t len,
-                   uint8_t **buf, size_t *blen, size_t *bcap) {
+                   const struct wsv_mem *bm, uint8_t **buf, size_t *blen,
+                   size_t *bcap) {
   uInt ain, aout;
   int rc;
 
-  rc = pmd_grow(&z->mem, buf, bcap, *blen, len + len / 8 + 64);
+  rc = pmd_grow(bm, buf, bcap, *blen, len + len / 8 + 64);
   if (rc != WSV_OK)
     return rc;
   for (;;) {
     if (*bcap - *blen < 64) {
-      rc = pmd_grow(&z->mem, buf, bcap, *blen, *bcap / 2 + 64);
+      rc = pmd_grow(bm, buf, bcap, *blen, *bcap / 2 + 64);
       if (rc != WSV_OK)
         return rc;
     }
@@ -607,4 +618,94 @@ int wsv__z_deflate(struct wsv__z *z, const uint8_t *in, size_t len,
 
 int wsv__z_deflate_reset(struct wsv__z *z) {
   return deflateReset(&z->s) == Z_OK ? WSV_OK : WSV_ERR_NOMEM;
+}
+
+/* The last min(2^bits, seen) bytes a stream saw (dictionary included):
+ * what the peer's inflater holds as its window, ours to prime another
+ * stream with. */
+int wsv__z_window(struct wsv__z *z, uint8_t *buf, size_t *len) {
+  uInt n = 0;
+  int rc = z->deflating ? deflateGetDictionary(&z->s, buf, &n)
+                        : inflateGetDictionary(&z->s, buf, &n);
+
+  *len = rc == Z_OK ? n : 0;
+  return rc == Z_OK ? WSV_OK : WSV_ERR_INFLATE;
+}
+
+int wsv__z_prime(struct wsv__z *z, const uint8_t *dict, size_t len) {
+  size_t w = (size_t)1 << z->bits;
+  int rc;
+
+  if (len > w) { /* only the window's worth can be referred to */
+    dict += len - w;
+    len = w;
+  }
+  if (z->deflating) {
+    rc = deflateReset(&z->s);
+    if (rc == Z_OK && len > 0)
+      rc = deflateSetDictionary(&z->s, dict, (uInt)len);
+    return rc == Z_OK ? WSV_OK : WSV_ERR_NOMEM;
+  }
+  rc = len > 0 ? inflateSetDictionary(&z->s, dict, (uInt)len) : Z_OK;
+  return rc == Z_OK ? WSV_OK : WSV_ERR_INFLATE;
+}
+
+size_t wsv__z_bytes(const struct wsv__z *z, int mem_level) {
+  size_t w = (size_t)1 << z->bits;
+
+  if (!z->deflating) /* inflate_state (about 7 KiB) and the window */
+    return 7160 + w + sizeof *z;
+  if (mem_level <= 0)
+    mem_level = WSV__Z_MEM_LEVEL;
+  /* deflate_state, window (2w), prev (2w), head, pending (zlib's sizes) */
+  return 5952 + 4 * w + ((size_t)2 << (mem_level + 7)) +
+         ((size_t)4 << (mem_level + 6)) + sizeof *z;
+}
+
+/* ---- the shared compressor (wsv/deflate.h) ------------------------------- */
+
+struct wsv_pmd_shared {
+  struct wsv_mem mem;
+  struct wsv__z *z; /* 15 bits, memLevel 8; made on first use */
+};
+
+int wsv_pmd_shared_new(struct wsv_pmd_shared **out, const struct wsv_mem *mem) {
+  struct wsv_mem m;
+  struct wsv_pmd_shared *s;
+
+  if (out == NULL)
+    return WSV_ERR_INVAL;
+  *out = NULL;
+  wsv__mem_init(&m, mem);
+  s = wsv__calloc(&m, sizeof *s);
+  if (s == NULL)
+    return WSV_ERR_NOMEM;
+  s->mem = m;
+  *out = s;
+  return WSV_OK;
+}
+
+void wsv_pmd_shared_free(struct wsv_pmd_shared *s) {
+  if (s == NULL)
+    return;
+  wsv__z_free(s->z);
+  wsv__free(&s->mem, s);
+}
+
+size_t wsv_pmd_shared_bytes(const struct wsv_pmd_shared *s) {
+  return s != NULL && s->z != NULL ? wsv__z_bytes(s->z, 0) : 0;
+}
+
+int wsv__pmd_shared_get(struct wsv_pmd_shared *s, const uint8_t *dict,
+                        size_t len, struct wsv__z **out) {
+  int rc = WSV_OK;
+
+  *out = NULL;
+  if (s->z == NULL)
+    rc = wsv__z_deflater_new(&s->z, &s->mem, 15, 0);
+  if (rc == WSV_OK)
+    rc = wsv__z_prime(s->z, dict, len);
+  if (rc == WSV_OK)
+    *out = s->z;
+  return rc;
 }

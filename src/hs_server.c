@@ -1057,7 +1057,7 @@ static int hss_config_ok(const struct wsv_hs_server_config *c) {
           c->plain_http == WSV_HS_PLAIN_426) &&
          c->max_head_bytes >= 1 && c->max_head_bytes <= (size_t)INT_MAX &&
          c->max_headers >= 1 && c->pmd_policy >= WSV_PMD_OFF &&
-         c->pmd_policy <= WSV_PMD_LEAN &&
+         c->pmd_policy <= WSV_PMD_MAX &&
          c->max_headers <= (SIZE_MAX / 2) / sizeof(struct wsv_header);
 }
 

@@ -62,7 +62,10 @@ void wsv__accept_value(const char *key, size_t key_len, char out[28]);
 #define WSV__Z_MEM_LEVEL 8
 struct wsv__z;
 int wsv__z_inflater_new(struct wsv__z **out, const struct wsv_mem *m, int bits);
-int wsv__z_deflater_new(struct wsv__z **out, const struct wsv_mem *m, int bits);
+/* mem_level 0 means WSV__Z_MEM_LEVEL, else 1..9 (zlib's memLevel). */
+int wsv__z_deflater_new(struct wsv__z **out, const struct wsv_mem *m, int bits,
+                        int mem_level);
+int wsv__z_bits(const struct wsv__z *z);
 void wsv__z_free(struct wsv__z *z); /* NULL is fine */
 /* Inflate from *in (advanced past what was used) into out[0..cap);
  * *produced gets the bytes written.  Returns WSV_OK (call again while
@@ -74,10 +77,30 @@ int wsv__z_inflate(struct wsv__z *z, const uint8_t **in, size_t *in_len,
 /* Start a new stream after one ended, keeping the window when asked. */
 int wsv__z_inflate_restart(struct wsv__z *z, int keep_window);
 /* Compress in[0..len) with a sync flush, appending to *buf (grown through
- * the allocator; *blen bytes used of *bcap).  The output ends with the
- * empty stored block 00 00 ff ff when len > 0.  WSV_OK or WSV_ERR_NOMEM. */
+ * `bm`, which the caller frees it with; *blen bytes used of *bcap).  The
+ * output ends with the empty stored block 00 00 ff ff when len > 0.
+ * WSV_OK or WSV_ERR_NOMEM. */
 int wsv__z_deflate(struct wsv__z *z, const uint8_t *in, size_t len,
-                   uint8_t **buf, size_t *blen, size_t *bcap);
+                   const struct wsv_mem *bm, uint8_t **buf, size_t *blen,
+                   size_t *bcap);
 int wsv__z_deflate_reset(struct wsv__z *z);
+/* The stream's window: the last min(2^bits, seen) bytes it compressed or
+ * inflated (a set dictionary counts), copied to buf (room for 2^bits
+ * bytes); *len gets the count.  Called between messages (after a sync
+ * flush, or a whole inflated message).  WSV_OK or WSV_ERR_INFLATE. */
+int wsv__z_window(struct wsv__z *z, uint8_t *buf, size_t *len);
+/* Prime a stream with dict[0..len) as its history (only its last 2^bits
+ * bytes are used): a deflater is reset first and may then refer to it;
+ * an inflater must be fresh (just made).  WSV_OK, WSV_ERR_NOMEM
+ * (deflater) or WSV_ERR_INFLATE (inflater). */
+int wsv__z_prime(struct wsv__z *z, const uint8_t *dict, size_t len);
+/* About how many bytes the stream's zlib state takes (zlib's own sizes;
+ * mem_level as for wsv__z_deflater_new, ignored for an inflater). */
+size_t wsv__z_bytes(const struct wsv__z *z, int mem_level);
+/* The shared compressor's deflater (made on first use), reset and primed
+ * with dict[0..len), for one whole message; it stays the shared one's.
+ * WSV_OK or WSV_ERR_NOMEM (then *out is NULL). */
+int wsv__pmd_shared_get(struct wsv_pmd_shared *s, const uint8_t *dict,
+                        size_t len, struct wsv__z **out);
 
 #endif /* WSV_INT_H */

@@ -94,7 +94,13 @@ ABI_FIELD(wsv_conn_config, random, 80, 8)
 ABI_FIELD(wsv_conn_config, random_user, 88, 8)
 ABI_FIELD(wsv_conn_config, msg_reserve, 96, 8)
 ABI_FIELD(wsv_conn_config, msg_reserve_user, 104, 8)
-ABI_FIELD(wsv_conn_config, _reserved, 112, 64)
+ABI_FIELD(wsv_conn_config, pmd_shared, 112, 8)
+ABI_FIELD(wsv_conn_config, pmd_shared_min, 120, 8)
+ABI_FIELD(wsv_conn_config, pmd_deflate_bits, 128, 4)
+ABI_FIELD(wsv_conn_config, pmd_mem_level, 132, 4)
+ABI_FIELD(wsv_conn_config, pmd_inflate_trim, 136, 4)
+ABI_FIELD(wsv_conn_config, _reserved32, 140, 4)
+ABI_FIELD(wsv_conn_config, _reserved, 144, 32)
 
 /* struct wsv_event (frozen) */
 ABI_STRUCT(wsv_event, 48, 8)
@@ -184,7 +190,6 @@ ABI_FIELD(wsv_http_head, _scanned, 96, 8)
 ABI_FIELD(wsv_http_head, _line, 104, 8)
 ABI_FIELD(wsv_http_head, _fields, 112, 8)
 ABI_FIELD(wsv_http_head, _state, 120, 4)
-
 
 /* struct wsv_http_response (frozen) */
 ABI_STRUCT(wsv_http_response, 40, 8)

@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "support/conn_util.h"
@@ -162,15 +164,33 @@ struct srow {
 };
 
 static const struct srow select_rows[] = {
+    /* ON: client_max_window_bits=13 only when the offer holds it. */
     {WSV_PMD_ON, "permessage-deflate", "permessage-deflate"},
     {WSV_PMD_ON, "permessage-deflate; client_max_window_bits",
-     "permessage-deflate"},
+     "permessage-deflate; client_max_window_bits=13"},
     {WSV_PMD_ON, "permessage-deflate; client_max_window_bits=10",
      "permessage-deflate; client_max_window_bits=10"},
     {WSV_PMD_ON, "permessage-deflate; client_max_window_bits=\"10\"",
      "permessage-deflate; client_max_window_bits=10"},
+    {WSV_PMD_ON, "permessage-deflate; client_max_window_bits=13",
+     "permessage-deflate; client_max_window_bits=13"},
+    {WSV_PMD_ON, "permessage-deflate; client_max_window_bits=14",
+     "permessage-deflate; client_max_window_bits=13"},
     {WSV_PMD_ON, "permessage-deflate; client_max_window_bits=15",
+     "permessage-deflate; client_max_window_bits=13"},
+    {WSV_PMD_ON,
+     "permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+     "permessage-deflate; server_max_window_bits=10; "
+     "client_max_window_bits=13"},
+    /* MAX: windows as offered. */
+    {WSV_PMD_MAX, "permessage-deflate", "permessage-deflate"},
+    {WSV_PMD_MAX, "permessage-deflate; client_max_window_bits",
      "permessage-deflate"},
+    {WSV_PMD_MAX, "permessage-deflate; client_max_window_bits=15",
+     "permessage-deflate"},
+    {WSV_PMD_MAX, "permessage-deflate; client_max_window_bits=10",
+     "permessage-deflate; client_max_window_bits=10"},
+    {WSV_PMD_MAX, "permessage-deflate; server_max_window_bits=8", ""},
     {WSV_PMD_ON, "permessage-deflate; client_max_window_bits=8",
      "permessage-deflate; client_max_window_bits=8"},
     /* A32: our compressor cannot do 8: that offer is declined. */
@@ -257,7 +277,8 @@ static void test_negotiate_values(void **state) {
   assert_int_equal(p.client_max_window_bits, 9);
   assert_int_equal(p.server_no_context_takeover, 0);
   assert_int_equal(p.client_no_context_takeover, 0);
-  assert_int_equal(wsv_pmd_negotiate(&o, 3, &p), WSV_ERR_INVAL);
+  assert_int_equal(wsv_pmd_negotiate(&o, 4, &p), WSV_ERR_INVAL);
+  assert_int_equal(wsv_pmd_negotiate(&o, -1, &p), WSV_ERR_INVAL);
   assert_int_equal(wsv_pmd_negotiate(NULL, WSV_PMD_ON, &p), WSV_ERR_INVAL);
   /* snprintf-style formatting. */
   assert_int_equal(wsv_pmd_format_response(&p, &o, buf, sizeof buf),
@@ -412,7 +433,10 @@ struct hsrow {
 
 static const struct hsrow server_rows[] = {
     {WSV_PMD_ON, EXT "permessage-deflate; client_max_window_bits\r\n",
+     "permessage-deflate; client_max_window_bits=13"},
+    {WSV_PMD_MAX, EXT "permessage-deflate; client_max_window_bits\r\n",
      "permessage-deflate"},
+    {WSV_PMD_ON, EXT "permessage-deflate\r\n", "permessage-deflate"},
     {WSV_PMD_ON, EXT "permessage-deflate; foo=1\r\n", ""},
     {WSV_PMD_ON,
      EXT "permessage-deflate; server_no_context_takeover; "
@@ -497,7 +521,10 @@ static void test_server_hook_precedence(void **state) {
     struct wsv_hs_server *hs;
     wsv_hs_server_config_init(&cfg);
     assert_int_equal(cfg.pmd_policy, WSV_PMD_OFF);
-    cfg.pmd_policy = 3;
+    cfg.pmd_policy = WSV_PMD_MAX;
+    assert_int_equal(wsv_hs_server_new(&hs, &cfg, NULL), WSV_OK);
+    wsv_hs_server_free(hs);
+    cfg.pmd_policy = 4;
     assert_int_equal(wsv_hs_server_new(&hs, &cfg, NULL), WSV_ERR_INVAL);
   }
 }
@@ -1460,6 +1487,385 @@ static void test_alloc_failure(void **state) {
   }
 }
 
+/* ---- affordable deflate: the shared compressor, small windows, trim ------ */
+
+/* A server conn with `pmd` agreed and the memory settings of `policy`. */
+static struct wsv_conn *policy_conn(int role, const struct wsv_pmd_params *pmd,
+                                    int policy, struct wsv_pmd_shared *shared,
+                                    const struct wsv_mem *mem, struct rnd *r) {
+  struct wsv_conn_config cfg;
+  struct wsv_conn *c = NULL;
+
+  wsv_conn_config_init(&cfg);
+  cfg.random = rnd_fn;
+  cfg.random_user = r;
+  cfg.max_output = (size_t)64 << 20;
+  cfg.pmd = *pmd;
+  wsv_conn_config_pmd(&cfg, policy, shared);
+  assert_int_equal(wsv_conn_new(&c, role, &cfg, mem), WSV_OK);
+  return c;
+}
+
+/* An inflater that is not wsv's: zlib raw inflate with `bits`, fed the
+ * server's unmasked frames as a browser would (context kept unless
+ * `reset`).  Appends each message's bytes to *msgs, counts them. */
+struct zpeer {
+  z_stream z;
+  int bits;
+  int reset;
+  int msgs;
+  int compressed;
+  struct bytes cur;
+};
+
+static void zpeer_init(struct zpeer *p, int bits, int reset) {
+  memset(p, 0, sizeof *p);
+  p->bits = bits;
+  p->reset = reset;
+  assert_int_equal(inflateInit2(&p->z, -bits), Z_OK);
+}
+
+static void zpeer_inflate(struct zpeer *p, const uint8_t *in, size_t n) {
+  uint8_t out[16384];
+  int rc;
+
+  p->z.next_in = (Bytef *)(uintptr_t)in;
+  p->z.avail_in = (uInt)n;
+  do {
+    p->z.next_out = out;
+    p->z.avail_out = sizeof out;
+    rc = inflate(&p->z, Z_SYNC_FLUSH);
+    if (rc != Z_OK && rc != Z_BUF_ERROR)
+      fail_msg("zlib inflate: %d %s", rc, p->z.msg ? p->z.msg : "");
+    b_put(&p->cur, out, sizeof out - p->z.avail_out);
+  } while (p->z.avail_in > 0 || p->z.avail_out == 0);
+}
+
+/* Take whole frames of one or more messages from wire[0..len). */
+static void zpeer_feed(struct zpeer *p, const uint8_t *w, size_t len) {
+  static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
+  size_t off = 0;
+  int z = 0;
+
+  while (off < len) {
+    uint8_t b0 = w[off], b1 = w[off + 1];
+    size_t h = 2, n = b1 & 0x7f, k;
+    assert_int_equal(b1 & 0x80, 0); /* a server's frames are not masked */
+    if (n == 126) {
+      n = ((size_t)w[off + 2] << 8) | w[off + 3];
+      h = 4;
+    } else if (n == 127) {
+      for (n = 0, k = 0; k < 8; k++)
+        n = (n << 8) | w[off + 2 + k];
+      h = 10;
+    }
+    if ((b0 & 0x0f) != 0) { /* a message's first frame */
+      z = (b0 & 0x40) != 0;
+      p->cur.len = 0;
+    }
+    if (z)
+      zpeer_inflate(p, w + off + h, n);
+    else
+      b_put(&p->cur, w + off + h, n);
+    if (b0 & 0x80) {
+      if (z) {
+        zpeer_inflate(p, tail, sizeof tail);
+        p->compressed++;
+        if (p->reset)
+          assert_int_equal(inflateReset(&p->z), Z_OK);
+      }
+      p->msgs++;
+    }
+    off += h + n;
+  }
+}
+
+static void zpeer_free(struct zpeer *p) {
+  inflateEnd(&p->z);
+  b_free(&p->cur);
+}
+
+/* A chat-like JSON line (small, repetitive across messages). */
+static size_t chat_line(char *buf, size_t cap, unsigned i) {
+  static const char *users[] = {"alice", "bob", "carol", "dave"};
+  static const char *words[] = {"hello",  "deploy", "tonight", "the",
+                                "build",  "is",     "green",   "again",
+                                "thanks", "lunch"};
+  int n =
+      snprintf(buf, cap,
+               "{\"type\":\"message\",\"channel\":\"general\",\"user\":"
+               "\"%s\",\"ts\":%u,\"text\":\"%s %s %s %s\"}",
+               users[i % 4], 1700000000u + i * 7, words[i % 10],
+               words[(i * 3) % 10], words[(i * 7) % 10], words[(i / 3) % 10]);
+  return (size_t)n;
+}
+
+/* Send data[0..n) from the server and check the independent peer got it. */
+static void send_check(struct wsv_conn *sv, struct zpeer *p, const void *data,
+                       size_t n, struct bytes *wire_total) {
+  struct bytes wire = {0};
+  int before = p->msgs;
+
+  assert_int_equal(wsv_conn_send(sv, WSV_OP_TEXT, data, n), WSV_OK);
+  drain(sv, &wire);
+  if (wire_total != NULL)
+    wire_total->len += wire.len;
+  zpeer_feed(p, wire.p, wire.len);
+  assert_int_equal(p->msgs, before + 1);
+  assert_int_equal(p->cur.len, n);
+  assert_memory_equal(p->cur.p, data, n);
+  b_free(&wire);
+}
+
+/* Mixed small and large messages through a 15-bit peer, byte for byte:
+ * ON (11-bit own deflater, large ones through the primed shared one),
+ * MAX, LEAN (all through the shared one, nothing kept); ON's ratio stays
+ * within 10 % of MAX's. */
+static void test_shared_mixed(void **state) {
+  static const size_t big[] = {4096, 5000, 20000, 70000, 300000};
+  uint8_t *buf = malloc(300000);
+  char line[256];
+  size_t wire_len[4] = {0};
+  int policy;
+
+  (void)state;
+  assert_non_null(buf);
+  for (policy = WSV_PMD_ON; policy <= WSV_PMD_MAX; policy++) {
+    struct wsv_pmd_params p = pmd_params(policy != WSV_PMD_LEAN, 15);
+    struct wsv_pmd_shared *sh = NULL;
+    struct ta t;
+    struct wsv_mem m = ta_mem(&t);
+    struct rnd r = {0, 0, 0};
+    struct wsv_conn *sv;
+    struct zpeer zp;
+    struct bytes total = {0};
+    size_t idle, kept = 0;
+    unsigned i;
+
+    assert_int_equal(wsv_pmd_shared_new(&sh, NULL), WSV_OK);
+    assert_int_equal(wsv_pmd_shared_bytes(sh), 0);
+    sv = policy_conn(S, &p, policy, sh, &m, &r);
+    idle = t.bytes;
+    zpeer_init(&zp, 15, policy == WSV_PMD_LEAN);
+    for (i = 0; i < 400; i++) {
+      size_t n = chat_line(line, sizeof line, i);
+      send_check(sv, &zp, line, n, &total);
+      if (i % 40 == 39) {
+        /* A large message now and then: text that repeats the chat, so
+         * priming with the history matters. */
+        size_t k, len = big[(i / 40) % 5];
+        for (k = 0; k < len; k += n)
+          memcpy(buf + k, line, len - k < n ? len - k : n);
+        fill(buf + len / 2, len / 4, i, 1);
+        send_check(sv, &zp, buf, len, &total);
+        send_check(sv, &zp, line, n, &total); /* refers back into it */
+      }
+      if (t.bytes - idle > kept)
+        kept = t.bytes - idle;
+    }
+    assert_int_equal(zp.compressed, zp.msgs);
+    wire_len[policy] = total.len;
+    print_message("shared mixed, policy %d: %zu wire bytes, conn keeps up "
+                  "to %zu bytes of zlib, shared %zu bytes\n",
+                  policy, total.len, kept, wsv_pmd_shared_bytes(sh));
+    if (policy == WSV_PMD_MAX) {
+      assert_int_equal(wsv_pmd_shared_bytes(sh), 0); /* never used */
+    } else {
+      assert_true(wsv_pmd_shared_bytes(sh) > 200000);
+      assert_true(kept < 32768); /* no 15-bit deflater per conn */
+    }
+    if (policy == WSV_PMD_LEAN)
+      assert_int_equal(kept, 0); /* lean owns no deflater, ever */
+    zpeer_free(&zp);
+    wsv_conn_free(sv);
+    assert_int_equal(t.live, 0);
+    wsv_pmd_shared_free(sh);
+  }
+  print_message("ratio ON/MAX: %.3f\n",
+                (double)wire_len[WSV_PMD_ON] / (double)wire_len[WSV_PMD_MAX]);
+  assert_true(wire_len[WSV_PMD_ON] * 10 <= wire_len[WSV_PMD_MAX] * 11);
+  free(buf);
+}
+
+/* The shared compressor only for whole messages at a 15-bit window:
+ * fragmented sends, and a peer that limited server_max_window_bits, use
+ * the conn's own deflater (min(11, N) bits), and the peer inflating with
+ * exactly N bits still gets every byte. */
+static void test_shared_not_used(void **state) {
+  uint8_t buf[60000];
+  struct rnd r = {0, 0, 0};
+  int bits;
+
+  (void)state;
+  fill(buf, sizeof buf, 7, 1);
+  { /* Fragmented: pieces of 20000 (each >= pmd_shared_min). */
+    struct wsv_pmd_params p = pmd_params(1, 15);
+    struct wsv_pmd_shared *sh = NULL;
+    struct wsv_conn *sv;
+    struct zpeer zp;
+    struct bytes wire = {0};
+    size_t off;
+    assert_int_equal(wsv_pmd_shared_new(&sh, NULL), WSV_OK);
+    sv = policy_conn(S, &p, WSV_PMD_ON, sh, NULL, &r);
+    zpeer_init(&zp, 15, 0);
+    for (off = 0; off < sizeof buf; off += 20000)
+      assert_int_equal(wsv_conn_send_fragment(sv, WSV_OP_TEXT, buf + off, 20000,
+                                              off + 20000 == sizeof buf),
+                       WSV_OK);
+    drain(sv, &wire);
+    zpeer_feed(&zp, wire.p, wire.len);
+    assert_int_equal(zp.msgs, 1);
+    assert_int_equal(zp.cur.len, sizeof buf);
+    assert_memory_equal(zp.cur.p, buf, sizeof buf);
+    assert_int_equal(wsv_pmd_shared_bytes(sh), 0);
+    /* A whole one after it does use it, and continues the stream. */
+    send_check(sv, &zp, buf, sizeof buf, NULL);
+    assert_true(wsv_pmd_shared_bytes(sh) > 0);
+    b_free(&wire);
+    zpeer_free(&zp);
+    wsv_conn_free(sv);
+    wsv_pmd_shared_free(sh);
+  }
+  for (bits = 9; bits <= 14; bits++) { /* server_max_window_bits=N < 15 */
+    int policy;
+    for (policy = WSV_PMD_ON; policy <= WSV_PMD_LEAN; policy++) {
+      struct wsv_pmd_params p = pmd_params(policy == WSV_PMD_ON, bits);
+      struct wsv_pmd_shared *sh = NULL;
+      struct wsv_conn *sv;
+      struct zpeer zp;
+      int k;
+      assert_int_equal(wsv_pmd_shared_new(&sh, NULL), WSV_OK);
+      sv = policy_conn(S, &p, policy, sh, NULL, &r);
+      zpeer_init(&zp, bits, policy == WSV_PMD_LEAN);
+      for (k = 0; k < 3; k++) {
+        send_check(sv, &zp, buf, sizeof buf, NULL);
+        send_check(sv, &zp, buf + 100, 500, NULL);
+      }
+      assert_int_equal(wsv_pmd_shared_bytes(sh), 0);
+      zpeer_free(&zp);
+      wsv_conn_free(sv);
+      wsv_pmd_shared_free(sh);
+    }
+  }
+}
+
+/* The inflater trimmed to its window between messages: many messages
+ * with context takeover, every size, the memory between messages is the
+ * window (8 KiB at 13 bits), not the whole inflater. */
+static void test_inflate_trim(void **state) {
+  static const size_t sizes[] = {1, 40, 300, 5000, 9000, 40000, 100};
+  uint8_t buf[40000];
+  int bits;
+
+  (void)state;
+  for (bits = 9; bits <= 15; bits += 2) {
+    struct wsv_pmd_params p = pmd_params(1, 15);
+    struct ta t;
+    struct wsv_mem m = ta_mem(&t);
+    struct rnd r = {0, 0, 0};
+    struct wsv_conn *sv, *cl;
+    size_t idle, between = 0, i;
+    p.client_max_window_bits = bits;
+    sv = policy_conn(S, &p, WSV_PMD_ON, NULL, &m, &r);
+    cl = pmd_conn(C, &p, 0, 0, NULL, &r);
+    idle = t.bytes;
+    for (i = 0; i < 200; i++) {
+      size_t n = sizes[i % 7];
+      int text = (i % 5) != 0;
+      fill(buf, n, (unsigned)(i % 13), text);
+      roundtrip_one(cl, sv, text ? WSV_OP_TEXT : WSV_OP_BINARY, buf, n,
+                    i % 3 ? 0 : 1000);
+      assert_int_equal(wsv_conn_recv(sv, NULL, 0), WSV_OK);
+      if (t.bytes - idle > between)
+        between = t.bytes - idle;
+    }
+    print_message("inflate trim, client window %d bits: up to %zu bytes "
+                  "kept between messages\n",
+                  bits, between);
+    assert_true(between <= ((size_t)1 << bits) + 64);
+    assert_false(wsv_conn_idle(sv)); /* the window is state */
+    wsv_conn_free(sv);
+    wsv_conn_free(cl);
+    assert_int_equal(t.live, 0);
+  }
+}
+
+/* A client that agreed client_max_window_bits=13 and then refers further
+ * back than 8 KiB (into its previous message) fails with 1007; one that
+ * keeps to 13 bits is fine.  With and without the trim. */
+static void test_window_13_enforced(void **state) {
+  uint8_t data[12000];
+  int over, trim;
+
+  (void)state;
+  fill(data, sizeof data, 11, 0); /* incompressible: only the repeat helps */
+  for (trim = 0; trim <= 1; trim++) {
+    for (over = 0; over <= 1; over++) {
+      struct wsv_pmd_params ps = pmd_params(1, 15), pc;
+      struct rnd r = {0, 0, 0};
+      struct wsv_conn *sv, *cl;
+      struct sink s = {0};
+      ps.client_max_window_bits = 13;
+      pc = ps;
+      if (over)
+        pc.client_max_window_bits = 15; /* the client breaks its word */
+      sv = policy_conn(S, &ps, trim ? WSV_PMD_ON : WSV_PMD_MAX, NULL, NULL, &r);
+      cl = pmd_conn(C, &pc, 0, 0, NULL, &r);
+      assert_int_equal(wsv_conn_send(cl, WSV_OP_BINARY, data, sizeof data),
+                       WSV_OK);
+      assert_int_equal(wsv_conn_send(cl, WSV_OP_BINARY, data, sizeof data),
+                       WSV_OK);
+      xfer(cl, sv, 0, &s, NULL);
+      assert_int_equal(s.err, over ? WSV_ERR_INFLATE : 0);
+      assert_int_equal(s.msgs, over ? 1 : 2);
+      if (over)
+        assert_int_equal(s.code, 1007);
+      sink_free(&s);
+      wsv_conn_free(sv);
+      wsv_conn_free(cl);
+    }
+  }
+}
+
+/* Allocation failure at every N on the shared path: errors, no leaks, and
+ * whatever the peer got still inflates (the stream stays valid). */
+static void test_shared_alloc_failure(void **state) {
+  uint8_t buf[9000];
+  long n;
+
+  (void)state;
+  fill(buf, sizeof buf, 3, 1);
+  for (n = 1; n < 40; n++) {
+    struct wsv_pmd_params p = pmd_params(1, 15);
+    struct wsv_pmd_shared *sh = NULL;
+    struct ta t;
+    struct wsv_mem m = ta_mem(&t);
+    struct rnd r = {0, 0, 0};
+    struct wsv_conn *sv;
+    struct zpeer zp;
+    struct bytes wire = {0};
+    int k, sent = 0;
+    assert_int_equal(wsv_pmd_shared_new(&sh, &m), WSV_OK);
+    sv = policy_conn(S, &p, WSV_PMD_ON, sh, &m, &r);
+    t.fail_at = t.allocs + n;
+    zpeer_init(&zp, 15, 0);
+    for (k = 0; k < 4; k++) {
+      int rc = wsv_conn_send(sv, WSV_OP_TEXT, k % 2 ? buf : buf + 8000,
+                             k % 2 ? sizeof buf : 600);
+      assert_true(rc == WSV_OK || rc == WSV_ERR_NOMEM);
+      sent += rc == WSV_OK;
+    }
+    drain(sv, &wire);
+    zpeer_feed(&zp, wire.p, wire.len);
+    assert_int_equal(zp.msgs, sent);
+    b_free(&wire);
+    zpeer_free(&zp);
+    wsv_conn_free(sv);
+    wsv_pmd_shared_free(sh);
+    assert_int_equal(t.live, 0);
+  }
+}
+
 /* ---- end to end ---------------------------------------------------------- */
 
 static void end_to_end(int policy, const struct wsv_pmd_params *request,
@@ -1470,12 +1876,14 @@ static void end_to_end(int policy, const struct wsv_pmd_params *request,
   struct wsv_hs_server *hsv;
   struct wsv_conn_config cc, sc;
   struct wsv_conn *cl, *sv;
+  struct wsv_pmd_shared *sh = NULL;
   struct rnd r = {1, 0, 0};
   char req[2048], resp[2048];
   size_t n;
   uint8_t msg[5000];
   int i;
 
+  print_message("end to end: policy %d\n", policy);
   wsv_hs_client_config_init(&ccfg);
   ccfg.host = "example.com";
   ccfg.pmd_offer = 1;
@@ -1497,6 +1905,8 @@ static void end_to_end(int policy, const struct wsv_pmd_params *request,
   assert_int_equal(wsv_hs_client_pmd(hc, &cc.pmd), 1);
   assert_memory_equal(&sc.pmd, &cc.pmd, sizeof sc.pmd);
   assert_int_equal(sc.pmd.server_no_context_takeover, !expect_takeover);
+  assert_int_equal(wsv_pmd_shared_new(&sh, NULL), WSV_OK);
+  wsv_conn_config_pmd(&sc, policy, sh);
   assert_int_equal(wsv_conn_new(&sv, S, &sc, NULL), WSV_OK);
   assert_int_equal(wsv_conn_new(&cl, C, &cc, NULL), WSV_OK);
   for (i = 0; i < 5; i++) {
@@ -1506,6 +1916,7 @@ static void end_to_end(int policy, const struct wsv_pmd_params *request,
   }
   wsv_conn_free(sv);
   wsv_conn_free(cl);
+  wsv_pmd_shared_free(sh);
   wsv_hs_server_free(hsv);
   wsv_hs_client_free(hc);
 }
@@ -1516,11 +1927,13 @@ static void test_end_to_end(void **state) {
   (void)state;
   memset(&req, 0, sizeof req);
   end_to_end(WSV_PMD_ON, &req, 1);
+  end_to_end(WSV_PMD_MAX, &req, 1);
   end_to_end(WSV_PMD_LEAN, &req, 0);
   req.server_max_window_bits = 10;
   req.client_max_window_bits = 11;
   req.client_no_context_takeover = 1;
   end_to_end(WSV_PMD_ON, &req, 1);
+  end_to_end(WSV_PMD_MAX, &req, 1);
   req.server_no_context_takeover = 1;
   end_to_end(WSV_PMD_ON, &req, 0);
 }
@@ -1548,6 +1961,11 @@ int main(void) {
       cmocka_unit_test(test_memory),
       cmocka_unit_test(test_alloc_failure),
       cmocka_unit_test(test_end_to_end),
+      cmocka_unit_test(test_shared_mixed),
+      cmocka_unit_test(test_shared_not_used),
+      cmocka_unit_test(test_inflate_trim),
+      cmocka_unit_test(test_window_13_enforced),
+      cmocka_unit_test(test_shared_alloc_failure),
   };
   if (getenv("WSV_TEST_FILTER") != NULL)
     cmocka_set_test_filter(getenv("WSV_TEST_FILTER"));

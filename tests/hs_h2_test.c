@@ -882,10 +882,13 @@ static void test_server_pmd(void **state) {
   assert_int_equal(wsv_hs_server_parse_h2(hs, l.h, l.n), WSV_HS_ACCEPT);
   n = h2_shape(hs, f);
   assert_int_equal(n, 1);
-  /* the second offer: the first has an unknown parameter */
-  assert_str(ans_field(f, n, "sec-websocket-extensions"), "permessage-deflate");
+  /* the second offer: the first has an unknown parameter; ON limits the
+   * client's window to 13 bits since the offer has the parameter */
+  assert_str(ans_field(f, n, "sec-websocket-extensions"),
+             "permessage-deflate; client_max_window_bits=13");
   assert_int_equal(wsv_hs_server_pmd(hs, &p), 1);
   assert_int_equal(p.enabled, 1);
+  assert_int_equal(p.client_max_window_bits, 13);
   wsv_hs_server_free(hs);
   /* declined: policy off */
   cfg.pmd_policy = WSV_PMD_OFF;

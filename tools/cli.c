@@ -198,6 +198,8 @@ int wsv_cli_deflate_mode(const char *s, int *mode) {
     *mode = WSV_CLI_DEFLATE_ON;
   else if (strcmp(s, "lean") == 0)
     *mode = WSV_CLI_DEFLATE_LEAN;
+  else if (strcmp(s, "max") == 0)
+    *mode = WSV_CLI_DEFLATE_MAX;
   else if (strcmp(s, "off") == 0)
     *mode = WSV_CLI_DEFLATE_OFF;
   else
@@ -208,11 +210,13 @@ int wsv_cli_deflate_mode(const char *s, int *mode) {
 const char *wsv_cli_deflate_name(int mode) {
   return mode == WSV_CLI_DEFLATE_ON     ? "on"
          : mode == WSV_CLI_DEFLATE_LEAN ? "lean"
+         : mode == WSV_CLI_DEFLATE_MAX  ? "max"
                                         : "off";
 }
 
 /* The --deflate modes are the core's policy values. */
 _Static_assert(WSV_CLI_DEFLATE_OFF == WSV_PMD_OFF &&
                    WSV_CLI_DEFLATE_ON == WSV_PMD_ON &&
-                   WSV_CLI_DEFLATE_LEAN == WSV_PMD_LEAN,
+                   WSV_CLI_DEFLATE_LEAN == WSV_PMD_LEAN &&
+                   WSV_CLI_DEFLATE_MAX == WSV_PMD_MAX,
                "deflate modes");

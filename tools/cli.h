@@ -12,8 +12,7 @@
 /* wsv_cli_usage_error - print "wsv CMD: MESSAGE" and "Run 'wsv CMD --help'
  * for the options." on stderr (cmd is the subcommand, e.g. "serve").
  * Returns 2, the exit status of a usage error. */
-int wsv_cli_usage_error(const char *cmd, const char *fmt, ...)
-    WSV_PRINTF(2, 3);
+int wsv_cli_usage_error(const char *cmd, const char *fmt, ...) WSV_PRINTF(2, 3);
 
 /* wsv_cli_say - print "wsv CMD: MESSAGE" and a newline on stderr. */
 void wsv_cli_say(const char *cmd, const char *fmt, ...) WSV_PRINTF(2, 3);
@@ -64,6 +63,7 @@ int wsv_cli_reserve(char **buf, size_t *cap, size_t len, size_t chunk);
 #define WSV_CLI_DEFLATE_OFF 0
 #define WSV_CLI_DEFLATE_ON 1
 #define WSV_CLI_DEFLATE_LEAN 2
+#define WSV_CLI_DEFLATE_MAX 3
 
 /* wsv_cli_deflate_mode - parse "on", "lean" or "off" into *mode.  Returns
  * 0, or -1 for anything else. */

@@ -129,8 +129,13 @@
  *     on a side, that side's state is freed after every message, so an
  *     idle connection holds none; with context takeover it is kept (about
  *     45 KiB to inflate and 270 KiB to deflate with 15-bit windows).
+ *     pmd_deflate_bits / pmd_mem_level shrink our deflater, pmd_shared
+ *     sends large whole messages through a compressor shared by many
+ *     connections, and pmd_inflate_trim keeps only the inflater's window
+ *     between messages (see those fields; wsv_conn_config_pmd sets them
+ *     for a policy: ON keeps about 18 KiB to deflate and 8 KiB of window).
  *
- * Memory: an idle connection holds only its struct (728 bytes on
+ * Memory: an idle connection holds only its struct (744 bytes on
  * LP64); message and output buffers are taken when needed and freed when
  * empty.
  */
@@ -154,6 +159,10 @@ extern "C" {
 #define WSV_CONN_DEFAULT_MAX_FRAGMENTS (1u << 20)
 #define WSV_CONN_DEFAULT_MAX_OUTPUT (((size_t)16 << 20) + 65536)
 #define WSV_CONN_DEFAULT_PMD_MIN_SIZE 32u
+#define WSV_CONN_DEFAULT_PMD_SHARED_MIN 4096u
+/* What wsv_conn_config_pmd sets for WSV_PMD_ON. */
+#define WSV_CONN_PMD_ON_DEFLATE_BITS 11
+#define WSV_CONN_PMD_ON_MEM_LEVEL 3
 #define WSV_CONN_DEFAULT_MAX_PENDING_PONGS 16u
 /* The largest max_pending_pongs accepted (about 134 KiB of pongs). */
 #define WSV_CONN_MAX_PENDING_PONGS_LIMIT 1024u
@@ -239,8 +248,47 @@ struct wsv_conn_config {
    * wsv_conn_next_event and wsv_conn_free only, on the caller's thread. */
   int (*msg_reserve)(void *user, size_t from, size_t to);
   void *msg_reserve_user;
+  /* permessage-deflate memory (all 0 by default: one deflater with the
+   * agreed window and memLevel 8, one inflater, both kept while context
+   * is taken over).  wsv_conn_config_pmd() sets them for a policy.
+   *
+   * pmd_shared: a shared 15-bit compressor (wsv/deflate.h; not owned: it
+   * must outlive the conn and be used from the conn's thread only), or
+   * NULL.  A whole message sent in one call (wsv_conn_send,
+   * wsv_conn_send_owned; never one sent in pieces with
+   * wsv_conn_send_fragment) goes through it when
+   *   - we agreed to no context takeover on our side: every such message
+   *     (of at least pmd_min_size), so the conn never owns a deflater;
+   *   - or we keep context, our agreed window is 15 bits and the message
+   *     has at least pmd_shared_min bytes: the shared deflater is reset,
+   *     primed with our own deflater's window (the stream's recent
+   *     history, which the peer's 32 KiB window holds too), compresses
+   *     the message with a sync flush, and then our own deflater is reset
+   *     and primed with the message's last 2^bits bytes, so the next
+   *     message may refer back into it.  The peer sees one continuous
+   *     stream.
+   * If our agreed window is below 15 bits, pmd_shared is not used (its
+   * matches could reach too far back). */
+  struct wsv_pmd_shared *pmd_shared;
+  /* The smallest whole message sent through pmd_shared while context is
+   * kept (0: WSV_CONN_DEFAULT_PMD_SHARED_MIN, 4 KiB). */
+  size_t pmd_shared_min;
+  /* Our own deflater's window bits: 0 uses the agreed window, 9..15 uses
+   * min(this, agreed) (a smaller window than agreed is always valid for
+   * the peer).  11 bits and memLevel 3 take about 18 KiB instead of
+   * about 262 KiB. */
+  int pmd_deflate_bits;
+  /* Our own deflater's zlib memLevel: 0 means 8, else 1..9. */
+  int pmd_mem_level;
+  /* 1: between two compressed messages received with context takeover,
+   * keep only the inflater's window (2^bits bytes, its history) and free
+   * the inflater; it is made again and primed with that window when the
+   * next compressed message starts (about 7 KiB less per connection, at
+   * a few per cent more CPU per message).  0 (default): keep it. */
+  int pmd_inflate_trim;
+  uint32_t _reserved32;
   /* Room for new fields (zeroed by wsv_conn_config_init; do not touch). */
-  uint64_t _reserved[8];
+  uint64_t _reserved[4];
 };
 
 /* Protocol state, from wsv_conn_state(). */
@@ -289,6 +337,20 @@ struct wsv_conn;
 
 /* wsv_conn_config_init - set every field of `cfg` to its default. */
 WSV_EXTERN void wsv_conn_config_init(struct wsv_conn_config *cfg);
+
+/* wsv_conn_config_pmd - set the permessage-deflate memory fields of a
+ * server's `cfg` for `policy` (enum wsv_pmd_policy in wsv/deflate.h, the
+ * one its handshake negotiated with); `shared` (may be NULL; not owned,
+ * see pmd_shared) is the thread's shared compressor.
+ *   WSV_PMD_ON:   pmd_deflate_bits WSV_CONN_PMD_ON_DEFLATE_BITS (11),
+ *                 pmd_mem_level WSV_CONN_PMD_ON_MEM_LEVEL (3),
+ *                 pmd_inflate_trim 1, pmd_shared `shared`;
+ *   WSV_PMD_LEAN: pmd_shared `shared` (the rest 0);
+ *   WSV_PMD_MAX, WSV_PMD_OFF or anything else: all of them 0/NULL (one
+ *                 full-size deflater and inflater per connection).
+ * cfg->pmd itself (what was agreed) is not touched.  NULL cfg: nothing. */
+WSV_EXTERN void wsv_conn_config_pmd(struct wsv_conn_config *cfg, int policy,
+                                    struct wsv_pmd_shared *shared);
 
 /* wsv_conn_new - create a connection in `role` (WSV_ROLE_SERVER or
  * WSV_ROLE_CLIENT) right after the opening handshake.  `cfg` is copied

@@ -64,17 +64,62 @@ struct wsv_pmd_params {
 
 /* A server's permessage-deflate policy (wsv_hs_server_config.pmd_policy).
  *   OFF   never negotiate (the default of the core).
- *   ON    accept the first acceptable offer with what it asks: context
+ *   ON    accept the first acceptable offer, affordably: context
  *         takeover both ways unless the offer asks for no context
- *         takeover; windows as the offer limits them (15 otherwise).
- *   LEAN  as ON, but the answer always carries server_no_context_takeover
+ *         takeover; the server's window as the offer limits it (15
+ *         otherwise); and when the offer holds client_max_window_bits
+ *         (browsers and Python send it without a value) the answer limits
+ *         the client to 13 bits (or the offer's value if lower), which
+ *         RFC 7692 §7.1.2.2 lets the server pick: an inflater then needs
+ *         an 8 KiB window instead of 32 KiB.  Without that parameter in
+ *         the offer nothing is written for it and we inflate with 15.
+ *         What the connection then compresses with is its own choice
+ *         (wsv_conn_config_pmd in conn.h: an 11-bit deflater per
+ *         connection and a shared 15-bit one for large messages).
+ *   MAX   the best ratio, the most memory: windows as offered (15 when
+ *         the offer does not limit them), context takeover both ways
+ *         unless the offer asks otherwise.
+ *   LEAN  as MAX, but the answer always carries server_no_context_takeover
  *         and client_no_context_takeover: each side's zlib state lives
  *         only while one message is compressed or inflated, so an idle
  *         connection holds no zlib memory at all.  Windows stay as
  *         offered: with no context takeover they only size the transient
  *         state, and a smaller window would cost compression on large
  *         messages for no lasting gain. */
-enum wsv_pmd_policy { WSV_PMD_OFF = 0, WSV_PMD_ON = 1, WSV_PMD_LEAN = 2 };
+enum wsv_pmd_policy {
+  WSV_PMD_OFF = 0,
+  WSV_PMD_ON = 1,
+  WSV_PMD_LEAN = 2,
+  WSV_PMD_MAX = 3
+};
+
+/* The client window ON answers when the offer allows it (see above). */
+#define WSV_PMD_ON_CLIENT_BITS 13
+
+/* A compressor shared by the connections of one thread (one event loop):
+ * a 15-bit, memLevel 8 zlib deflater (about 262 KiB, made on first use,
+ * so a thread that never compresses a large message does not pay for it)
+ * that a connection borrows for the length of one whole message.  See
+ * wsv_conn_config.pmd_shared (conn.h) for how a connection uses it and
+ * why the peer's stream stays valid.  No global state: the caller owns
+ * it, uses it from one thread at a time, and frees it after every
+ * connection that points at it. */
+struct wsv_pmd_shared;
+
+/* wsv_pmd_shared_new - make a shared compressor whose zlib state (taken
+ * on first use) and struct are allocated through `mem` (NULL: malloc;
+ * the struct wsv_mem is copied).  Returns WSV_OK and *out, WSV_ERR_INVAL
+ * for a NULL out, WSV_ERR_NOMEM. */
+WSV_EXTERN int wsv_pmd_shared_new(struct wsv_pmd_shared **out,
+                                  const struct wsv_mem *mem);
+
+/* wsv_pmd_shared_free - free it and its zlib state.  NULL is fine.  No
+ * connection may use it afterwards. */
+WSV_EXTERN void wsv_pmd_shared_free(struct wsv_pmd_shared *s);
+
+/* wsv_pmd_shared_bytes - bytes of zlib state it holds now (0 before its
+ * first use), for memory accounting and tests. */
+WSV_EXTERN size_t wsv_pmd_shared_bytes(const struct wsv_pmd_shared *s);
 
 /* One permessage-deflate element as written: which parameters it holds. */
 struct wsv_pmd_offer {

@@ -515,8 +515,8 @@ WSV_EXTERN int wsv_ws_paused(const struct wsv_ws *ws);
 
 /* wsv_ws_abort - drop the TCP connection now, without a closing
  * handshake (the peer sees a reset or EOF; over HTTP/2 the stream is
- * reset with RST_STREAM CANCEL and the connection goes on).  The close callback (code
- * 1006, error text "aborted") or, for a client not yet open, the fail
+ * reset with RST_STREAM CANCEL and the connection goes on).  The close callback
+ * (code 1006, error text "aborted") or, for a client not yet open, the fail
  * callback (WSV_ERR_CLOSED) runs at the end of the current iteration,
  * never inside this call.  NULL is fine. */
 WSV_EXTERN void wsv_ws_abort(struct wsv_ws *ws);
@@ -712,7 +712,12 @@ struct wsv_server_config {
   void *http_user;
   /* Every WebSocket connection's core settings (max_message, max_frame,
    * max_fragments, max_output = the send-buffer limit, auto_pong, ...).
-   * `stream` must stay 0: the runtime delivers whole messages. */
+   * `stream` must stay 0: the runtime delivers whole messages.  The
+   * permessage-deflate memory fields (pmd_shared, pmd_deflate_bits,
+   * pmd_mem_level, pmd_inflate_trim) are set by the runtime from
+   * handshake.pmd_policy (wsv_conn_config_pmd, with one shared
+   * compressor per worker thread, freed with its loop); what they hold
+   * here is ignored.  pmd_shared_min is used as given. */
   struct wsv_conn_config conn;
   /* Timeouts and send-buffer marks (see struct wsv_ws_limits). */
   struct wsv_ws_limits limits;

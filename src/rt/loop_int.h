@@ -90,7 +90,7 @@ struct wsv__rt_ext_type {
   void (*close)(struct wsv_loop *loop, void *ext); /* may be NULL */
   void (*free)(struct wsv_loop *loop, void *ext);  /* may be NULL */
 };
-#define WSV__RT_EXTS 6
+#define WSV__RT_EXTS 8
 
 /* The loop's extension of `type`, made if needed; NULL when it cannot
  * be (no memory, init failed, all WSV__RT_EXTS slots taken). */

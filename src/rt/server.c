@@ -196,6 +196,7 @@ static void srv_copy_config(struct wsv_server *srv,
   srv->ctx.log = cfg->log;
   srv->ctx.log_user = cfg->log_user;
   srv->hs_cfg = cfg->handshake;
+  srv->ctx.pmd_policy = cfg->handshake.pmd_policy;
   srv->hs_cfg.plain_http =
       cfg->http != NULL ? WSV_HS_PLAIN_REPORT : WSV_HS_PLAIN_426;
   srv->http = cfg->http;

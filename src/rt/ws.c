@@ -133,6 +133,43 @@ static void ws_account(struct wsv_ws *ws, int lazy) {
     ws_account_size(ws, wsv_conn_output_size(ws->conn), lazy);
 }
 
+/* ---- the shared compressor --------------------------------------------------
+ * One per loop (a loop extension, so no global state): the server conns of
+ * a thread borrow it for their large messages (wsv_conn_config.pmd_shared).
+ * Its zlib state (about 262 KiB) is made on its first use. */
+struct ws_pmd_ext {
+  struct wsv_pmd_shared *shared;
+};
+
+static int ws_pmd_init(struct wsv_loop *loop, void *ext) {
+  struct ws_pmd_ext *e = ext;
+  (void)loop;
+  return wsv_pmd_shared_new(&e->shared, NULL) == WSV_OK ? 0 : -1;
+}
+
+static void ws_pmd_free(struct wsv_loop *loop, void *ext) {
+  struct ws_pmd_ext *e = ext;
+  (void)loop;
+  wsv_pmd_shared_free(e->shared);
+  e->shared = NULL;
+}
+
+static const struct wsv__rt_ext_type ws_pmd_type = {
+    sizeof(struct ws_pmd_ext), ws_pmd_init, NULL, ws_pmd_free};
+
+/* A server conn's compression settings for the server's policy.  Without
+ * the shared compressor (no memory) the conn compresses everything with
+ * its own deflater, which is as valid. */
+static void ws_pmd_config(struct wsv_ws *ws, struct wsv_conn_config *cfg) {
+  struct ws_pmd_ext *e;
+  if (!ws->pmd.enabled || ws->ctx->role->role != WSV_ROLE_SERVER)
+    return;
+  e = ws->ctx->pmd_policy == WSV_PMD_ON || ws->ctx->pmd_policy == WSV_PMD_LEAN
+          ? wsv__rt_loop_ext(ws->tp.loop, &ws_pmd_type)
+          : NULL;
+  wsv_conn_config_pmd(cfg, ws->ctx->pmd_policy, e != NULL ? e->shared : NULL);
+}
+
 /* Make the conn of an open connection if it is parked.  Returns 0, or a
  * WSV_ERR_* (no memory: the connection has been terminated). */
 static int ws_unpark(struct wsv_ws *ws) {
@@ -140,6 +177,7 @@ static int ws_unpark(struct wsv_ws *ws) {
     return 0;
   struct wsv_conn_config cfg = ws->ctx->conn;
   wsv__rt_pmd_unpack(&cfg.pmd, &ws->pmd); /* agreed in the handshake */
+  ws_pmd_config(ws, &cfg);
   cfg.keep_spare_block = 1; /* freed with the conn when it is parked */
   const struct wsv_mem *mem = wsv__rt_loop_mem(ws->tp.loop);
   int rc = mem != NULL ? wsv_conn_new(&ws->conn, ws->ctx->role->role, &cfg, mem)

@@ -42,6 +42,9 @@ struct wsv__rt_ctx {
   struct wsv__rt_budget *budget;
   /* A server's pub/sub group (pubsub.c), or NULL: no topics. */
   struct wsv__rt_ps_group *ps;
+  /* A server's handshake.pmd_policy: how its conns compress (ws_unpark,
+   * wsv_conn_config_pmd); 0 for a client. */
+  int pmd_policy;
 };
 
 /* The side of a connection that made it: what ws.c calls instead of

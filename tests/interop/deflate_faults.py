@@ -149,8 +149,10 @@ def run_suite(tls):
         s, rd, hdrs = open_pmd()
         inf = T.Inflater()
         rep.check(f"{tag}: raw offer -> permessage-deflate agreed",
-                  T.hdr_list(hdrs, "sec-websocket-extensions") == ["permessage-deflate"],
-                  "Sec-WebSocket-Extensions: permessage-deflate", hdrs.get("sec-websocket-extensions"))
+                  T.hdr_list(hdrs, "sec-websocket-extensions")
+                  == ["permessage-deflate; client_max_window_bits=13"],
+                  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=13 "
+                  "(the offer has client_max_window_bits)", hdrs.get("sec-websocket-extensions"))
         for name, op, msg in (("text", 1, "compressé ".encode() * 300), ("binary", 2, bytes(range(256)) * 40)):
             s.sendall(cframe(op, T.deflate_raw(msg)))
             fin, rsv, gop, p = T.next_frame_full(rd)

@@ -64,12 +64,15 @@ function client(url, opts = {}) {
 }
 
 // [name, perMessageDeflate options, expected extensions for serve on, for serve lean]
+// ws offers client_max_window_bits (no value) by default, so serve on holds
+// the client to 13 bits (RFC 7692 §7.1.2.2); lean answers windows as offered.
+const CMWB13 = 'client_max_window_bits=13';
 const OFFERS = [
-  ['default offer', { threshold: 0 }, 'permessage-deflate', LEAN],
+  ['default offer', { threshold: 0 }, `permessage-deflate; ${CMWB13}`, LEAN],
   ['no context takeover both ways', { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true },
-    LEAN, LEAN],
+    `${LEAN}; ${CMWB13}`, LEAN],
   ['serverMaxWindowBits 10', { threshold: 0, serverMaxWindowBits: 10 },
-    'permessage-deflate; server_max_window_bits=10', `${LEAN}; server_max_window_bits=10`],
+    `permessage-deflate; server_max_window_bits=10; ${CMWB13}`, `${LEAN}; server_max_window_bits=10`],
   ['clientMaxWindowBits 10', { threshold: 0, clientMaxWindowBits: 10 },
     'permessage-deflate; client_max_window_bits=10', `${LEAN}; client_max_window_bits=10`],
   ['serverMaxWindowBits 8 (declined)', { threshold: 0, serverMaxWindowBits: 8 }, '', ''],

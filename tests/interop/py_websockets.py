@@ -55,8 +55,12 @@ async def client_cases(srv):
         return
     ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
     rep.check("py client: permessage-deflate offered and agreed (serve's default)",
-              ext == ["permessage-deflate"] and [e.name for e in ws.extensions] == ["permessage-deflate"],
-              "Sec-WebSocket-Extensions: permessage-deflate in the 101, ws.extensions [PerMessageDeflate]",
+              ext == ["permessage-deflate; client_max_window_bits=13"]
+              and [e.name for e in ws.extensions] == ["permessage-deflate"]
+              and ws.extensions[0].local_max_window_bits == 13,
+              "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=13 in the 101 "
+              "(the offer had client_max_window_bits; --deflate on holds the client to 13 bits), "
+              "ws.extensions [PerMessageDeflate] compressing with 13 bits",
               f"{ext} extensions={ws.extensions}")
     rep.check("py client: 101 carries no Sec-WebSocket-Version",
               ws.response_headers.get_all("Sec-WebSocket-Version") == [],
