@@ -180,9 +180,10 @@ if srv:
     pr.kill()
     ext = doc.get("extensions") if isinstance(doc, dict) else None
     rep.check("probe --json x wsv serve: extensions offered and agreed",
-              isinstance(ext, dict) and ext.get("agreed") == "permessage-deflate"
+              isinstance(ext, dict) and ext.get("agreed") == "permessage-deflate; client_max_window_bits=13"
               and ext.get("offered") == "permessage-deflate; client_max_window_bits",
-              "extensions {offered: 'permessage-deflate; client_max_window_bits', agreed: 'permessage-deflate'}",
+              "extensions {offered: 'permessage-deflate; client_max_window_bits', "
+              "agreed: 'permessage-deflate; client_max_window_bits=13'} (--deflate on picks 13 bits)",
               ext)
     pr = T.Proc([WSV, "probe", srv.url], env=T.child_env())
     pr.wait(20)
@@ -192,6 +193,22 @@ if srv:
     pr.kill()
     rep.check("serve survived the probes", srv.alive(), "running", srv.text())
     T.stop_server(rep, srv, "serve (default versions)")
+
+# --deflate max accepts the client's offer without limiting its window.
+srv = T.start_server(rep, WSV, ["--deflate", "max"], "serve --deflate max")
+if srv:
+    pr = T.Proc([WSV, "probe", "--json", srv.url], env=T.child_env())
+    rc = pr.wait(20)
+    try:
+        doc = json.loads(bytes(pr.out).decode())
+    except ValueError as e:
+        doc = str(e)
+    pr.kill()
+    ext = doc.get("extensions") if isinstance(doc, dict) else None
+    rep.check("probe --json x wsv serve --deflate max: agreed without window bits",
+              rc == 0 and isinstance(ext, dict) and ext.get("agreed") == "permessage-deflate",
+              "exit 0, agreed 'permessage-deflate'", f"exit={rc} {ext!r}")
+    T.stop_server(rep, srv, "serve --deflate max")
 
 srv = T.start_server(rep, WSV, ["--no-deflate"], "serve --no-deflate")
 if srv:
