@@ -24,6 +24,7 @@ tls_pid=
 frag_pid=
 rsv_pid=
 split_pid=
+b101_pid=
 chat_pid=
 cleanup() {
   [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
@@ -34,6 +35,7 @@ cleanup() {
   [ -n "$frag_pid" ] && kill "$frag_pid" 2>/dev/null
   [ -n "$rsv_pid" ] && kill "$rsv_pid" 2>/dev/null
   [ -n "$split_pid" ] && kill "$split_pid" 2>/dev/null
+  [ -n "$b101_pid" ] && kill "$b101_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -252,6 +254,7 @@ check "connect against a 101 in pieces: handshakes, no errors" json_ok \
   "$tmp/splitc.json" 'j["handshakes"] > 0 and j["conn_errors"] == 0'
 kill "$split_pid" 2>/dev/null
 split_pid=
+b101_pid=
 
 # Echoes in two fragments with a Ping between them: verified whole, every
 # Ping answered with its payload (the server drops the connection else).
@@ -290,6 +293,28 @@ check "connect against a wrong accept: refused, no handshake counted" \
 "$wsv" bench echo "$acc_url" --conns 2 --duration 1 --json -q \
   >"$tmp/acc2.json" 2>&1
 check "echo against a wrong accept exits 1" test $? -eq 1
+
+# 101s that must be refused whatever the order of the checks: a line
+# without a colon, 0x1a where the Upgrade line's colon goes, an extension
+# that was not offered.
+for kind in no-colon:colon sub-colon:colon ext:extension; do
+  k=${kind%%:*}
+  want=${kind#*:}
+  rm -f "$tmp/b101.port"
+  "$py" "$here/bench/corrupt_echo.py" "$tmp/b101.port" --bad-101 "$k" &
+  b101_pid=$!
+  for _ in $(seq 1 50); do
+    [ -s "$tmp/b101.port" ] && break
+    sleep 0.1
+  done
+  "$wsv" bench connect "ws://127.0.0.1:$(cat "$tmp/b101.port")/" --conns 2 \
+    --duration 1 --json -q >"$tmp/b101.json" 2>&1
+  check "connect against a 101 ($k) exits 1" test $? -eq 1
+  check "connect against a 101 ($k): refused, named" json_ok "$tmp/b101.json" \
+    "j['handshakes'] == 0 and j['conn_errors'] > 0 and '$want' in j['error']"
+  kill "$b101_pid" 2>/dev/null
+  wait "$b101_pid" 2>/dev/null
+done
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

@@ -28,6 +28,7 @@
 
 #include "bench.h"
 #include "bench_eng.h"
+#include "bench_sys.h"
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -97,13 +98,13 @@ static int msg_verify(const struct bconn *c, uint64_t seq, size_t pos,
 ssize_t bconn_write(struct bconn *c, const void *p, size_t n) {
   if (c->ssl != NULL)
     return btls_write(c, p, n);
-  return send(c->fd, p, n, MSG_NOSIGNAL);
+  return bsys_send(c->fd, p, n, MSG_NOSIGNAL);
 }
 
 ssize_t bconn_read(struct bconn *c, void *p, size_t n) {
   if (c->ssl != NULL)
     return btls_read(c, p, n);
-  return recv(c->fd, p, n, 0);
+  return bsys_recv(c->fd, p, n, 0);
 }
 
 void bconn_watch(struct bconn *c, uint32_t events) {
@@ -122,7 +123,7 @@ void bconn_release(struct bconn *c) {
   if (c->ssl != NULL)
     btls_release(c);
   if (c->fd >= 0)
-    close(c->fd);
+    bsys_close(c->fd);
   c->fd = -1;
   wsv_hs_client_free(c->hs);
   c->hs = NULL;
@@ -186,7 +187,7 @@ int bconn_flush_ws(struct bconn *c) {
     size_t total = 0;
     for (int i = 0; i < k; i++)
       total += iov[i].len;
-    ssize_t w = writev(c->fd, (const struct iovec *)(const void *)iov, k);
+    ssize_t w = bsys_writev(c->fd, (const struct iovec *)(const void *)iov, k);
     if (w < 0) {
       if (errno == EAGAIN || errno == EINTR)
         break;
@@ -225,7 +226,7 @@ static int bconn_flush_raw(struct bconn *c) {
         total += iov[k++].iov_len;
       }
     }
-    ssize_t w = writev(c->fd, iov, k);
+    ssize_t w = bsys_writev(c->fd, iov, k);
     if (w < 0) {
       if (errno == EAGAIN || errno == EINTR)
         break;
@@ -502,7 +503,7 @@ static void bconn_send_request(struct bconn *c) {
     bconn_fail(c, "request: %s", wsv_strerror(rc));
     return;
   }
-  ssize_t w = send(c->fd, req, len, MSG_NOSIGNAL);
+  ssize_t w = bsys_send(c->fd, req, len, MSG_NOSIGNAL);
   if (w != (ssize_t)len) {
     bconn_fail(c, "write: %s", w < 0 ? strerror(errno) : "short write");
     return;
@@ -574,7 +575,8 @@ void bconn_start(struct bconn *c) {
   }
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
-  int rc = connect(fd, (const struct sockaddr *)to, b->taddrlen[c->target]);
+  int rc =
+      bsys_connect(fd, (const struct sockaddr *)to, b->taddrlen[c->target]);
   if (rc != 0 && errno != EINPROGRESS) {
     bconn_fail(c, "connect: %s", strerror(errno));
     return;

@@ -28,6 +28,7 @@
 
 #include "bench.h"
 #include "bench_eng.h"
+#include "bench_sys.h"
 
 uint64_t bench_now_ns(void) {
   struct timespec ts;
@@ -159,7 +160,7 @@ static void eng_cleanup(struct eng *e) {
  * NULL pointer is fanout's eventfd). */
 void eng_poll(struct eng *e, int timeout_ms) {
   struct epoll_event evs[256];
-  int k = epoll_wait(e->ep, evs, 256, timeout_ms);
+  int k = bsys_epoll_wait(e->ep, evs, 256, timeout_ms);
   e->now = bench_now_ns();
   for (int i = 0; i < k; i++)
     if (evs[i].data.ptr == NULL)

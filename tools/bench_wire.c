@@ -95,29 +95,51 @@ int wire_request(struct bconn *c) {
   return 0;
 }
 
-/* Does the comma-separated list v[0..n) hold the token `tok` (any case)? */
-/* ASCII case-insensitive a[0..n) == lower[0..n), lower being letters
- * and '-' in lower case; a holds no CR (it lies before its line's first
- * CR).  OR-ing 0x20 into a byte folds upper-case letters and keeps '-';
- * the only other byte it maps onto one of lower's is CR (onto '-').  Eight
- * bytes at a time: strncasecmp, with its locale, cost more than the rest
- * of the response. */
-static int ieq(const char *a, const char *lower, size_t n) {
+/* ASCII case-insensitive a[0..n) == lower[0..n), lower being letters,
+ * '-' and ':' in lower case; a holds no CR (it lies before its line's
+ * first CR).  OR-ing 0x20 into a byte folds upper-case letters and keeps
+ * '-' and ':'; the only other bytes it maps onto one of lower's are CR
+ * (onto '-') and 0x1a (onto ':'): name() checks its ':' exactly.  Whole
+ * words, the last one overlapping the one
+ * before (n >= 8), or two overlapping 4-byte halves (4..7): a few
+ * instructions per name, where a byte loop's tail cost most of the
+ * response's parsing. */
+static inline uint64_t ld64(const char *p) {
+  uint64_t x;
+  memcpy(&x, p, 8);
+  return x;
+}
+
+static inline uint32_t ld32(const char *p) {
+  uint32_t x;
+  memcpy(&x, p, 4);
+  return x;
+}
+
+static inline int ieq(const char *a, const char *lower, size_t n) {
   const uint64_t fold = UINT64_C(0x2020202020202020);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t x, y;
-    memcpy(&x, a + i, 8);
-    memcpy(&y, lower + i, 8);
-    if ((x | fold) != y)
-      return 0;
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8)
+      if ((ld64(a + i) | fold) != ld64(lower + i))
+        return 0;
+    return (ld64(a + n - 8) | fold) == ld64(lower + n - 8);
   }
-  for (; i < n; i++)
+  if (n >= 4)
+    return (ld32(a) | (uint32_t)fold) == ld32(lower) &&
+           (ld32(a + n - 4) | (uint32_t)fold) == ld32(lower + n - 4);
+  for (size_t i = 0; i < n; i++)
     if (((unsigned char)a[i] | 0x20u) != (unsigned char)lower[i])
       return 0;
   return 1;
 }
 
+/* Does line p[0..ll) start with the header name `lower` ("name:", any
+ * case in p)?  n is strlen(lower). */
+static inline int name(const char *p, size_t ll, const char *lower, size_t n) {
+  return ll >= n && p[n - 1] == ':' && ieq(p, lower, n);
+}
+
+/* Does the comma-separated list v[0..n) hold the token `tok` (any case)? */
 static int list_has(const char *v, size_t n, const char *tok) {
   size_t tl = strlen(tok), i = 0;
   while (i < n) {
@@ -163,29 +185,48 @@ int wire_response(struct bconn *c, const char *buf, size_t len, size_t *head) {
       p = eol + 1;
       continue;
     }
-    const char *colon = memchr(p, ':', (size_t)(eol - p));
-    if (colon == NULL) {
-      why = "a header line without a colon";
+    /* The names this client cares about are compared with their colon
+     * where the line starts; only another line is searched for its colon.
+     * The first letter (folded) picks which to try. */
+    size_t ll = (size_t)(eol - p), nl;
+    int which = 0;
+    switch ((unsigned char)p[0] | 0x20u) {
+    case 'u':
+      which = name(p, ll, "upgrade:", nl = 8) ? 1 : 0;
+      break;
+    case 'c':
+      which = name(p, ll, "connection:", nl = 11) ? 2 : 0;
+      break;
+    case 's':
+      if (name(p, ll, "sec-websocket-accept:", nl = 21))
+        which = 3;
+      else if (name(p, ll, "sec-websocket-extensions:", nl = 25) ||
+               name(p, ll, "sec-websocket-protocol:", nl = 23))
+        which = 4;
+      break;
+    default:
+      break;
+    }
+    if (which == 0) {
+      if (memchr(p, ':', ll) == NULL)
+        why = "a header line without a colon";
       p = eol + 2;
       continue;
     }
-    size_t nl = (size_t)(colon - p);
-    const char *v = colon + 1;
+    const char *v = p + nl;
     while (v < eol && (*v == ' ' || *v == '\t'))
       v++;
     size_t vl = (size_t)(eol - v);
     while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
       vl--;
-    if (nl == 7 && ieq(p, "upgrade", 7)) {
+    if (which == 1)
       up += vl == 9 && ieq(v, "websocket", 9) ? 1 : 2;
-    } else if (nl == 10 && ieq(p, "connection", 10)) {
+    else if (which == 2)
       conn |= list_has(v, vl, "upgrade");
-    } else if (nl == 20 && ieq(p, "sec-websocket-accept", 20)) {
+    else if (which == 3)
       acc += vl == 28 && memcmp(v, k->accept, 28) == 0 ? 1 : 2;
-    } else if ((nl == 24 && ieq(p, "sec-websocket-extensions", 24)) ||
-               (nl == 22 && ieq(p, "sec-websocket-protocol", 22))) {
+    else
       why = "an extension or subprotocol that was not offered";
-    }
     p = eol + 2;
   }
   *head = (size_t)(p + 2 - buf);

@@ -1,5 +1,5 @@
 """corrupt_echo.py PORTFILE [--bad-accept | --fragment-ping | --rsv1 |
---split-101] - a WebSocket
+--split-101 | --bad-101 KIND] - a WebSocket
 echo server that corrupts echoes (or, with --bad-accept, answers every
 handshake with a wrong Sec-WebSocket-Accept, which a client must refuse; or,
 with --fragment-ping, corrupts nothing but sends every echo of more than one
@@ -10,7 +10,11 @@ or, with --rsv1, echoes every payload intact but sets RSV1 from the third
 message on, which no extension agreed to: the client must fail; or, with
 --split-101, corrupts nothing but writes its 101 in 3-byte pieces, header
 names in odd case, an extra header and "Connection: keep-alive, Upgrade",
-which a client must accept).
+which a client must accept; or, with --bad-101 KIND, answers with a 101
+that a client must refuse: KIND no-colon has a header line without a
+colon, sub-colon writes "Upgrade\x1awebsocket" (0x1a, which folds onto
+':' when OR-ed with 0x20, in the colon's place: a line without a colon),
+ext agrees to an extension that was not offered).
 
 Standard library only.  Listens on a free loopback port (written to
 PORTFILE), answers the opening handshake, and echoes every data frame with
@@ -30,6 +34,12 @@ BAD_ACCEPT = "--bad-accept" in sys.argv[2:]
 FRAGMENT_PING = "--fragment-ping" in sys.argv[2:]
 RSV1 = "--rsv1" in sys.argv[2:]
 SPLIT_101 = "--split-101" in sys.argv[2:]
+BAD_101 = sys.argv[sys.argv.index("--bad-101") + 1] if "--bad-101" in sys.argv[2:] else None
+BAD_101_LINES = {
+    "no-colon": b"Upgrade: websocket\r\nX-No-Colon\r\n",
+    "sub-colon": b"Upgrade\x1awebsocket\r\n",
+    "ext": b"Upgrade: websocket\r\nSec-WebSocket-Extensions: permessage-deflate\r\n",
+}
 
 
 def frame(b0, data):
@@ -77,6 +87,10 @@ def serve(sock):
             for i in range(0, len(resp), 3):
                 sock.sendall(resp[i:i + 3])
                 time.sleep(0.001)
+        elif BAD_101:
+            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\n" + BAD_101_LINES[BAD_101] +
+                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
+                         b"\r\n\r\n")
         else:
             sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
