@@ -39,6 +39,12 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+wait_port() { # wait_port FILE: at most 5 s for a server to write its port
+  for _ in $(seq 1 50); do
+    [ -s "$1" ] && return
+    sleep 0.1
+  done
+}
 check() { # check DESCRIPTION COMMAND...
   desc=$1
   shift
@@ -203,10 +209,7 @@ check "echo against a closed port exits 1" test $? -eq 1
 # A server that corrupts echoes: verification must fail.
 "$py" "$here/bench/corrupt_echo.py" "$tmp/bad.port" &
 bad_pid=$!
-for _ in $(seq 1 50); do
-  [ -s "$tmp/bad.port" ] && break
-  sleep 0.1
-done
+wait_port "$tmp/bad.port"
 "$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/bad.port")/" --conns 2 \
   --inflight 2 --size 64 --duration 1 --json -q >"$tmp/bad.json" 2>&1
 check "echo against a corrupting server exits 1" test $? -eq 1
@@ -222,10 +225,7 @@ check "load against a corrupting server counts verification errors" \
 # (the small-frame path of wsv bench must not take it).
 "$py" "$here/bench/corrupt_echo.py" "$tmp/rsv.port" --rsv1 &
 rsv_pid=$!
-for _ in $(seq 1 50); do
-  [ -s "$tmp/rsv.port" ] && break
-  sleep 0.1
-done
+wait_port "$tmp/rsv.port"
 "$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/rsv.port")/" --conns 2 \
   --inflight 2 --size 32 --duration 1 --json -q >"$tmp/rsv.json" 2>&1
 check "echo against a server setting RSV1 exits 1" test $? -eq 1
@@ -238,10 +238,7 @@ rsv_pid=
 # every echo verified (wsv bench echo and connect).
 "$py" "$here/bench/corrupt_echo.py" "$tmp/split.port" --split-101 &
 split_pid=$!
-for _ in $(seq 1 50); do
-  [ -s "$tmp/split.port" ] && break
-  sleep 0.1
-done
+wait_port "$tmp/split.port"
 "$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/split.port")/" --conns 2 \
   --inflight 2 --size 32 --duration 1 --json -q >"$tmp/split.json" 2>&1
 check "echo against a 101 in pieces exits 0" test $? -eq 0
@@ -260,10 +257,7 @@ b101_pid=
 # Ping answered with its payload (the server drops the connection else).
 "$py" "$here/bench/corrupt_echo.py" "$tmp/frag.port" --fragment-ping &
 frag_pid=$!
-for _ in $(seq 1 50); do
-  [ -s "$tmp/frag.port" ] && break
-  sleep 0.1
-done
+wait_port "$tmp/frag.port"
 "$wsv" bench echo "ws://127.0.0.1:$(cat "$tmp/frag.port")/" --conns 2 \
   --inflight 2 --size 300 --duration 1 --json -q >"$tmp/frag.json" 2>&1
 check "echo in fragments with pings exits 0" test $? -eq 0
@@ -280,10 +274,7 @@ frag_pid=
 # A server whose Sec-WebSocket-Accept is wrong: wsv bench refuses it.
 "$py" "$here/bench/corrupt_echo.py" "$tmp/acc.port" --bad-accept &
 acc_pid=$!
-for _ in $(seq 1 50); do
-  [ -s "$tmp/acc.port" ] && break
-  sleep 0.1
-done
+wait_port "$tmp/acc.port"
 acc_url="ws://127.0.0.1:$(cat "$tmp/acc.port")/"
 "$wsv" bench connect "$acc_url" --conns 2 --duration 1 --json -q \
   >"$tmp/acc.json" 2>&1
@@ -303,10 +294,7 @@ for kind in no-colon:colon sub-colon:colon ext:extension; do
   rm -f "$tmp/b101.port"
   "$py" "$here/bench/corrupt_echo.py" "$tmp/b101.port" --bad-101 "$k" &
   b101_pid=$!
-  for _ in $(seq 1 50); do
-    [ -s "$tmp/b101.port" ] && break
-    sleep 0.1
-  done
+  wait_port "$tmp/b101.port"
   "$wsv" bench connect "ws://127.0.0.1:$(cat "$tmp/b101.port")/" --conns 2 \
     --duration 1 --json -q >"$tmp/b101.json" 2>&1
   check "connect against a 101 ($k) exits 1" test $? -eq 1

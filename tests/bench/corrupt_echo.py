@@ -134,13 +134,7 @@ def serve(sock):
                 count += 1
                 if count >= 3 and n > 0:
                     data[n - 1] = ord("A") if data[n - 1] != ord("A") else ord("B")
-            if n < 126:
-                hdr = bytes([b0, n])
-            elif n < 65536:
-                hdr = bytes([b0, 126]) + n.to_bytes(2, "big")
-            else:
-                hdr = bytes([b0, 127]) + n.to_bytes(8, "big")
-            sock.sendall(hdr + bytes(data))
+            sock.sendall(frame(b0, data))
             if op == 8:
                 return
     except (EOFError, OSError):
