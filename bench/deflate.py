@@ -31,7 +31,9 @@ Corpus:
         standard library sources, sorted, concatenated) three times.
 Figures per server: memory per connection (VmRSS after N connections have
 each sent their messages, minus VmRSS before, divided by N; `idle`: the
-same after 2.5 s of quiet, past wsv's park_after_ms; `-off` rows
+same after 5 s of quiet: past wsv's park_after_ms (2 s), when idle
+connections are parked or, at `on`, give back their compressor, and past
+the 2 s after which the loop's allocator returns freed chunks; `-off` rows
 give the part that is not compression), and the ratio (bytes on the wire
 after the handshake / payload bytes) both ways: client to server (the
 client compresses; the server inflates) and server to client (the
@@ -264,7 +266,7 @@ def measure(name, wsv, conns, msgs, vocab, text):
                                                        vocab, text)
             rss1 = rss_bytes(proc.pid)
             # Quiet for longer than wsv's park_after_ms (2 s).
-            await asyncio.sleep(2.5)
+            await asyncio.sleep(5)
             rss_idle = rss_bytes(proc.pid)
             ws0, p0 = clients[0]
             text_c2s, text_s2c = await run_text(relay, ws0, p0, text)
@@ -311,7 +313,7 @@ def main():
     print(f"`{cmd.strip()}` — {a.conns} connections x {a.msgs} chat "
           f"messages, then 3 x 1 MiB text on one; ratio = wire bytes / "
           f"payload bytes (lower is better)\n")
-    print("| server | memory/conn | idle (2.5 s) | chat c->s | chat s->c | text c->s | text s->c |")
+    print("| server | memory/conn | idle (5 s) | chat c->s | chat s->c | text c->s | text s->c |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:

@@ -1817,6 +1817,16 @@ int wsv_conn_idle(const struct wsv_conn *c) {
          c->zout == NULL && c->z_win == NULL && c->own_out == 0;
 }
 
+int wsv_conn_trim(struct wsv_conn *c) {
+  /* A fresh deflater refers to nothing older, so its stream continues the
+   * peer's view validly (as after a failed send, conn_z_send). */
+  if (c == NULL || c->zout == NULL || c->tx_opcode != 0 || c->failed)
+    return 0;
+  wsv__z_free(c->zout);
+  c->zout = NULL;
+  return 1;
+}
+
 int wsv_conn_want_read(const struct wsv_conn *c) {
   return c != NULL && !c->failed && !c->close_received;
 }

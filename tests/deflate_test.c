@@ -1793,6 +1793,79 @@ static void test_inflate_trim(void **state) {
 /* A client that agreed client_max_window_bits=13 and then refers further
  * back than 8 KiB (into its previous message) fails with 1007; one that
  * keeps to 13 bits is fine.  With and without the trim. */
+/* wsv_conn_trim at WSV_PMD_ON: frees the own deflater between messages
+ * (the allocator's live bytes drop), refuses part-way through a
+ * fragmented message and when nothing is held; what follows a trim is
+ * still read byte for byte by a peer that kept its context, and the first
+ * message after it compresses without the history (larger than the same
+ * message sent with the history kept). */
+static void test_conn_trim(void **state) {
+  char line[256];
+  size_t n = chat_line(line, sizeof line, 3), kept, fresh;
+  struct wsv_pmd_params p = pmd_params(1, 15);
+  struct wsv_pmd_shared *sh = NULL;
+  int trim;
+
+  (void)state;
+  assert_int_equal(wsv_conn_trim(NULL), 0);
+  assert_int_equal(wsv_pmd_shared_new(&sh, NULL), WSV_OK);
+  for (trim = 0; trim <= 1; trim++) {
+    struct ta t;
+    struct wsv_mem m = ta_mem(&t);
+    struct rnd r = {0, 0, 0};
+    struct wsv_conn *sv = policy_conn(S, &p, WSV_PMD_ON, sh, &m, &r);
+    struct zpeer zp;
+    struct bytes wire = {0};
+    size_t before;
+
+    zpeer_init(&zp, 15, 0);
+    assert_int_equal(wsv_conn_trim(sv), 0); /* no deflater yet */
+    send_check(sv, &zp, line, n, NULL);
+    before = t.bytes;
+    if (trim) {
+      assert_int_equal(wsv_conn_trim(sv), 1);
+      assert_true(t.bytes + 8192 < before); /* the zlib stream went */
+      assert_int_equal(wsv_conn_trim(sv), 0);
+    }
+    /* The same line again: back-references only when the history stayed. */
+    assert_int_equal(wsv_conn_send(sv, WSV_OP_TEXT, line, n), WSV_OK);
+    drain(sv, &wire);
+    zpeer_feed(&zp, wire.p, wire.len);
+    assert_int_equal(zp.cur.len, n);
+    assert_memory_equal(zp.cur.p, line, n);
+    if (trim)
+      fresh = wire.len;
+    else
+      kept = wire.len;
+    b_free(&wire);
+    /* Part-way through a fragmented message: refused, and it completes. */
+    assert_int_equal(wsv_conn_send_fragment(sv, WSV_OP_TEXT, line, n / 2, 0),
+                     WSV_OK);
+    assert_int_equal(wsv_conn_trim(sv), 0);
+    assert_int_equal(
+        wsv_conn_send_fragment(sv, WSV_OP_TEXT, line + n / 2, n - n / 2, 1),
+        WSV_OK);
+    drain(sv, &wire);
+    zpeer_feed(&zp, wire.p, wire.len);
+    assert_int_equal(zp.cur.len, n);
+    assert_memory_equal(zp.cur.p, line, n);
+    b_free(&wire);
+    /* Trimmed between every message: all of them still read right. */
+    for (unsigned i = 0; i < 50; i++) {
+      char l2[256];
+      size_t n2 = chat_line(l2, sizeof l2, i);
+      if (trim)
+        (void)wsv_conn_trim(sv);
+      send_check(sv, &zp, l2, n2, NULL);
+    }
+    zpeer_free(&zp);
+    wsv_conn_free(sv);
+    assert_int_equal(t.bytes, 0);
+  }
+  assert_true(kept < fresh);
+  wsv_pmd_shared_free(sh);
+}
+
 static void test_window_13_enforced(void **state) {
   uint8_t data[12000];
   int over, trim;
@@ -1964,6 +2037,7 @@ int main(void) {
       cmocka_unit_test(test_shared_mixed),
       cmocka_unit_test(test_shared_not_used),
       cmocka_unit_test(test_inflate_trim),
+      cmocka_unit_test(test_conn_trim),
       cmocka_unit_test(test_window_13_enforced),
       cmocka_unit_test(test_shared_alloc_failure),
   };

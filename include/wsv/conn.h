@@ -622,6 +622,20 @@ WSV_EXTERN int wsv_conn_want_close_socket(const struct wsv_conn *conn);
  * wsv/rt.h).  0 otherwise, and for NULL. */
 WSV_EXTERN int wsv_conn_idle(const struct wsv_conn *conn);
 
+/* wsv_conn_trim - give back what a quiet connection holds that the peer
+ * does not depend on: the connection's own permessage-deflate compressor
+ * (its zlib stream, 15-20 KB at WSV_PMD_ON, about 256 KB at full
+ * settings), when no compressed message is part-way out.  The next
+ * compressed message starts a new deflate stream that refers to nothing
+ * sent before: valid whether or not server_no_context_takeover was
+ * agreed (RFC 7692 §7.2.1 lets a compressor use the earlier messages, it
+ * never obliges it to); that one message compresses without the history.
+ * The decompressor, and the window the peer's context takeover needs,
+ * stay.  Returns 1 if something was freed, 0 otherwise (nothing held, a
+ * message part-way, the conn failed, or NULL).  The runtime calls it for
+ * WSV_PMD_ON connections that stay quiet for park_after_ms (wsv/rt.h). */
+WSV_EXTERN int wsv_conn_trim(struct wsv_conn *conn);
+
 /* wsv_conn_state - the protocol state (enum wsv_conn_state), or
  * WSV_ERR_INVAL if conn is NULL. */
 WSV_EXTERN int wsv_conn_state(const struct wsv_conn *conn);

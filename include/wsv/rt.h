@@ -394,7 +394,12 @@ struct wsv_ws_limits {
    * about 700 bytes, more with buffers) once it has been idle, in the
    * sense of wsv_conn_idle, for this long (default 2000 ms; 0: never).
    * It is made again, at no cost to the peer, when bytes arrive or a
-   * message is sent.  A new connection has none until then. */
+   * message is sent.  A new connection has none until then.  A
+   * connection that cannot be parked because its peer keeps a deflate
+   * context gives back its own compressor at that time instead, when the
+   * server's pmd_policy is WSV_PMD_ON (wsv_conn_trim in wsv/conn.h: 28 ->
+   * about 18 KB per quiet connection; the next message is compressed
+   * without the earlier ones). */
   uint32_t park_after_ms;
   /* Room for new fields (zeroed by the config's _init; do not touch). */
   uint64_t _reserved[4];

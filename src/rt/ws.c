@@ -575,8 +575,13 @@ static void ws_idle_check(struct wsv_ws *ws) {
   uint64_t quiet = (uint32_t)now - ws->last_recv; /* modulo 2^32 */
   uint64_t next = UINT64_MAX;                     /* ms until the next check */
   if (ws->conn != NULL && lim->park_after_ms > 0) {
-    if (quiet >= lim->park_after_ms)
+    if (quiet >= lim->park_after_ms) {
       ws_park(ws);
+      /* Not parked (a deflate context the peer keeps): at the default
+       * setting give back our own compressor (wsv_conn_trim). */
+      if (ws->conn != NULL && ws->ctx->pmd_policy == WSV_PMD_ON)
+        (void)wsv_conn_trim(ws->conn);
+    }
     if (ws->conn != NULL) /* not yet, or not idle: look again later */
       next = quiet < lim->park_after_ms ? lim->park_after_ms - quiet
                                         : lim->park_after_ms;

@@ -183,6 +183,30 @@ async def client_matrix(mode, tls):
         else:
             rep.check(f"{tag}: no context takeover: 2nd identical 16 KiB random echo as big as the 1st",
                       sizes[1] > 16000, "both > 16000 B", sizes)
+        if mode in ("on", "max") and not tls:
+            # Quiet past park_after_ms (2 s): at 'on' the server gives back
+            # its compressor (wsv_conn_trim), so its next echo of the same
+            # 1500 B refers to nothing (full size) and the one after is
+            # tiny again; at 'max' it keeps its history.  websockets keeps
+            # its inflater's context throughout and must read every echo.
+            await asyncio.sleep(2.6)
+            again = RANDOM_1500 if mode == "on" else RANDOM_16K  # the last one sent
+            after = []
+            for _ in range(2):
+                _, d0 = await settle(proxy, 0)
+                await within(ws.send(again), 10)
+                got = await within(ws.recv(), 10)
+                _, d1 = await settle(proxy)
+                after.append((d1 - d0, got == again))
+            if mode == "on":
+                rep.check(f"{tag}: after 2.6 s quiet the compressor was given back: echo full size, "
+                          f"then tiny again, both read right",
+                          after[0][0] > 1500 and after[1][0] < 100 and after[0][1] and after[1][1],
+                          "1st > 1500 B, 2nd < 100 B, both equal to what was sent", after)
+            else:
+                rep.check(f"{tag}: after 2.6 s quiet the history is kept: 16 KiB echo tiny, read right",
+                          after[0][0] < 1024 and after[0][1] and after[1][1],
+                          "< 1024 B, equal to what was sent", after)
         await within(ws.close(1000, "bye"), 6)
         rep.check(f"{tag}: close 1000 echoed", ws.close_code == 1000, 1000, ws.close_code)
         for code in (1001, 4000):
