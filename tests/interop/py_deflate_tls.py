@@ -70,6 +70,18 @@ async def settle(proxy, t=0.05):
     return proxy.counts()
 
 
+async def echo_twice(ws, proxy, msg):
+    """Send msg and read its echo, twice: [(server->client bytes, echo == msg)] * 2."""
+    out = []
+    for _ in range(2):
+        _, d0 = await settle(proxy, 0)
+        await within(ws.send(msg), 10)
+        got = await within(ws.recv(), 10)
+        _, d1 = await settle(proxy)
+        out.append((d1 - d0, got == msg))
+    return out
+
+
 # ============================================================ client role
 
 
@@ -152,13 +164,10 @@ async def client_matrix(mode, tls):
                   f"{len(b''.join(bparts))} B", f"{len(got)} B")
         # context takeover: the same 16 KiB random message twice; with the
         # context kept the second echo is a back-reference of a few bytes
-        sizes = []
-        for _ in range(2):
-            _, d0 = await settle(proxy, 0)
-            await within(ws.send(RANDOM_16K), 10)
-            got = await within(ws.recv(), 10)
-            _, d1 = await settle(proxy)
-            sizes.append(d1 - d0)
+        pair16 = await echo_twice(ws, proxy, RANDOM_16K)
+        sizes = [n for n, _ in pair16]
+        rep.check(f"{tag}: 16 KiB random echoed twice, byte for byte", all(ok for _, ok in pair16),
+                  "both equal to what was sent", pair16)
         if mode == "max":
             rep.check(f"{tag}: context takeover: 2nd identical 16 KiB random echo tiny on the wire",
                       sizes[1] < 1024 and sizes[0] > 16000, "1st > 16000 B, 2nd < 1024 B", sizes)
@@ -170,15 +179,10 @@ async def client_matrix(mode, tls):
                       f"about 2 KiB smaller",
                       sizes[0] > 16000 and sizes[0] - 2300 < sizes[1] < sizes[0] - 1800,
                       "1st > 16000 B, 2nd 1.8-2.3 KiB less", sizes)
-            small = []
-            for _ in range(2):
-                _, d0 = await settle(proxy, 0)
-                await within(ws.send(RANDOM_1500), 10)
-                got = await within(ws.recv(), 10)
-                _, d1 = await settle(proxy)
-                small.append(d1 - d0)
+            pair = await echo_twice(ws, proxy, RANDOM_1500)
+            small = [n for n, _ in pair]
             rep.check(f"{tag}: context takeover: 2nd identical 1500 B random echo tiny on the wire",
-                      small[0] > 1500 and small[1] < 100 and got == RANDOM_1500,
+                      small[0] > 1500 and small[1] < 100 and pair[1][1],
                       "1st > 1500 B, 2nd < 100 B", small)
         else:
             rep.check(f"{tag}: no context takeover: 2nd identical 16 KiB random echo as big as the 1st",
@@ -191,13 +195,7 @@ async def client_matrix(mode, tls):
             # its inflater's context throughout and must read every echo.
             await asyncio.sleep(2.6)
             again = RANDOM_1500 if mode == "on" else RANDOM_16K  # the last one sent
-            after = []
-            for _ in range(2):
-                _, d0 = await settle(proxy, 0)
-                await within(ws.send(again), 10)
-                got = await within(ws.recv(), 10)
-                _, d1 = await settle(proxy)
-                after.append((d1 - d0, got == again))
+            after = await echo_twice(ws, proxy, again)
             if mode == "on":
                 rep.check(f"{tag}: after 2.6 s quiet the compressor was given back: echo full size, "
                           f"then tiny again, both read right",
