@@ -251,7 +251,6 @@ check "connect against a 101 in pieces: handshakes, no errors" json_ok \
   "$tmp/splitc.json" 'j["handshakes"] > 0 and j["conn_errors"] == 0'
 kill "$split_pid" 2>/dev/null
 split_pid=
-b101_pid=
 
 # Echoes in two fragments with a Ping between them: verified whole, every
 # Ping answered with its payload (the server drops the connection else).

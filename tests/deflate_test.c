@@ -1790,9 +1790,6 @@ static void test_inflate_trim(void **state) {
   }
 }
 
-/* A client that agreed client_max_window_bits=13 and then refers further
- * back than 8 KiB (into its previous message) fails with 1007; one that
- * keeps to 13 bits is fine.  With and without the trim. */
 /* wsv_conn_trim at WSV_PMD_ON: frees the own deflater between messages
  * (the allocator's live bytes drop), refuses part-way through a
  * fragmented message and when nothing is held; what follows a trim is
@@ -1866,6 +1863,9 @@ static void test_conn_trim(void **state) {
   wsv_pmd_shared_free(sh);
 }
 
+/* A client that agreed client_max_window_bits=13 and then refers further
+ * back than 8 KiB (into its previous message) fails with 1007; one that
+ * keeps to 13 bits is fine.  With and without the trim. */
 static void test_window_13_enforced(void **state) {
   uint8_t data[12000];
   int over, trim;

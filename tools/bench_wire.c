@@ -95,15 +95,7 @@ int wire_request(struct bconn *c) {
   return 0;
 }
 
-/* ASCII case-insensitive a[0..n) == lower[0..n), lower being letters,
- * '-' and ':' in lower case; a holds no CR (it lies before its line's
- * first CR).  OR-ing 0x20 into a byte folds upper-case letters and keeps
- * '-' and ':'; the only other bytes it maps onto one of lower's are CR
- * (onto '-') and 0x1a (onto ':'): name() checks its ':' exactly.  Whole
- * words, the last one overlapping the one
- * before (n >= 8), or two overlapping 4-byte halves (4..7): a few
- * instructions per name, where a byte loop's tail cost most of the
- * response's parsing. */
+/* Unaligned loads for ieq. */
 static inline uint64_t ld64(const char *p) {
   uint64_t x;
   memcpy(&x, p, 8);
@@ -116,6 +108,14 @@ static inline uint32_t ld32(const char *p) {
   return x;
 }
 
+/* ASCII case-insensitive a[0..n) == lower[0..n), lower being letters,
+ * '-' and ':' in lower case; a holds no CR (it lies before its line's
+ * first CR).  OR-ing 0x20 into a byte folds upper-case letters and keeps
+ * '-' and ':'; the only other bytes it maps onto one of lower's are CR
+ * (onto '-') and 0x1a (onto ':'): name_len checks its ':' exactly.
+ * Whole words, the last one overlapping the one before (n >= 8), or two
+ * overlapping 4-byte halves (4..7): a few instructions per name, where a
+ * byte loop's tail cost most of the response's parsing. */
 static inline int ieq(const char *a, const char *lower, size_t n) {
   const uint64_t fold = UINT64_C(0x2020202020202020);
   if (n >= 8) {
@@ -133,11 +133,14 @@ static inline int ieq(const char *a, const char *lower, size_t n) {
   return 1;
 }
 
-/* Does line p[0..ll) start with the header name `lower` ("name:", any
- * case in p)?  n is strlen(lower). */
-static inline int name(const char *p, size_t ll, const char *lower, size_t n) {
-  return ll >= n && p[n - 1] == ':' && ieq(p, lower, n);
+/* n if line p[0..ll) starts with the header name `lower` ("name:", any
+ * case in p; n is strlen(lower)), else 0.  HDR(lit) passes a literal and
+ * its length. */
+static inline size_t name_len(const char *p, size_t ll, const char *lower,
+                              size_t n) {
+  return ll >= n && p[n - 1] == ':' && ieq(p, lower, n) ? n : 0;
 }
+#define HDR(lit) name_len(p, ll, lit, sizeof lit - 1)
 
 /* Does the comma-separated list v[0..n) hold the token `tok` (any case)? */
 static int list_has(const char *v, size_t n, const char *tok) {
@@ -188,26 +191,34 @@ int wire_response(struct bconn *c, const char *buf, size_t len, size_t *head) {
     /* The names this client cares about are compared with their colon
      * where the line starts; only another line is searched for its colon.
      * The first letter (folded) picks which to try. */
-    size_t ll = (size_t)(eol - p), nl;
-    int which = 0;
+    size_t ll = (size_t)(eol - p), nl = 0;
+    enum {
+      H_OTHER,
+      H_UPGRADE,
+      H_CONNECTION,
+      H_ACCEPT,
+      H_REFUSED
+    } which = H_OTHER;
     switch ((unsigned char)p[0] | 0x20u) {
     case 'u':
-      which = name(p, ll, "upgrade:", nl = 8) ? 1 : 0;
+      if ((nl = HDR("upgrade:")) != 0)
+        which = H_UPGRADE;
       break;
     case 'c':
-      which = name(p, ll, "connection:", nl = 11) ? 2 : 0;
+      if ((nl = HDR("connection:")) != 0)
+        which = H_CONNECTION;
       break;
     case 's':
-      if (name(p, ll, "sec-websocket-accept:", nl = 21))
-        which = 3;
-      else if (name(p, ll, "sec-websocket-extensions:", nl = 25) ||
-               name(p, ll, "sec-websocket-protocol:", nl = 23))
-        which = 4;
+      if ((nl = HDR("sec-websocket-accept:")) != 0)
+        which = H_ACCEPT;
+      else if (HDR("sec-websocket-extensions:") ||
+               HDR("sec-websocket-protocol:"))
+        which = H_REFUSED;
       break;
     default:
       break;
     }
-    if (which == 0) {
+    if (which == H_OTHER) {
       if (memchr(p, ':', ll) == NULL)
         why = "a header line without a colon";
       p = eol + 2;
@@ -219,11 +230,11 @@ int wire_response(struct bconn *c, const char *buf, size_t len, size_t *head) {
     size_t vl = (size_t)(eol - v);
     while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
       vl--;
-    if (which == 1)
+    if (which == H_UPGRADE)
       up += vl == 9 && ieq(v, "websocket", 9) ? 1 : 2;
-    else if (which == 2)
+    else if (which == H_CONNECTION)
       conn |= list_has(v, vl, "upgrade");
-    else if (which == 3)
+    else if (which == H_ACCEPT)
       acc += vl == 28 && memcmp(v, k->accept, 28) == 0 ? 1 : 2;
     else
       why = "an extension or subprotocol that was not offered";
@@ -246,6 +257,7 @@ int wire_response(struct bconn *c, const char *buf, size_t len, size_t *head) {
   bconn_fail(c, "handshake refused: %s", why);
   return -1;
 }
+#undef HDR
 
 /* ---- output (tcp:// of small messages too)
  * -------------------------------------------------------------- */
